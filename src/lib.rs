@@ -1,0 +1,1 @@
+//! voxedge — an edge-first platform for voice AI agents.
