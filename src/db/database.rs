@@ -1,0 +1,367 @@
+//! One SQLite database file: a single writer connection and a small pool of readers.
+//!
+//! SQLite allows one writer per file, so writes queue on an async mutex (waiting costs no thread) and then
+//! run in one `BEGIN IMMEDIATE` transaction on the blocking pool. Reads use an `r2d2` pool of `query_only`
+//! connections that WAL mode lets run alongside the writer. Dropping the last clone closes every file.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use scheduled_thread_pool::ScheduledThreadPool;
+
+use super::StorageError;
+use super::migrations::{Migrations, user_version};
+
+/// Connection settings shared by every database.
+#[derive(Debug, Clone)]
+pub struct SqliteSettings {
+    /// How long a statement waits for a lock before failing with `SQLITE_BUSY`.
+    pub busy_timeout: Duration,
+    /// WAL pages after which SQLite checkpoints automatically. 0 disables automatic checkpoints so an
+    /// external replicator (Litestream) can own them.
+    pub wal_autocheckpoint: u32,
+    /// Maximum read connections per database.
+    pub read_pool_size: u32,
+    /// Idle read connections are closed after this long.
+    pub read_idle_timeout: Duration,
+}
+
+impl Default for SqliteSettings {
+    fn default() -> Self {
+        Self {
+            busy_timeout: Duration::from_secs(5),
+            wal_autocheckpoint: 1000,
+            read_pool_size: 4,
+            read_idle_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A shared handle to one open database file.
+#[derive(Clone)]
+pub struct Database {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Arc<tokio::sync::Mutex<Connection>>,
+    readers: r2d2::Pool<SqliteConnectionManager>,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("path", &self.inner.path)
+            .finish()
+    }
+}
+
+/// Whether opening may create the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// The file must exist and already hold a schema (tenant databases).
+    Existing,
+    /// Create an empty database if there is no file (the catalog).
+    CreateIfMissing,
+}
+
+/// Opens a database's writer connection (blocking): refuses a corrupt, empty or too-new file before
+/// anything is written to it, then switches to WAL and migrates to the latest schema.
+pub fn open_writer(
+    path: &Path,
+    migrations: &Migrations,
+    settings: &SqliteSettings,
+    mode: OpenMode,
+) -> Result<Connection, StorageError> {
+    let flags = match mode {
+        OpenMode::Existing => OpenFlags::SQLITE_OPEN_READ_WRITE,
+        OpenMode::CreateIfMissing => {
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE
+        }
+    };
+    let mut writer = connect(path, flags, settings)?;
+    let version = inspect(&writer, migrations)?;
+    if version == 0 && mode == OpenMode::Existing {
+        return Err(StorageError::Corrupt(format!(
+            "{} has no {} schema (empty or foreign file)",
+            path.display(),
+            migrations.kind
+        )));
+    }
+    // WAL is set once, on the writer, before any reader exists: setting it per pooled connection
+    // races ("database is locked") when several connections open at once.
+    let journal: String =
+        writer.pragma_update_and_check(None, "journal_mode", "wal", |row| row.get(0))?;
+    if !journal.eq_ignore_ascii_case("wal") {
+        return Err(StorageError::Corrupt(format!(
+            "{} refused WAL mode (journal_mode is {journal})",
+            path.display()
+        )));
+    }
+    writer.execute_batch("pragma synchronous = normal; pragma foreign_keys = on;")?;
+    writer.pragma_update(None, "wal_autocheckpoint", settings.wal_autocheckpoint)?;
+    migrations.upgrade(&mut writer)?;
+    Ok(writer)
+}
+
+impl Database {
+    /// Opens a database (blocking): see [`open_writer`], plus a read pool.
+    pub fn open(
+        path: &Path,
+        migrations: &Migrations,
+        settings: &SqliteSettings,
+        mode: OpenMode,
+        threads: &Arc<ScheduledThreadPool>,
+    ) -> Result<Self, StorageError> {
+        let writer = open_writer(path, migrations, settings, mode)?;
+        Ok(Self::from_writer(path, writer, settings, threads))
+    }
+
+    /// Creates a new, fully migrated database file at `path` (blocking) and runs `init` in the same
+    /// transaction. The file is built under a temporary name and renamed into place, so `path` either
+    /// does not exist or holds a complete database — never a half-made one.
+    pub fn create_new(
+        path: &Path,
+        migrations: &Migrations,
+        settings: &SqliteSettings,
+        init: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<()>,
+    ) -> Result<(), StorageError> {
+        if path.exists() {
+            return Err(StorageError::io(
+                path,
+                std::io::ErrorKind::AlreadyExists.into(),
+            ));
+        }
+        let tmp = path.with_extension("db.creating");
+        let _ = std::fs::remove_file(&tmp);
+        let result = (|| {
+            let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE;
+            let mut conn = connect(&tmp, flags, settings)?;
+            migrations.upgrade(&mut conn)?;
+            let tx = conn.transaction()?;
+            init(&tx)?;
+            tx.commit()?;
+            conn.close().map_err(|(_, err)| StorageError::from(err))?;
+            std::fs::rename(&tmp, path).map_err(|e| StorageError::io(path, e))?;
+            sync_dir(path)
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result
+    }
+
+    /// Wraps an opened writer connection with a read pool.
+    pub fn from_writer(
+        path: &Path,
+        writer: Connection,
+        settings: &SqliteSettings,
+        threads: &Arc<ScheduledThreadPool>,
+    ) -> Self {
+        let busy_timeout = settings.busy_timeout;
+        let manager = SqliteConnectionManager::file(path)
+            // Readers need write access to the WAL index (-shm); `query_only` keeps them from writing data.
+            .with_flags(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .with_init(move |conn| {
+                conn.busy_timeout(busy_timeout)?;
+                conn.execute_batch("pragma query_only = on; pragma foreign_keys = on;")
+            });
+        let readers = r2d2::Pool::builder()
+            .max_size(settings.read_pool_size.max(1))
+            // Readers open on demand and close when idle, so thousands of cached tenants cost few files.
+            .min_idle(Some(0))
+            .idle_timeout(Some(settings.read_idle_timeout))
+            .connection_timeout(settings.busy_timeout)
+            .thread_pool(threads.clone())
+            .build_unchecked(manager);
+        Self {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                writer: Arc::new(tokio::sync::Mutex::new(writer)),
+                readers,
+            }),
+        }
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` on a read connection, on the blocking pool.
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StorageError> + Send + 'static,
+    {
+        let readers = self.inner.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = readers.get().map_err(StorageError::from)?;
+            f(&conn)
+        })
+        .await
+        .map_err(StorageError::from)?
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the writer connection, on the blocking pool.
+    /// The transaction commits when `f` returns `Ok` and rolls back otherwise.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&Transaction<'_>) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<StorageError> + Send + 'static,
+    {
+        let mut writer = self.inner.writer.clone().lock_owned().await;
+        tokio::task::spawn_blocking(move || {
+            let tx = writer
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(StorageError::from)?;
+            let out = f(&tx)?;
+            tx.commit().map_err(StorageError::from)?;
+            Ok(out)
+        })
+        .await
+        .map_err(StorageError::from)?
+    }
+}
+
+fn connect(
+    path: &Path,
+    flags: OpenFlags,
+    settings: &SqliteSettings,
+) -> Result<Connection, StorageError> {
+    let conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+    conn.busy_timeout(settings.busy_timeout)?;
+    Ok(conn)
+}
+
+/// Reads the header and schema without writing, so damage is found before we touch the file.
+fn inspect(conn: &Connection, migrations: &Migrations) -> Result<u32, StorageError> {
+    let version = user_version(conn)?;
+    migrations.refuse_if_newer(version)?;
+    conn.query_row("select count(*) from sqlite_schema", [], |row| {
+        row.get::<_, i64>(0)
+    })?;
+    Ok(version)
+}
+
+/// Makes a rename durable: the directory entry itself must reach the disk.
+fn sync_dir(path: &Path) -> Result<(), StorageError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| StorageError::io(dir, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::migrations::TENANT;
+
+    fn threads() -> Arc<ScheduledThreadPool> {
+        Arc::new(ScheduledThreadPool::new(1))
+    }
+
+    #[tokio::test]
+    async fn writes_are_visible_to_readers_and_readers_cannot_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let settings = SqliteSettings::default();
+        Database::create_new(&path, &TENANT, &settings, |_| Ok(())).unwrap();
+        let db = Database::open(&path, &TENANT, &settings, OpenMode::Existing, &threads()).unwrap();
+        db.write(|tx| {
+            tx.execute("insert into tenant_meta (key, value) values ('k', 'v')", [])
+                .map_err(StorageError::from)
+        })
+        .await
+        .unwrap();
+        let value: String = db
+            .read(|c| {
+                c.query_row("select value from tenant_meta where key = 'k'", [], |r| {
+                    r.get(0)
+                })
+                .map_err(StorageError::from)
+            })
+            .await
+            .unwrap();
+        assert_eq!(value, "v");
+        let denied = db
+            .read(|c| {
+                c.execute("delete from tenant_meta", [])
+                    .map_err(StorageError::from)
+            })
+            .await;
+        assert!(denied.is_err(), "readers are query_only");
+    }
+
+    #[tokio::test]
+    async fn a_failed_write_rolls_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let settings = SqliteSettings::default();
+        Database::create_new(&path, &TENANT, &settings, |_| Ok(())).unwrap();
+        let db = Database::open(&path, &TENANT, &settings, OpenMode::Existing, &threads()).unwrap();
+        let result: Result<(), StorageError> = db
+            .write(|tx| {
+                tx.execute("insert into tenant_meta (key, value) values ('k', 'v')", [])?;
+                Err(StorageError::Busy)
+            })
+            .await;
+        assert!(result.is_err());
+        let count: i64 = db
+            .read(|c| {
+                c.query_row("select count(*) from tenant_meta", [], |r| r.get(0))
+                    .map_err(StorageError::from)
+            })
+            .await
+            .unwrap();
+        assert_eq!(count, 0);
+    }
+
+    #[test]
+    fn refuses_garbage_and_empty_files_without_changing_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = SqliteSettings::default();
+        let garbage = dir.path().join("garbage.db");
+        std::fs::write(&garbage, vec![0x5a; 8192]).unwrap();
+        let empty = dir.path().join("empty.db");
+        std::fs::write(&empty, b"").unwrap();
+        for path in [&garbage, &empty] {
+            let before = std::fs::read(path).unwrap();
+            let err = open_writer(path, &TENANT, &settings, OpenMode::Existing).unwrap_err();
+            assert!(err.is_unusable_file(), "{err}");
+            assert_eq!(
+                std::fs::read(path).unwrap(),
+                before,
+                "{} was modified",
+                path.display()
+            );
+        }
+        let missing = open_writer(
+            &dir.path().join("missing.db"),
+            &TENANT,
+            &settings,
+            OpenMode::Existing,
+        );
+        assert!(missing.is_err());
+        assert!(
+            !dir.path().join("missing.db").exists(),
+            "opening must never create a tenant file"
+        );
+    }
+
+    #[test]
+    fn create_new_never_overwrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let settings = SqliteSettings::default();
+        Database::create_new(&path, &TENANT, &settings, |_| Ok(())).unwrap();
+        assert!(Database::create_new(&path, &TENANT, &settings, |_| Ok(())).is_err());
+        assert!(!path.with_extension("db.creating").exists());
+    }
+}

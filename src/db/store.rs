@@ -1,0 +1,177 @@
+//! The open tenant databases.
+//!
+//! A machine holds tens of thousands of tenants but only a working set is open at once: open databases
+//! live in a bounded `moka` cache (capacity + time-to-idle). Evicting an entry drops the cache's handle;
+//! the files close as soon as the last in-flight request holding a clone finishes.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use moka::future::Cache;
+use scheduled_thread_pool::ScheduledThreadPool;
+
+use rusqlite::Connection;
+
+use super::migrations::TENANT;
+use super::{Database, OpenMode, SqliteSettings, StorageError, TenantId, open_writer};
+use crate::repo;
+
+/// Bounds of the open-tenant cache.
+#[derive(Debug, Clone)]
+pub struct TenantCacheSettings {
+    /// Maximum number of tenant databases open at once.
+    pub capacity: u64,
+    /// A tenant not used for this long is closed.
+    pub time_to_idle: Duration,
+}
+
+impl Default for TenantCacheSettings {
+    fn default() -> Self {
+        Self {
+            capacity: 1024,
+            time_to_idle: Duration::from_secs(600),
+        }
+    }
+}
+
+/// Opens, creates and caches tenant databases under `DATA_DIR/tenants/`.
+#[derive(Clone)]
+pub struct TenantStore {
+    inner: Arc<StoreInner>,
+}
+
+struct StoreInner {
+    dir: PathBuf,
+    sqlite: SqliteSettings,
+    threads: Arc<ScheduledThreadPool>,
+    open: Cache<TenantId, Database>,
+}
+
+impl TenantStore {
+    /// `threads` runs the read pools' housekeeping (shared, instead of threads per tenant).
+    pub fn new(
+        dir: PathBuf,
+        sqlite: SqliteSettings,
+        cache: &TenantCacheSettings,
+        threads: Arc<ScheduledThreadPool>,
+    ) -> Self {
+        let open = Cache::builder()
+            .max_capacity(cache.capacity)
+            .time_to_idle(cache.time_to_idle)
+            .eviction_listener(|id: Arc<TenantId>, _db, cause| {
+                tracing::debug!(tenant_id = %id, ?cause, "closing tenant database");
+                metrics::counter!("voxedge_tenant_evictions_total").increment(1);
+            })
+            .build();
+        Self {
+            inner: Arc::new(StoreInner {
+                dir,
+                sqlite,
+                threads,
+                open,
+            }),
+        }
+    }
+
+    /// Where tenant `id`'s database lives.
+    pub fn path_of(&self, id: TenantId) -> PathBuf {
+        self.inner.dir.join(id.file_name())
+    }
+
+    /// The directory holding every tenant file.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The tenant's open database, opening (and migrating) it on first use. Concurrent first uses of the
+    /// same tenant share one open. Failures are not cached: a repaired file works on the next request.
+    pub async fn get(&self, id: TenantId) -> Result<Database, Arc<StorageError>> {
+        if let Some(db) = self.inner.open.get(&id).await {
+            metrics::counter!("voxedge_cache_hits_total", "cache" => "tenant_db").increment(1);
+            return Ok(db);
+        }
+        metrics::counter!("voxedge_cache_misses_total", "cache" => "tenant_db").increment(1);
+        let store = self.clone();
+        self.inner
+            .open
+            .try_get_with(id, async move {
+                tokio::task::spawn_blocking(move || store.open_blocking(id))
+                    .await
+                    .map_err(StorageError::from)?
+            })
+            .await
+    }
+
+    fn open_blocking(&self, id: TenantId) -> Result<Database, StorageError> {
+        let started = Instant::now();
+        let path = self.path_of(id);
+        let result = open_tenant_writer(&path, id, &self.inner.sqlite).map(|writer| {
+            Database::from_writer(&path, writer, &self.inner.sqlite, &self.inner.threads)
+        });
+        match &result {
+            Ok(_) => {
+                metrics::histogram!("voxedge_tenant_open_duration_seconds")
+                    .record(started.elapsed().as_secs_f64());
+            }
+            Err(err) => {
+                tracing::error!(tenant_id = %id, error = %err, "tenant database refused");
+                metrics::counter!("voxedge_tenant_open_failures_total").increment(1);
+            }
+        }
+        result
+    }
+
+    /// Creates tenant `id`'s database from the template, recording its id inside the file (blocking work
+    /// runs off the async threads).
+    pub async fn create(&self, id: TenantId) -> Result<(), StorageError> {
+        let path = self.path_of(id);
+        let sqlite = self.inner.sqlite.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, e))?;
+            }
+            Database::create_new(&path, &TENANT, &sqlite, |tx| {
+                repo::meta::set_tenant_id(tx, id)
+            })
+        })
+        .await?
+    }
+
+    /// Closes tenant `id`'s database if it is open (e.g. after a restore replaced the file).
+    pub async fn close(&self, id: TenantId) {
+        self.inner.open.invalidate(&id).await;
+    }
+
+    /// Number of tenant databases currently open.
+    pub fn open_count(&self) -> u64 {
+        self.inner.open.entry_count()
+    }
+
+    /// Applies pending evictions now. moka evicts lazily during cache traffic, so an idle server calls
+    /// this periodically to close tenants that went idle.
+    pub async fn run_pending_tasks(&self) {
+        self.inner.open.run_pending_tasks().await;
+    }
+}
+
+/// Opens, checks and migrates tenant `id`'s writer connection (blocking), refusing a file that belongs to
+/// another tenant (copied or restored to the wrong path).
+pub fn open_tenant_writer(
+    path: &Path,
+    id: TenantId,
+    sqlite: &SqliteSettings,
+) -> Result<Connection, StorageError> {
+    if !path.exists() {
+        return Err(StorageError::TenantNotFound(id));
+    }
+    let writer = open_writer(path, &TENANT, sqlite, OpenMode::Existing)?;
+    let owner = repo::meta::tenant_id(&writer)?;
+    if owner.as_deref() != Some(id.to_string().as_str()) {
+        return Err(StorageError::Corrupt(format!(
+            "{} belongs to tenant {owner:?}, not {id}",
+            path.display()
+        )));
+    }
+    Ok(writer)
+}

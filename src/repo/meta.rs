@@ -1,0 +1,25 @@
+//! `tenant_meta`: facts about a tenant database itself.
+
+use rusqlite::{Connection, OptionalExtension, named_params};
+
+use crate::db::{StorageError, TenantId};
+
+/// The tenant id recorded in the file when it was created.
+pub fn tenant_id(conn: &Connection) -> Result<Option<String>, StorageError> {
+    Ok(conn
+        .query_row(
+            "select value from tenant_meta where key = 'tenant_id'",
+            [],
+            |row| row.get(0),
+        )
+        .optional()?)
+}
+
+pub fn set_tenant_id(conn: &Connection, id: TenantId) -> rusqlite::Result<()> {
+    conn.execute(
+        "insert into tenant_meta (key, value) values ('tenant_id', :id)
+         on conflict (key) do update set value = excluded.value",
+        named_params! { ":id": id.to_string() },
+    )?;
+    Ok(())
+}

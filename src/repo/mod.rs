@@ -1,0 +1,21 @@
+//! SQL, as plain functions over `&Connection` / `&Transaction` with named parameters.
+//!
+//! Resolvers and handlers never build SQL; they call these functions through `Database::read` / `write`.
+//! `catalog.db` tables: [`tenants`]. Tenant database tables: [`meta`], [`api_keys`].
+
+pub mod api_keys;
+pub mod meta;
+pub mod tenants;
+
+/// True if `err` is a UNIQUE or PRIMARY KEY constraint violation, which callers turn into a `CONFLICT`.
+pub fn is_unique_violation(err: &rusqlite::Error) -> bool {
+    matches!(
+        err.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::ConstraintViolation)
+    ) && matches!(
+        err,
+        rusqlite::Error::SqliteFailure(e, _)
+            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+    )
+}

@@ -1,0 +1,107 @@
+//! `catalog.db` → `tenants`.
+
+use rusqlite::{Connection, OptionalExtension, Row, named_params};
+
+use crate::db::TenantId;
+
+/// A tenant as the catalog knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantRecord {
+    pub id: TenantId,
+    pub slug: String,
+    pub name: String,
+    /// The Fly region the tenant's data lives in; `None` means any region may serve it.
+    pub home_region: Option<String>,
+    pub plan: String,
+    pub status: String,
+    /// Unix milliseconds.
+    pub created_at: i64,
+}
+
+const COLUMNS: &str = "id, slug, name, home_region, plan, status, created_at";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<TenantRecord> {
+    let id: String = row.get(0)?;
+    Ok(TenantRecord {
+        id: id.parse().map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+        })?,
+        slug: row.get(1)?,
+        name: row.get(2)?,
+        home_region: row.get(3)?,
+        plan: row.get(4)?,
+        status: row.get(5)?,
+        created_at: row.get(6)?,
+    })
+}
+
+pub fn insert(conn: &Connection, tenant: &TenantRecord) -> rusqlite::Result<()> {
+    conn.execute(
+        "insert into tenants (id, slug, name, home_region, plan, status, created_at)
+         values (:id, :slug, :name, :home_region, :plan, :status, :created_at)",
+        named_params! {
+            ":id": tenant.id.to_string(),
+            ":slug": tenant.slug,
+            ":name": tenant.name,
+            ":home_region": tenant.home_region,
+            ":plan": tenant.plan,
+            ":status": tenant.status,
+            ":created_at": tenant.created_at,
+        },
+    )?;
+    Ok(())
+}
+
+/// Inserts the tenant, or overwrites every column of the existing row with the same id (restores).
+pub fn upsert(conn: &Connection, tenant: &TenantRecord) -> rusqlite::Result<()> {
+    conn.execute(
+        "insert into tenants (id, slug, name, home_region, plan, status, created_at)
+         values (:id, :slug, :name, :home_region, :plan, :status, :created_at)
+         on conflict (id) do update set slug = excluded.slug, name = excluded.name,
+            home_region = excluded.home_region, plan = excluded.plan, status = excluded.status,
+            created_at = excluded.created_at",
+        named_params! {
+            ":id": tenant.id.to_string(),
+            ":slug": tenant.slug,
+            ":name": tenant.name,
+            ":home_region": tenant.home_region,
+            ":plan": tenant.plan,
+            ":status": tenant.status,
+            ":created_at": tenant.created_at,
+        },
+    )?;
+    Ok(())
+}
+
+pub fn get(conn: &Connection, id: TenantId) -> rusqlite::Result<Option<TenantRecord>> {
+    conn.query_row(
+        &format!("select {COLUMNS} from tenants where id = :id"),
+        named_params! { ":id": id.to_string() },
+        from_row,
+    )
+    .optional()
+}
+
+pub fn slug_taken(conn: &Connection, slug: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "select exists (select 1 from tenants where slug = :slug)",
+        named_params! { ":slug": slug },
+        |row| row.get(0),
+    )
+}
+
+/// Every tenant, oldest first.
+pub fn list(conn: &Connection) -> rusqlite::Result<Vec<TenantRecord>> {
+    let mut stmt = conn.prepare(&format!(
+        "select {COLUMNS} from tenants order by created_at, id"
+    ))?;
+    stmt.query_map([], from_row)?.collect()
+}
+
+pub fn rename(conn: &Connection, id: TenantId, name: &str) -> rusqlite::Result<bool> {
+    let changed = conn.execute(
+        "update tenants set name = :name where id = :id",
+        named_params! { ":id": id.to_string(), ":name": name },
+    )?;
+    Ok(changed == 1)
+}
