@@ -1,0 +1,155 @@
+//! Server configuration: command-line flags with environment-variable fallbacks, turned into one typed
+//! [`Config`]. Every flag and its default is listed in the README; keep the two in step.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::db::SqliteSettings;
+use crate::db::TenantCacheSettings;
+
+/// The data directory layout: `catalog.db` plus `tenants/<tenant-id>.db`.
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+impl DataDir {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn catalog(&self) -> PathBuf {
+        self.root.join("catalog.db")
+    }
+
+    pub fn tenants(&self) -> PathBuf {
+        self.root.join("tenants")
+    }
+
+    /// Creates the directories if missing.
+    pub fn ensure(&self) -> std::io::Result<()> {
+        std::fs::create_dir_all(self.tenants())
+    }
+}
+
+/// Flags of `voxedge serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port (the bound address is logged).
+    #[arg(long, env = "VOXEDGE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Region this instance serves (tenants homed elsewhere are replayed there with `fly-replay`).
+    #[arg(long, env = "VOXEDGE_REGION")]
+    pub region: Option<String>,
+    /// Header holding the client's IP, set by a trusted proxy (e.g. `fly-client-ip`); unset: the TCP peer.
+    #[arg(long, env = "VOXEDGE_CLIENT_IP_HEADER")]
+    pub client_ip_header: Option<String>,
+    /// Maximum tenant databases open at once.
+    #[arg(long, env = "VOXEDGE_TENANT_CACHE_CAPACITY", default_value_t = 1024)]
+    pub tenant_cache_capacity: u64,
+    /// Seconds after which an unused tenant database is closed.
+    #[arg(long, env = "VOXEDGE_TENANT_IDLE_SECS", default_value_t = 600)]
+    pub tenant_idle_secs: u64,
+    /// Read connections per open database.
+    #[arg(long, env = "VOXEDGE_READ_POOL_SIZE", default_value_t = 4)]
+    pub read_pool_size: u32,
+    /// Milliseconds a statement waits for a database lock.
+    #[arg(long, env = "VOXEDGE_BUSY_TIMEOUT_MS", default_value_t = 5000)]
+    pub busy_timeout_ms: u64,
+    /// WAL pages between automatic checkpoints; 0 leaves checkpointing to Litestream.
+    #[arg(long, env = "VOXEDGE_WAL_AUTOCHECKPOINT", default_value_t = 1000)]
+    pub wal_autocheckpoint: u32,
+    /// Seconds a verified API key is trusted before it is checked against the database again.
+    #[arg(long, env = "VOXEDGE_API_KEY_CACHE_TTL_SECS", default_value_t = 60)]
+    pub api_key_cache_ttl_secs: u64,
+    /// Seconds in-flight requests and WebSockets get to finish after SIGTERM/SIGINT.
+    #[arg(long, env = "VOXEDGE_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
+    pub shutdown_grace_secs: u64,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "VOXEDGE_MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    pub max_body_bytes: usize,
+    /// Deepest accepted GraphQL selection nesting.
+    #[arg(long, env = "VOXEDGE_GRAPHQL_MAX_DEPTH", default_value_t = 16)]
+    pub graphql_max_depth: usize,
+    /// Largest accepted GraphQL query complexity (each field costs 1, lists multiply by page size).
+    #[arg(long, env = "VOXEDGE_GRAPHQL_MAX_COMPLEXITY", default_value_t = 2000)]
+    pub graphql_max_complexity: usize,
+    /// Serve GraphiQL to browsers at GET /graphql.
+    #[arg(long, env = "VOXEDGE_GRAPHIQL", default_value_t = true, action = clap::ArgAction::Set)]
+    pub graphiql: bool,
+}
+
+/// Everything `Application::build` needs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: DataDir,
+    pub listen: SocketAddr,
+    pub region: Option<String>,
+    pub client_ip_header: Option<String>,
+    pub sqlite: SqliteSettings,
+    pub tenant_cache: TenantCacheSettings,
+    pub api_key_cache_ttl: Duration,
+    pub shutdown_grace: Duration,
+    pub max_body_bytes: usize,
+    pub graphql: GraphqlLimits,
+}
+
+/// Limits applied to every GraphQL operation.
+#[derive(Debug, Clone, Copy)]
+pub struct GraphqlLimits {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub graphiql: bool,
+}
+
+impl Config {
+    pub fn from_args(data_dir: PathBuf, args: ServeArgs) -> Self {
+        // `--region` wins; Fly sets FLY_REGION on every machine.
+        let region = args
+            .region
+            .or_else(|| std::env::var("FLY_REGION").ok())
+            .filter(|r| !r.is_empty());
+        Self {
+            data_dir: DataDir::new(data_dir),
+            listen: args.listen,
+            region,
+            client_ip_header: args.client_ip_header.map(|h| h.to_ascii_lowercase()),
+            sqlite: SqliteSettings {
+                busy_timeout: Duration::from_millis(args.busy_timeout_ms),
+                wal_autocheckpoint: args.wal_autocheckpoint,
+                read_pool_size: args.read_pool_size,
+                ..SqliteSettings::default()
+            },
+            tenant_cache: TenantCacheSettings {
+                capacity: args.tenant_cache_capacity,
+                time_to_idle: Duration::from_secs(args.tenant_idle_secs),
+            },
+            api_key_cache_ttl: Duration::from_secs(args.api_key_cache_ttl_secs),
+            shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
+            max_body_bytes: args.max_body_bytes,
+            graphql: GraphqlLimits {
+                max_depth: args.graphql_max_depth,
+                max_complexity: args.graphql_max_complexity,
+                graphiql: args.graphiql,
+            },
+        }
+    }
+
+    /// The defaults, on `127.0.0.1:0`, for tests and tools.
+    pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Self {
+        use clap::Parser as _;
+        #[derive(clap::Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let mut config = Self::from_args(data_dir.into(), Defaults::parse_from(["voxedge"]).serve);
+        config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        config
+    }
+}

@@ -1,0 +1,47 @@
+//! What resolvers get from the request context.
+
+use async_graphql::Context;
+
+use crate::app::AppState;
+use crate::auth::{Permission, Principal};
+use crate::db::Database;
+use crate::error::{ApiError, ErrorCode};
+
+/// Request-scoped facts about the caller, attached by the HTTP and WebSocket layers.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub request_id: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+pub trait ContextExt {
+    /// The shared application state.
+    fn app(&self) -> &AppState;
+    /// The authenticated principal, or `UNAUTHENTICATED`.
+    fn principal(&self) -> Result<&Principal, ApiError>;
+    /// The principal, after checking it holds `permission`.
+    fn authorize(&self, permission: Permission) -> Result<&Principal, ApiError> {
+        let principal = self.principal()?;
+        principal.require(permission)?;
+        Ok(principal)
+    }
+}
+
+impl ContextExt for Context<'_> {
+    fn app(&self) -> &AppState {
+        // Invariant: `graphql::build` always attaches the state; only the SDL-only schema lacks it, and
+        // that one never executes.
+        self.data_unchecked::<AppState>()
+    }
+
+    fn principal(&self) -> Result<&Principal, ApiError> {
+        self.data_opt::<Principal>()
+            .ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "authentication required"))
+    }
+}
+
+/// The principal's tenant database.
+pub async fn tenant_db(ctx: &Context<'_>, principal: &Principal) -> Result<Database, ApiError> {
+    ctx.app().tenant_db(principal.tenant_id).await
+}

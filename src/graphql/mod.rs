@@ -1,0 +1,54 @@
+//! The GraphQL schema, assembled from one file per domain.
+//!
+//! Every resolver runs as the request's [`Principal`](crate::auth::Principal) (see [`context`]); errors
+//! carry a stable `extensions.code` (see [`codes`]). `schema.graphql` at the repository root is this
+//! schema's SDL, kept in sync by a test.
+
+mod api_keys;
+pub mod codes;
+pub mod context;
+mod heartbeat;
+pub mod pagination;
+mod scalars;
+mod viewer;
+
+use async_graphql::{MergedObject, MergedSubscription, Schema};
+
+use crate::app::AppState;
+use crate::config::GraphqlLimits;
+
+#[derive(MergedObject, Default)]
+pub struct Query(viewer::ViewerQuery, api_keys::ApiKeyQuery);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(viewer::TenantMutation, api_keys::ApiKeyMutation);
+
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(heartbeat::HeartbeatSubscription);
+
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
+
+/// The schema served by the API, with its limits and the application state resolvers use.
+pub fn build(state: AppState, limits: GraphqlLimits) -> AppSchema {
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .data(state)
+    .limit_depth(limits.max_depth)
+    .limit_complexity(limits.max_complexity)
+    .extension(codes::ErrorCodes)
+    .finish()
+}
+
+/// The schema's SDL, as printed by `voxedge schema` and stored in `schema.graphql`.
+pub fn sdl() -> String {
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .finish()
+    .sdl()
+}

@@ -1,0 +1,109 @@
+//! `viewer` (who am I, which tenant) and tenant settings.
+
+use async_graphql::{Context, ID, InputObject, Object, Result};
+use chrono::{DateTime, Utc};
+
+use super::context::ContextExt;
+use super::scalars::datetime;
+use crate::auth::{Actor, Permission, Principal, Role};
+use crate::db::StorageError;
+use crate::error::ApiError;
+use crate::repo;
+use crate::repo::tenants::TenantRecord;
+use crate::tenants;
+
+#[derive(Default)]
+pub struct ViewerQuery;
+
+#[Object]
+impl ViewerQuery {
+    /// The authenticated caller and their tenant.
+    async fn viewer(&self, ctx: &Context<'_>) -> Result<Viewer> {
+        Ok(Viewer(ctx.principal()?.clone()))
+    }
+}
+
+/// The authenticated caller.
+pub struct Viewer(Principal);
+
+#[Object]
+impl Viewer {
+    /// The tenant every operation of this caller is scoped to.
+    async fn tenant(&self, ctx: &Context<'_>) -> Result<Tenant> {
+        Ok(Tenant(
+            tenants::find(&ctx.app().catalog, self.0.tenant_id).await?,
+        ))
+    }
+
+    /// The caller's role in the tenant.
+    async fn role(&self) -> Role {
+        self.0.role
+    }
+
+    /// The API key the caller authenticated with, if any.
+    async fn api_key_id(&self) -> Option<ID> {
+        match &self.0.actor {
+            Actor::ApiKey { key_id } => Some(ID(key_id.clone())),
+        }
+    }
+}
+
+/// A company using voxedge. All its data lives in its own database.
+pub struct Tenant(pub TenantRecord);
+
+#[Object]
+impl Tenant {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// URL-safe unique name.
+    async fn slug(&self) -> &str {
+        &self.0.slug
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// The region the tenant's data lives in (null: any region).
+    async fn region(&self) -> Option<&str> {
+        self.0.home_region.as_deref()
+    }
+
+    async fn plan(&self) -> &str {
+        &self.0.plan
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        datetime(self.0.created_at)
+    }
+}
+
+#[derive(InputObject)]
+pub struct UpdateTenantInput {
+    /// New display name (1–100 characters).
+    pub name: String,
+}
+
+#[derive(Default)]
+pub struct TenantMutation;
+
+#[Object]
+impl TenantMutation {
+    /// Renames the tenant. Owners and admins only.
+    async fn update_tenant(&self, ctx: &Context<'_>, input: UpdateTenantInput) -> Result<Tenant> {
+        let principal = ctx.authorize(Permission::ManageTenant)?;
+        let name = tenants::validate_name(&input.name, "input.name")?;
+        let id = principal.tenant_id;
+        let catalog = &ctx.app().catalog;
+        let renamed = catalog
+            .write(move |tx| repo::tenants::rename(tx, id, &name).map_err(StorageError::from))
+            .await
+            .map_err(ApiError::from)?;
+        if !renamed {
+            return Err(ApiError::not_found("tenant").into());
+        }
+        Ok(Tenant(tenants::find(catalog, id).await?))
+    }
+}

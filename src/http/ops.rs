@@ -1,0 +1,75 @@
+//! Operational endpoints: liveness, readiness, metrics.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::HttpState;
+use crate::db::StorageError;
+
+/// The process is up.
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// Ready to take traffic: the catalog answers, the data directory is writable, and we are not draining.
+pub async fn readyz(State(state): State<HttpState>) -> Response {
+    let app = &state.app;
+    let catalog = app
+        .catalog
+        .read(|conn| {
+            conn.query_row("select 1", [], |_| Ok(()))
+                .map_err(StorageError::from)
+        })
+        .await;
+    let root = app.config.data_dir.root().to_path_buf();
+    let data_dir = tokio::task::spawn_blocking(move || {
+        let probe = root.join(format!(".readyz-{}", ulid::Ulid::new()));
+        std::fs::write(&probe, b"ok").and_then(|()| std::fs::remove_file(&probe))
+    })
+    .await
+    .map_err(|e| e.to_string())
+    .and_then(|r| r.map_err(|e| e.to_string()));
+    let draining = app.shutdown.is_draining();
+    let ready = catalog.is_ok() && data_dir.is_ok() && !draining;
+    let check = |r: Result<(), String>| {
+        r.map_or_else(
+            |e| json!({ "ok": false, "error": e }),
+            |()| json!({ "ok": true }),
+        )
+    };
+    let body = json!({
+        "status": if ready { "ready" } else { "not_ready" },
+        "draining": draining,
+        "checks": {
+            "catalog": check(catalog.map_err(|e| e.to_string())),
+            "data_dir": check(data_dir),
+        },
+    });
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}
+
+/// Prometheus text exposition.
+pub async fn metrics(State(state): State<HttpState>) -> Response {
+    let app = &state.app;
+    // Apply pending evictions first so the open-tenant gauge is exact at scrape time.
+    app.tenants.run_pending_tasks().await;
+    metrics::gauge!("voxedge_tenants_open").set(app.tenants.open_count() as f64);
+    metrics::gauge!("voxedge_live_sessions").set(app.shutdown.live_sessions() as f64);
+    let body = crate::telemetry::metrics_handle().render();
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
+}
