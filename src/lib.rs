@@ -1,1 +1,37 @@
 //! voxedge — an edge-first platform for voice AI agents.
+//!
+//! One binary serves a GraphQL API (portal and tenant backends), live call audio over WebSocket, and the
+//! portal, keeping each tenant in its own SQLite file so it can run in many regions close to callers.
+//!
+//! # Layout
+//!
+//! | module | role |
+//! |---|---|
+//! | [`cli`] | the `voxedge` command line: `serve`, `tenant`, `migrate`, `schema`, `backup`, `restore` |
+//! | [`config`] | settings (flags with env fallbacks) and the data directory layout |
+//! | [`app`] | assembly: opens storage, builds [`app::AppState`], serves until stopped |
+//! | [`shutdown`] | graceful shutdown: drain, grace period, close live sessions |
+//! | [`telemetry`] | JSON logs (tracing) and Prometheus metrics |
+//! | [`error`] | the one client-facing error type and its stable codes |
+//! | [`db`] | storage engine: catalog + one SQLite file per tenant, migrations, cache, backup |
+//! | [`repo`] | SQL, as plain functions over a connection |
+//! | [`auth`] | principals, roles, API keys, credential verification |
+//! | [`tenants`] | provisioning tenants |
+//! | [`graphql`] | the GraphQL schema, one file per domain |
+//! | [`http`] | routes: GraphQL over HTTP and WebSocket, health, metrics |
+//!
+//! Requests flow `http` → `auth` (principal) → `graphql` resolvers → domain functions → `repo` SQL on a
+//! tenant [`db::Database`], whose SQLite work runs on the blocking pool.
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod repo;
+pub mod shutdown;
+pub mod telemetry;
+pub mod tenants;

@@ -1,1 +1,9 @@
-fn main() {}
+fn main() -> std::process::ExitCode {
+    match voxedge::cli::run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

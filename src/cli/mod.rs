@@ -1,0 +1,116 @@
+//! The `voxedge` command line. Every subcommand works on `--data-dir` and may run while a server uses
+//! the same directory (SQLite WAL + busy timeouts make that safe). Results go to stdout (JSON where a
+//! script would read them); logs go to stderr.
+
+mod data;
+mod tenant;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::app::{AppState, Application};
+use crate::config::{Config, ServeArgs};
+use crate::telemetry::{LogFormat, init_tracing};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "voxedge",
+    version,
+    about = "Edge-first platform for voice AI agents"
+)]
+pub struct Cli {
+    /// Directory holding catalog.db and tenants/.
+    #[arg(
+        long,
+        global = true,
+        env = "VOXEDGE_DATA_DIR",
+        default_value = "./data"
+    )]
+    pub data_dir: PathBuf,
+    /// Log line format on stderr.
+    #[arg(long, global = true, env = "VOXEDGE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API, live calls and the portal.
+    Serve(ServeArgs),
+    /// Create and list tenants.
+    #[command(subcommand)]
+    Tenant(tenant::TenantCommand),
+    /// Bring the catalog and every tenant database to the current schema.
+    Migrate,
+    /// Print the GraphQL schema (SDL).
+    Schema,
+    /// Copy the catalog and tenant databases, consistently, while the server runs.
+    Backup {
+        /// Directory to write the backup to (must not already hold one).
+        #[arg(long)]
+        out: PathBuf,
+        /// Back up only this tenant (plus the catalog).
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Restore a backup made by `voxedge backup` into the data directory.
+    Restore {
+        /// Backup directory.
+        #[arg(long)]
+        from: PathBuf,
+        /// Restore only this tenant (its file and catalog row).
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
+/// Parses the command line and runs it.
+pub fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_tracing(cli.log_format, std::io::stderr);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(dispatch(cli))
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    let data_dir = cli.data_dir;
+    match cli.command {
+        Command::Serve(args) => serve(Config::from_args(data_dir, args)).await,
+        Command::Schema => {
+            print!("{}", crate::graphql::sdl());
+            Ok(())
+        }
+        Command::Tenant(command) => tenant::run(open_state(data_dir).await?, command).await,
+        Command::Migrate => data::migrate(open_state(data_dir).await?).await,
+        Command::Backup { out, tenant } => {
+            data::backup(Config::for_data_dir(data_dir), out, tenant).await
+        }
+        Command::Restore { from, tenant } => {
+            data::restore(Config::for_data_dir(data_dir), from, tenant).await
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    raise_file_limit();
+    let app = Application::build(config).await?;
+    app.run_until_stopped(crate::shutdown::signal()).await
+}
+
+/// Opens the data directory for a one-shot command (default settings; no listener).
+async fn open_state(data_dir: PathBuf) -> anyhow::Result<AppState> {
+    AppState::open(Config::for_data_dir(data_dir)).await
+}
+
+/// Each open tenant holds a few files (database, WAL, shared memory, per connection); raise the soft
+/// descriptor limit to the hard limit so a large tenant cache fits.
+fn raise_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::debug!(limit, "file descriptor limit"),
+        Err(err) => tracing::warn!(error = %err, "cannot raise the file descriptor limit"),
+    }
+}
