@@ -1,0 +1,162 @@
+//! Test harness: every test gets its own server on 127.0.0.1:0 with its own temporary data directory,
+//! and talks to it with real HTTP and WebSocket clients.
+#![allow(dead_code)]
+
+pub mod process;
+pub mod ws;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use voxedge::app::{AppState, Application};
+use voxedge::auth::{Role, keys};
+use voxedge::config::Config;
+use voxedge::db::TenantId;
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    pub client: reqwest::Client,
+    pub data_dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// A tenant made for a test, with an owner key.
+#[derive(Debug, Clone)]
+pub struct TestTenant {
+    pub id: TenantId,
+    pub key: String,
+}
+
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+pub async fn spawn() -> TestServer {
+    spawn_with(|_| {}).await
+}
+
+pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> TestServer {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let mut server = spawn_in(tmp.path().to_path_buf(), configure).await;
+    server._tmp = Some(tmp);
+    server
+}
+
+/// A server over an existing data directory (the caller keeps it alive).
+pub async fn spawn_in(data_dir: PathBuf, configure: impl FnOnce(&mut Config)) -> TestServer {
+    install_crypto();
+    // Logs go to the test harness's captured output: shown only when a test fails.
+    voxedge::telemetry::init_tracing(
+        voxedge::telemetry::LogFormat::Text,
+        tracing_subscriber::fmt::TestWriter::new(),
+    );
+    let mut config = Config::for_data_dir(&data_dir);
+    configure(&mut config);
+    let app = Application::build(config).await.expect("server builds");
+    let addr = app.local_addr();
+    let state = app.state().clone();
+    let (stop, stopped) = oneshot::channel();
+    let task = tokio::spawn(app.run_until_stopped(async {
+        let _ = stopped.await;
+    }));
+    TestServer {
+        addr,
+        state,
+        client: reqwest::Client::new(),
+        data_dir,
+        _tmp: None,
+        stop: Some(stop),
+        task,
+    }
+}
+
+impl TestServer {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("ws://{}{}", self.addr, path)
+    }
+
+    /// Creates a tenant and an owner key through the same code the CLI uses.
+    pub async fn tenant(&self, name: &str) -> TestTenant {
+        let record =
+            voxedge::tenants::provision(&self.state.catalog, &self.state.tenants, name, None)
+                .await
+                .expect("tenant provisioned");
+        let key = self.key(record.id, Role::Owner).await;
+        TestTenant { id: record.id, key }
+    }
+
+    /// An extra key with `role` for tenant `id`.
+    pub async fn key(&self, id: TenantId, role: Role) -> String {
+        let db = self.state.tenant_db(id).await.expect("tenant opens");
+        keys::create(
+            &db,
+            id,
+            Role::Owner,
+            "cli".into(),
+            keys::NewApiKey {
+                name: format!("{role} key"),
+                role,
+                expires_at: None,
+            },
+        )
+        .await
+        .expect("key issued")
+        .key
+    }
+
+    /// POSTs a GraphQL request as `application/json` with `Accept: application/graphql-response+json`.
+    pub async fn gql(
+        &self,
+        key: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .client
+            .post(self.url("/graphql"))
+            .header("accept", "application/graphql-response+json")
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status();
+        let body = response.json().await.expect("JSON body");
+        (status, body)
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task)
+            .await
+            .expect("server task")
+            .expect("server exits cleanly");
+    }
+}
+
+/// The `extensions.code` of the first error.
+pub fn error_code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("<no code>")
+}
+
+/// Number of open file descriptors of this process.
+pub fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
