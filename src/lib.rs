@@ -1,1 +1,2 @@
 //! voxedge — an edge-first platform for voice AI agents.
+pub mod brain;
