@@ -59,21 +59,17 @@ async fn text_streams_in_order_before_the_provider_finishes() {
     assert_eq!(roles, ["system", "assistant", "user"]);
 }
 
-#[tokio::test]
-async fn cancelling_stops_the_stream_and_closes_the_connection_at_once() {
-    // Real time: 200 tokens at 20 ms take 4 s, so a drop seen within 2 s comes from the cancel.
+/// A provider that keeps talking for 4 s (200 tokens, 20 ms apart, in real time), so a closed
+/// connection seen within 2 s can only come from the client giving up.
+async fn long_reply() -> (OpenAiServer, Arc<AgentSpec>) {
     let words: Vec<String> = (0..200).map(|i| format!("w{i} ")).collect();
-    let server =
-        OpenAiServer::with_script([Scripted::tokens(words).token_delay(Duration::from_millis(20))])
-            .await;
+    let script = Scripted::tokens(words).token_delay(Duration::from_millis(20));
+    let server = OpenAiServer::with_script([script]).await;
     let agent = agent(vec![provider("openai", &server)], vec![]);
-    let cancel = CancellationToken::new();
-    let mut reply = brain().reply(agent, &conversation(), cancel.clone());
-    for _ in 0..3 {
-        assert!(matches!(reply.next().await, Some(BrainEvent::TextDelta(_))));
-    }
-    cancel.cancel();
-    assert_eq!(reply.next().await, None, "nothing more after a barge-in");
+    (server, agent)
+}
+
+async fn assert_connection_closed(server: &OpenAiServer) {
     tokio::time::timeout(Duration::from_secs(2), server.wait_for_dropped_streams(1))
         .await
         .expect("the provider sees the connection close");
@@ -81,18 +77,36 @@ async fn cancelling_stops_the_stream_and_closes_the_connection_at_once() {
 }
 
 #[tokio::test]
+async fn cancelling_stops_the_stream_and_closes_the_connection_at_once() {
+    let (server, agent) = long_reply().await;
+    let cancel = CancellationToken::new();
+    let mut reply = brain().reply(agent, &conversation(), cancel.clone());
+    for _ in 0..3 {
+        assert!(matches!(reply.next().await, Some(BrainEvent::TextDelta(_))));
+    }
+    cancel.cancel();
+    assert_eq!(reply.next().await, None, "nothing more after a barge-in");
+    assert_connection_closed(&server).await;
+}
+
+#[tokio::test]
+async fn cancelling_closes_the_connection_even_while_nobody_polls_the_reply() {
+    let (server, agent) = long_reply().await;
+    let cancel = CancellationToken::new();
+    let mut reply = brain().reply(agent, &conversation(), cancel.clone());
+    assert!(matches!(reply.next().await, Some(BrainEvent::TextDelta(_))));
+    cancel.cancel();
+    assert_connection_closed(&server).await;
+    drop(reply);
+}
+
+#[tokio::test]
 async fn dropping_the_reply_closes_the_connection() {
-    let words: Vec<String> = (0..200).map(|i| format!("w{i} ")).collect();
-    let server =
-        OpenAiServer::with_script([Scripted::tokens(words).token_delay(Duration::from_millis(20))])
-            .await;
-    let agent = agent(vec![provider("openai", &server)], vec![]);
+    let (server, agent) = long_reply().await;
     let mut reply = brain().reply(agent, &conversation(), CancellationToken::new());
     assert!(matches!(reply.next().await, Some(BrainEvent::TextDelta(_))));
     drop(reply);
-    tokio::time::timeout(Duration::from_secs(2), server.wait_for_dropped_streams(1))
-        .await
-        .expect("the provider sees the connection close");
+    assert_connection_closed(&server).await;
 }
 
 #[tokio::test]
