@@ -17,6 +17,7 @@
 //! | [`repo`] | SQL, as plain functions over a connection |
 //! | [`auth`] | principals, roles, API keys, credential verification |
 //! | [`tenants`] | provisioning tenants |
+//! | [`brain`] | the agent's brain: streaming LLM replies over a provider chain, tools, circuit breakers |
 //! | [`graphql`] | the GraphQL schema, one file per domain |
 //! | [`http`] | routes: GraphQL over HTTP and WebSocket, health, metrics |
 //!
@@ -25,6 +26,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod brain;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -1,0 +1,57 @@
+//! The brain's one error type.
+
+use std::time::Duration;
+
+/// Everything that can go wrong while configuring the brain or producing a reply.
+///
+/// It is `Clone` (transport errors are kept as text) so a failure can travel inside
+/// [`BrainEvent::ProviderFailed`](super::BrainEvent::ProviderFailed) to the call timeline and still be
+/// matched on there.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BrainError {
+    /// The agent, provider or tool configuration is unusable (bad URL, bad schema, duplicate name ...).
+    #[error("invalid brain configuration: {0}")]
+    Config(String),
+    /// The provider's circuit breaker is open, so it was not asked at all.
+    #[error("circuit breaker open")]
+    CircuitOpen,
+    /// Connecting or sending the request failed (refused, DNS, TLS, connect timeout).
+    #[error("request failed: {0}")]
+    Request(String),
+    /// The provider answered with a non-success HTTP status (its error body is kept, shortened).
+    #[error("HTTP {status}: {body}")]
+    Status {
+        /// The HTTP status code.
+        status: u16,
+        /// The start of the response body, usually the provider's JSON error.
+        body: String,
+    },
+    /// Neither text nor a tool call arrived within the provider's first-token timeout.
+    #[error("no first token within {0:?}")]
+    FirstTokenTimeout(Duration),
+    /// The response did not finish within the provider's overall timeout.
+    #[error("reply not finished within {0:?}")]
+    OverallTimeout(Duration),
+    /// The connection broke or closed while the body was streaming.
+    #[error("stream interrupted: {0}")]
+    Stream(String),
+    /// The body did not follow the Chat Completions streaming protocol.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    /// The provider reported an error inside the stream (`data: {"error": ...}`).
+    #[error("provider error: {0}")]
+    Provider(String),
+}
+
+/// An error and all its sources on one line: reqwest keeps the useful part ("connection refused")
+/// a few sources down, and the call timeline should show it.
+pub(crate) fn describe(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
+}
