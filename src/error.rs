@@ -46,8 +46,10 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// 406: the `Accept` header allows no media type we can produce.
     NotAcceptable,
-    /// 409: conflicts with existing state (duplicate name, ...).
+    /// 409: conflicts with existing state (duplicate name, stale version, ...).
     Conflict,
+    /// 409: the call's state machine does not allow this transition.
+    InvalidStateTransition,
     /// 413: the request body is larger than the configured limit.
     PayloadTooLarge,
     /// 415: the request body's media type is not supported.
@@ -64,7 +66,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, for lookups and tests.
-    pub const ALL: [ErrorCode; 23] = [
+    pub const ALL: [ErrorCode; 24] = [
         Self::BadRequest,
         Self::GraphqlParseFailed,
         Self::GraphqlValidationFailed,
@@ -82,6 +84,7 @@ impl ErrorCode {
         Self::MethodNotAllowed,
         Self::NotAcceptable,
         Self::Conflict,
+        Self::InvalidStateTransition,
         Self::PayloadTooLarge,
         Self::UnsupportedMediaType,
         Self::RateLimited,
@@ -115,6 +118,7 @@ impl ErrorCode {
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::NotAcceptable => "NOT_ACCEPTABLE",
             Self::Conflict => "CONFLICT",
+            Self::InvalidStateTransition => "INVALID_STATE_TRANSITION",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             Self::RateLimited => "RATE_LIMITED",
@@ -143,7 +147,7 @@ impl ErrorCode {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
-            Self::Conflict => StatusCode::CONFLICT,
+            Self::Conflict | Self::InvalidStateTransition => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
@@ -178,7 +182,7 @@ pub struct FieldError {
 }
 
 /// An error as the client sees it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ApiError {
     /// Stable machine-readable code.
     pub code: ErrorCode,

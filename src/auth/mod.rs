@@ -38,6 +38,14 @@ pub enum Permission {
     ReadTenant,
     ManageTenant,
     ManageApiKeys,
+    ReadAgents,
+    EditAgents,
+    ReadCalls,
+    ManageCalls,
+    ManageWebhooks,
+    ManageTelephony,
+    ReadBilling,
+    ManageBilling,
 }
 
 impl Role {
@@ -66,7 +74,12 @@ impl Role {
         match permission {
             ReadTenant => true,
             ManageTenant => matches!(self, Owner | Admin),
-            ManageApiKeys => matches!(self, Owner | Admin | Developer),
+            ManageApiKeys | EditAgents | ManageCalls | ManageWebhooks | ManageTelephony => {
+                matches!(self, Owner | Admin | Developer)
+            }
+            ReadAgents | ReadCalls => matches!(self, Owner | Admin | Developer | Viewer),
+            ReadBilling => matches!(self, Owner | Admin | Billing),
+            ManageBilling => matches!(self, Owner | Billing),
         }
     }
 

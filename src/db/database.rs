@@ -48,6 +48,8 @@ pub struct Database {
 
 struct Inner {
     path: PathBuf,
+    /// Reads run so far (tests use it to prove a page costs a constant number of queries).
+    reads: std::sync::atomic::AtomicU64,
     writer: Arc<tokio::sync::Mutex<Connection>>,
     readers: r2d2::Pool<SqliteConnectionManager>,
 }
@@ -181,6 +183,7 @@ impl Database {
         Self {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
+                reads: std::sync::atomic::AtomicU64::new(0),
                 writer: Arc::new(tokio::sync::Mutex::new(writer)),
                 readers,
             }),
@@ -192,6 +195,11 @@ impl Database {
         &self.inner.path
     }
 
+    /// How many reads ran on this handle.
+    pub fn reads(&self) -> u64 {
+        self.inner.reads.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Runs `f` on a read connection, on the blocking pool.
     pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
     where
@@ -199,6 +207,9 @@ impl Database {
         T: Send + 'static,
         E: From<StorageError> + Send + 'static,
     {
+        self.inner
+            .reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let readers = self.inner.readers.clone();
         tokio::task::spawn_blocking(move || {
             let conn = readers.get().map_err(StorageError::from)?;
@@ -216,6 +227,18 @@ impl Database {
         T: Send + 'static,
         E: From<StorageError> + Send + 'static,
     {
+        self.write_then(f, |_| {}).await
+    }
+
+    /// Like [`write`](Self::write), then runs `after_commit` once the transaction has committed but
+    /// before the writer is released. Publishing events there makes subscribers see them in commit order.
+    pub async fn write_then<T, E, F, G>(&self, f: F, after_commit: G) -> Result<T, E>
+    where
+        F: FnOnce(&Transaction<'_>) -> Result<T, E> + Send + 'static,
+        G: FnOnce(&T) + Send + 'static,
+        T: Send + 'static,
+        E: From<StorageError> + Send + 'static,
+    {
         let mut writer = self.inner.writer.clone().lock_owned().await;
         tokio::task::spawn_blocking(move || {
             let tx = writer
@@ -223,6 +246,7 @@ impl Database {
                 .map_err(StorageError::from)?;
             let out = f(&tx)?;
             tx.commit().map_err(StorageError::from)?;
+            after_commit(&out);
             Ok(out)
         })
         .await

@@ -3,9 +3,12 @@
 //! Resolvers and handlers never build SQL; they call these functions through `Database::read` / `write`.
 //! `catalog.db` tables: [`tenants`]. Tenant database tables: [`meta`], [`api_keys`].
 
+pub mod agents;
 pub mod api_keys;
+pub mod calls;
 pub mod meta;
 pub mod tenants;
+pub mod webhooks;
 
 /// True if `err` is a UNIQUE or PRIMARY KEY constraint violation, which callers turn into a `CONFLICT`.
 pub fn is_unique_violation(err: &rusqlite::Error) -> bool {

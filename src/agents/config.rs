@@ -1,0 +1,164 @@
+//! What an agent is: its configuration, as stored (JSON in `agent_versions.config`) and as served.
+//!
+//! Inputs ([`super::input`]) have optional fields; turning an input into an [`AgentConfig`] applies the
+//! defaults below and validates every field, so a stored configuration is always complete and valid.
+
+use async_graphql::{Enum, Json, SimpleObject};
+use serde::{Deserialize, Serialize};
+
+/// A voice agent's complete configuration. Every change is saved as a new immutable version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SimpleObject)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentConfig {
+    /// Instructions for the language model.
+    pub system_prompt: String,
+    /// What the agent says when the call connects (none: it waits for the caller).
+    pub first_message: Option<String>,
+    /// BCP 47 language tag of the conversation, e.g. `en` or `en-US`.
+    pub language: String,
+    pub voice: VoiceSettings,
+    pub llm: LlmSettings,
+    pub tools: Vec<Tool>,
+    pub end_call: EndCallRules,
+    pub interruption: InterruptionSettings,
+    pub turn_detection: TurnDetection,
+}
+
+/// How the agent sounds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SimpleObject)]
+#[serde(rename_all = "camelCase")]
+pub struct VoiceSettings {
+    /// Voice id (a TTS voice installed on the server, e.g. `en_US-joe-medium`).
+    pub voice_id: String,
+    /// Speaking rate, 0.5–2.0 (1.0 is natural).
+    pub speed: f64,
+}
+
+/// Which language model answers, and how.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SimpleObject)]
+#[serde(rename_all = "camelCase")]
+pub struct LlmSettings {
+    /// The primary model.
+    pub primary: LlmTarget,
+    /// Tried in order when the primary fails or its circuit is open.
+    pub fallbacks: Vec<LlmTarget>,
+    /// Sampling temperature, 0–2.
+    pub temperature: f64,
+    /// Upper bound on tokens per reply.
+    pub max_tokens: i32,
+}
+
+/// One OpenAI-compatible model endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SimpleObject)]
+#[serde(rename_all = "camelCase")]
+pub struct LlmTarget {
+    /// Provider name: `openai`, `groq`, `together`, `ollama`, `vllm` or `custom`. API keys are tenant
+    /// credentials looked up by this name, never part of the agent.
+    pub provider: String,
+    /// The model, e.g. `gpt-4o-mini` or `llama-3.1-8b-instant`.
+    pub model: String,
+    /// Base URL of the Chat Completions API; defaults to the provider's public endpoint.
+    pub base_url: String,
+}
+
+/// A function the model may call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SimpleObject)]
+#[serde(rename_all = "camelCase")]
+pub struct Tool {
+    pub kind: ToolKind,
+    /// Function name the model sees: letters, digits, `_` and `-`, at most 64.
+    pub name: String,
+    /// When the model should use it.
+    pub description: String,
+    /// JSON Schema of the arguments (webhook tools).
+    pub parameters: Option<Json<serde_json::Value>>,
+    /// Where a webhook tool is called (http or https).
+    pub url: Option<String>,
+    pub method: Option<HttpMethod>,
+    /// Webhook timeout in milliseconds, 100–30000.
+    pub timeout_ms: Option<i32>,
+    /// Where `TRANSFER_CALL` may send the caller.
+    pub destinations: Vec<TransferDestination>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Enum)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolKind {
+    /// Calls the tenant's HTTP endpoint with validated arguments; the answer goes back to the model.
+    Webhook,
+    /// Built-in: ends the call.
+    EndCall,
+    /// Built-in: transfers the caller to one of `destinations`.
+    TransferCall,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Enum)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    Get,
+    Post,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SimpleObject)]
+#[serde(rename_all = "camelCase")]
+pub struct TransferDestination {
+    /// What the model calls it, e.g. `sales`.
+    pub name: String,
+    /// E.164 phone number.
+    pub phone_number: String,
+}
+
+/// When the agent hangs up on its own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SimpleObject)]
+#[serde(rename_all = "camelCase")]
+pub struct EndCallRules {
+    /// Longest call, in seconds (1–14400).
+    pub max_duration_secs: i32,
+    /// Seconds of caller silence before one reprompt, then hanging up (5–600).
+    pub silence_timeout_secs: i32,
+    /// Caller phrases that end the call (case-insensitive), e.g. `goodbye`.
+    pub end_phrases: Vec<String>,
+}
+
+/// Whether and when the caller can talk over the agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SimpleObject)]
+#[serde(rename_all = "camelCase")]
+pub struct InterruptionSettings {
+    pub enabled: bool,
+    /// Words the caller must say before the agent stops (0–10).
+    pub min_words: i32,
+    /// Milliseconds of caller speech before the agent stops (0–5000).
+    pub min_duration_ms: i32,
+}
+
+/// Server-side voice activity detection (OpenAI `server_vad` semantics).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SimpleObject)]
+#[serde(rename_all = "camelCase")]
+pub struct TurnDetection {
+    /// Speech probability above which audio counts as speech, 0.1–0.99.
+    pub threshold: f64,
+    /// Audio kept from before speech started, in milliseconds (0–2000).
+    pub prefix_padding_ms: i32,
+    /// Silence that ends a caller's turn, in milliseconds (100–5000).
+    pub silence_duration_ms: i32,
+}
+
+impl AgentConfig {
+    /// Every tool's name and kind, for quick lookups by the call pipeline.
+    pub fn tool(&self, name: &str) -> Option<&Tool> {
+        self.tools.iter().find(|t| t.name == name)
+    }
+}
+
+/// The public Chat Completions endpoint of a known provider.
+pub fn default_base_url(provider: &str) -> Option<&'static str> {
+    Some(match provider {
+        "openai" => "https://api.openai.com/v1",
+        "groq" => "https://api.groq.com/openai/v1",
+        "together" => "https://api.together.xyz/v1",
+        "ollama" => "http://127.0.0.1:11434/v1",
+        _ => return None,
+    })
+}
+
+pub const KNOWN_PROVIDERS: [&str; 6] = ["openai", "groq", "together", "ollama", "vllm", "custom"];

@@ -1,0 +1,548 @@
+//! Agent configuration as clients send it: optional fields fall back to defaults, and every field is
+//! validated, with all problems reported at once as field errors (`config.llm.temperature`, ...).
+
+use async_graphql::{InputObject, Json};
+
+use super::config::*;
+use crate::error::{ApiError, FieldError};
+
+#[derive(Debug, Clone, Default, InputObject)]
+pub struct AgentConfigInput {
+    pub system_prompt: String,
+    pub first_message: Option<String>,
+    /// Default `en`.
+    pub language: Option<String>,
+    pub voice: Option<VoiceSettingsInput>,
+    pub llm: Option<LlmSettingsInput>,
+    #[graphql(default)]
+    pub tools: Vec<ToolInput>,
+    pub end_call: Option<EndCallRulesInput>,
+    pub interruption: Option<InterruptionSettingsInput>,
+    pub turn_detection: Option<TurnDetectionInput>,
+}
+
+#[derive(Debug, Clone, Default, InputObject)]
+pub struct VoiceSettingsInput {
+    /// Default `en_US-joe-medium`.
+    pub voice_id: Option<String>,
+    /// Default 1.0.
+    pub speed: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, InputObject)]
+pub struct LlmSettingsInput {
+    /// Default `openai` / `gpt-4o-mini`.
+    pub primary: Option<LlmTargetInput>,
+    #[graphql(default)]
+    pub fallbacks: Vec<LlmTargetInput>,
+    /// Default 0.7.
+    pub temperature: Option<f64>,
+    /// Default 400.
+    pub max_tokens: Option<i32>,
+}
+
+#[derive(Debug, Clone, InputObject)]
+pub struct LlmTargetInput {
+    pub provider: String,
+    pub model: String,
+    /// Required for `vllm` and `custom`.
+    pub base_url: Option<String>,
+}
+
+#[derive(Debug, Clone, InputObject)]
+pub struct ToolInput {
+    pub kind: ToolKind,
+    pub name: String,
+    #[graphql(default)]
+    pub description: String,
+    pub parameters: Option<Json<serde_json::Value>>,
+    pub url: Option<String>,
+    pub method: Option<HttpMethod>,
+    pub timeout_ms: Option<i32>,
+    #[graphql(default)]
+    pub destinations: Vec<TransferDestinationInput>,
+}
+
+#[derive(Debug, Clone, InputObject)]
+pub struct TransferDestinationInput {
+    pub name: String,
+    pub phone_number: String,
+}
+
+#[derive(Debug, Clone, Default, InputObject)]
+pub struct EndCallRulesInput {
+    /// Default 1800.
+    pub max_duration_secs: Option<i32>,
+    /// Default 30.
+    pub silence_timeout_secs: Option<i32>,
+    #[graphql(default)]
+    pub end_phrases: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, InputObject)]
+pub struct InterruptionSettingsInput {
+    /// Default true.
+    pub enabled: Option<bool>,
+    /// Default 1.
+    pub min_words: Option<i32>,
+    /// Default 300.
+    pub min_duration_ms: Option<i32>,
+}
+
+#[derive(Debug, Clone, Default, InputObject)]
+pub struct TurnDetectionInput {
+    /// Default 0.5.
+    pub threshold: Option<f64>,
+    /// Default 300.
+    pub prefix_padding_ms: Option<i32>,
+    /// Default 500.
+    pub silence_duration_ms: Option<i32>,
+}
+
+/// Collects field errors under a path prefix.
+struct Check {
+    errors: Vec<FieldError>,
+}
+
+impl Check {
+    fn fail(&mut self, field: impl Into<String>, code: &'static str, message: impl Into<String>) {
+        self.errors.push(FieldError {
+            field: field.into(),
+            code,
+            message: message.into(),
+        });
+    }
+
+    fn text(&mut self, field: &str, value: &str, min: usize, max: usize) {
+        let chars = value.chars().count();
+        if chars < min {
+            self.fail(
+                field,
+                "REQUIRED",
+                if min == 1 {
+                    "must not be empty".into()
+                } else {
+                    format!("must be at least {min} characters")
+                },
+            );
+        } else if chars > max {
+            self.fail(
+                field,
+                "TOO_LONG",
+                format!("must be at most {max} characters"),
+            );
+        }
+    }
+
+    fn range_i(&mut self, field: &str, value: i32, min: i32, max: i32) {
+        if !(min..=max).contains(&value) {
+            self.fail(
+                field,
+                "OUT_OF_RANGE",
+                format!("must be between {min} and {max}"),
+            );
+        }
+    }
+
+    fn range_f(&mut self, field: &str, value: f64, min: f64, max: f64) {
+        if !value.is_finite() || value < min || value > max {
+            self.fail(
+                field,
+                "OUT_OF_RANGE",
+                format!("must be between {min} and {max}"),
+            );
+        }
+    }
+
+    fn http_url(&mut self, field: &str, value: &str) {
+        match reqwest::Url::parse(value) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
+            _ => self.fail(field, "INVALID_URL", "must be an absolute http(s) URL"),
+        }
+    }
+}
+
+/// E.164: `+` then 8–15 digits.
+pub fn is_e164(number: &str) -> bool {
+    number.strip_prefix('+').is_some_and(|digits| {
+        (8..=15).contains(&digits.len())
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && !digits.starts_with('0')
+    })
+}
+
+impl AgentConfigInput {
+    /// Applies defaults and validates; field paths are reported under `prefix` (e.g. `input.config`).
+    pub fn into_config(self, prefix: &str) -> Result<AgentConfig, ApiError> {
+        let mut check = Check { errors: Vec::new() };
+        let at = |field: &str| format!("{prefix}.{field}");
+        check.text(&at("systemPrompt"), &self.system_prompt, 1, 20_000);
+        if let Some(first) = &self.first_message {
+            check.text(&at("firstMessage"), first, 1, 2_000);
+        }
+        let language = self.language.unwrap_or_else(|| "en".into());
+        let language_ok = !language.is_empty()
+            && language.len() <= 35
+            && language.split('-').all(|part| {
+                (1..=8).contains(&part.len()) && part.bytes().all(|b| b.is_ascii_alphanumeric())
+            });
+        if !language_ok {
+            check.fail(
+                at("language"),
+                "INVALID_LANGUAGE",
+                "must be a BCP 47 tag such as en or en-US",
+            );
+        }
+
+        let voice_in = self.voice.unwrap_or_default();
+        let voice = VoiceSettings {
+            voice_id: voice_in
+                .voice_id
+                .unwrap_or_else(|| "en_US-joe-medium".into()),
+            speed: voice_in.speed.unwrap_or(1.0),
+        };
+        check.text(&at("voice.voiceId"), &voice.voice_id, 1, 100);
+        check.range_f(&at("voice.speed"), voice.speed, 0.5, 2.0);
+
+        let llm_in = self.llm.unwrap_or_default();
+        let target = |field: String, input: LlmTargetInput, check: &mut Check| {
+            if !KNOWN_PROVIDERS.contains(&input.provider.as_str()) {
+                check.fail(
+                    format!("{field}.provider"),
+                    "UNKNOWN_PROVIDER",
+                    format!("must be one of {}", KNOWN_PROVIDERS.join(", ")),
+                );
+            }
+            check.text(&format!("{field}.model"), &input.model, 1, 200);
+            let base_url = input
+                .base_url
+                .or_else(|| default_base_url(&input.provider).map(str::to_owned));
+            match &base_url {
+                Some(url) => check.http_url(&format!("{field}.baseUrl"), url),
+                None => check.fail(
+                    format!("{field}.baseUrl"),
+                    "REQUIRED",
+                    "this provider needs a base URL",
+                ),
+            }
+            LlmTarget {
+                provider: input.provider,
+                model: input.model,
+                base_url: base_url.unwrap_or_default(),
+            }
+        };
+        let primary_in = llm_in.primary.unwrap_or(LlmTargetInput {
+            provider: "openai".into(),
+            model: "gpt-4o-mini".into(),
+            base_url: None,
+        });
+        let primary = target(at("llm.primary"), primary_in, &mut check);
+        if llm_in.fallbacks.len() > 3 {
+            check.fail(at("llm.fallbacks"), "TOO_MANY", "at most 3 fallbacks");
+        }
+        let fallbacks = llm_in
+            .fallbacks
+            .into_iter()
+            .enumerate()
+            .map(|(i, f)| target(at(&format!("llm.fallbacks[{i}]")), f, &mut check))
+            .collect();
+        let llm = LlmSettings {
+            primary,
+            fallbacks,
+            temperature: llm_in.temperature.unwrap_or(0.7),
+            max_tokens: llm_in.max_tokens.unwrap_or(400),
+        };
+        check.range_f(&at("llm.temperature"), llm.temperature, 0.0, 2.0);
+        check.range_i(&at("llm.maxTokens"), llm.max_tokens, 1, 4096);
+
+        if self.tools.len() > 32 {
+            check.fail(at("tools"), "TOO_MANY", "at most 32 tools");
+        }
+        let mut tools = Vec::with_capacity(self.tools.len());
+        for (i, tool) in self.tools.into_iter().enumerate() {
+            let field = at(&format!("tools[{i}]"));
+            if tools.iter().any(|t: &Tool| t.name == tool.name) {
+                check.fail(
+                    format!("{field}.name"),
+                    "DUPLICATE",
+                    "tool names must be unique",
+                );
+            }
+            tools.push(validate_tool(&mut check, &field, tool));
+        }
+
+        let end_in = self.end_call.unwrap_or_default();
+        let end_call = EndCallRules {
+            max_duration_secs: end_in.max_duration_secs.unwrap_or(1800),
+            silence_timeout_secs: end_in.silence_timeout_secs.unwrap_or(30),
+            end_phrases: end_in.end_phrases,
+        };
+        check.range_i(
+            &at("endCall.maxDurationSecs"),
+            end_call.max_duration_secs,
+            1,
+            14_400,
+        );
+        check.range_i(
+            &at("endCall.silenceTimeoutSecs"),
+            end_call.silence_timeout_secs,
+            5,
+            600,
+        );
+        if end_call.end_phrases.len() > 20 {
+            check.fail(
+                at("endCall.endPhrases"),
+                "TOO_MANY",
+                "at most 20 end phrases",
+            );
+        }
+        for (i, phrase) in end_call.end_phrases.iter().enumerate() {
+            check.text(
+                &at(&format!("endCall.endPhrases[{i}]")),
+                phrase.trim(),
+                1,
+                100,
+            );
+        }
+
+        let int_in = self.interruption.unwrap_or_default();
+        let interruption = InterruptionSettings {
+            enabled: int_in.enabled.unwrap_or(true),
+            min_words: int_in.min_words.unwrap_or(1),
+            min_duration_ms: int_in.min_duration_ms.unwrap_or(300),
+        };
+        check.range_i(&at("interruption.minWords"), interruption.min_words, 0, 10);
+        check.range_i(
+            &at("interruption.minDurationMs"),
+            interruption.min_duration_ms,
+            0,
+            5000,
+        );
+
+        let td_in = self.turn_detection.unwrap_or_default();
+        let turn_detection = TurnDetection {
+            threshold: td_in.threshold.unwrap_or(0.5),
+            prefix_padding_ms: td_in.prefix_padding_ms.unwrap_or(300),
+            silence_duration_ms: td_in.silence_duration_ms.unwrap_or(500),
+        };
+        check.range_f(
+            &at("turnDetection.threshold"),
+            turn_detection.threshold,
+            0.1,
+            0.99,
+        );
+        check.range_i(
+            &at("turnDetection.prefixPaddingMs"),
+            turn_detection.prefix_padding_ms,
+            0,
+            2000,
+        );
+        check.range_i(
+            &at("turnDetection.silenceDurationMs"),
+            turn_detection.silence_duration_ms,
+            100,
+            5000,
+        );
+
+        if !check.errors.is_empty() {
+            return Err(ApiError::invalid_input(check.errors));
+        }
+        Ok(AgentConfig {
+            system_prompt: self.system_prompt,
+            first_message: self.first_message,
+            language,
+            voice,
+            llm,
+            tools,
+            end_call: EndCallRules {
+                end_phrases: end_call
+                    .end_phrases
+                    .into_iter()
+                    .map(|p| p.trim().to_string())
+                    .collect(),
+                ..end_call
+            },
+            interruption,
+            turn_detection,
+        })
+    }
+}
+
+fn validate_tool(check: &mut Check, field: &str, tool: ToolInput) -> Tool {
+    let name_ok = (1..=64).contains(&tool.name.len())
+        && tool
+            .name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if !name_ok {
+        check.fail(
+            format!("{field}.name"),
+            "INVALID_NAME",
+            "1–64 letters, digits, _ or -",
+        );
+    }
+    check.text(&format!("{field}.description"), &tool.description, 0, 1_000);
+    match tool.kind {
+        ToolKind::Webhook => {
+            match &tool.url {
+                Some(url) => check.http_url(&format!("{field}.url"), url),
+                None => check.fail(
+                    format!("{field}.url"),
+                    "REQUIRED",
+                    "webhook tools need a URL",
+                ),
+            }
+            match &tool.parameters {
+                Some(Json(schema)) => {
+                    if !schema.is_object() || jsonschema::meta::validate(schema).is_err() {
+                        check.fail(
+                            format!("{field}.parameters"),
+                            "INVALID_JSON_SCHEMA",
+                            "must be a valid JSON Schema object",
+                        );
+                    }
+                }
+                None => check.fail(
+                    format!("{field}.parameters"),
+                    "REQUIRED",
+                    "webhook tools need a JSON Schema of their parameters",
+                ),
+            }
+            if let Some(ms) = tool.timeout_ms {
+                check.range_i(&format!("{field}.timeoutMs"), ms, 100, 30_000);
+            }
+        }
+        ToolKind::TransferCall => {
+            if tool.destinations.is_empty() {
+                check.fail(
+                    format!("{field}.destinations"),
+                    "REQUIRED",
+                    "transfer tools need at least one destination",
+                );
+            }
+            for (i, d) in tool.destinations.iter().enumerate() {
+                check.text(&format!("{field}.destinations[{i}].name"), &d.name, 1, 64);
+                if !is_e164(&d.phone_number) {
+                    check.fail(
+                        format!("{field}.destinations[{i}].phoneNumber"),
+                        "INVALID_PHONE_NUMBER",
+                        "must be an E.164 number like +14155550123",
+                    );
+                }
+            }
+        }
+        ToolKind::EndCall => {}
+    }
+    Tool {
+        kind: tool.kind,
+        name: tool.name,
+        description: tool.description,
+        parameters: tool.parameters,
+        url: tool.url,
+        method: match tool.kind {
+            ToolKind::Webhook => Some(tool.method.unwrap_or(HttpMethod::Post)),
+            _ => None,
+        },
+        timeout_ms: match tool.kind {
+            ToolKind::Webhook => Some(tool.timeout_ms.unwrap_or(5000)),
+            _ => None,
+        },
+        destinations: tool
+            .destinations
+            .into_iter()
+            .map(|d| TransferDestination {
+                name: d.name,
+                phone_number: d.phone_number,
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+
+    fn minimal() -> AgentConfigInput {
+        AgentConfigInput {
+            system_prompt: "You are helpful.".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn defaults_fill_a_minimal_input() {
+        let config = minimal().into_config("config").unwrap();
+        assert_eq!(config.language, "en");
+        assert_eq!(config.llm.primary.base_url, "https://api.openai.com/v1");
+        assert_eq!(config.turn_detection.silence_duration_ms, 500);
+        assert!(config.interruption.enabled);
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_field() {
+        let mut input = minimal();
+        input.system_prompt = String::new();
+        input.llm = Some(LlmSettingsInput {
+            temperature: Some(3.0),
+            ..Default::default()
+        });
+        input.tools = vec![
+            ToolInput {
+                kind: ToolKind::Webhook,
+                name: "lookup order".into(),
+                description: String::new(),
+                parameters: Some(Json(serde_json::json!({ "type": "not-a-type" }))),
+                url: Some("ftp://x".into()),
+                method: None,
+                timeout_ms: Some(10),
+                destinations: vec![],
+            },
+            ToolInput {
+                kind: ToolKind::TransferCall,
+                name: "transfer".into(),
+                description: String::new(),
+                parameters: None,
+                url: None,
+                method: None,
+                timeout_ms: None,
+                destinations: vec![TransferDestinationInput {
+                    name: "sales".into(),
+                    phone_number: "555-1234".into(),
+                }],
+            },
+        ];
+        let err = input.into_config("input.config").unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidInput);
+        let fields: Vec<(&str, &str)> = err
+            .fields
+            .iter()
+            .map(|f| (f.field.as_str(), f.code))
+            .collect();
+        for expected in [
+            ("input.config.systemPrompt", "REQUIRED"),
+            ("input.config.llm.temperature", "OUT_OF_RANGE"),
+            ("input.config.tools[0].name", "INVALID_NAME"),
+            ("input.config.tools[0].url", "INVALID_URL"),
+            ("input.config.tools[0].parameters", "INVALID_JSON_SCHEMA"),
+            ("input.config.tools[0].timeoutMs", "OUT_OF_RANGE"),
+            (
+                "input.config.tools[1].destinations[0].phoneNumber",
+                "INVALID_PHONE_NUMBER",
+            ),
+        ] {
+            assert!(
+                fields.contains(&expected),
+                "{expected:?} missing from {fields:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn e164_numbers() {
+        assert!(is_e164("+14155550123"));
+        for bad in ["14155550123", "+1", "+0123456789", "+1415555012a", ""] {
+            assert!(!is_e164(bad), "{bad}");
+        }
+    }
+}

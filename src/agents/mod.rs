@@ -1,0 +1,278 @@
+//! Voice agents and their versioned configuration.
+//!
+//! Every change (configuration or name) writes a new immutable version and points the agent at it;
+//! rolling back writes a new version copying an old one, so history only grows. Calls pin the version
+//! they ran with. The active configuration, which every call start needs, is served from a cache that
+//! changes invalidate.
+
+pub mod config;
+pub mod input;
+
+pub use config::AgentConfig;
+pub use input::AgentConfigInput;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use moka::future::Cache;
+
+use crate::db::{Database, TenantId, now_ms};
+use crate::error::{ApiError, ErrorCode};
+use crate::repo;
+use crate::repo::agents::{AgentRow, VersionRow};
+use crate::tenants::validate_name;
+
+/// An agent with the configuration it currently runs.
+#[derive(Debug, Clone)]
+pub struct ActiveAgent {
+    pub agent: AgentRow,
+    pub version: VersionRow,
+}
+
+/// Active agent configurations by tenant and agent id.
+#[derive(Clone)]
+pub struct AgentCache {
+    active: Cache<(TenantId, String), Arc<ActiveAgent>>,
+}
+
+impl Default for AgentCache {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl AgentCache {
+    pub fn new() -> Self {
+        Self {
+            active: Cache::builder()
+                .max_capacity(50_000)
+                // Changes invalidate entries at once; the TTL only bounds memory for agents never used again.
+                .time_to_idle(Duration::from_secs(3600))
+                .build(),
+        }
+    }
+
+    /// The agent and its active version, from the cache or the tenant database.
+    pub async fn active(
+        &self,
+        db: &Database,
+        tenant: TenantId,
+        agent_id: &str,
+    ) -> Result<Arc<ActiveAgent>, ApiError> {
+        let key = (tenant, agent_id.to_string());
+        let id = agent_id.to_string();
+        let db = db.clone();
+        self.active
+            .try_get_with(key, async move {
+                let loaded = db
+                    .read(move |conn| {
+                        let Some(agent) = repo::agents::get_agent(conn, &id)? else {
+                            return Ok(None);
+                        };
+                        let version = repo::agents::get_version(conn, &id, agent.active_version)?
+                            .ok_or_else(|| {
+                            ApiError::internal(format!("agent {id} lacks its active version"))
+                        })?;
+                        Ok::<_, ApiError>(Some(ActiveAgent { agent, version }))
+                    })
+                    .await?;
+                loaded
+                    .map(Arc::new)
+                    .ok_or_else(|| ApiError::not_found("agent"))
+            })
+            .await
+            .map_err(|err: Arc<ApiError>| (*err).clone())
+    }
+
+    async fn forget(&self, tenant: TenantId, agent_id: &str) {
+        self.active
+            .invalidate(&(tenant, agent_id.to_string()))
+            .await;
+    }
+}
+
+/// Creates an agent at version 1.
+pub async fn create(
+    db: &Database,
+    created_by: String,
+    name: &str,
+    config: AgentConfigInput,
+) -> Result<(AgentRow, VersionRow), ApiError> {
+    let name = validate_name(name, "input.name")?;
+    let config = config.into_config("input.config")?;
+    let now = now_ms();
+    let agent = AgentRow {
+        id: ulid::Ulid::new().to_string(),
+        name: name.clone(),
+        active_version: 1,
+        archived_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let version = VersionRow {
+        agent_id: agent.id.clone(),
+        version: 1,
+        name,
+        config,
+        note: None,
+        created_by,
+        created_at: now,
+    };
+    let (a, v) = (agent.clone(), version.clone());
+    db.write(move |tx| {
+        repo::agents::insert_agent(tx, &a)?;
+        repo::agents::insert_version(tx, &v)?;
+        Ok::<_, ApiError>(())
+    })
+    .await?;
+    Ok((agent, version))
+}
+
+/// A change to an agent: a new name, a new configuration, or both.
+#[derive(Debug, Clone, Default)]
+pub struct AgentChange {
+    pub name: Option<String>,
+    pub config: Option<AgentConfigInput>,
+    /// Refuse with `CONFLICT` unless this is still the active version (optimistic concurrency).
+    pub expected_version: Option<i64>,
+    pub note: Option<String>,
+}
+
+/// Saves a change as a new version and makes it active.
+pub async fn update(
+    db: &Database,
+    cache: &AgentCache,
+    tenant: TenantId,
+    created_by: String,
+    id: String,
+    change: AgentChange,
+) -> Result<(AgentRow, VersionRow), ApiError> {
+    if change.name.is_none() && change.config.is_none() {
+        return Err(ApiError::new(
+            ErrorCode::InvalidInput,
+            "nothing to change: give a name, a config or both",
+        ));
+    }
+    let name = change
+        .name
+        .as_deref()
+        .map(|n| validate_name(n, "input.name"))
+        .transpose()?;
+    let config = change
+        .config
+        .map(|c| c.into_config("input.config"))
+        .transpose()?;
+    let expected = change.expected_version;
+    let note = change.note;
+    let result = new_version(db, id.clone(), expected, created_by, move |current| {
+        (
+            name.unwrap_or_else(|| current.name.clone()),
+            config.unwrap_or_else(|| current.config.clone()),
+            note,
+        )
+    })
+    .await;
+    cache.forget(tenant, &id).await;
+    result
+}
+
+/// Makes a copy of version `to_version` the new active version.
+pub async fn rollback(
+    db: &Database,
+    cache: &AgentCache,
+    tenant: TenantId,
+    created_by: String,
+    id: String,
+    to_version: i64,
+) -> Result<(AgentRow, VersionRow), ApiError> {
+    let agent_id = id.clone();
+    let target = db
+        .read(move |conn| {
+            repo::agents::get_version(conn, &agent_id, to_version).map_err(ApiError::from)
+        })
+        .await?
+        .ok_or_else(|| ApiError::not_found("agent version"))?;
+    let result = new_version(db, id.clone(), None, created_by, move |_| {
+        (
+            target.name,
+            target.config,
+            Some(format!("rollback to version {to_version}")),
+        )
+    })
+    .await;
+    cache.forget(tenant, &id).await;
+    result
+}
+
+async fn new_version(
+    db: &Database,
+    id: String,
+    expected_version: Option<i64>,
+    created_by: String,
+    make: impl FnOnce(&VersionRow) -> (String, AgentConfig, Option<String>) + Send + 'static,
+) -> Result<(AgentRow, VersionRow), ApiError> {
+    db.write(move |tx| {
+        let mut agent =
+            repo::agents::get_agent(tx, &id)?.ok_or_else(|| ApiError::not_found("agent"))?;
+        if let Some(expected) = expected_version
+            && expected != agent.active_version
+        {
+            return Err(ApiError::new(
+                ErrorCode::Conflict,
+                format!(
+                    "the agent is at version {}, not {expected}: reload and retry",
+                    agent.active_version
+                ),
+            ));
+        }
+        let current = repo::agents::get_version(tx, &id, agent.active_version)?
+            .ok_or_else(|| ApiError::internal(format!("agent {id} lacks its active version")))?;
+        let latest = repo::agents::latest_version(tx, &id)?;
+        let (name, config, note) = make(&current);
+        let now = now_ms();
+        let version = VersionRow {
+            agent_id: id.clone(),
+            version: latest + 1,
+            name,
+            config,
+            note,
+            created_by,
+            created_at: now,
+        };
+        repo::agents::insert_version(tx, &version)?;
+        repo::agents::set_active_version(tx, &id, version.version, &version.name, now)?;
+        agent.active_version = version.version;
+        agent.name = version.name.clone();
+        agent.updated_at = now;
+        Ok((agent, version))
+    })
+    .await
+}
+
+/// Archives (or restores) an agent; archived agents take no new calls and are hidden from lists.
+pub async fn set_archived(
+    db: &Database,
+    cache: &AgentCache,
+    tenant: TenantId,
+    id: String,
+    archived: bool,
+) -> Result<AgentRow, ApiError> {
+    let agent_id = id.clone();
+    let result = db
+        .write(move |tx| {
+            let mut agent = repo::agents::get_agent(tx, &agent_id)?
+                .ok_or_else(|| ApiError::not_found("agent"))?;
+            let now = now_ms();
+            agent.archived_at = if archived {
+                agent.archived_at.or(Some(now))
+            } else {
+                None
+            };
+            agent.updated_at = now;
+            repo::agents::set_archived(tx, &agent_id, agent.archived_at, now)?;
+            Ok::<_, ApiError>(agent)
+        })
+        .await;
+    cache.forget(tenant, &id).await;
+    result
+}
