@@ -1,0 +1,367 @@
+//! Calls: creation, the state machine, the timeline, transcripts.
+//!
+//! Every change is one transaction that also appends to the call's timeline and writes webhook
+//! deliveries; the resulting events are published on the tenant's bus after commit, in commit order.
+
+mod json;
+mod status;
+
+pub use json::call_json;
+pub use status::{CallStatus, Direction, Speaker, Transport};
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use crate::agents::input::is_e164;
+use crate::app::AppState;
+use crate::db::{Database, TenantId, now_ms};
+use crate::error::{ApiError, ErrorCode, FieldError};
+use crate::events::TenantEvent;
+use crate::repo;
+use crate::repo::calls::{CallEventRow, CallRow, NewSegment, SegmentRow};
+use crate::webhooks::{self, WebhookEvent};
+
+/// Most segments accepted in one call to [`add_segments`].
+pub const MAX_SEGMENTS_PER_BATCH: usize = 500;
+
+/// A call to create.
+#[derive(Debug, Clone)]
+pub struct NewCall {
+    pub agent_id: String,
+    pub direction: Direction,
+    pub transport: Transport,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub metadata: serde_json::Value,
+}
+
+/// What a committed change produced: the call as it now is, and what to publish.
+struct Change<T> {
+    value: T,
+    events: Vec<TenantEvent>,
+    deliveries: usize,
+}
+
+/// Runs `f` in a write transaction, publishes its events after commit, and hands queued webhook
+/// deliveries to the dispatcher.
+async fn commit<T, F>(app: &AppState, tenant: TenantId, db: &Database, f: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&rusqlite::Transaction<'_>) -> Result<Change<T>, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    let bus = app.events.clone();
+    let change = db
+        .write_then(f, move |change: &Change<T>| {
+            bus.publish_all(tenant, change.events.iter().cloned())
+        })
+        .await?;
+    if change.deliveries > 0 {
+        app.webhooks.queued(&app.catalog, tenant).await;
+    }
+    Ok(change.value)
+}
+
+fn validate_new_call(call: &NewCall) -> Result<(), ApiError> {
+    let mut errors = Vec::new();
+    for (field, value) in [("input.from", &call.from), ("input.to", &call.to)] {
+        let Some(value) = value else { continue };
+        let ok = match call.transport {
+            Transport::Phone => is_e164(value),
+            Transport::Web => {
+                (1..=200).contains(&value.chars().count()) && !value.chars().any(char::is_control)
+            }
+        };
+        if !ok {
+            let message = match call.transport {
+                Transport::Phone => "phone calls need E.164 numbers like +14155550123",
+                Transport::Web => "1–200 printable characters",
+            };
+            errors.push(FieldError {
+                field: field.into(),
+                code: "INVALID_ADDRESS",
+                message: message.into(),
+            });
+        }
+    }
+    if !call.metadata.is_object() || call.metadata.to_string().len() > 16_384 {
+        errors.push(FieldError {
+            field: "input.metadata".into(),
+            code: "INVALID_METADATA",
+            message: "a JSON object of at most 16 KiB".into(),
+        });
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_input(errors))
+    }
+}
+
+/// Creates a call in `queued`, pinned to the agent's active version.
+pub async fn create(app: &AppState, tenant: TenantId, new: NewCall) -> Result<CallRow, ApiError> {
+    validate_new_call(&new)?;
+    let db = app.tenant_db(tenant).await?;
+    commit(app, tenant, &db, move |tx| {
+        let agent = repo::agents::get_agent(tx, &new.agent_id)?
+            .ok_or_else(|| ApiError::not_found("agent"))?;
+        if agent.archived_at.is_some() {
+            return Err(ApiError::new(
+                ErrorCode::Conflict,
+                "the agent is archived and takes no new calls",
+            ));
+        }
+        let now = now_ms();
+        let call = CallRow {
+            id: ulid::Ulid::new().to_string(),
+            agent_id: agent.id,
+            agent_version: agent.active_version,
+            direction: new.direction,
+            transport: new.transport,
+            from_address: new.from,
+            to_address: new.to,
+            status: CallStatus::Queued,
+            ended_reason: None,
+            created_at: now,
+            answered_at: None,
+            ended_at: None,
+            duration_ms: None,
+            updated_at: now,
+            metadata: new.metadata,
+        };
+        repo::calls::insert_call(tx, &call)?;
+        let event = repo::calls::insert_event(
+            tx,
+            &call.id,
+            "created",
+            &json!({ "status": "queued", "agentVersion": call.agent_version }),
+            now,
+        )?;
+        let deliveries = webhooks::enqueue(
+            tx,
+            tenant,
+            WebhookEvent::CallCreated,
+            json!({ "call": call_json(&call) }),
+        )?;
+        let call = Arc::new(call);
+        Ok(Change {
+            value: (*call).clone(),
+            events: vec![
+                TenantEvent::Call(call),
+                TenantEvent::CallEvent(Arc::new(event)),
+            ],
+            deliveries,
+        })
+    })
+    .await
+}
+
+/// Moves a call to `to`, refusing transitions the state machine does not allow. `reason` becomes the
+/// `endedReason` of a terminal state (default: the state's name).
+pub async fn transition(
+    app: &AppState,
+    tenant: TenantId,
+    call_id: String,
+    to: CallStatus,
+    reason: Option<String>,
+) -> Result<CallRow, ApiError> {
+    if let Some(reason) = &reason
+        && !(1..=200).contains(&reason.chars().count())
+    {
+        return Err(ApiError::invalid_input(vec![FieldError {
+            field: "reason".into(),
+            code: "TOO_LONG",
+            message: "1–200 characters".into(),
+        }]));
+    }
+    let db = app.tenant_db(tenant).await?;
+    commit(app, tenant, &db, move |tx| {
+        let mut call =
+            repo::calls::get_call(tx, &call_id)?.ok_or_else(|| ApiError::not_found("call"))?;
+        let from = call.status;
+        if !from.can_become(to) {
+            return Err(ApiError::new(
+                ErrorCode::InvalidStateTransition,
+                format!("a {} call cannot become {}", from.as_str(), to.as_str()),
+            ));
+        }
+        let now = now_ms();
+        call.status = to;
+        call.updated_at = now;
+        if to == CallStatus::InProgress {
+            call.answered_at = Some(now);
+        }
+        if to.is_terminal() {
+            call.ended_at = Some(now);
+            call.ended_reason = Some(reason.clone().unwrap_or_else(|| to.as_str().to_string()));
+            call.duration_ms = Some(call.answered_at.map_or(0, |answered| now - answered));
+        }
+        repo::calls::update_status(tx, &call)?;
+        let event = repo::calls::insert_event(
+            tx,
+            &call.id,
+            "status_changed",
+            &json!({ "from": from.as_str(), "to": to.as_str(), "reason": reason }),
+            now,
+        )?;
+        let mut deliveries = 0;
+        if to == CallStatus::InProgress {
+            deliveries += webhooks::enqueue(
+                tx,
+                tenant,
+                WebhookEvent::CallStarted,
+                json!({ "call": call_json(&call) }),
+            )?;
+        }
+        if to.is_terminal() {
+            deliveries += webhooks::enqueue(
+                tx,
+                tenant,
+                WebhookEvent::CallEnded,
+                json!({ "call": call_json(&call) }),
+            )?;
+            let segments = repo::calls::list_segments(tx, &call.id, 0, 10_000)?;
+            let transcript: Vec<_> = segments
+                .iter()
+                .filter(|s| s.is_final)
+                .map(json::segment_json)
+                .collect();
+            deliveries += webhooks::enqueue(
+                tx,
+                tenant,
+                WebhookEvent::TranscriptReady,
+                json!({ "call": call_json(&call), "transcript": transcript }),
+            )?;
+        }
+        let call = Arc::new(call);
+        Ok(Change {
+            value: (*call).clone(),
+            events: vec![
+                TenantEvent::Call(call),
+                TenantEvent::CallEvent(Arc::new(event)),
+            ],
+            deliveries,
+        })
+    })
+    .await
+}
+
+/// Appends an event (speech started, tool called, ...) to a call's timeline.
+pub async fn record_event(
+    app: &AppState,
+    tenant: TenantId,
+    call_id: String,
+    kind: &'static str,
+    data: serde_json::Value,
+) -> Result<CallEventRow, ApiError> {
+    let db = app.tenant_db(tenant).await?;
+    commit(app, tenant, &db, move |tx| {
+        repo::calls::get_call(tx, &call_id)?.ok_or_else(|| ApiError::not_found("call"))?;
+        let event = repo::calls::insert_event(tx, &call_id, kind, &data, now_ms())?;
+        let shared = Arc::new(event.clone());
+        Ok(Change {
+            value: event,
+            events: vec![TenantEvent::CallEvent(shared)],
+            deliveries: 0,
+        })
+    })
+    .await
+}
+
+fn validate_segments(segments: &[NewSegment]) -> Result<(), ApiError> {
+    if segments.len() > MAX_SEGMENTS_PER_BATCH {
+        return Err(ApiError::invalid_input(vec![FieldError {
+            field: "segments".into(),
+            code: "TOO_MANY",
+            message: format!("at most {MAX_SEGMENTS_PER_BATCH} segments per request"),
+        }]));
+    }
+    let mut errors = Vec::new();
+    for (i, s) in segments.iter().enumerate() {
+        let mut fail = |field: &str, code: &'static str, message: &str| {
+            errors.push(FieldError {
+                field: format!("segments[{i}].{field}"),
+                code,
+                message: message.into(),
+            })
+        };
+        if s.seq < 1 {
+            fail("seq", "OUT_OF_RANGE", "must be 1 or more");
+        }
+        if s.text.chars().count() > 10_000 {
+            fail("text", "TOO_LONG", "at most 10000 characters");
+        }
+        if s.start_ms < 0 || s.end_ms < s.start_ms {
+            fail("endMs", "OUT_OF_RANGE", "0 ≤ startMs ≤ endMs");
+        }
+        if s.confidence.is_some_and(|c| !(0.0..=1.0).contains(&c)) {
+            fail("confidence", "OUT_OF_RANGE", "must be between 0 and 1");
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_input(errors))
+    }
+}
+
+/// Stores transcript segments of a call (a segment with an existing seq replaces it) in one transaction.
+pub async fn add_segments(
+    app: &AppState,
+    tenant: TenantId,
+    call_id: String,
+    segments: Vec<NewSegment>,
+) -> Result<Vec<SegmentRow>, ApiError> {
+    validate_segments(&segments)?;
+    let db = app.tenant_db(tenant).await?;
+    commit(app, tenant, &db, move |tx| {
+        repo::calls::get_call(tx, &call_id)?.ok_or_else(|| ApiError::not_found("call"))?;
+        let now = now_ms();
+        let stored = segments
+            .iter()
+            .map(|segment| repo::calls::upsert_segment(tx, &call_id, segment, now))
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let events = stored
+            .iter()
+            .map(|s| TenantEvent::Segment(Arc::new(s.clone())))
+            .collect();
+        Ok(Change {
+            value: stored,
+            events,
+            deliveries: 0,
+        })
+    })
+    .await
+}
+
+/// The words of free text as quoted FTS5 terms. User input never reaches FTS5's query syntax, so no
+/// input can make a search fail or behave unexpectedly.
+pub fn fts_terms(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .filter(|w| !w.is_empty())
+        .take(32)
+        .map(|w| format!("\"{}\"", w.replace('"', "")))
+        .collect()
+}
+
+/// An FTS5 query matching segments that contain every word of `text` (any order).
+pub fn fts_query(text: &str) -> Option<String> {
+    let terms = fts_terms(text);
+    (!terms.is_empty()).then(|| terms.join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fts_queries_quote_every_word() {
+        assert_eq!(fts_terms("it's fine"), ["\"it's\"", "\"fine\""]);
+        assert_eq!(fts_query("ask not").as_deref(), Some("\"ask\" \"not\""));
+        assert_eq!(
+            fts_query("  OR AND NEAR( * \" ").as_deref(),
+            Some("\"OR\" \"AND\" \"NEAR\"")
+        );
+        assert_eq!(fts_query("!!!"), None);
+    }
+}
