@@ -9,12 +9,15 @@ use anyhow::Context as _;
 use scheduled_thread_pool::ScheduledThreadPool;
 use tokio::net::TcpListener;
 
+use crate::agents::AgentCache;
 use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::db::migrations::CATALOG;
 use crate::db::{Database, OpenMode, TenantId, TenantStore};
 use crate::error::ApiError;
+use crate::events::EventBus;
 use crate::shutdown::Shutdown;
+use crate::webhooks::Dispatcher;
 
 /// Everything request handlers and resolvers share. Cheap to clone (all `Arc`s inside).
 #[derive(Clone)]
@@ -26,6 +29,12 @@ pub struct AppState {
     pub tenants: TenantStore,
     /// Credentials → principals.
     pub auth: Authenticator,
+    /// Active agent configurations.
+    pub agents: AgentCache,
+    /// Live events per tenant, for subscriptions.
+    pub events: EventBus,
+    /// Outgoing webhook deliveries.
+    pub webhooks: Dispatcher,
     pub shutdown: Shutdown,
 }
 
@@ -63,12 +72,16 @@ impl AppState {
             threads,
         );
         let auth = Authenticator::new(tenants.clone(), config.api_key_cache_ttl, 100_000);
+        let webhooks = Dispatcher::new(config.webhooks.clone());
         Ok(Self {
-            config: Arc::new(config),
             catalog,
             tenants,
             auth,
+            agents: AgentCache::new(),
+            events: EventBus::new(config.event_buffer),
+            webhooks,
             shutdown: Shutdown::new(),
+            config: Arc::new(config),
         })
     }
 
@@ -165,9 +178,14 @@ impl Application {
     }
 }
 
-/// Periodic upkeep: applies the tenant cache's pending evictions, so idle tenants close even when no
-/// request comes to trigger it.
+/// Background work: webhook delivery, and periodic upkeep that applies the tenant cache's pending
+/// evictions, so idle tenants close even when no request comes to trigger it.
 fn spawn_housekeeping(state: &AppState) {
+    tokio::spawn(state.webhooks.clone().run(
+        state.catalog.clone(),
+        state.tenants.clone(),
+        state.shutdown.draining(),
+    ));
     let tenants = state.tenants.clone();
     let draining = state.shutdown.draining();
     tokio::spawn(async move {

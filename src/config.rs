@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::db::SqliteSettings;
 use crate::db::TenantCacheSettings;
+use crate::webhooks::DispatcherSettings;
 
 /// The data directory layout: `catalog.db` plus `tenants/<tenant-id>.db`.
 #[derive(Debug, Clone)]
@@ -79,6 +80,18 @@ pub struct ServeArgs {
     /// Largest accepted GraphQL query complexity (each field costs 1, lists multiply by page size).
     #[arg(long, env = "VOXEDGE_GRAPHQL_MAX_COMPLEXITY", default_value_t = 2000)]
     pub graphql_max_complexity: usize,
+    /// Events buffered per tenant for live subscriptions before a slow subscriber must resynchronise.
+    #[arg(long, env = "VOXEDGE_EVENT_BUFFER", default_value_t = 4096)]
+    pub event_buffer: usize,
+    /// Attempts per webhook delivery before it is marked failed.
+    #[arg(long, env = "VOXEDGE_WEBHOOK_MAX_ATTEMPTS", default_value_t = 8)]
+    pub webhook_max_attempts: u32,
+    /// Milliseconds before the first webhook retry; each later retry waits 3× longer (capped at 1 h).
+    #[arg(long, env = "VOXEDGE_WEBHOOK_RETRY_BASE_MS", default_value_t = 10_000)]
+    pub webhook_retry_base_ms: u64,
+    /// Webhook request timeout in milliseconds.
+    #[arg(long, env = "VOXEDGE_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000)]
+    pub webhook_timeout_ms: u64,
     /// Serve GraphiQL to browsers at GET /graphql.
     #[arg(long, env = "VOXEDGE_GRAPHIQL", default_value_t = true, action = clap::ArgAction::Set)]
     pub graphiql: bool,
@@ -97,6 +110,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     pub max_body_bytes: usize,
     pub graphql: GraphqlLimits,
+    pub event_buffer: usize,
+    pub webhooks: DispatcherSettings,
 }
 
 /// Limits applied to every GraphQL operation.
@@ -132,6 +147,13 @@ impl Config {
             api_key_cache_ttl: Duration::from_secs(args.api_key_cache_ttl_secs),
             shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
             max_body_bytes: args.max_body_bytes,
+            event_buffer: args.event_buffer,
+            webhooks: DispatcherSettings {
+                max_attempts: args.webhook_max_attempts.max(1),
+                retry_base: Duration::from_millis(args.webhook_retry_base_ms),
+                timeout: Duration::from_millis(args.webhook_timeout_ms),
+                ..DispatcherSettings::default()
+            },
             graphql: GraphqlLimits {
                 max_depth: args.graphql_max_depth,
                 max_complexity: args.graphql_max_complexity,

@@ -1,0 +1,296 @@
+//! Tenant database → `webhook_endpoints`, `webhook_deliveries`; catalog → `webhook_queue`.
+
+use rusqlite::{Connection, OptionalExtension, Row, named_params};
+
+use crate::db::TenantId;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointRow {
+    pub id: String,
+    pub url: String,
+    pub description: String,
+    pub events: Vec<String>,
+    pub secret: String,
+    pub enabled: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryRow {
+    pub id: String,
+    pub endpoint_id: String,
+    pub event_type: String,
+    pub payload: String,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: Option<i64>,
+    pub last_status_code: Option<i64>,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub delivered_at: Option<i64>,
+}
+
+const ENDPOINT_COLUMNS: &str =
+    "id, url, description, events, secret, enabled, created_at, updated_at";
+const DELIVERY_COLUMNS: &str = "id, endpoint_id, event_type, payload, status, attempts, next_attempt_at, \
+     last_status_code, last_error, created_at, delivered_at";
+
+fn endpoint_from_row(row: &Row<'_>) -> rusqlite::Result<EndpointRow> {
+    let events: String = row.get(3)?;
+    Ok(EndpointRow {
+        id: row.get(0)?,
+        url: row.get(1)?,
+        description: row.get(2)?,
+        events: serde_json::from_str(&events).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, Box::new(e))
+        })?,
+        secret: row.get(4)?,
+        enabled: row.get(5)?,
+        created_at: row.get(6)?,
+        updated_at: row.get(7)?,
+    })
+}
+
+fn delivery_from_row(row: &Row<'_>) -> rusqlite::Result<DeliveryRow> {
+    Ok(DeliveryRow {
+        id: row.get(0)?,
+        endpoint_id: row.get(1)?,
+        event_type: row.get(2)?,
+        payload: row.get(3)?,
+        status: row.get(4)?,
+        attempts: row.get(5)?,
+        next_attempt_at: row.get(6)?,
+        last_status_code: row.get(7)?,
+        last_error: row.get(8)?,
+        created_at: row.get(9)?,
+        delivered_at: row.get(10)?,
+    })
+}
+
+pub fn insert_endpoint(conn: &Connection, e: &EndpointRow) -> rusqlite::Result<()> {
+    conn.execute(
+        "insert into webhook_endpoints (id, url, description, events, secret, enabled, created_at, updated_at)
+         values (:id, :url, :description, :events, :secret, :enabled, :created_at, :updated_at)",
+        named_params! {
+            ":id": e.id, ":url": e.url, ":description": e.description,
+            ":events": serde_json::to_string(&e.events).expect("invariant: strings serialise"),
+            ":secret": e.secret, ":enabled": e.enabled, ":created_at": e.created_at, ":updated_at": e.updated_at,
+        },
+    )?;
+    Ok(())
+}
+
+pub fn update_endpoint(conn: &Connection, e: &EndpointRow) -> rusqlite::Result<()> {
+    conn.execute(
+        "update webhook_endpoints set url = :url, description = :description, events = :events, secret = :secret,
+            enabled = :enabled, updated_at = :updated_at where id = :id",
+        named_params! {
+            ":id": e.id, ":url": e.url, ":description": e.description,
+            ":events": serde_json::to_string(&e.events).expect("invariant: strings serialise"),
+            ":secret": e.secret, ":enabled": e.enabled, ":updated_at": e.updated_at,
+        },
+    )?;
+    Ok(())
+}
+
+pub fn delete_endpoint(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "delete from webhook_endpoints where id = :id",
+        named_params! { ":id": id },
+    )? == 1)
+}
+
+pub fn get_endpoint(conn: &Connection, id: &str) -> rusqlite::Result<Option<EndpointRow>> {
+    conn.query_row(
+        &format!("select {ENDPOINT_COLUMNS} from webhook_endpoints where id = :id"),
+        named_params! { ":id": id },
+        endpoint_from_row,
+    )
+    .optional()
+}
+
+pub fn list_endpoints(
+    conn: &Connection,
+    after: Option<(i64, String)>,
+    limit: usize,
+) -> rusqlite::Result<Vec<EndpointRow>> {
+    let (at, id) = after.unwrap_or((i64::MAX, String::new()));
+    conn.prepare_cached(&format!(
+        "select {ENDPOINT_COLUMNS} from webhook_endpoints where (created_at, id) < (:at, :id)
+         order by created_at desc, id desc limit :limit"
+    ))?
+    .query_map(
+        named_params! { ":at": at, ":id": id, ":limit": limit as i64 },
+        endpoint_from_row,
+    )?
+    .collect()
+}
+
+/// Enabled endpoints subscribed to `event_type`.
+pub fn subscribed_endpoints(
+    conn: &Connection,
+    event_type: &str,
+) -> rusqlite::Result<Vec<EndpointRow>> {
+    conn.prepare_cached(&format!(
+        "select {ENDPOINT_COLUMNS} from webhook_endpoints
+         where enabled = 1 and exists (select 1 from json_each(events) where value = :event_type)"
+    ))?
+    .query_map(
+        named_params! { ":event_type": event_type },
+        endpoint_from_row,
+    )?
+    .collect()
+}
+
+pub fn insert_delivery(conn: &Connection, d: &DeliveryRow) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "insert into webhook_deliveries (id, endpoint_id, event_type, payload, status, attempts, next_attempt_at,
+            last_status_code, last_error, created_at, delivered_at)
+         values (:id, :endpoint_id, :event_type, :payload, :status, :attempts, :next_attempt_at,
+            :last_status_code, :last_error, :created_at, :delivered_at)",
+    )?
+    .execute(named_params! {
+        ":id": d.id, ":endpoint_id": d.endpoint_id, ":event_type": d.event_type, ":payload": d.payload,
+        ":status": d.status, ":attempts": d.attempts, ":next_attempt_at": d.next_attempt_at,
+        ":last_status_code": d.last_status_code, ":last_error": d.last_error, ":created_at": d.created_at,
+        ":delivered_at": d.delivered_at,
+    })?;
+    Ok(())
+}
+
+/// Records an attempt's outcome.
+pub fn update_delivery(conn: &Connection, d: &DeliveryRow) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "update webhook_deliveries set status = :status, attempts = :attempts, next_attempt_at = :next_attempt_at,
+            last_status_code = :last_status_code, last_error = :last_error, delivered_at = :delivered_at
+         where id = :id",
+    )?
+    .execute(named_params! {
+        ":id": d.id, ":status": d.status, ":attempts": d.attempts, ":next_attempt_at": d.next_attempt_at,
+        ":last_status_code": d.last_status_code, ":last_error": d.last_error, ":delivered_at": d.delivered_at,
+    })?;
+    Ok(())
+}
+
+pub fn get_delivery(conn: &Connection, id: &str) -> rusqlite::Result<Option<DeliveryRow>> {
+    conn.query_row(
+        &format!("select {DELIVERY_COLUMNS} from webhook_deliveries where id = :id"),
+        named_params! { ":id": id },
+        delivery_from_row,
+    )
+    .optional()
+}
+
+/// Pending deliveries due at `now`, oldest first, with their endpoints.
+pub fn due_deliveries(
+    conn: &Connection,
+    now: i64,
+    limit: usize,
+) -> rusqlite::Result<Vec<(DeliveryRow, EndpointRow)>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "select {}, {} from webhook_deliveries d join webhook_endpoints e on e.id = d.endpoint_id
+         where d.status = 'pending' and d.next_attempt_at <= :now order by d.next_attempt_at limit :limit",
+        DELIVERY_COLUMNS.split(", ").map(|c| format!("d.{c}")).collect::<Vec<_>>().join(", "),
+        ENDPOINT_COLUMNS.split(", ").map(|c| format!("e.{c}")).collect::<Vec<_>>().join(", "),
+    ))?;
+    stmt.query_map(
+        named_params! { ":now": now, ":limit": limit as i64 },
+        |row| {
+            let delivery = delivery_from_row(row)?;
+            let offset = 11;
+            let events: String = row.get(offset + 3)?;
+            let endpoint = EndpointRow {
+                id: row.get(offset)?,
+                url: row.get(offset + 1)?,
+                description: row.get(offset + 2)?,
+                events: serde_json::from_str(&events).unwrap_or_default(),
+                secret: row.get(offset + 4)?,
+                enabled: row.get(offset + 5)?,
+                created_at: row.get(offset + 6)?,
+                updated_at: row.get(offset + 7)?,
+            };
+            Ok((delivery, endpoint))
+        },
+    )?
+    .collect()
+}
+
+/// When the next pending delivery is due, if any.
+pub fn next_due(conn: &Connection) -> rusqlite::Result<Option<i64>> {
+    conn.query_row(
+        "select min(next_attempt_at) from webhook_deliveries where status = 'pending'",
+        [],
+        |row| row.get(0),
+    )
+}
+
+/// A page of an endpoint's deliveries, newest first, optionally of one status.
+pub fn list_deliveries(
+    conn: &Connection,
+    endpoint_id: &str,
+    status: Option<&str>,
+    after: Option<(i64, String)>,
+    limit: usize,
+) -> rusqlite::Result<Vec<DeliveryRow>> {
+    let (at, id) = after.unwrap_or((i64::MAX, String::new()));
+    conn.prepare_cached(&format!(
+        "select {DELIVERY_COLUMNS} from webhook_deliveries
+         where endpoint_id = :endpoint_id and (created_at, id) < (:at, :id) and (:status is null or status = :status)
+         order by created_at desc, id desc limit :limit"
+    ))?
+    .query_map(
+        named_params! { ":endpoint_id": endpoint_id, ":at": at, ":id": id, ":status": status, ":limit": limit as i64 },
+        delivery_from_row,
+    )?
+    .collect()
+}
+
+/// Catalog: marks a tenant as having deliveries due at `due_at` (keeps the earlier time if already queued).
+pub fn queue_tenant(conn: &Connection, tenant: TenantId, due_at: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "insert into webhook_queue (tenant_id, due_at) values (:tenant_id, :due_at)
+         on conflict (tenant_id) do update set due_at = min(due_at, excluded.due_at), version = version + 1",
+    )?
+    .execute(named_params! { ":tenant_id": tenant.to_string(), ":due_at": due_at })?;
+    Ok(())
+}
+
+/// Catalog: tenants with deliveries due by `now`, with the queue row's version.
+pub fn due_tenants(
+    conn: &Connection,
+    now: i64,
+    limit: usize,
+) -> rusqlite::Result<Vec<(String, i64)>> {
+    conn.prepare_cached("select tenant_id, version from webhook_queue where due_at <= :now order by due_at limit :limit")?
+        .query_map(named_params! { ":now": now, ":limit": limit as i64 }, |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect()
+}
+
+/// Catalog: the earliest due time of any queued tenant.
+pub fn earliest_due(conn: &Connection) -> rusqlite::Result<Option<i64>> {
+    conn.query_row("select min(due_at) from webhook_queue", [], |row| {
+        row.get(0)
+    })
+}
+
+/// Catalog: after processing a tenant, sets its next due time, or removes it when nothing is pending —
+/// unless it was re-queued meanwhile (`version` changed), in which case the newer entry stands.
+pub fn settle_tenant(
+    conn: &Connection,
+    tenant: &str,
+    seen_version: i64,
+    next_due: Option<i64>,
+) -> rusqlite::Result<()> {
+    match next_due {
+        Some(due_at) => conn.execute(
+            "update webhook_queue set due_at = :due_at where tenant_id = :tenant_id",
+            named_params! { ":tenant_id": tenant, ":due_at": due_at },
+        )?,
+        None => conn.execute(
+            "delete from webhook_queue where tenant_id = :tenant_id and version = :version",
+            named_params! { ":tenant_id": tenant, ":version": seen_version },
+        )?,
+    };
+    Ok(())
+}
