@@ -17,6 +17,10 @@
 //! | [`repo`] | SQL, as plain functions over a connection |
 //! | [`auth`] | principals, roles, API keys, credential verification |
 //! | [`tenants`] | provisioning tenants |
+//! | [`agents`] | voice agents and their versioned configuration |
+//! | [`calls`] | calls, their state machine, timeline and transcripts |
+//! | [`events`] | the per-tenant live event bus behind subscriptions |
+//! | [`webhooks`] | signed outgoing webhooks: outbox, dispatcher, retries |
 //! | [`brain`] | the agent's brain: streaming LLM replies over a provider chain, tools, circuit breakers |
 //! | [`graphql`] | the GraphQL schema, one file per domain |
 //! | [`http`] | routes: GraphQL over HTTP and WebSocket, health, metrics |
@@ -24,16 +28,20 @@
 //! Requests flow `http` → `auth` (principal) → `graphql` resolvers → domain functions → `repo` SQL on a
 //! tenant [`db::Database`], whose SQLite work runs on the blocking pool.
 
+pub mod agents;
 pub mod app;
 pub mod auth;
 pub mod brain;
+pub mod calls;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod repo;
 pub mod shutdown;
 pub mod telemetry;
 pub mod tenants;
+pub mod webhooks;

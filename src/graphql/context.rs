@@ -1,11 +1,13 @@
 //! What resolvers get from the request context.
 
 use async_graphql::Context;
+use async_graphql::dataloader::DataLoader;
 
 use crate::app::AppState;
 use crate::auth::{Permission, Principal};
 use crate::db::Database;
 use crate::error::{ApiError, ErrorCode};
+use crate::graphql::loaders::TenantLoader;
 
 /// Request-scoped facts about the caller, attached by the HTTP and WebSocket layers.
 #[derive(Debug, Clone, Default)]
@@ -20,6 +22,8 @@ pub trait ContextExt {
     fn app(&self) -> &AppState;
     /// The authenticated principal, or `UNAUTHENTICATED`.
     fn principal(&self) -> Result<&Principal, ApiError>;
+    /// The request's batching loader for the principal's tenant.
+    fn loader(&self) -> Result<&DataLoader<TenantLoader>, ApiError>;
     /// The principal, after checking it holds `permission`.
     fn authorize(&self, permission: Permission) -> Result<&Principal, ApiError> {
         let principal = self.principal()?;
@@ -37,6 +41,12 @@ impl ContextExt for Context<'_> {
 
     fn principal(&self) -> Result<&Principal, ApiError> {
         self.data_opt::<Principal>()
+            .ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "authentication required"))
+    }
+
+    fn loader(&self) -> Result<&DataLoader<TenantLoader>, ApiError> {
+        // Attached with the principal, so only an anonymous request lacks it.
+        self.data_opt::<DataLoader<TenantLoader>>()
             .ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "authentication required"))
     }
 }

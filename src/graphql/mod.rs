@@ -4,13 +4,18 @@
 //! carry a stable `extensions.code` (see [`codes`]). `schema.graphql` at the repository root is this
 //! schema's SDL, kept in sync by a test.
 
+mod agents;
 mod api_keys;
+mod calls;
 pub mod codes;
 pub mod context;
 mod heartbeat;
+mod live;
+pub mod loaders;
 pub mod pagination;
-mod scalars;
+pub mod scalars;
 mod viewer;
+mod webhooks;
 
 use async_graphql::{MergedObject, MergedSubscription, Schema};
 
@@ -18,13 +23,25 @@ use crate::app::AppState;
 use crate::config::GraphqlLimits;
 
 #[derive(MergedObject, Default)]
-pub struct Query(viewer::ViewerQuery, api_keys::ApiKeyQuery);
+pub struct Query(
+    viewer::ViewerQuery,
+    api_keys::ApiKeyQuery,
+    agents::AgentQuery,
+    calls::CallQuery,
+    webhooks::WebhookQuery,
+);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(viewer::TenantMutation, api_keys::ApiKeyMutation);
+pub struct Mutation(
+    viewer::TenantMutation,
+    api_keys::ApiKeyMutation,
+    agents::AgentMutation,
+    calls::CallMutation,
+    webhooks::WebhookMutation,
+);
 
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(heartbeat::HeartbeatSubscription);
+pub struct Subscription(heartbeat::HeartbeatSubscription, live::LiveSubscription);
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 

@@ -266,7 +266,12 @@ async fn execute(
     };
     let (mut request, operation_type) = request;
     if let Some(principal) = principal {
-        request = request.data::<Principal>(principal);
+        request = request
+            .data(crate::graphql::loaders::for_tenant(
+                &state.app,
+                principal.tenant_id,
+            ))
+            .data::<Principal>(principal);
     }
     request = request.data(meta);
     let started = Instant::now();

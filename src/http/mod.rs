@@ -3,10 +3,12 @@
 //! | route | what |
 //! |---|---|
 //! | `POST /graphql`, `GET /graphql` | GraphQL over HTTP; WebSocket upgrade for subscriptions; GraphiQL |
+//! | `GET /export/calls.csv` | calls matching a filter, streamed as CSV |
 //! | `GET /healthz` | alive |
 //! | `GET /readyz` | catalog open, data directory writable, not draining |
 //! | `GET /metrics` | Prometheus text format |
 
+mod export;
 mod graphql;
 pub mod middleware;
 mod ops;
@@ -42,6 +44,7 @@ pub fn router(app: AppState) -> Router {
     let max_body = app.config.max_body_bytes;
     Router::new()
         .route("/graphql", get(graphql_get).post(graphql::post))
+        .route("/export/calls.csv", get(export::calls_csv))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

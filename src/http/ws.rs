@@ -85,6 +85,10 @@ async fn serve(
                 .take_until(closing);
             let mut data = Data::default();
             data.insert(meta);
+            data.insert(crate::graphql::loaders::for_tenant(
+                &state.app,
+                principal.tenant_id,
+            ));
             data.insert(principal);
             GraphQLWebSocket::new_with_pair(&mut sink, input, state.schema.clone(), protocol)
                 .with_data(data)

@@ -1,0 +1,270 @@
+//! Agents and their versions.
+
+use async_graphql::connection::Connection;
+use async_graphql::{Context, ID, InputObject, Object, Result};
+use chrono::{DateTime, Utc};
+
+use super::context::{ContextExt, tenant_db};
+use super::loaders::VersionKey;
+use super::pagination::{KeysetCursor, PageRequest, connection_complexity};
+use super::scalars::datetime;
+use crate::agents::{self, AgentChange, AgentConfig, AgentConfigInput};
+use crate::auth::Permission;
+use crate::error::ApiError;
+use crate::repo;
+use crate::repo::agents::{AgentRow, VersionRow};
+
+/// A voice agent.
+pub struct Agent(pub AgentRow);
+
+#[Object]
+impl Agent {
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// The version new calls run with.
+    async fn active_version(&self) -> i64 {
+        self.0.active_version
+    }
+
+    /// The active version's configuration.
+    async fn config(&self, ctx: &Context<'_>) -> Result<AgentConfig> {
+        let version = load_version(ctx, &self.0.id, self.0.active_version).await?;
+        Ok(version.0.config)
+    }
+
+    /// One version of this agent.
+    async fn version(&self, ctx: &Context<'_>, number: i64) -> Result<Option<AgentVersion>> {
+        Ok(ctx
+            .loader()?
+            .load_one(VersionKey(self.0.id.clone(), number))
+            .await?
+            .map(AgentVersion))
+    }
+
+    /// Every version, newest first.
+    #[graphql(complexity = "connection_complexity(child_complexity, first)")]
+    async fn versions(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<KeysetCursor, AgentVersion>> {
+        let principal = ctx.authorize(Permission::ReadAgents)?;
+        let page = PageRequest::new(first, after)?;
+        let db = tenant_db(ctx, principal).await?;
+        let (id, before, limit) = (
+            self.0.id.clone(),
+            page.after.as_ref().map(|c| c.at),
+            page.fetch_limit(),
+        );
+        let rows = db
+            .read(move |conn| {
+                repo::agents::list_versions(conn, &id, before, limit).map_err(ApiError::from)
+            })
+            .await?;
+        Ok(page.connection(
+            rows,
+            |v| KeysetCursor {
+                at: v.version,
+                id: v.agent_id.clone(),
+            },
+            AgentVersion,
+        ))
+    }
+
+    /// Archived agents take no new calls.
+    async fn archived_at(&self) -> Option<DateTime<Utc>> {
+        self.0.archived_at.map(datetime)
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        datetime(self.0.created_at)
+    }
+
+    async fn updated_at(&self) -> DateTime<Utc> {
+        datetime(self.0.updated_at)
+    }
+}
+
+/// An immutable snapshot of an agent's configuration.
+pub struct AgentVersion(pub VersionRow);
+
+#[Object]
+impl AgentVersion {
+    async fn version(&self) -> i64 {
+        self.0.version
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn config(&self) -> &AgentConfig {
+        &self.0.config
+    }
+
+    /// Why this version exists, e.g. `rollback to version 2`.
+    async fn note(&self) -> Option<&str> {
+        self.0.note.as_deref()
+    }
+
+    async fn created_by(&self) -> &str {
+        &self.0.created_by
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        datetime(self.0.created_at)
+    }
+}
+
+/// Loads one version through the request's DataLoader.
+pub async fn load_version(ctx: &Context<'_>, agent_id: &str, version: i64) -> Result<AgentVersion> {
+    ctx.loader()?
+        .load_one(VersionKey(agent_id.to_string(), version))
+        .await?
+        .map(AgentVersion)
+        .ok_or_else(|| {
+            ApiError::internal(format!("agent {agent_id} lacks version {version}")).into()
+        })
+}
+
+#[derive(Default)]
+pub struct AgentQuery;
+
+#[Object]
+impl AgentQuery {
+    async fn agent(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Agent>> {
+        let principal = ctx.authorize(Permission::ReadAgents)?;
+        let db = tenant_db(ctx, principal).await?;
+        Ok(db
+            .read(move |conn| repo::agents::get_agent(conn, &id).map_err(ApiError::from))
+            .await?
+            .map(Agent))
+    }
+
+    /// Agents, newest first.
+    #[graphql(complexity = "connection_complexity(child_complexity, first)")]
+    async fn agents(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        #[graphql(default)] include_archived: bool,
+    ) -> Result<Connection<KeysetCursor, Agent>> {
+        let principal = ctx.authorize(Permission::ReadAgents)?;
+        let page = PageRequest::new(first, after)?;
+        let db = tenant_db(ctx, principal).await?;
+        let (after, limit) = (page.after_pair(), page.fetch_limit());
+        let rows = db
+            .read(move |conn| {
+                repo::agents::list_agents(conn, include_archived, after, limit)
+                    .map_err(ApiError::from)
+            })
+            .await?;
+        Ok(page.connection(
+            rows,
+            |a| KeysetCursor {
+                at: a.created_at,
+                id: a.id.clone(),
+            },
+            Agent,
+        ))
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateAgentInput {
+    pub name: String,
+    pub config: AgentConfigInput,
+}
+
+#[derive(InputObject)]
+pub struct UpdateAgentInput {
+    /// New name (also versioned).
+    pub name: Option<String>,
+    /// The complete new configuration (omitted fields take their defaults).
+    pub config: Option<AgentConfigInput>,
+    /// Fail with CONFLICT unless the agent is still at this version.
+    pub expected_version: Option<i64>,
+    /// Why the change was made; kept with the version.
+    pub note: Option<String>,
+}
+
+#[derive(Default)]
+pub struct AgentMutation;
+
+#[Object]
+impl AgentMutation {
+    async fn create_agent(&self, ctx: &Context<'_>, input: CreateAgentInput) -> Result<Agent> {
+        let principal = ctx.authorize(Permission::EditAgents)?;
+        let db = tenant_db(ctx, principal).await?;
+        let (agent, _) =
+            agents::create(&db, principal.actor.label(), &input.name, input.config).await?;
+        Ok(Agent(agent))
+    }
+
+    /// Saves a new version and makes it active.
+    async fn update_agent(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateAgentInput,
+    ) -> Result<Agent> {
+        let principal = ctx.authorize(Permission::EditAgents)?;
+        let db = tenant_db(ctx, principal).await?;
+        let change = AgentChange {
+            name: input.name,
+            config: input.config,
+            expected_version: input.expected_version,
+            note: input.note,
+        };
+        let (agent, _) = agents::update(
+            &db,
+            &ctx.app().agents,
+            principal.tenant_id,
+            principal.actor.label(),
+            id.0,
+            change,
+        )
+        .await?;
+        Ok(Agent(agent))
+    }
+
+    /// Makes a copy of an earlier version the active one (history is kept).
+    async fn rollback_agent(&self, ctx: &Context<'_>, id: ID, version: i64) -> Result<Agent> {
+        let principal = ctx.authorize(Permission::EditAgents)?;
+        let db = tenant_db(ctx, principal).await?;
+        let (agent, _) = agents::rollback(
+            &db,
+            &ctx.app().agents,
+            principal.tenant_id,
+            principal.actor.label(),
+            id.0,
+            version,
+        )
+        .await?;
+        Ok(Agent(agent))
+    }
+
+    async fn archive_agent(&self, ctx: &Context<'_>, id: ID) -> Result<Agent> {
+        let principal = ctx.authorize(Permission::EditAgents)?;
+        let db = tenant_db(ctx, principal).await?;
+        Ok(Agent(
+            agents::set_archived(&db, &ctx.app().agents, principal.tenant_id, id.0, true).await?,
+        ))
+    }
+
+    async fn unarchive_agent(&self, ctx: &Context<'_>, id: ID) -> Result<Agent> {
+        let principal = ctx.authorize(Permission::EditAgents)?;
+        let db = tenant_db(ctx, principal).await?;
+        Ok(Agent(
+            agents::set_archived(&db, &ctx.app().agents, principal.tenant_id, id.0, false).await?,
+        ))
+    }
+}
