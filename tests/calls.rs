@@ -1,0 +1,518 @@
+//! Calls through the real server: the state machine, timelines, search, pagination, batching, export.
+
+mod support;
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+use support::{TestServer, error_code};
+
+const STATUSES: [&str; 8] = [
+    "QUEUED",
+    "RINGING",
+    "IN_PROGRESS",
+    "COMPLETED",
+    "FAILED",
+    "NO_ANSWER",
+    "BUSY",
+    "CANCELED",
+];
+
+/// The transitions the product promises, written out here independently of the implementation.
+fn legal(from: &str, to: &str) -> bool {
+    matches!(
+        (from, to),
+        ("QUEUED", "RINGING" | "IN_PROGRESS" | "FAILED" | "CANCELED")
+            | (
+                "RINGING",
+                "IN_PROGRESS" | "NO_ANSWER" | "BUSY" | "FAILED" | "CANCELED"
+            )
+            | ("IN_PROGRESS", "COMPLETED" | "FAILED")
+    )
+}
+
+/// A legal path from QUEUED to `status`.
+fn path_to(status: &str) -> &'static [&'static str] {
+    match status {
+        "QUEUED" => &[],
+        "RINGING" => &["RINGING"],
+        "IN_PROGRESS" => &["RINGING", "IN_PROGRESS"],
+        "COMPLETED" => &["IN_PROGRESS", "COMPLETED"],
+        "FAILED" => &["FAILED"],
+        "NO_ANSWER" => &["RINGING", "NO_ANSWER"],
+        "BUSY" => &["RINGING", "BUSY"],
+        "CANCELED" => &["CANCELED"],
+        _ => unreachable!(),
+    }
+}
+
+async fn agent(server: &TestServer, key: &str) -> String {
+    let (_, body) = server
+        .gql(Some(key), "mutation { createAgent(input: {name: \"Agent\", config: {systemPrompt: \"Hi\"}}) { id } }", json!({}))
+        .await;
+    body["data"]["createAgent"]["id"]
+        .as_str()
+        .expect("agent id")
+        .to_string()
+}
+
+async fn call(server: &TestServer, key: &str, agent: &str, direction: &str) -> String {
+    let (_, body) = server
+        .gql(
+            Some(key),
+            "mutation($agent: ID!, $dir: Direction!) { createCall(input: {agentId: $agent, direction: $dir, transport: PHONE, from: \"+14155550100\", to: \"+14155550199\"}) { id status } }",
+            json!({ "agent": agent, "dir": direction }),
+        )
+        .await;
+    assert_eq!(body["data"]["createCall"]["status"], "QUEUED", "{body}");
+    body["data"]["createCall"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn set_status(server: &TestServer, key: &str, id: &str, status: &str) -> Value {
+    server
+        .gql(
+            Some(key),
+            "mutation($id: ID!, $s: CallStatus!) { updateCallStatus(id: $id, status: $s, reason: \"test\") { status endedReason answeredAt endedAt durationMs } }",
+            json!({ "id": id, "s": status }),
+        )
+        .await
+        .1
+}
+
+#[tokio::test]
+async fn every_legal_transition_succeeds_and_every_illegal_one_is_refused() {
+    let server = support::spawn().await;
+    let acme = server.tenant("Acme").await;
+    let agent = agent(&server, &acme.key).await;
+    let (mut allowed, mut refused) = (0, 0);
+    for from in STATUSES {
+        for to in STATUSES {
+            let id = call(&server, &acme.key, &agent, "OUTBOUND").await;
+            for step in path_to(from) {
+                let body = set_status(&server, &acme.key, &id, step).await;
+                assert!(
+                    body.get("errors").is_none(),
+                    "path to {from} via {step}: {body}"
+                );
+            }
+            let body = set_status(&server, &acme.key, &id, to).await;
+            if legal(from, to) {
+                allowed += 1;
+                assert_eq!(
+                    body["data"]["updateCallStatus"]["status"], to,
+                    "{from} -> {to}: {body}"
+                );
+            } else {
+                refused += 1;
+                assert_eq!(
+                    error_code(&body),
+                    "INVALID_STATE_TRANSITION",
+                    "{from} -> {to}: {body}"
+                );
+                let (_, now) = server
+                    .gql(
+                        Some(&acme.key),
+                        "query($id: ID!) { call(id: $id) { status } }",
+                        json!({ "id": id }),
+                    )
+                    .await;
+                assert_eq!(
+                    now["data"]["call"]["status"], from,
+                    "a refused transition changes nothing"
+                );
+            }
+        }
+    }
+    assert_eq!((allowed, refused), (11, 53));
+}
+
+#[tokio::test]
+async fn a_call_records_its_timeline_timestamps_and_duration() {
+    let server = support::spawn().await;
+    let acme = server.tenant("Acme").await;
+    let agent = agent(&server, &acme.key).await;
+    let id = call(&server, &acme.key, &agent, "INBOUND").await;
+    set_status(&server, &acme.key, &id, "RINGING").await;
+    let answered = set_status(&server, &acme.key, &id, "IN_PROGRESS").await;
+    assert!(answered["data"]["updateCallStatus"]["answeredAt"].is_string());
+    assert_eq!(answered["data"]["updateCallStatus"]["endedAt"], Value::Null);
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let ended = set_status(&server, &acme.key, &id, "COMPLETED").await;
+    let ended = &ended["data"]["updateCallStatus"];
+    assert_eq!(ended["endedReason"], "test");
+    assert!(ended["durationMs"].as_i64().unwrap() >= 20);
+    let (_, body) = server
+        .gql(
+            Some(&acme.key),
+            "query($id: ID!) { call(id: $id) { events { nodes { seq type data } } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    let events = body["data"]["call"]["events"]["nodes"].as_array().unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "created",
+            "status_changed",
+            "status_changed",
+            "status_changed"
+        ]
+    );
+    let seqs: Vec<i64> = events.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, [1, 2, 3, 4]);
+    assert_eq!(
+        events[3]["data"],
+        json!({ "from": "in_progress", "to": "completed", "reason": "test" })
+    );
+}
+
+async fn add_segments(server: &TestServer, key: &str, call: &str, texts: &[&str]) {
+    let segments: Vec<Value> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, text)| json!({ "seq": i + 1, "speaker": if i % 2 == 0 { "CALLER" } else { "AGENT" }, "text": text, "startMs": i * 1000, "endMs": i * 1000 + 900, "confidence": 0.9 }))
+        .collect();
+    let (_, body) = server
+        .gql(
+            Some(key),
+            "mutation($call: ID!, $segments: [TranscriptSegmentInput!]!) { addTranscriptSegments(callId: $call, segments: $segments) { seq } }",
+            json!({ "call": call, "segments": segments }),
+        )
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+}
+
+#[tokio::test]
+async fn transcript_search_and_filters_return_the_right_calls() {
+    let server = support::spawn().await;
+    let acme = server.tenant("Acme").await;
+    let agent_a = agent(&server, &acme.key).await;
+    let agent_b = agent(&server, &acme.key).await;
+    let pizza = call(&server, &acme.key, &agent_a, "INBOUND").await;
+    add_segments(
+        &server,
+        &acme.key,
+        &pizza,
+        &[
+            "I would like to order a large pizza",
+            "Sure, which toppings?",
+            "Mushrooms please",
+        ],
+    )
+    .await;
+    let refund = call(&server, &acme.key, &agent_b, "OUTBOUND").await;
+    add_segments(
+        &server,
+        &acme.key,
+        &refund,
+        &[
+            "I want a refund for my order",
+            "Our refund policy allows thirty days",
+        ],
+    )
+    .await;
+    let silent = call(&server, &acme.key, &agent_a, "INBOUND").await;
+    let moved = set_status(&server, &acme.key, &refund, "IN_PROGRESS").await;
+    assert!(moved.get("errors").is_none(), "{moved}");
+    // A partial segment is not searchable until it becomes final.
+    let (_, body) = server
+        .gql(
+            Some(&acme.key),
+            "mutation($call: ID!) { addTranscriptSegments(callId: $call, segments: [{seq: 9, speaker: CALLER, text: \"zebra crossing\", startMs: 0, endMs: 1, isFinal: false}]) { isFinal } }",
+            json!({ "call": silent }),
+        )
+        .await;
+    assert_eq!(body["data"]["addTranscriptSegments"][0]["isFinal"], false);
+
+    let search = "query($q: String!) { searchTranscripts(query: $q) { nodes { snippet rank call { id } segment { seq speaker } } } }";
+    let (_, body) = server
+        .gql(Some(&acme.key), search, json!({ "q": "refund policy" }))
+        .await;
+    let hits = body["data"]["searchTranscripts"]["nodes"]
+        .as_array()
+        .unwrap();
+    assert_eq!(hits.len(), 1, "{body}");
+    assert_eq!(hits[0]["call"]["id"], refund);
+    assert_eq!(hits[0]["segment"]["seq"], 2);
+    assert!(
+        hits[0]["snippet"]
+            .as_str()
+            .unwrap()
+            .contains("<mark>refund</mark>"),
+        "{body}"
+    );
+    let (_, body) = server
+        .gql(Some(&acme.key), search, json!({ "q": "order" }))
+        .await;
+    let calls: BTreeSet<&str> = body["data"]["searchTranscripts"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["call"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        calls,
+        BTreeSet::from([pizza.as_str(), refund.as_str()]),
+        "stemming and ranking across calls"
+    );
+    let (_, body) = server
+        .gql(Some(&acme.key), search, json!({ "q": "zebra" }))
+        .await;
+    assert_eq!(body["data"]["searchTranscripts"]["nodes"], json!([]));
+    let (_, body) = server
+        .gql(Some(&acme.key), search, json!({ "q": "\" OR * NEAR(" }))
+        .await;
+    assert!(
+        body.get("errors").is_none(),
+        "FTS syntax in user input is harmless: {body}"
+    );
+
+    let list = "query($f: CallFilterInput) { calls(filter: $f) { nodes { id } } }";
+    let ids = |body: &Value| -> Vec<String> {
+        body["data"]["calls"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (_, body) = server
+        .gql(
+            Some(&acme.key),
+            list,
+            json!({ "f": { "text": "pizza toppings" } }),
+        )
+        .await;
+    assert_eq!(ids(&body), std::slice::from_ref(&pizza));
+    let (_, body) = server
+        .gql(
+            Some(&acme.key),
+            list,
+            json!({ "f": { "status": ["IN_PROGRESS"] } }),
+        )
+        .await;
+    assert_eq!(ids(&body), std::slice::from_ref(&refund));
+    let (_, body) = server
+        .gql(
+            Some(&acme.key),
+            list,
+            json!({ "f": { "agentId": agent_a, "direction": "INBOUND" } }),
+        )
+        .await;
+    assert_eq!(ids(&body), [silent.clone(), pizza.clone()]);
+    let (_, body) = server
+        .gql(
+            Some(&acme.key),
+            list,
+            json!({ "f": { "createdAfter": "2999-01-01T00:00:00Z" } }),
+        )
+        .await;
+    assert!(ids(&body).is_empty());
+    let (_, body) = server
+        .gql(
+            Some(&acme.key),
+            list,
+            json!({ "f": { "createdBefore": "2999-01-01T00:00:00Z", "status": ["QUEUED"] } }),
+        )
+        .await;
+    assert_eq!(ids(&body), [silent, pizza]);
+}
+
+#[tokio::test]
+async fn pagination_is_stable_while_new_calls_arrive() {
+    let server = support::spawn().await;
+    let acme = server.tenant("Acme").await;
+    let agent = agent(&server, &acme.key).await;
+    for _ in 0..30 {
+        call(&server, &acme.key, &agent, "INBOUND").await;
+    }
+    let (_, body) = server
+        .gql(
+            Some(&acme.key),
+            "{ calls(first: 100) { nodes { id } } }",
+            json!({}),
+        )
+        .await;
+    let original: Vec<String> = body["data"]["calls"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(original.len(), 30);
+    let page = "query($after: String) { calls(first: 10, after: $after) { nodes { id } pageInfo { hasNextPage endCursor } } }";
+    let mut seen = Vec::new();
+    let mut after = Value::Null;
+    for round in 0..3 {
+        let (_, body) = server
+            .gql(Some(&acme.key), page, json!({ "after": after }))
+            .await;
+        seen.extend(
+            body["data"]["calls"]["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n["id"].as_str().unwrap().to_string()),
+        );
+        assert_eq!(body["data"]["calls"]["pageInfo"]["hasNextPage"], round < 2);
+        after = body["data"]["calls"]["pageInfo"]["endCursor"].clone();
+        // New calls keep arriving between pages.
+        for _ in 0..4 {
+            call(&server, &acme.key, &agent, "INBOUND").await;
+        }
+    }
+    assert_eq!(seen, original, "no call skipped or repeated");
+}
+
+#[tokio::test]
+async fn a_page_of_calls_with_agents_costs_a_constant_number_of_queries() {
+    let server = support::spawn().await;
+    let acme = server.tenant("Acme").await;
+    let mut agents = Vec::new();
+    for _ in 0..10 {
+        agents.push(agent(&server, &acme.key).await);
+    }
+    for i in 0..100 {
+        call(&server, &acme.key, &agents[i % agents.len()], "INBOUND").await;
+    }
+    let db = server.state.tenant_db(acme.id).await.unwrap();
+    let query = "query($n: Int!) { calls(first: $n) { nodes { id agent { name config { language } } agentVersion { version } } } }";
+    let mut costs = Vec::new();
+    for n in [5, 100] {
+        let before = db.reads();
+        let (_, body) = server.gql(Some(&acme.key), query, json!({ "n": n })).await;
+        assert_eq!(
+            body["data"]["calls"]["nodes"].as_array().unwrap().len(),
+            n as usize,
+            "{body}"
+        );
+        costs.push(db.reads() - before);
+    }
+    // One read for the page, one batch of agents, one or two of versions (the active version of
+    // each agent is only known once agents load) — however many calls the page holds. A loaded
+    // machine can split a batch across the loader's 1 ms window, hence a bound rather than equality.
+    assert!(
+        costs.iter().all(|&c| c <= 5),
+        "reads for 5 and 100 calls: {costs:?}"
+    );
+}
+
+#[tokio::test]
+async fn calls_export_as_streamed_csv_with_the_same_auth() {
+    let server = support::spawn().await;
+    let acme = server.tenant("Acme").await;
+    let globex = server.tenant("Globex").await;
+    let agent_id = agent(&server, &acme.key).await;
+    let done = call(&server, &acme.key, &agent_id, "INBOUND").await;
+    set_status(&server, &acme.key, &done, "IN_PROGRESS").await;
+    set_status(&server, &acme.key, &done, "COMPLETED").await;
+    for _ in 0..3 {
+        call(&server, &acme.key, &agent_id, "INBOUND").await;
+    }
+    let globex_agent = agent(&server, &globex.key).await;
+    call(&server, &globex.key, &globex_agent, "INBOUND").await;
+
+    let export = |key: Option<String>, query: &'static str| {
+        let mut request = server
+            .client
+            .get(server.url(&format!("/export/calls.csv{query}")));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        request.send()
+    };
+    let response = export(Some(acme.key.clone()), "").await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let text = response.text().await.unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    assert_eq!(&reader.headers().unwrap()[0], "id");
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 4, "only Acme's calls");
+    assert!(rows.iter().all(|r| &r[8] == agent_id.as_str()));
+    assert_eq!(
+        &rows[3][6], "'+14155550100",
+        "phone numbers cannot be read as formulas"
+    );
+
+    let text = export(Some(acme.key.clone()), "?status=completed")
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let rows: Vec<csv::StringRecord> = csv::Reader::from_reader(text.as_bytes())
+        .records()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(&rows[0][0], done.as_str());
+    assert_eq!(&rows[0][2], "completed");
+
+    assert_eq!(export(None, "").await.unwrap().status(), 401);
+    let billing = server.key(acme.id, voxedge::auth::Role::Billing).await;
+    assert_eq!(export(Some(billing), "").await.unwrap().status(), 403);
+    let response = export(Some(acme.key.clone()), "?status=exploded")
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(error_code(&body), "INVALID_INPUT");
+}
+
+#[tokio::test]
+async fn bad_call_input_is_refused_with_field_errors() {
+    let server = support::spawn().await;
+    let acme = server.tenant("Acme").await;
+    let agent = agent(&server, &acme.key).await;
+    let (_, body) = server
+        .gql(
+            Some(&acme.key),
+            "mutation($agent: ID!) { createCall(input: {agentId: $agent, direction: INBOUND, transport: PHONE, from: \"555-1234\", metadata: [1]}) { id } }",
+            json!({ "agent": agent }),
+        )
+        .await;
+    assert_eq!(error_code(&body), "INVALID_INPUT");
+    let fields: Vec<&str> = body["errors"][0]["extensions"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["input.from", "input.metadata"]);
+    let (_, body) = server
+        .gql(Some(&acme.key), "mutation { createCall(input: {agentId: \"nope\", direction: INBOUND, transport: WEB}) { id } }", json!({}))
+        .await;
+    assert_eq!(error_code(&body), "NOT_FOUND");
+    let id = call(&server, &acme.key, &agent, "INBOUND").await;
+    let (_, body) = server
+        .gql(
+            Some(&acme.key),
+            "mutation($call: ID!) { addTranscriptSegments(callId: $call, segments: [{seq: 0, speaker: CALLER, text: \"x\", startMs: 5, endMs: 1, confidence: 2}]) { seq } }",
+            json!({ "call": id }),
+        )
+        .await;
+    let fields: Vec<&str> = body["errors"][0]["extensions"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "segments[0].seq",
+            "segments[0].endMs",
+            "segments[0].confidence"
+        ]
+    );
+}
