@@ -9,24 +9,33 @@ use anyhow::Context as _;
 use scheduled_thread_pool::ScheduledThreadPool;
 use tokio::net::TcpListener;
 
-use crate::auth::Authenticator;
+use crate::auth::{Authenticator, TokenSigner};
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::migrations::CATALOG;
 use crate::db::{Database, OpenMode, TenantId, TenantStore};
 use crate::error::ApiError;
+use crate::ratelimit::RateLimits;
+use crate::secrets::Secrets;
 use crate::shutdown::Shutdown;
 
 /// Everything request handlers and resolvers share. Cheap to clone (all `Arc`s inside).
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
-    /// `catalog.db`: tenants (and later users and memberships).
+    /// `catalog.db`: tenants, users, memberships, sign-in sessions, invitations.
     pub catalog: Database,
     /// Open tenant databases.
     pub tenants: TenantStore,
     /// Credentials → principals.
     pub auth: Authenticator,
     pub shutdown: Shutdown,
+    /// "Now" for expiry, rate limits and lock-outs (tests move it).
+    pub clock: Clock,
+    /// Keys derived from the server secret; `encrypt`/`decrypt` for tenant secrets at rest.
+    pub secrets: Secrets,
+    /// Rate limits and sign-in lock-outs.
+    pub limits: Arc<RateLimits>,
 }
 
 impl AppState {
@@ -62,13 +71,33 @@ impl AppState {
             &config.tenant_cache,
             threads,
         );
-        let auth = Authenticator::new(tenants.clone(), config.api_key_cache_ttl, 100_000);
+        let secret_key = config.secret_key.as_ref().map(|k| k.expose().as_str());
+        let secrets = Secrets::load(secret_key, data_dir.root())
+            .context("cannot load the server secret key")?;
+        let clock = Clock::new();
+        let signer = TokenSigner::new(secrets.clone(), clock.clone(), config.identity.access_ttl);
+        let auth = Authenticator::new(
+            tenants.clone(),
+            catalog.clone(),
+            signer,
+            clock.clone(),
+            config.api_key_cache_ttl,
+            100_000,
+        );
+        let limits = Arc::new(RateLimits::new(
+            &config.rate_limits,
+            clock.clone(),
+            catalog.clone(),
+        ));
         Ok(Self {
             config: Arc::new(config),
             catalog,
             tenants,
             auth,
             shutdown: Shutdown::new(),
+            clock,
+            secrets,
+            limits,
         })
     }
 

@@ -42,13 +42,17 @@ pub const TENANT: Migrations = Migrations {
     steps: &[
         migration!("tenant-template", "0001_meta.sql"),
         migration!("tenant-template", "0002_api_keys.sql"),
+        migration!("tenant-template", "0003_audit_log.sql"),
     ],
 };
 
 /// The catalog's own migrations.
 pub const CATALOG: Migrations = Migrations {
     kind: "catalog",
-    steps: &[migration!("src/db/catalog_migrations", "0001_tenants.sql")],
+    steps: &[
+        migration!("src/db/catalog_migrations", "0001_tenants.sql"),
+        migration!("src/db/catalog_migrations", "0002_identity.sql"),
+    ],
 };
 
 impl Migrations {

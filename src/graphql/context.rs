@@ -3,7 +3,7 @@
 use async_graphql::Context;
 
 use crate::app::AppState;
-use crate::auth::{Permission, Principal};
+use crate::auth::{Actor, Permission, Principal};
 use crate::db::Database;
 use crate::error::{ApiError, ErrorCode};
 
@@ -36,7 +36,9 @@ impl ContextExt for Context<'_> {
     }
 
     fn principal(&self) -> Result<&Principal, ApiError> {
+        // Live-call session tokens never reach here (the HTTP edge refuses them); refuse them again.
         self.data_opt::<Principal>()
+            .filter(|p| !matches!(p.actor, Actor::Session { .. }))
             .ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "authentication required"))
     }
 }

@@ -5,11 +5,16 @@
 //! schema's SDL, kept in sync by a test.
 
 mod api_keys;
+pub mod audit;
+mod audit_log;
+mod auth;
 pub mod codes;
 pub mod context;
 mod heartbeat;
+mod members;
 pub mod pagination;
 mod scalars;
+mod session_tokens;
 mod viewer;
 
 use async_graphql::{MergedObject, MergedSubscription, Schema};
@@ -18,10 +23,21 @@ use crate::app::AppState;
 use crate::config::GraphqlLimits;
 
 #[derive(MergedObject, Default)]
-pub struct Query(viewer::ViewerQuery, api_keys::ApiKeyQuery);
+pub struct Query(
+    viewer::ViewerQuery,
+    api_keys::ApiKeyQuery,
+    members::MemberQuery,
+    audit_log::AuditQuery,
+);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(viewer::TenantMutation, api_keys::ApiKeyMutation);
+pub struct Mutation(
+    viewer::TenantMutation,
+    api_keys::ApiKeyMutation,
+    auth::AuthMutation,
+    members::MemberMutation,
+    session_tokens::SessionTokenMutation,
+);
 
 #[derive(MergedSubscription, Default)]
 pub struct Subscription(heartbeat::HeartbeatSubscription);
@@ -39,6 +55,7 @@ pub fn build(state: AppState, limits: GraphqlLimits) -> AppSchema {
     .limit_depth(limits.max_depth)
     .limit_complexity(limits.max_complexity)
     .extension(codes::ErrorCodes)
+    .extension(audit::Audit)
     .finish()
 }
 

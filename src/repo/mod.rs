@@ -1,11 +1,17 @@
 //! SQL, as plain functions over `&Connection` / `&Transaction` with named parameters.
 //!
 //! Resolvers and handlers never build SQL; they call these functions through `Database::read` / `write`.
-//! `catalog.db` tables: [`tenants`]. Tenant database tables: [`meta`], [`api_keys`].
+//! `catalog.db` tables: [`tenants`], [`users`], [`memberships`], [`sessions`], [`invites`].
+//! Tenant database tables: [`meta`], [`api_keys`], [`audit`].
 
 pub mod api_keys;
+pub mod audit;
+pub mod invites;
+pub mod memberships;
 pub mod meta;
+pub mod sessions;
 pub mod tenants;
+pub mod users;
 
 /// True if `err` is a UNIQUE or PRIMARY KEY constraint violation, which callers turn into a `CONFLICT`.
 pub fn is_unique_violation(err: &rusqlite::Error) -> bool {
