@@ -139,7 +139,7 @@ async fn no_email_phone_password_key_or_token_is_logged() {
         "a wrong password here",
         "another wrong one!",
         phone,
-        "7946",
+        "442079460958",
         &key,
         &key[key.len() - 20..],
         &access,

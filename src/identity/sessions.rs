@@ -202,7 +202,7 @@ pub async fn refresh(app: &AppState, raw: &str) -> Result<SignedIn, ApiError> {
     let refresh_ttl = ms(app.config.identity.refresh_ttl);
     let (next, full) = OpaqueToken::generate(REFRESH_PREFIX);
     enum Outcome {
-        Rotated(FamilyRow, crate::repo::memberships::MemberRow, UserRow),
+        Rotated(Box<(FamilyRow, crate::repo::memberships::MemberRow, UserRow)>),
         Refused(ApiError, Option<String>),
     }
     let outcome = app
@@ -260,11 +260,12 @@ pub async fn refresh(app: &AppState, raw: &str) -> Result<SignedIn, ApiError> {
                     used_at: None,
                 },
             )?;
-            Ok(Outcome::Rotated(family, member, user))
+            Ok(Outcome::Rotated(Box::new((family, member, user))))
         })
         .await?;
     match outcome {
-        Outcome::Rotated(family, member, user) => {
+        Outcome::Rotated(rotated) => {
+            let (family, member, user) = *rotated;
             let (access, access_exp) =
                 app.auth
                     .signer()
