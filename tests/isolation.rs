@@ -124,16 +124,19 @@ impl Schema {
         }
     }
 
-    /// The operation attacking `field` with `candidate` in every ID and String slot.
+    /// The operation attacking `field` with `candidate` in every ID and String slot; optional arguments
+    /// are filled too, or left out when `all` is false (so that e.g. lists run with their defaults).
     fn operation(
         &self,
         kind: &str,
         field: &FieldDefinition,
         candidate: &str,
+        all: bool,
     ) -> Result<String, String> {
         let args: Result<Vec<String>, String> = field
             .arguments
             .iter()
+            .filter(|a| all || !a.node.ty.node.nullable)
             .map(|a| {
                 Ok(format!(
                     "{}: {}",
@@ -324,13 +327,16 @@ async fn tenant_b_cannot_reach_tenant_a_through_any_field() {
         ("subscription", "Subscription"),
     ] {
         for field in schema.root_fields(root) {
-            let candidates: Vec<&str> = if takes_text(&schema, &field) {
-                known.iter().map(String::as_str).collect()
+            let mut candidates: Vec<(&str, bool)> = if takes_text(&schema, &field) {
+                known.iter().map(|k| (k.as_str(), true)).collect()
             } else {
-                vec![""]
+                vec![("", true)]
             };
-            for candidate in candidates {
-                let operation = match schema.operation(kind, &field, candidate) {
+            if field.arguments.iter().any(|a| a.node.ty.node.nullable) {
+                candidates.extend(known.iter().map(|k| (k.as_str(), false)));
+            }
+            for (candidate, all) in candidates {
+                let operation = match schema.operation(kind, &field, candidate, all) {
                     Ok(op) => op,
                     Err(why) => {
                         unexercised.push(format!("{}: {why}", field.name.node));
