@@ -25,7 +25,10 @@ use voxedge::graphql::pagination::KeysetCursor;
 use voxedge::repo::calls::{CallRow, NewSegment};
 
 fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// A deterministic vocabulary with a Zipf-like spread: a few very common words, many rare ones.
@@ -36,8 +39,16 @@ struct Words {
 
 impl Words {
     fn new() -> Self {
-        let syllables = ["ka", "lo", "mi", "ne", "su", "ta", "ri", "vo", "pe", "da", "zu", "ho"];
-        let mut vocabulary = vec!["the".to_string(), "order".into(), "refund".into(), "delivery".into(), "account".into()];
+        let syllables = [
+            "ka", "lo", "mi", "ne", "su", "ta", "ri", "vo", "pe", "da", "zu", "ho",
+        ];
+        let mut vocabulary = vec![
+            "the".to_string(),
+            "order".into(),
+            "refund".into(),
+            "delivery".into(),
+            "account".into(),
+        ];
         for a in syllables {
             for b in syllables {
                 for c in syllables {
@@ -45,7 +56,10 @@ impl Words {
                 }
             }
         }
-        Self { vocabulary, state: 0x2545_f491_4f6c_dd1d }
+        Self {
+            vocabulary,
+            state: 0x2545_f491_4f6c_dd1d,
+        }
     }
 
     fn next(&mut self) -> &str {
@@ -53,18 +67,25 @@ impl Words {
         self.state ^= self.state >> 7;
         self.state ^= self.state << 17;
         let r = (self.state % 10_000) as f64 / 10_000.0;
-        let index = ((self.vocabulary.len() as f64).powf(r * r) as usize).min(self.vocabulary.len() - 1);
+        let index =
+            ((self.vocabulary.len() as f64).powf(r * r) as usize).min(self.vocabulary.len() - 1);
         &self.vocabulary[index]
     }
 
     fn sentence(&mut self, words: usize) -> String {
-        (0..words).map(|_| self.next().to_string()).collect::<Vec<_>>().join(" ")
+        (0..words)
+            .map(|_| self.next().to_string())
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
 fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(run())
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run())
 }
 
 async fn run() -> anyhow::Result<()> {
@@ -77,18 +98,47 @@ async fn run() -> anyhow::Result<()> {
     let state = app.state().clone();
     tokio::spawn(app.run_until_stopped(std::future::pending()));
 
-    let tenant = voxedge::tenants::provision(&state.catalog, &state.tenants, "Bench", None).await.map_err(|e| anyhow::anyhow!(e.message))?;
-    let db = state.tenant_db(tenant.id).await.map_err(|e| anyhow::anyhow!(e.message))?;
-    let key = keys::create(&db, tenant.id, Role::Owner, "bench".into(), keys::NewApiKey { name: "bench".into(), role: Role::Owner, expires_at: None })
-        .await
-        .map_err(|e| anyhow::anyhow!(e.message))?
-        .key;
-    let (agent, _) = agents::create(&db, "bench".into(), "Agent", AgentConfigInput { system_prompt: "Hi".into(), ..Default::default() })
+    let tenant = voxedge::tenants::provision(&state.catalog, &state.tenants, "Bench", None)
         .await
         .map_err(|e| anyhow::anyhow!(e.message))?;
+    let db = state
+        .tenant_db(tenant.id)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+    let key = keys::create(
+        &db,
+        tenant.id,
+        Role::Owner,
+        "bench".into(),
+        keys::NewApiKey {
+            name: "bench".into(),
+            role: Role::Owner,
+            expires_at: None,
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!(e.message))?
+    .key;
+    let (agent, _) = agents::create(
+        &db,
+        "bench".into(),
+        "Agent",
+        AgentConfigInput {
+            system_prompt: "Hi".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!(e.message))?;
 
-    println!("voxedge calls & transcripts benchmark ({} cores, release build)", std::thread::available_parallelism()?.get());
-    println!("seeding {calls} calls and {} segments ...", calls * per_call);
+    println!(
+        "voxedge calls & transcripts benchmark ({} cores, release build)",
+        std::thread::available_parallelism()?.get()
+    );
+    println!(
+        "seeding {calls} calls and {} segments ...",
+        calls * per_call
+    );
     let started = Instant::now();
     let base_ms = chrono::Utc::now().timestamp_millis() - calls as i64 * 1000;
     let mut words = Words::new();
@@ -97,12 +147,21 @@ async fn run() -> anyhow::Result<()> {
         let rows: Vec<(CallRow, Vec<NewSegment>)> = (start..(start + chunk).min(calls))
             .map(|i| {
                 let created = base_ms + i as i64 * 1000;
-                let status = [CallStatus::Completed, CallStatus::Completed, CallStatus::Failed, CallStatus::NoAnswer][i % 4];
+                let status = [
+                    CallStatus::Completed,
+                    CallStatus::Completed,
+                    CallStatus::Failed,
+                    CallStatus::NoAnswer,
+                ][i % 4];
                 let call = CallRow {
                     id: ulid::Ulid::from_parts(created as u64, i as u128).to_string(),
                     agent_id: agent.id.clone(),
                     agent_version: 1,
-                    direction: if i % 3 == 0 { Direction::Outbound } else { Direction::Inbound },
+                    direction: if i % 3 == 0 {
+                        Direction::Outbound
+                    } else {
+                        Direction::Inbound
+                    },
                     transport: Transport::Phone,
                     from_address: Some("+14155550100".into()),
                     to_address: Some("+14155550199".into()),
@@ -118,7 +177,11 @@ async fn run() -> anyhow::Result<()> {
                 let segments = (0..per_call)
                     .map(|s| NewSegment {
                         seq: s as i64 + 1,
-                        speaker: if s % 2 == 0 { Speaker::Caller } else { Speaker::Agent },
+                        speaker: if s % 2 == 0 {
+                            Speaker::Caller
+                        } else {
+                            Speaker::Agent
+                        },
                         text: words.sentence(12),
                         start_ms: s as i64 * 3000,
                         end_ms: s as i64 * 3000 + 2500,
@@ -133,7 +196,12 @@ async fn run() -> anyhow::Result<()> {
             for (call, segments) in &rows {
                 voxedge::repo::calls::insert_call(tx, call)?;
                 for segment in segments {
-                    voxedge::repo::calls::upsert_segment(tx, &call.id, segment, call.ended_at.unwrap_or_default())?;
+                    voxedge::repo::calls::upsert_segment(
+                        tx,
+                        &call.id,
+                        segment,
+                        call.ended_at.unwrap_or_default(),
+                    )?;
                 }
             }
             Ok::<_, StorageError>(())
@@ -154,7 +222,13 @@ async fn run() -> anyhow::Result<()> {
     let gql = |query: String, variables: Value| {
         let (client, url, key) = (client.clone(), url.clone(), key.clone());
         async move {
-            let response = client.post(&url).bearer_auth(&key).json(&json!({ "query": query, "variables": variables })).send().await.expect("request");
+            let response = client
+                .post(&url)
+                .bearer_auth(&key)
+                .json(&json!({ "query": query, "variables": variables }))
+                .send()
+                .await
+                .expect("request");
             let body: Value = response.json().await.expect("json");
             assert!(body.get("errors").is_none(), "{body}");
             body
@@ -162,20 +236,56 @@ async fn run() -> anyhow::Result<()> {
     };
     let deep_index = (calls * 9 / 10).min(calls - 1);
     let deep_created = base_ms + (calls - 1 - deep_index) as i64 * 1000;
-    let deep_cursor = KeysetCursor { at: deep_created, id: ulid::Ulid::from_parts(deep_created as u64, (calls - 1 - deep_index) as u128).to_string() }.encode_cursor();
+    let deep_cursor = KeysetCursor {
+        at: deep_created,
+        id: ulid::Ulid::from_parts(deep_created as u64, (calls - 1 - deep_index) as u128)
+            .to_string(),
+    }
+    .encode_cursor();
     let page = "query($after: String, $f: CallFilterInput) { calls(first: 50, after: $after, filter: $f) { nodes { id status createdAt durationMs agent { name } } } }";
     let search = "query($q: String!) { searchTranscripts(query: $q, first: 20) { nodes { snippet rank call { id } } } }";
     let cases: Vec<(&str, String, Value)> = vec![
         ("calls list, first page (50)", page.into(), json!({})),
-        ("calls list, deep page (~90% back)", page.into(), json!({ "after": deep_cursor })),
-        ("calls list, status filter, first page", page.into(), json!({ "f": { "status": ["FAILED"] } })),
-        ("calls list, status filter, deep page", page.into(), json!({ "after": deep_cursor, "f": { "status": ["FAILED"] } })),
-        ("transcript search, common word (\"refund\")", search.into(), json!({ "q": "refund" })),
-        ("transcript search, rare word", search.into(), json!({ "q": "zuhoho" })),
-        ("transcript search, two words", search.into(), json!({ "q": "refund delivery" })),
-        ("calls filtered by transcript text", page.into(), json!({ "f": { "text": "refund delivery" } })),
+        (
+            "calls list, deep page (~90% back)",
+            page.into(),
+            json!({ "after": deep_cursor }),
+        ),
+        (
+            "calls list, status filter, first page",
+            page.into(),
+            json!({ "f": { "status": ["FAILED"] } }),
+        ),
+        (
+            "calls list, status filter, deep page",
+            page.into(),
+            json!({ "after": deep_cursor, "f": { "status": ["FAILED"] } }),
+        ),
+        (
+            "transcript search, common word (\"refund\")",
+            search.into(),
+            json!({ "q": "refund" }),
+        ),
+        (
+            "transcript search, rare word",
+            search.into(),
+            json!({ "q": "zuhoho" }),
+        ),
+        (
+            "transcript search, two words",
+            search.into(),
+            json!({ "q": "refund delivery" }),
+        ),
+        (
+            "calls filtered by transcript text",
+            page.into(),
+            json!({ "f": { "text": "refund delivery" } }),
+        ),
     ];
-    println!("{:<46} {:>10} {:>10}", "query (through HTTP GraphQL)", "p50 ms", "p99 ms");
+    println!(
+        "{:<46} {:>10} {:>10}",
+        "query (through HTTP GraphQL)", "p50 ms", "p99 ms"
+    );
     for (name, query, variables) in cases {
         gql(query.clone(), variables.clone()).await; // warm
         let mut histogram = Histogram::<u64>::new(3)?;
@@ -184,7 +294,11 @@ async fn run() -> anyhow::Result<()> {
             gql(query.clone(), variables.clone()).await;
             histogram.record(started.elapsed().as_micros() as u64)?;
         }
-        println!("{name:<46} {:>10.2} {:>10.2}", histogram.value_at_quantile(0.5) as f64 / 1000.0, histogram.value_at_quantile(0.99) as f64 / 1000.0);
+        println!(
+            "{name:<46} {:>10.2} {:>10.2}",
+            histogram.value_at_quantile(0.5) as f64 / 1000.0,
+            histogram.value_at_quantile(0.99) as f64 / 1000.0
+        );
     }
     println!();
 
@@ -194,7 +308,10 @@ async fn run() -> anyhow::Result<()> {
         json!({ "a": agent.id }),
     )
     .await;
-    let call = body["data"]["createCall"]["id"].as_str().unwrap().to_string();
+    let call = body["data"]["createCall"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let total = 20_000;
     let started = Instant::now();
     for start in (1..=total).step_by(100) {
@@ -208,6 +325,9 @@ async fn run() -> anyhow::Result<()> {
         .await;
     }
     let elapsed = started.elapsed().as_secs_f64();
-    println!("segment inserts through GraphQL (batches of 100, into a 1M-segment tenant): {:.0} segments/s", total as f64 / elapsed);
+    println!(
+        "segment inserts through GraphQL (batches of 100, into a 1M-segment tenant): {:.0} segments/s",
+        total as f64 / elapsed
+    );
     Ok(())
 }

@@ -10,12 +10,15 @@ use scheduled_thread_pool::ScheduledThreadPool;
 use tokio::net::TcpListener;
 
 use crate::agents::AgentCache;
-use crate::auth::Authenticator;
+use crate::auth::{Authenticator, TokenSigner};
+use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::migrations::CATALOG;
 use crate::db::{Database, OpenMode, TenantId, TenantStore};
 use crate::error::ApiError;
 use crate::events::EventBus;
+use crate::ratelimit::RateLimits;
+use crate::secrets::Secrets;
 use crate::shutdown::Shutdown;
 use crate::webhooks::Dispatcher;
 
@@ -23,7 +26,7 @@ use crate::webhooks::Dispatcher;
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
-    /// `catalog.db`: tenants (and later users and memberships).
+    /// `catalog.db`: tenants, users, memberships, sign-in sessions, invitations.
     pub catalog: Database,
     /// Open tenant databases.
     pub tenants: TenantStore,
@@ -36,6 +39,12 @@ pub struct AppState {
     /// Outgoing webhook deliveries.
     pub webhooks: Dispatcher,
     pub shutdown: Shutdown,
+    /// "Now" for expiry, rate limits and lock-outs (tests move it).
+    pub clock: Clock,
+    /// Keys derived from the server secret; `encrypt`/`decrypt` for tenant secrets at rest.
+    pub secrets: Secrets,
+    /// Rate limits and sign-in lock-outs.
+    pub limits: Arc<RateLimits>,
 }
 
 impl AppState {
@@ -71,8 +80,25 @@ impl AppState {
             &config.tenant_cache,
             threads,
         );
-        let auth = Authenticator::new(tenants.clone(), config.api_key_cache_ttl, 100_000);
-        let webhooks = Dispatcher::new(config.webhooks.clone());
+        let secret_key = config.secret_key.as_ref().map(|k| k.expose().as_str());
+        let secrets = Secrets::load(secret_key, data_dir.root())
+            .context("cannot load the server secret key")?;
+        let webhooks = Dispatcher::new(config.webhooks.clone(), secrets.clone());
+        let clock = Clock::new();
+        let signer = TokenSigner::new(secrets.clone(), clock.clone(), config.identity.access_ttl);
+        let auth = Authenticator::new(
+            tenants.clone(),
+            catalog.clone(),
+            signer,
+            clock.clone(),
+            config.api_key_cache_ttl,
+            100_000,
+        );
+        let limits = Arc::new(RateLimits::new(
+            &config.rate_limits,
+            clock.clone(),
+            catalog.clone(),
+        ));
         Ok(Self {
             catalog,
             tenants,
@@ -81,6 +107,9 @@ impl AppState {
             events: EventBus::new(config.event_buffer),
             webhooks,
             shutdown: Shutdown::new(),
+            clock,
+            secrets,
+            limits,
             config: Arc::new(config),
         })
     }

@@ -7,6 +7,10 @@ use std::time::Duration;
 
 use crate::db::SqliteSettings;
 use crate::db::TenantCacheSettings;
+use crate::identity::IdentitySettings;
+use crate::identity::lockout::LockoutPolicy;
+use crate::ratelimit::{PlanLimits, RateLimitSettings};
+use crate::redact::Secret;
 use crate::webhooks::DispatcherSettings;
 
 /// The data directory layout: `catalog.db` plus `tenants/<tenant-id>.db`.
@@ -95,6 +99,59 @@ pub struct ServeArgs {
     /// Serve GraphiQL to browsers at GET /graphql.
     #[arg(long, env = "VOXEDGE_GRAPHIQL", default_value_t = true, action = clap::ArgAction::Set)]
     pub graphiql: bool,
+    /// Server master key (32 bytes, base64), shared by every instance; unset: DATA_DIR/secret.key.
+    #[arg(long, env = "VOXEDGE_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+    /// Seconds an access token (JWT) is valid.
+    #[arg(long, env = "VOXEDGE_ACCESS_TOKEN_TTL_SECS", default_value_t = 900)]
+    pub access_token_ttl_secs: u64,
+    /// Seconds a refresh token is valid (each is used once; sessions last while refreshed).
+    #[arg(long, env = "VOXEDGE_REFRESH_TOKEN_TTL_SECS", default_value_t = 30 * 24 * 3600)]
+    pub refresh_token_ttl_secs: u64,
+    /// Seconds an invitation can be accepted.
+    #[arg(long, env = "VOXEDGE_INVITE_TTL_SECS", default_value_t = 7 * 24 * 3600)]
+    pub invite_ttl_secs: u64,
+    /// GraphQL requests per minute per tenant on the free plan (0: unlimited).
+    #[arg(long, env = "VOXEDGE_RATE_LIMIT_FREE", default_value_t = 600)]
+    pub rate_limit_free: u32,
+    /// GraphQL requests per minute per tenant on the pro plan (0: unlimited).
+    #[arg(long, env = "VOXEDGE_RATE_LIMIT_PRO", default_value_t = 3000)]
+    pub rate_limit_pro: u32,
+    /// GraphQL requests per minute per tenant on the enterprise plan (0: unlimited).
+    #[arg(long, env = "VOXEDGE_RATE_LIMIT_ENTERPRISE", default_value_t = 12000)]
+    pub rate_limit_enterprise: u32,
+    /// WebSocket connects per minute per tenant on the free plan (0: unlimited).
+    #[arg(long, env = "VOXEDGE_WS_CONNECT_LIMIT_FREE", default_value_t = 60)]
+    pub ws_connect_limit_free: u32,
+    /// WebSocket connects per minute per tenant on the pro plan (0: unlimited).
+    #[arg(long, env = "VOXEDGE_WS_CONNECT_LIMIT_PRO", default_value_t = 300)]
+    pub ws_connect_limit_pro: u32,
+    /// WebSocket connects per minute per tenant on the enterprise plan (0: unlimited).
+    #[arg(
+        long,
+        env = "VOXEDGE_WS_CONNECT_LIMIT_ENTERPRISE",
+        default_value_t = 1200
+    )]
+    pub ws_connect_limit_enterprise: u32,
+    /// Requests without credentials (sign-up, sign-in, ...) per minute per client IP (0: unlimited).
+    #[arg(long, env = "VOXEDGE_RATE_LIMIT_ANONYMOUS", default_value_t = 120)]
+    pub rate_limit_anonymous: u32,
+    /// Failed sign-ins to one account, within the window, that lock it out (0: never).
+    #[arg(
+        long,
+        env = "VOXEDGE_LOGIN_MAX_FAILURES_PER_ACCOUNT",
+        default_value_t = 5
+    )]
+    pub login_max_failures_per_account: u32,
+    /// Failed sign-ins from one IP, within the window, that lock it out (0: never).
+    #[arg(long, env = "VOXEDGE_LOGIN_MAX_FAILURES_PER_IP", default_value_t = 50)]
+    pub login_max_failures_per_ip: u32,
+    /// Seconds over which failed sign-ins are counted.
+    #[arg(long, env = "VOXEDGE_LOGIN_FAILURE_WINDOW_SECS", default_value_t = 900)]
+    pub login_failure_window_secs: u64,
+    /// Seconds a lock-out lasts.
+    #[arg(long, env = "VOXEDGE_LOGIN_LOCKOUT_SECS", default_value_t = 900)]
+    pub login_lockout_secs: u64,
 }
 
 /// Everything `Application::build` needs.
@@ -112,6 +169,10 @@ pub struct Config {
     pub graphql: GraphqlLimits,
     pub event_buffer: usize,
     pub webhooks: DispatcherSettings,
+    /// The configured master key, if any (else the data directory's key file).
+    pub secret_key: Option<Secret<String>>,
+    pub identity: IdentitySettings,
+    pub rate_limits: RateLimitSettings,
 }
 
 /// Limits applied to every GraphQL operation.
@@ -158,6 +219,35 @@ impl Config {
                 max_depth: args.graphql_max_depth,
                 max_complexity: args.graphql_max_complexity,
                 graphiql: args.graphiql,
+            },
+            secret_key: args.secret_key.map(Secret::new),
+            identity: IdentitySettings {
+                access_ttl: Duration::from_secs(args.access_token_ttl_secs),
+                refresh_ttl: Duration::from_secs(args.refresh_token_ttl_secs),
+                invite_ttl: Duration::from_secs(args.invite_ttl_secs),
+            },
+            rate_limits: RateLimitSettings {
+                graphql: PlanLimits {
+                    free: args.rate_limit_free,
+                    pro: args.rate_limit_pro,
+                    enterprise: args.rate_limit_enterprise,
+                },
+                ws_connects: PlanLimits {
+                    free: args.ws_connect_limit_free,
+                    pro: args.ws_connect_limit_pro,
+                    enterprise: args.ws_connect_limit_enterprise,
+                },
+                anonymous_per_ip: args.rate_limit_anonymous,
+                login_account: LockoutPolicy {
+                    max_failures: args.login_max_failures_per_account,
+                    window: Duration::from_secs(args.login_failure_window_secs),
+                    lockout: Duration::from_secs(args.login_lockout_secs),
+                },
+                login_ip: LockoutPolicy {
+                    max_failures: args.login_max_failures_per_ip,
+                    window: Duration::from_secs(args.login_failure_window_secs),
+                    lockout: Duration::from_secs(args.login_lockout_secs),
+                },
             },
         }
     }

@@ -62,11 +62,22 @@ pub enum ErrorCode {
     TenantUnavailable,
     /// 503: the server is shutting down or not ready.
     ServiceUnavailable,
+    /// 401: the access or session token has expired (refresh it, or mint a new one).
+    TokenExpired,
+    /// 401: the token is not one we issued: malformed, tampered with, wrongly signed, or of the wrong kind
+    /// for this endpoint (e.g. a live-call session token sent to GraphQL).
+    InvalidToken,
+    /// 401: the token's session was signed out or revoked, or its membership ended.
+    TokenRevoked,
+    /// 401: wrong email or password (deliberately not saying which).
+    InvalidCredentials,
+    /// 401: a refresh token was used twice; its whole session family is now revoked.
+    RefreshTokenReused,
 }
 
 impl ErrorCode {
     /// Every code, for lookups and tests.
-    pub const ALL: [ErrorCode; 24] = [
+    pub const ALL: [ErrorCode; 29] = [
         Self::BadRequest,
         Self::GraphqlParseFailed,
         Self::GraphqlValidationFailed,
@@ -91,6 +102,11 @@ impl ErrorCode {
         Self::Internal,
         Self::TenantUnavailable,
         Self::ServiceUnavailable,
+        Self::TokenExpired,
+        Self::InvalidToken,
+        Self::TokenRevoked,
+        Self::InvalidCredentials,
+        Self::RefreshTokenReused,
     ];
 
     /// The code with this string form.
@@ -125,6 +141,11 @@ impl ErrorCode {
             Self::Internal => "INTERNAL",
             Self::TenantUnavailable => "TENANT_UNAVAILABLE",
             Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
+            Self::TokenExpired => "TOKEN_EXPIRED",
+            Self::InvalidToken => "INVALID_TOKEN",
+            Self::TokenRevoked => "TOKEN_REVOKED",
+            Self::InvalidCredentials => "INVALID_CREDENTIALS",
+            Self::RefreshTokenReused => "REFRESH_TOKEN_REUSED",
         }
     }
 
@@ -142,7 +163,12 @@ impl ErrorCode {
             | Self::MalformedCredentials
             | Self::InvalidApiKey
             | Self::ApiKeyRevoked
-            | Self::ApiKeyExpired => StatusCode::UNAUTHORIZED,
+            | Self::ApiKeyExpired
+            | Self::TokenExpired
+            | Self::InvalidToken
+            | Self::TokenRevoked
+            | Self::InvalidCredentials
+            | Self::RefreshTokenReused => StatusCode::UNAUTHORIZED,
             Self::Forbidden => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,

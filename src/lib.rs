@@ -15,7 +15,13 @@
 //! | [`error`] | the one client-facing error type and its stable codes |
 //! | [`db`] | storage engine: catalog + one SQLite file per tenant, migrations, cache, backup |
 //! | [`repo`] | SQL, as plain functions over a connection |
-//! | [`auth`] | principals, roles, API keys, credential verification |
+//! | [`auth`] | principals, roles and permissions, API keys, access and session tokens, credential checks |
+//! | [`identity`] | users, sign-up/sign-in sessions with rotating refresh tokens, members, invitations |
+//! | [`ratelimit`] | per-tenant and per-IP request limits, sign-in lock-outs |
+//! | [`secrets`] | the server master key, derived subkeys, encryption of tenant secrets at rest |
+//! | [`redact`] | keeping emails, phone numbers and credentials out of logs |
+//! | [`clock`] | "now", movable in tests |
+//! | [`audit`] | the tenant audit log |
 //! | [`tenants`] | provisioning tenants |
 //! | [`agents`] | voice agents and their versioned configuration |
 //! | [`calls`] | calls, their state machine, timeline and transcripts |
@@ -30,17 +36,23 @@
 
 pub mod agents;
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod brain;
 pub mod calls;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;
 pub mod events;
 pub mod graphql;
 pub mod http;
+pub mod identity;
+pub mod ratelimit;
+pub mod redact;
 pub mod repo;
+pub mod secrets;
 pub mod shutdown;
 pub mod telemetry;
 pub mod tenants;

@@ -112,6 +112,10 @@ fn describe() {
         "voxedge_tenant_open_failures_total",
         "Tenant databases refused on open (corrupt, too new, missing)."
     );
+    describe_counter!(
+        "voxedge_sign_in_failures_total",
+        "Failed sign-ins (wrong email or password, lock-outs), including unknown emails."
+    );
     describe_histogram!(
         "voxedge_tenant_open_duration_seconds",
         Unit::Seconds,

@@ -4,7 +4,7 @@ create table webhook_endpoints (
     url         text not null,
     description text not null default '',
     events      text not null,            -- JSON array of event types
-    secret      text not null,            -- signing secret (whsec_...)
+    secret      text not null,            -- signing secret (whsec_...), encrypted with the server key
     enabled     integer not null default 1 check (enabled in (0, 1)),
     created_at  integer not null,
     updated_at  integer not null

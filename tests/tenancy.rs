@@ -103,9 +103,27 @@ async fn a_tenant_file_from_a_newer_version_is_refused_untouched() {
     let path = server.state.tenants.path_of(acme.id);
     {
         let conn = Connection::open(&path).unwrap();
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .unwrap();
         conn.pragma_update(None, "user_version", TENANT.latest() + 1)
             .unwrap();
-        conn.pragma_update(None, "journal_mode", "delete").unwrap();
+        // Leaving WAL needs every other connection closed; a background task of the server (e.g.
+        // recording the key's last use) may still hold the file for a moment after eviction.
+        let mut left_wal = false;
+        for _ in 0..100 {
+            let mode: String = conn
+                .pragma_update_and_check(None, "journal_mode", "delete", |r| r.get(0))
+                .unwrap_or_default();
+            if mode == "delete" {
+                left_wal = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(
+            left_wal,
+            "the server kept the tenant file open after closing it"
+        );
     }
     let before = std::fs::read(&path).unwrap();
     let (status, body) = server.gql(Some(&acme.key), TENANT_QUERY, json!({})).await;

@@ -1,8 +1,14 @@
 //! Turns presented credentials into a [`Principal`].
 //!
-//! Verifying an API key costs an argon2id hash, so successful verifications are cached (keyed by the
-//! SHA-256 of the presented key, never the key itself) for a short time-to-live. Revoking a key removes
-//! its cache entries at once on this instance; other instances notice within the TTL.
+//! The credential's shape says what it is: `vxk_…` an API key, `vxs_…` a live-call session token
+//! (refused here: only the live-call WebSocket takes it, through [`Authenticator::verify_session_token`]),
+//! and `header.payload.signature` a portal user's access token (JWT).
+//!
+//! Verifying an API key costs an argon2id hash, and an access token needs its membership and session
+//! looked up, so verdicts are cached for a short time-to-live (API keys keyed by the SHA-256 of the
+//! presented key, never the key itself; access tokens by their session). Revoking a key, signing out,
+//! or changing a membership removes the affected entries at once on this instance; other instances
+//! notice within the TTL.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,8 +16,10 @@ use std::time::Duration;
 use moka::future::Cache;
 use sha2::{Digest, Sha256};
 
+use super::tokens::{SESSION_TOKEN_PREFIX, SessionGrant, TokenSigner};
 use super::{Actor, ApiKeyToken, Principal};
-use crate::db::{StorageError, TenantId, TenantStore, now_ms};
+use crate::clock::Clock;
+use crate::db::{Database, StorageError, TenantId, TenantStore};
 use crate::error::{ApiError, ErrorCode};
 use crate::repo;
 
@@ -22,21 +30,48 @@ struct VerifiedKey {
     expires_at: Option<i64>,
 }
 
-/// Resolves credentials against the tenant databases, through a cache.
+/// Resolves credentials against the catalog and tenant databases, through caches.
 #[derive(Clone)]
 pub struct Authenticator {
     tenants: TenantStore,
+    catalog: Database,
+    signer: TokenSigner,
+    clock: Clock,
     verified: Cache<[u8; 32], VerifiedKey>,
+    /// Sign-in session (token family id) → the member it signs in, while the session is live.
+    sessions: Cache<String, Principal>,
 }
 
 impl Authenticator {
-    pub fn new(tenants: TenantStore, cache_ttl: Duration, cache_capacity: u64) -> Self {
-        let verified = Cache::builder()
-            .max_capacity(cache_capacity)
-            .time_to_live(cache_ttl)
-            .support_invalidation_closures()
-            .build();
-        Self { tenants, verified }
+    pub fn new(
+        tenants: TenantStore,
+        catalog: Database,
+        signer: TokenSigner,
+        clock: Clock,
+        cache_ttl: Duration,
+        cache_capacity: u64,
+    ) -> Self {
+        Self {
+            tenants,
+            catalog,
+            signer,
+            clock,
+            verified: Cache::builder()
+                .max_capacity(cache_capacity)
+                .time_to_live(cache_ttl)
+                .support_invalidation_closures()
+                .build(),
+            sessions: Cache::builder()
+                .max_capacity(cache_capacity)
+                .time_to_live(cache_ttl)
+                .support_invalidation_closures()
+                .build(),
+        }
+    }
+
+    /// The token signer (sign-in and session-token minting use it).
+    pub fn signer(&self) -> &TokenSigner {
+        &self.signer
     }
 
     /// Resolves an HTTP `Authorization` header value (`Bearer <credential>`).
@@ -45,12 +80,46 @@ impl Authenticator {
         self.authenticate(credential).await
     }
 
-    /// Resolves a bare credential (an API key).
+    /// Resolves a bare credential: an API key or an access token.
     pub async fn authenticate(&self, credential: &str) -> Result<Principal, ApiError> {
+        if credential.starts_with(SESSION_TOKEN_PREFIX) {
+            return Err(ApiError::new(
+                ErrorCode::InvalidToken,
+                "session tokens only authenticate live-call WebSockets",
+            ));
+        }
+        if credential.starts_with("vxk_") {
+            return self.authenticate_api_key(credential).await;
+        }
+        if credential.split('.').count() == 3 {
+            return self.authenticate_access_token(credential).await;
+        }
+        Err(ApiError::new(
+            ErrorCode::MalformedCredentials,
+            "expected an API key (vxk_…) or an access token",
+        ))
+    }
+
+    /// Verifies a live-call session token: for the voice WebSocket only. Returns the tenant and the one
+    /// agent it may connect to; the caller must check that agent exists in that tenant.
+    pub async fn verify_session_token(&self, token: &str) -> Result<SessionGrant, ApiError> {
+        let grant = self.signer.verify_session(token.trim())?;
+        let tenant_id = grant.tenant_id;
+        let tenant = self
+            .catalog
+            .read(move |conn| repo::tenants::get(conn, tenant_id).map_err(StorageError::from))
+            .await?;
+        match tenant {
+            Some(t) if t.status == "active" => Ok(grant),
+            _ => Err(ApiError::new(ErrorCode::InvalidToken, "invalid token")),
+        }
+    }
+
+    async fn authenticate_api_key(&self, credential: &str) -> Result<Principal, ApiError> {
         let fingerprint: [u8; 32] = Sha256::digest(credential.as_bytes()).into();
         if let Some(hit) = self.verified.get(&fingerprint).await {
             metrics::counter!("voxedge_cache_hits_total", "cache" => "api_key").increment(1);
-            check_expiry(hit.expires_at)?;
+            self.check_key_expiry(hit.expires_at)?;
             return Ok(hit.principal);
         }
         metrics::counter!("voxedge_cache_misses_total", "cache" => "api_key").increment(1);
@@ -92,19 +161,18 @@ impl Authenticator {
                 "this API key was revoked",
             ));
         }
-        check_expiry(row.expires_at)?;
+        self.check_key_expiry(row.expires_at)?;
+        // Recorded once per cache period (a verified key is not looked up again until it expires).
         let key_id = row.id.clone();
-        tokio::spawn(async move {
-            let touched = db
-                .write(move |tx| {
-                    repo::api_keys::touch_last_used(tx, &key_id, now_ms())
-                        .map_err(StorageError::from)
-                })
-                .await;
-            if let Err(err) = touched {
-                tracing::warn!(error = %err, "could not record API key use");
-            }
-        });
+        let now = self.clock.now_ms();
+        let touched = db
+            .write(move |tx| {
+                repo::api_keys::touch_last_used(tx, &key_id, now).map_err(StorageError::from)
+            })
+            .await;
+        if let Err(err) = touched {
+            tracing::warn!(error = %err, "could not record API key use");
+        }
         Ok(VerifiedKey {
             principal: Principal {
                 tenant_id: token.tenant_id,
@@ -113,6 +181,43 @@ impl Authenticator {
             },
             expires_at: row.expires_at,
         })
+    }
+
+    async fn authenticate_access_token(&self, token: &str) -> Result<Principal, ApiError> {
+        let grant = self.signer.verify_access(token)?;
+        if let Some(principal) = self.sessions.get(&grant.family_id).await {
+            return Ok(principal);
+        }
+        let revoked = || ApiError::new(ErrorCode::TokenRevoked, "this session has ended");
+        let (family_id, user_id) = (grant.family_id.clone(), grant.user_id.clone());
+        let (family, member) = self
+            .catalog
+            .read(move |conn| {
+                let family = repo::sessions::get_family(conn, &family_id)?;
+                let member = repo::memberships::get(conn, grant.tenant_id, &user_id)?;
+                Ok::<_, StorageError>((family, member))
+            })
+            .await?;
+        // The signed claims and the stored session must agree on who and which tenant.
+        let family = family.ok_or_else(revoked)?;
+        if family.revoked_at.is_some()
+            || family.tenant_id != grant.tenant_id
+            || family.user_id != grant.user_id
+        {
+            return Err(revoked());
+        }
+        let member = member.ok_or_else(revoked)?;
+        let principal = Principal {
+            tenant_id: member.tenant_id,
+            role: member.role,
+            actor: Actor::User {
+                user_id: member.user_id,
+            },
+        };
+        self.sessions
+            .insert(grant.family_id, principal.clone())
+            .await;
+        Ok(principal)
     }
 
     /// Makes a revoked key stop working on this instance immediately.
@@ -128,6 +233,34 @@ impl Authenticator {
             self.verified.invalidate_all();
         }
     }
+
+    /// Makes a signed-out or revoked session's access tokens stop working on this instance at once.
+    pub async fn forget_session(&self, family_id: &str) {
+        self.sessions.invalidate(family_id).await;
+    }
+
+    /// Makes a member's changed role (or removal) take effect on this instance at once.
+    pub fn forget_member(&self, tenant_id: TenantId, user_id: &str) {
+        let user_id = user_id.to_owned();
+        let result = self.sessions.invalidate_entries_if(move |_, principal| {
+            principal.tenant_id == tenant_id
+                && matches!(&principal.actor, Actor::User { user_id: id } if *id == user_id)
+        });
+        if let Err(err) = result {
+            tracing::error!(error = %err, "invalidation closure refused; clearing the session cache");
+            self.sessions.invalidate_all();
+        }
+    }
+
+    fn check_key_expiry(&self, expires_at: Option<i64>) -> Result<(), ApiError> {
+        match expires_at {
+            Some(at) if at <= self.clock.now_ms() => Err(ApiError::new(
+                ErrorCode::ApiKeyExpired,
+                "this API key has expired",
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Extracts the credential from `Bearer <credential>` (the scheme is case-insensitive, per RFC 9110).
@@ -135,7 +268,7 @@ fn bearer_credential(value: &str) -> Result<&str, ApiError> {
     let malformed = || {
         ApiError::new(
             ErrorCode::MalformedCredentials,
-            "expected `Authorization: Bearer <key>`",
+            "expected `Authorization: Bearer <key or token>`",
         )
     };
     let (scheme, credential) = value.trim().split_once(' ').ok_or_else(malformed)?;
@@ -143,16 +276,6 @@ fn bearer_credential(value: &str) -> Result<&str, ApiError> {
         return Err(malformed());
     }
     Ok(credential.trim())
-}
-
-fn check_expiry(expires_at: Option<i64>) -> Result<(), ApiError> {
-    match expires_at {
-        Some(at) if at <= now_ms() => Err(ApiError::new(
-            ErrorCode::ApiKeyExpired,
-            "this API key has expired",
-        )),
-        _ => Ok(()),
-    }
 }
 
 #[cfg(test)]

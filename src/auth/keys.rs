@@ -25,6 +25,18 @@ pub async fn create(
     created_by: String,
     new: NewApiKey,
 ) -> Result<IssuedApiKey, ApiError> {
+    create_at(db, tenant_id, granter_role, created_by, new, now_ms()).await
+}
+
+/// [`create`], with "now" (unix ms) given: the server passes its clock's.
+pub async fn create_at(
+    db: &Database,
+    tenant_id: TenantId,
+    granter_role: Role,
+    created_by: String,
+    new: NewApiKey,
+    now: i64,
+) -> Result<IssuedApiKey, ApiError> {
     let name = validate_name(&new.name, "name")?;
     if !granter_role.can_grant(new.role) {
         return Err(ApiError::forbidden(format!(
@@ -32,7 +44,7 @@ pub async fn create(
             new.role
         )));
     }
-    if new.expires_at.is_some_and(|at| at <= now_ms()) {
+    if new.expires_at.is_some_and(|at| at <= now) {
         return Err(ApiError::invalid_input(vec![FieldError {
             field: "expiresAt".into(),
             code: "IN_THE_PAST",

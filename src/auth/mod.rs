@@ -7,9 +7,11 @@
 mod api_key;
 mod authenticator;
 pub mod keys;
+pub mod tokens;
 
 pub use api_key::{ApiKeyToken, IssuedApiKey, display_prefix, hash_secret, issue_api_key};
 pub use authenticator::Authenticator;
+pub use tokens::{AccessGrant, SessionGrant, TokenSigner};
 
 use std::fmt;
 use std::str::FromStr;
@@ -32,20 +34,63 @@ pub enum Role {
     Billing,
 }
 
-/// Things a principal may be allowed to do. The role matrix lives in [`Role::allows`] and nowhere else.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Things a principal may be allowed to do. The role matrix lives in [`Role::allows`] and nowhere else
+/// (the README's Roles table is checked against it by a test).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Permission {
+    /// See the tenant (`viewer`).
     ReadTenant,
+    /// Rename the tenant.
     ManageTenant,
+    /// List, create and revoke API keys.
     ManageApiKeys,
+    /// List members and pending invites.
+    ReadMembers,
+    /// Invite members, change their roles, remove them.
+    ManageMembers,
+    /// Hand ownership to another member.
+    TransferOwnership,
+    /// Read the audit log.
+    ReadAuditLog,
+    /// Mint ephemeral live-call session tokens.
+    CreateSessionTokens,
+    /// Read agents and their versions.
     ReadAgents,
+    /// Create, change, roll back and archive agents.
     EditAgents,
+    /// Read calls, timelines and transcripts; subscribe to them; export them.
     ReadCalls,
+    /// Create calls, move them through their states, add transcript segments.
     ManageCalls,
+    /// Manage webhook endpoints and see their delivery logs.
     ManageWebhooks,
+    /// Configure telephony (Twilio account, phone numbers).
     ManageTelephony,
+    /// See usage and invoices.
     ReadBilling,
+    /// Change plans and payment.
     ManageBilling,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 16] = [
+        Permission::ReadTenant,
+        Permission::ManageTenant,
+        Permission::ManageApiKeys,
+        Permission::ReadMembers,
+        Permission::ManageMembers,
+        Permission::TransferOwnership,
+        Permission::ReadAuditLog,
+        Permission::CreateSessionTokens,
+        Permission::ReadAgents,
+        Permission::EditAgents,
+        Permission::ReadCalls,
+        Permission::ManageCalls,
+        Permission::ManageWebhooks,
+        Permission::ManageTelephony,
+        Permission::ReadBilling,
+        Permission::ManageBilling,
+    ];
 }
 
 impl Role {
@@ -72,11 +117,11 @@ impl Role {
         use Permission::*;
         use Role::*;
         match permission {
-            ReadTenant => true,
-            ManageTenant => matches!(self, Owner | Admin),
-            ManageApiKeys | EditAgents | ManageCalls | ManageWebhooks | ManageTelephony => {
-                matches!(self, Owner | Admin | Developer)
-            }
+            ReadTenant | ReadMembers => true,
+            ManageTenant | ManageMembers | ReadAuditLog => matches!(self, Owner | Admin),
+            TransferOwnership => self == Owner,
+            ManageApiKeys | CreateSessionTokens | EditAgents | ManageCalls | ManageWebhooks
+            | ManageTelephony => matches!(self, Owner | Admin | Developer),
             ReadAgents | ReadCalls => matches!(self, Owner | Admin | Developer | Viewer),
             ReadBilling => matches!(self, Owner | Admin | Billing),
             ManageBilling => matches!(self, Owner | Billing),
@@ -118,6 +163,10 @@ impl FromStr for Role {
 pub enum Actor {
     /// A tenant API key.
     ApiKey { key_id: String },
+    /// A portal user, signed in with an access token.
+    User { user_id: String },
+    /// An ephemeral live-call session token, scoped to one agent. Never valid for GraphQL.
+    Session { agent_id: String },
 }
 
 impl Actor {
@@ -125,6 +174,8 @@ impl Actor {
     pub fn label(&self) -> String {
         match self {
             Actor::ApiKey { key_id } => format!("api_key:{key_id}"),
+            Actor::User { user_id } => format!("user:{user_id}"),
+            Actor::Session { agent_id } => format!("session:{agent_id}"),
         }
     }
 }
@@ -140,7 +191,9 @@ pub struct Principal {
 impl Principal {
     /// Refuses with `FORBIDDEN` unless the principal's role allows `permission`.
     pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
-        if self.role.allows(permission) {
+        // Session tokens only ever open a live call; they hold no permission at all.
+        let session = matches!(self.actor, Actor::Session { .. });
+        if self.role.allows(permission) && !session {
             Ok(())
         } else {
             Err(ApiError::forbidden(format!(
@@ -161,6 +214,43 @@ mod tests {
             assert_eq!(role.as_str().parse::<Role>().unwrap(), role);
         }
         assert!("root".parse::<Role>().is_err());
+    }
+
+    #[test]
+    fn the_readme_roles_table_is_the_matrix() {
+        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"));
+        for permission in Permission::ALL {
+            let name = format!("`{permission:?}`");
+            let row = readme
+                .lines()
+                .find(|line| line.starts_with('|') && line.contains(&name))
+                .unwrap_or_else(|| panic!("README Roles table has no row for {name}"));
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            // | permission | owner | admin | developer | viewer | billing |
+            for (i, role) in Role::ALL.into_iter().enumerate() {
+                let ticked = cells.get(i + 2).is_some_and(|c| *c == "✓");
+                assert_eq!(
+                    ticked,
+                    role.allows(permission),
+                    "README says {role} {} {name}",
+                    if ticked { "has" } else { "lacks" }
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn session_principals_hold_no_permission() {
+        let principal = Principal {
+            tenant_id: TenantId::generate(),
+            role: Role::Owner,
+            actor: Actor::Session {
+                agent_id: "a".into(),
+            },
+        };
+        for permission in Permission::ALL {
+            assert!(principal.require(permission).is_err());
+        }
     }
 
     #[test]

@@ -38,7 +38,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the API, live calls and the portal.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Create and list tenants.
     #[command(subcommand)]
     Tenant(tenant::TenantCommand),
@@ -79,7 +79,7 @@ pub fn run() -> anyhow::Result<()> {
 async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     let data_dir = cli.data_dir;
     match cli.command {
-        Command::Serve(args) => serve(Config::from_args(data_dir, args)).await,
+        Command::Serve(args) => serve(Config::from_args(data_dir, *args)).await,
         Command::Schema => {
             print!("{}", crate::graphql::sdl());
             Ok(())

@@ -45,6 +45,7 @@ pub const TENANT: Migrations = Migrations {
         migration!("tenant-template", "0003_agents.sql"),
         migration!("tenant-template", "0004_calls.sql"),
         migration!("tenant-template", "0005_webhooks.sql"),
+        migration!("tenant-template", "0006_audit_log.sql"),
     ],
 };
 
@@ -53,7 +54,8 @@ pub const CATALOG: Migrations = Migrations {
     kind: "catalog",
     steps: &[
         migration!("src/db/catalog_migrations", "0001_tenants.sql"),
-        migration!("src/db/catalog_migrations", "0002_webhook_queue.sql"),
+        migration!("src/db/catalog_migrations", "0002_identity.sql"),
+        migration!("src/db/catalog_migrations", "0003_webhook_queue.sql"),
     ],
 };
 

@@ -118,7 +118,7 @@ impl ApiKeyMutation {
     ) -> Result<CreateApiKeyPayload> {
         let principal = ctx.authorize(Permission::ManageApiKeys)?;
         let db = tenant_db(ctx, principal).await?;
-        let issued = keys::create(
+        let issued = keys::create_at(
             &db,
             principal.tenant_id,
             principal.role,
@@ -128,6 +128,7 @@ impl ApiKeyMutation {
                 role: input.role,
                 expires_at: input.expires_at.map(|at| at.timestamp_millis()),
             },
+            ctx.app().clock.now_ms(),
         )
         .await?;
         Ok(CreateApiKeyPayload {

@@ -4,7 +4,7 @@ use async_graphql::Context;
 use async_graphql::dataloader::DataLoader;
 
 use crate::app::AppState;
-use crate::auth::{Permission, Principal};
+use crate::auth::{Actor, Permission, Principal};
 use crate::db::Database;
 use crate::error::{ApiError, ErrorCode};
 use crate::graphql::loaders::TenantLoader;
@@ -40,7 +40,9 @@ impl ContextExt for Context<'_> {
     }
 
     fn principal(&self) -> Result<&Principal, ApiError> {
+        // Live-call session tokens never reach here (the HTTP edge refuses them); refuse them again.
         self.data_opt::<Principal>()
+            .filter(|p| !matches!(p.actor, Actor::Session { .. }))
             .ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "authentication required"))
     }
 

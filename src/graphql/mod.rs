@@ -6,14 +6,19 @@
 
 mod agents;
 mod api_keys;
+pub mod audit;
+mod audit_log;
+mod auth;
 mod calls;
 pub mod codes;
 pub mod context;
 mod heartbeat;
 mod live;
 pub mod loaders;
+mod members;
 pub mod pagination;
 pub mod scalars;
+mod session_tokens;
 mod viewer;
 mod webhooks;
 
@@ -29,6 +34,8 @@ pub struct Query(
     agents::AgentQuery,
     calls::CallQuery,
     webhooks::WebhookQuery,
+    members::MemberQuery,
+    audit_log::AuditQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -38,6 +45,9 @@ pub struct Mutation(
     agents::AgentMutation,
     calls::CallMutation,
     webhooks::WebhookMutation,
+    auth::AuthMutation,
+    members::MemberMutation,
+    session_tokens::SessionTokenMutation,
 );
 
 #[derive(MergedSubscription, Default)]
@@ -56,6 +66,7 @@ pub fn build(state: AppState, limits: GraphqlLimits) -> AppSchema {
     .limit_depth(limits.max_depth)
     .limit_complexity(limits.max_complexity)
     .extension(codes::ErrorCodes)
+    .extension(audit::Audit)
     .finish()
 }
 

@@ -1,6 +1,8 @@
 //! `viewer` (who am I, which tenant) and tenant settings.
 
-use async_graphql::{Context, ID, InputObject, Object, Result};
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+
+use super::auth::User;
 use chrono::{DateTime, Utc};
 
 use super::context::ContextExt;
@@ -44,8 +46,54 @@ impl Viewer {
     async fn api_key_id(&self) -> Option<ID> {
         match &self.0.actor {
             Actor::ApiKey { key_id } => Some(ID(key_id.clone())),
+            _ => None,
         }
     }
+
+    /// The signed-in user, if the caller is one (not an API key).
+    async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+        let Actor::User { user_id } = &self.0.actor else {
+            return Ok(None);
+        };
+        let id = user_id.clone();
+        let user = ctx
+            .app()
+            .catalog
+            .read(move |conn| repo::users::get(conn, &id).map_err(StorageError::from))
+            .await
+            .map_err(ApiError::from)?;
+        Ok(user.map(User))
+    }
+
+    /// The tenants the signed-in user belongs to (to switch between with `switchTenant`); empty for keys.
+    async fn memberships(&self, ctx: &Context<'_>) -> Result<Vec<Membership>> {
+        let Actor::User { user_id } = &self.0.actor else {
+            return Ok(Vec::new());
+        };
+        let id = user_id.clone();
+        let rows = ctx
+            .app()
+            .catalog
+            .read(move |conn| {
+                repo::memberships::list_for_user(conn, &id).map_err(StorageError::from)
+            })
+            .await
+            .map_err(ApiError::from)?;
+        Ok(rows
+            .into_iter()
+            .map(|m| Membership {
+                tenant_id: ID(m.tenant_id.to_string()),
+                role: m.role,
+            })
+            .collect())
+    }
+}
+
+/// One of the signed-in user's tenants.
+#[derive(SimpleObject)]
+pub struct Membership {
+    pub tenant_id: ID,
+    pub role: Role,
 }
 
 /// A company using voxedge. All its data lives in its own database.

@@ -238,9 +238,11 @@ impl WebhookMutation {
     ) -> Result<WebhookSecretPayload> {
         let principal = ctx.authorize(Permission::ManageWebhooks)?;
         let db = tenant_db(ctx, principal).await?;
-        let row = webhooks::create_endpoint(&db, input.into()).await?;
+        let secrets = &ctx.app().secrets;
+        let (row, secret) =
+            webhooks::create_endpoint(&db, secrets, principal.tenant_id, input.into()).await?;
         Ok(WebhookSecretPayload {
-            secret: row.secret.clone(),
+            secret,
             endpoint: WebhookEndpoint(row),
         })
     }
@@ -274,9 +276,11 @@ impl WebhookMutation {
     ) -> Result<WebhookSecretPayload> {
         let principal = ctx.authorize(Permission::ManageWebhooks)?;
         let db = tenant_db(ctx, principal).await?;
-        let row = webhooks::rotate_secret(&db, id.0).await?;
+        let secrets = &ctx.app().secrets;
+        let (row, secret) =
+            webhooks::rotate_secret(&db, secrets, principal.tenant_id, id.0).await?;
         Ok(WebhookSecretPayload {
-            secret: row.secret.clone(),
+            secret,
             endpoint: WebhookEndpoint(row),
         })
     }

@@ -25,6 +25,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ErrorCode};
 use crate::graphql::codes::code_of;
 use crate::graphql::context::RequestMeta;
+use crate::ratelimit::Limited;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 
@@ -260,6 +261,22 @@ async fn execute(
         Ok(principal) => principal,
         Err(err) => return error_response(media, err),
     };
+    let limited = match &principal {
+        Some(p) => {
+            state
+                .app
+                .limits
+                .check_tenant(p.tenant_id, Limited::Graphql)
+                .await
+        }
+        None => state
+            .app
+            .limits
+            .check_anonymous(meta.ip.as_deref().unwrap_or_default()),
+    };
+    if let Err(err) = limited {
+        return error_response(media, err);
+    }
     let request = match prepare(params, &method) {
         Ok(request) => request,
         Err(err) => return error_response(media, err),
@@ -313,12 +330,35 @@ async fn execute(
             serde_json::to_value(&response.extensions).unwrap_or_default(),
         );
     }
+    // A resolver that refused for rate reasons (sign-in lock-out) makes the whole response a 429.
+    let retry_after = response
+        .errors
+        .iter()
+        .find(|e| code_of(e) == Some(ErrorCode::RateLimited.as_str()))
+        .map(|e| {
+            e.extensions
+                .as_ref()
+                .and_then(|x| x.get("retryAfter"))
+                .and_then(|v| match v {
+                    async_graphql::Value::Number(n) => n.as_u64(),
+                    _ => None,
+                })
+                .unwrap_or(1)
+        });
     let status = if request_error && media == Media::GraphqlResponseJson {
         StatusCode::BAD_REQUEST
+    } else if retry_after.is_some() {
+        StatusCode::TOO_MANY_REQUESTS
     } else {
         StatusCode::OK
     };
-    json_response(media, status, serde_json::Value::Object(body))
+    let mut response = json_response(media, status, serde_json::Value::Object(body));
+    if let Some(secs) = retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, secs.into());
+    }
+    response
 }
 
 /// Parses the document and picks the operation, so request errors are known before executing.

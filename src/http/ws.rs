@@ -21,6 +21,7 @@ use super::middleware::RequestId;
 use crate::auth::{Authenticator, Principal};
 use crate::error::{ApiError, ErrorCode};
 use crate::graphql::context::RequestMeta;
+use crate::ratelimit::Limited;
 
 pub async fn upgrade(
     state: HttpState,
@@ -75,7 +76,21 @@ async fn serve(
 ) {
     metrics::gauge!("voxedge_graphql_ws_connections").increment(1.0);
     let (mut sink, mut stream) = socket.split();
-    match handshake(&mut stream, &state.app.auth, header_principal).await {
+    let handshake = match handshake(&mut stream, &state.app.auth, header_principal).await {
+        Ok((init, principal)) => state
+            .app
+            .limits
+            .check_tenant(principal.tenant_id, Limited::WsConnect)
+            .await
+            .map(|()| (init, principal))
+            .map_err(|err| {
+                let wait = err.retry_after_secs.unwrap_or(1);
+                // graphql-transport-ws reserves 4429 for "too many requests".
+                (4429, format!("RATE_LIMITED: retry after {wait} s"))
+            }),
+        Err(refused) => Err(refused),
+    };
+    match handshake {
         Ok((init, principal)) => {
             let closing = state.app.shutdown.closing();
             // The init message is replayed so async-graphql acknowledges it; ending the input stream at

@@ -1,13 +1,20 @@
 //! SQL, as plain functions over `&Connection` / `&Transaction` with named parameters.
 //!
 //! Resolvers and handlers never build SQL; they call these functions through `Database::read` / `write`.
-//! `catalog.db` tables: [`tenants`]. Tenant database tables: [`meta`], [`api_keys`].
+//! `catalog.db` tables: [`tenants`], [`users`], [`memberships`], [`sessions`], [`invites`], and the
+//! webhook queue in [`webhooks`]. Tenant database tables: [`meta`], [`api_keys`], [`agents`], [`calls`],
+//! [`webhooks`], [`audit`].
 
 pub mod agents;
 pub mod api_keys;
+pub mod audit;
 pub mod calls;
+pub mod invites;
+pub mod memberships;
 pub mod meta;
+pub mod sessions;
 pub mod tenants;
+pub mod users;
 pub mod webhooks;
 
 /// True if `err` is a UNIQUE or PRIMARY KEY constraint violation, which callers turn into a `CONFLICT`.

@@ -11,10 +11,12 @@ use std::time::Duration;
 use futures::StreamExt as _;
 use tokio::sync::Notify;
 
+use super::endpoints::secret_context;
 use super::signature;
 use crate::db::{Database, StorageError, TenantId, TenantStore, now_ms};
 use crate::repo;
 use crate::repo::webhooks::{DeliveryRow, EndpointRow};
+use crate::secrets::Secrets;
 
 /// Retry and timeout policy.
 #[derive(Debug, Clone)]
@@ -52,10 +54,12 @@ struct Inner {
     settings: DispatcherSettings,
     wake: Notify,
     http: reqwest::Client,
+    /// Decrypts endpoints' signing secrets.
+    secrets: Secrets,
 }
 
 impl Dispatcher {
-    pub fn new(settings: DispatcherSettings) -> Self {
+    pub fn new(settings: DispatcherSettings, secrets: Secrets) -> Self {
         crate::brain::install_crypto_provider();
         let http = reqwest::Client::builder()
             .timeout(settings.timeout)
@@ -69,6 +73,7 @@ impl Dispatcher {
                 settings,
                 wake: Notify::new(),
                 http,
+                secrets,
             }),
         }
     }
@@ -186,7 +191,7 @@ impl Dispatcher {
                 break;
             }
             for (delivery, endpoint) in due {
-                let outcome = self.attempt(&delivery, &endpoint).await;
+                let outcome = self.attempt(id, &delivery, &endpoint).await;
                 let updated = self.record(delivery, outcome);
                 db.write(move |tx| {
                     repo::webhooks::update_delivery(tx, &updated).map_err(StorageError::from)
@@ -200,9 +205,19 @@ impl Dispatcher {
 
     async fn attempt(
         &self,
+        tenant: TenantId,
         delivery: &DeliveryRow,
         endpoint: &EndpointRow,
     ) -> Result<u16, (Option<u16>, String)> {
+        let context = secret_context(tenant, &endpoint.id);
+        let Ok(secret) = self.inner.secrets.decrypt(&endpoint.secret, &context) else {
+            // The server key changed since the secret was stored: rotating the secret repairs it.
+            return Err((
+                None,
+                "cannot decrypt the signing secret; rotate it".to_string(),
+            ));
+        };
+        let secret = String::from_utf8_lossy(secret.expose()).into_owned();
         let timestamp = now_ms() / 1000;
         let response = self
             .inner
@@ -213,7 +228,7 @@ impl Dispatcher {
             .header("x-voxedge-delivery", &delivery.id)
             .header(
                 "x-voxedge-signature",
-                signature(&endpoint.secret, timestamp, &delivery.payload),
+                signature(&secret, timestamp, &delivery.payload),
             )
             .body(delivery.payload.clone())
             .send()
@@ -288,7 +303,10 @@ mod tests {
 
     #[test]
     fn backoff_grows_by_three_and_is_capped() {
-        let dispatcher = Dispatcher::new(DispatcherSettings::default());
+        let dispatcher = Dispatcher::new(
+            DispatcherSettings::default(),
+            Secrets::from_master(&[7; 32]),
+        );
         assert_eq!(dispatcher.backoff(1), Duration::from_secs(10));
         assert_eq!(dispatcher.backoff(2), Duration::from_secs(30));
         assert_eq!(dispatcher.backoff(3), Duration::from_secs(90));

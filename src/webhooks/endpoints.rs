@@ -9,6 +9,7 @@ use crate::db::{Database, StorageError, TenantId, now_ms};
 use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::repo;
 use crate::repo::webhooks::{DeliveryRow, EndpointRow};
+use crate::secrets::Secrets;
 
 /// An endpoint as clients describe it.
 #[derive(Debug, Clone)]
@@ -23,6 +24,12 @@ fn new_secret() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill(&mut bytes);
     format!("whsec_{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// What an endpoint's signing secret is bound to when encrypted at rest: a ciphertext copied to
+/// another endpoint or tenant does not decrypt.
+pub(super) fn secret_context(tenant: TenantId, endpoint_id: &str) -> String {
+    format!("tenant:{tenant}:webhook_endpoint:{endpoint_id}:signing_secret")
 }
 
 fn validate(input: &EndpointInput) -> Result<(), ApiError> {
@@ -61,16 +68,24 @@ fn event_names(events: &[WebhookEvent]) -> Vec<String> {
     names
 }
 
-/// Creates an endpoint with a fresh signing secret (returned in the row; show it once).
-pub async fn create_endpoint(db: &Database, input: EndpointInput) -> Result<EndpointRow, ApiError> {
+/// Creates an endpoint with a fresh signing secret, stored encrypted. Returns the row and the secret in
+/// clear, to show once.
+pub async fn create_endpoint(
+    db: &Database,
+    secrets: &Secrets,
+    tenant: TenantId,
+    input: EndpointInput,
+) -> Result<(EndpointRow, String), ApiError> {
     validate(&input)?;
     let now = now_ms();
+    let id = ulid::Ulid::new().to_string();
+    let secret = new_secret();
     let row = EndpointRow {
-        id: ulid::Ulid::new().to_string(),
+        secret: secrets.encrypt(secret.as_bytes(), &secret_context(tenant, &id)),
+        id,
         url: input.url,
         description: input.description,
         events: event_names(&input.events),
-        secret: new_secret(),
         enabled: input.enabled,
         created_at: now,
         updated_at: now,
@@ -78,7 +93,7 @@ pub async fn create_endpoint(db: &Database, input: EndpointInput) -> Result<Endp
     let stored = row.clone();
     db.write(move |tx| repo::webhooks::insert_endpoint(tx, &stored).map_err(StorageError::from))
         .await?;
-    Ok(row)
+    Ok((row, secret))
 }
 
 pub async fn update_endpoint(
@@ -101,17 +116,26 @@ pub async fn update_endpoint(
     .await
 }
 
-/// Replaces the signing secret; the old one stops being used at once.
-pub async fn rotate_secret(db: &Database, id: String) -> Result<EndpointRow, ApiError> {
-    db.write(move |tx| {
-        let mut row = repo::webhooks::get_endpoint(tx, &id)?
-            .ok_or_else(|| ApiError::not_found("webhook endpoint"))?;
-        row.secret = new_secret();
-        row.updated_at = now_ms();
-        repo::webhooks::update_endpoint(tx, &row)?;
-        Ok(row)
-    })
-    .await
+/// Replaces the signing secret; the old one stops being used at once. Returns the new one in clear.
+pub async fn rotate_secret(
+    db: &Database,
+    secrets: &Secrets,
+    tenant: TenantId,
+    id: String,
+) -> Result<(EndpointRow, String), ApiError> {
+    let secret = new_secret();
+    let sealed = secrets.encrypt(secret.as_bytes(), &secret_context(tenant, &id));
+    let row = db
+        .write(move |tx| {
+            let mut row = repo::webhooks::get_endpoint(tx, &id)?
+                .ok_or_else(|| ApiError::not_found("webhook endpoint"))?;
+            row.secret = sealed;
+            row.updated_at = now_ms();
+            repo::webhooks::update_endpoint(tx, &row)?;
+            Ok::<_, ApiError>(row)
+        })
+        .await?;
+    Ok((row, secret))
 }
 
 /// Deletes an endpoint and its delivery log.

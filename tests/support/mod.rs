@@ -147,6 +147,74 @@ impl TestServer {
     }
 }
 
+/// A password every test user has (long, uncommon, unrelated to the emails).
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// The fields of an `AuthPayload` tests read.
+pub const AUTH_FIELDS: &str =
+    "accessToken refreshToken accessTokenExpiresAt user { id email } tenant { id name } role";
+
+/// A signed-up user with a session in their own tenant.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub email: String,
+    pub user_id: String,
+    pub tenant_id: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+impl TestUser {
+    fn from_payload(email: &str, payload: &Value) -> Self {
+        let text = |v: &Value| {
+            v.as_str()
+                .unwrap_or_else(|| panic!("auth payload: {payload}"))
+                .to_string()
+        };
+        Self {
+            email: email.to_string(),
+            user_id: text(&payload["user"]["id"]),
+            tenant_id: text(&payload["tenant"]["id"]),
+            access: text(&payload["accessToken"]),
+            refresh: text(&payload["refreshToken"]),
+        }
+    }
+}
+
+impl TestServer {
+    /// Signs up `email` (password [`PASSWORD`]) with a new tenant named `tenant`.
+    pub async fn sign_up(&self, email: &str, tenant: &str) -> TestUser {
+        let (status, body) = self
+            .gql(
+                None,
+                &format!("mutation($input: SignUpInput!) {{ signUp(input: $input) {{ {AUTH_FIELDS} }} }}"),
+                json!({ "input": { "email": email, "password": PASSWORD, "tenantName": tenant, "name": "Test User" } }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        TestUser::from_payload(email, &body["data"]["signUp"])
+    }
+
+    /// Signs in; returns the raw response.
+    pub async fn login(&self, email: &str, password: &str) -> (StatusCode, Value) {
+        self.gql(
+            None,
+            &format!(
+                "mutation($input: LoginInput!) {{ login(input: $input) {{ {AUTH_FIELDS} }} }}"
+            ),
+            json!({ "input": { "email": email, "password": password } }),
+        )
+        .await
+    }
+
+    /// Signs in and expects success.
+    pub async fn login_ok(&self, email: &str) -> TestUser {
+        let (status, body) = self.login(email, PASSWORD).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        TestUser::from_payload(email, &body["data"]["login"])
+    }
+}
+
 /// The `extensions.code` of the first error.
 pub fn error_code(body: &Value) -> &str {
     body["errors"][0]["extensions"]["code"]
