@@ -244,6 +244,7 @@ async fn run() -> anyhow::Result<()> {
     .encode_cursor();
     let page = "query($after: String, $f: CallFilterInput) { calls(first: 50, after: $after, filter: $f) { nodes { id status createdAt durationMs agent { name } } } }";
     let search = "query($q: String!) { searchTranscripts(query: $q, first: 20) { nodes { snippet rank call { id } } } }";
+    let search_newest = "query($q: String!) { searchTranscripts(query: $q, first: 20, order: NEWEST) { nodes { snippet rank call { id } } } }";
     let cases: Vec<(&str, String, Value)> = vec![
         ("calls list, first page (50)", page.into(), json!({})),
         (
@@ -262,22 +263,33 @@ async fn run() -> anyhow::Result<()> {
             json!({ "after": deep_cursor, "f": { "status": ["FAILED"] } }),
         ),
         (
-            "transcript search, common word (\"refund\")",
+            "search, typical word (~0.3% of segments)",
+            search.into(),
+            json!({ "q": "mikavo" }),
+        ),
+        ("search, rare word", search.into(), json!({ "q": "zuhoho" })),
+        (
+            "search, word in ~60% of segments",
             search.into(),
             json!({ "q": "refund" }),
         ),
         (
-            "transcript search, rare word",
-            search.into(),
-            json!({ "q": "zuhoho" }),
+            "search, same word, order: NEWEST",
+            search_newest.into(),
+            json!({ "q": "refund" }),
         ),
         (
-            "transcript search, two words",
+            "search, two common words",
             search.into(),
             json!({ "q": "refund delivery" }),
         ),
         (
-            "calls filtered by transcript text",
+            "calls filtered by a typical word",
+            page.into(),
+            json!({ "f": { "text": "mikavo" } }),
+        ),
+        (
+            "calls filtered by two common words",
             page.into(),
             json!({ "f": { "text": "refund delivery" } }),
         ),

@@ -287,6 +287,43 @@ impl TranscriptHit {
     }
 }
 
+/// What wraps each match in a search snippet.
+#[derive(InputObject)]
+pub struct HighlightInput {
+    #[graphql(default = "<mark>")]
+    pub start: String,
+    #[graphql(default = "</mark>")]
+    pub end: String,
+}
+
+impl Default for HighlightInput {
+    fn default() -> Self {
+        Self {
+            start: "<mark>".into(),
+            end: "</mark>".into(),
+        }
+    }
+}
+
+/// How transcript search results are ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, async_graphql::Enum)]
+pub enum TranscriptSearchOrder {
+    /// Most relevant first (bm25). Every match is scored: slower for words found in many segments.
+    #[default]
+    Relevance,
+    /// Most recent first; as fast for common words as for rare ones.
+    Newest,
+}
+
+impl From<TranscriptSearchOrder> for repo::calls::SearchOrder {
+    fn from(order: TranscriptSearchOrder) -> Self {
+        match order {
+            TranscriptSearchOrder::Relevance => Self::Relevance,
+            TranscriptSearchOrder::Newest => Self::Newest,
+        }
+    }
+}
+
 /// Offset cursors for search results (ranked lists have no stable key).
 #[derive(Debug, Clone, Copy)]
 pub struct OffsetCursor(pub usize);
@@ -372,7 +409,7 @@ impl CallQuery {
         ))
     }
 
-    /// Full-text search over final transcript segments, most relevant first. Every word must match.
+    /// Full-text search over final transcript segments. Every word must match.
     #[graphql(complexity = "connection_complexity(child_complexity, first)")]
     async fn search_transcripts(
         &self,
@@ -380,8 +417,8 @@ impl CallQuery {
         query: String,
         first: Option<i32>,
         after: Option<String>,
-        #[graphql(default = "<mark>")] highlight_start: String,
-        #[graphql(default = "</mark>")] highlight_end: String,
+        highlight: Option<HighlightInput>,
+        #[graphql(default)] order: TranscriptSearchOrder,
     ) -> Result<Connection<OffsetCursor, TranscriptHit>> {
         let principal = ctx.authorize(Permission::ReadCalls)?;
         let page = PageRequest::new(first, None)?;
@@ -407,11 +444,15 @@ impl CallQuery {
                 message: "give at least one word".into(),
             }])
         })?;
+        let HighlightInput {
+            start: highlight_start,
+            end: highlight_end,
+        } = highlight.unwrap_or_default();
         if highlight_start.len() > 32 || highlight_end.len() > 32 {
             return Err(ApiError::invalid_input(vec![FieldError {
-                field: "highlightStart".into(),
+                field: "highlight".into(),
                 code: "TOO_LONG",
-                message: "at most 32 bytes".into(),
+                message: "markers of at most 32 bytes".into(),
             }])
             .into());
         }
@@ -423,6 +464,7 @@ impl CallQuery {
                     conn,
                     &fts,
                     (&highlight_start, &highlight_end),
+                    order.into(),
                     offset,
                     limit,
                 )

@@ -347,21 +347,36 @@ pub struct SearchHit {
     pub rank: f64,
 }
 
-/// Final segments matching an FTS5 query, most relevant first.
+/// How search results are ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchOrder {
+    /// Best bm25 score first. Every match is scored, so the cost grows with the number of matches.
+    Relevance,
+    /// Most recently stored first. FTS5 walks its index backwards and stops at the page, so the cost
+    /// stays flat however many segments match.
+    Newest,
+}
+
+/// Final segments matching an FTS5 query.
 pub fn search_segments(
     conn: &Connection,
     fts_query: &str,
     highlight: (&str, &str),
+    order: SearchOrder,
     offset: usize,
     limit: usize,
 ) -> rusqlite::Result<Vec<SearchHit>> {
-    conn.prepare_cached(
+    let order_by = match order {
+        SearchOrder::Relevance => "transcript_fts.rank, transcript_fts.rowid desc",
+        SearchOrder::Newest => "transcript_fts.rowid desc",
+    };
+    conn.prepare_cached(&format!(
         "select s.id, s.call_id, s.seq, s.speaker, s.text, s.start_ms, s.end_ms, s.confidence, s.is_final, s.created_at,
-                snippet(transcript_fts, 0, :start, :end, '…', 16), bm25(transcript_fts)
+                snippet(transcript_fts, 0, :start, :end, '…', 16), transcript_fts.rank
          from transcript_fts join transcript_segments s on s.id = transcript_fts.rowid
          where transcript_fts match :query
-         order by bm25(transcript_fts), s.id limit :limit offset :offset",
-    )?
+         order by {order_by} limit :limit offset :offset"
+    ))?
     .query_map(
         named_params! {
             ":query": fts_query, ":start": highlight.0, ":end": highlight.1,
