@@ -260,6 +260,17 @@ async fn transcript_search_and_filters_return_the_right_calls() {
         "stemming and ranking across calls"
     );
     let (_, body) = server
+        .gql(
+            Some(&acme.key),
+            "{ searchTranscripts(query: \"order\", order: NEWEST) { nodes { call { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["searchTranscripts"]["nodes"][0]["call"]["id"], refund,
+        "NEWEST puts the most recently stored match first: {body}"
+    );
+    let (_, body) = server
         .gql(Some(&acme.key), search, json!({ "q": "zebra" }))
         .await;
     assert_eq!(body["data"]["searchTranscripts"]["nodes"], json!([]));
