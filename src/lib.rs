@@ -1,1 +1,3 @@
 //! voxedge — an edge-first platform for voice AI agents.
+
+pub mod audio;
