@@ -1,3 +1,4 @@
 //! voxedge — an edge-first platform for voice AI agents.
 
 pub mod audio;
+pub mod voice;

@@ -1,0 +1,27 @@
+//! Voice engines: turn detection, speech to text, text to speech — as libraries, without transport or server
+//! wiring.
+//!
+//! # Layout
+//! - [`runtime`] — ONNX Runtime, loaded dynamically once per process.
+//! - [`pool`] — [`InferencePool`]: bounded dedicated threads for model inference, so calls never block the async
+//!   runtime and bursts queue instead of oversubscribing the CPU.
+//! - [`vad`] — Silero VAD: speech probability per 32 ms window, with per-call recurrent state.
+//! - [`turn`] — [`TurnDetector`]: OpenAI `server_vad` turn semantics over those probabilities (sans-I/O).
+//! - [`VoiceError`] — the one error type of this layer, with stable codes.
+//!
+//! Stage logic ([`TurnDetector`], the audio codecs) takes time and input from outside;
+//! only the engines touch models, and only on their pools.
+
+mod error;
+pub mod pool;
+pub mod runtime;
+pub mod turn;
+pub mod vad;
+
+#[cfg(test)]
+pub(crate) mod testing;
+
+pub use error::{ModelKind, VoiceError};
+pub use pool::InferencePool;
+pub use turn::{TurnConfig, TurnDetector, TurnEvent, Utterance};
+pub use vad::{SileroVad, VadStream, VadWindow};
