@@ -7,6 +7,7 @@
 //!   runtime and bursts queue instead of oversubscribing the CPU.
 //! - [`vad`] — Silero VAD: speech probability per 32 ms window, with per-call recurrent state.
 //! - [`turn`] — [`TurnDetector`]: OpenAI `server_vad` turn semantics over those probabilities (sans-I/O).
+//! - [`stt`] — Whisper (whisper-rs) speech to text with decoder settings tuned for short utterances.
 //! - [`VoiceError`] — the one error type of this layer, with stable codes.
 //!
 //! Stage logic ([`TurnDetector`], the audio codecs) takes time and input from outside;
@@ -15,6 +16,7 @@
 mod error;
 pub mod pool;
 pub mod runtime;
+pub mod stt;
 pub mod turn;
 pub mod vad;
 
@@ -23,5 +25,6 @@ pub(crate) mod testing;
 
 pub use error::{ModelKind, VoiceError};
 pub use pool::InferencePool;
+pub use stt::{SpeechToText, Transcription};
 pub use turn::{TurnConfig, TurnDetector, TurnEvent, Utterance};
 pub use vad::{SileroVad, VadStream, VadWindow};
