@@ -8,15 +8,17 @@
 //! - [`vad`] — Silero VAD: speech probability per 32 ms window, with per-call recurrent state.
 //! - [`turn`] — [`TurnDetector`]: OpenAI `server_vad` turn semantics over those probabilities (sans-I/O).
 //! - [`stt`] — Whisper (whisper-rs) speech to text with decoder settings tuned for short utterances.
+//! - [`tts`] — Piper text to speech (espeak-ng phonemes, ONNX model) and the [`SentenceChunker`] that feeds it.
 //! - [`VoiceError`] — the one error type of this layer, with stable codes.
 //!
-//! Stage logic ([`TurnDetector`], the audio codecs) takes time and input from outside;
+//! Stage logic ([`TurnDetector`], [`SentenceChunker`], the audio codecs) takes time and input from outside;
 //! only the engines touch models, and only on their pools.
 
 mod error;
 pub mod pool;
 pub mod runtime;
 pub mod stt;
+pub mod tts;
 pub mod turn;
 pub mod vad;
 
@@ -26,5 +28,6 @@ pub(crate) mod testing;
 pub use error::{ModelKind, VoiceError};
 pub use pool::InferencePool;
 pub use stt::{SpeechToText, Transcription};
+pub use tts::{SentenceChunker, Synthesized, TextToSpeech};
 pub use turn::{TurnConfig, TurnDetector, TurnEvent, Utterance};
 pub use vad::{SileroVad, VadStream, VadWindow};
