@@ -2,6 +2,8 @@
 //! wiring.
 //!
 //! # Layout
+//! - [`models`] — [`VoiceConfig`] (where the files are), [`VoiceModels`] (what loaded) and the `/readyz`
+//!   [`VoiceStatus`]. The server starts without models and refuses calls that need a missing one.
 //! - [`runtime`] — ONNX Runtime, loaded dynamically once per process.
 //! - [`pool`] — [`InferencePool`]: bounded dedicated threads for model inference, so calls never block the async
 //!   runtime and bursts queue instead of oversubscribing the CPU.
@@ -15,6 +17,7 @@
 //! only the engines touch models, and only on their pools.
 
 mod error;
+pub mod models;
 pub mod pool;
 pub mod runtime;
 pub mod stt;
@@ -26,6 +29,7 @@ pub mod vad;
 pub(crate) mod testing;
 
 pub use error::{ModelKind, VoiceError};
+pub use models::{ModelStatus, VoiceConfig, VoiceModels, VoiceOptions, VoiceStatus};
 pub use pool::InferencePool;
 pub use stt::{SpeechToText, Transcription};
 pub use tts::{SentenceChunker, Synthesized, TextToSpeech};
