@@ -131,7 +131,7 @@ impl StreamResampler {
             while produced < expected {
                 produced += inner.run(0, Some(0), out) as u64;
             }
-            let keep = start + (expected - self.output_total) as usize;
+            let keep = start + expected.saturating_sub(self.output_total) as usize;
             out.truncate(keep);
         }
         self.reset();

@@ -55,12 +55,17 @@ pub struct DecodeSettings {
     pub single_segment: bool,
     /// Do not predict timestamp tokens.
     pub no_timestamps: bool,
-    /// Do not feed previous text as a prompt (each utterance stands alone).
+    /// Do not feed previous text as a prompt. Must stay on: a worker's state serves many calls, and with it off
+    /// one caller's words would prompt the next caller's transcription.
     pub no_context: bool,
     /// Candidates sampled per temperature-fallback step.
     pub best_of: i32,
     /// Re-decode at higher temperatures when the result looks unreliable.
     pub temperature_fallback: bool,
+    /// Cap on decoded tokens per second of audio (plus 16), 0 = none. Speech rarely exceeds 5 tokens/s; a decode
+    /// that hits the cap is a repetition loop (a known failure of a reduced `audio_ctx`) and is redone with the
+    /// full 30 s context.
+    pub max_tokens_per_second: i32,
     /// Threads whisper.cpp uses for one job.
     pub threads: i32,
 }
@@ -76,6 +81,7 @@ impl DecodeSettings {
             no_context: true,
             best_of: 5,
             temperature_fallback: true,
+            max_tokens_per_second: 0,
             threads,
         }
     }
@@ -90,6 +96,7 @@ impl DecodeSettings {
             no_context: true,
             best_of: 1,
             temperature_fallback: false,
+            max_tokens_per_second: 8,
             threads,
         }
     }
@@ -103,6 +110,15 @@ impl DecodeSettings {
             i32::try_from(n_samples.div_ceil(SAMPLES_PER_ENCODER_FRAME)).unwrap_or(i32::MAX);
         let ctx = frames.saturating_add(self.audio_ctx_margin);
         if ctx >= MAX_AUDIO_CTX { 0 } else { ctx }
+    }
+
+    /// The token cap for `n_samples` of audio (0 = none).
+    pub fn token_cap(&self, n_samples: usize) -> i32 {
+        if self.max_tokens_per_second <= 0 {
+            return 0;
+        }
+        let seconds = n_samples as f64 / f64::from(PIPELINE_SAMPLE_RATE);
+        (seconds * f64::from(self.max_tokens_per_second)).ceil() as i32 + 16
     }
 
     /// whisper-rs parameters for `n_samples` of audio.
@@ -119,6 +135,7 @@ impl DecodeSettings {
         let fits_one_window = n_samples < SAMPLES_PER_ENCODER_FRAME * MAX_AUDIO_CTX as usize;
         p.set_single_segment(self.single_segment && fits_one_window);
         p.set_audio_ctx(self.audio_ctx_for(n_samples));
+        p.set_max_tokens(self.token_cap(n_samples));
         if !self.temperature_fallback {
             p.set_temperature_inc(0.0);
         }
@@ -177,6 +194,8 @@ pub struct Transcription {
     pub audio_duration: Duration,
     /// Time whisper spent on it (excludes waiting for a worker).
     pub processing_time: Duration,
+    /// The fitted-context decode hit the token cap and was redone with the full context.
+    pub retried_full_context: bool,
 }
 
 /// The Whisper model and its worker pool.
@@ -268,13 +287,36 @@ pub fn transcribe_blocking(
         samples.resize(MIN_SAMPLES, 0.0);
     }
     let started = Instant::now();
-    state
-        .full(settings.full_params(samples.len()), &samples)
-        .map_err(|e| VoiceError::inference("whisper", e))?;
-    let mut out = collect(state, eot);
+    let mut out = decode(state, eot, settings, &samples)?;
+    let cap = settings.token_cap(samples.len());
+    if settings.fit_audio_ctx && cap > 0 && out.tokens >= cap as usize {
+        tracing::debug!(
+            tokens = out.tokens,
+            cap,
+            "whisper hit the token cap; retrying with full context"
+        );
+        let full = DecodeSettings {
+            fit_audio_ctx: false,
+            ..*settings
+        };
+        out = decode(state, eot, &full, &samples)?;
+        out.retried_full_context = true;
+    }
     out.audio_duration = audio_duration;
     out.processing_time = started.elapsed();
     Ok(out)
+}
+
+fn decode(
+    state: &mut WhisperState,
+    eot: i32,
+    settings: &DecodeSettings,
+    samples: &[f32],
+) -> Result<Transcription, VoiceError> {
+    state
+        .full(settings.full_params(samples.len()), samples)
+        .map_err(|e| VoiceError::inference("whisper", e))?;
+    Ok(collect(state, eot))
 }
 
 /// Text, token confidence and no-speech probability from a finished `full()` run.
@@ -311,6 +353,7 @@ fn collect(state: &WhisperState, eot: i32) -> Transcription {
         tokens,
         audio_duration: Duration::ZERO,
         processing_time: Duration::ZERO,
+        retried_full_context: false,
     }
 }
 

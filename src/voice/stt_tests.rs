@@ -100,6 +100,12 @@ fn audio_ctx_fits_the_utterance() {
     assert_eq!(s.audio_ctx_for(16_000), 50 + 64);
     assert_eq!(s.audio_ctx_for(16_000 * 29), 0, "near 30 s: full context");
     assert_eq!(DecodeSettings::whisper_defaults(2).audio_ctx_for(16_000), 0);
+    assert_eq!(s.token_cap(16_000 * 2), 2 * 8 + 16);
+    assert_eq!(
+        DecodeSettings::whisper_defaults(2).token_cap(16_000),
+        0,
+        "no cap"
+    );
 }
 
 #[test]
