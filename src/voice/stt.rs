@@ -51,6 +51,8 @@ pub struct DecodeSettings {
     /// Extra encoder frames (20 ms each) beyond the audio when fitting; too tight a context makes whisper drop
     /// or repeat the last words.
     pub audio_ctx_margin: i32,
+    /// Smallest fitted context: very short contexts make whisper repeat itself.
+    pub min_audio_ctx: i32,
     /// Force a single segment (no segmentation of the window).
     pub single_segment: bool,
     /// Do not predict timestamp tokens.
@@ -76,6 +78,7 @@ impl DecodeSettings {
         Self {
             fit_audio_ctx: false,
             audio_ctx_margin: 0,
+            min_audio_ctx: 0,
             single_segment: false,
             no_timestamps: false,
             no_context: true,
@@ -91,6 +94,7 @@ impl DecodeSettings {
         Self {
             fit_audio_ctx: true,
             audio_ctx_margin: 64,
+            min_audio_ctx: 384,
             single_segment: true,
             no_timestamps: true,
             no_context: true,
@@ -108,7 +112,9 @@ impl DecodeSettings {
         }
         let frames =
             i32::try_from(n_samples.div_ceil(SAMPLES_PER_ENCODER_FRAME)).unwrap_or(i32::MAX);
-        let ctx = frames.saturating_add(self.audio_ctx_margin);
+        let ctx = frames
+            .saturating_add(self.audio_ctx_margin)
+            .max(self.min_audio_ctx);
         if ctx >= MAX_AUDIO_CTX { 0 } else { ctx }
     }
 
