@@ -80,7 +80,7 @@ fn main() {
         ),
         ("+ greedy, no fallback, ctx fit+64", unguarded, false),
         ("+ token cap / full-ctx retry", no_min, false),
-        ("+ ctx at least 384 (chosen)", tuned, false),
+        ("+ ctx at least 768 (chosen)", tuned, false),
         (
             "  chosen, 1 thread",
             DecodeSettings {
@@ -216,8 +216,8 @@ fn short_turns(dir: &Path, eot: i32, state: &mut WhisperState, flash_state: &mut
             }),
             false,
         ),
-        ("ctx at least 384 (chosen)", tuned, false),
-        ("  at least 768", with(&|d| d.min_audio_ctx = 768), false),
+        ("  at least 384", with(&|d| d.min_audio_ctx = 384), false),
+        ("ctx at least 768 (chosen)", tuned, false),
         ("  chosen + flash attention", tuned, true),
     ];
     for (label, settings, flash) in configs {

@@ -6,15 +6,37 @@
 //!
 //! # Decoder settings, measured
 //! whisper.cpp's defaults are built for files: the encoder always runs over a 30 s window (`audio_ctx` 1500), the
-//! decoder emits timestamps and may re-decode at higher temperatures. A voice turn is 1–10 s, so [`DecodeSettings::
-//! tuned`] fits `audio_ctx` to the utterance (50 encoder frames per second + a margin), decodes one segment without
-//! timestamps or previous-text context, greedily, without temperature fallback. Figures from
-//! `cargo bench --bench voice_whisper_settings` (release, tiny.en, 2 threads, whisper.cpp built with
-//! `-march=native`, 2-core x86-64 VM; time = median of 3 runs; WER against the reference text):
+//! decoder emits timestamps and may re-decode at higher temperatures. A voice turn is 1–10 s, so
+//! [`DecodeSettings::tuned`] shrinks the encoder context to the utterance (50 frames/s + 64, but at least 768 =
+//! 15 s), decodes one segment without timestamps, greedily, without temperature fallback, and caps tokens at
+//! 8/s + 16, redoing a decode that hits the cap with the full context. Each guard is there because the bench
+//! showed its absence failing: a context fitted tightly makes tiny.en repeat itself ("And so my fellow mirror" ×40,
+//! "Hello? Hello?"), chaotically with respect to the margin. From `cargo bench --bench voice_whisper_settings`
+//! (release, tiny.en, 2 threads, whisper.cpp with `-march=native`, 2-core VM shared with other builds, so times
+//! are noisy; cell = median ms of 3 / WER % / runs that needed the full-context retry):
 //!
 //! ```text
-//! SETTINGS-TABLE
+//! jfk.wav slices (quiet machine, before the context floor existed)  0-1s        0-2s      0-5s      0-11s
+//! whisper.cpp defaults                                              956/0/0     720/0/0   808/0/0   888/0/0
+//! + no timestamps, single segment                                   792/0/0     937/0/0   871/0/0   914/0/0
+//! + greedy, no fallback, context fitted +64                         935/10900/0 96/0/0    181/14/0  421/0/0
+//!   same, fitted +0                                                 891/10900/0 884/4320/0 941/3043/0 312/0/0
+//! + token cap / full-context retry                                  892/0/3     79/0/0    150/14/0  344/0/0
+//!   same, 1 thread                                                  1479/0/3    133/0/0   266/14/0  584/0/0
+//!   same, flash attention                                           71/0/0      102/0/0   210/0/0   460/0/0
+//!
+//! 12 short turns synthesised by Piper (1.4–3.6 s incl. 300/500 ms padding)   WER    retries  p50/p95 ms (loaded)
+//! whisper.cpp defaults                                                       8%     0/12     1104/1611
+//! fitted +64, cap/retry, no floor                                            8%     8/12     929/5335
+//!   fitted +128                                                              8%     6/12     306/3493
+//!   timestamps on                                                            8%     2/12     83/990
+//! floor 384                                                                  18%    0/12     128/189  ("Hello? Hello?")
+//! floor 768 (chosen)                                                         8%     0/12     269/464
+//! floor 384 + flash attention                                                10%    0/12     164/254
 //! ```
+//! The 14 % on 0–5 s is one word ("asked not"). Piper adds noise, so the synthesised turns differ between runs;
+//! across three runs the floor-less fitted context needed the retry on 5–8 of 12 turns, floor 768 on none.
+//! Flash attention is faster on short clips but repeats words on short turns without a floor; left off.
 //!
 //! Sizing: by default one worker per two cores with two whisper threads each (on 2 cores: one worker, two threads);
 //! see [`SttOptions::for_machine`].
@@ -94,7 +116,7 @@ impl DecodeSettings {
         Self {
             fit_audio_ctx: true,
             audio_ctx_margin: 64,
-            min_audio_ctx: 384,
+            min_audio_ctx: 768,
             single_segment: true,
             no_timestamps: true,
             no_context: true,

@@ -99,10 +99,10 @@ fn audio_ctx_fits_the_utterance() {
     let s = DecodeSettings::tuned(2);
     assert_eq!(
         s.audio_ctx_for(16_000),
-        384,
+        768,
         "short audio gets the minimum context"
     );
-    assert_eq!(s.audio_ctx_for(16_000 * 10), 500 + 64);
+    assert_eq!(s.audio_ctx_for(16_000 * 20), 1000 + 64);
     assert_eq!(s.audio_ctx_for(16_000 * 29), 0, "near 30 s: full context");
     assert_eq!(DecodeSettings::whisper_defaults(2).audio_ctx_for(16_000), 0);
     assert_eq!(s.token_cap(16_000 * 2), 2 * 8 + 16);
