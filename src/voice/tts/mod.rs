@@ -133,7 +133,9 @@ impl Default for TtsOptions {
         Self {
             workers: (cores / 2).max(1),
             queue: 64,
-            intra_threads: 2.min(cores),
+            // Measured (benches/voice_onnx.rs): a second thread does not speed up a sentence (RTF ~0.1 either
+            // way on 2 cores) and would compete with whisper.
+            intra_threads: 1,
             espeak_program: "espeak-ng".into(),
         }
     }
