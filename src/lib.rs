@@ -27,6 +27,8 @@
 //! | [`calls`] | calls, their state machine, timeline and transcripts |
 //! | [`events`] | the per-tenant live event bus behind subscriptions |
 //! | [`webhooks`] | signed outgoing webhooks: outbox, dispatcher, retries |
+//! | [`audio`] | audio frames, G.711, PCM16, streaming resampling, WAV |
+//! | [`voice`] | voice engines: Silero VAD and turn detection, Whisper STT, Piper TTS, model loading |
 //! | [`brain`] | the agent's brain: streaming LLM replies over a provider chain, tools, circuit breakers |
 //! | [`graphql`] | the GraphQL schema, one file per domain |
 //! | [`http`] | routes: GraphQL over HTTP and WebSocket, health, metrics |
@@ -36,6 +38,7 @@
 
 pub mod agents;
 pub mod app;
+pub mod audio;
 pub mod audit;
 pub mod auth;
 pub mod brain;
@@ -56,4 +59,5 @@ pub mod secrets;
 pub mod shutdown;
 pub mod telemetry;
 pub mod tenants;
+pub mod voice;
 pub mod webhooks;

@@ -1,0 +1,103 @@
+use super::*;
+use crate::audio::{PIPELINE_SAMPLE_RATE, StreamResampler};
+use crate::voice::stt::{SpeechToText, SttOptions};
+use crate::voice::testing;
+
+fn tts() -> TextToSpeech {
+    TextToSpeech::load(
+        &testing::ort_env(),
+        &testing::model("en_US-joe-medium.onnx"),
+        TtsOptions::default(),
+    )
+    .expect("Piper voice loads")
+}
+
+#[test]
+fn voice_config_is_read() {
+    let json =
+        std::fs::read_to_string(testing::model("en_US-joe-medium.onnx.json")).expect("readable");
+    let voice = PiperVoice::from_json(&json).expect("valid config");
+    assert_eq!(voice.sample_rate, 22_050);
+    assert_eq!(voice.espeak_voice, "en-us");
+    assert!((voice.noise_scale - 0.667).abs() < 1e-6);
+    assert_eq!(voice.num_speakers, 1);
+    assert_eq!(
+        PiperVoice::config_path(Path::new("/m/v.onnx")),
+        PathBuf::from("/m/v.onnx.json")
+    );
+}
+
+#[test]
+fn hostile_voice_configs_are_refused() {
+    let base = r#"{"audio":{"sample_rate":22050},"espeak":{"voice":"VOICE"},
+        "inference":{"noise_scale":0.6,"length_scale":1,"noise_w":0.8},"phoneme_id_map":{MAP}}"#;
+    let map = r#""^":[1],"_":[0],"$":[2]"#;
+    let ok = base.replace("VOICE", "en-us").replace("MAP", map);
+    assert!(PiperVoice::from_json(&ok).is_ok());
+    let option_injection = base.replace("VOICE", "-w /tmp/x").replace("MAP", map);
+    assert!(PiperVoice::from_json(&option_injection).is_err());
+    let no_pad = base
+        .replace("VOICE", "en-us")
+        .replace("MAP", r#""^":[1],"$":[2]"#);
+    assert!(PiperVoice::from_json(&no_pad).is_err());
+    assert!(PiperVoice::from_json("{").is_err());
+}
+
+#[tokio::test]
+async fn spoken_sentence_is_understood_by_whisper() {
+    let tts = tts();
+    let text = "Hello! Your appointment with Dr. Smith is on Tuesday at 3.30 in the afternoon.";
+    let out = tts.synthesize(text).await.expect("synthesis");
+    assert_eq!(out.sample_rate, 22_050);
+    let seconds = out.samples.len() as f32 / out.sample_rate as f32;
+    assert!((2.0..10.0).contains(&seconds), "{seconds} s of audio");
+    let peak = out.samples.iter().fold(0.0f32, |m, s| m.max(s.abs()));
+    assert!(peak > 0.1, "audible: peak {peak}");
+
+    let audio_16k =
+        StreamResampler::process_all(out.sample_rate, PIPELINE_SAMPLE_RATE, &out.samples)
+            .expect("supported rates");
+    let stt = SpeechToText::load(
+        &testing::model("ggml-tiny.en.bin"),
+        SttOptions::for_machine(),
+    )
+    .expect("whisper model loads");
+    let heard = testing::normalise(&stt.transcribe(audio_16k).await.expect("transcription").text);
+    for word in ["hello", "appointment", "smith", "tuesday", "afternoon"] {
+        assert!(
+            heard.contains(word),
+            "{word:?} not in {heard:?} (phonemes {:?})",
+            out.phonemes
+        );
+    }
+}
+
+#[tokio::test]
+async fn nothing_to_say_and_too_much_to_say() {
+    let tts = tts();
+    let empty = tts.synthesize(" ... -- \n").await.expect("not an error");
+    assert!(empty.samples.is_empty());
+    let long = "a ".repeat(MAX_TEXT_CHARS);
+    let err = tts.synthesize(&long).await.expect_err("too long");
+    assert!(matches!(err, VoiceError::InvalidInput(_)));
+}
+
+#[test]
+fn missing_config_fails_to_load() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let model = dir.path().join("voice.onnx");
+    std::fs::write(&model, b"x").expect("write temp file");
+    let Err(err) = TextToSpeech::load(&testing::ort_env(), &model, TtsOptions::default()) else {
+        panic!("no config next to the model");
+    };
+    assert!(
+        matches!(
+            err,
+            VoiceError::ModelFailed {
+                model: ModelKind::Tts,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
