@@ -20,6 +20,7 @@ use crate::events::EventBus;
 use crate::ratelimit::RateLimits;
 use crate::secrets::Secrets;
 use crate::shutdown::Shutdown;
+use crate::voice::{VoiceModels, VoiceOptions};
 use crate::webhooks::Dispatcher;
 
 /// Everything request handlers and resolvers share. Cheap to clone (all `Arc`s inside).
@@ -45,6 +46,8 @@ pub struct AppState {
     pub secrets: Secrets,
     /// Rate limits and sign-in lock-outs.
     pub limits: Arc<RateLimits>,
+    /// Voice engines (VAD, STT, TTS). Loaded by the server at start; CLI commands run without them.
+    pub voice: Arc<VoiceModels>,
 }
 
 impl AppState {
@@ -110,6 +113,7 @@ impl AppState {
             clock,
             secrets,
             limits,
+            voice: Arc::new(VoiceModels::none()),
             config: Arc::new(config),
         })
     }
@@ -132,7 +136,12 @@ impl Application {
         let listen = config.listen;
         // Install the metrics recorder before anything records.
         crate::telemetry::metrics_handle();
-        let state = AppState::open(config).await?;
+        let voice_config = config.voice.clone();
+        let voice = tokio::task::spawn_blocking(move || {
+            VoiceModels::load(&voice_config, VoiceOptions::default())
+        });
+        let mut state = AppState::open(config).await?;
+        state.voice = Arc::new(voice.await?);
         let listener = TcpListener::bind(listen)
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;

@@ -9,8 +9,10 @@ use crate::db::SqliteSettings;
 use crate::db::TenantCacheSettings;
 use crate::identity::IdentitySettings;
 use crate::identity::lockout::LockoutPolicy;
+use crate::live::LiveSettings;
 use crate::ratelimit::{PlanLimits, RateLimitSettings};
 use crate::redact::Secret;
+use crate::voice::VoiceConfig;
 use crate::webhooks::DispatcherSettings;
 
 /// The data directory layout: `catalog.db` plus `tenants/<tenant-id>.db`.
@@ -152,6 +154,22 @@ pub struct ServeArgs {
     /// Seconds a lock-out lasts.
     #[arg(long, env = "VOXEDGE_LOGIN_LOCKOUT_SECS", default_value_t = 900)]
     pub login_lockout_secs: u64,
+    /// Voice model files and the ONNX Runtime library.
+    #[command(flatten)]
+    pub voice: VoiceConfig,
+    /// Milliseconds between WebSocket pings on live calls.
+    #[arg(long, env = "VOXEDGE_LIVE_PING_INTERVAL_MS", default_value_t = 5000)]
+    pub live_ping_interval_ms: u64,
+    /// Milliseconds a live-call client may go without answering a ping (or sending anything) before the
+    /// call ends as `connection_lost`.
+    #[arg(long, env = "VOXEDGE_LIVE_IDLE_TIMEOUT_MS", default_value_t = 20_000)]
+    pub live_idle_timeout_ms: u64,
+    /// Milliseconds a live-call client may take to accept what the server sends before it is dropped as too slow.
+    #[arg(long, env = "VOXEDGE_LIVE_WRITE_TIMEOUT_MS", default_value_t = 5000)]
+    pub live_write_timeout_ms: u64,
+    /// Largest accepted live-call WebSocket message, in bytes.
+    #[arg(long, env = "VOXEDGE_LIVE_MAX_MESSAGE_BYTES", default_value_t = 512 * 1024)]
+    pub live_max_message_bytes: usize,
 }
 
 /// Everything `Application::build` needs.
@@ -173,6 +191,10 @@ pub struct Config {
     pub secret_key: Option<Secret<String>>,
     pub identity: IdentitySettings,
     pub rate_limits: RateLimitSettings,
+    /// Where the voice models are.
+    pub voice: VoiceConfig,
+    /// Live-call connection limits.
+    pub live: LiveSettings,
 }
 
 /// Limits applied to every GraphQL operation.
@@ -248,6 +270,13 @@ impl Config {
                     window: Duration::from_secs(args.login_failure_window_secs),
                     lockout: Duration::from_secs(args.login_lockout_secs),
                 },
+            },
+            voice: args.voice,
+            live: LiveSettings {
+                ping_interval: Duration::from_millis(args.live_ping_interval_ms.max(1)),
+                idle_timeout: Duration::from_millis(args.live_idle_timeout_ms.max(1)),
+                write_timeout: Duration::from_millis(args.live_write_timeout_ms.max(1)),
+                max_message_bytes: args.live_max_message_bytes,
             },
         }
     }

@@ -29,6 +29,8 @@
 //! | [`webhooks`] | signed outgoing webhooks: outbox, dispatcher, retries |
 //! | [`audio`] | audio frames, G.711, PCM16, streaming resampling, WAV |
 //! | [`voice`] | voice engines: Silero VAD and turn detection, Whisper STT, Piper TTS, model loading |
+//! | [`live`] | live calls over WebSocket: Realtime and Twilio protocols, listening, transcribing, recording |
+//! | [`usage`] | metered usage (call time, audio transcribed, tokens, characters) |
 //! | [`brain`] | the agent's brain: streaming LLM replies over a provider chain, tools, circuit breakers |
 //! | [`graphql`] | the GraphQL schema, one file per domain |
 //! | [`http`] | routes: GraphQL over HTTP and WebSocket, health, metrics |
@@ -52,6 +54,7 @@ pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod identity;
+pub mod live;
 pub mod ratelimit;
 pub mod redact;
 pub mod repo;
@@ -59,5 +62,6 @@ pub mod secrets;
 pub mod shutdown;
 pub mod telemetry;
 pub mod tenants;
+pub mod usage;
 pub mod voice;
 pub mod webhooks;

@@ -20,6 +20,7 @@ use crate::error::{ApiError, ErrorCode, FieldError};
 use crate::events::TenantEvent;
 use crate::repo;
 use crate::repo::calls::{CallEventRow, CallRow, NewSegment, SegmentRow};
+use crate::usage::{Metric, NewUsage};
 use crate::webhooks::{self, WebhookEvent};
 
 /// Most segments accepted in one call to [`add_segments`].
@@ -157,7 +158,8 @@ pub async fn create(app: &AppState, tenant: TenantId, new: NewCall) -> Result<Ca
 }
 
 /// Moves a call to `to`, refusing transitions the state machine does not allow. `reason` becomes the
-/// `endedReason` of a terminal state (default: the state's name).
+/// `endedReason` of a terminal state (default: the state's name). Entering a terminal state records the call's
+/// duration as usage (`call_ms`) in the same transaction.
 pub async fn transition(
     app: &AppState,
     tenant: TenantId,
@@ -194,7 +196,10 @@ pub async fn transition(
         if to.is_terminal() {
             call.ended_at = Some(now);
             call.ended_reason = Some(reason.clone().unwrap_or_else(|| to.as_str().to_string()));
-            call.duration_ms = Some(call.answered_at.map_or(0, |answered| now - answered));
+            let duration = call.answered_at.map_or(0, |answered| now - answered);
+            call.duration_ms = Some(duration);
+            let usage = NewUsage::for_call(&call.id, "duration", Metric::CallMs, duration);
+            repo::usage::record(tx, &usage, now)?;
         }
         repo::calls::update_status(tx, &call)?;
         let event = repo::calls::insert_event(
@@ -305,12 +310,14 @@ fn validate_segments(segments: &[NewSegment]) -> Result<(), ApiError> {
     }
 }
 
-/// Stores transcript segments of a call (a segment with an existing seq replaces it) in one transaction.
+/// Stores transcript segments of a call (a segment with an existing seq replaces it) and the usage they
+/// measure (e.g. the audio transcribed), in one transaction.
 pub async fn add_segments(
     app: &AppState,
     tenant: TenantId,
     call_id: String,
     segments: Vec<NewSegment>,
+    usage: Vec<NewUsage>,
 ) -> Result<Vec<SegmentRow>, ApiError> {
     validate_segments(&segments)?;
     let db = app.tenant_db(tenant).await?;
@@ -321,6 +328,9 @@ pub async fn add_segments(
             .iter()
             .map(|segment| repo::calls::upsert_segment(tx, &call_id, segment, now))
             .collect::<rusqlite::Result<Vec<_>>>()?;
+        for usage in &usage {
+            repo::usage::record(tx, usage, now)?;
+        }
         let events = stored
             .iter()
             .map(|s| TenantEvent::Segment(Arc::new(s.clone())))

@@ -551,8 +551,14 @@ impl CallMutation {
                 is_final: s.is_final,
             })
             .collect();
-        let stored =
-            calls::add_segments(ctx.app(), principal.tenant_id, call_id.0, segments).await?;
+        let stored = calls::add_segments(
+            ctx.app(),
+            principal.tenant_id,
+            call_id.0,
+            segments,
+            Vec::new(),
+        )
+        .await?;
         Ok(stored.into_iter().map(TranscriptSegment).collect())
     }
 }

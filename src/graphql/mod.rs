@@ -19,6 +19,7 @@ mod members;
 pub mod pagination;
 pub mod scalars;
 mod session_tokens;
+mod usage;
 mod viewer;
 mod webhooks;
 
@@ -36,6 +37,7 @@ pub struct Query(
     webhooks::WebhookQuery,
     members::MemberQuery,
     audit_log::AuditQuery,
+    usage::UsageQuery,
 );
 
 #[derive(MergedObject, Default)]

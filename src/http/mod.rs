@@ -4,12 +4,15 @@
 //! |---|---|
 //! | `POST /graphql`, `GET /graphql` | GraphQL over HTTP; WebSocket upgrade for subscriptions; GraphiQL |
 //! | `GET /export/calls.csv` | calls matching a filter, streamed as CSV |
+//! | `GET /v1/realtime` | live call over the OpenAI-Realtime-compatible WebSocket protocol |
+//! | `GET /v1/twilio/stream` | live phone call over Twilio Media Streams |
 //! | `GET /healthz` | alive |
 //! | `GET /readyz` | catalog open, data directory writable, not draining |
 //! | `GET /metrics` | Prometheus text format |
 
 mod export;
 mod graphql;
+mod live;
 pub mod middleware;
 mod ops;
 mod ws;
@@ -45,6 +48,8 @@ pub fn router(app: AppState) -> Router {
     Router::new()
         .route("/graphql", get(graphql_get).post(graphql::post))
         .route("/export/calls.csv", get(export::calls_csv))
+        .route("/v1/realtime", get(live::realtime))
+        .route("/v1/twilio/stream", get(live::twilio_stream))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -40,12 +40,19 @@ pub async fn readyz(State(state): State<HttpState>) -> Response {
             |()| json!({ "ok": true }),
         )
     };
+    // Missing voice models do not make the server unready: the API works without them, and calls that need a
+    // model are refused with an error naming the setting.
+    let voice = app.voice.status();
     let body = json!({
         "status": if ready { "ready" } else { "not_ready" },
         "draining": draining,
         "checks": {
             "catalog": check(catalog.map_err(|e| e.to_string())),
             "data_dir": check(data_dir),
+        },
+        "voice": {
+            "ready": voice.ready(),
+            "models": voice,
         },
     });
     let status = if ready {

@@ -3,7 +3,7 @@
 //! Resolvers and handlers never build SQL; they call these functions through `Database::read` / `write`.
 //! `catalog.db` tables: [`tenants`], [`users`], [`memberships`], [`sessions`], [`invites`], and the
 //! webhook queue in [`webhooks`]. Tenant database tables: [`meta`], [`api_keys`], [`agents`], [`calls`],
-//! [`webhooks`], [`audit`].
+//! [`webhooks`], [`audit`], [`usage`].
 
 pub mod agents;
 pub mod api_keys;
@@ -14,6 +14,7 @@ pub mod memberships;
 pub mod meta;
 pub mod sessions;
 pub mod tenants;
+pub mod usage;
 pub mod users;
 pub mod webhooks;
 

@@ -243,6 +243,25 @@ impl VoiceModels {
         }
     }
 
+    /// No engines: for commands that never handle calls. Every model reports as missing.
+    pub fn none() -> Self {
+        let missing = |setting| ModelStatus::Missing {
+            setting,
+            path: None,
+        };
+        Self {
+            stt: None,
+            vad: None,
+            tts: None,
+            status: VoiceStatus {
+                onnx_runtime: missing(ORT_DYLIB_SETTING),
+                stt: missing(STT_MODEL_SETTING),
+                vad: missing(VAD_MODEL_SETTING),
+                tts: missing(TTS_MODEL_SETTING),
+            },
+        }
+    }
+
     /// Per-model status for `/readyz`.
     pub fn status(&self) -> &VoiceStatus {
         &self.status

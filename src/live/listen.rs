@@ -1,0 +1,183 @@
+//! The listening half of a call: wire bytes → 16 kHz audio → VAD windows → turns (or, with turn detection off,
+//! a buffer the client commits by hand).
+//!
+//! Positions are counted in samples of the pipeline rate from the start of the call, so the listener runs as fast
+//! as audio arrives and tests can feed minutes of audio in a second.
+
+use std::sync::Arc;
+
+use crate::audio::{AudioError, AudioFormat, FormatDecoder, PIPELINE_SAMPLE_RATE, samples_to_ms};
+use crate::voice::turn::StopReason;
+use crate::voice::{
+    SileroVad, TurnConfig, TurnDetector, TurnEvent, Utterance, VadStream, VoiceError,
+};
+
+/// Listens to one caller.
+pub struct Listener {
+    decoder: FormatDecoder,
+    vad: Arc<SileroVad>,
+    vad_stream: VadStream,
+    /// `None`: turn detection is off and the client commits the buffer itself.
+    turns: Option<TurnDetector>,
+    /// Turn detection off: audio since the last commit or clear.
+    manual: Vec<f32>,
+    /// Stream position of `manual[0]`.
+    manual_start: u64,
+    /// 16 kHz samples received so far.
+    received: u64,
+    /// Longest utterance, from the turn settings (also bounds the manual buffer).
+    max_utterance_samples: usize,
+}
+
+impl Listener {
+    /// A listener for audio in `format`, with `turns` (`None`: manual commits).
+    pub fn new(
+        vad: Arc<SileroVad>,
+        format: AudioFormat,
+        turns: Option<TurnConfig>,
+    ) -> Result<Self, AudioError> {
+        let max = turns.unwrap_or_default().max_utterance_ms;
+        Ok(Self {
+            decoder: FormatDecoder::new(format)?,
+            vad,
+            vad_stream: VadStream::new(),
+            turns: turns.map(|config| TurnDetector::new(config, PIPELINE_SAMPLE_RATE)),
+            manual: Vec::new(),
+            manual_start: 0,
+            received: 0,
+            max_utterance_samples: ms_to_samples(max),
+        })
+    }
+
+    /// The wire format being decoded.
+    pub fn format(&self) -> AudioFormat {
+        self.decoder.format()
+    }
+
+    /// Switches the wire format for audio that follows. Positions keep counting.
+    pub fn set_format(&mut self, format: AudioFormat) -> Result<(), AudioError> {
+        if format != self.decoder.format() {
+            self.decoder = FormatDecoder::new(format)?;
+        }
+        Ok(())
+    }
+
+    /// Switches turn detection on (with new settings) or off. An open utterance is dropped.
+    pub fn set_turn_detection(&mut self, turns: Option<TurnConfig>) {
+        let unchanged = match (&self.turns, &turns) {
+            (Some(current), Some(new)) => current.config() == new,
+            (None, None) => true,
+            _ => false,
+        };
+        if unchanged {
+            return;
+        }
+        self.max_utterance_samples = ms_to_samples(turns.unwrap_or_default().max_utterance_ms);
+        self.turns = turns.map(|config| TurnDetector::new(config, PIPELINE_SAMPLE_RATE));
+        self.manual.clear();
+        self.manual_start = self.received;
+    }
+
+    /// True when the server detects turns (else the client commits).
+    pub fn detects_turns(&self) -> bool {
+        self.turns.is_some()
+    }
+
+    /// True while the caller is speaking (server turn detection only).
+    pub fn caller_speaking(&self) -> bool {
+        self.turns.as_ref().is_some_and(TurnDetector::is_speaking)
+    }
+
+    /// Milliseconds of audio received.
+    pub fn position_ms(&self) -> u64 {
+        samples_to_ms(self.received, PIPELINE_SAMPLE_RATE)
+    }
+
+    /// Takes encoded audio; returns the turn events it completes.
+    pub async fn push(&mut self, bytes: &[u8]) -> Result<Vec<TurnEvent>, VoiceError> {
+        let frame = self.decoder.decode(bytes);
+        self.feed(frame.samples).await
+    }
+
+    async fn feed(&mut self, samples: Vec<f32>) -> Result<Vec<TurnEvent>, VoiceError> {
+        if samples.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.received += samples.len() as u64;
+        let Some(turns) = &mut self.turns else {
+            self.manual.extend_from_slice(&samples);
+            let excess = self.manual.len().saturating_sub(self.max_utterance_samples);
+            if excess > 0 {
+                // Keep the most recent audio, like a ring buffer: a client that never commits cannot grow it.
+                self.manual.drain(..excess);
+                self.manual_start += excess as u64;
+            }
+            return Ok(Vec::new());
+        };
+        let windows = self.vad.process(&mut self.vad_stream, &samples).await?;
+        let mut events = Vec::new();
+        for window in windows {
+            events.extend(turns.push(window.start_sample, &window.samples, window.probability));
+        }
+        Ok(events)
+    }
+
+    /// Ends the current turn now (`input_audio_buffer.commit`): the open utterance under server turn detection, or
+    /// the manual buffer. `None` when there is nothing to commit.
+    pub fn commit(&mut self) -> Option<Utterance> {
+        match &mut self.turns {
+            Some(turns) => match turns.finish() {
+                Some(TurnEvent::SpeechStopped { utterance, .. }) => Some(utterance),
+                _ => None,
+            },
+            None => {
+                if self.manual.is_empty() {
+                    return None;
+                }
+                let samples = std::mem::take(&mut self.manual);
+                let start = self.manual_start;
+                let end = start + samples.len() as u64;
+                self.manual_start = end;
+                let (start_ms, end_ms) = (to_ms(start), to_ms(end));
+                Some(Utterance {
+                    samples,
+                    sample_rate: PIPELINE_SAMPLE_RATE,
+                    audio_start_ms: start_ms,
+                    speech_start_ms: start_ms,
+                    speech_end_ms: end_ms,
+                    audio_end_ms: end_ms,
+                    reason: StopReason::EndOfStream,
+                })
+            }
+        }
+    }
+
+    /// Drops buffered audio and any open utterance (`input_audio_buffer.clear`).
+    pub fn clear(&mut self) {
+        if let Some(turns) = &mut self.turns {
+            turns.clear();
+        }
+        self.manual.clear();
+        self.manual_start = self.received;
+    }
+
+    /// The call is over: flushes the decoder and returns the last utterance, if the caller was mid-sentence (or,
+    /// without turn detection, audio was left uncommitted).
+    pub async fn finish(&mut self) -> Result<Option<Utterance>, VoiceError> {
+        let tail = self.decoder.flush();
+        let events = self.feed(tail.samples).await?;
+        let stopped = events.into_iter().find_map(|event| match event {
+            TurnEvent::SpeechStopped { utterance, .. } => Some(utterance),
+            TurnEvent::SpeechStarted { .. } => None,
+        });
+        Ok(stopped.or_else(|| self.commit()))
+    }
+}
+
+fn ms_to_samples(ms: u32) -> usize {
+    (u64::from(ms) * u64::from(PIPELINE_SAMPLE_RATE) / 1000) as usize
+}
+
+fn to_ms(samples: u64) -> u64 {
+    samples_to_ms(samples, PIPELINE_SAMPLE_RATE)
+}

@@ -1,0 +1,42 @@
+//! Live calls: a caller's audio over a WebSocket — heard, turned into utterances, transcribed and recorded while
+//! the call goes on.
+//!
+//! # Layout
+//! - [`realtime`] — the OpenAI-Realtime-compatible protocol (browsers, SDKs), beta and GA forms.
+//! - [`twilio`] — Twilio Media Streams (phone calls).
+//! - [`protocol`] — what both protocols translate to and from: client [`Command`]s and session [`Event`]s.
+//! - [`session`] — the call driver: creates the call, listens, transcribes on the STT pool, stores and publishes
+//!   transcript segments, meters usage, and ends the call in a proper state however the connection ends.
+//! - [`listen`] — [`Listener`]: wire audio → 16 kHz → Silero VAD → turns (or manual commits).
+//! - [`socket`] — the sending side: a bounded queue and writer task, so a client that stops reading is dropped
+//!   instead of buffered without bound.
+//!
+//! ```text
+//! WebSocket ─► protocol (JSON → Command) ─► Listener (decode, VAD, turns) ─► STT pool ─► segments + usage
+//!     ◄─ protocol (Event → JSON) ◄─────────── session events ◄───────────────────────────┘
+//! ```
+
+pub mod listen;
+pub mod protocol;
+pub mod realtime;
+pub mod session;
+mod socket;
+pub mod twilio;
+
+use std::time::Duration;
+
+pub use listen::Listener;
+pub use protocol::{ClientError, Command, Event, Protocol};
+
+/// Connection limits of live calls (see the `--live-*` settings).
+#[derive(Debug, Clone)]
+pub struct LiveSettings {
+    /// Between WebSocket pings.
+    pub ping_interval: Duration,
+    /// Silence from the client (no message, no pong) after which the call ends as `connection_lost`.
+    pub idle_timeout: Duration,
+    /// How long the client may take to accept what is sent before it is dropped as too slow.
+    pub write_timeout: Duration,
+    /// Largest accepted message.
+    pub max_message_bytes: usize,
+}

@@ -1,0 +1,132 @@
+//! What clients and sessions say to each other, independent of the wire protocol.
+//!
+//! A wire protocol ([`super::realtime`], [`super::twilio`]) turns client messages into [`Command`]s and renders
+//! the session's [`Event`]s; the session never sees JSON.
+
+use crate::audio::AudioFormat;
+use crate::voice::TurnConfig;
+
+/// Something a client asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Caller audio in the session's input format.
+    Audio(Vec<u8>),
+    /// End the caller's turn now (`input_audio_buffer.commit`).
+    Commit,
+    /// Drop buffered caller audio (`input_audio_buffer.clear`).
+    ClearInput,
+    /// Change the session: `None` fields stay as they are.
+    Configure {
+        input_format: Option<AudioFormat>,
+        /// `Some(None)` turns server turn detection off (the client commits).
+        turn_detection: Option<Option<TurnConfig>>,
+    },
+    /// A typed user message (`conversation.item.create`).
+    UserText {
+        item_id: Option<String>,
+        text: String,
+    },
+    /// Ask the agent to answer now (`response.create`).
+    CreateResponse,
+    /// Stop the agent's answer (`response.cancel`).
+    CancelResponse,
+    /// The caller pressed a key (Twilio `dtmf`).
+    Dtmf(String),
+    /// The client played audio up to a mark (Twilio `mark`).
+    PlaybackMark(String),
+    /// The caller hung up (Twilio `stop`).
+    Hangup,
+}
+
+/// Something the session tells the client.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The session is ready (first message); `call_id` is the call record it is stored as.
+    SessionCreated {
+        call_id: String,
+    },
+    /// A `Configure` was applied.
+    SessionUpdated,
+    SpeechStarted {
+        item_id: String,
+        audio_start_ms: u64,
+    },
+    SpeechStopped {
+        item_id: String,
+        audio_end_ms: u64,
+    },
+    /// Caller audio became a conversation item.
+    Committed {
+        item_id: String,
+        previous_item_id: Option<String>,
+    },
+    InputCleared,
+    /// A user item joined the conversation: audio awaiting its transcript, or typed text.
+    UserItemAdded {
+        item_id: String,
+        previous_item_id: Option<String>,
+        text: Option<String>,
+    },
+    /// The transcript of a user audio item.
+    Transcribed {
+        item_id: String,
+        text: String,
+    },
+    TranscriptionFailed {
+        item_id: String,
+        error: ClientError,
+    },
+    Error(ClientError),
+}
+
+/// An error reported to the client, with a stable `code`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientError {
+    /// Stable, snake_case (the Realtime API's style).
+    pub code: String,
+    pub message: String,
+    /// The offending field, e.g. `session.input_audio_format`.
+    pub param: Option<String>,
+    /// The client event that caused it.
+    pub event_id: Option<String>,
+    /// When set, the connection closes with this WebSocket close code after the error is reported.
+    pub close: Option<u16>,
+}
+
+impl ClientError {
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            code: code.into(),
+            message: message.into(),
+            param: None,
+            event_id: None,
+            close: None,
+        }
+    }
+
+    pub fn param(mut self, param: impl Into<String>) -> Self {
+        self.param = Some(param.into());
+        self
+    }
+
+    pub fn event_id(mut self, event_id: Option<&str>) -> Self {
+        self.event_id = event_id.map(str::to_string);
+        self
+    }
+
+    /// Reporting this error ends the connection with `code`.
+    pub fn closing(mut self, code: u16) -> Self {
+        self.close = Some(code);
+        self
+    }
+}
+
+/// A wire protocol: client messages in, session events out.
+pub trait Protocol: Send + Sync + 'static {
+    /// Translates a text message.
+    fn text(&mut self, text: &str) -> Result<Vec<Command>, ClientError>;
+    /// Translates a binary message.
+    fn binary(&mut self, bytes: &[u8]) -> Result<Vec<Command>, ClientError>;
+    /// Renders an event as text messages; empty when the protocol has no such message.
+    fn render(&mut self, event: &Event) -> Vec<String>;
+}

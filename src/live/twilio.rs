@@ -1,0 +1,284 @@
+//! Twilio Media Streams, for phone calls, at `/v1/twilio/stream`.
+//!
+//! Twilio opens the WebSocket after the inbound-call webhook answered with `<Connect><Stream>`; the stream's
+//! custom parameters carry a short-lived session token (tenant + agent) and the call's numbers. Twilio sends
+//! `connected`, `start`, then `media` (base64 mu-law 8 kHz, 20 ms per message), `dtmf`, `mark` and `stop`; we may
+//! send `media`, `mark` and `clear`.
+//!
+//! Twilio has no error message, so protocol violations close the socket with a close code: `1003` for binary
+//! frames or an unsupported media format, `1007` for malformed JSON or audio, `1008` for a missing or bad token,
+//! `1009` for oversized messages. Unknown event types are ignored (Twilio adds events over time) and counted.
+
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket, close_code};
+use base64::Engine as _;
+use futures::StreamExt as _;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::protocol::{ClientError, Command, Event, Protocol};
+use super::session::{self, CallSetup, agent_turn_config};
+use crate::agents::input::is_e164;
+use crate::app::AppState;
+use crate::audio::AudioFormat;
+use crate::calls::{Direction, NewCall, Transport};
+use crate::ratelimit::Limited;
+
+/// How long Twilio has to send `start` after connecting.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The `start` message.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Start {
+    stream_sid: String,
+    #[serde(default)]
+    account_sid: Option<String>,
+    #[serde(default)]
+    call_sid: Option<String>,
+    #[serde(default)]
+    custom_parameters: serde_json::Map<String, Value>,
+    media_format: MediaFormat,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MediaFormat {
+    encoding: String,
+    sample_rate: u32,
+    #[serde(default = "one")]
+    channels: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// One stream's protocol state.
+pub struct TwilioStream {
+    stream_sid: String,
+}
+
+impl Protocol for TwilioStream {
+    fn text(&mut self, text: &str) -> Result<Vec<Command>, ClientError> {
+        let message: Value = serde_json::from_str(text).map_err(|e| {
+            ClientError::new("invalid_json", format!("not JSON: {e}")).closing(close_code::INVALID)
+        })?;
+        match message["event"].as_str() {
+            Some("media") => {
+                let media = &message["media"];
+                // Only the caller's side is transcribed (a stream may carry both tracks).
+                if media["track"].as_str().is_some_and(|t| t != "inbound") {
+                    return Ok(Vec::new());
+                }
+                let payload = media["payload"].as_str().ok_or_else(|| {
+                    ClientError::new("invalid_event", "media without payload")
+                        .closing(close_code::INVALID)
+                })?;
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(payload)
+                    .map_err(|e| {
+                        ClientError::new("invalid_audio", format!("payload is not base64: {e}"))
+                            .closing(close_code::INVALID)
+                    })?;
+                Ok(vec![Command::Audio(bytes)])
+            }
+            Some("dtmf") => Ok(message["dtmf"]["digit"]
+                .as_str()
+                .map(|d| Command::Dtmf(d.chars().take(8).collect()))
+                .into_iter()
+                .collect()),
+            Some("mark") => Ok(message["mark"]["name"]
+                .as_str()
+                .map(|n| Command::PlaybackMark(n.to_string()))
+                .into_iter()
+                .collect()),
+            Some("stop") => Ok(vec![Command::Hangup]),
+            Some("connected" | "start") => Ok(Vec::new()),
+            other => {
+                let kind = other
+                    .unwrap_or("(none)")
+                    .chars()
+                    .take(40)
+                    .collect::<String>();
+                metrics::counter!("voxedge_twilio_unknown_events_total").increment(1);
+                tracing::info!(event = %kind, "ignoring unknown Twilio event");
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    fn binary(&mut self, _bytes: &[u8]) -> Result<Vec<Command>, ClientError> {
+        Err(ClientError::new(
+            "binary_not_supported",
+            "Media Streams messages are JSON text",
+        )
+        .closing(close_code::UNSUPPORTED))
+    }
+
+    fn render(&mut self, _event: &Event) -> Vec<String> {
+        // Twilio only takes media, mark and clear; transcription events have no place on this socket.
+        Vec::new()
+    }
+}
+
+impl TwilioStream {
+    /// The stream this socket carries (for outgoing `media`, `mark` and `clear`).
+    pub fn stream_sid(&self) -> &str {
+        &self.stream_sid
+    }
+
+    /// A message for Twilio, addressed to this stream.
+    pub fn message(&self, event: &str, body: Value) -> String {
+        let mut message = body;
+        message["event"] = json!(event);
+        message["streamSid"] = json!(self.stream_sid);
+        message.to_string()
+    }
+}
+
+/// Serves one Media Streams connection until its call ends.
+pub async fn serve(app: AppState, mut socket: WebSocket) {
+    let start = match wait_for_start(&mut socket).await {
+        Ok(start) => start,
+        Err(error) => {
+            let protocol = TwilioStream {
+                stream_sid: String::new(),
+            };
+            return session::refuse(&app, socket, protocol, error).await;
+        }
+    };
+    let protocol = TwilioStream {
+        stream_sid: start.stream_sid.clone(),
+    };
+    match setup(&app, start).await {
+        Ok(setup) => session::run(app, setup, socket, protocol).await,
+        Err(error) => session::refuse(&app, socket, protocol, error).await,
+    }
+}
+
+/// Reads `connected` and `start`.
+async fn wait_for_start(socket: &mut WebSocket) -> Result<Start, ClientError> {
+    let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+    loop {
+        let message = match tokio::time::timeout_at(deadline, socket.next()).await {
+            Err(_) => {
+                return Err(ClientError::new("start_timeout", "no start message")
+                    .closing(close_code::POLICY));
+            }
+            Ok(Some(Ok(message))) => message,
+            Ok(Some(Err(_)) | None) => {
+                return Err(ClientError::new("connection_lost", "closed before start"));
+            }
+        };
+        let text = match message {
+            Message::Text(text) => text,
+            Message::Binary(_) => {
+                return Err(ClientError::new(
+                    "binary_not_supported",
+                    "Media Streams messages are JSON text",
+                )
+                .closing(close_code::UNSUPPORTED));
+            }
+            Message::Close(_) => {
+                return Err(ClientError::new("connection_lost", "closed before start"));
+            }
+            Message::Ping(_) | Message::Pong(_) => continue,
+        };
+        let mut message: Value = serde_json::from_str(text.as_str()).map_err(|e| {
+            ClientError::new("invalid_json", format!("not JSON: {e}")).closing(close_code::INVALID)
+        })?;
+        match message["event"].as_str() {
+            Some("connected") => continue,
+            Some("start") => {
+                let start: Start =
+                    serde_json::from_value(message["start"].take()).map_err(|e| {
+                        ClientError::new("invalid_event", format!("bad start message: {e}"))
+                            .closing(close_code::INVALID)
+                    })?;
+                let format = &start.media_format;
+                if format.encoding != "audio/x-mulaw"
+                    || format.sample_rate != 8000
+                    || format.channels != 1
+                {
+                    return Err(ClientError::new(
+                        "unsupported_audio_format",
+                        format!(
+                            "expected audio/x-mulaw 8000 Hz mono, got {} {} Hz {} channels",
+                            format.encoding, format.sample_rate, format.channels
+                        ),
+                    )
+                    .closing(close_code::UNSUPPORTED));
+                }
+                return Ok(start);
+            }
+            _ => {
+                return Err(
+                    ClientError::new("invalid_event", "expected connected or start first")
+                        .closing(close_code::POLICY),
+                );
+            }
+        }
+    }
+}
+
+/// Verifies the stream token and describes the call.
+async fn setup(app: &AppState, start: Start) -> Result<CallSetup, ClientError> {
+    let refused = |e: crate::error::ApiError| {
+        ClientError::new(e.code.as_str().to_ascii_lowercase(), e.message)
+            .closing(close_code::POLICY)
+    };
+    let parameter = |name: &str| {
+        start
+            .custom_parameters
+            .get(name)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let token = parameter("token").ok_or_else(|| {
+        ClientError::new("unauthenticated", "the stream needs a `token` parameter")
+            .closing(close_code::POLICY)
+    })?;
+    let grant = app
+        .auth
+        .verify_session_token(&token)
+        .await
+        .map_err(refused)?;
+    let tenant = grant.tenant_id;
+    app.limits
+        .check_tenant(tenant, Limited::WsConnect)
+        .await
+        .map_err(|e| refused(e).closing(close_code::AGAIN))?;
+    let db = app.tenant_db(tenant).await.map_err(refused)?;
+    let agent = app
+        .agents
+        .active(&db, tenant, &grant.agent_id)
+        .await
+        .map_err(refused)?;
+    let number = |name: &str| parameter(name).filter(|n| is_e164(n));
+    let direction = match parameter("direction").as_deref() {
+        Some("outbound") => Direction::Outbound,
+        _ => Direction::Inbound,
+    };
+    Ok(CallSetup {
+        tenant,
+        call: NewCall {
+            agent_id: grant.agent_id,
+            direction,
+            transport: Transport::Phone,
+            from: number("from"),
+            to: number("to"),
+            metadata: json!({
+                "twilio": {
+                    "streamSid": start.stream_sid,
+                    "callSid": start.call_sid.or_else(|| parameter("callSid")),
+                    "accountSid": start.account_sid,
+                }
+            }),
+        },
+        turn_detection: Some(agent_turn_config(&agent)),
+        agent,
+        input_format: AudioFormat::G711Ulaw,
+    })
+}
