@@ -46,6 +46,7 @@ pub const TENANT: Migrations = Migrations {
         migration!("tenant-template", "0004_calls.sql"),
         migration!("tenant-template", "0005_webhooks.sql"),
         migration!("tenant-template", "0006_audit_log.sql"),
+        migration!("tenant-template", "0007_telephony.sql"),
     ],
 };
 
