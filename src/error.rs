@@ -73,11 +73,16 @@ pub enum ErrorCode {
     InvalidCredentials,
     /// 401: a refresh token was used twice; its whole session family is now revoked.
     RefreshTokenReused,
+    /// 403: a signed inbound request (e.g. a Twilio webhook) has a missing or wrong signature, or names
+    /// a tenant that does not exist (deliberately indistinguishable).
+    InvalidSignature,
+    /// 404: the tenant has not configured telephony (no Twilio account), so its webhooks cannot be verified.
+    TelephonyNotConfigured,
 }
 
 impl ErrorCode {
     /// Every code, for lookups and tests.
-    pub const ALL: [ErrorCode; 29] = [
+    pub const ALL: [ErrorCode; 31] = [
         Self::BadRequest,
         Self::GraphqlParseFailed,
         Self::GraphqlValidationFailed,
@@ -107,6 +112,8 @@ impl ErrorCode {
         Self::TokenRevoked,
         Self::InvalidCredentials,
         Self::RefreshTokenReused,
+        Self::InvalidSignature,
+        Self::TelephonyNotConfigured,
     ];
 
     /// The code with this string form.
@@ -146,6 +153,8 @@ impl ErrorCode {
             Self::TokenRevoked => "TOKEN_REVOKED",
             Self::InvalidCredentials => "INVALID_CREDENTIALS",
             Self::RefreshTokenReused => "REFRESH_TOKEN_REUSED",
+            Self::InvalidSignature => "INVALID_SIGNATURE",
+            Self::TelephonyNotConfigured => "TELEPHONY_NOT_CONFIGURED",
         }
     }
 
@@ -169,8 +178,8 @@ impl ErrorCode {
             | Self::TokenRevoked
             | Self::InvalidCredentials
             | Self::RefreshTokenReused => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
-            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Forbidden | Self::InvalidSignature => StatusCode::FORBIDDEN,
+            Self::NotFound | Self::TelephonyNotConfigured => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             Self::Conflict | Self::InvalidStateTransition => StatusCode::CONFLICT,
