@@ -19,6 +19,7 @@ mod members;
 pub mod pagination;
 pub mod scalars;
 mod session_tokens;
+mod telephony;
 mod viewer;
 mod webhooks;
 
@@ -34,6 +35,7 @@ pub struct Query(
     agents::AgentQuery,
     calls::CallQuery,
     webhooks::WebhookQuery,
+    telephony::TelephonyQuery,
     members::MemberQuery,
     audit_log::AuditQuery,
 );
@@ -45,6 +47,7 @@ pub struct Mutation(
     agents::AgentMutation,
     calls::CallMutation,
     webhooks::WebhookMutation,
+    telephony::TelephonyMutation,
     auth::AuthMutation,
     members::MemberMutation,
     session_tokens::SessionTokenMutation,
