@@ -20,6 +20,7 @@ use crate::events::EventBus;
 use crate::ratelimit::RateLimits;
 use crate::secrets::Secrets;
 use crate::shutdown::Shutdown;
+use crate::telephony::TwilioApi;
 use crate::webhooks::Dispatcher;
 
 /// Everything request handlers and resolvers share. Cheap to clone (all `Arc`s inside).
@@ -45,6 +46,8 @@ pub struct AppState {
     pub secrets: Secrets,
     /// Rate limits and sign-in lock-outs.
     pub limits: Arc<RateLimits>,
+    /// Twilio's REST API, for outbound calls.
+    pub twilio: TwilioApi,
 }
 
 impl AppState {
@@ -110,6 +113,7 @@ impl AppState {
             clock,
             secrets,
             limits,
+            twilio: TwilioApi::new(config.twilio_api_url.clone(), Duration::from_secs(10)),
             config: Arc::new(config),
         })
     }

@@ -56,8 +56,16 @@ pub struct ServeArgs {
     pub client_ip_header: Option<String>,
     /// The origin callers and Twilio reach this server at (e.g. `https://voxedge.fly.dev`); unset: each
     /// request's `Host` header and `X-Forwarded-Proto`.
-    #[arg(long, env = "VOXEDGE_PUBLIC_URL", value_parser = parse_public_url)]
+    #[arg(long, env = "VOXEDGE_PUBLIC_URL", value_parser = parse_origin)]
     pub public_url: Option<String>,
+    /// Twilio's REST API origin (tests point it at a local server speaking the same protocol).
+    #[arg(
+        long,
+        env = "VOXEDGE_TWILIO_API_URL",
+        default_value = "https://api.twilio.com",
+        value_parser = parse_origin
+    )]
+    pub twilio_api_url: String,
     /// Maximum tenant databases open at once.
     #[arg(long, env = "VOXEDGE_TENANT_CACHE_CAPACITY", default_value_t = 1024)]
     pub tenant_cache_capacity: u64,
@@ -167,6 +175,8 @@ pub struct Config {
     pub client_ip_header: Option<String>,
     /// `scheme://host[:port]` without a trailing slash, when configured.
     pub public_url: Option<String>,
+    /// Twilio's REST API origin, `scheme://host[:port]`.
+    pub twilio_api_url: String,
     pub sqlite: SqliteSettings,
     pub tenant_cache: TenantCacheSettings,
     pub api_key_cache_ttl: Duration,
@@ -190,9 +200,9 @@ pub struct GraphqlLimits {
 }
 
 /// Accepts an http(s) origin (`scheme://host[:port]`, an optional trailing `/`) and returns it without the
-/// slash. Paths are refused: Twilio signs the exact URL it called, which must be this origin plus the
-/// path the server sees.
-pub fn parse_public_url(value: &str) -> Result<String, String> {
+/// slash. Paths are refused: for `--public-url`, Twilio signs the exact URL it called, which must be this
+/// origin plus the path the server sees.
+pub fn parse_origin(value: &str) -> Result<String, String> {
     let url = reqwest::Url::parse(value.trim()).map_err(|e| format!("not a URL: {e}"))?;
     let origin_only = url.path() == "/"
         && url.query().is_none()
@@ -218,6 +228,7 @@ impl Config {
             region,
             client_ip_header: args.client_ip_header.map(|h| h.to_ascii_lowercase()),
             public_url: args.public_url,
+            twilio_api_url: args.twilio_api_url,
             sqlite: SqliteSettings {
                 busy_timeout: Duration::from_millis(args.busy_timeout_ms),
                 wal_autocheckpoint: args.wal_autocheckpoint,
@@ -294,17 +305,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn public_urls_are_origins() {
+    fn urls_are_origins() {
         assert_eq!(
-            parse_public_url("https://voxedge.fly.dev/").unwrap(),
+            parse_origin("https://voxedge.fly.dev/").unwrap(),
             "https://voxedge.fly.dev"
         );
         assert_eq!(
-            parse_public_url("http://127.0.0.1:8080").unwrap(),
+            parse_origin("http://127.0.0.1:8080").unwrap(),
             "http://127.0.0.1:8080"
         );
         assert_eq!(
-            parse_public_url("HTTPS://Voxedge.Fly.Dev:443").unwrap(),
+            parse_origin("HTTPS://Voxedge.Fly.Dev:443").unwrap(),
             "https://voxedge.fly.dev"
         );
         for bad in [
@@ -314,7 +325,7 @@ mod tests {
             "https://voxedge.fly.dev/?a=1",
             "https://user:pw@voxedge.fly.dev",
         ] {
-            assert!(parse_public_url(bad).is_err(), "{bad}");
+            assert!(parse_origin(bad).is_err(), "{bad}");
         }
     }
 }

@@ -78,11 +78,13 @@ pub enum ErrorCode {
     InvalidSignature,
     /// 404: the tenant has not configured telephony (no Twilio account), so its webhooks cannot be verified.
     TelephonyNotConfigured,
+    /// 502: the telephony provider (Twilio) refused a request or could not be reached; the message says why.
+    TelephonyProviderError,
 }
 
 impl ErrorCode {
     /// Every code, for lookups and tests.
-    pub const ALL: [ErrorCode; 31] = [
+    pub const ALL: [ErrorCode; 32] = [
         Self::BadRequest,
         Self::GraphqlParseFailed,
         Self::GraphqlValidationFailed,
@@ -114,6 +116,7 @@ impl ErrorCode {
         Self::RefreshTokenReused,
         Self::InvalidSignature,
         Self::TelephonyNotConfigured,
+        Self::TelephonyProviderError,
     ];
 
     /// The code with this string form.
@@ -155,6 +158,7 @@ impl ErrorCode {
             Self::RefreshTokenReused => "REFRESH_TOKEN_REUSED",
             Self::InvalidSignature => "INVALID_SIGNATURE",
             Self::TelephonyNotConfigured => "TELEPHONY_NOT_CONFIGURED",
+            Self::TelephonyProviderError => "TELEPHONY_PROVIDER_ERROR",
         }
     }
 
@@ -187,6 +191,7 @@ impl ErrorCode {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::TelephonyProviderError => StatusCode::BAD_GATEWAY,
             Self::TenantUnavailable | Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::agents::Agent;
 use super::audit;
+use super::calls::Call;
 use super::context::{ContextExt, RequestMeta, tenant_db};
 use super::loaders::AgentKey;
 use super::pagination::{KeysetCursor, PageRequest, connection_complexity};
@@ -16,7 +17,7 @@ use crate::error::ApiError;
 use crate::redact::Secret;
 use crate::repo;
 use crate::repo::telephony::{PhoneNumberRow, TwilioAccountRow};
-use crate::telephony::{self, AccountInput, NumberChange, NumberInput};
+use crate::telephony::{self, AccountInput, NumberChange, NumberInput, OutboundCall};
 
 /// The tenant's Twilio account. The auth token is stored encrypted and never shown again.
 pub struct TwilioAccount {
@@ -24,12 +25,17 @@ pub struct TwilioAccount {
     voice_url: Option<String>,
 }
 
+/// The server's public origin: `--public-url`, else the one the request came in on.
+fn public_origin(ctx: &Context<'_>) -> Option<String> {
+    ctx.app().config.public_url.clone().or_else(|| {
+        ctx.data_opt::<RequestMeta>()
+            .and_then(|meta| meta.public_origin.clone())
+    })
+}
+
 impl TwilioAccount {
     fn new(ctx: &Context<'_>, tenant: TenantId, row: TwilioAccountRow) -> Self {
-        let origin = ctx.app().config.public_url.clone().or_else(|| {
-            ctx.data_opt::<RequestMeta>()
-                .and_then(|meta| meta.public_origin.clone())
-        });
+        let origin = public_origin(ctx);
         Self {
             row,
             voice_url: origin.map(|origin| telephony::voice_url(&origin, tenant)),
@@ -265,6 +271,27 @@ impl TelephonyMutation {
         Ok(PhoneNumber(
             telephony::update_number(&db, id.0, change).await?,
         ))
+    }
+
+    /// Calls `to` (E.164) from `from` (a number of the tenant's Twilio account) and connects the agent
+    /// once answered. Returns the call record (outbound, queued); if Twilio refuses, the call is marked
+    /// failed and the error (TELEPHONY_PROVIDER_ERROR) says why.
+    async fn place_call(
+        &self,
+        ctx: &Context<'_>,
+        agent_id: ID,
+        to: String,
+        from: String,
+    ) -> Result<Call> {
+        let principal = ctx.authorize(Permission::ManageCalls)?;
+        let call = OutboundCall {
+            agent_id: agent_id.0,
+            to,
+            from,
+        };
+        let row =
+            telephony::place_call(ctx.app(), principal.tenant_id, public_origin(ctx), call).await?;
+        Ok(Call(row))
     }
 
     /// Stops routing a number. Returns its id.

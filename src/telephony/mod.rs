@@ -6,6 +6,7 @@
 //! - [`signature`]: `X-Twilio-Signature`, checked on every webhook with the tenant's auth token.
 //! - [`inbound`]: answering an inbound call with TwiML ([`twiml`]): `<Connect><Stream>` to the live-call
 //!   stream with a short-lived session token for the number's agent, or a message and a hang-up.
+//! - [`outbound`]: placing a call from an agent through Twilio's REST API, with the same stream TwiML.
 //!
 //! Twilio reaches a tenant at its own voice URL, `{public url}/v1/twilio/{tenant id}/voice`
 //! ([`voice_url`]), so the number lookup happens in that tenant's database. The HTTP edge
@@ -15,6 +16,7 @@
 pub mod account;
 pub mod inbound;
 pub mod numbers;
+pub mod outbound;
 pub mod signature;
 pub mod twiml;
 pub mod values;
@@ -22,6 +24,7 @@ pub mod values;
 pub use account::{AccountInput, delete_account, get_account, open_token, set_account};
 pub use inbound::InboundCall;
 pub use numbers::{NumberChange, NumberInput, add_number, remove_number, update_number};
+pub use outbound::{OutboundCall, TwilioApi, place_call};
 
 use crate::db::TenantId;
 
