@@ -100,6 +100,12 @@ const MATRIX: &[(&str, &str, &str, bool)] = &[
         false,
     ),
     (
+        "placeCall",
+        "mutation { placeCall(agentId: \"nope\", to: \"nope\", from: \"nope\") { id } }",
+        "OAD",
+        false,
+    ),
+    (
         "transferOwnership",
         "mutation { transferOwnership(userId: \"nope\") { id } }",
         "O",

@@ -6,6 +6,7 @@
 mod support;
 
 mod config;
+mod outbound;
 mod voice;
 
 // Helpers shared by the test modules, which `use crate::*`.
