@@ -20,6 +20,7 @@ use crate::events::EventBus;
 use crate::ratelimit::RateLimits;
 use crate::secrets::Secrets;
 use crate::shutdown::Shutdown;
+use crate::telephony::TwilioApi;
 use crate::voice::{VoiceModels, VoiceOptions};
 use crate::webhooks::Dispatcher;
 
@@ -48,6 +49,8 @@ pub struct AppState {
     pub limits: Arc<RateLimits>,
     /// Voice engines (VAD, STT, TTS). Loaded by the server at start; CLI commands run without them.
     pub voice: Arc<VoiceModels>,
+    /// Twilio's REST API, for outbound calls.
+    pub twilio: TwilioApi,
 }
 
 impl AppState {
@@ -114,6 +117,7 @@ impl AppState {
             secrets,
             limits,
             voice: Arc::new(VoiceModels::none()),
+            twilio: TwilioApi::new(config.twilio_api_url.clone(), Duration::from_secs(10)),
             config: Arc::new(config),
         })
     }

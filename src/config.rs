@@ -56,6 +56,18 @@ pub struct ServeArgs {
     /// Header holding the client's IP, set by a trusted proxy (e.g. `fly-client-ip`); unset: the TCP peer.
     #[arg(long, env = "VOXEDGE_CLIENT_IP_HEADER")]
     pub client_ip_header: Option<String>,
+    /// The origin callers and Twilio reach this server at (e.g. `https://voxedge.fly.dev`); unset: each
+    /// request's `Host` header and `X-Forwarded-Proto`.
+    #[arg(long, env = "VOXEDGE_PUBLIC_URL", value_parser = parse_origin)]
+    pub public_url: Option<String>,
+    /// Twilio's REST API origin (tests point it at a local server speaking the same protocol).
+    #[arg(
+        long,
+        env = "VOXEDGE_TWILIO_API_URL",
+        default_value = "https://api.twilio.com",
+        value_parser = parse_origin
+    )]
+    pub twilio_api_url: String,
     /// Maximum tenant databases open at once.
     #[arg(long, env = "VOXEDGE_TENANT_CACHE_CAPACITY", default_value_t = 1024)]
     pub tenant_cache_capacity: u64,
@@ -179,6 +191,10 @@ pub struct Config {
     pub listen: SocketAddr,
     pub region: Option<String>,
     pub client_ip_header: Option<String>,
+    /// `scheme://host[:port]` without a trailing slash, when configured.
+    pub public_url: Option<String>,
+    /// Twilio's REST API origin, `scheme://host[:port]`.
+    pub twilio_api_url: String,
     pub sqlite: SqliteSettings,
     pub tenant_cache: TenantCacheSettings,
     pub api_key_cache_ttl: Duration,
@@ -205,6 +221,22 @@ pub struct GraphqlLimits {
     pub graphiql: bool,
 }
 
+/// Accepts an http(s) origin (`scheme://host[:port]`, an optional trailing `/`) and returns it without the
+/// slash. Paths are refused: for `--public-url`, Twilio signs the exact URL it called, which must be this
+/// origin plus the path the server sees.
+pub fn parse_origin(value: &str) -> Result<String, String> {
+    let url = reqwest::Url::parse(value.trim()).map_err(|e| format!("not a URL: {e}"))?;
+    let origin_only = url.path() == "/"
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && url.username().is_empty()
+        && url.password().is_none();
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() || !origin_only {
+        return Err("expected an http(s) origin such as https://voxedge.fly.dev (no path)".into());
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
 impl Config {
     pub fn from_args(data_dir: PathBuf, args: ServeArgs) -> Self {
         // `--region` wins; Fly sets FLY_REGION on every machine.
@@ -217,6 +249,8 @@ impl Config {
             listen: args.listen,
             region,
             client_ip_header: args.client_ip_header.map(|h| h.to_ascii_lowercase()),
+            public_url: args.public_url,
+            twilio_api_url: args.twilio_api_url,
             sqlite: SqliteSettings {
                 busy_timeout: Duration::from_millis(args.busy_timeout_ms),
                 wal_autocheckpoint: args.wal_autocheckpoint,
@@ -292,5 +326,35 @@ impl Config {
         let mut config = Self::from_args(data_dir.into(), Defaults::parse_from(["voxedge"]).serve);
         config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
         config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_origins() {
+        assert_eq!(
+            parse_origin("https://voxedge.fly.dev/").unwrap(),
+            "https://voxedge.fly.dev"
+        );
+        assert_eq!(
+            parse_origin("http://127.0.0.1:8080").unwrap(),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(
+            parse_origin("HTTPS://Voxedge.Fly.Dev:443").unwrap(),
+            "https://voxedge.fly.dev"
+        );
+        for bad in [
+            "voxedge.fly.dev",
+            "ftp://voxedge.fly.dev",
+            "https://voxedge.fly.dev/api",
+            "https://voxedge.fly.dev/?a=1",
+            "https://user:pw@voxedge.fly.dev",
+        ] {
+            assert!(parse_origin(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -73,11 +73,18 @@ pub enum ErrorCode {
     InvalidCredentials,
     /// 401: a refresh token was used twice; its whole session family is now revoked.
     RefreshTokenReused,
+    /// 403: a signed inbound request (e.g. a Twilio webhook) has a missing or wrong signature, or names
+    /// a tenant that does not exist (deliberately indistinguishable).
+    InvalidSignature,
+    /// 404: the tenant has not configured telephony (no Twilio account), so its webhooks cannot be verified.
+    TelephonyNotConfigured,
+    /// 502: the telephony provider (Twilio) refused a request or could not be reached; the message says why.
+    TelephonyProviderError,
 }
 
 impl ErrorCode {
     /// Every code, for lookups and tests.
-    pub const ALL: [ErrorCode; 29] = [
+    pub const ALL: [ErrorCode; 32] = [
         Self::BadRequest,
         Self::GraphqlParseFailed,
         Self::GraphqlValidationFailed,
@@ -107,6 +114,9 @@ impl ErrorCode {
         Self::TokenRevoked,
         Self::InvalidCredentials,
         Self::RefreshTokenReused,
+        Self::InvalidSignature,
+        Self::TelephonyNotConfigured,
+        Self::TelephonyProviderError,
     ];
 
     /// The code with this string form.
@@ -146,6 +156,9 @@ impl ErrorCode {
             Self::TokenRevoked => "TOKEN_REVOKED",
             Self::InvalidCredentials => "INVALID_CREDENTIALS",
             Self::RefreshTokenReused => "REFRESH_TOKEN_REUSED",
+            Self::InvalidSignature => "INVALID_SIGNATURE",
+            Self::TelephonyNotConfigured => "TELEPHONY_NOT_CONFIGURED",
+            Self::TelephonyProviderError => "TELEPHONY_PROVIDER_ERROR",
         }
     }
 
@@ -169,8 +182,8 @@ impl ErrorCode {
             | Self::TokenRevoked
             | Self::InvalidCredentials
             | Self::RefreshTokenReused => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
-            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Forbidden | Self::InvalidSignature => StatusCode::FORBIDDEN,
+            Self::NotFound | Self::TelephonyNotConfigured => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             Self::Conflict | Self::InvalidStateTransition => StatusCode::CONFLICT,
@@ -178,6 +191,7 @@ impl ErrorCode {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::TelephonyProviderError => StatusCode::BAD_GATEWAY,
             Self::TenantUnavailable | Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }

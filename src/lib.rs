@@ -27,13 +27,14 @@
 //! | [`calls`] | calls, their state machine, timeline and transcripts |
 //! | [`events`] | the per-tenant live event bus behind subscriptions |
 //! | [`webhooks`] | signed outgoing webhooks: outbox, dispatcher, retries |
+//! | [`telephony`] | the tenant's Twilio account, phone numbers → agents, signed voice webhooks answered with TwiML |
 //! | [`audio`] | audio frames, G.711, PCM16, streaming resampling, WAV |
 //! | [`voice`] | voice engines: Silero VAD and turn detection, Whisper STT, Piper TTS, model loading |
 //! | [`live`] | live calls over WebSocket: Realtime and Twilio protocols, listening, transcribing, recording |
 //! | [`usage`] | metered usage (call time, audio transcribed, tokens, characters) |
 //! | [`brain`] | the agent's brain: streaming LLM replies over a provider chain, tools, circuit breakers |
 //! | [`graphql`] | the GraphQL schema, one file per domain |
-//! | [`http`] | routes: GraphQL over HTTP and WebSocket, health, metrics |
+//! | [`http`] | routes: GraphQL over HTTP and WebSocket, Twilio voice webhook, health, metrics |
 //!
 //! Requests flow `http` → `auth` (principal) → `graphql` resolvers → domain functions → `repo` SQL on a
 //! tenant [`db::Database`], whose SQLite work runs on the blocking pool.
@@ -61,6 +62,7 @@ pub mod repo;
 pub mod secrets;
 pub mod shutdown;
 pub mod telemetry;
+pub mod telephony;
 pub mod tenants;
 pub mod usage;
 pub mod voice;

@@ -24,6 +24,9 @@ use voxedge::auth::Role;
 /// Root fields the generator may skip, with why. Empty: every field is attacked.
 const UNEXERCISED: &[(&str, &str)] = &[];
 
+const A_TWILIO_SID: &str = "AC5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a";
+const A_TWILIO_TOKEN: &str = "7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e7e";
+
 const A_SNAPSHOT: &str = "{ viewer { tenant { id name slug plan region } }
   members(first: 100) { nodes { id email name role joinedAt } }
   invites(first: 100) { nodes { id email role expiresAt } }
@@ -31,7 +34,9 @@ const A_SNAPSHOT: &str = "{ viewer { tenant { id name slug plan region } }
   auditLog(first: 100) { nodes { id action actor target outcome } }
   agents(first: 100, includeArchived: true) { nodes { id name activeVersion archivedAt config { systemPrompt } } }
   calls(first: 100) { nodes { id status endedReason transcript(first: 100) { nodes { seq text } } events(first: 100) { nodes { seq type } } } }
-  webhookEndpoints(first: 100) { nodes { id url enabled events } } }";
+  webhookEndpoints(first: 100) { nodes { id url enabled events } }
+  twilioAccount { accountSid authTokenLast4 createdAt updatedAt }
+  phoneNumbers(first: 100) { nodes { id number label agentId updatedAt } } }";
 
 struct Schema {
     types: BTreeMap<String, TypeKind>,
@@ -268,6 +273,19 @@ async fn tenant_b_cannot_reach_tenant_a_through_any_field() {
         .await;
     let a_endpoint_id = text_of(&body, "/data/createWebhookEndpoint/endpoint/id");
     let a_webhook_secret = text_of(&body, "/data/createWebhookEndpoint/secret");
+    // A's telephony: a Twilio account and a number routed to its agent.
+    let (_, body) = server
+        .gql(
+            Some(&a_key),
+            "mutation($i: SetTwilioAccountInput!) { setTwilioAccount(input: $i) { accountSid } }",
+            json!({ "i": { "accountSid": A_TWILIO_SID, "authToken": A_TWILIO_TOKEN } }),
+        )
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let (_, body) = server
+        .gql(Some(&a_key), "mutation($a: ID!) { addPhoneNumber(input: {number: \"+14155550188\", agentId: $a, label: \"alpha-line-label\"}) { id } }", json!({ "a": a_agent_id }))
+        .await;
+    let a_number_id = text_of(&body, "/data/addPhoneNumber/id");
     let (_, before) = server.gql(Some(&a_key), A_SNAPSHOT, json!({})).await;
     assert!(before.get("errors").is_none(), "{before}");
 
@@ -283,6 +301,7 @@ async fn tenant_b_cannot_reach_tenant_a_through_any_field() {
         a_agent_id,
         a_call_id,
         a_endpoint_id,
+        a_number_id,
         // A word of A's transcript, as a search term B might guess.
         "quokka".to_string(),
     ];
@@ -297,6 +316,10 @@ async fn tenant_b_cannot_reach_tenant_a_through_any_field() {
         "xylophonist",
         "alpha-hook.invalid",
         "4155550177",
+        "4155550188",
+        "alpha-line-label",
+        A_TWILIO_SID,
+        A_TWILIO_TOKEN,
     ]
     .into_iter()
     .map(String::from)

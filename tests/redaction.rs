@@ -102,6 +102,56 @@ async fn no_email_phone_password_key_or_token_is_logged() {
     server
         .gql(Some(&session), "{ viewer { role } }", json!({}))
         .await;
+    // Telephony: the Twilio auth token, the numbers and the stream's session token stay out of the logs.
+    let twilio_token = "5e5e5e5e6f6f6f6f7a7a7a7a8b8b8b8b";
+    let (_, body) = server
+        .gql(Some(&key), "mutation($t: String!) { setTwilioAccount(input: {accountSid: \"AC0123456789abcdef0123456789abcdef\", authToken: $t}) { voiceUrl } }", json!({ "t": twilio_token }))
+        .await;
+    let voice_url = body["data"]["setTwilioAccount"]["voiceUrl"]
+        .as_str()
+        .expect("voice URL")
+        .to_string();
+    let (_, body) = server
+        .gql(Some(&key), "mutation { createAgent(input: {name: \"Desk\", config: {systemPrompt: \"Hi\"}}) { id } }", json!({}))
+        .await;
+    let agent = body["data"]["createAgent"]["id"]
+        .as_str()
+        .expect("agent")
+        .to_string();
+    let (_, body) = server
+        .gql(Some(&key), "mutation($a: ID!) { addPhoneNumber(input: {number: \"+1 415 555 0142\", agentId: $a}) { id } }", json!({ "a": agent }))
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let params = [
+        ("CallSid", "CA42"),
+        ("From", "+16505550199"),
+        ("To", "+14155550142"),
+    ];
+    let twiml = server
+        .client
+        .post(&voice_url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header(
+            "x-twilio-signature",
+            voxedge::telephony::signature::compute(
+                twilio_token.as_bytes(),
+                &voice_url,
+                &params.map(|(k, v)| (k.to_string(), v.to_string())),
+            ),
+        )
+        .body(serde_urlencoded::to_string(params).unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let stream_token = twiml
+        .split("name=\"token\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no stream token in {twiml}"))
+        .to_string();
     server
         .gql(Some("Bearer-not-a-token"), "{ viewer { role } }", json!({}))
         .await;
@@ -152,6 +202,11 @@ async fn no_email_phone_password_key_or_token_is_logged() {
         &session[session.len() - 20..],
         &invite,
         &invite[invite.len() - 20..],
+        twilio_token,
+        "4155550142",
+        "6505550199",
+        &stream_token,
+        &stream_token[stream_token.len() - 20..],
     ];
     for needle in forbidden {
         assert!(

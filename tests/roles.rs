@@ -64,6 +64,48 @@ const MATRIX: &[(&str, &str, &str, bool)] = &[
         false,
     ),
     (
+        "twilioAccount",
+        "{ twilioAccount { accountSid } phoneNumbers { nodes { id } } }",
+        "OADV",
+        false,
+    ),
+    (
+        "setTwilioAccount",
+        "mutation { setTwilioAccount(input: {accountSid: \"nope\", authToken: \"nope\"}) { accountSid } }",
+        "OAD",
+        false,
+    ),
+    (
+        "deleteTwilioAccount",
+        "mutation { deleteTwilioAccount }",
+        "OAD",
+        false,
+    ),
+    (
+        "addPhoneNumber",
+        "mutation { addPhoneNumber(input: {number: \"+14155550100\", agentId: \"nope\"}) { id } }",
+        "OAD",
+        false,
+    ),
+    (
+        "updatePhoneNumber",
+        "mutation { updatePhoneNumber(id: \"nope\", input: {label: \"x\"}) { id } }",
+        "OAD",
+        false,
+    ),
+    (
+        "removePhoneNumber",
+        "mutation { removePhoneNumber(id: \"nope\") }",
+        "OAD",
+        false,
+    ),
+    (
+        "placeCall",
+        "mutation { placeCall(agentId: \"nope\", to: \"nope\", from: \"nope\") { id } }",
+        "OAD",
+        false,
+    ),
+    (
         "transferOwnership",
         "mutation { transferOwnership(userId: \"nope\") { id } }",
         "O",

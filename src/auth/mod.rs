@@ -64,6 +64,8 @@ pub enum Permission {
     ManageCalls,
     /// Manage webhook endpoints and see their delivery logs.
     ManageWebhooks,
+    /// See the Twilio account (never its auth token) and the phone numbers.
+    ReadTelephony,
     /// Configure telephony (Twilio account, phone numbers).
     ManageTelephony,
     /// See usage and invoices.
@@ -73,7 +75,7 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 16] = [
+    pub const ALL: [Permission; 17] = [
         Permission::ReadTenant,
         Permission::ManageTenant,
         Permission::ManageApiKeys,
@@ -87,6 +89,7 @@ impl Permission {
         Permission::ReadCalls,
         Permission::ManageCalls,
         Permission::ManageWebhooks,
+        Permission::ReadTelephony,
         Permission::ManageTelephony,
         Permission::ReadBilling,
         Permission::ManageBilling,
@@ -122,7 +125,9 @@ impl Role {
             TransferOwnership => self == Owner,
             ManageApiKeys | CreateSessionTokens | EditAgents | ManageCalls | ManageWebhooks
             | ManageTelephony => matches!(self, Owner | Admin | Developer),
-            ReadAgents | ReadCalls => matches!(self, Owner | Admin | Developer | Viewer),
+            ReadAgents | ReadCalls | ReadTelephony => {
+                matches!(self, Owner | Admin | Developer | Viewer)
+            }
             ReadBilling => matches!(self, Owner | Admin | Billing),
             ManageBilling => matches!(self, Owner | Billing),
         }

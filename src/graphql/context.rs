@@ -15,6 +15,9 @@ pub struct RequestMeta {
     pub request_id: Option<String>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// The origin the client reached us at (`Host` and `X-Forwarded-Proto`), for URLs shown to it when
+    /// `--public-url` is unset.
+    pub public_origin: Option<String>,
 }
 
 pub trait ContextExt {

@@ -19,6 +19,7 @@ mod members;
 pub mod pagination;
 pub mod scalars;
 mod session_tokens;
+mod telephony;
 mod usage;
 mod viewer;
 mod webhooks;
@@ -35,6 +36,7 @@ pub struct Query(
     agents::AgentQuery,
     calls::CallQuery,
     webhooks::WebhookQuery,
+    telephony::TelephonyQuery,
     members::MemberQuery,
     audit_log::AuditQuery,
     usage::UsageQuery,
@@ -47,6 +49,7 @@ pub struct Mutation(
     agents::AgentMutation,
     calls::CallMutation,
     webhooks::WebhookMutation,
+    telephony::TelephonyMutation,
     auth::AuthMutation,
     members::MemberMutation,
     session_tokens::SessionTokenMutation,

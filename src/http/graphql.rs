@@ -245,6 +245,7 @@ fn request_meta(
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|ua| ua.chars().take(256).collect()),
+        public_origin: super::request_origin(headers),
     }
 }
 

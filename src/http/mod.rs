@@ -6,6 +6,7 @@
 //! | `GET /export/calls.csv` | calls matching a filter, streamed as CSV |
 //! | `GET /v1/realtime` | live call over the OpenAI-Realtime-compatible WebSocket protocol |
 //! | `GET /v1/twilio/stream` | live phone call over Twilio Media Streams |
+//! | `POST /v1/twilio/{tenant_id}/voice` | Twilio's signed voice webhook for a tenant's numbers; answers TwiML |
 //! | `GET /healthz` | alive |
 //! | `GET /readyz` | catalog open, data directory writable, not draining |
 //! | `GET /metrics` | Prometheus text format |
@@ -15,6 +16,7 @@ mod graphql;
 mod live;
 pub mod middleware;
 mod ops;
+mod twilio_voice;
 mod ws;
 
 use std::net::SocketAddr;
@@ -25,7 +27,7 @@ use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::app::AppState;
@@ -50,6 +52,7 @@ pub fn router(app: AppState) -> Router {
         .route("/export/calls.csv", get(export::calls_csv))
         .route("/v1/realtime", get(live::realtime))
         .route("/v1/twilio/stream", get(live::twilio_stream))
+        .route("/v1/twilio/{tenant_id}/voice", post(twilio_voice::voice))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
@@ -116,4 +119,74 @@ pub fn client_ip(app: &AppState, headers: &HeaderMap, peer: SocketAddr) -> Strin
         .and_then(|v| v.trim().parse::<std::net::IpAddr>().ok())
         .unwrap_or(peer.ip())
         .to_string()
+}
+
+/// The origin the client used to reach us, from its `Host` header and `X-Forwarded-Proto` (set by the
+/// proxy in front, e.g. Fly's; `http` when absent). `None` when `Host` is missing or not a plain
+/// `host[:port]`.
+pub fn request_origin(headers: &HeaderMap) -> Option<String> {
+    let host = headers.get(header::HOST)?.to_str().ok()?;
+    let authority: axum::http::uri::Authority = host.parse().ok()?;
+    if authority.as_str().contains('@') {
+        return None;
+    }
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .filter(|v| v == "https" || v == "http")
+        .unwrap_or_else(|| "http".into());
+    Some(format!(
+        "{scheme}://{}",
+        authority.as_str().to_ascii_lowercase()
+    ))
+}
+
+/// The server's public origin: `--public-url` when set, else the one the request came in on.
+pub fn public_origin(app: &AppState, headers: &HeaderMap) -> Option<String> {
+    app.config
+        .public_url
+        .clone()
+        .or_else(|| request_origin(headers))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(k, v)| {
+                (
+                    axum::http::HeaderName::from_static(k),
+                    axum::http::HeaderValue::from_static(v),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn origins_come_from_host_and_forwarded_proto() {
+        assert_eq!(
+            request_origin(&headers(&[("host", "Voxedge.Fly.Dev")])).as_deref(),
+            Some("http://voxedge.fly.dev")
+        );
+        assert_eq!(
+            request_origin(&headers(&[
+                ("host", "127.0.0.1:8080"),
+                ("x-forwarded-proto", "https, http")
+            ]))
+            .as_deref(),
+            Some("https://127.0.0.1:8080")
+        );
+        assert_eq!(
+            request_origin(&headers(&[("host", "h"), ("x-forwarded-proto", "gopher")])).as_deref(),
+            Some("http://h")
+        );
+        assert_eq!(request_origin(&headers(&[("host", "a@b")])), None);
+        assert_eq!(request_origin(&headers(&[("host", "a/b")])), None);
+        assert_eq!(request_origin(&headers(&[])), None);
+    }
 }

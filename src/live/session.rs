@@ -21,6 +21,7 @@ use crate::app::AppState;
 use crate::audio::AudioFormat;
 use crate::calls::{self, CallStatus, NewCall, Speaker};
 use crate::db::TenantId;
+use crate::error::ApiError;
 use crate::repo::calls::NewSegment;
 use crate::usage::{Metric, NewUsage};
 use crate::voice::{SpeechToText, Transcription, TurnConfig, TurnEvent, Utterance, VoiceError};
@@ -30,6 +31,9 @@ pub struct CallSetup {
     pub tenant: TenantId,
     pub agent: Arc<ActiveAgent>,
     pub call: NewCall,
+    /// A call record made before the connection (an outbound call placed through Twilio) to continue instead of
+    /// creating one.
+    pub existing_call: Option<String>,
     pub input_format: AudioFormat,
     /// `None`: the client commits turns itself.
     pub turn_detection: Option<TurnConfig>,
@@ -129,7 +133,7 @@ pub async fn run<P: Protocol>(app: AppState, setup: CallSetup, socket: WebSocket
         }
     };
     let tenant = setup.tenant;
-    let call_id = match start_call(&app, tenant, setup.call).await {
+    let call_id = match start_call(&app, tenant, setup.call, setup.existing_call).await {
         Ok(id) => id,
         Err(e) => {
             let error = ClientError::new(e.code.as_str().to_ascii_lowercase(), e.message)
@@ -179,10 +183,27 @@ async fn start_call(
     app: &AppState,
     tenant: TenantId,
     new: NewCall,
+    existing: Option<String>,
 ) -> Result<String, crate::error::ApiError> {
-    let call = calls::create(app, tenant, new).await?;
-    calls::transition(app, tenant, call.id.clone(), CallStatus::InProgress, None).await?;
-    Ok(call.id)
+    let id = match existing {
+        Some(id) => {
+            let db = app.tenant_db(tenant).await?;
+            let lookup = id.clone();
+            let call = db
+                .read(move |conn| {
+                    crate::repo::calls::get_call(conn, &lookup).map_err(ApiError::from)
+                })
+                .await?;
+            // The stream's token names the agent; it may only continue that agent's call.
+            match call {
+                Some(call) if call.agent_id == new.agent_id => id,
+                _ => return Err(ApiError::not_found("call")),
+            }
+        }
+        None => calls::create(app, tenant, new).await?.id,
+    };
+    calls::transition(app, tenant, id.clone(), CallStatus::InProgress, None).await?;
+    Ok(id)
 }
 
 struct Session<P> {

@@ -277,6 +277,8 @@ async fn setup(app: &AppState, start: Start) -> Result<CallSetup, ClientError> {
                 }
             }),
         },
+        // An outbound call placed with `placeCall` already has its record.
+        existing_call: parameter("callId"),
         turn_detection: Some(agent_turn_config(&agent)),
         agent,
         input_format: AudioFormat::G711Ulaw,

@@ -3,7 +3,7 @@
 //! Resolvers and handlers never build SQL; they call these functions through `Database::read` / `write`.
 //! `catalog.db` tables: [`tenants`], [`users`], [`memberships`], [`sessions`], [`invites`], and the
 //! webhook queue in [`webhooks`]. Tenant database tables: [`meta`], [`api_keys`], [`agents`], [`calls`],
-//! [`webhooks`], [`audit`], [`usage`].
+//! [`webhooks`], [`audit`], [`usage`], [`telephony`].
 
 pub mod agents;
 pub mod api_keys;
@@ -13,6 +13,7 @@ pub mod invites;
 pub mod memberships;
 pub mod meta;
 pub mod sessions;
+pub mod telephony;
 pub mod tenants;
 pub mod usage;
 pub mod users;

@@ -128,6 +128,7 @@ async fn accept(app: &AppState, connect: &Connect) -> Result<(CallSetup, Realtim
             to: None,
             metadata: json!({ "protocol": if connect.beta { "realtime-beta" } else { "realtime" } }),
         },
+        existing_call: None,
         agent,
         input_format: session.input_format,
         turn_detection: session.turn_detection,

@@ -1,0 +1,79 @@
+//! Telephony: tenants bring their own Twilio account and route its phone numbers to agents.
+//!
+//! - [`account`]: the tenant's Twilio account; the auth token is sealed at rest with
+//!   [`Secrets`](crate::secrets::Secrets), bound to the tenant, and only its last four characters are shown.
+//! - [`numbers`]: E.164 numbers → agents, one route per number per tenant.
+//! - [`signature`]: `X-Twilio-Signature`, checked on every webhook with the tenant's auth token.
+//! - [`inbound`]: answering an inbound call with TwiML ([`twiml`]): `<Connect><Stream>` to the live-call
+//!   stream with a short-lived session token for the number's agent, or a message and a hang-up.
+//! - [`outbound`]: placing a call from an agent through Twilio's REST API, with the same stream TwiML.
+//!
+//! Twilio reaches a tenant at its own voice URL, `{public url}/v1/twilio/{tenant id}/voice`
+//! ([`voice_url`]), so the number lookup happens in that tenant's database. The HTTP edge
+//! (`http::twilio_voice`) verifies the signature before anything here runs. The stream itself,
+//! [`STREAM_PATH`], is served by the live-call pipeline, which verifies the token.
+
+pub mod account;
+pub mod inbound;
+pub mod numbers;
+pub mod outbound;
+pub mod signature;
+pub mod twiml;
+pub mod values;
+
+pub use account::{AccountInput, delete_account, get_account, open_token, set_account};
+pub use inbound::InboundCall;
+pub use numbers::{NumberChange, NumberInput, add_number, remove_number, update_number};
+pub use outbound::{OutboundCall, TwilioApi, place_call};
+
+use crate::db::TenantId;
+
+/// Where Twilio opens the call's Media Stream (WebSocket).
+pub const STREAM_PATH: &str = "/v1/twilio/stream";
+
+/// The voice webhook's path for a tenant.
+pub fn voice_path(tenant: TenantId) -> String {
+    format!("/v1/twilio/{tenant}/voice")
+}
+
+/// The URL to paste into the Twilio console ("A call comes in" → Webhook, HTTP POST), given the server's
+/// public origin (`https://voxedge.fly.dev`).
+pub fn voice_url(public_origin: &str, tenant: TenantId) -> String {
+    format!("{public_origin}{}", voice_path(tenant))
+}
+
+/// The Media Stream URL for a public origin: `wss://` for `https://` origins, `ws://` for `http://`.
+pub fn stream_url(public_origin: &str) -> String {
+    let host = public_origin
+        .strip_prefix("https://")
+        .map(|host| format!("wss://{host}"))
+        .or_else(|| {
+            public_origin
+                .strip_prefix("http://")
+                .map(|host| format!("ws://{host}"))
+        })
+        .unwrap_or_else(|| format!("wss://{public_origin}"));
+    format!("{host}{STREAM_PATH}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_follow_the_public_origin() {
+        let tenant = TenantId::generate();
+        assert_eq!(
+            voice_url("https://voxedge.fly.dev", tenant),
+            format!("https://voxedge.fly.dev/v1/twilio/{tenant}/voice")
+        );
+        assert_eq!(
+            stream_url("https://voxedge.fly.dev"),
+            "wss://voxedge.fly.dev/v1/twilio/stream"
+        );
+        assert_eq!(
+            stream_url("http://127.0.0.1:8080"),
+            "ws://127.0.0.1:8080/v1/twilio/stream"
+        );
+    }
+}

@@ -1,0 +1,214 @@
+//! Outbound calls through the tenant's Twilio account.
+//!
+//! A call record is created first (outbound, phone, queued), so the call exists whatever Twilio says; then
+//! Twilio's REST API is asked to dial — `POST {api}/2010-04-01/Accounts/{sid}/Calls.json`, HTTP basic
+//! auth `sid:token`, form fields `To`, `From` and `Twiml`. The inline TwiML connects the answered call to
+//! the live-call stream like an inbound one, with custom parameters `token` (a session token for the
+//! agent), `from`, `to` and `callId` — the voxedge call record, which the stream continues instead of
+//! creating a new one (Twilio's own `callSid` arrives in the stream's `start` message). Twilio's call SID
+//! is recorded on the call's timeline (`twilio_call_created`); a refusal marks the call failed.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::values::E164;
+use super::{get_account, inbound, open_token, stream_url, twiml};
+use crate::app::AppState;
+use crate::calls::{self, CallStatus, Direction, NewCall, Transport};
+use crate::db::TenantId;
+use crate::error::{ApiError, ErrorCode};
+use crate::redact::Secret;
+use crate::repo::calls::CallRow;
+
+/// How long an outbound call's stream token lives: it must outlast the ringing (Twilio gives up after
+/// 60 s by default) before the stream starts.
+pub const OUTBOUND_STREAM_TOKEN_TTL: Duration = Duration::from_secs(300);
+
+/// Twilio's REST API. Cheap to clone.
+#[derive(Clone)]
+pub struct TwilioApi {
+    http: reqwest::Client,
+    base: String,
+}
+
+/// The parts of Twilio's error body we pass on.
+#[derive(Debug, Deserialize)]
+struct TwilioError {
+    code: Option<i64>,
+    message: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CreatedCall {
+    sid: String,
+}
+
+fn provider_error(message: String) -> ApiError {
+    ApiError::new(ErrorCode::TelephonyProviderError, message)
+}
+
+impl TwilioApi {
+    /// A client for the API at `base` (`https://api.twilio.com`).
+    pub fn new(base: impl Into<String>, timeout: Duration) -> Self {
+        crate::brain::install_crypto_provider();
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("voxedge/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("invariant: a client with these options always builds");
+        Self {
+            http,
+            base: base.into(),
+        }
+    }
+
+    /// Asks Twilio to dial `to` from `from` and run `twiml` when answered. Returns Twilio's call SID.
+    pub async fn create_call(
+        &self,
+        account_sid: &str,
+        auth_token: &str,
+        to: &str,
+        from: &str,
+        twiml: &str,
+    ) -> Result<String, ApiError> {
+        let url = format!("{}/2010-04-01/Accounts/{account_sid}/Calls.json", self.base);
+        let body = serde_urlencoded::to_string([("To", to), ("From", from), ("Twiml", twiml)])
+            .map_err(ApiError::internal)?;
+        let response = self
+            .http
+            .post(&url)
+            .basic_auth(account_sid, Some(auth_token))
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(body)
+            .send()
+            .await
+            .map_err(|err| {
+                tracing::warn!(error = %err, "Twilio API unreachable");
+                provider_error("Twilio could not be reached; try again".into())
+            })?;
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        if status.is_success() {
+            return serde_json::from_str::<CreatedCall>(&text)
+                .map(|call| call.sid)
+                .map_err(|err| {
+                    ApiError::internal(format!("Twilio's call answer does not parse: {err}"))
+                });
+        }
+        let detail: Option<TwilioError> = serde_json::from_str(&text).ok();
+        let (code, message) = detail.map_or((None, None), |d| (d.code, d.message));
+        tracing::warn!(status = status.as_u16(), twilio_code = ?code, "Twilio refused a call");
+        Err(provider_error(format!(
+            "Twilio refused the call ({}{}): {}",
+            status.as_u16(),
+            code.map(|c| format!(", error {c}")).unwrap_or_default(),
+            message.unwrap_or_else(|| "no reason given".into())
+        )))
+    }
+}
+
+/// A call to place.
+#[derive(Debug, Clone)]
+pub struct OutboundCall {
+    pub agent_id: String,
+    pub to: String,
+    pub from: String,
+}
+
+/// Places a call from the agent through the tenant's Twilio account. `origin` is the server's public
+/// origin, where Twilio opens the stream.
+pub async fn place_call(
+    app: &AppState,
+    tenant: TenantId,
+    origin: Option<String>,
+    call: OutboundCall,
+) -> Result<CallRow, ApiError> {
+    let (to, from) = match (E164::parse(&call.to, "to"), E164::parse(&call.from, "from")) {
+        (Ok(to), Ok(from)) => (to, from),
+        (to, from) => {
+            let errors = [to.err(), from.err()].into_iter().flatten().collect();
+            return Err(ApiError::invalid_input(errors));
+        }
+    };
+    let db = app.tenant_db(tenant).await?;
+    let not_configured = |what: &str| ApiError::new(ErrorCode::TelephonyNotConfigured, what);
+    let account = get_account(&db)
+        .await?
+        .ok_or_else(|| not_configured("this tenant has no Twilio account configured"))?;
+    let origin = origin.ok_or_else(|| {
+        not_configured("the server does not know its public URL; set --public-url")
+    })?;
+    let row = calls::create(
+        app,
+        tenant,
+        NewCall {
+            agent_id: call.agent_id,
+            direction: Direction::Outbound,
+            transport: Transport::Phone,
+            from: Some(from.as_str().to_string()),
+            to: Some(to.as_str().to_string()),
+            metadata: json!({ "provider": "twilio" }),
+        },
+    )
+    .await?;
+    let (token, _) = app.auth.signer().issue_session(
+        tenant,
+        &row.agent_id,
+        inbound::TOKEN_ISSUER,
+        OUTBOUND_STREAM_TOKEN_TTL,
+    )?;
+    let twiml = twiml::connect_stream(
+        &stream_url(&origin),
+        &[
+            ("token", token.as_str()),
+            ("from", from.as_str()),
+            ("to", to.as_str()),
+            ("callId", row.id.as_str()),
+        ],
+    );
+    let auth_token = open_token(&app.secrets, tenant, &account)?;
+    let auth_token = Secret::new(String::from_utf8_lossy(auth_token.expose()).into_owned());
+    let created = app
+        .twilio
+        .create_call(
+            &account.account_sid,
+            auth_token.expose(),
+            to.as_str(),
+            from.as_str(),
+            &twiml,
+        )
+        .await;
+    match created {
+        Ok(twilio_sid) => {
+            calls::record_event(
+                app,
+                tenant,
+                row.id.clone(),
+                "twilio_call_created",
+                json!({ "callSid": twilio_sid }),
+            )
+            .await?;
+            Ok(row)
+        }
+        Err(err) => {
+            let failed = calls::transition(
+                app,
+                tenant,
+                row.id.clone(),
+                CallStatus::Failed,
+                Some("twilio_refused".into()),
+            )
+            .await;
+            if let Err(failed) = failed {
+                tracing::error!(call_id = %row.id, code = failed.code.as_str(), "could not mark a refused call failed");
+            }
+            Err(err)
+        }
+    }
+}
