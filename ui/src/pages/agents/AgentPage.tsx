@@ -91,7 +91,7 @@ export function AgentPage({ id }: { id: string }) {
       )}
       <div className="two-columns">
         <AgentEditor
-          key={agent.activeVersion}
+          key={`editor-v${agent.activeVersion}`}
           initial={formFromConfig(agent.name, agent.config)}
           readOnly={!editable}
           submitLabel="Save new version"
@@ -109,7 +109,7 @@ export function AgentPage({ id }: { id: string }) {
           }
         />
         <VersionHistory
-          key={agent.activeVersion}
+          key={`history-v${agent.activeVersion}`}
           agent={agent}
           editable={editable}
           onRolledBack={(rolledBack) => {

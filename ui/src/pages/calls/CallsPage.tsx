@@ -45,9 +45,9 @@ export function CallsPage() {
         </button>
       </PageHeader>
       <ActiveCalls />
-      <CallFilters key={filterQuery} filter={filter} onApply={apply} />
+      <CallFilters key={`filters?${filterQuery}`} filter={filter} onApply={apply} />
       <ErrorNotice error={exportError} />
-      <CallList key={filterQuery} filter={filter} />
+      <CallList key={`list?${filterQuery}`} filter={filter} />
     </>
   );
 }

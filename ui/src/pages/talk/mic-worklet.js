@@ -3,7 +3,9 @@
 class MicCapture extends AudioWorkletProcessor {
   constructor() {
     super();
-    this.chunk = new Float32Array(Math.round(sampleRate / 50));
+    // Kept apart from the chunk: posting transfers (detaches) the chunk's buffer, zeroing its length.
+    this.size = Math.round(sampleRate / 50);
+    this.chunk = new Float32Array(this.size);
     this.filled = 0;
   }
 
@@ -12,13 +14,13 @@ class MicCapture extends AudioWorkletProcessor {
     if (channel) {
       let offset = 0;
       while (offset < channel.length) {
-        const take = Math.min(channel.length - offset, this.chunk.length - this.filled);
+        const take = Math.min(channel.length - offset, this.size - this.filled);
         this.chunk.set(channel.subarray(offset, offset + take), this.filled);
         this.filled += take;
         offset += take;
-        if (this.filled === this.chunk.length) {
+        if (this.filled === this.size) {
           this.port.postMessage(this.chunk, [this.chunk.buffer]);
-          this.chunk = new Float32Array(this.chunk.length);
+          this.chunk = new Float32Array(this.size);
           this.filled = 0;
         }
       }
