@@ -32,6 +32,7 @@ function summarise(data: unknown): string {
   if (data == null || (typeof data === "object" && Object.keys(data).length === 0)) return "";
   if (typeof data !== "object") return String(data);
   return Object.entries(data as Record<string, unknown>)
+    .filter(([, v]) => v != null)
     .map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v) : String(v)}`)
     .join(" · ");
 }
