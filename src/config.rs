@@ -99,6 +99,9 @@ pub struct ServeArgs {
     /// Serve GraphiQL to browsers at GET /graphql.
     #[arg(long, env = "VOXEDGE_GRAPHIQL", default_value_t = true, action = clap::ArgAction::Set)]
     pub graphiql: bool,
+    /// The built portal (`npm run build` in `ui/`), served at `/`; missing: `/` says how to build it.
+    #[arg(long, env = "VOXEDGE_UI_DIR", default_value = "ui/dist")]
+    pub ui_dir: PathBuf,
     /// Server master key (32 bytes, base64), shared by every instance; unset: DATA_DIR/secret.key.
     #[arg(long, env = "VOXEDGE_SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<String>,
@@ -173,6 +176,8 @@ pub struct Config {
     pub secret_key: Option<Secret<String>>,
     pub identity: IdentitySettings,
     pub rate_limits: RateLimitSettings,
+    /// The built portal, served at `/` with a single-page-app fallback.
+    pub ui_dir: PathBuf,
 }
 
 /// Limits applied to every GraphQL operation.
@@ -221,6 +226,7 @@ impl Config {
                 graphiql: args.graphiql,
             },
             secret_key: args.secret_key.map(Secret::new),
+            ui_dir: args.ui_dir,
             identity: IdentitySettings {
                 access_ttl: Duration::from_secs(args.access_token_ttl_secs),
                 refresh_ttl: Duration::from_secs(args.refresh_token_ttl_secs),

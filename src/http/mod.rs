@@ -7,11 +7,13 @@
 //! | `GET /healthz` | alive |
 //! | `GET /readyz` | catalog open, data directory writable, not draining |
 //! | `GET /metrics` | Prometheus text format |
+//! | anything else | the portal (`--ui-dir`) with a single-page-app fallback, else JSON `NOT_FOUND` |
 
 mod export;
 mod graphql;
 pub mod middleware;
 mod ops;
+mod portal;
 mod ws;
 
 use std::net::SocketAddr;
@@ -48,7 +50,7 @@ pub fn router(app: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
-        .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such route") })
+        .fallback(portal::fallback)
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn(middleware::observe))
         .layer(CatchPanicLayer::custom(|_| {
