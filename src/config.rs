@@ -113,6 +113,9 @@ pub struct ServeArgs {
     /// Serve GraphiQL to browsers at GET /graphql.
     #[arg(long, env = "VOXEDGE_GRAPHIQL", default_value_t = true, action = clap::ArgAction::Set)]
     pub graphiql: bool,
+    /// The built portal (`npm run build` in `ui/`), served at `/`; missing: `/` says how to build it.
+    #[arg(long, env = "VOXEDGE_UI_DIR", default_value = "ui/dist")]
+    pub ui_dir: PathBuf,
     /// Server master key (32 bytes, base64), shared by every instance; unset: DATA_DIR/secret.key.
     #[arg(long, env = "VOXEDGE_SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<String>,
@@ -211,6 +214,8 @@ pub struct Config {
     pub voice: VoiceConfig,
     /// Live-call connection limits.
     pub live: LiveSettings,
+    /// The built portal, served at `/` with a single-page-app fallback.
+    pub ui_dir: PathBuf,
 }
 
 /// Limits applied to every GraphQL operation.
@@ -277,6 +282,7 @@ impl Config {
                 graphiql: args.graphiql,
             },
             secret_key: args.secret_key.map(Secret::new),
+            ui_dir: args.ui_dir,
             identity: IdentitySettings {
                 access_ttl: Duration::from_secs(args.access_token_ttl_secs),
                 refresh_ttl: Duration::from_secs(args.refresh_token_ttl_secs),

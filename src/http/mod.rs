@@ -10,12 +10,14 @@
 //! | `GET /healthz` | alive |
 //! | `GET /readyz` | catalog open, data directory writable, not draining |
 //! | `GET /metrics` | Prometheus text format |
+//! | anything else | the portal (`--ui-dir`) with a single-page-app fallback, else JSON `NOT_FOUND` |
 
 mod export;
 mod graphql;
 mod live;
 pub mod middleware;
 mod ops;
+mod portal;
 mod twilio_voice;
 mod ws;
 
@@ -56,7 +58,7 @@ pub fn router(app: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
-        .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such route") })
+        .fallback(portal::fallback)
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn(middleware::observe))
         .layer(CatchPanicLayer::custom(|_| {

@@ -1,0 +1,31 @@
+import { useState } from "react";
+
+/** A secret the server shows only once (API key, webhook signing secret, invitation token). */
+export function SecretOnce({ label, secret, onDone }: { label: string; secret: string; onDone: () => void }) {
+  const [copied, setCopied] = useState(false);
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(secret);
+      setCopied(true);
+    } catch {
+      setCopied(false);
+    }
+  };
+  return (
+    <div className="secret-once" role="status">
+      <div className="secret-title">{label}</div>
+      <p className="muted">Copy it now: it is shown only once and cannot be retrieved later.</p>
+      <div className="secret-row">
+        <code className="secret" data-testid="secret">
+          {secret}
+        </code>
+        <button type="button" onClick={copy}>
+          {copied ? "Copied" : "Copy"}
+        </button>
+      </div>
+      <button type="button" className="primary" onClick={onDone}>
+        I have stored it
+      </button>
+    </div>
+  );
+}

@@ -1,0 +1,18 @@
+import type { ReactNode } from "react";
+
+/** The centred card the signed-out screens share. */
+export function AuthCard({ title, children, footer }: { title: string; children: ReactNode; footer?: ReactNode }) {
+  return (
+    <div className="auth">
+      <div className="auth-card">
+        <div className="brand brand-large">
+          <img src="/favicon.svg" alt="" width={36} height={36} />
+          <span>voxedge</span>
+        </div>
+        <h1>{title}</h1>
+        {children}
+        {footer && <div className="auth-footer">{footer}</div>}
+      </div>
+    </div>
+  );
+}

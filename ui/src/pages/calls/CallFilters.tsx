@@ -1,0 +1,100 @@
+import { useState, type FormEvent } from "react";
+import { useQuery } from "../../api/hooks";
+import { enumLabel, isoToLocalInput, localInputToIso } from "../../format";
+import { CALL_STATUSES, NO_FILTER, type CallFilter, type CallStatus } from "./callFilter";
+import { AGENT_NAMES } from "./queries";
+
+/** The filter form; applies on submit so typing in the search box does not query on every key. */
+export function CallFilters({ filter, onApply }: { filter: CallFilter; onApply: (filter: CallFilter) => void }) {
+  const [draft, setDraft] = useState(filter);
+  const { data } = useQuery<{ agents: { nodes: { id: string; name: string }[] } }>(AGENT_NAMES);
+  const toggle = (status: CallStatus) =>
+    setDraft((d) => ({
+      ...d,
+      statuses: d.statuses.includes(status) ? d.statuses.filter((s) => s !== status) : [...d.statuses, status],
+    }));
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    onApply(draft);
+  };
+  return (
+    <form className="card filters" onSubmit={submit} aria-label="Filter calls">
+      <div className="chips" role="group" aria-label="Status">
+        {CALL_STATUSES.map((s) => (
+          <button
+            type="button"
+            key={s}
+            className={`chip${draft.statuses.includes(s) ? " chip-on" : ""}`}
+            aria-pressed={draft.statuses.includes(s)}
+            onClick={() => toggle(s)}
+          >
+            {enumLabel(s)}
+          </button>
+        ))}
+      </div>
+      <div className="filter-row">
+        <label>
+          Agent
+          <select value={draft.agentId} onChange={(e) => setDraft({ ...draft, agentId: e.target.value })}>
+            <option value="">Any agent</option>
+            {data?.agents.nodes.map((a) => (
+              <option key={a.id} value={a.id}>
+                {a.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Direction
+          <select
+            value={draft.direction}
+            onChange={(e) => setDraft({ ...draft, direction: e.target.value as CallFilter["direction"] })}
+          >
+            <option value="">Any</option>
+            <option value="INBOUND">Inbound</option>
+            <option value="OUTBOUND">Outbound</option>
+          </select>
+        </label>
+        <label>
+          From
+          <input
+            type="datetime-local"
+            value={isoToLocalInput(draft.createdAfter)}
+            onChange={(e) => setDraft({ ...draft, createdAfter: localInputToIso(e.target.value) ?? "" })}
+          />
+        </label>
+        <label>
+          To
+          <input
+            type="datetime-local"
+            value={isoToLocalInput(draft.createdBefore)}
+            onChange={(e) => setDraft({ ...draft, createdBefore: localInputToIso(e.target.value) ?? "" })}
+          />
+        </label>
+        <label className="grow">
+          Transcript contains
+          <input
+            type="search"
+            placeholder="Every word must occur"
+            value={draft.text}
+            onChange={(e) => setDraft({ ...draft, text: e.target.value })}
+          />
+        </label>
+        <div className="row">
+          <button type="submit" className="primary">
+            Apply
+          </button>
+          <button
+            type="button"
+            onClick={() => {
+              setDraft(NO_FILTER);
+              onApply(NO_FILTER);
+            }}
+          >
+            Clear
+          </button>
+        </div>
+      </div>
+    </form>
+  );
+}

@@ -1,0 +1,73 @@
+import { useState } from "react";
+import { useMutation, useQuery } from "../../api/hooks";
+import { ConfirmButton } from "../../components/ConfirmButton";
+import { ErrorNotice } from "../../components/ErrorNotice";
+import { PageHeader } from "../../components/PageHeader";
+import { SecretOnce } from "../../components/SecretOnce";
+import { Link, navigate } from "../../router";
+import { DeliveryLog } from "./DeliveryLog";
+import { EndpointForm, type EndpointInput } from "./EndpointForm";
+import { DELETE_ENDPOINT, ENDPOINT, ROTATE_SECRET, UPDATE_ENDPOINT, type Endpoint } from "./queries";
+
+export function WebhookPage({ id }: { id: string }) {
+  const endpoint = useQuery<{ webhookEndpoint: Endpoint | null }>(ENDPOINT, { id });
+  const update = useMutation<{ updateWebhookEndpoint: Endpoint }>(UPDATE_ENDPOINT);
+  const remove = useMutation<{ deleteWebhookEndpoint: string }>(DELETE_ENDPOINT);
+  const rotate = useMutation<{ rotateWebhookSecret: { secret: string } }>(ROTATE_SECRET);
+  const [secret, setSecret] = useState<string>();
+  const [saved, setSaved] = useState(false);
+
+  if (endpoint.error) return <ErrorNotice error={endpoint.error} />;
+  if (!endpoint.data) return <div className="muted">Loading…</div>;
+  const e = endpoint.data.webhookEndpoint;
+  if (!e) return <div className="empty">No such endpoint. <Link to="/webhooks">All webhooks</Link></div>;
+
+  const submit = async (input: EndpointInput) => {
+    setSaved(false);
+    const data = await update.run({ id, input });
+    if (!data) return false;
+    endpoint.setData(() => ({ webhookEndpoint: data.updateWebhookEndpoint }));
+    setSaved(true);
+    return true;
+  };
+
+  return (
+    <>
+      <PageHeader title={e.url}>
+        <ConfirmButton
+          danger={false}
+          confirm="Replace the secret? The old one stops verifying."
+          onConfirm={async () => {
+            const data = await rotate.run({ id });
+            if (data) setSecret(data.rotateWebhookSecret.secret);
+          }}
+        >
+          Rotate secret
+        </ConfirmButton>
+        <ConfirmButton
+          confirm="Delete the endpoint and its delivery log?"
+          onConfirm={async () => {
+            if (await remove.run({ id })) navigate("/webhooks");
+          }}
+        >
+          Delete
+        </ConfirmButton>
+      </PageHeader>
+      <ErrorNotice error={rotate.error ?? remove.error} />
+      {secret && <SecretOnce label="New signing secret" secret={secret} onDone={() => setSecret(undefined)} />}
+      <section className="card">
+        <h2>Settings</h2>
+        {saved && <div className="notice notice-ok">Saved.</div>}
+        <EndpointForm
+          key={JSON.stringify(e)}
+          initial={e}
+          submitLabel="Save"
+          onSubmit={submit}
+          error={update.error}
+          pending={update.pending}
+        />
+      </section>
+      <DeliveryLog endpointId={id} />
+    </>
+  );
+}
