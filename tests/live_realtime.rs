@@ -6,7 +6,7 @@ mod support;
 use serde_json::{Value, json};
 use support::voice::{
     Closed, JFK_PHRASE, RealtimeAuth, append_audio, create_agent, ended_call, event_types,
-    jfk_encoded, normalise, realtime, session_token, transcript_text, voice_config,
+    jfk_encoded, normalise, realtime, realtime_call, session_token, transcript_text, voice_config,
 };
 use support::ws::GqlWs;
 use tokio_tungstenite::tungstenite::Message;
@@ -255,19 +255,7 @@ async fn bad_input_gets_error_events_and_the_call_goes_on_until_a_fatal_one() {
         config.live.max_message_bytes = 64 * 1024;
     })
     .await;
-    let acme = server.tenant("Acme").await;
-    let agent = create_agent(&server, &acme.key).await;
-    let mut client = realtime(
-        &server,
-        &format!("agent={agent}"),
-        RealtimeAuth::Header(&acme.key),
-        false,
-    )
-    .await;
-    let call_id = client.until("session.created").await["session"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (acme, mut client, call_id) = realtime_call(&server).await;
     // Some speech first: it must survive everything below.
     let audio = jfk_encoded(AudioFormat::Pcm16, 0);
     append_audio(&mut client, &audio[..audio.len() / 2], 4800).await;
@@ -456,19 +444,7 @@ async fn without_models_the_api_works_and_calls_are_refused_naming_the_setting()
 #[tokio::test]
 async fn a_client_that_vanishes_mid_sentence_leaves_a_completed_call_with_its_words() {
     let server = voice_server().await;
-    let acme = server.tenant("Acme").await;
-    let agent = create_agent(&server, &acme.key).await;
-    let mut client = realtime(
-        &server,
-        &format!("agent={agent}"),
-        RealtimeAuth::Header(&acme.key),
-        false,
-    )
-    .await;
-    let call_id = client.until("session.created").await["session"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (acme, mut client, call_id) = realtime_call(&server).await;
     // Seven of jfk.wav's eleven seconds: the caller is mid-sentence ("… what your country can do …").
     let audio = jfk_encoded(AudioFormat::Pcm16, 0);
     append_audio(&mut client, &audio[..7 * 48_000], 4800).await;
@@ -495,19 +471,7 @@ async fn a_client_that_stops_reading_is_dropped_and_its_call_fails() {
         config.live.write_timeout = std::time::Duration::from_millis(300);
     })
     .await;
-    let acme = server.tenant("Acme").await;
-    let agent = create_agent(&server, &acme.key).await;
-    let mut client = realtime(
-        &server,
-        &format!("agent={agent}"),
-        RealtimeAuth::Header(&acme.key),
-        false,
-    )
-    .await;
-    let call_id = client.until("session.created").await["session"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (acme, mut client, call_id) = realtime_call(&server).await;
     // Every update is answered with the whole session (~700 bytes); never read them.
     let update = Message::Text(
         json!({ "type": "session.update", "session": {} })
@@ -535,19 +499,7 @@ async fn server_shutdown_ends_live_calls_cleanly() {
         config.shutdown_grace = std::time::Duration::from_millis(300);
     })
     .await;
-    let acme = server.tenant("Acme").await;
-    let agent = create_agent(&server, &acme.key).await;
-    let mut client = realtime(
-        &server,
-        &format!("agent={agent}"),
-        RealtimeAuth::Header(&acme.key),
-        false,
-    )
-    .await;
-    let call_id = client.until("session.created").await["session"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (acme, mut client, call_id) = realtime_call(&server).await;
     let audio = jfk_encoded(AudioFormat::Pcm16, 0);
     append_audio(&mut client, &audio[..audio.len() / 3], 4800).await;
     client.until("input_audio_buffer.speech_started").await;

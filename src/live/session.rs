@@ -148,7 +148,6 @@ pub async fn run<P: Protocol>(app: AppState, setup: CallSetup, socket: WebSocket
         app,
         tenant,
         call_id,
-        agent: setup.agent,
         protocol,
         listener,
         stt,
@@ -210,8 +209,6 @@ struct Session<P> {
     app: AppState,
     tenant: TenantId,
     call_id: String,
-    #[allow(dead_code)] // the agent's reply (LLM, TTS) builds on it
-    agent: Arc<ActiveAgent>,
     protocol: P,
     out: Outbox,
     listener: Listener,

@@ -207,6 +207,25 @@ pub async fn realtime(
     JsonSocket { socket }
 }
 
+/// A new tenant with an agent, and a Realtime call to it (GA, owner key): the tenant, the client, the call id.
+pub async fn realtime_call(server: &TestServer) -> (super::TestTenant, JsonSocket, String) {
+    let tenant = server.tenant("Acme").await;
+    let agent = create_agent(server, &tenant.key).await;
+    let mut client = realtime(
+        server,
+        &format!("agent={agent}"),
+        RealtimeAuth::Header(&tenant.key),
+        false,
+    )
+    .await;
+    let created = client.until("session.created").await;
+    let call_id = created["session"]["id"]
+        .as_str()
+        .expect("session id")
+        .to_string();
+    (tenant, client, call_id)
+}
+
 /// Sends `audio` as `input_audio_buffer.append` events of `chunk` bytes, as fast as the socket takes them.
 pub async fn append_audio(client: &mut JsonSocket, audio: &[u8], chunk: usize) {
     for piece in audio.chunks(chunk) {
