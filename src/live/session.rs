@@ -251,12 +251,13 @@ impl<P: Protocol> Session<P> {
                 biased;
                 () = &mut closing => Err(Ending::completed("server_shutdown", close_code::AWAY)),
                 gone = self.out.gone() => Err(Ending::gone(gone)),
+                // Finished transcripts first: a client streaming faster than real time must not hold them back.
+                Some(done) = self.pending.next(), if !self.pending.is_empty() => {
+                    self.transcribed(done).await
+                }
                 incoming = socket::next(stream) => {
                     last_heard = Instant::now();
                     self.incoming(incoming).await
-                }
-                Some(done) = self.pending.next(), if !self.pending.is_empty() => {
-                    self.transcribed(done).await
                 }
                 _ = ping.tick() => {
                     if last_heard.elapsed() > settings.idle_timeout {
