@@ -243,3 +243,60 @@ async fn protocol_violations_close_the_stream_with_the_documented_codes() {
         "{closed:?}"
     );
 }
+
+#[tokio::test]
+async fn an_outbound_stream_continues_its_call_record_and_only_its_agents() {
+    let server = voice_server().await;
+    let acme = server.tenant("Acme").await;
+    let agent = create_agent(&server, &acme.key).await;
+    let other_agent = create_agent(&server, &acme.key).await;
+    let create = "mutation($agent: ID!) { createCall(input: {agentId: $agent, direction: OUTBOUND, transport: PHONE, to: \"+14155550199\"}) { id } }";
+    let (_, body) = server
+        .gql(Some(&acme.key), create, json!({ "agent": agent }))
+        .await;
+    let placed = body["data"]["createCall"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // A token for another agent cannot take this call over.
+    let token = session_token(&server, &acme.key, &other_agent).await;
+    let mut intruder = twilio(&server, json!({ "token": token, "callId": placed })).await;
+    let (closed, _) = intruder.until_closed().await;
+    assert!(
+        matches!(closed, Closed::Frame { code: 1008, .. }),
+        "{closed:?}"
+    );
+
+    // The stream for the call's own agent continues the record placeCall made.
+    let token = session_token(&server, &acme.key, &agent).await;
+    let mut phone = twilio(
+        &server,
+        json!({ "token": token, "callId": placed, "direction": "outbound" }),
+    )
+    .await;
+    twilio_media(&mut phone, &jfk_encoded(AudioFormat::G711Ulaw, 1500)).await;
+    wait_for_phrase(&server, &acme.key, &placed, &mut phone).await;
+    phone
+        .send(json!({ "event": "stop", "streamSid": "MZ00000000000000000000000000000001" }))
+        .await;
+    phone.until_closed().await;
+    let call = ended_call(&server, &acme.key, &placed).await;
+    assert_eq!(
+        (call["status"].as_str(), call["direction"].as_str()),
+        (Some("COMPLETED"), Some("OUTBOUND")),
+        "{call}"
+    );
+    let (_, body) = server
+        .gql(
+            Some(&acme.key),
+            "{ calls(first: 10) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["calls"]["edges"].as_array().unwrap().len(),
+        1,
+        "no second call record: {body}"
+    );
+}
