@@ -162,15 +162,10 @@ async fn handshake(
 }
 
 async fn close(sink: &mut futures::stream::SplitSink<WebSocket, Message>, code: u16, reason: &str) {
-    // A close reason is limited to 123 bytes.
-    let mut reason = reason.to_string();
-    while reason.len() > 123 {
-        reason.pop();
-    }
     let _ = sink
         .send(Message::Close(Some(CloseFrame {
             code,
-            reason: reason.into(),
+            reason: crate::live::socket::truncate_reason(reason).into(),
         })))
         .await;
 }

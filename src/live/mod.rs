@@ -20,7 +20,7 @@ pub mod listen;
 pub mod protocol;
 pub mod realtime;
 pub mod session;
-mod socket;
+pub mod socket;
 pub mod twilio;
 
 use std::time::Duration;

@@ -117,7 +117,7 @@ async fn write_all(
 }
 
 /// A close reason is limited to 123 bytes (on a character boundary).
-fn truncate_reason(reason: &str) -> String {
+pub fn truncate_reason(reason: &str) -> String {
     let mut reason = reason.to_string();
     while reason.len() > 123 {
         reason.pop();
