@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 
 use crate::agents::AgentCache;
 use crate::auth::{Authenticator, TokenSigner};
+use crate::brain::Brain;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::migrations::CATALOG;
@@ -51,6 +52,8 @@ pub struct AppState {
     pub voice: Arc<VoiceModels>,
     /// Twilio's REST API, for outbound calls.
     pub twilio: TwilioApi,
+    /// LLM clients and circuit breakers shared by every call.
+    pub brain: Brain,
 }
 
 impl AppState {
@@ -118,6 +121,7 @@ impl AppState {
             limits,
             voice: Arc::new(VoiceModels::none()),
             twilio: TwilioApi::new(config.twilio_api_url.clone(), Duration::from_secs(10)),
+            brain: Brain::new(config.llm.breaker).context("cannot build the LLM clients")?,
             config: Arc::new(config),
         })
     }

@@ -5,11 +5,12 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::brain::BreakerConfig;
 use crate::db::SqliteSettings;
 use crate::db::TenantCacheSettings;
 use crate::identity::IdentitySettings;
 use crate::identity::lockout::LockoutPolicy;
-use crate::live::LiveSettings;
+use crate::live::{LiveSettings, LlmSettings};
 use crate::ratelimit::{PlanLimits, RateLimitSettings};
 use crate::redact::Secret;
 use crate::voice::VoiceConfig;
@@ -185,6 +186,22 @@ pub struct ServeArgs {
     /// Largest accepted live-call WebSocket message, in bytes.
     #[arg(long, env = "VOXEDGE_LIVE_MAX_MESSAGE_BYTES", default_value_t = 512 * 1024)]
     pub live_max_message_bytes: usize,
+    /// Milliseconds allowed to connect to an LLM provider before the next one is tried.
+    #[arg(long, env = "VOXEDGE_LLM_CONNECT_TIMEOUT_MS", default_value_t = 2000)]
+    pub llm_connect_timeout_ms: u64,
+    /// Milliseconds from sending a request to an LLM provider to its first token before the next one is tried.
+    #[arg(
+        long,
+        env = "VOXEDGE_LLM_FIRST_TOKEN_TIMEOUT_MS",
+        default_value_t = 4000
+    )]
+    pub llm_first_token_timeout_ms: u64,
+    /// Consecutive failures of an LLM provider (per tenant) that open its circuit.
+    #[arg(long, env = "VOXEDGE_LLM_BREAKER_FAILURES", default_value_t = 5)]
+    pub llm_breaker_failures: u32,
+    /// Seconds an open LLM circuit skips its provider before letting one request probe it.
+    #[arg(long, env = "VOXEDGE_LLM_BREAKER_OPEN_SECS", default_value_t = 30)]
+    pub llm_breaker_open_secs: u64,
 }
 
 /// Everything `Application::build` needs.
@@ -214,6 +231,8 @@ pub struct Config {
     pub voice: VoiceConfig,
     /// Live-call connection limits.
     pub live: LiveSettings,
+    /// LLM provider timeouts and circuit breakers.
+    pub llm: LlmSettings,
     /// The built portal, served at `/` with a single-page-app fallback.
     pub ui_dir: PathBuf,
 }
@@ -317,6 +336,14 @@ impl Config {
                 idle_timeout: Duration::from_millis(args.live_idle_timeout_ms.max(1)),
                 write_timeout: Duration::from_millis(args.live_write_timeout_ms.max(1)),
                 max_message_bytes: args.live_max_message_bytes,
+            },
+            llm: LlmSettings {
+                connect_timeout: Duration::from_millis(args.llm_connect_timeout_ms.max(1)),
+                first_token_timeout: Duration::from_millis(args.llm_first_token_timeout_ms.max(1)),
+                breaker: BreakerConfig {
+                    failure_threshold: args.llm_breaker_failures.max(1),
+                    open_for: Duration::from_secs(args.llm_breaker_open_secs),
+                },
             },
         }
     }

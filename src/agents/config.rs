@@ -46,6 +46,17 @@ pub struct LlmSettings {
     pub temperature: f64,
     /// Upper bound on tokens per reply.
     pub max_tokens: i32,
+    /// What the caller hears when no model answers (every provider failed or its circuit is open).
+    #[serde(default = "default_apology")]
+    pub apology_message: String,
+}
+
+pub fn default_apology() -> String {
+    "Sorry, I'm having trouble answering right now. Could you say that again in a moment?".into()
+}
+
+pub fn default_silence_reprompt() -> String {
+    "Are you still there?".into()
 }
 
 /// One OpenAI-compatible model endpoint.
@@ -116,18 +127,24 @@ pub struct EndCallRules {
     pub max_duration_secs: i32,
     /// Seconds of caller silence before one reprompt, then hanging up (5–600).
     pub silence_timeout_secs: i32,
-    /// Caller phrases that end the call (case-insensitive), e.g. `goodbye`.
+    /// Caller phrases that end the call (case-insensitive, whole words), e.g. `goodbye`.
     pub end_phrases: Vec<String>,
+    /// Said once when the caller has been silent for `silenceTimeoutSecs`; the next silence as long ends the call.
+    #[serde(default = "default_silence_reprompt")]
+    pub silence_reprompt: String,
 }
 
 /// Whether and when the caller can talk over the agent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SimpleObject)]
 #[serde(rename_all = "camelCase")]
 pub struct InterruptionSettings {
+    /// Off: the caller's words while the agent speaks are answered once it has finished.
     pub enabled: bool,
-    /// Words the caller must say before the agent stops (0–10).
+    /// The agent stops when a caller utterance of at least this many words is transcribed (0–10; 0: not used).
     pub min_words: i32,
-    /// Milliseconds of caller speech before the agent stops (0–5000).
+    /// The agent stops once the caller has been speaking this long, in milliseconds (0–5000; 0: at the first
+    /// sound of speech). Whichever of the two thresholds is reached first stops the agent; shorter sounds
+    /// ("mm-hmm") are recorded but not answered.
     pub min_duration_ms: i32,
 }
 

@@ -39,6 +39,9 @@ pub struct LlmSettingsInput {
     pub temperature: Option<f64>,
     /// Default 400.
     pub max_tokens: Option<i32>,
+    /// Said when no model answers. Default: "Sorry, I'm having trouble answering right now. Could you say
+    /// that again in a moment?"
+    pub apology_message: Option<String>,
 }
 
 #[derive(Debug, Clone, InputObject)]
@@ -77,6 +80,8 @@ pub struct EndCallRulesInput {
     pub silence_timeout_secs: Option<i32>,
     #[graphql(default)]
     pub end_phrases: Vec<String>,
+    /// Default "Are you still there?"
+    pub silence_reprompt: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, InputObject)]
@@ -251,7 +256,14 @@ impl AgentConfigInput {
             fallbacks,
             temperature: llm_in.temperature.unwrap_or(0.7),
             max_tokens: llm_in.max_tokens.unwrap_or(400),
+            apology_message: llm_in.apology_message.unwrap_or_else(default_apology),
         };
+        check.text(
+            &at("llm.apologyMessage"),
+            llm.apology_message.trim(),
+            1,
+            500,
+        );
         check.range_f(&at("llm.temperature"), llm.temperature, 0.0, 2.0);
         check.range_i(&at("llm.maxTokens"), llm.max_tokens, 1, 4096);
 
@@ -276,7 +288,16 @@ impl AgentConfigInput {
             max_duration_secs: end_in.max_duration_secs.unwrap_or(1800),
             silence_timeout_secs: end_in.silence_timeout_secs.unwrap_or(30),
             end_phrases: end_in.end_phrases,
+            silence_reprompt: end_in
+                .silence_reprompt
+                .unwrap_or_else(default_silence_reprompt),
         };
+        check.text(
+            &at("endCall.silenceReprompt"),
+            end_call.silence_reprompt.trim(),
+            1,
+            500,
+        );
         check.range_i(
             &at("endCall.maxDurationSecs"),
             end_call.max_duration_secs,

@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod input;
+pub mod llm_keys;
 
 pub use config::AgentConfig;
 pub use input::AgentConfigInput;

@@ -48,6 +48,7 @@ pub const TENANT: Migrations = Migrations {
         migration!("tenant-template", "0006_audit_log.sql"),
         migration!("tenant-template", "0007_usage.sql"),
         migration!("tenant-template", "0008_telephony.sql"),
+        migration!("tenant-template", "0009_llm_keys.sql"),
     ],
 };
 

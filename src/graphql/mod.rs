@@ -14,6 +14,7 @@ pub mod codes;
 pub mod context;
 mod heartbeat;
 mod live;
+mod llm_keys;
 pub mod loaders;
 mod members;
 pub mod pagination;
@@ -37,6 +38,7 @@ pub struct Query(
     calls::CallQuery,
     webhooks::WebhookQuery,
     telephony::TelephonyQuery,
+    llm_keys::LlmKeyQuery,
     members::MemberQuery,
     audit_log::AuditQuery,
     usage::UsageQuery,
@@ -50,6 +52,7 @@ pub struct Mutation(
     calls::CallMutation,
     webhooks::WebhookMutation,
     telephony::TelephonyMutation,
+    llm_keys::LlmKeyMutation,
     auth::AuthMutation,
     members::MemberMutation,
     session_tokens::SessionTokenMutation,

@@ -17,8 +17,10 @@
 //! ```
 
 pub mod listen;
+pub mod playout;
 pub mod protocol;
 pub mod realtime;
+pub mod respond;
 pub mod session;
 pub mod socket;
 pub mod twilio;
@@ -39,4 +41,15 @@ pub struct LiveSettings {
     pub write_timeout: Duration,
     /// Largest accepted message.
     pub max_message_bytes: usize,
+}
+
+/// How live calls reach LLM providers (see the `--llm-*` settings).
+#[derive(Debug, Clone)]
+pub struct LlmSettings {
+    /// Time allowed to connect to a provider.
+    pub connect_timeout: Duration,
+    /// Time from request to first token before the next provider is tried: a caller is waiting in silence.
+    pub first_token_timeout: Duration,
+    /// When a failing provider is skipped, and for how long.
+    pub breaker: crate::brain::BreakerConfig,
 }

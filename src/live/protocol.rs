@@ -18,6 +18,9 @@ pub enum Command {
     /// Change the session: `None` fields stay as they are.
     Configure {
         input_format: Option<AudioFormat>,
+        output_format: Option<AudioFormat>,
+        /// Answer automatically when the caller's turn ends.
+        create_response: Option<bool>,
         /// `Some(None)` turns server turn detection off (the client commits).
         turn_detection: Option<Option<TurnConfig>>,
     },
@@ -76,7 +79,85 @@ pub enum Event {
         item_id: String,
         error: ClientError,
     },
+    /// The agent starts answering.
+    ResponseCreated {
+        response_id: String,
+    },
+    /// An item of the response joined the conversation (a message still empty, or a tool call).
+    ResponseItemAdded {
+        response_id: String,
+        previous_item_id: Option<String>,
+        output_index: usize,
+        item: OutputItem,
+    },
+    /// Agent audio in the output format, paced for playback.
+    ResponseAudio {
+        response_id: String,
+        item_id: String,
+        output_index: usize,
+        audio: Vec<u8>,
+    },
+    /// The agent's words: the transcript of the audio now playing, or the answer itself when there is no audio.
+    ResponseText {
+        response_id: String,
+        item_id: String,
+        output_index: usize,
+        text: String,
+        audio: bool,
+    },
+    /// An item of the response is complete (for a message: what was said, cut where the caller interrupted).
+    ResponseItemDone {
+        response_id: String,
+        output_index: usize,
+        item: OutputItem,
+    },
+    ResponseDone {
+        response_id: String,
+        status: ResponseStatus,
+        output: Vec<OutputItem>,
+        /// (input, output) LLM tokens.
+        usage: Option<(u32, u32)>,
+    },
+    /// Agent audio up to here was sent; the client says when it has played (Twilio `mark`).
+    PlaybackMark {
+        name: String,
+    },
+    /// Drop agent audio sent but not played yet (Twilio `clear`).
+    ClearPlayback,
     Error(ClientError),
+}
+
+/// An item an agent response adds to the conversation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutputItem {
+    Message {
+        item_id: String,
+        text: String,
+        audio: bool,
+    },
+    /// A tool the agent called; the server runs it.
+    FunctionCall {
+        item_id: String,
+        call_id: String,
+        name: String,
+        arguments: String,
+    },
+}
+
+impl OutputItem {
+    pub fn item_id(&self) -> &str {
+        match self {
+            Self::Message { item_id, .. } | Self::FunctionCall { item_id, .. } => item_id,
+        }
+    }
+}
+
+/// How a response ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseStatus {
+    Completed,
+    /// `turn_detected` (the caller spoke) or `client_cancelled`.
+    Cancelled(&'static str),
 }
 
 /// An error reported to the client, with a stable `code`.
@@ -129,4 +210,6 @@ pub trait Protocol: Send + Sync + 'static {
     fn binary(&mut self, bytes: &[u8]) -> Result<Vec<Command>, ClientError>;
     /// Renders an event as text messages; empty when the protocol has no such message.
     fn render(&mut self, event: &Event) -> Vec<String>;
+    /// The agent's audio: its format and how many milliseconds go in one message.
+    fn output_audio(&self) -> (AudioFormat, u64);
 }

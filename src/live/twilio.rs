@@ -117,9 +117,23 @@ impl Protocol for TwilioStream {
         .closing(close_code::UNSUPPORTED))
     }
 
-    fn render(&mut self, _event: &Event) -> Vec<String> {
-        // Twilio only takes media, mark and clear; transcription events have no place on this socket.
-        Vec::new()
+    fn render(&mut self, event: &Event) -> Vec<String> {
+        // Twilio only takes media, mark and clear; transcription and response events have no place on this socket.
+        match event {
+            Event::ResponseAudio { audio, .. } => vec![self.message(
+                "media",
+                json!({ "media": { "payload": base64::engine::general_purpose::STANDARD.encode(audio) } }),
+            )],
+            Event::PlaybackMark { name } => {
+                vec![self.message("mark", json!({ "mark": { "name": name } }))]
+            }
+            Event::ClearPlayback => vec![self.message("clear", json!({}))],
+            _ => Vec::new(),
+        }
+    }
+
+    fn output_audio(&self) -> (AudioFormat, u64) {
+        (AudioFormat::G711Ulaw, 20)
     }
 }
 
@@ -282,5 +296,6 @@ async fn setup(app: &AppState, start: Start) -> Result<CallSetup, ClientError> {
         turn_detection: Some(agent_turn_config(&agent)),
         agent,
         input_format: AudioFormat::G711Ulaw,
+        create_response: true,
     })
 }

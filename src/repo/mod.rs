@@ -3,13 +3,14 @@
 //! Resolvers and handlers never build SQL; they call these functions through `Database::read` / `write`.
 //! `catalog.db` tables: [`tenants`], [`users`], [`memberships`], [`sessions`], [`invites`], and the
 //! webhook queue in [`webhooks`]. Tenant database tables: [`meta`], [`api_keys`], [`agents`], [`calls`],
-//! [`webhooks`], [`audit`], [`usage`], [`telephony`].
+//! [`webhooks`], [`audit`], [`usage`], [`telephony`], [`llm_keys`].
 
 pub mod agents;
 pub mod api_keys;
 pub mod audit;
 pub mod calls;
 pub mod invites;
+pub mod llm_keys;
 pub mod memberships;
 pub mod meta;
 pub mod sessions;

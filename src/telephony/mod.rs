@@ -24,7 +24,7 @@ pub mod values;
 pub use account::{AccountInput, delete_account, get_account, open_token, set_account};
 pub use inbound::InboundCall;
 pub use numbers::{NumberChange, NumberInput, add_number, remove_number, update_number};
-pub use outbound::{OutboundCall, TwilioApi, place_call};
+pub use outbound::{OutboundCall, TwilioApi, place_call, transfer_call};
 
 use crate::db::TenantId;
 

@@ -74,9 +74,51 @@ impl TwilioApi {
         from: &str,
         twiml: &str,
     ) -> Result<String, ApiError> {
-        let url = format!("{}/2010-04-01/Accounts/{account_sid}/Calls.json", self.base);
-        let body = serde_urlencoded::to_string([("To", to), ("From", from), ("Twiml", twiml)])
-            .map_err(ApiError::internal)?;
+        let form = [("To", to), ("From", from), ("Twiml", twiml)];
+        let text = self
+            .post(account_sid, auth_token, "Calls.json", &form, "call")
+            .await?;
+        serde_json::from_str::<CreatedCall>(&text)
+            .map(|call| call.sid)
+            .map_err(|err| {
+                ApiError::internal(format!("Twilio's call answer does not parse: {err}"))
+            })
+    }
+
+    /// Replaces what a call in progress runs with `twiml` (e.g. `<Dial>` to transfer it).
+    pub async fn update_call(
+        &self,
+        account_sid: &str,
+        auth_token: &str,
+        call_sid: &str,
+        twiml: &str,
+    ) -> Result<(), ApiError> {
+        if !call_sid.starts_with("CA") || !call_sid.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(provider_error(format!("not a Twilio call SID: {call_sid}")));
+        }
+        let path = format!("Calls/{call_sid}.json");
+        self.post(
+            account_sid,
+            auth_token,
+            &path,
+            &[("Twiml", twiml)],
+            "call update",
+        )
+        .await
+        .map(drop)
+    }
+
+    /// POSTs a form to `/2010-04-01/Accounts/{account}/{path}`; returns the body of a success.
+    async fn post(
+        &self,
+        account_sid: &str,
+        auth_token: &str,
+        path: &str,
+        form: &[(&str, &str)],
+        what: &str,
+    ) -> Result<String, ApiError> {
+        let url = format!("{}/2010-04-01/Accounts/{account_sid}/{path}", self.base);
+        let body = serde_urlencoded::to_string(form).map_err(ApiError::internal)?;
         let response = self
             .http
             .post(&url)
@@ -95,22 +137,41 @@ impl TwilioApi {
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
         if status.is_success() {
-            return serde_json::from_str::<CreatedCall>(&text)
-                .map(|call| call.sid)
-                .map_err(|err| {
-                    ApiError::internal(format!("Twilio's call answer does not parse: {err}"))
-                });
+            return Ok(text);
         }
         let detail: Option<TwilioError> = serde_json::from_str(&text).ok();
         let (code, message) = detail.map_or((None, None), |d| (d.code, d.message));
-        tracing::warn!(status = status.as_u16(), twilio_code = ?code, "Twilio refused a call");
+        tracing::warn!(status = status.as_u16(), twilio_code = ?code, "Twilio refused a {what}");
         Err(provider_error(format!(
-            "Twilio refused the call ({}{}): {}",
+            "Twilio refused the {what} ({}{}): {}",
             status.as_u16(),
             code.map(|c| format!(", error {c}")).unwrap_or_default(),
             message.unwrap_or_else(|| "no reason given".into())
         )))
     }
+}
+
+/// Transfers a phone call in progress to `number` through the tenant's Twilio account.
+pub async fn transfer_call(
+    app: &AppState,
+    tenant: TenantId,
+    call_sid: &str,
+    number: &str,
+) -> Result<(), ApiError> {
+    let number = E164::parse(number, "to").map_err(|e| ApiError::invalid_input(vec![e]))?;
+    let db = app.tenant_db(tenant).await?;
+    let account = get_account(&db).await?.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::TelephonyNotConfigured,
+            "this tenant has no Twilio account configured",
+        )
+    })?;
+    let auth_token = open_token(&app.secrets, tenant, &account)?;
+    let auth_token = Secret::new(String::from_utf8_lossy(auth_token.expose()).into_owned());
+    let twiml = twiml::dial(number.as_str());
+    app.twilio
+        .update_call(&account.account_sid, auth_token.expose(), call_sid, &twiml)
+        .await
 }
 
 /// A call to place.

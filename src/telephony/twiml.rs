@@ -14,6 +14,14 @@ pub fn say_and_hang_up(message: &str) -> String {
     )
 }
 
+/// Dials `number` (a transfer): the caller is connected to it and our stream ends.
+pub fn dial(number: &str) -> String {
+    format!(
+        "{PROLOG}<Response><Dial>{}</Dial></Response>",
+        escape(number)
+    )
+}
+
 /// Connects the call to a Media Stream at `stream_url`, passing `parameters` as its custom parameters
 /// (Twilio hands them to the stream in its `start` message, as `customParameters`).
 pub fn connect_stream(stream_url: &str, parameters: &[(&str, &str)]) -> String {

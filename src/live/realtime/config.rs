@@ -55,6 +55,8 @@ impl Default for SessionConfig {
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Changes {
     pub input_format: Option<AudioFormat>,
+    pub output_format: Option<AudioFormat>,
+    pub create_response: Option<bool>,
     pub turn_detection: Option<Option<TurnConfig>>,
 }
 
@@ -85,6 +87,7 @@ impl SessionConfig {
             ],
         ) {
             next.output_format = parse_format(value, param)?;
+            changes.output_format = Some(next.output_format);
         }
         if let Some((value, param)) = first_of(
             session,
@@ -100,6 +103,7 @@ impl SessionConfig {
             let (turns, create_response) = parse_turn_detection(value, base, param)?;
             next.turn_detection = turns;
             next.create_response = create_response;
+            changes.create_response = Some(create_response);
             changes.turn_detection = Some(turns);
         }
         if let Some(value) = session.get("instructions") {

@@ -131,6 +131,7 @@ async fn accept(app: &AppState, connect: &Connect) -> Result<(CallSetup, Realtim
         existing_call: None,
         agent,
         input_format: session.input_format,
+        create_response: session.create_response,
         turn_detection: session.turn_detection,
     };
     Ok((setup, Realtime::new(connect.beta, session)))

@@ -1,9 +1,15 @@
-//! The call driver: one task per live call, wiring socket, listener, STT and storage.
+//! The call driver: one task per live call, wiring socket, listener, STT, the agent and storage.
 //!
 //! It creates the call, moves it to `in_progress`, and then reacts to whichever comes first: a client message,
-//! a finished transcription, a ping tick, or server shutdown. However the connection ends — the client hangs up,
-//! closes, vanishes, stops reading, breaks the protocol, or the server shuts down — the last words are
-//! transcribed, the call reaches a terminal state with an `endedReason`, and its usage is recorded.
+//! a finished transcription, the agent's response (text, audio due for playback), an end-call rule, a ping
+//! tick, or server shutdown. However the call ends — the client hangs up, closes, vanishes, stops reading,
+//! breaks the protocol, an end-call rule fires, or the server shuts down — the last words are transcribed, the
+//! call reaches a terminal state with an `endedReason`, and its usage is recorded.
+//!
+//! This file is the caller's side (listening, transcribing); [`agent`] is the agent's (responses, playback,
+//! barge-in, end-call rules).
+
+mod agent;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,12 +25,16 @@ use super::socket::{self, Gone, Incoming, Outbox};
 use crate::agents::ActiveAgent;
 use crate::app::AppState;
 use crate::audio::AudioFormat;
+use crate::brain::{AgentSpec, Conversation};
 use crate::calls::{self, CallStatus, NewCall, Speaker};
 use crate::db::TenantId;
 use crate::error::ApiError;
 use crate::repo::calls::NewSegment;
 use crate::usage::{Metric, NewUsage};
-use crate::voice::{SpeechToText, Transcription, TurnConfig, TurnEvent, Utterance, VoiceError};
+use crate::voice::{
+    SpeechToText, TextToSpeech, Transcription, TurnConfig, TurnEvent, Utterance, VoiceError,
+};
+use agent::{Speaking, TurnTimer};
 
 /// Everything a transport learned before the call starts.
 pub struct CallSetup {
@@ -37,6 +47,8 @@ pub struct CallSetup {
     pub input_format: AudioFormat,
     /// `None`: the client commits turns itself.
     pub turn_detection: Option<TurnConfig>,
+    /// Answer each caller turn as it ends (else only when the client asks).
+    pub create_response: bool,
 }
 
 /// The agent's turn-detection settings, as the turn detector takes them.
@@ -60,6 +72,11 @@ struct Ending {
 }
 
 impl Ending {
+    /// The call ended by a rule or the agent (not the connection): a normal close.
+    fn rule(reason: &'static str) -> Self {
+        Self::completed(reason, close_code::NORMAL)
+    }
+
     fn completed(reason: &'static str, close_code: u16) -> Self {
         Self {
             status: CallStatus::Completed,
@@ -108,6 +125,8 @@ type Pending = tokio::task::JoinHandle<Transcribed>;
 
 struct Transcribed {
     item_id: String,
+    /// When the caller's turn ended (the start of this turn's latency).
+    turn_ended: tokio::time::Instant,
     speech_start_ms: u64,
     speech_end_ms: u64,
     audio_ms: u64,
@@ -133,6 +152,9 @@ pub async fn run<P: Protocol>(app: AppState, setup: CallSetup, socket: WebSocket
         }
     };
     let tenant = setup.tenant;
+    let call_sid = setup.call.metadata["twilio"]["callSid"]
+        .as_str()
+        .map(str::to_string);
     let call_id = match start_call(&app, tenant, setup.call, setup.existing_call).await {
         Ok(id) => id,
         Err(e) => {
@@ -142,7 +164,14 @@ pub async fn run<P: Protocol>(app: AppState, setup: CallSetup, socket: WebSocket
         }
     };
     let span = tracing::info_span!("call", tenant = %tenant, call = %call_id);
+    let spec = agent::spec_for(&app, tenant, &setup.agent).await;
+    let tts = app.voice.tts().ok();
+    let config = &setup.agent.version.config;
+    let conversation = Conversation::new(config.system_prompt.clone());
+    let max_duration = Duration::from_secs(config.end_call.max_duration_secs.max(1) as u64);
+    let output = protocol.output_audio();
     let (sink, stream) = socket.split();
+    let now = tokio::time::Instant::now();
     let session = Session {
         out: Outbox::start(sink, app.config.live.write_timeout),
         app,
@@ -155,6 +184,20 @@ pub async fn run<P: Protocol>(app: AppState, setup: CallSetup, socket: WebSocket
         speech_item: None,
         last_item: None,
         next_seq: 1,
+        agent: setup.agent,
+        spec,
+        tts,
+        conversation,
+        create_response: setup.create_response,
+        output,
+        speaking: None,
+        waiting: Vec::new(),
+        speech_started_ms: None,
+        last_activity: now,
+        reprompted: false,
+        ends_at: now + max_duration,
+        call_sid,
+        closing: false,
     };
     tracing::Instrument::instrument(session.serve(stream), span).await;
 }
@@ -221,6 +264,32 @@ struct Session<P> {
     last_item: Option<String>,
     /// Next transcript segment number.
     next_seq: i64,
+    agent: Arc<ActiveAgent>,
+    /// How the agent thinks; `Err` (why) when its LLM settings cannot work, and the caller hears the apology.
+    spec: Result<Arc<AgentSpec>, String>,
+    /// `None`: no voice on this server; replies are text only.
+    tts: Option<Arc<TextToSpeech>>,
+    conversation: Conversation,
+    /// Answer each caller turn as it ends.
+    create_response: bool,
+    /// The agent's audio format and milliseconds per message.
+    output: (AudioFormat, u64),
+    /// The agent's response in progress.
+    speaking: Option<Speaking>,
+    /// Caller turns heard while the agent spoke with interruptions off, answered once it has finished.
+    waiting: Vec<(String, Option<TurnTimer>)>,
+    /// Where (call audio position) the caller's current speech started.
+    speech_started_ms: Option<u64>,
+    /// Last time the caller or the agent spoke: silence is measured from here.
+    last_activity: tokio::time::Instant,
+    /// The silence reprompt was said and the caller has not spoken since.
+    reprompted: bool,
+    /// The agent's maximum call duration ends the call here.
+    ends_at: tokio::time::Instant,
+    /// Twilio's id of a phone call, for transfers.
+    call_sid: Option<String>,
+    /// The call is ending: what is still transcribed is recorded, not answered.
+    closing: bool,
 }
 
 impl<P: Protocol> Session<P> {
@@ -231,7 +300,10 @@ impl<P: Protocol> Session<P> {
             call_id: self.call_id.clone(),
         };
         let ending = match self.emit(created).await {
-            Ok(()) => self.converse(&mut stream).await,
+            Ok(()) => match self.greet().await {
+                Ok(()) => self.converse(&mut stream).await,
+                Err(ending) => ending,
+            },
             Err(ending) => ending,
         };
         self.finish(ending).await;
@@ -247,10 +319,14 @@ impl<P: Protocol> Session<P> {
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_heard = Instant::now();
         loop {
+            let silence = self.silence_deadline();
             let step = tokio::select! {
                 biased;
                 () = &mut closing => Err(Ending::completed("server_shutdown", close_code::AWAY)),
                 gone = self.out.gone() => Err(Ending::gone(gone)),
+                () = tokio::time::sleep_until(self.ends_at) => Err(Ending::rule("max_duration")),
+                // The agent's audio is due before anything else: playback must not stutter.
+                step = agent::next_step(&mut self.speaking) => self.speech(step).await,
                 // Finished transcripts first: a client streaming faster than real time must not hold them back.
                 Some(done) = self.pending.next(), if !self.pending.is_empty() => {
                     self.transcribed(done).await
@@ -259,6 +335,7 @@ impl<P: Protocol> Session<P> {
                     last_heard = Instant::now();
                     self.incoming(incoming).await
                 }
+                () = agent::sleep_until(silence) => self.silence().await,
                 _ = ping.tick() => {
                     if last_heard.elapsed() > settings.idle_timeout {
                         Err(Ending::completed("connection_lost", close_code::AWAY))
@@ -326,6 +403,7 @@ impl<P: Protocol> Session<P> {
                 for event in events {
                     self.turn(event).await?;
                 }
+                self.check_barge_in_by_duration().await?;
             }
             Command::Commit => match self.listener.commit() {
                 Some(utterance) => self.utterance_done(utterance).await?,
@@ -344,8 +422,16 @@ impl<P: Protocol> Session<P> {
             }
             Command::Configure {
                 input_format,
+                output_format,
+                create_response,
                 turn_detection,
             } => {
+                if let Some(format) = output_format {
+                    self.output.0 = format;
+                }
+                if let Some(create) = create_response {
+                    self.create_response = create;
+                }
                 if let Some(format) = input_format
                     && let Err(e) = self.listener.set_format(format)
                 {
@@ -362,6 +448,7 @@ impl<P: Protocol> Session<P> {
                 let item_id = item_id.unwrap_or_else(new_item_id);
                 let at = self.listener.position_ms();
                 self.store_caller_segment(&text, at, at, None, None).await;
+                self.conversation.push_user(text.clone());
                 let previous_item_id = self.last_item.replace(item_id.clone());
                 self.emit(Event::UserItemAdded {
                     item_id,
@@ -370,15 +457,29 @@ impl<P: Protocol> Session<P> {
                 })
                 .await?;
             }
-            Command::CreateResponse | Command::CancelResponse => {
-                let error = ClientError::new(
-                    "responses_unavailable",
-                    "this server transcribes calls; agent responses are not enabled",
-                );
-                self.client_error(error).await?;
+            Command::CreateResponse => {
+                if self.answering() {
+                    let error = ClientError::new(
+                        "conversation_already_has_active_response",
+                        "the agent is already answering; cancel that response first",
+                    );
+                    return self.client_error(error).await;
+                }
+                self.settle().await?;
+                self.think(None).await?;
+            }
+            Command::CancelResponse => {
+                if !self.answering() {
+                    let error = ClientError::new(
+                        "response_cancel_not_active",
+                        "there is no response in progress to cancel",
+                    );
+                    return self.client_error(error).await;
+                }
+                self.interrupt("client_cancelled").await?;
             }
             Command::Dtmf(digit) => self.timeline("dtmf", json!({ "digit": digit })).await,
-            Command::PlaybackMark(_) => {}
+            Command::PlaybackMark(name) => self.played(&name),
             Command::Hangup => return Err(Ending::completed("caller_hangup", close_code::NORMAL)),
         }
         Ok(())
@@ -389,6 +490,8 @@ impl<P: Protocol> Session<P> {
             TurnEvent::SpeechStarted { audio_start_ms } => {
                 let item_id = new_item_id();
                 self.speech_item = Some(item_id.clone());
+                self.speech_started_ms = Some(self.listener.position_ms());
+                self.last_activity = tokio::time::Instant::now();
                 self.timeline(
                     "speech_started",
                     json!({ "itemId": item_id, "audioStartMs": audio_start_ms }),
@@ -408,6 +511,7 @@ impl<P: Protocol> Session<P> {
     /// transcribe it on the STT pool.
     async fn utterance_done(&mut self, utterance: Utterance) -> Result<(), Ending> {
         let item_id = self.speech_item.take().unwrap_or_else(new_item_id);
+        self.speech_started_ms = None;
         if self.listener.detects_turns() {
             self.timeline(
                 "speech_stopped",
@@ -436,7 +540,9 @@ impl<P: Protocol> Session<P> {
         Ok(())
     }
 
+    /// Queues `utterance` on the STT pool; its caller turn ended now.
     fn transcribe(&mut self, item_id: String, utterance: Utterance) {
+        let turn_ended = tokio::time::Instant::now();
         let stt = Arc::clone(&self.stt);
         let audio_ms = utterance.audio_end_ms - utterance.audio_start_ms;
         let (speech_start_ms, speech_end_ms) = (utterance.speech_start_ms, utterance.speech_end_ms);
@@ -445,6 +551,7 @@ impl<P: Protocol> Session<P> {
             Transcribed {
                 result: stt.transcribe(utterance.samples).await,
                 item_id,
+                turn_ended,
                 speech_start_ms,
                 speech_end_ms,
                 audio_ms,
@@ -485,9 +592,11 @@ impl<P: Protocol> Session<P> {
                 .await;
                 self.emit(Event::Transcribed {
                     item_id: done.item_id,
-                    text,
+                    text: text.clone(),
                 })
-                .await
+                .await?;
+                let timer = TurnTimer::new(done.turn_ended);
+                self.caller_said(text, timer).await
             }
             Err(e) => {
                 tracing::error!(error = %e, "transcription failed");
@@ -568,6 +677,8 @@ impl<P: Protocol> Session<P> {
     /// The connection is over: transcribe the last words, end the call, say goodbye.
     async fn finish(mut self, ending: Ending) {
         let shutting_down = ending.reason == "server_shutdown";
+        self.closing = true;
+        self.stop_speaking("call_ended").await;
         match self.listener.finish().await {
             Ok(Some(utterance)) => {
                 let item_id = self.speech_item.take().unwrap_or_else(new_item_id);

@@ -1,0 +1,94 @@
+//! The tenant's LLM provider keys. Keys are write-only: once set, only their last four characters are shown.
+
+use async_graphql::{Context, InputObject, Object, Result};
+use chrono::{DateTime, Utc};
+
+use super::audit;
+use super::context::{ContextExt, tenant_db};
+use super::scalars::datetime;
+use crate::agents::llm_keys;
+use crate::auth::Permission;
+use crate::redact::Secret;
+use crate::repo::llm_keys::LlmKeyRow;
+
+/// A key for one LLM provider; agents naming that provider use it.
+pub struct LlmKey(LlmKeyRow);
+
+#[Object]
+impl LlmKey {
+    /// `openai`, `groq`, `together`, `ollama`, `vllm` or `custom`.
+    async fn provider(&self) -> &str {
+        &self.0.provider
+    }
+
+    /// The key's last four characters, to tell keys apart.
+    async fn api_key_last4(&self) -> &str {
+        &self.0.api_key_last4
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        datetime(self.0.created_at)
+    }
+
+    async fn updated_at(&self) -> DateTime<Utc> {
+        datetime(self.0.updated_at)
+    }
+}
+
+#[derive(InputObject)]
+pub struct SetLlmKeyInput {
+    /// `openai`, `groq`, `together`, `ollama`, `vllm` or `custom`.
+    pub provider: String,
+    /// Sent as `Authorization: Bearer <apiKey>` to the provider. Stored encrypted, never shown again.
+    pub api_key: String,
+}
+
+#[derive(Default)]
+pub struct LlmKeyQuery;
+
+#[Object]
+impl LlmKeyQuery {
+    /// The tenant's LLM provider keys (last four characters only).
+    async fn llm_keys(&self, ctx: &Context<'_>) -> Result<Vec<LlmKey>> {
+        let principal = ctx.authorize(Permission::ReadAgents)?;
+        let db = tenant_db(ctx, principal).await?;
+        Ok(llm_keys::list_keys(&db)
+            .await?
+            .into_iter()
+            .map(LlmKey)
+            .collect())
+    }
+}
+
+#[derive(Default)]
+pub struct LlmKeyMutation;
+
+#[Object]
+impl LlmKeyMutation {
+    /// Sets (or replaces) the key for a provider. Calls starting from now use it.
+    async fn set_llm_key(&self, ctx: &Context<'_>, input: SetLlmKeyInput) -> Result<LlmKey> {
+        let principal = ctx.authorize(Permission::EditAgents)?;
+        let db = tenant_db(ctx, principal).await?;
+        let row = llm_keys::set_key(
+            &db,
+            &ctx.app().secrets,
+            principal.tenant_id,
+            input.provider,
+            Secret::new(input.api_key),
+        )
+        .await?;
+        audit::note(ctx, |n| n.target = Some(row.provider.clone()));
+        Ok(LlmKey(row))
+    }
+
+    /// Removes a provider's key. Returns whether there was one.
+    async fn delete_llm_key(&self, ctx: &Context<'_>, provider: String) -> Result<bool> {
+        let principal = ctx.authorize(Permission::EditAgents)?;
+        let db = tenant_db(ctx, principal).await?;
+        let deleted = llm_keys::delete_key(&db, provider.clone()).await?;
+        if deleted {
+            audit::note(ctx, |n| n.target = Some(provider));
+        }
+        Ok(deleted)
+    }
+}

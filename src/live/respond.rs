@@ -1,0 +1,384 @@
+//! The agent's side of a turn: one task per response that asks the brain, cuts its streamed text into sentences,
+//! synthesises each as soon as it is complete, and hands the session encoded audio, sentence by sentence.
+//!
+//! The session owns playback (pacing, marks, barge-in); this task only produces. It runs beside the session so
+//! that the LLM stream, TTS and the caller's audio all progress at once. Dropping or aborting it (barge-in) stops
+//! the LLM request at once; a synthesis already on the TTS pool finishes there and is thrown away.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt as _;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::LlmSettings;
+use crate::agents::ActiveAgent;
+use crate::agents::config::{HttpMethod, ToolKind};
+use crate::audio::{AudioFormat, FormatEncoder, samples_to_ms};
+use crate::brain::{
+    AgentSpec, Brain, BrainError, BrainEvent, Conversation, Finish, ProviderConfig, ToolSet,
+    ToolSpec, Turn, WebhookTool,
+};
+use crate::db::TenantId;
+use crate::redact::Secret;
+use crate::voice::{SentenceChunker, TextToSpeech};
+
+/// What the agent is asked to say.
+pub enum Script {
+    /// Whatever the LLM answers to the conversation.
+    Think {
+        spec: Arc<AgentSpec>,
+        conversation: Conversation,
+    },
+    /// Exactly this text (the first message, the silence reprompt).
+    Say(String),
+}
+
+/// One sentence, ready to play.
+#[derive(Debug)]
+pub struct Sentence {
+    pub text: String,
+    /// Encoded in the response's output format; `None` when TTS failed or is unavailable (text only).
+    pub audio: Option<Vec<u8>>,
+    /// The TTS error, when there is no audio because synthesis failed.
+    pub tts_error: Option<String>,
+}
+
+/// What a response task reports, in order.
+#[derive(Debug)]
+pub enum Output {
+    /// The first text (or tool call) from the LLM.
+    FirstToken(Instant),
+    Sentence(Sentence),
+    ToolCall {
+        id: String,
+        name: String,
+        arguments: String,
+    },
+    ToolResult {
+        name: String,
+        ok: bool,
+        elapsed: Duration,
+    },
+    EndCall {
+        reason: Option<String>,
+    },
+    Transfer {
+        to: String,
+        reason: Option<String>,
+    },
+    Usage {
+        prompt_tokens: u32,
+        completion_tokens: u32,
+    },
+    ProviderFailed {
+        provider: String,
+        code: &'static str,
+        message: String,
+        mid_stream: bool,
+    },
+    /// No provider answered: the sentences that follow are the agent's apology.
+    Apologising,
+    /// The response is complete; `turns` are what it adds to the conversation (tool rounds, then its text).
+    Done {
+        turns: Vec<Turn>,
+        finish: Finish,
+    },
+}
+
+/// A running response task.
+pub struct Responder {
+    pub outputs: mpsc::Receiver<Output>,
+    task: JoinHandle<()>,
+}
+
+impl Responder {
+    /// Starts producing `script` for a client listening in `format` (`tts: None`: text only).
+    pub fn start(
+        brain: Brain,
+        script: Script,
+        tts: Option<Arc<TextToSpeech>>,
+        format: AudioFormat,
+    ) -> Self {
+        let (tx, outputs) = mpsc::channel(16);
+        let task = tokio::spawn(async move {
+            let mut voice = Voice::new(tts, format, tx.clone());
+            match script {
+                Script::Say(text) => {
+                    let _ = voice.say_all(&text).await;
+                    let turns = vec![Turn::Assistant(text)];
+                    let _ = tx
+                        .send(Output::Done {
+                            turns,
+                            finish: Finish::Stop,
+                        })
+                        .await;
+                }
+                Script::Think { spec, conversation } => {
+                    let _ = think(&brain, spec, &conversation, &mut voice, &tx).await;
+                }
+            }
+        });
+        Self { outputs, task }
+    }
+
+    /// Stops the response now (barge-in, cancel, end of call).
+    pub fn stop(&self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for Responder {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The session went away: nothing more to do.
+struct Gone;
+
+async fn think(
+    brain: &Brain,
+    spec: Arc<AgentSpec>,
+    conversation: &Conversation,
+    voice: &mut Voice,
+    tx: &mpsc::Sender<Output>,
+) -> Result<(), Gone> {
+    let send = |output: Output| async move { tx.send(output).await.map_err(|_| Gone) };
+    // Dropping the reply (when this task is aborted) aborts the LLM request.
+    let mut reply = brain.reply(spec, conversation, CancellationToken::new());
+    let mut first = true;
+    while let Some(event) = reply.next().await {
+        let starts_reply = matches!(
+            event,
+            BrainEvent::TextDelta(_) | BrainEvent::ToolCall { .. }
+        );
+        if first && starts_reply {
+            first = false;
+            send(Output::FirstToken(Instant::now())).await?;
+        }
+        match event {
+            BrainEvent::TextDelta(text) => voice.push(&text).await?,
+            BrainEvent::Apology(text) => {
+                voice.flush().await?;
+                send(Output::Apologising).await?;
+                voice.say_all(&text).await?;
+            }
+            BrainEvent::ToolCall {
+                id,
+                name,
+                arguments,
+            } => {
+                voice.flush().await?;
+                send(Output::ToolCall {
+                    id,
+                    name,
+                    arguments,
+                })
+                .await?;
+            }
+            BrainEvent::ToolResult {
+                name, ok, elapsed, ..
+            } => send(Output::ToolResult { name, ok, elapsed }).await?,
+            BrainEvent::EndCall { reason } => {
+                voice.flush().await?;
+                send(Output::EndCall { reason }).await?;
+            }
+            BrainEvent::TransferCall { to, reason } => {
+                voice.flush().await?;
+                send(Output::Transfer { to, reason }).await?;
+            }
+            BrainEvent::Usage {
+                prompt_tokens,
+                completion_tokens,
+                ..
+            } => {
+                send(Output::Usage {
+                    prompt_tokens,
+                    completion_tokens,
+                })
+                .await?
+            }
+            BrainEvent::ProviderFailed {
+                provider,
+                error,
+                mid_stream,
+            } => {
+                send(Output::ProviderFailed {
+                    provider,
+                    code: error_code(&error),
+                    message: error.to_string(),
+                    mid_stream,
+                })
+                .await?
+            }
+            BrainEvent::Done(summary) => {
+                voice.flush().await?;
+                send(Output::Done {
+                    turns: summary.turns,
+                    finish: summary.finish,
+                })
+                .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn error_code(error: &BrainError) -> &'static str {
+    match error {
+        BrainError::CircuitOpen => "circuit_open",
+        BrainError::FirstTokenTimeout(_) => "first_token_timeout",
+        BrainError::OverallTimeout(_) => "timeout",
+        BrainError::Status { .. } => "provider_status",
+        BrainError::Config(_) => "config",
+        BrainError::Request(_) => "provider_unreachable",
+        _ => "provider_error",
+    }
+}
+
+/// Sentence chunking, synthesis and encoding of one response.
+struct Voice {
+    chunker: SentenceChunker,
+    tts: Option<Arc<TextToSpeech>>,
+    encoder: Option<FormatEncoder>,
+    format: AudioFormat,
+    tx: mpsc::Sender<Output>,
+}
+
+impl Voice {
+    fn new(tts: Option<Arc<TextToSpeech>>, format: AudioFormat, tx: mpsc::Sender<Output>) -> Self {
+        Self {
+            chunker: Default::default(),
+            tts,
+            encoder: None,
+            format,
+            tx,
+        }
+    }
+
+    async fn push(&mut self, text: &str) -> Result<(), Gone> {
+        for sentence in self.chunker.push(text) {
+            self.speak(sentence).await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), Gone> {
+        if let Some(rest) = self.chunker.finish() {
+            self.speak(rest).await?;
+        }
+        Ok(())
+    }
+
+    async fn say_all(&mut self, text: &str) -> Result<(), Gone> {
+        self.push(text).await?;
+        self.flush().await
+    }
+
+    async fn speak(&mut self, text: String) -> Result<(), Gone> {
+        let (audio, tts_error) = match self.synthesize(&text).await {
+            Ok(audio) => (audio, None),
+            Err(error) => (None, Some(error)),
+        };
+        let sentence = Sentence {
+            text,
+            audio,
+            tts_error,
+        };
+        self.tx
+            .send(Output::Sentence(sentence))
+            .await
+            .map_err(|_| Gone)
+    }
+
+    /// `Ok(None)`: no TTS on this server (not an error of this sentence).
+    async fn synthesize(&mut self, text: &str) -> Result<Option<Vec<u8>>, String> {
+        let Some(tts) = &self.tts else {
+            return Ok(None);
+        };
+        let speech = tts.synthesize(text).await.map_err(|e| {
+            tracing::warn!(error = %e, "speech synthesis failed; sending text only");
+            e.code().to_string()
+        })?;
+        metrics::histogram!("voxedge_tts_seconds").record(speech.processing_time.as_secs_f64());
+        metrics::counter!("voxedge_tts_audio_ms_total").increment(samples_to_ms(
+            speech.samples.len() as u64,
+            speech.sample_rate,
+        ));
+        let encoder = match &mut self.encoder {
+            Some(encoder) => encoder,
+            None => self.encoder.insert(
+                FormatEncoder::new(self.format, speech.sample_rate).map_err(|e| e.to_string())?,
+            ),
+        };
+        let mut bytes = encoder.encode(&speech.samples);
+        bytes.extend(encoder.flush());
+        encoder.reset();
+        Ok(Some(bytes))
+    }
+}
+
+/// The brain's view of an agent: its provider chain (with the tenant's keys) and its tools.
+pub fn agent_spec(
+    agent: &ActiveAgent,
+    tenant: TenantId,
+    keys: &HashMap<String, Secret<String>>,
+    settings: &LlmSettings,
+) -> Result<AgentSpec, BrainError> {
+    let llm = &agent.version.config.llm;
+    let providers = std::iter::once(&llm.primary)
+        .chain(&llm.fallbacks)
+        .enumerate()
+        .map(|(i, target)| {
+            // The name keys the circuit breaker: per tenant, so one tenant's bad key never opens another's circuit.
+            let mut provider = ProviderConfig::new(
+                format!("{tenant}/{}#{i}:{}", target.provider, target.model),
+                target.base_url.clone(),
+                target.model.clone(),
+            );
+            provider.api_key = keys.get(&target.provider).map(|k| k.expose().clone());
+            provider.temperature = Some(llm.temperature as f32);
+            provider.max_tokens = Some(llm.max_tokens.max(1) as u32);
+            provider.connect_timeout = settings.connect_timeout;
+            provider.first_token_timeout = settings.first_token_timeout;
+            provider
+        })
+        .collect();
+    let tools = agent
+        .version
+        .config
+        .tools
+        .iter()
+        .map(|tool| match tool.kind {
+            ToolKind::EndCall => ToolSpec::EndCall,
+            ToolKind::TransferCall => ToolSpec::TransferCall {
+                destinations: tool.destinations.iter().map(|d| d.name.clone()).collect(),
+            },
+            ToolKind::Webhook => {
+                let parameters = tool.parameters.as_ref().map_or_else(
+                    || serde_json::json!({"type": "object", "properties": {}}),
+                    |p| p.0.clone(),
+                );
+                let mut webhook = WebhookTool::new(
+                    tool.name.clone(),
+                    tool.description.clone(),
+                    parameters,
+                    tool.url.clone().unwrap_or_default(),
+                );
+                if tool.method == Some(HttpMethod::Get) {
+                    webhook.method = reqwest::Method::GET;
+                }
+                if let Some(ms) = tool.timeout_ms {
+                    webhook.timeout = Duration::from_millis(ms.max(1) as u64);
+                }
+                ToolSpec::Webhook(webhook)
+            }
+        })
+        .collect();
+    Ok(AgentSpec::new(providers, ToolSet::new(tools)?)?.with_apology(llm.apology_message.clone()))
+}

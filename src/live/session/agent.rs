@@ -1,0 +1,781 @@
+//! The agent's side of a call: answering caller turns, playing the answer in real time, stopping when the
+//! caller talks over it (barge-in), recording what the caller actually heard, per-turn latency, and the rules
+//! that end a call (maximum duration, silence, end phrases, the `end_call` tool, transfers).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::close_code;
+use serde_json::json;
+use tokio::time::Instant;
+
+use super::{Ending, Session};
+use crate::agents::ActiveAgent;
+use crate::agents::llm_keys;
+use crate::app::AppState;
+use crate::brain::{AgentSpec, Finish, Turn};
+use crate::calls::{self, Speaker};
+use crate::db::TenantId;
+use crate::live::playout::{Playout, Step};
+use crate::live::protocol::{Event, OutputItem, Protocol, ResponseStatus};
+use crate::live::respond::{Output, Responder, Script, agent_spec};
+use crate::repo::calls::NewSegment;
+use crate::usage::{Metric, NewUsage};
+
+/// The brain's view of the call's agent, with the tenant's provider keys.
+pub(super) async fn spec_for(
+    app: &AppState,
+    tenant: TenantId,
+    agent: &ActiveAgent,
+) -> Result<Arc<AgentSpec>, String> {
+    let db = app.tenant_db(tenant).await.map_err(|e| e.message)?;
+    let keys = llm_keys::open_keys(&db, &app.secrets, tenant)
+        .await
+        .map_err(|e| e.message)?;
+    agent_spec(agent, tenant, &keys, &app.config.llm)
+        .map(Arc::new)
+        .map_err(|e| e.to_string())
+}
+
+/// Latency of one turn, from the end of the caller's speech.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct TurnTimer {
+    caller_done: Instant,
+    transcribed: Option<Instant>,
+    first_token: Option<Instant>,
+    first_audio: Option<Instant>,
+    first_sent: Option<Instant>,
+}
+
+impl TurnTimer {
+    /// A turn whose caller speech ended at `caller_done` and whose transcript is ready now.
+    pub(super) fn new(caller_done: Instant) -> Self {
+        let now = Instant::now();
+        metrics::histogram!("voxedge_turn_stt_seconds").record((now - caller_done).as_secs_f64());
+        Self {
+            caller_done,
+            transcribed: Some(now),
+            first_token: None,
+            first_audio: None,
+            first_sent: None,
+        }
+    }
+
+    fn mark(&mut self, stage: Stage, at: Instant) {
+        let (slot, metric) = match stage {
+            Stage::LlmFirstToken => (
+                &mut self.first_token,
+                "voxedge_turn_llm_first_token_seconds",
+            ),
+            Stage::TtsFirstAudio => (
+                &mut self.first_audio,
+                "voxedge_turn_tts_first_audio_seconds",
+            ),
+            Stage::AudioSent => (&mut self.first_sent, "voxedge_turn_voice_to_voice_seconds"),
+        };
+        if slot.is_none() {
+            *slot = Some(at);
+            metrics::histogram!(metric).record((at - self.caller_done).as_secs_f64());
+        }
+    }
+
+    fn to_json(self) -> serde_json::Value {
+        let ms = |at: Option<Instant>| at.map(|at| (at - self.caller_done).as_millis() as u64);
+        json!({
+            "sttMs": ms(self.transcribed),
+            "llmFirstTokenMs": ms(self.first_token),
+            "ttsFirstAudioMs": ms(self.first_audio),
+            "voiceToVoiceMs": ms(self.first_sent),
+        })
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Stage {
+    LlmFirstToken,
+    TtsFirstAudio,
+    AudioSent,
+}
+
+/// What to do once the agent has finished speaking.
+enum After {
+    HangUp,
+    Transfer { to: String },
+}
+
+/// The response in progress.
+pub(super) struct Speaking {
+    id: String,
+    responder: Responder,
+    /// The responder has nothing more to say (its task ended).
+    produced: bool,
+    /// What the response adds to the conversation, once complete.
+    turns: Option<Vec<Turn>>,
+    playout: Playout,
+    /// Whether the message carries audio (else text only).
+    audio: bool,
+    /// The message item's id and output index, once its first sentence started.
+    message: Option<(String, usize)>,
+    /// Function-call items, in order.
+    calls: Vec<OutputItem>,
+    next_output_index: usize,
+    /// Everything sent so far (sentences started).
+    said: Vec<String>,
+    audio_sent: bool,
+    timer: Option<TurnTimer>,
+    tts_chars: usize,
+    tts_failed: bool,
+    usage: Option<(u32, u32)>,
+    after: Option<After>,
+    /// Call audio position where the agent started speaking.
+    start_ms: Option<u64>,
+    /// `response.done` was sent (all produced and sent; playback may go on).
+    done_sent: bool,
+}
+
+/// What woke the session for the agent.
+pub(super) enum SpeechStep {
+    Output(Option<Output>),
+    Due,
+}
+
+/// The next thing the agent's response needs: an output from its task, or audio due for playback.
+pub(super) async fn next_step(speaking: &mut Option<Speaking>) -> SpeechStep {
+    let Some(s) = speaking.as_mut() else {
+        return std::future::pending().await;
+    };
+    let wake = if s.playout.has_queued() {
+        s.playout.next_due()
+    } else if s.produced {
+        Some(s.playout.ends().unwrap_or_else(Instant::now))
+    } else {
+        None
+    };
+    tokio::select! {
+        biased;
+        () = sleep_until(wake) => SpeechStep::Due,
+        output = s.responder.outputs.recv(), if !s.produced => SpeechStep::Output(output),
+    }
+}
+
+/// Sleeps until `at`, or forever.
+pub(super) async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl<P: Protocol> Session<P> {
+    /// Says the agent's first message, if it has one.
+    pub(super) async fn greet(&mut self) -> Result<(), Ending> {
+        match self.agent.version.config.first_message.clone() {
+            Some(text) if !text.trim().is_empty() => self.respond(Script::Say(text), None).await,
+            _ => Ok(()),
+        }
+    }
+
+    /// Answers the conversation as it stands.
+    pub(super) async fn think(&mut self, timer: Option<TurnTimer>) -> Result<(), Ending> {
+        let script = match &self.spec {
+            Ok(spec) => Script::Think {
+                spec: Arc::clone(spec),
+                conversation: self.conversation.clone(),
+            },
+            Err(reason) => {
+                self.timeline("llm_unavailable", json!({ "reason": reason }))
+                    .await;
+                Script::Say(self.agent.version.config.llm.apology_message.clone())
+            }
+        };
+        self.respond(script, timer).await
+    }
+
+    /// Whether the agent is answering: producing or sending a response (not just finishing playing one).
+    pub(super) fn answering(&self) -> bool {
+        self.speaking.as_ref().is_some_and(|s| !s.done_sent)
+    }
+
+    /// Wraps up a response that was completely sent but may still be playing its last moments, so a new one can
+    /// start.
+    pub(super) async fn settle(&mut self) -> Result<(), Ending> {
+        if let Some(s) = self.speaking.take_if(|s| s.done_sent) {
+            let said = s.said.join(" ");
+            self.spoken(s, said).await?;
+        }
+        Ok(())
+    }
+
+    /// Starts a response; the previous one must be over (see [`Session::settle`]).
+    async fn respond(&mut self, script: Script, timer: Option<TurnTimer>) -> Result<(), Ending> {
+        let id = format!("resp_{}", ulid::Ulid::new());
+        let (format, frame_ms) = self.output;
+        let bytes_per_ms = format.sample_rate() as usize / 1000 * format.bytes_per_sample();
+        let responder = Responder::start(self.app.brain.clone(), script, self.tts.clone(), format);
+        self.speaking = Some(Speaking {
+            id: id.clone(),
+            responder,
+            produced: false,
+            turns: None,
+            playout: Playout::new(bytes_per_ms, frame_ms),
+            audio: self.tts.is_some(),
+            message: None,
+            calls: Vec::new(),
+            next_output_index: 0,
+            said: Vec::new(),
+            audio_sent: false,
+            timer,
+            tts_chars: 0,
+            tts_failed: false,
+            usage: None,
+            after: None,
+            start_ms: None,
+            done_sent: false,
+        });
+        self.emit(Event::ResponseCreated { response_id: id }).await
+    }
+
+    /// A caller turn was transcribed: end the call, interrupt the agent, answer, or just record it.
+    pub(super) async fn caller_said(
+        &mut self,
+        text: String,
+        timer: TurnTimer,
+    ) -> Result<(), Ending> {
+        if text.is_empty() || self.closing {
+            return Ok(());
+        }
+        self.last_activity = Instant::now();
+        self.reprompted = false;
+        let end_call = &self.agent.version.config.end_call;
+        if let Some(phrase) = end_call
+            .end_phrases
+            .iter()
+            .find(|phrase| says_phrase(&text, phrase))
+        {
+            self.timeline("end_phrase", json!({ "phrase": phrase }))
+                .await;
+            return Err(Ending::rule("end_phrase"));
+        }
+        self.settle().await?;
+        if self.speaking.is_some() {
+            let rules = &self.agent.version.config.interruption;
+            if !rules.enabled {
+                self.waiting.push((text, Some(timer)));
+                return Ok(());
+            }
+            let words = text.split_whitespace().count();
+            if rules.min_words > 0 && words >= rules.min_words as usize {
+                self.interrupt("turn_detected").await?;
+            } else {
+                // Too short to stop the agent ("mm-hmm"): recorded, not answered.
+                return Ok(());
+            }
+        }
+        self.conversation.push_user(text);
+        if self.create_response {
+            self.think(Some(timer)).await?;
+        }
+        Ok(())
+    }
+
+    /// Barge-in by duration: the caller has been speaking over the agent for long enough.
+    pub(super) async fn check_barge_in_by_duration(&mut self) -> Result<(), Ending> {
+        let (Some(started), Some(_)) = (self.speech_started_ms, &self.speaking) else {
+            return Ok(());
+        };
+        let rules = &self.agent.version.config.interruption;
+        let threshold = match (rules.min_duration_ms, rules.min_words) {
+            (ms, _) if ms > 0 => ms as u64,
+            (_, 0) => 0,
+            _ => return Ok(()),
+        };
+        if rules.enabled && self.listener.position_ms().saturating_sub(started) >= threshold {
+            self.interrupt("turn_detected").await?;
+        }
+        Ok(())
+    }
+
+    /// Stops the agent now: cancels the LLM and TTS, drops queued audio, tells the client to drop what it
+    /// buffered, and records what the caller heard.
+    pub(super) async fn interrupt(&mut self, reason: &'static str) -> Result<(), Ending> {
+        let Some(speaking) = &self.speaking else {
+            return Ok(());
+        };
+        let (id, audio_sent) = (speaking.id.clone(), speaking.audio_sent);
+        if audio_sent {
+            self.emit(Event::ClearPlayback).await?;
+        }
+        let played = self.stop_speaking(reason).await;
+        metrics::counter!("voxedge_interruptions_total", "reason" => reason).increment(1);
+        self.timeline(
+            "interruption",
+            json!({ "responseId": id, "reason": reason, "playedMs": played.as_millis() as u64 }),
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Ends the response in progress, if any, keeping only what the caller heard. Returns how much audio played.
+    pub(super) async fn stop_speaking(&mut self, reason: &'static str) -> Duration {
+        let Some(mut s) = self.speaking.take() else {
+            return Duration::ZERO;
+        };
+        s.responder.stop();
+        let now = Instant::now();
+        let heard = s.playout.heard(now);
+        let played = s.playout.stop(now);
+        if !s.done_sent {
+            // The client may be gone when the call ends; what matters then is the record.
+            let _ = self
+                .response_done(&mut s, &heard, ResponseStatus::Cancelled(reason))
+                .await;
+        }
+        s.after = None;
+        let _ = self.spoken(s, heard).await;
+        played
+    }
+
+    /// Handles what woke the session for the agent.
+    pub(super) async fn speech(&mut self, step: SpeechStep) -> Result<(), Ending> {
+        match step {
+            SpeechStep::Output(Some(output)) => self.output(output).await?,
+            SpeechStep::Output(None) => {
+                if let Some(s) = &mut self.speaking {
+                    s.produced = true;
+                }
+            }
+            SpeechStep::Due => self.play().await?,
+        }
+        self.complete_if_done().await
+    }
+
+    async fn output(&mut self, output: Output) -> Result<(), Ending> {
+        let Some(s) = &mut self.speaking else {
+            return Ok(());
+        };
+        match output {
+            Output::FirstToken(at) => {
+                if let Some(timer) = &mut s.timer {
+                    timer.mark(Stage::LlmFirstToken, at);
+                }
+            }
+            Output::Sentence(sentence) => {
+                let audio = sentence.audio.unwrap_or_default();
+                if !audio.is_empty() {
+                    s.tts_chars += sentence.text.chars().count();
+                    if let Some(timer) = &mut s.timer {
+                        timer.mark(Stage::TtsFirstAudio, Instant::now());
+                    }
+                }
+                s.playout.push(sentence.text, audio);
+                if let Some(code) = sentence.tts_error
+                    && !s.tts_failed
+                {
+                    s.tts_failed = true;
+                    metrics::counter!("voxedge_tts_failures_total").increment(1);
+                    let id = s.id.clone();
+                    self.timeline("tts_failed", json!({ "responseId": id, "code": code }))
+                        .await;
+                }
+            }
+            Output::ToolCall {
+                id: call_id,
+                name,
+                arguments,
+            } => {
+                let output_index = s.next_output_index;
+                s.next_output_index += 1;
+                let item = OutputItem::FunctionCall {
+                    item_id: super::new_item_id(),
+                    call_id: call_id.clone(),
+                    name: name.clone(),
+                    arguments,
+                };
+                s.calls.push(item.clone());
+                let response_id = s.id.clone();
+                let previous_item_id = self.last_item.replace(item.item_id().to_string());
+                self.emit(Event::ResponseItemAdded {
+                    response_id: response_id.clone(),
+                    previous_item_id,
+                    output_index,
+                    item: item.clone(),
+                })
+                .await?;
+                self.emit(Event::ResponseItemDone {
+                    response_id,
+                    output_index,
+                    item,
+                })
+                .await?;
+                self.timeline("tool_call", json!({ "name": name, "callId": call_id }))
+                    .await;
+            }
+            Output::ToolResult { name, ok, elapsed } => {
+                metrics::counter!("voxedge_tool_calls_total", "ok" => ok.to_string()).increment(1);
+                self.timeline(
+                    "tool_result",
+                    json!({ "name": name, "ok": ok, "elapsedMs": elapsed.as_millis() as u64 }),
+                )
+                .await;
+            }
+            Output::EndCall { reason } => {
+                s.after = Some(After::HangUp);
+                self.timeline("end_call_requested", json!({ "reason": reason }))
+                    .await;
+            }
+            Output::Transfer { to, reason } => {
+                s.after = Some(After::Transfer { to: to.clone() });
+                self.timeline("transfer_requested", json!({ "to": to, "reason": reason }))
+                    .await;
+            }
+            Output::Usage {
+                prompt_tokens,
+                completion_tokens,
+            } => s.usage = Some((prompt_tokens, completion_tokens)),
+            Output::ProviderFailed {
+                provider,
+                code,
+                message,
+                mid_stream,
+            } => {
+                metrics::counter!("voxedge_llm_provider_failures_total", "code" => code)
+                    .increment(1);
+                tracing::warn!(%provider, code, %message, mid_stream, "LLM provider failed");
+                self.timeline(
+                    "llm_provider_failed",
+                    json!({ "provider": provider, "code": code, "midStream": mid_stream }),
+                )
+                .await;
+            }
+            Output::Apologising => {
+                metrics::counter!("voxedge_llm_unavailable_total").increment(1);
+                self.timeline(
+                    "llm_unavailable",
+                    json!({ "reason": "every provider failed" }),
+                )
+                .await;
+            }
+            Output::Done { turns, finish } => {
+                if finish == Finish::ToolRoundsExhausted {
+                    tracing::warn!("the model kept calling tools past the agent's limit");
+                }
+                s.turns = Some(turns);
+                s.produced = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends the audio due now.
+    async fn play(&mut self) -> Result<(), Ending> {
+        let Some(s) = &mut self.speaking else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        let response_id = s.id.clone();
+        for step in s.playout.poll(now) {
+            let s = self.speaking.as_mut().expect("invariant: still speaking");
+            match step {
+                Step::SentenceStarted { text, .. } => {
+                    if s.start_ms.is_none() {
+                        s.start_ms = Some(self.listener.position_ms());
+                    }
+                    let (item_id, output_index, audio) = match &s.message {
+                        Some((item_id, index)) => (item_id.clone(), *index, s.audio),
+                        None => {
+                            let item_id = super::new_item_id();
+                            let index = s.next_output_index;
+                            s.next_output_index += 1;
+                            s.message = Some((item_id.clone(), index));
+                            let audio = s.audio;
+                            let previous_item_id = self.last_item.replace(item_id.clone());
+                            let item = OutputItem::Message {
+                                item_id: item_id.clone(),
+                                text: String::new(),
+                                audio,
+                            };
+                            self.emit(Event::ResponseItemAdded {
+                                response_id: response_id.clone(),
+                                previous_item_id,
+                                output_index: index,
+                                item,
+                            })
+                            .await?;
+                            (item_id, index, audio)
+                        }
+                    };
+                    let s = self.speaking.as_mut().expect("invariant: still speaking");
+                    let delta = if s.said.is_empty() {
+                        text.clone()
+                    } else {
+                        format!(" {text}")
+                    };
+                    s.said.push(text);
+                    self.emit(Event::ResponseText {
+                        response_id: response_id.clone(),
+                        item_id,
+                        output_index,
+                        text: delta,
+                        audio,
+                    })
+                    .await?;
+                }
+                Step::Audio(audio) => {
+                    if !s.audio_sent {
+                        s.audio_sent = true;
+                        if let Some(timer) = &mut s.timer {
+                            timer.mark(Stage::AudioSent, Instant::now());
+                        }
+                    }
+                    let (item_id, output_index) =
+                        s.message.clone().expect("invariant: a sentence started");
+                    self.emit(Event::ResponseAudio {
+                        response_id: response_id.clone(),
+                        item_id,
+                        output_index,
+                        audio,
+                    })
+                    .await?;
+                }
+                Step::SentenceSent { index } => {
+                    self.emit(Event::PlaybackMark {
+                        name: format!("{index}@{response_id}"),
+                    })
+                    .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The client says sentence `name` (`<index>@<response id>`) has played.
+    pub(super) fn played(&mut self, name: &str) {
+        if let (Some((index, response)), Some(s)) = (name.split_once('@'), &mut self.speaking)
+            && response == s.id
+            && let Ok(index) = index.parse()
+        {
+            s.playout.marked(index);
+        }
+    }
+
+    /// Sends `response.done` once everything is produced and sent, and wraps the response up once it has played.
+    async fn complete_if_done(&mut self) -> Result<(), Ending> {
+        let Some(mut s) = self.speaking.take() else {
+            return Ok(());
+        };
+        if !s.produced || s.playout.has_queued() {
+            self.speaking = Some(s);
+            return Ok(());
+        }
+        if !s.done_sent {
+            let said = s.said.join(" ");
+            self.response_done(&mut s, &said, ResponseStatus::Completed)
+                .await?;
+        }
+        if !s.playout.played_out(Instant::now()) {
+            self.speaking = Some(s);
+            return Ok(());
+        }
+        let said = s.said.join(" ");
+        self.spoken(s, said).await
+    }
+
+    async fn response_done(
+        &mut self,
+        s: &mut Speaking,
+        text: &str,
+        status: ResponseStatus,
+    ) -> Result<(), Ending> {
+        s.done_sent = true;
+        let mut output = s.calls.clone();
+        if let Some((item_id, index)) = &s.message {
+            let item = OutputItem::Message {
+                item_id: item_id.clone(),
+                text: text.to_string(),
+                audio: s.audio,
+            };
+            self.emit(Event::ResponseItemDone {
+                response_id: s.id.clone(),
+                output_index: *index,
+                item: item.clone(),
+            })
+            .await?;
+            output.insert((*index).min(output.len()), item);
+        }
+        self.emit(Event::ResponseDone {
+            response_id: s.id.clone(),
+            status,
+            output,
+            usage: s.usage,
+        })
+        .await
+    }
+
+    /// The response is over and `heard` is what the caller heard of it: record it, meter it, and act on what the
+    /// agent decided (hang up, transfer) or on caller turns that waited.
+    async fn spoken(&mut self, s: Speaking, heard: String) -> Result<(), Ending> {
+        let now = Instant::now();
+        self.last_activity = now;
+        let mut turns = s.turns.unwrap_or_default();
+        match turns.last_mut() {
+            Some(Turn::Assistant(text)) => *text = heard.clone(),
+            _ if !heard.is_empty() => turns.push(Turn::Assistant(heard.clone())),
+            _ => {}
+        }
+        turns.retain(|t| !matches!(t, Turn::Assistant(text) if text.is_empty()));
+        self.conversation.extend(turns);
+
+        let mut usage = Vec::new();
+        if let Some((input, output)) = s.usage {
+            usage.push(NewUsage::for_call(
+                &self.call_id,
+                &format!("llm-in:{}", s.id),
+                Metric::LlmInputTokens,
+                input.into(),
+            ));
+            usage.push(NewUsage::for_call(
+                &self.call_id,
+                &format!("llm-out:{}", s.id),
+                Metric::LlmOutputTokens,
+                output.into(),
+            ));
+        }
+        if s.tts_chars > 0 {
+            usage.push(NewUsage::for_call(
+                &self.call_id,
+                &format!("tts:{}", s.id),
+                Metric::TtsCharacters,
+                s.tts_chars as i64,
+            ));
+        }
+        let mut segments = Vec::new();
+        if !heard.is_empty() {
+            let start = s.start_ms.unwrap_or_else(|| self.listener.position_ms());
+            segments.push(NewSegment {
+                seq: self.next_seq,
+                speaker: Speaker::Agent,
+                text: heard,
+                start_ms: start as i64,
+                end_ms: self.listener.position_ms().max(start) as i64,
+                confidence: None,
+                is_final: true,
+            });
+            self.next_seq += 1;
+        }
+        if !segments.is_empty() || !usage.is_empty() {
+            let stored = calls::add_segments(
+                &self.app,
+                self.tenant,
+                self.call_id.clone(),
+                segments,
+                usage,
+            )
+            .await;
+            if let Err(e) = stored {
+                tracing::error!(code = e.code.as_str(), error = %e.message, "cannot store the agent's words");
+            }
+        }
+        if let Some(timer) = s.timer {
+            let mut timings = timer.to_json();
+            timings["responseId"] = json!(s.id);
+            self.timeline("turn", timings).await;
+        }
+        match s.after {
+            Some(After::HangUp) => return Err(Ending::rule("agent_hangup")),
+            Some(After::Transfer { to }) => return Err(self.transfer(&to).await),
+            None => {}
+        }
+        if !self.waiting.is_empty() && !self.closing {
+            let waiting = std::mem::take(&mut self.waiting);
+            let timer = waiting.last().and_then(|(_, timer)| *timer);
+            for (text, _) in waiting {
+                self.conversation.push_user(text);
+            }
+            if self.create_response {
+                self.think(timer).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Hands a phone call to `destination` (a configured destination's name) through Twilio, and ends our part.
+    async fn transfer(&mut self, destination: &str) -> Ending {
+        let number = self
+            .agent
+            .version
+            .config
+            .tools
+            .iter()
+            .flat_map(|t| &t.destinations)
+            .find(|d| d.name == destination || d.phone_number == destination)
+            .map(|d| d.phone_number.clone());
+        let (Some(number), Some(call_sid)) = (number, self.call_sid.clone()) else {
+            // A browser call has no phone line to hand over: the client saw the function call and acts on it.
+            return Ending::rule("transferred");
+        };
+        let result =
+            crate::telephony::transfer_call(&self.app, self.tenant, &call_sid, &number).await;
+        match result {
+            Ok(()) => Ending::rule("transferred"),
+            Err(e) => {
+                tracing::warn!(code = e.code.as_str(), error = %e.message, "transfer failed");
+                self.timeline("transfer_failed", json!({ "code": e.code.as_str() }))
+                    .await;
+                Ending::failed("transfer_failed", close_code::NORMAL, "transfer failed")
+            }
+        }
+    }
+
+    /// When the caller's silence ends the call or earns a reprompt: nobody speaking, nothing being transcribed.
+    pub(super) fn silence_deadline(&self) -> Option<Instant> {
+        if self.speaking.is_some() || self.speech_item.is_some() || !self.pending.is_empty() {
+            return None;
+        }
+        let secs = self
+            .agent
+            .version
+            .config
+            .end_call
+            .silence_timeout_secs
+            .max(1) as u64;
+        Some(self.last_activity + Duration::from_secs(secs))
+    }
+
+    /// The caller has been silent for the agent's silence timeout: ask once, then hang up.
+    pub(super) async fn silence(&mut self) -> Result<(), Ending> {
+        if self.reprompted {
+            self.timeline("silence_timeout", json!({})).await;
+            return Err(Ending::rule("silence_timeout"));
+        }
+        self.reprompted = true;
+        self.last_activity = Instant::now();
+        let text = self.agent.version.config.end_call.silence_reprompt.clone();
+        self.timeline("silence_reprompt", json!({})).await;
+        self.respond(Script::Say(text), None).await
+    }
+}
+
+/// Whether `text` contains `phrase` as whole words, ignoring case and punctuation.
+fn says_phrase(text: &str, phrase: &str) -> bool {
+    let words = |s: &str| -> Vec<String> {
+        s.split(|c: char| !c.is_alphanumeric() && c != '\'')
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect()
+    };
+    let (text, phrase) = (words(text), words(phrase));
+    !phrase.is_empty() && text.windows(phrase.len()).any(|w| w == phrase.as_slice())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::says_phrase;
+
+    #[test]
+    fn end_phrases_match_whole_words_in_any_case() {
+        assert!(says_phrase("OK, goodbye!", "goodbye"));
+        assert!(says_phrase("Thanks. That's all, bye now.", "that's all"));
+        assert!(!says_phrase("Goodbyes are hard", "goodbye"));
+        assert!(!says_phrase("anything", ""));
+    }
+}

@@ -1,0 +1,62 @@
+//! Tenant database → `llm_keys`.
+
+use rusqlite::{Connection, OptionalExtension, Row, named_params};
+
+/// A tenant's key for one LLM provider. `api_key` is the sealed (encrypted) key, never the key itself.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LlmKeyRow {
+    pub provider: String,
+    pub api_key: String,
+    pub api_key_last4: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const COLUMNS: &str = "provider, api_key, api_key_last4, created_at, updated_at";
+
+fn row(row: &Row<'_>) -> rusqlite::Result<LlmKeyRow> {
+    Ok(LlmKeyRow {
+        provider: row.get(0)?,
+        api_key: row.get(1)?,
+        api_key_last4: row.get(2)?,
+        created_at: row.get(3)?,
+        updated_at: row.get(4)?,
+    })
+}
+
+pub fn list(conn: &Connection) -> rusqlite::Result<Vec<LlmKeyRow>> {
+    let mut stmt =
+        conn.prepare_cached(&format!("select {COLUMNS} from llm_keys order by provider"))?;
+    stmt.query_map([], row)?.collect()
+}
+
+pub fn get(conn: &Connection, provider: &str) -> rusqlite::Result<Option<LlmKeyRow>> {
+    conn.query_row(
+        &format!("select {COLUMNS} from llm_keys where provider = :provider"),
+        named_params! { ":provider": provider },
+        row,
+    )
+    .optional()
+}
+
+/// Inserts or replaces the provider's key (keeping its first `created_at`).
+pub fn put(conn: &Connection, key: &LlmKeyRow) -> rusqlite::Result<()> {
+    conn.execute(
+        "insert into llm_keys (provider, api_key, api_key_last4, created_at, updated_at)
+         values (:provider, :api_key, :last4, :created_at, :updated_at)
+         on conflict (provider) do update set api_key = excluded.api_key,
+            api_key_last4 = excluded.api_key_last4, updated_at = excluded.updated_at",
+        named_params! {
+            ":provider": key.provider, ":api_key": key.api_key, ":last4": key.api_key_last4,
+            ":created_at": key.created_at, ":updated_at": key.updated_at,
+        },
+    )?;
+    Ok(())
+}
+
+pub fn delete(conn: &Connection, provider: &str) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "delete from llm_keys where provider = :provider",
+        named_params! { ":provider": provider },
+    )? == 1)
+}
