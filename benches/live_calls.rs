@@ -232,6 +232,14 @@ async fn one_call(addr: std::net::SocketAddr, key: &str, agent: &str, audio: &[u
         .await
         .expect("connects");
     let (mut sink, mut stream) = socket.split();
+    // Transcription only: the agent does not answer (benches/voice_to_voice.rs measures answers).
+    let listen_only = json!({
+        "type": "session.update",
+        "session": { "turn_detection": { "type": "server_vad", "create_response": false } }
+    });
+    sink.send(Message::Text(listen_only.to_string().into()))
+        .await
+        .expect("session.update");
     let chunks: Vec<String> = audio
         .chunks(4800) // 100 ms of 24 kHz pcm16
         .map(|c| {

@@ -30,7 +30,7 @@
 //! | [`telephony`] | the tenant's Twilio account, phone numbers → agents, signed voice webhooks answered with TwiML |
 //! | [`audio`] | audio frames, G.711, PCM16, streaming resampling, WAV |
 //! | [`voice`] | voice engines: Silero VAD and turn detection, Whisper STT, Piper TTS, model loading |
-//! | [`live`] | live calls over WebSocket: Realtime and Twilio protocols, listening, transcribing, recording |
+//! | [`live`] | live calls over WebSocket: Realtime and Twilio protocols, listening, transcribing, answering, barge-in, recording |
 //! | [`usage`] | metered usage (call time, audio transcribed, tokens, characters) |
 //! | [`brain`] | the agent's brain: streaming LLM replies over a provider chain, tools, circuit breakers |
 //! | [`graphql`] | the GraphQL schema, one file per domain |

@@ -113,6 +113,10 @@ async fn jfk_over_realtime_is_transcribed_stored_published_and_metered() {
             .await
             .expect("segment published");
         let segment = &message["payload"]["data"]["transcriptSegments"];
+        // The agent answers each turn (with an apology: this agent's LLM is unreachable here).
+        if segment["speaker"] == "AGENT" {
+            continue;
+        }
         assert_eq!(segment["speaker"], "CALLER", "{message}");
         published.push(' ');
         published.push_str(segment["text"].as_str().unwrap());

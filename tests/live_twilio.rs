@@ -42,8 +42,7 @@ async fn wait_for_phrase(
     call: &str,
     phone: &mut support::voice::JsonSocket,
 ) {
-    let query =
-        "query($id: ID!) { call(id: $id) { transcript(first: 100) { edges { node { text } } } } }";
+    let query = "query($id: ID!) { call(id: $id) { transcript(first: 100) { edges { node { speaker text } } } } }";
     for _ in 0..1200 {
         twilio_media(phone, &[0xff; 800]).await;
         let (_, body) = server.gql(Some(key), query, json!({ "id": call })).await;

@@ -1,19 +1,22 @@
-//! Live calls: a caller's audio over a WebSocket — heard, turned into utterances, transcribed and recorded while
-//! the call goes on.
+//! Live calls: a caller's audio over a WebSocket — heard, turned into utterances, transcribed, answered by the
+//! agent's voice and recorded while the call goes on.
 //!
 //! # Layout
 //! - [`realtime`] — the OpenAI-Realtime-compatible protocol (browsers, SDKs), beta and GA forms.
 //! - [`twilio`] — Twilio Media Streams (phone calls).
 //! - [`protocol`] — what both protocols translate to and from: client [`Command`]s and session [`Event`]s.
-//! - [`session`] — the call driver: creates the call, listens, transcribes on the STT pool, stores and publishes
-//!   transcript segments, meters usage, and ends the call in a proper state however the connection ends.
+//! - [`session`] — the call driver: creates the call, listens, transcribes on the STT pool, has the agent answer,
+//!   stores and publishes transcript segments, meters usage, and ends the call in a proper state however it ends.
+//! - [`respond`] — one task per agent response: LLM (brain) → sentences → TTS → encoded audio.
+//! - [`playout`] — the agent's audio paced to playback, and what the caller heard of it (barge-in).
 //! - [`listen`] — [`Listener`]: wire audio → 16 kHz → Silero VAD → turns (or manual commits).
 //! - [`socket`] — the sending side: a bounded queue and writer task, so a client that stops reading is dropped
 //!   instead of buffered without bound.
 //!
 //! ```text
 //! WebSocket ─► protocol (JSON → Command) ─► Listener (decode, VAD, turns) ─► STT pool ─► segments + usage
-//!     ◄─ protocol (Event → JSON) ◄─────────── session events ◄───────────────────────────┘
+//!                                                                                │
+//!     ◄─ protocol (Event → JSON) ◄── Playout (paced audio, marks) ◄── respond (LLM → sentences → TTS)
 //! ```
 
 pub mod listen;

@@ -160,9 +160,11 @@ impl Playout {
     /// What the caller heard by `now`: whole sentences that played (or were confirmed), and the words of the one
     /// playing in proportion to the time it has played.
     pub fn heard(&self, now: Instant) -> String {
+        // Marks come back in order: a confirmed sentence vouches for every one before it.
+        let confirmed = self.played.iter().rposition(|p| p.marked);
         let mut heard: Vec<&str> = Vec::new();
-        for p in &self.played {
-            if p.marked || p.ends <= now {
+        for (i, p) in self.played.iter().enumerate() {
+            if confirmed.is_some_and(|last| i <= last) || p.ends <= now {
                 heard.push(&p.text);
                 continue;
             }
@@ -208,8 +210,11 @@ mod tests {
         assert!(playout.poll(t0).is_empty(), "nothing more is due yet");
         let due = playout.next_due().unwrap();
         assert_eq!(due - t0, Duration::from_millis(20));
-        let later = playout.poll(t0 + Duration::from_millis(1000));
-        assert_eq!(audio_steps(&later), 39);
+        let mut later = Vec::new();
+        for step in 1..=50 {
+            later.extend(playout.poll(t0 + Duration::from_millis(step * 20)));
+        }
+        assert_eq!(audio_steps(&later), 39, "the rest, one frame per 20 ms");
         assert_eq!(later.last(), Some(&Step::SentenceSent { index: 0 }));
         assert!(!playout.played_out(t0 + Duration::from_millis(999)));
         assert!(playout.played_out(t0 + Duration::from_millis(1000)));
@@ -232,8 +237,8 @@ mod tests {
         playout.marked(1);
         assert_eq!(
             playout.heard(t0 + Duration::from_millis(500)),
-            "One two Five six.",
-            "a confirmed sentence counts whole"
+            "One two three four. Five six.",
+            "a confirmed sentence counts whole, and so do those before it"
         );
         let played = playout.stop(t0 + Duration::from_millis(1500));
         assert_eq!(played, Duration::from_millis(1500));

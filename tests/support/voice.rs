@@ -332,12 +332,13 @@ pub async fn ended_call(server: &TestServer, key: &str, call: &str) -> Value {
     panic!("call {call} did not end");
 }
 
-/// The call's transcript text, in order.
+/// What the caller said in the call, in order (the agent's words left out).
 pub fn transcript_text(call: &Value) -> String {
     call["transcript"]["edges"]
         .as_array()
         .expect("transcript")
         .iter()
+        .filter(|e| e["node"]["speaker"] != "AGENT")
         .map(|e| e["node"]["text"].as_str().unwrap_or_default())
         .collect::<Vec<_>>()
         .join(" ")
