@@ -13,7 +13,7 @@
 //!   after 200 ms of caller speech (`interruption.minDurationMs`), so that much is by design.
 //!
 //! 50 turns with the first token at 0 ms, 50 at 300 ms; then N concurrent full-duplex calls (10 turns each, 0 ms)
-//! for N = 1, 2, 3, 4 while the voice-to-voice p95 stays under 1.5 s.
+//! for N = 1, 2, 3, 4 while the voice-to-voice p95 stays under 2 s (`VOXEDGE_BENCH_TURNS=0` runs only these).
 
 #[path = "voice_common/mod.rs"]
 mod common;
@@ -54,6 +54,9 @@ const ANSWER: &str = "The library opens at nine in the morning on weekdays. On w
 /// Agent audio heard before the caller talks over it.
 const BARGE_AFTER_MS: usize = 600;
 const CHUNK_BYTES: usize = 4800; // 100 ms of pcm16 at 24 kHz
+/// Voice-to-voice p95 (from the caller's last word, so including the 500 ms end-of-turn silence) above which
+/// concurrent calls count as falling behind.
+const MAX_P95_VOICE_TO_VOICE: Duration = Duration::from_millis(2000);
 
 #[derive(Default)]
 struct Figures {
@@ -120,8 +123,12 @@ fn main() {
         "barge p95"
     );
     println!("{}", "-".repeat(112));
-    for delay_ms in [0u64, 300] {
-        let turns = 50;
+    // `VOXEDGE_BENCH_TURNS=0` skips the latency table (only the concurrency sweep runs).
+    let turns: usize = std::env::var("VOXEDGE_BENCH_TURNS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(50);
+    for delay_ms in [0u64, 300].into_iter().filter(|_| turns > 0) {
         for _ in 0..turns + 2 {
             llm.push(reply(delay_ms));
         }
@@ -187,7 +194,7 @@ fn main() {
         let barge: Vec<Duration> = figures.iter().flat_map(|f| f.barge_in.clone()).collect();
         let complete = v2v.len() == calls * turns;
         let p95 = percentile(&v2v, 0.95);
-        let ok = complete && p95 <= Duration::from_millis(1500);
+        let ok = complete && p95 <= MAX_P95_VOICE_TO_VOICE;
         println!(
             "{:>5} | {:>8} {:>8} {:>8} | {:>9} | {:>8}",
             calls,
@@ -210,7 +217,8 @@ fn main() {
     }
     println!();
     println!(
-        "Two cores sustain {sustained} concurrent full-duplex call(s) with voice-to-voice p95 <= 1.5 s."
+        "Two cores sustain {sustained} concurrent full-duplex call(s) with voice-to-voice p95 <= {} ms (of 1, 2, 3, 4 tried).",
+        MAX_P95_VOICE_TO_VOICE.as_millis()
     );
 }
 
