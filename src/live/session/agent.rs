@@ -177,6 +177,8 @@ impl<P: Protocol> Session<P> {
 
     /// Answers the conversation as it stands.
     pub(super) async fn think(&mut self, timer: Option<TurnTimer>) -> Result<(), Ending> {
+        // Latency counts from the caller's latest turn this answer covers.
+        let timer = self.unanswered.take().or(timer);
         let script = match &self.spec {
             Ok(spec) => Script::Think {
                 spec: Arc::clone(spec),
@@ -241,39 +243,49 @@ impl<P: Protocol> Session<P> {
         text: String,
         timer: TurnTimer,
     ) -> Result<(), Ending> {
-        if text.is_empty() || self.closing {
+        if self.closing {
             return Ok(());
         }
-        self.last_activity = Instant::now();
-        self.reprompted = false;
-        let end_call = &self.agent.version.config.end_call;
-        if let Some(phrase) = end_call
-            .end_phrases
-            .iter()
-            .find(|phrase| says_phrase(&text, phrase))
+        if !text.is_empty() {
+            self.last_activity = Instant::now();
+            self.reprompted = false;
+            let end_call = &self.agent.version.config.end_call;
+            if let Some(phrase) = end_call
+                .end_phrases
+                .iter()
+                .find(|phrase| says_phrase(&text, phrase))
+            {
+                self.timeline("end_phrase", json!({ "phrase": phrase }))
+                    .await;
+                return Err(Ending::rule("end_phrase"));
+            }
+            self.settle().await?;
+            if self.speaking.is_some() {
+                let rules = &self.agent.version.config.interruption;
+                if !rules.enabled {
+                    self.waiting.push((text, Some(timer)));
+                    return Ok(());
+                }
+                let words = text.split_whitespace().count();
+                if rules.min_words > 0 && words >= rules.min_words as usize {
+                    self.interrupt("turn_detected").await?;
+                } else {
+                    // Too short to stop the agent ("mm-hmm"): recorded, not answered.
+                    return Ok(());
+                }
+            }
+            self.conversation.push_user(text);
+            self.unanswered = Some(timer);
+        }
+        // Answer once the caller is done: words still being spoken or transcribed would cut the answer off at
+        // once, and they are answered together.
+        let caller_done = self.speech_item.is_none() && self.pending.is_empty();
+        if self.create_response
+            && caller_done
+            && self.speaking.is_none()
+            && self.unanswered.is_some()
         {
-            self.timeline("end_phrase", json!({ "phrase": phrase }))
-                .await;
-            return Err(Ending::rule("end_phrase"));
-        }
-        self.settle().await?;
-        if self.speaking.is_some() {
-            let rules = &self.agent.version.config.interruption;
-            if !rules.enabled {
-                self.waiting.push((text, Some(timer)));
-                return Ok(());
-            }
-            let words = text.split_whitespace().count();
-            if rules.min_words > 0 && words >= rules.min_words as usize {
-                self.interrupt("turn_detected").await?;
-            } else {
-                // Too short to stop the agent ("mm-hmm"): recorded, not answered.
-                return Ok(());
-            }
-        }
-        self.conversation.push_user(text);
-        if self.create_response {
-            self.think(Some(timer)).await?;
+            self.think(None).await?;
         }
         Ok(())
     }

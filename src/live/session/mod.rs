@@ -192,6 +192,7 @@ pub async fn run<P: Protocol>(app: AppState, setup: CallSetup, socket: WebSocket
         output,
         speaking: None,
         waiting: Vec::new(),
+        unanswered: None,
         speech_started_ms: None,
         last_activity: now,
         reprompted: false,
@@ -278,6 +279,8 @@ struct Session<P> {
     speaking: Option<Speaking>,
     /// Caller turns heard while the agent spoke with interruptions off, answered once it has finished.
     waiting: Vec<(String, Option<TurnTimer>)>,
+    /// The caller's latest turn not answered yet (it waits while the caller goes on speaking).
+    unanswered: Option<TurnTimer>,
     /// Where (call audio position) the caller's current speech started.
     speech_started_ms: Option<u64>,
     /// Last time the caller or the agent spoke: silence is measured from here.
