@@ -22,7 +22,6 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use voxedge::app::Application;
 use voxedge::audio::{AudioFormat, FormatEncoder};
-use voxedge::auth::Role;
 use voxedge::config::Config;
 use voxedge::voice::stt::{SttOptions, transcribe_blocking};
 use voxedge::voice::{SpeechToText, VoiceConfig};
@@ -58,24 +57,7 @@ fn main() {
         let addr = app.local_addr();
         let state = app.state().clone();
         tokio::spawn(app.run_until_stopped(std::future::pending()));
-        let tenant = voxedge::tenants::provision(&state.catalog, &state.tenants, "Bench", None)
-            .await
-            .expect("tenant");
-        let db = state.tenant_db(tenant.id).await.expect("tenant db");
-        let key = voxedge::auth::keys::create(
-            &db,
-            tenant.id,
-            Role::Owner,
-            "bench".into(),
-            voxedge::auth::keys::NewApiKey {
-                name: "bench".into(),
-                role: Role::Owner,
-                expires_at: None,
-            },
-        )
-        .await
-        .expect("key")
-        .key;
+        let key = common::owner_key(&state).await;
         let agent = create_agent(addr, &key).await;
         (addr, key, agent)
     });

@@ -32,9 +32,8 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
-use voxedge::app::{AppState, Application};
+use voxedge::app::Application;
 use voxedge::audio::{AudioFormat, FormatEncoder};
-use voxedge::auth::Role;
 use voxedge::config::Config;
 use voxedge::voice::{VoiceConfig, VoiceModels, VoiceOptions};
 
@@ -99,7 +98,7 @@ fn main() {
         let addr = app.local_addr();
         let state = app.state().clone();
         tokio::spawn(app.run_until_stopped(std::future::pending()));
-        let key = owner_key(&state).await;
+        let key = common::owner_key(&state).await;
         (addr, key, llm)
     });
 
@@ -230,27 +229,6 @@ fn reply(first_token_ms: u64) -> Scripted {
 
 fn stage_ms(turn: &Value, stage: &str) -> Option<Duration> {
     turn[stage].as_u64().map(Duration::from_millis)
-}
-
-async fn owner_key(state: &AppState) -> String {
-    let tenant = voxedge::tenants::provision(&state.catalog, &state.tenants, "Bench", None)
-        .await
-        .expect("tenant");
-    let db = state.tenant_db(tenant.id).await.expect("tenant db");
-    voxedge::auth::keys::create(
-        &db,
-        tenant.id,
-        Role::Owner,
-        "bench".into(),
-        voxedge::auth::keys::NewApiKey {
-            name: "bench".into(),
-            role: Role::Owner,
-            expires_at: None,
-        },
-    )
-    .await
-    .expect("key")
-    .key
 }
 
 async fn graphql(addr: SocketAddr, key: &str, query: &str, variables: Value) -> Value {

@@ -6,7 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use voxedge::app::AppState;
 use voxedge::audio::wav;
+use voxedge::auth::Role;
 
 /// `VOXEDGE_TEST_MODELS_DIR` (relative to the project root), else `../shared/models`; exits when missing.
 pub fn models_dir() -> PathBuf {
@@ -92,4 +94,26 @@ pub fn wer(reference: &str, hypothesis: &str) -> f64 {
 /// Milliseconds with one decimal.
 pub fn ms(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1000.0)
+}
+
+/// A new tenant on the running server and an owner API key for it.
+pub async fn owner_key(state: &AppState) -> String {
+    let tenant = voxedge::tenants::provision(&state.catalog, &state.tenants, "Bench", None)
+        .await
+        .expect("tenant");
+    let db = state.tenant_db(tenant.id).await.expect("tenant db");
+    voxedge::auth::keys::create(
+        &db,
+        tenant.id,
+        Role::Owner,
+        "bench".into(),
+        voxedge::auth::keys::NewApiKey {
+            name: "bench".into(),
+            role: Role::Owner,
+            expires_at: None,
+        },
+    )
+    .await
+    .expect("key")
+    .key
 }
