@@ -26,7 +26,7 @@ pub struct Event {
 /// Appends `event` to `tenant_id`'s audit log.
 pub async fn record(app: &AppState, tenant_id: TenantId, event: Event) -> Result<(), ApiError> {
     let row = AuditRow {
-        id: ulid::Ulid::new().to_string(),
+        id: crate::db::new_id(),
         at: app.clock.now_ms(),
         actor: event.actor,
         action: event.action,

@@ -103,7 +103,7 @@ pub async fn create(
     let config = config.into_config("input.config")?;
     let now = now_ms();
     let agent = AgentRow {
-        id: ulid::Ulid::new().to_string(),
+        id: crate::db::new_id(),
         name: name.clone(),
         active_version: 1,
         archived_at: None,

@@ -149,7 +149,7 @@ impl TokenSigner {
             sub: issued_by.into(),
             tid: tenant_id.to_string(),
             agent: agent_id.into(),
-            jti: ulid::Ulid::new().to_string(),
+            jti: crate::db::new_id(),
             iat: now,
             exp,
         };

@@ -104,7 +104,7 @@ pub(crate) async fn drive(
     emit: Emitter,
 ) {
     // Synthesised tool-call ids must not repeat across the replies of one conversation.
-    let reply_id = ulid::Ulid::new().to_string();
+    let reply_id = crate::db::new_id();
     let budget = agent
         .context_tokens()
         .saturating_sub(agent.tools().definition_tokens());

@@ -114,7 +114,7 @@ pub async fn create(app: &AppState, tenant: TenantId, new: NewCall) -> Result<Ca
         }
         let now = now_ms();
         let call = CallRow {
-            id: ulid::Ulid::new().to_string(),
+            id: crate::db::new_id(),
             agent_id: agent.id,
             agent_version: agent.active_version,
             direction: new.direction,

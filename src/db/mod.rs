@@ -15,7 +15,7 @@ pub mod migrations;
 pub mod store;
 
 pub use database::{Database, OpenMode, SqliteSettings, open_writer};
-pub use ids::TenantId;
+pub use ids::{TenantId, new_id, new_ulid};
 pub use store::{TenantCacheSettings, TenantStore};
 
 use std::path::{Path, PathBuf};

@@ -20,7 +20,7 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
         .get(REQUEST_ID_HEADER)
         .and_then(|v| v.to_str().ok())
         .filter(|id| is_sane_request_id(id))
-        .map_or_else(|| ulid::Ulid::new().to_string(), str::to_owned);
+        .map_or_else(crate::db::new_id, str::to_owned);
     request
         .extensions_mut()
         .insert(RequestId(request_id.clone()));

@@ -26,7 +26,7 @@ pub async fn readyz(State(state): State<HttpState>) -> Response {
         .await;
     let root = app.config.data_dir.root().to_path_buf();
     let data_dir = tokio::task::spawn_blocking(move || {
-        let probe = root.join(format!(".readyz-{}", ulid::Ulid::new()));
+        let probe = root.join(format!(".readyz-{}", crate::db::new_ulid()));
         std::fs::write(&probe, b"ok").and_then(|()| std::fs::remove_file(&probe))
     })
     .await

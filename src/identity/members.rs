@@ -151,7 +151,7 @@ pub async fn accept(app: &AppState, raw: &str, who: Accepting) -> Result<SignedI
                     .await
                     .map_err(ApiError::internal)??;
             let user = UserRow {
-                id: ulid::Ulid::new().to_string(),
+                id: crate::db::new_id(),
                 email: email.display,
                 email_key: email.key,
                 name,

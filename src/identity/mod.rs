@@ -50,7 +50,7 @@ impl OpaqueToken {
         let mut bytes = [0u8; 32];
         rand::rng().fill(&mut bytes);
         let token = Self {
-            id: ulid::Ulid::new().to_string(),
+            id: crate::db::new_id(),
             secret: Secret::new(URL_SAFE_NO_PAD.encode(bytes)),
         };
         let full = Secret::new(format!("{prefix}{}_{}", token.id, token.secret.expose()));

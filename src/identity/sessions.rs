@@ -84,7 +84,7 @@ pub async fn sign_up(app: &AppState, input: SignUp) -> Result<SignedIn, ApiError
     )
     .await?;
     let user = UserRow {
-        id: ulid::Ulid::new().to_string(),
+        id: crate::db::new_id(),
         email: email.display,
         email_key: email.key,
         name,
@@ -344,7 +344,7 @@ pub(super) async fn start_session(
     let now = app.clock.now_ms();
     let refresh_expires_at = now + ms(app.config.identity.refresh_ttl);
     let family = FamilyRow {
-        id: ulid::Ulid::new().to_string(),
+        id: crate::db::new_id(),
         user_id: user.id.clone(),
         tenant_id,
         created_at: now,

@@ -49,7 +49,7 @@ pub async fn add_number(db: &Database, input: NumberInput) -> Result<PhoneNumber
     };
     let now = now_ms();
     let row = PhoneNumberRow {
-        id: ulid::Ulid::new().to_string(),
+        id: crate::db::new_id(),
         number: number.as_str().to_string(),
         agent_id: input.agent_id,
         label,

@@ -78,7 +78,7 @@ pub async fn create_endpoint(
 ) -> Result<(EndpointRow, String), ApiError> {
     validate(&input)?;
     let now = now_ms();
-    let id = ulid::Ulid::new().to_string();
+    let id = crate::db::new_id();
     let secret = new_secret();
     let row = EndpointRow {
         secret: secrets.encrypt(secret.as_bytes(), &secret_context(tenant, &id)),

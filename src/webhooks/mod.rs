@@ -78,7 +78,7 @@ pub fn enqueue(
     let endpoints = repo::webhooks::subscribed_endpoints(conn, event.as_str())?;
     let now = now_ms();
     for endpoint in &endpoints {
-        let id = ulid::Ulid::new().to_string();
+        let id = crate::db::new_id();
         let payload = serde_json::json!({
             "id": id,
             "type": event.as_str(),

@@ -37,7 +37,7 @@ pub struct SessionConfig {
 impl Default for SessionConfig {
     fn default() -> Self {
         Self {
-            id: format!("sess_{}", ulid::Ulid::new()),
+            id: format!("sess_{}", crate::db::new_ulid()),
             model: String::new(),
             instructions: String::new(),
             voice: String::new(),

@@ -78,7 +78,7 @@ impl Realtime {
 
     fn event(&self, kind: &str, mut body: Value) -> String {
         body["type"] = json!(kind);
-        body["event_id"] = json!(format!("event_{}", ulid::Ulid::new()));
+        body["event_id"] = json!(format!("event_{}", crate::db::new_ulid()));
         body.to_string()
     }
 

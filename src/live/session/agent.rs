@@ -210,7 +210,7 @@ impl<P: Protocol> Session<P> {
 
     /// Starts a response; the previous one must be over (see [`Session::settle`]).
     async fn respond(&mut self, script: Script, timer: Option<TurnTimer>) -> Result<(), Ending> {
-        let id = format!("resp_{}", ulid::Ulid::new());
+        let id = format!("resp_{}", crate::db::new_ulid());
         let (format, frame_ms) = self.output;
         let bytes_per_ms = format.sample_rate() as usize / 1000 * format.bytes_per_sample();
         let responder = Responder::start(self.app.brain.clone(), script, self.tts.clone(), format);

@@ -729,5 +729,5 @@ impl<P: Protocol> Session<P> {
 }
 
 fn new_item_id() -> String {
-    format!("item_{}", ulid::Ulid::new())
+    format!("item_{}", crate::db::new_ulid())
 }
