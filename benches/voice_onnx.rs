@@ -66,12 +66,12 @@ fn main() {
         let tts = TextToSpeech::load(&env, &dir.join("en_US-joe-medium.onnx"), options)
             .expect("voice loads");
         for (label, text) in [("short", SHORT), ("long", LONG)] {
-            rt.block_on(tts.synthesize(text)).expect("synthesis"); // warm-up
+            rt.block_on(tts.synthesize(text, 1.0)).expect("synthesis"); // warm-up
             let mut times = Vec::new();
             let mut seconds = 0.0;
             for _ in 0..5 {
                 let t = Instant::now();
-                let out = rt.block_on(tts.synthesize(text)).expect("synthesis");
+                let out = rt.block_on(tts.synthesize(text, 1.0)).expect("synthesis");
                 times.push(t.elapsed());
                 seconds = out.samples.len() as f64 / f64::from(out.sample_rate);
             }

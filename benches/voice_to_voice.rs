@@ -80,7 +80,7 @@ fn main() {
         let speech = models
             .tts()
             .expect("tts")
-            .synthesize(QUESTION)
+            .synthesize(QUESTION, 1.0)
             .await
             .expect("question");
         let mut encoder = FormatEncoder::new(AudioFormat::Pcm16, speech.sample_rate).unwrap();

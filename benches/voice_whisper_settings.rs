@@ -164,7 +164,7 @@ fn short_turns(dir: &Path, eot: i32, state: &mut WhisperState, flash_state: &mut
     let turns: Vec<(&str, Vec<f32>)> = PHRASES
         .iter()
         .map(|&text| {
-            let spoken = rt.block_on(tts.synthesize(text)).expect("synthesis");
+            let spoken = rt.block_on(tts.synthesize(text, 1.0)).expect("synthesis");
             let audio = StreamResampler::process_all(spoken.sample_rate, 16_000, &spoken.samples)
                 .expect("supported rates");
             let framed = [vec![0.0; 4_800], audio, vec![0.0; 8_000]].concat();

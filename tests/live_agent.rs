@@ -747,6 +747,22 @@ async fn the_first_message_is_spoken_when_the_call_connects() {
     drop(client);
     let ended = ended_call(&server, &acme.key, &call).await;
     assert_eq!(segments(&ended, "AGENT"), ["City library, how can I help?"]);
+
+    // The agent's voice speed is how it speaks.
+    let brisk = create_agent(
+        &server,
+        &acme.key,
+        &llm,
+        json!({ "firstMessage": "City library, how can I help?", "voice": { "speed": 1.6 } }),
+    )
+    .await;
+    let (mut client, _) = connect(&server, &acme, &brisk).await;
+    let brisk_greeting = response(&mut client).await;
+    let ratio = brisk_greeting.audio.len() as f64 / greeting.audio.len() as f64;
+    assert!(
+        (0.5..0.8).contains(&ratio),
+        "at 1.6x the greeting takes {ratio:.2} of the time"
+    );
 }
 
 /// Twilio's REST API, as much as a transfer needs: `POST Calls/{sid}.json` with a `Twiml` form field.

@@ -97,16 +97,18 @@ pub struct Responder {
 }
 
 impl Responder {
-    /// Starts producing `script` for a client listening in `format` (`tts: None`: text only).
+    /// Starts producing `script` for a client listening in `format`, spoken at `speed` (`tts: None`: text
+    /// only).
     pub fn start(
         brain: Brain,
         script: Script,
         tts: Option<Arc<TextToSpeech>>,
         format: AudioFormat,
+        speed: f32,
     ) -> Self {
         let (tx, outputs) = mpsc::channel(16);
         let task = tokio::spawn(async move {
-            let mut voice = Voice::new(tts, format, tx.clone());
+            let mut voice = Voice::new(tts, format, speed, tx.clone());
             match script {
                 Script::Say(text) => {
                     let _ = voice.say_all(&text).await;
@@ -247,16 +249,23 @@ struct Voice {
     tts: Option<Arc<TextToSpeech>>,
     encoder: Option<FormatEncoder>,
     format: AudioFormat,
+    speed: f32,
     tx: mpsc::Sender<Output>,
 }
 
 impl Voice {
-    fn new(tts: Option<Arc<TextToSpeech>>, format: AudioFormat, tx: mpsc::Sender<Output>) -> Self {
+    fn new(
+        tts: Option<Arc<TextToSpeech>>,
+        format: AudioFormat,
+        speed: f32,
+        tx: mpsc::Sender<Output>,
+    ) -> Self {
         Self {
             chunker: Default::default(),
             tts,
             encoder: None,
             format,
+            speed,
             tx,
         }
     }
@@ -301,7 +310,7 @@ impl Voice {
         let Some(tts) = &self.tts else {
             return Ok(None);
         };
-        let speech = tts.synthesize(text).await.map_err(|e| {
+        let speech = tts.synthesize(text, self.speed).await.map_err(|e| {
             tracing::warn!(error = %e, "speech synthesis failed; sending text only");
             e.code().to_string()
         })?;

@@ -213,7 +213,14 @@ impl<P: Protocol> Session<P> {
         let id = format!("resp_{}", crate::db::new_ulid());
         let (format, frame_ms) = self.output;
         let bytes_per_ms = format.sample_rate() as usize / 1000 * format.bytes_per_sample();
-        let responder = Responder::start(self.app.brain.clone(), script, self.tts.clone(), format);
+        let speed = self.agent.version.config.voice.speed as f32;
+        let responder = Responder::start(
+            self.app.brain.clone(),
+            script,
+            self.tts.clone(),
+            format,
+            speed,
+        );
         self.speaking = Some(Speaking {
             id: id.clone(),
             responder,

@@ -33,7 +33,7 @@ pub struct PiperVoice {
     pub espeak_voice: String,
     /// Variability of the generated audio.
     pub noise_scale: f32,
-    /// Speaking rate: > 1 is slower.
+    /// Natural speaking rate: > 1 is slower.
     pub length_scale: f32,
     /// Variability of phoneme durations.
     pub noise_w: f32,
@@ -196,8 +196,9 @@ impl TextToSpeech {
     }
 
     /// Speaks `text` (at most [`MAX_TEXT_CHARS`]; feed long replies sentence by sentence via
-    /// [`SentenceChunker`]). Text without anything speakable gives empty audio.
-    pub async fn synthesize(&self, text: &str) -> Result<Synthesized, VoiceError> {
+    /// [`SentenceChunker`]) at `speed` (1.0 is the voice's natural rate; clamped to 0.5–2.0). Text without
+    /// anything speakable gives empty audio.
+    pub async fn synthesize(&self, text: &str, speed: f32) -> Result<Synthesized, VoiceError> {
         if text.chars().count() > MAX_TEXT_CHARS {
             return Err(VoiceError::InvalidInput(format!(
                 "text too long for one synthesis (> {MAX_TEXT_CHARS} characters)"
@@ -208,8 +209,11 @@ impl TextToSpeech {
             Arc::clone(&self.espeak),
             text.to_string(),
         );
+        let length_scale = voice.length_scale / speed.clamp(0.5, 2.0);
         self.pool
-            .run(move |session: &mut Session| synthesize_blocking(session, &voice, &espeak, &text))
+            .run(move |session: &mut Session| {
+                synthesize_blocking(session, &voice, &espeak, &text, length_scale)
+            })
             .await?
     }
 }
@@ -219,6 +223,7 @@ fn synthesize_blocking(
     voice: &PiperVoice,
     espeak: &str,
     text: &str,
+    length_scale: f32,
 ) -> Result<Synthesized, VoiceError> {
     let started = Instant::now();
     let clauses = phonemes::split_clauses(text);
@@ -232,7 +237,7 @@ fn synthesize_blocking(
         });
     }
     let ids = phonemes::phoneme_ids(&phonemes, &voice.phoneme_id_map);
-    let samples = render(session, voice, &ids)?;
+    let samples = render(session, voice, &ids, length_scale)?;
     Ok(Synthesized {
         samples,
         sample_rate: voice.sample_rate,
@@ -241,11 +246,16 @@ fn synthesize_blocking(
     })
 }
 
-/// Runs the VITS model over phoneme ids.
-fn render(session: &mut Session, voice: &PiperVoice, ids: &[i64]) -> Result<Vec<f32>, VoiceError> {
+/// Runs the VITS model over phoneme ids; `length_scale` > 1 speaks slower.
+fn render(
+    session: &mut Session,
+    voice: &PiperVoice,
+    ids: &[i64],
+    length_scale: f32,
+) -> Result<Vec<f32>, VoiceError> {
     let err = |e: ort::Error| VoiceError::inference("piper", e);
     let lengths = [ids.len() as i64];
-    let scales = [voice.noise_scale, voice.length_scale, voice.noise_w];
+    let scales = [voice.noise_scale, length_scale, voice.noise_w];
     let speaker = [0i64];
     let mut inputs = ort::inputs![
         "input" => TensorRef::from_array_view(([1usize, ids.len()], ids)).map_err(err)?,

@@ -47,7 +47,7 @@ fn hostile_voice_configs_are_refused() {
 async fn spoken_sentence_is_understood_by_whisper() {
     let tts = tts();
     let text = "Hello! Your appointment with Dr. Smith is on Tuesday at 3.30 in the afternoon.";
-    let out = tts.synthesize(text).await.expect("synthesis");
+    let out = tts.synthesize(text, 1.0).await.expect("synthesis");
     assert_eq!(out.sample_rate, 22_050);
     let seconds = out.samples.len() as f32 / out.sample_rate as f32;
     assert!((2.0..10.0).contains(&seconds), "{seconds} s of audio");
@@ -73,12 +73,43 @@ async fn spoken_sentence_is_understood_by_whisper() {
 }
 
 #[tokio::test]
+async fn speed_changes_the_speaking_rate() {
+    let tts = tts();
+    let text = "The reading room closes an hour earlier than the rest of the building.";
+    let seconds = |speed: f32| {
+        let tts = &tts;
+        async move {
+            let out = tts.synthesize(text, speed).await.expect("synthesis");
+            out.samples.len() as f32 / out.sample_rate as f32
+        }
+    };
+    let (natural, fast, slow) = (seconds(1.0).await, seconds(1.5).await, seconds(0.75).await);
+    assert!(
+        (0.55..0.8).contains(&(fast / natural)),
+        "1.5x: {fast} s against {natural} s"
+    );
+    assert!(
+        (1.2..1.5).contains(&(slow / natural)),
+        "0.75x: {slow} s against {natural} s"
+    );
+    // Out-of-range speeds are clamped, not errors (durations vary a little from run to run: noise_w).
+    let (clamped, fastest) = (seconds(9.0).await, seconds(2.0).await);
+    assert!(
+        (0.9..1.1).contains(&(clamped / fastest)),
+        "9x: {clamped} s against 2x: {fastest} s"
+    );
+}
+
+#[tokio::test]
 async fn nothing_to_say_and_too_much_to_say() {
     let tts = tts();
-    let empty = tts.synthesize(" ... -- \n").await.expect("not an error");
+    let empty = tts
+        .synthesize(" ... -- \n", 1.0)
+        .await
+        .expect("not an error");
     assert!(empty.samples.is_empty());
     let long = "a ".repeat(MAX_TEXT_CHARS);
-    let err = tts.synthesize(&long).await.expect_err("too long");
+    let err = tts.synthesize(&long, 1.0).await.expect_err("too long");
     assert!(matches!(err, VoiceError::InvalidInput(_)));
 }
 
