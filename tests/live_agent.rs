@@ -929,3 +929,181 @@ async fn transfer_call_hands_the_phone_call_to_the_destination_through_twilio() 
     assert!(failed[0]["code"].is_string(), "{failed:?}");
     assert_eq!(twilio_rest.updates().len(), 2);
 }
+
+/// The id of a response's message item.
+fn message_item(heard: &Heard) -> String {
+    heard
+        .events
+        .iter()
+        .find(|e| e["type"] == "response.output_item.added" && e["item"]["type"] == "message")
+        .and_then(|e| e["item"]["id"].as_str())
+        .expect("a message item")
+        .to_string()
+}
+
+/// Milliseconds of pcm16 24 kHz audio the response sent before its second sentence's transcript started.
+fn first_sentence_ms(heard: &Heard) -> u64 {
+    let mut bytes = 0;
+    let mut sentences = 0;
+    for event in &heard.events {
+        match event["type"].as_str().unwrap_or_default() {
+            "response.output_audio_transcript.delta" => {
+                sentences += 1;
+                if sentences == 2 {
+                    return bytes as u64 / 48;
+                }
+            }
+            "response.output_audio.delta" => {
+                bytes += base64::engine::general_purpose::STANDARD
+                    .decode(event["delta"].as_str().unwrap())
+                    .unwrap()
+                    .len()
+            }
+            _ => {}
+        }
+    }
+    panic!("one sentence only: {:?}", heard.types());
+}
+
+#[tokio::test]
+async fn a_client_truncating_the_last_message_cuts_it_in_memory_and_transcript() {
+    let llm =
+        OpenAiServer::with_script([Scripted::text(ANSWER), Scripted::text("You are welcome.")])
+            .await;
+    let server = agent_server().await;
+    let acme = server.tenant("Acme").await;
+    let agent = create_agent(&server, &acme.key, &llm, json!({})).await;
+    let (mut client, call) = connect(&server, &acme, &agent).await;
+    let answer = ask(&mut client, "When do you open?").await;
+    let item = message_item(&answer);
+    let total_ms = answer.audio.len() as u64 / 48;
+    let first_ms = first_sentence_ms(&answer);
+    tokio::time::sleep(Duration::from_millis(500)).await; // played out and settled
+
+    // Bad truncations are refused with stable codes and change nothing.
+    for (event, code) in [
+        (
+            json!({ "item_id": "item_nope", "audio_end_ms": 100 }),
+            "item_truncate_invalid_item_id",
+        ),
+        (
+            json!({ "item_id": item, "audio_end_ms": total_ms + 1000 }),
+            "invalid_value",
+        ),
+        (json!({ "item_id": item }), "invalid_value"),
+        (
+            json!({ "item_id": item, "audio_end_ms": -5 }),
+            "invalid_value",
+        ),
+        (
+            json!({ "item_id": item, "content_index": 1, "audio_end_ms": 5 }),
+            "invalid_value",
+        ),
+    ] {
+        let mut event = event;
+        event["type"] = json!("conversation.item.truncate");
+        client.send(event.clone()).await;
+        let error = client.until("error").await;
+        assert_eq!(error["error"]["code"], code, "{event} → {error}");
+    }
+
+    // The client's player stopped at the end of the first sentence: the caller heard that much.
+    client
+        .send(json!({ "type": "conversation.item.truncate", "item_id": item, "content_index": 0, "audio_end_ms": first_ms }))
+        .await;
+    let truncated = client.until("conversation.item.truncated").await;
+    assert_eq!(
+        (
+            &truncated["item_id"],
+            &truncated["content_index"],
+            &truncated["audio_end_ms"]
+        ),
+        (&json!(item), &json!(0), &json!(first_ms))
+    );
+    let first_sentence = "The library opens early tomorrow morning.";
+    let thanks = ask(&mut client, "Thanks.").await;
+    assert_eq!(thanks.transcript, "You are welcome.");
+    let requests = llm.requests();
+    let remembered: Vec<&Value> = requests[1]
+        .messages()
+        .iter()
+        .filter(|m| m["role"] == "assistant")
+        .collect();
+    assert_eq!(remembered.len(), 1);
+    assert_eq!(remembered[0]["content"], first_sentence);
+    tokio::time::sleep(Duration::from_millis(500)).await; // "You are welcome." plays to the end
+    drop(client);
+    let ended = ended_call(&server, &acme.key, &call).await;
+    assert_eq!(
+        segments(&ended, "AGENT"),
+        [first_sentence, "You are welcome."]
+    );
+    let events = events_of(&ended, "playback_truncated");
+    assert_eq!(events.len(), 1, "{:?}", event_types(&ended));
+    assert_eq!(events[0]["audioEndMs"], first_ms);
+}
+
+#[tokio::test]
+async fn a_client_truncating_the_message_playing_stops_the_agent_there() {
+    let long = "Our opening hours change during the holidays. On weekdays we open in the morning and close in \
+                the evening. On weekends we open later and close earlier.";
+    let llm = OpenAiServer::with_script([Scripted::text(long)]).await;
+    let server = agent_server().await;
+    let acme = server.tenant("Acme").await;
+    let agent = create_agent(&server, &acme.key, &llm, json!({})).await;
+    let (mut client, call) = connect(&server, &acme, &agent).await;
+    client
+        .send(json!({
+            "type": "conversation.item.create",
+            "item": { "type": "message", "role": "user", "content": [{ "type": "input_text", "text": "Hours?" }] }
+        }))
+        .await;
+    client.send(json!({ "type": "response.create" })).await;
+
+    // A second of audio has arrived; the client's own turn detection stops its player 600 ms in.
+    let mut item = None;
+    let mut audio = 0;
+    while audio < 48_000 {
+        let event = client.next().await.expect("open");
+        match event["type"].as_str().unwrap_or_default() {
+            "response.output_item.added" => item = event["item"]["id"].as_str().map(str::to_string),
+            "response.output_audio.delta" => {
+                audio += event["delta"].as_str().unwrap().len() * 3 / 4
+            }
+            _ => {}
+        }
+    }
+    let item = item.expect("message item");
+    client
+        .send(json!({ "type": "conversation.item.truncate", "item_id": item, "content_index": 0, "audio_end_ms": 600 }))
+        .await;
+    let done = client.until("response.done").await;
+    assert_eq!(done["response"]["status"], "cancelled");
+    assert_eq!(
+        done["response"]["status_details"]["reason"],
+        "client_cancelled"
+    );
+    let truncated = client.until("conversation.item.truncated").await;
+    assert_eq!(truncated["audio_end_ms"], 600);
+    let quiet = tokio::time::timeout(
+        Duration::from_millis(500),
+        client.until("response.output_audio.delta"),
+    )
+    .await;
+    assert!(quiet.is_err(), "audio after the truncation");
+    drop(client);
+
+    let ended = ended_call(&server, &acme.key, &call).await;
+    let agent_said = segments(&ended, "AGENT");
+    let words = agent_said[0].split_whitespace().count();
+    assert!(
+        (1..=4).contains(&words) && long.starts_with(agent_said[0].as_str()),
+        "600 ms of speech is a few words: {agent_said:?}"
+    );
+    let interruption = events_of(&ended, "interruption");
+    assert_eq!(interruption.len(), 1, "{:?}", event_types(&ended));
+    assert_eq!(
+        (&interruption[0]["reason"], &interruption[0]["playedMs"]),
+        (&json!("client_truncated"), &json!(600))
+    );
+}

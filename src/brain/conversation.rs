@@ -166,6 +166,24 @@ impl Conversation {
         self.turns.push(Turn::Assistant(text.into()));
     }
 
+    /// Replaces the agent's latest words `said` with `heard` (what the caller heard of them; empty drops the
+    /// turn). Returns whether they were found.
+    pub fn correct_assistant(&mut self, said: &str, heard: &str) -> bool {
+        let Some(index) = self
+            .turns
+            .iter()
+            .rposition(|t| matches!(t, Turn::Assistant(text) if text == said))
+        else {
+            return false;
+        };
+        if heard.is_empty() {
+            self.turns.remove(index);
+        } else {
+            self.turns[index] = Turn::Assistant(heard.to_string());
+        }
+        true
+    }
+
     /// Appends the turns a reply produced (see [`ReplySummary::turns`](super::ReplySummary::turns)).
     pub fn extend(&mut self, turns: impl IntoIterator<Item = Turn>) {
         self.turns.extend(turns);
@@ -306,6 +324,26 @@ mod tests {
         let budget = c.turns()[2].estimated_tokens() + c.turns()[1].estimated_tokens() - 1;
         let m = c.messages_within(budget);
         assert_eq!(roles(&m), ["user"]);
+    }
+
+    #[test]
+    fn the_agents_latest_words_can_be_cut_to_what_was_heard() {
+        let mut c = Conversation::new("");
+        c.push_assistant("Hello there.");
+        c.push_user("Hi");
+        c.push_assistant("Hello there.");
+        assert!(c.correct_assistant("Hello there.", "Hello"));
+        assert_eq!(
+            c.turns(),
+            [
+                Turn::Assistant("Hello there.".into()),
+                Turn::User("Hi".into()),
+                Turn::Assistant("Hello".into())
+            ]
+        );
+        assert!(c.correct_assistant("Hello", ""), "nothing heard: no turn");
+        assert_eq!(c.turns().len(), 2);
+        assert!(!c.correct_assistant("never said", "x"));
     }
 
     #[test]

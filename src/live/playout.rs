@@ -171,19 +171,64 @@ impl Playout {
             if p.starts >= now {
                 break;
             }
-            let total = p.ends.saturating_duration_since(p.starts).as_secs_f64();
-            let share = now.saturating_duration_since(p.starts).as_secs_f64() / total.max(1e-3);
-            let words: Vec<&str> = p.text.split_whitespace().collect();
-            let count = (words.len() as f64 * share).round() as usize;
-            if count > 0 {
-                let end = words[count - 1].as_ptr() as usize - p.text.as_ptr() as usize
-                    + words[count - 1].len();
-                heard.push(&p.text[..end]);
-            }
+            let share = now.saturating_duration_since(p.starts).as_secs_f64()
+                / p.duration().as_secs_f64().max(1e-3);
+            heard.push(leading_words(&p.text, share));
             break;
         }
-        heard.join(" ")
+        join_heard(&heard)
     }
+
+    /// How much audio was sent (started playing) so far.
+    pub fn audio_sent(&self) -> Duration {
+        self.played.iter().map(Played::duration).sum()
+    }
+
+    /// What the first `audio` of the sent audio says, as the client reports its playback position
+    /// (Realtime `conversation.item.truncate`): whole sentences within it and the share of the words of the one
+    /// it cuts.
+    pub fn heard_within(&self, audio: Duration) -> String {
+        let mut heard: Vec<&str> = Vec::new();
+        let mut start = Duration::ZERO;
+        for p in &self.played {
+            let duration = p.duration();
+            if start + duration <= audio {
+                heard.push(&p.text);
+                start += duration;
+                continue;
+            }
+            let share =
+                audio.saturating_sub(start).as_secs_f64() / duration.as_secs_f64().max(1e-3);
+            heard.push(leading_words(&p.text, share));
+            break;
+        }
+        join_heard(&heard)
+    }
+}
+
+impl Played {
+    fn duration(&self) -> Duration {
+        self.ends.saturating_duration_since(self.starts)
+    }
+}
+
+/// The first `share` (0–1) of `text`'s words, as a slice of it.
+fn leading_words(text: &str, share: f64) -> &str {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let count = (words.len() as f64 * share).round() as usize;
+    match count.checked_sub(1).and_then(|last| words.get(last)) {
+        Some(last) => &text[..last.as_ptr() as usize - text.as_ptr() as usize + last.len()],
+        None => "",
+    }
+}
+
+fn join_heard(parts: &[&str]) -> String {
+    parts
+        .iter()
+        .filter(|part| !part.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn ms(bytes: usize, bytes_per_ms: usize) -> Duration {
@@ -239,6 +284,22 @@ mod tests {
             playout.heard(t0 + Duration::from_millis(500)),
             "One two three four. Five six.",
             "a confirmed sentence counts whole, and so do those before it"
+        );
+        // The client's playback position (Realtime truncate) decides on its own, marks or not.
+        assert_eq!(playout.audio_sent(), Duration::from_millis(2000));
+        assert_eq!(playout.heard_within(Duration::ZERO), "");
+        assert_eq!(playout.heard_within(Duration::from_millis(500)), "One two");
+        assert_eq!(
+            playout.heard_within(Duration::from_millis(1000)),
+            "One two three four."
+        );
+        assert_eq!(
+            playout.heard_within(Duration::from_millis(1499)),
+            "One two three four. Five"
+        );
+        assert_eq!(
+            playout.heard_within(Duration::from_millis(5000)),
+            "One two three four. Five six."
         );
         let played = playout.stop(t0 + Duration::from_millis(1500));
         assert_eq!(played, Duration::from_millis(1500));

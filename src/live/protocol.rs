@@ -33,6 +33,9 @@ pub enum Command {
     CreateResponse,
     /// Stop the agent's answer (`response.cancel`).
     CancelResponse,
+    /// The client played the agent message `item_id` only up to `audio_end_ms` (`conversation.item.truncate`):
+    /// the caller heard that much of it.
+    Truncate { item_id: String, audio_end_ms: u64 },
     /// The caller pressed a key (Twilio `dtmf`).
     Dtmf(String),
     /// The client played audio up to a mark (Twilio `mark`).
@@ -124,6 +127,11 @@ pub enum Event {
     },
     /// Drop agent audio sent but not played yet (Twilio `clear`).
     ClearPlayback,
+    /// A [`Command::Truncate`] was applied.
+    ItemTruncated {
+        item_id: String,
+        audio_end_ms: u64,
+    },
     Error(ClientError),
 }
 

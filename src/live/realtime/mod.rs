@@ -138,7 +138,6 @@ impl Realtime {
 
 /// Events we know but do not serve: a clear error rather than "unknown".
 const UNSUPPORTED_EVENTS: &[&str] = &[
-    "conversation.item.truncate",
     "conversation.item.delete",
     "conversation.item.retrieve",
     "output_audio_buffer.clear",
@@ -182,6 +181,7 @@ impl Protocol for Realtime {
             "conversation.item.create" => self.item_create(&event),
             "response.create" => Ok(vec![Command::CreateResponse]),
             "response.cancel" => Ok(vec![Command::CancelResponse]),
+            "conversation.item.truncate" => item_truncate(&event),
             other if UNSUPPORTED_EVENTS.contains(&other) => Err(ClientError::new(
                 "unsupported_event",
                 format!("{other} is not supported by this server"),
@@ -428,6 +428,13 @@ impl Protocol for Realtime {
                     json!({ "response": response_json(response_id, status, reason, &items, *usage) }),
                 )
             }
+            Event::ItemTruncated {
+                item_id,
+                audio_end_ms,
+            } => self.event(
+                "conversation.item.truncated",
+                json!({ "item_id": item_id, "content_index": 0, "audio_end_ms": audio_end_ms }),
+            ),
             Event::PlaybackMark { .. } | Event::ClearPlayback => return Vec::new(),
             Event::Error(error) => {
                 let mut body = error_json(error);
@@ -443,6 +450,41 @@ impl Protocol for Realtime {
     fn output_audio(&self) -> (AudioFormat, u64) {
         (self.session.output_format, 100)
     }
+}
+
+/// `conversation.item.truncate`: an assistant message's id, content part 0 (its audio) and a playback position.
+fn item_truncate(event: &Value) -> Result<Vec<Command>, ClientError> {
+    let item_id = event["item_id"]
+        .as_str()
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| {
+            ClientError::new(
+                "invalid_event",
+                "conversation.item.truncate needs `item_id`",
+            )
+            .param("item_id")
+        })?;
+    let audio_end_ms = event["audio_end_ms"].as_u64().ok_or_else(|| {
+        ClientError::new(
+            "invalid_value",
+            "`audio_end_ms` must be a whole number of milliseconds, 0 or more",
+        )
+        .param("audio_end_ms")
+    })?;
+    if event
+        .get("content_index")
+        .is_some_and(|index| index.as_u64() != Some(0))
+    {
+        return Err(ClientError::new(
+            "invalid_value",
+            "an agent message has one content part: `content_index` must be 0",
+        )
+        .param("content_index"));
+    }
+    Ok(vec![Command::Truncate {
+        item_id: item_id.to_string(),
+        audio_end_ms,
+    }])
 }
 
 fn response_json(

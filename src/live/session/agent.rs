@@ -17,7 +17,7 @@ use crate::brain::{AgentSpec, Finish, Turn};
 use crate::calls::{self, Speaker};
 use crate::db::TenantId;
 use crate::live::playout::{Playout, Step};
-use crate::live::protocol::{Event, OutputItem, Protocol, ResponseStatus};
+use crate::live::protocol::{ClientError, Event, OutputItem, Protocol, ResponseStatus};
 use crate::live::respond::{Output, Responder, Script, agent_spec};
 use crate::repo::calls::NewSegment;
 use crate::usage::{Metric, NewUsage};
@@ -133,6 +133,16 @@ pub(super) struct Speaking {
     done_sent: bool,
 }
 
+/// The agent's last finished message, and enough of its playback to cut it where a client says it stopped.
+pub(super) struct LastMessage {
+    item_id: String,
+    playout: Playout,
+    /// What the conversation and the transcript hold of it now.
+    heard: String,
+    /// Its transcript segment, if one was stored.
+    segment: Option<NewSegment>,
+}
+
 /// What woke the session for the agent.
 pub(super) enum SpeechStep {
     Output(Option<Output>),
@@ -156,6 +166,23 @@ pub(super) async fn next_step(speaking: &mut Option<Speaking>) -> SpeechStep {
         () = sleep_until(wake) => SpeechStep::Due,
         output = s.responder.outputs.recv(), if !s.produced => SpeechStep::Output(output),
     }
+}
+
+/// A playback position must lie within the audio sent.
+fn check_audio_end(playout: &Playout, audio_end: Duration) -> Result<(), ClientError> {
+    let sent = playout.audio_sent();
+    if audio_end > sent {
+        return Err(ClientError::new(
+            "invalid_value",
+            format!(
+                "audio_end_ms {} is past the end of the message's audio ({} ms)",
+                audio_end.as_millis(),
+                sent.as_millis()
+            ),
+        )
+        .param("audio_end_ms"));
+    }
+    Ok(())
 }
 
 /// Sleeps until `at`, or forever.
@@ -336,12 +363,21 @@ impl<P: Protocol> Session<P> {
 
     /// Ends the response in progress, if any, keeping only what the caller heard. Returns how much audio played.
     pub(super) async fn stop_speaking(&mut self, reason: &'static str) -> Duration {
+        self.stop_speaking_heard(reason, None).await
+    }
+
+    /// [`Session::stop_speaking`] where the client said how much it `heard` (else our playback clock decides).
+    async fn stop_speaking_heard(
+        &mut self,
+        reason: &'static str,
+        heard: Option<String>,
+    ) -> Duration {
         let Some(mut s) = self.speaking.take() else {
             return Duration::ZERO;
         };
         s.responder.stop();
         let now = Instant::now();
-        let heard = s.playout.heard(now);
+        let heard = heard.unwrap_or_else(|| s.playout.heard(now));
         let played = s.playout.stop(now);
         if !s.done_sent {
             // The client may be gone when the call ends; what matters then is the record.
@@ -352,6 +388,78 @@ impl<P: Protocol> Session<P> {
         s.after = None;
         let _ = self.spoken(s, heard).await;
         played
+    }
+
+    /// The client played agent message `item_id` only up to `audio_end_ms` (Realtime `conversation.item.truncate`):
+    /// the caller heard that much. A message still playing stops there; the last finished one is cut to it, in
+    /// the model's memory and in the transcript.
+    pub(super) async fn truncate(
+        &mut self,
+        item_id: String,
+        audio_end_ms: u64,
+    ) -> Result<(), Ending> {
+        let audio_end = Duration::from_millis(audio_end_ms);
+        let playing = self
+            .speaking
+            .as_ref()
+            .filter(|s| s.audio && s.message.as_ref().is_some_and(|(id, _)| *id == item_id));
+        if let Some(s) = playing {
+            if let Err(error) = check_audio_end(&s.playout, audio_end) {
+                return self.client_error(error).await;
+            }
+            let (id, heard) = (s.id.clone(), s.playout.heard_within(audio_end));
+            self.stop_speaking_heard("client_cancelled", Some(heard))
+                .await;
+            metrics::counter!("voxedge_interruptions_total", "reason" => "client_truncated")
+                .increment(1);
+            self.timeline(
+                "interruption",
+                json!({ "responseId": id, "reason": "client_truncated", "playedMs": audio_end_ms }),
+            )
+            .await;
+        } else {
+            let Some(last) = self.last_message.as_mut().filter(|m| m.item_id == item_id) else {
+                let error = ClientError::new(
+                    "item_truncate_invalid_item_id",
+                    format!("no agent audio message {item_id:?} to truncate (only the latest one can be)"),
+                )
+                .param("item_id");
+                return self.client_error(error).await;
+            };
+            if let Err(error) = check_audio_end(&last.playout, audio_end) {
+                return self.client_error(error).await;
+            }
+            let heard = last.playout.heard_within(audio_end);
+            if heard != last.heard {
+                self.conversation.correct_assistant(&last.heard, &heard);
+                last.heard = heard.clone();
+                if let Some(segment) = &mut last.segment {
+                    segment.text = heard;
+                    let segment = segment.clone();
+                    let stored = calls::add_segments(
+                        &self.app,
+                        self.tenant,
+                        self.call_id.clone(),
+                        vec![segment],
+                        Vec::new(),
+                    )
+                    .await;
+                    if let Err(e) = stored {
+                        tracing::error!(code = e.code.as_str(), error = %e.message, "cannot store the truncated words");
+                    }
+                }
+                self.timeline(
+                    "playback_truncated",
+                    json!({ "itemId": item_id, "audioEndMs": audio_end_ms }),
+                )
+                .await;
+            }
+        }
+        self.emit(Event::ItemTruncated {
+            item_id,
+            audio_end_ms,
+        })
+        .await
     }
 
     /// Handles what woke the session for the agent.
@@ -673,7 +781,7 @@ impl<P: Protocol> Session<P> {
             segments.push(NewSegment {
                 seq: self.next_seq,
                 speaker: Speaker::Agent,
-                text: heard,
+                text: heard.clone(),
                 start_ms: start as i64,
                 end_ms: self.listener.position_ms().max(start) as i64,
                 confidence: None,
@@ -681,6 +789,15 @@ impl<P: Protocol> Session<P> {
             });
             self.next_seq += 1;
         }
+        self.last_message = match s.message {
+            Some((item_id, _)) if s.audio => Some(LastMessage {
+                item_id,
+                playout: s.playout,
+                heard,
+                segment: segments.first().cloned(),
+            }),
+            _ => None,
+        };
         if !segments.is_empty() || !usage.is_empty() {
             let stored = calls::add_segments(
                 &self.app,

@@ -34,7 +34,7 @@ use crate::usage::{Metric, NewUsage};
 use crate::voice::{
     SpeechToText, TextToSpeech, Transcription, TurnConfig, TurnEvent, Utterance, VoiceError,
 };
-use agent::{Speaking, TurnTimer};
+use agent::{LastMessage, Speaking, TurnTimer};
 
 /// Everything a transport learned before the call starts.
 pub struct CallSetup {
@@ -191,6 +191,7 @@ pub async fn run<P: Protocol>(app: AppState, setup: CallSetup, socket: WebSocket
         create_response: setup.create_response,
         output,
         speaking: None,
+        last_message: None,
         waiting: Vec::new(),
         unanswered: None,
         speech_started_ms: None,
@@ -277,6 +278,8 @@ struct Session<P> {
     output: (AudioFormat, u64),
     /// The agent's response in progress.
     speaking: Option<Speaking>,
+    /// The agent's last finished message, which a client may still truncate to where its playback stopped.
+    last_message: Option<LastMessage>,
     /// Caller turns heard while the agent spoke with interruptions off, answered once it has finished.
     waiting: Vec<(String, Option<TurnTimer>)>,
     /// The caller's latest turn not answered yet (it waits while the caller goes on speaking).
@@ -481,6 +484,10 @@ impl<P: Protocol> Session<P> {
                 }
                 self.interrupt("client_cancelled").await?;
             }
+            Command::Truncate {
+                item_id,
+                audio_end_ms,
+            } => self.truncate(item_id, audio_end_ms).await?,
             Command::Dtmf(digit) => self.timeline("dtmf", json!({ "digit": digit })).await,
             Command::PlaybackMark(name) => self.played(&name),
             Command::Hangup => return Err(Ending::completed("caller_hangup", close_code::NORMAL)),
