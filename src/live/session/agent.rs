@@ -1,14 +1,14 @@
-//! The agent's side of a call: answering caller turns, playing the answer in real time, stopping when the
-//! caller talks over it (barge-in), recording what the caller actually heard, per-turn latency, and the rules
-//! that end a call (maximum duration, silence, end phrases, the `end_call` tool, transfers).
+//! The agent's side of a call: answering caller turns, playing the answer in real time, recording what the
+//! caller heard of it, and acting on what the agent decided (hang up, transfer).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::close_code;
 use serde_json::json;
 use tokio::time::Instant;
 
+use super::barge_in::LastMessage;
+use super::turn_timer::{Stage, TurnTimer};
 use super::{Ending, Session};
 use crate::agents::ActiveAgent;
 use crate::agents::llm_keys;
@@ -17,7 +17,7 @@ use crate::brain::{AgentSpec, Finish, Turn};
 use crate::calls::{self, Speaker};
 use crate::db::TenantId;
 use crate::live::playout::{Playout, Step};
-use crate::live::protocol::{ClientError, Event, OutputItem, Protocol, ResponseStatus};
+use crate::live::protocol::{Event, OutputItem, Protocol, ResponseStatus};
 use crate::live::respond::{Output, Responder, Script, agent_spec};
 use crate::repo::calls::NewSegment;
 use crate::usage::{Metric, NewUsage};
@@ -37,66 +37,6 @@ pub(super) async fn spec_for(
         .map_err(|e| e.to_string())
 }
 
-/// Latency of one turn, from the end of the caller's speech.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct TurnTimer {
-    caller_done: Instant,
-    transcribed: Option<Instant>,
-    first_token: Option<Instant>,
-    first_audio: Option<Instant>,
-    first_sent: Option<Instant>,
-}
-
-impl TurnTimer {
-    /// A turn whose caller speech ended at `caller_done` and whose transcript is ready now.
-    pub(super) fn new(caller_done: Instant) -> Self {
-        let now = Instant::now();
-        metrics::histogram!("voxedge_turn_stt_seconds").record((now - caller_done).as_secs_f64());
-        Self {
-            caller_done,
-            transcribed: Some(now),
-            first_token: None,
-            first_audio: None,
-            first_sent: None,
-        }
-    }
-
-    fn mark(&mut self, stage: Stage, at: Instant) {
-        let (slot, metric) = match stage {
-            Stage::LlmFirstToken => (
-                &mut self.first_token,
-                "voxedge_turn_llm_first_token_seconds",
-            ),
-            Stage::TtsFirstAudio => (
-                &mut self.first_audio,
-                "voxedge_turn_tts_first_audio_seconds",
-            ),
-            Stage::AudioSent => (&mut self.first_sent, "voxedge_turn_voice_to_voice_seconds"),
-        };
-        if slot.is_none() {
-            *slot = Some(at);
-            metrics::histogram!(metric).record((at - self.caller_done).as_secs_f64());
-        }
-    }
-
-    fn to_json(self) -> serde_json::Value {
-        let ms = |at: Option<Instant>| at.map(|at| (at - self.caller_done).as_millis() as u64);
-        json!({
-            "sttMs": ms(self.transcribed),
-            "llmFirstTokenMs": ms(self.first_token),
-            "ttsFirstAudioMs": ms(self.first_audio),
-            "voiceToVoiceMs": ms(self.first_sent),
-        })
-    }
-}
-
-#[derive(Clone, Copy)]
-enum Stage {
-    LlmFirstToken,
-    TtsFirstAudio,
-    AudioSent,
-}
-
 /// What to do once the agent has finished speaking.
 enum After {
     HangUp,
@@ -105,23 +45,23 @@ enum After {
 
 /// The response in progress.
 pub(super) struct Speaking {
-    id: String,
+    pub(super) id: String,
     responder: Responder,
     /// The responder has nothing more to say (its task ended).
     produced: bool,
     /// What the response adds to the conversation, once complete.
     turns: Option<Vec<Turn>>,
-    playout: Playout,
+    pub(super) playout: Playout,
     /// Whether the message carries audio (else text only).
-    audio: bool,
+    pub(super) audio: bool,
     /// The message item's id and output index, once its first sentence started.
-    message: Option<(String, usize)>,
+    pub(super) message: Option<(String, usize)>,
     /// Function-call items, in order.
     calls: Vec<OutputItem>,
     next_output_index: usize,
     /// Everything sent so far (sentences started).
     said: Vec<String>,
-    audio_sent: bool,
+    pub(super) audio_sent: bool,
     timer: Option<TurnTimer>,
     tts_chars: usize,
     tts_failed: bool,
@@ -131,16 +71,6 @@ pub(super) struct Speaking {
     start_ms: Option<u64>,
     /// `response.done` was sent (all produced and sent; playback may go on).
     done_sent: bool,
-}
-
-/// The agent's last finished message, and enough of its playback to cut it where a client says it stopped.
-pub(super) struct LastMessage {
-    item_id: String,
-    playout: Playout,
-    /// What the conversation and the transcript hold of it now.
-    heard: String,
-    /// Its transcript segment, if one was stored.
-    segment: Option<NewSegment>,
 }
 
 /// What woke the session for the agent.
@@ -166,23 +96,6 @@ pub(super) async fn next_step(speaking: &mut Option<Speaking>) -> SpeechStep {
         () = sleep_until(wake) => SpeechStep::Due,
         output = s.responder.outputs.recv(), if !s.produced => SpeechStep::Output(output),
     }
-}
-
-/// A playback position must lie within the audio sent.
-fn check_audio_end(playout: &Playout, audio_end: Duration) -> Result<(), ClientError> {
-    let sent = playout.audio_sent();
-    if audio_end > sent {
-        return Err(ClientError::new(
-            "invalid_value",
-            format!(
-                "audio_end_ms {} is past the end of the message's audio ({} ms)",
-                audio_end.as_millis(),
-                sent.as_millis()
-            ),
-        )
-        .param("audio_end_ms"));
-    }
-    Ok(())
 }
 
 /// Sleeps until `at`, or forever.
@@ -236,7 +149,11 @@ impl<P: Protocol> Session<P> {
     }
 
     /// Starts a response; the previous one must be over (see [`Session::settle`]).
-    async fn respond(&mut self, script: Script, timer: Option<TurnTimer>) -> Result<(), Ending> {
+    pub(super) async fn respond(
+        &mut self,
+        script: Script,
+        timer: Option<TurnTimer>,
+    ) -> Result<(), Ending> {
         let id = format!("resp_{}", crate::db::new_ulid());
         let (format, frame_ms) = self.output;
         let bytes_per_ms = format.sample_rate() as usize / 1000 * format.bytes_per_sample();
@@ -271,103 +188,13 @@ impl<P: Protocol> Session<P> {
         self.emit(Event::ResponseCreated { response_id: id }).await
     }
 
-    /// A caller turn was transcribed: end the call, interrupt the agent, answer, or just record it.
-    pub(super) async fn caller_said(
-        &mut self,
-        text: String,
-        timer: TurnTimer,
-    ) -> Result<(), Ending> {
-        if self.closing {
-            return Ok(());
-        }
-        if !text.is_empty() {
-            self.last_activity = Instant::now();
-            self.reprompted = false;
-            let end_call = &self.agent.version.config.end_call;
-            if let Some(phrase) = end_call
-                .end_phrases
-                .iter()
-                .find(|phrase| says_phrase(&text, phrase))
-            {
-                self.timeline("end_phrase", json!({ "phrase": phrase }))
-                    .await;
-                return Err(Ending::rule("end_phrase"));
-            }
-            self.settle().await?;
-            if self.speaking.is_some() {
-                let rules = &self.agent.version.config.interruption;
-                if !rules.enabled {
-                    self.waiting.push((text, Some(timer)));
-                    return Ok(());
-                }
-                let words = text.split_whitespace().count();
-                if rules.min_words > 0 && words >= rules.min_words as usize {
-                    self.interrupt("turn_detected").await?;
-                } else {
-                    // Too short to stop the agent ("mm-hmm"): recorded, not answered.
-                    return Ok(());
-                }
-            }
-            self.conversation.push_user(text);
-            self.unanswered = Some(timer);
-        }
-        // Answer once the caller is done: words still being spoken or transcribed would cut the answer off at
-        // once, and they are answered together.
-        let caller_done = self.speech_item.is_none() && self.pending.is_empty();
-        if self.create_response
-            && caller_done
-            && self.speaking.is_none()
-            && self.unanswered.is_some()
-        {
-            self.think(None).await?;
-        }
-        Ok(())
-    }
-
-    /// Barge-in by duration: the caller has been speaking over the agent for long enough.
-    pub(super) async fn check_barge_in_by_duration(&mut self) -> Result<(), Ending> {
-        let (Some(started), Some(_)) = (self.speech_started_ms, &self.speaking) else {
-            return Ok(());
-        };
-        let rules = &self.agent.version.config.interruption;
-        let threshold = match (rules.min_duration_ms, rules.min_words) {
-            (ms, _) if ms > 0 => ms as u64,
-            (_, 0) => 0,
-            _ => return Ok(()),
-        };
-        if rules.enabled && self.listener.position_ms().saturating_sub(started) >= threshold {
-            self.interrupt("turn_detected").await?;
-        }
-        Ok(())
-    }
-
-    /// Stops the agent now: cancels the LLM and TTS, drops queued audio, tells the client to drop what it
-    /// buffered, and records what the caller heard.
-    pub(super) async fn interrupt(&mut self, reason: &'static str) -> Result<(), Ending> {
-        let Some(speaking) = &self.speaking else {
-            return Ok(());
-        };
-        let (id, audio_sent) = (speaking.id.clone(), speaking.audio_sent);
-        if audio_sent {
-            self.emit(Event::ClearPlayback).await?;
-        }
-        let played = self.stop_speaking(reason).await;
-        metrics::counter!("voxedge_interruptions_total", "reason" => reason).increment(1);
-        self.timeline(
-            "interruption",
-            json!({ "responseId": id, "reason": reason, "playedMs": played.as_millis() as u64 }),
-        )
-        .await;
-        Ok(())
-    }
-
     /// Ends the response in progress, if any, keeping only what the caller heard. Returns how much audio played.
     pub(super) async fn stop_speaking(&mut self, reason: &'static str) -> Duration {
         self.stop_speaking_heard(reason, None).await
     }
 
     /// [`Session::stop_speaking`] where the client said how much it `heard` (else our playback clock decides).
-    async fn stop_speaking_heard(
+    pub(super) async fn stop_speaking_heard(
         &mut self,
         reason: &'static str,
         heard: Option<String>,
@@ -388,78 +215,6 @@ impl<P: Protocol> Session<P> {
         s.after = None;
         let _ = self.spoken(s, heard).await;
         played
-    }
-
-    /// The client played agent message `item_id` only up to `audio_end_ms` (Realtime `conversation.item.truncate`):
-    /// the caller heard that much. A message still playing stops there; the last finished one is cut to it, in
-    /// the model's memory and in the transcript.
-    pub(super) async fn truncate(
-        &mut self,
-        item_id: String,
-        audio_end_ms: u64,
-    ) -> Result<(), Ending> {
-        let audio_end = Duration::from_millis(audio_end_ms);
-        let playing = self
-            .speaking
-            .as_ref()
-            .filter(|s| s.audio && s.message.as_ref().is_some_and(|(id, _)| *id == item_id));
-        if let Some(s) = playing {
-            if let Err(error) = check_audio_end(&s.playout, audio_end) {
-                return self.client_error(error).await;
-            }
-            let (id, heard) = (s.id.clone(), s.playout.heard_within(audio_end));
-            self.stop_speaking_heard("client_cancelled", Some(heard))
-                .await;
-            metrics::counter!("voxedge_interruptions_total", "reason" => "client_truncated")
-                .increment(1);
-            self.timeline(
-                "interruption",
-                json!({ "responseId": id, "reason": "client_truncated", "playedMs": audio_end_ms }),
-            )
-            .await;
-        } else {
-            let Some(last) = self.last_message.as_mut().filter(|m| m.item_id == item_id) else {
-                let error = ClientError::new(
-                    "item_truncate_invalid_item_id",
-                    format!("no agent audio message {item_id:?} to truncate (only the latest one can be)"),
-                )
-                .param("item_id");
-                return self.client_error(error).await;
-            };
-            if let Err(error) = check_audio_end(&last.playout, audio_end) {
-                return self.client_error(error).await;
-            }
-            let heard = last.playout.heard_within(audio_end);
-            if heard != last.heard {
-                self.conversation.correct_assistant(&last.heard, &heard);
-                last.heard = heard.clone();
-                if let Some(segment) = &mut last.segment {
-                    segment.text = heard;
-                    let segment = segment.clone();
-                    let stored = calls::add_segments(
-                        &self.app,
-                        self.tenant,
-                        self.call_id.clone(),
-                        vec![segment],
-                        Vec::new(),
-                    )
-                    .await;
-                    if let Err(e) = stored {
-                        tracing::error!(code = e.code.as_str(), error = %e.message, "cannot store the truncated words");
-                    }
-                }
-                self.timeline(
-                    "playback_truncated",
-                    json!({ "itemId": item_id, "audioEndMs": audio_end_ms }),
-                )
-                .await;
-            }
-        }
-        self.emit(Event::ItemTruncated {
-            item_id,
-            audio_end_ms,
-        })
-        .await
     }
 
     /// Handles what woke the session for the agent.
@@ -832,86 +587,5 @@ impl<P: Protocol> Session<P> {
             }
         }
         Ok(())
-    }
-
-    /// Hands a phone call to `destination` (a configured destination's name) through Twilio, and ends our part.
-    async fn transfer(&mut self, destination: &str) -> Ending {
-        let number = self
-            .agent
-            .version
-            .config
-            .tools
-            .iter()
-            .flat_map(|t| &t.destinations)
-            .find(|d| d.name == destination || d.phone_number == destination)
-            .map(|d| d.phone_number.clone());
-        let (Some(number), Some(call_sid)) = (number, self.call_sid.clone()) else {
-            // A browser call has no phone line to hand over: the client saw the function call and acts on it.
-            return Ending::rule("transferred");
-        };
-        let result =
-            crate::telephony::transfer_call(&self.app, self.tenant, &call_sid, &number).await;
-        match result {
-            Ok(()) => Ending::rule("transferred"),
-            Err(e) => {
-                tracing::warn!(code = e.code.as_str(), error = %e.message, "transfer failed");
-                self.timeline("transfer_failed", json!({ "code": e.code.as_str() }))
-                    .await;
-                Ending::failed("transfer_failed", close_code::NORMAL, "transfer failed")
-            }
-        }
-    }
-
-    /// When the caller's silence ends the call or earns a reprompt: nobody speaking, nothing being transcribed.
-    pub(super) fn silence_deadline(&self) -> Option<Instant> {
-        if self.speaking.is_some() || self.speech_item.is_some() || !self.pending.is_empty() {
-            return None;
-        }
-        let secs = self
-            .agent
-            .version
-            .config
-            .end_call
-            .silence_timeout_secs
-            .max(1) as u64;
-        Some(self.last_activity + Duration::from_secs(secs))
-    }
-
-    /// The caller has been silent for the agent's silence timeout: ask once, then hang up.
-    pub(super) async fn silence(&mut self) -> Result<(), Ending> {
-        if self.reprompted {
-            self.timeline("silence_timeout", json!({})).await;
-            return Err(Ending::rule("silence_timeout"));
-        }
-        self.reprompted = true;
-        self.last_activity = Instant::now();
-        let text = self.agent.version.config.end_call.silence_reprompt.clone();
-        self.timeline("silence_reprompt", json!({})).await;
-        self.respond(Script::Say(text), None).await
-    }
-}
-
-/// Whether `text` contains `phrase` as whole words, ignoring case and punctuation.
-fn says_phrase(text: &str, phrase: &str) -> bool {
-    let words = |s: &str| -> Vec<String> {
-        s.split(|c: char| !c.is_alphanumeric() && c != '\'')
-            .filter(|w| !w.is_empty())
-            .map(str::to_lowercase)
-            .collect()
-    };
-    let (text, phrase) = (words(text), words(phrase));
-    !phrase.is_empty() && text.windows(phrase.len()).any(|w| w == phrase.as_slice())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::says_phrase;
-
-    #[test]
-    fn end_phrases_match_whole_words_in_any_case() {
-        assert!(says_phrase("OK, goodbye!", "goodbye"));
-        assert!(says_phrase("Thanks. That's all, bye now.", "that's all"));
-        assert!(!says_phrase("Goodbyes are hard", "goodbye"));
-        assert!(!says_phrase("anything", ""));
     }
 }

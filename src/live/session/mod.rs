@@ -6,10 +6,13 @@
 //! breaks the protocol, an end-call rule fires, or the server shuts down — the last words are transcribed, the
 //! call reaches a terminal state with an `endedReason`, and its usage is recorded.
 //!
-//! This file is the caller's side (listening, transcribing); [`agent`] is the agent's (responses, playback,
-//! barge-in, end-call rules).
+//! This file is the caller's side (listening, transcribing); [`agent`] is the agent's (responses, playback), with
+//! [`barge_in`] (the caller talking over it), [`ending`] (end-call rules) and [`turn_timer`] (per-turn latency).
 
 mod agent;
+mod barge_in;
+mod ending;
+mod turn_timer;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,7 +37,9 @@ use crate::usage::{Metric, NewUsage};
 use crate::voice::{
     SpeechToText, TextToSpeech, Transcription, TurnConfig, TurnEvent, Utterance, VoiceError,
 };
-use agent::{LastMessage, Speaking, TurnTimer};
+use agent::Speaking;
+use barge_in::LastMessage;
+use turn_timer::TurnTimer;
 
 /// Everything a transport learned before the call starts.
 pub struct CallSetup {

@@ -1,0 +1,207 @@
+//! Barge-in: what the caller says while the agent speaks — end phrases, interruptions by duration or words,
+//! cancellations — and what the caller heard of an answer cut short, by our playback clock or by the client's
+//! own report (Realtime `conversation.item.truncate`).
+
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::time::Instant;
+
+use super::ending::says_phrase;
+use super::turn_timer::TurnTimer;
+use super::{Ending, Session};
+use crate::calls;
+use crate::live::playout::Playout;
+use crate::live::protocol::{ClientError, Event, Protocol};
+use crate::repo::calls::NewSegment;
+
+/// The agent's last finished message, and enough of its playback to cut it where a client says it stopped.
+pub(super) struct LastMessage {
+    pub(super) item_id: String,
+    pub(super) playout: Playout,
+    /// What the conversation and the transcript hold of it now.
+    pub(super) heard: String,
+    /// Its transcript segment, if one was stored.
+    pub(super) segment: Option<NewSegment>,
+}
+
+/// A playback position must lie within the audio sent.
+fn check_audio_end(playout: &Playout, audio_end: Duration) -> Result<(), ClientError> {
+    let sent = playout.audio_sent();
+    if audio_end > sent {
+        return Err(ClientError::new(
+            "invalid_value",
+            format!(
+                "audio_end_ms {} is past the end of the message's audio ({} ms)",
+                audio_end.as_millis(),
+                sent.as_millis()
+            ),
+        )
+        .param("audio_end_ms"));
+    }
+    Ok(())
+}
+
+impl<P: Protocol> Session<P> {
+    /// A caller turn was transcribed: end the call, interrupt the agent, answer, or just record it.
+    pub(super) async fn caller_said(
+        &mut self,
+        text: String,
+        timer: TurnTimer,
+    ) -> Result<(), Ending> {
+        if self.closing {
+            return Ok(());
+        }
+        if !text.is_empty() {
+            self.last_activity = Instant::now();
+            self.reprompted = false;
+            let end_call = &self.agent.version.config.end_call;
+            if let Some(phrase) = end_call
+                .end_phrases
+                .iter()
+                .find(|phrase| says_phrase(&text, phrase))
+            {
+                self.timeline("end_phrase", json!({ "phrase": phrase }))
+                    .await;
+                return Err(Ending::rule("end_phrase"));
+            }
+            self.settle().await?;
+            if self.speaking.is_some() {
+                let rules = &self.agent.version.config.interruption;
+                if !rules.enabled {
+                    self.waiting.push((text, Some(timer)));
+                    return Ok(());
+                }
+                let words = text.split_whitespace().count();
+                if rules.min_words > 0 && words >= rules.min_words as usize {
+                    self.interrupt("turn_detected").await?;
+                } else {
+                    // Too short to stop the agent ("mm-hmm"): recorded, not answered.
+                    return Ok(());
+                }
+            }
+            self.conversation.push_user(text);
+            self.unanswered = Some(timer);
+        }
+        // Answer once the caller is done: words still being spoken or transcribed would cut the answer off at
+        // once, and they are answered together.
+        let caller_done = self.speech_item.is_none() && self.pending.is_empty();
+        if self.create_response
+            && caller_done
+            && self.speaking.is_none()
+            && self.unanswered.is_some()
+        {
+            self.think(None).await?;
+        }
+        Ok(())
+    }
+
+    /// Barge-in by duration: the caller has been speaking over the agent for long enough.
+    pub(super) async fn check_barge_in_by_duration(&mut self) -> Result<(), Ending> {
+        let (Some(started), Some(_)) = (self.speech_started_ms, &self.speaking) else {
+            return Ok(());
+        };
+        let rules = &self.agent.version.config.interruption;
+        let threshold = match (rules.min_duration_ms, rules.min_words) {
+            (ms, _) if ms > 0 => ms as u64,
+            (_, 0) => 0,
+            _ => return Ok(()),
+        };
+        if rules.enabled && self.listener.position_ms().saturating_sub(started) >= threshold {
+            self.interrupt("turn_detected").await?;
+        }
+        Ok(())
+    }
+
+    /// Stops the agent now: cancels the LLM and TTS, drops queued audio, tells the client to drop what it
+    /// buffered, and records what the caller heard.
+    pub(super) async fn interrupt(&mut self, reason: &'static str) -> Result<(), Ending> {
+        let Some(speaking) = &self.speaking else {
+            return Ok(());
+        };
+        let (id, audio_sent) = (speaking.id.clone(), speaking.audio_sent);
+        if audio_sent {
+            self.emit(Event::ClearPlayback).await?;
+        }
+        let played = self.stop_speaking(reason).await;
+        metrics::counter!("voxedge_interruptions_total", "reason" => reason).increment(1);
+        self.timeline(
+            "interruption",
+            json!({ "responseId": id, "reason": reason, "playedMs": played.as_millis() as u64 }),
+        )
+        .await;
+        Ok(())
+    }
+
+    /// The client played agent message `item_id` only up to `audio_end_ms` (Realtime `conversation.item.truncate`):
+    /// the caller heard that much. A message still playing stops there; the last finished one is cut to it, in
+    /// the model's memory and in the transcript.
+    pub(super) async fn truncate(
+        &mut self,
+        item_id: String,
+        audio_end_ms: u64,
+    ) -> Result<(), Ending> {
+        let audio_end = Duration::from_millis(audio_end_ms);
+        let playing = self
+            .speaking
+            .as_ref()
+            .filter(|s| s.audio && s.message.as_ref().is_some_and(|(id, _)| *id == item_id));
+        if let Some(s) = playing {
+            if let Err(error) = check_audio_end(&s.playout, audio_end) {
+                return self.client_error(error).await;
+            }
+            let (id, heard) = (s.id.clone(), s.playout.heard_within(audio_end));
+            self.stop_speaking_heard("client_cancelled", Some(heard))
+                .await;
+            metrics::counter!("voxedge_interruptions_total", "reason" => "client_truncated")
+                .increment(1);
+            self.timeline(
+                "interruption",
+                json!({ "responseId": id, "reason": "client_truncated", "playedMs": audio_end_ms }),
+            )
+            .await;
+        } else {
+            let Some(last) = self.last_message.as_mut().filter(|m| m.item_id == item_id) else {
+                let error = ClientError::new(
+                    "item_truncate_invalid_item_id",
+                    format!("no agent audio message {item_id:?} to truncate (only the latest one can be)"),
+                )
+                .param("item_id");
+                return self.client_error(error).await;
+            };
+            if let Err(error) = check_audio_end(&last.playout, audio_end) {
+                return self.client_error(error).await;
+            }
+            let heard = last.playout.heard_within(audio_end);
+            if heard != last.heard {
+                self.conversation.correct_assistant(&last.heard, &heard);
+                last.heard = heard.clone();
+                if let Some(segment) = &mut last.segment {
+                    segment.text = heard;
+                    let segment = segment.clone();
+                    let stored = calls::add_segments(
+                        &self.app,
+                        self.tenant,
+                        self.call_id.clone(),
+                        vec![segment],
+                        Vec::new(),
+                    )
+                    .await;
+                    if let Err(e) = stored {
+                        tracing::error!(code = e.code.as_str(), error = %e.message, "cannot store the truncated words");
+                    }
+                }
+                self.timeline(
+                    "playback_truncated",
+                    json!({ "itemId": item_id, "audioEndMs": audio_end_ms }),
+                )
+                .await;
+            }
+        }
+        self.emit(Event::ItemTruncated {
+            item_id,
+            audio_end_ms,
+        })
+        .await
+    }
+}
