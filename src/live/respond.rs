@@ -243,6 +243,9 @@ fn error_code(error: &BrainError) -> &'static str {
     }
 }
 
+/// The first chunk of an answer may end at a clause of this many words ("Tomorrow we open at nine, ...").
+const FIRST_CLAUSE_WORDS: usize = 4;
+
 /// Sentence chunking, synthesis and encoding of one response.
 struct Voice {
     chunker: SentenceChunker,
@@ -261,7 +264,7 @@ impl Voice {
         tx: mpsc::Sender<Output>,
     ) -> Self {
         Self {
-            chunker: Default::default(),
+            chunker: SentenceChunker::default().with_first_clause(FIRST_CLAUSE_WORDS),
             tts,
             encoder: None,
             format,

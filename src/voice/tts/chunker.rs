@@ -51,12 +51,16 @@ pub(crate) fn abbreviation(word: &str) -> Option<Abbreviation> {
 
 const TERMINATORS: &[char] = &['.', '!', '?', '…'];
 const CLOSERS: &[char] = &['"', '\'', '”', '’', ')', ']', '»'];
+const CLAUSE_ENDS: &[char] = &[',', ';', ':', '—', '–'];
 
 /// Streaming sentence splitter; see the module docs.
 #[derive(Debug, Clone)]
 pub struct SentenceChunker {
     buf: String,
     max_chars: usize,
+    /// Until the first chunk is out, a clause of at least this many words ends one too.
+    first_clause_words: Option<usize>,
+    emitted: bool,
 }
 
 impl Default for SentenceChunker {
@@ -71,7 +75,17 @@ impl SentenceChunker {
         Self {
             buf: String::new(),
             max_chars: max_chars.max(20),
+            first_clause_words: None,
+            emitted: false,
         }
+    }
+
+    /// Lets the first chunk end at a clause (`,` `;` `:` or a dash, then whitespace) once it has `words` words:
+    /// the caller hears the start of the answer while the rest of its first sentence is still being
+    /// synthesised, and speech synthesis time grows with the length of what it speaks.
+    pub fn with_first_clause(mut self, words: usize) -> Self {
+        self.first_clause_words = Some(words.max(1));
+        self
     }
 
     /// Adds a piece of streamed text; returns the sentences it completed, trimmed, in order.
@@ -84,6 +98,7 @@ impl SentenceChunker {
             let sentence = sentence.trim();
             if !sentence.is_empty() {
                 out.push(sentence.to_string());
+                self.emitted = true;
             }
         }
         out
@@ -101,6 +116,11 @@ impl SentenceChunker {
         self.buf.clear();
     }
 
+    /// The first-clause words required now, if a clause may end a chunk.
+    fn clause_words(&self) -> Option<usize> {
+        self.first_clause_words.filter(|_| !self.emitted)
+    }
+
     /// Byte offset just past the first complete sentence in `buf`, if one is decided.
     fn next_boundary(&self) -> Option<usize> {
         let buf = &self.buf;
@@ -111,6 +131,15 @@ impl SentenceChunker {
             let (pos, c) = chars[i];
             if c == '\n' && has_words(pos) {
                 return Some(pos + 1);
+            }
+            if let Some(words) = self.clause_words()
+                && CLAUSE_ENDS.contains(&c)
+                && chars
+                    .get(i + 1)
+                    .is_some_and(|&(_, next)| next.is_whitespace())
+                && buf[..pos].split_whitespace().count() >= words
+            {
+                return Some(chars[i + 1].0);
             }
             if TERMINATORS.contains(&c) {
                 // Swallow runs like "?!", "..." and closing quotes: `j` is the first char after them.
@@ -261,6 +290,36 @@ mod tests {
         let mut c = SentenceChunker::new(20);
         let out = c.push(&"é".repeat(50));
         assert_eq!(out[0].chars().count(), 20);
+    }
+
+    #[test]
+    fn the_first_chunk_may_end_at_a_clause_of_enough_words() {
+        let mut c = SentenceChunker::default().with_first_clause(4);
+        let mut out = Vec::new();
+        for piece in [
+            "Sure, the library opens at nine, ",
+            "and on weekends, it opens at ten. ",
+            "Parking is free, ",
+            "as always.",
+        ] {
+            out.extend(c.push(piece));
+        }
+        out.extend(c.finish());
+        assert_eq!(
+            out,
+            [
+                "Sure, the library opens at nine,",
+                "and on weekends, it opens at ten.",
+                "Parking is free, as always."
+            ],
+            "a short opener (\"Sure,\") is not a clause of its own; only the first chunk is cut at one"
+        );
+        let mut c = SentenceChunker::default().with_first_clause(4);
+        assert!(
+            c.push("It costs 1,000 dollars").is_empty(),
+            "no space: not a clause"
+        );
+        assert_eq!(c.push(" — or less: ask"), ["It costs 1,000 dollars —"]);
     }
 
     #[test]
