@@ -293,6 +293,21 @@ async fn caller_turn_is_answered_with_speech_whisper_hears_back() {
     );
 }
 
+/// The id of the tenant's newest call (a Twilio stream does not say it).
+async fn latest_call(server: &TestServer, key: &str) -> String {
+    let (_, body) = server
+        .gql(
+            Some(key),
+            "{ calls(first: 1) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    body["data"]["calls"]["edges"][0]["node"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a call: {body}"))
+        .to_string()
+}
+
 /// The first sound of speech in jfk.wav, µ-law 8 kHz, `ms` long.
 fn jfk_speech_mulaw(ms: usize) -> Vec<u8> {
     let audio = jfk_encoded(AudioFormat::G711Ulaw, 0);
@@ -404,18 +419,7 @@ async fn caller_talking_over_the_agent_stops_it_and_twilio_is_told_to_clear() {
         .send(json!({ "event": "stop", "streamSid": "MZ00000000000000000000000000000001" }))
         .await;
 
-    let calls = server
-        .gql(
-            Some(&acme.key),
-            "{ calls(first: 1) { edges { node { id } } } }",
-            json!({}),
-        )
-        .await
-        .1;
-    let call = calls["data"]["calls"]["edges"][0]["node"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let call = latest_call(&server, &acme.key).await;
     let ended = ended_call(&server, &acme.key, &call).await;
     let agent_said = segments(&ended, "AGENT");
     let first = &agent_said[0];
@@ -827,18 +831,7 @@ async fn phone_call_until_closed(server: &TestServer, tenant: &TestTenant, agent
             Err(_) => break,
         }
     }
-    let calls = server
-        .gql(
-            Some(&tenant.key),
-            "{ calls(first: 1) { edges { node { id } } } }",
-            json!({}),
-        )
-        .await
-        .1;
-    let call = calls["data"]["calls"]["edges"][0]["node"]["id"]
-        .as_str()
-        .expect("a call")
-        .to_string();
+    let call = latest_call(server, &tenant.key).await;
     ended_call(server, &tenant.key, &call).await
 }
 

@@ -14,7 +14,7 @@ use crate::agents::ActiveAgent;
 use crate::agents::llm_keys;
 use crate::app::AppState;
 use crate::brain::{AgentSpec, Finish, Turn};
-use crate::calls::{self, Speaker};
+use crate::calls::Speaker;
 use crate::db::TenantId;
 use crate::live::playout::{Playout, Step};
 use crate::live::protocol::{Event, OutputItem, Protocol, ResponseStatus};
@@ -553,19 +553,7 @@ impl<P: Protocol> Session<P> {
             }),
             _ => None,
         };
-        if !segments.is_empty() || !usage.is_empty() {
-            let stored = calls::add_segments(
-                &self.app,
-                self.tenant,
-                self.call_id.clone(),
-                segments,
-                usage,
-            )
-            .await;
-            if let Err(e) = stored {
-                tracing::error!(code = e.code.as_str(), error = %e.message, "cannot store the agent's words");
-            }
-        }
+        self.store(segments, usage).await;
         if let Some(timer) = s.timer {
             let mut timings = timer.to_json();
             timings["responseId"] = json!(s.id);

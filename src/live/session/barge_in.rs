@@ -10,7 +10,6 @@ use tokio::time::Instant;
 use super::ending::says_phrase;
 use super::turn_timer::TurnTimer;
 use super::{Ending, Session};
-use crate::calls;
 use crate::live::playout::Playout;
 use crate::live::protocol::{ClientError, Event, Protocol};
 use crate::repo::calls::NewSegment;
@@ -176,21 +175,11 @@ impl<P: Protocol> Session<P> {
             if heard != last.heard {
                 self.conversation.correct_assistant(&last.heard, &heard);
                 last.heard = heard.clone();
-                if let Some(segment) = &mut last.segment {
+                let segment = last.segment.as_mut().map(|segment| {
                     segment.text = heard;
-                    let segment = segment.clone();
-                    let stored = calls::add_segments(
-                        &self.app,
-                        self.tenant,
-                        self.call_id.clone(),
-                        vec![segment],
-                        Vec::new(),
-                    )
-                    .await;
-                    if let Err(e) = stored {
-                        tracing::error!(code = e.code.as_str(), error = %e.message, "cannot store the truncated words");
-                    }
-                }
+                    segment.clone()
+                });
+                self.store(segment.into_iter().collect(), Vec::new()).await;
                 self.timeline(
                     "playback_truncated",
                     json!({ "itemId": item_id, "audioEndMs": audio_end_ms }),

@@ -652,7 +652,12 @@ impl<P: Protocol> Session<P> {
             });
             self.next_seq += 1;
         }
-        let usage: Vec<_> = usage.into_iter().collect();
+        self.store(segments, usage.into_iter().collect()).await;
+    }
+
+    /// Stores transcript segments (a known seq replaces its segment) and usage. Storage trouble is logged, not
+    /// fatal: the call goes on.
+    async fn store(&self, segments: Vec<NewSegment>, usage: Vec<NewUsage>) {
         if segments.is_empty() && usage.is_empty() {
             return;
         }
@@ -665,7 +670,7 @@ impl<P: Protocol> Session<P> {
         )
         .await;
         if let Err(e) = stored {
-            tracing::error!(code = e.code.as_str(), error = %e.message, "cannot store transcript segment");
+            tracing::error!(code = e.code.as_str(), error = %e.message, "cannot store transcript segments");
         }
     }
 
