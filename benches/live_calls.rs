@@ -18,8 +18,6 @@ use base64::Engine as _;
 use futures::{SinkExt as _, StreamExt as _};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
 use voxedge::app::Application;
 use voxedge::audio::{AudioFormat, FormatEncoder};
 use voxedge::config::Config;
@@ -203,16 +201,7 @@ async fn create_agent(addr: std::net::SocketAddr, key: &str) -> String {
 
 /// Streams `audio` (pcm16 24 kHz) in real time and records each utterance's transcript lag.
 async fn one_call(addr: std::net::SocketAddr, key: &str, agent: &str, audio: &[u8]) -> CallResult {
-    let mut request = format!("ws://{addr}/v1/realtime?agent={agent}")
-        .into_client_request()
-        .expect("request");
-    request.headers_mut().insert(
-        "authorization",
-        HeaderValue::from_str(&format!("Bearer {key}")).expect("header"),
-    );
-    let (socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("connects");
+    let socket = common::realtime_socket(addr, key, agent).await;
     let (mut sink, mut stream) = socket.split();
     // Transcription only: the agent does not answer (benches/voice_to_voice.rs measures answers).
     let listen_only = json!({

@@ -30,8 +30,6 @@ use futures::{SinkExt as _, StreamExt as _};
 use openai_server::{OpenAiServer, Scripted};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
 use voxedge::app::Application;
 use voxedge::audio::{AudioFormat, FormatEncoder};
 use voxedge::config::Config;
@@ -300,16 +298,7 @@ async fn one_call(
     question: &[u8],
     turns: usize,
 ) -> Figures {
-    let mut request = format!("ws://{addr}/v1/realtime?agent={agent}")
-        .into_client_request()
-        .expect("request");
-    request.headers_mut().insert(
-        "authorization",
-        HeaderValue::from_str(&format!("Bearer {key}")).expect("header"),
-    );
-    let (socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("connects");
+    let socket = common::realtime_socket(addr, key, agent).await;
     let (mut sink, mut stream) = socket.split();
     let append = |chunk: &[u8]| {
         Message::Text(

@@ -3,8 +3,14 @@
 // Each benchmark uses a subset of these helpers.
 #![allow(dead_code)]
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use voxedge::app::AppState;
 use voxedge::audio::wav;
@@ -116,4 +122,23 @@ pub async fn owner_key(state: &AppState) -> String {
     .await
     .expect("key")
     .key
+}
+
+/// Opens a Realtime call to `agent` on the server at `addr`, authenticated with the API key `key`.
+pub async fn realtime_socket(
+    addr: SocketAddr,
+    key: &str,
+    agent: &str,
+) -> WebSocketStream<MaybeTlsStream<TcpStream>> {
+    let mut request = format!("ws://{addr}/v1/realtime?agent={agent}")
+        .into_client_request()
+        .expect("request");
+    request.headers_mut().insert(
+        "authorization",
+        HeaderValue::from_str(&format!("Bearer {key}")).expect("header"),
+    );
+    let (socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("connects");
+    socket
 }
