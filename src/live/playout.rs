@@ -179,7 +179,7 @@ impl Playout {
         join_heard(&heard)
     }
 
-    /// How much audio was sent (started playing) so far.
+    /// How much audio the sentences sent so far hold (a sentence counts whole once its first frame went out).
     pub fn audio_sent(&self) -> Duration {
         self.played.iter().map(Played::duration).sum()
     }
