@@ -17,11 +17,11 @@ use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 use voxedge::agents::{self, AgentConfigInput};
 use voxedge::app::Application;
-use voxedge::auth::{Role, keys};
-use voxedge::calls::{CallStatus, Direction, Speaker, Transport};
+use voxedge::auth::keys;
 use voxedge::config::Config;
 use voxedge::db::StorageError;
 use voxedge::graphql::pagination::KeysetCursor;
+use voxedge::model::{CallStatus, Direction, Role, Speaker, Transport};
 use voxedge::repo::calls::{CallRow, NewSegment};
 
 fn env_or(name: &str, default: u64) -> u64 {
@@ -98,13 +98,8 @@ async fn run() -> anyhow::Result<()> {
     let state = app.state().clone();
     tokio::spawn(app.run_until_stopped(std::future::pending()));
 
-    let tenant = voxedge::tenants::provision(&state.catalog, &state.tenants, "Bench", None)
-        .await
-        .map_err(|e| anyhow::anyhow!(e.message))?;
-    let db = state
-        .tenant_db(tenant.id)
-        .await
-        .map_err(|e| anyhow::anyhow!(e.message))?;
+    let tenant = voxedge::tenants::provision(&state.catalog, &state.tenants, "Bench", None).await?;
+    let db = state.tenants.get(tenant.id).await?;
     let key = keys::create(
         &db,
         tenant.id,
@@ -116,8 +111,7 @@ async fn run() -> anyhow::Result<()> {
             expires_at: None,
         },
     )
-    .await
-    .map_err(|e| anyhow::anyhow!(e.message))?
+    .await?
     .key;
     let (agent, _) = agents::create(
         &db,
@@ -128,8 +122,7 @@ async fn run() -> anyhow::Result<()> {
             ..Default::default()
         },
     )
-    .await
-    .map_err(|e| anyhow::anyhow!(e.message))?;
+    .await?;
 
     println!(
         "voxedge calls & transcripts benchmark ({} cores, release build)",

@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use serde_json::json;
 use voxedge::app::Application;
-use voxedge::auth::{Role, keys};
+use voxedge::auth::keys;
 use voxedge::config::Config;
+use voxedge::model::Role;
 
 const QUERY: &str = "{ viewer { role tenant { id name createdAt } } }";
 
@@ -58,7 +59,7 @@ async fn run() -> anyhow::Result<()> {
     let issue_key = |id| {
         let state = state.clone();
         async move {
-            let db = state.tenant_db(id).await.expect("tenant opens");
+            let db = state.tenants.get(id).await.expect("tenant opens");
             keys::create(
                 &db,
                 id,
@@ -75,9 +76,8 @@ async fn run() -> anyhow::Result<()> {
             .key
         }
     };
-    let hot = voxedge::tenants::provision(&state.catalog, &state.tenants, "Hot tenant", None)
-        .await
-        .map_err(|e| anyhow::anyhow!(e.message))?;
+    let hot =
+        voxedge::tenants::provision(&state.catalog, &state.tenants, "Hot tenant", None).await?;
     let hot_key = Arc::new(issue_key(hot.id).await);
 
     println!(
@@ -137,8 +137,7 @@ async fn run() -> anyhow::Result<()> {
     for i in 0..cold_tenants {
         let record =
             voxedge::tenants::provision(&state.catalog, &state.tenants, &format!("Cold {i}"), None)
-                .await
-                .map_err(|e| anyhow::anyhow!(e.message))?;
+                .await?;
         tenants.push((record.id, issue_key(record.id).await));
     }
     for (id, _) in &tenants {

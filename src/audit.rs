@@ -5,9 +5,7 @@
 //! sign-ins for an email that has no account belong to no tenant: they are logged (email redacted,
 //! with the client IP) and counted in `voxedge_sign_in_failures_total`, never stored.
 
-use crate::app::AppState;
-use crate::db::{StorageError, TenantId};
-use crate::error::ApiError;
+use crate::db::{Database, StorageError};
 use crate::repo;
 use crate::repo::audit::AuditRow;
 
@@ -23,11 +21,11 @@ pub struct Event {
     pub user_agent: Option<String>,
 }
 
-/// Appends `event` to `tenant_id`'s audit log.
-pub async fn record(app: &AppState, tenant_id: TenantId, event: Event) -> Result<(), ApiError> {
+/// Appends `event`, which happened `at` (unix ms), to the tenant's audit log.
+pub async fn record(db: &Database, at: i64, event: Event) -> Result<(), StorageError> {
     let row = AuditRow {
         id: crate::db::new_id(),
-        at: app.clock.now_ms(),
+        at,
         actor: event.actor,
         action: event.action,
         target: event.target,
@@ -41,24 +39,5 @@ pub async fn record(app: &AppState, tenant_id: TenantId, event: Event) -> Result
         ip: event.ip,
         user_agent: event.user_agent,
     };
-    let db = app.tenant_db(tenant_id).await?;
-    db.write(move |tx| repo::audit::insert(tx, &row).map_err(StorageError::from))
-        .await?;
-    Ok(())
-}
-
-/// A page of `tenant_id`'s audit log, newest first.
-pub async fn list(
-    app: &AppState,
-    tenant_id: TenantId,
-    after: Option<(i64, String)>,
-    limit: usize,
-) -> Result<Vec<AuditRow>, ApiError> {
-    let db = app.tenant_db(tenant_id).await?;
-    Ok(db
-        .read(move |conn| {
-            let after = after.as_ref().map(|(at, id)| (*at, id.as_str()));
-            repo::audit::list(conn, after, limit).map_err(StorageError::from)
-        })
-        .await?)
+    db.write(move |tx| repo::audit::insert(tx, &row)).await
 }

@@ -1,4 +1,7 @@
-//! The server's notion of "now", controllable in tests.
+//! Time: the server's notion of "now" (controllable in tests) and how times are written.
+//!
+//! Every table stores times as unix milliseconds; [`datetime`] turns them into what the API and webhooks show
+//! (RFC 3339 via chrono).
 //!
 //! Everything time-dependent in identity and access (token expiry, rate limits, login lock-out) reads
 //! this clock instead of the system's, so tests move time forward instead of sleeping. In production the
@@ -7,6 +10,18 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeZone, Utc};
+
+/// The system's current time as unix milliseconds, the timestamp format of every table.
+pub fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+/// Unix milliseconds (the storage format) as a date-time (GraphQL `DateTime`, JSON in webhooks and exports).
+pub fn datetime(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
 
 /// The system clock plus an offset that only tests change. Cheap to clone; clones share the offset.
 #[derive(Debug, Clone, Default)]
@@ -21,7 +36,7 @@ impl Clock {
 
     /// Wall-clock time as unix milliseconds (the storage format).
     pub fn now_ms(&self) -> i64 {
-        crate::db::now_ms() + self.offset_ms.load(Ordering::Relaxed)
+        now_ms() + self.offset_ms.load(Ordering::Relaxed)
     }
 
     /// Wall-clock time as unix seconds (JWT claims).

@@ -1,8 +1,11 @@
-//! The one error type clients see.
+//! The one error type clients see, and the one table of codes every error carries.
 //!
-//! Every layer has its own error enum (`StorageError`, ...). They are mapped once, here, into [`ApiError`]:
-//! a stable machine-readable [`ErrorCode`], an HTTP status, and a message safe to show. HTTP responses and
-//! GraphQL `extensions.code` use the same codes, so clients can branch on them whatever the transport.
+//! Every layer has its own error enum (`StorageError`, `CallError`, `VoiceError`, ...). Each says which
+//! [`ErrorCode`] it is by implementing [`Reportable`]; the edge turns any of them into [`ApiError`] with one
+//! generic `From`, so the mapping happens once. GraphQL (`extensions.code`), HTTP error bodies and the
+//! live-call protocols' `error` events all draw their codes from the same table. GraphQL and HTTP show a
+//! code as written (`NOT_FOUND`); the live-call protocols follow the OpenAI Realtime style and show it in
+//! lowercase (`not_found`, `input_audio_buffer_commit_empty`).
 //!
 //! `ApiError` deliberately does not implement `Display`: async-graphql converts every `Display` type into
 //! a code-less error, and we want `?` in a resolver to go through our `From` impl that keeps the code.
@@ -11,189 +14,162 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-/// Stable error codes. The string form is part of the API: never rename one, only add.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorCode {
-    /// 400: the HTTP request itself is malformed (bad JSON, missing `query`, bad parameters).
-    BadRequest,
-    /// 400: the GraphQL document does not parse.
-    GraphqlParseFailed,
-    /// 400: the GraphQL document does not validate against the schema.
-    GraphqlValidationFailed,
-    /// 400: the operation to run cannot be determined (unknown or missing `operationName`).
-    GraphqlUnknownOperation,
-    /// 400: the query nests deeper than the configured limit.
-    QueryTooDeep,
-    /// 400: the query's complexity exceeds the configured limit.
-    QueryTooComplex,
-    /// 400: an argument or input value is invalid (see `extensions.fields`).
-    InvalidInput,
-    /// 401: the operation needs credentials and none were given.
-    Unauthenticated,
-    /// 401: the `Authorization` header is not of a form we understand.
-    MalformedCredentials,
-    /// 401: the API key is unknown or its secret is wrong.
-    InvalidApiKey,
-    /// 401: the API key was revoked.
-    ApiKeyRevoked,
-    /// 401: the API key has expired.
-    ApiKeyExpired,
-    /// 403: authenticated, but the role does not allow this.
-    Forbidden,
-    /// 404: no such object (or not visible to this principal).
-    NotFound,
-    /// 405: method not allowed (e.g. a mutation over GET).
-    MethodNotAllowed,
-    /// 406: the `Accept` header allows no media type we can produce.
-    NotAcceptable,
-    /// 409: conflicts with existing state (duplicate name, stale version, ...).
-    Conflict,
-    /// 409: the call's state machine does not allow this transition.
-    InvalidStateTransition,
-    /// 413: the request body is larger than the configured limit.
-    PayloadTooLarge,
-    /// 415: the request body's media type is not supported.
-    UnsupportedMediaType,
-    /// 429: too many requests.
-    RateLimited,
-    /// 500: an unexpected failure; details are in the server log, never in the response.
-    Internal,
-    /// 503: the tenant's database cannot be used (corrupt, or written by a newer version).
-    TenantUnavailable,
-    /// 503: the server is shutting down or not ready.
-    ServiceUnavailable,
-    /// 401: the access or session token has expired (refresh it, or mint a new one).
-    TokenExpired,
-    /// 401: the token is not one we issued: malformed, tampered with, wrongly signed, or of the wrong kind
-    /// for this endpoint (e.g. a live-call session token sent to GraphQL).
-    InvalidToken,
-    /// 401: the token's session was signed out or revoked, or its membership ended.
-    TokenRevoked,
-    /// 401: wrong email or password (deliberately not saying which).
-    InvalidCredentials,
-    /// 401: a refresh token was used twice; its whole session family is now revoked.
-    RefreshTokenReused,
-    /// 403: a signed inbound request (e.g. a Twilio webhook) has a missing or wrong signature, or names
-    /// a tenant that does not exist (deliberately indistinguishable).
-    InvalidSignature,
-    /// 404: the tenant has not configured telephony (no Twilio account), so its webhooks cannot be verified.
-    TelephonyNotConfigured,
-    /// 502: the telephony provider (Twilio) refused a request or could not be reached; the message says why.
-    TelephonyProviderError,
+/// Defines [`ErrorCode`] from one table: variant, wire string, HTTP status, meaning.
+macro_rules! error_codes {
+    ($( $(#[$section:meta])* $variant:ident = ($code:literal, $status:literal, $meaning:literal), )+) => {
+        /// Stable error codes. The string form is part of the API: never rename one, only add.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $( $(#[$section])* #[doc = $meaning] $variant, )+
+        }
+
+        impl ErrorCode {
+            /// Every code, in table order.
+            pub const ALL: &'static [ErrorCode] = &[$(Self::$variant),+];
+
+            /// The stable string clients see in `code` / `extensions.code`.
+            pub const fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $code,)+ }
+            }
+
+            /// What the code means, for documentation.
+            pub const fn meaning(self) -> &'static str {
+                match self { $(Self::$variant => $meaning,)+ }
+            }
+
+            /// The HTTP status for a request that fails with this code as a whole.
+            pub fn status(self) -> StatusCode {
+                let status: u16 = match self { $(Self::$variant => $status,)+ };
+                StatusCode::from_u16(status).expect("invariant: the table holds valid statuses")
+            }
+        }
+    };
+}
+
+error_codes! {
+    // Requests that never reach execution.
+    BadRequest = ("BAD_REQUEST", 400, "the HTTP request itself is malformed (bad JSON, missing `query`, bad parameters)"),
+    GraphqlParseFailed = ("GRAPHQL_PARSE_FAILED", 400, "the GraphQL document does not parse"),
+    GraphqlValidationFailed = ("GRAPHQL_VALIDATION_FAILED", 400, "the GraphQL document does not validate against the schema"),
+    GraphqlUnknownOperation = ("GRAPHQL_UNKNOWN_OPERATION", 400, "the operation to run cannot be determined (unknown or missing `operationName`)"),
+    QueryTooDeep = ("QUERY_TOO_DEEP", 400, "the query nests deeper than the configured limit"),
+    QueryTooComplex = ("QUERY_TOO_COMPLEX", 400, "the query's complexity exceeds the configured limit"),
+    MethodNotAllowed = ("METHOD_NOT_ALLOWED", 405, "method not allowed (e.g. a mutation over GET)"),
+    NotAcceptable = ("NOT_ACCEPTABLE", 406, "the `Accept` header allows no media type we can produce"),
+    PayloadTooLarge = ("PAYLOAD_TOO_LARGE", 413, "the request body is larger than the configured limit"),
+    UnsupportedMediaType = ("UNSUPPORTED_MEDIA_TYPE", 415, "the request body's media type is not supported"),
+
+    // Input.
+    InvalidInput = ("INVALID_INPUT", 400, "an argument or input value is invalid (see `extensions.fields`)"),
+
+    // Credentials and access.
+    Unauthenticated = ("UNAUTHENTICATED", 401, "the operation needs credentials and none were given"),
+    MalformedCredentials = ("MALFORMED_CREDENTIALS", 401, "the `Authorization` header is not of a form we understand"),
+    InvalidApiKey = ("INVALID_API_KEY", 401, "the API key is unknown or its secret is wrong"),
+    ApiKeyRevoked = ("API_KEY_REVOKED", 401, "the API key was revoked"),
+    ApiKeyExpired = ("API_KEY_EXPIRED", 401, "the API key has expired"),
+    TokenExpired = ("TOKEN_EXPIRED", 401, "the access or session token has expired (refresh it, or mint a new one)"),
+    InvalidToken = ("INVALID_TOKEN", 401, "the token is not one we issued, or not for this endpoint"),
+    TokenRevoked = ("TOKEN_REVOKED", 401, "the token's session was signed out or revoked, or its membership ended"),
+    InvalidCredentials = ("INVALID_CREDENTIALS", 401, "wrong email or password (deliberately not saying which)"),
+    RefreshTokenReused = ("REFRESH_TOKEN_REUSED", 401, "a refresh token was used twice; its whole session is now revoked"),
+    Forbidden = ("FORBIDDEN", 403, "authenticated, but the role does not allow this"),
+    InvalidSignature = ("INVALID_SIGNATURE", 403, "a signed inbound request has a missing or wrong signature, or names no tenant"),
+    RateLimited = ("RATE_LIMITED", 429, "too many requests, or locked out after failed sign-ins (`Retry-After`)"),
+
+    // State.
+    NotFound = ("NOT_FOUND", 404, "no such object (or not visible to this principal)"),
+    Conflict = ("CONFLICT", 409, "conflicts with existing state (duplicate, stale version, archived agent, ...)"),
+    InvalidStateTransition = ("INVALID_STATE_TRANSITION", 409, "the call's state machine does not allow this transition"),
+
+    // Telephony.
+    TelephonyNotConfigured = ("TELEPHONY_NOT_CONFIGURED", 404, "the tenant has not configured telephony (no Twilio account)"),
+    TelephonyProviderError = ("TELEPHONY_PROVIDER_ERROR", 502, "the telephony provider refused a request or could not be reached"),
+
+    // The server.
+    Internal = ("INTERNAL", 500, "an unexpected failure; details are in the server log, never in the response"),
+    TenantUnavailable = ("TENANT_UNAVAILABLE", 503, "the tenant's database cannot be used (corrupt, or written by a newer version)"),
+    ServiceUnavailable = ("SERVICE_UNAVAILABLE", 503, "the server is busy, shutting down or not ready (`Retry-After`)"),
+
+    // Voice engines (live calls, `/readyz`).
+    VoiceModelMissing = ("VOICE_MODEL_MISSING", 503, "a voice model is not configured or its file does not exist"),
+    VoiceModelFailed = ("VOICE_MODEL_FAILED", 503, "a voice model file exists but could not be loaded"),
+    VoiceUnavailable = ("VOICE_UNAVAILABLE", 503, "the voice inference pool is shutting down or a worker died"),
+    VoiceInferenceFailed = ("VOICE_INFERENCE_FAILED", 500, "voice inference ran and failed"),
+    VoicePhonemizerFailed = ("VOICE_PHONEMIZER_FAILED", 500, "the espeak-ng phonemizer failed"),
+    VoiceInvalidInput = ("VOICE_INVALID_INPUT", 400, "a voice engine was given input it cannot process"),
+    VoiceAudioError = ("VOICE_AUDIO_ERROR", 400, "audio could not be converted"),
+
+    // Live-call protocol errors (the Realtime API's own codes where it has them).
+    InvalidJson = ("INVALID_JSON", 400, "a live-call message is not valid JSON"),
+    InvalidEvent = ("INVALID_EVENT", 400, "a live-call event lacks a field it needs, or came out of order"),
+    InvalidValue = ("INVALID_VALUE", 400, "a live-call event has a value out of range"),
+    InvalidAudio = ("INVALID_AUDIO", 400, "live-call audio is not valid base64"),
+    UnknownEvent = ("UNKNOWN_EVENT", 400, "a live-call event type that does not exist"),
+    UnsupportedEvent = ("UNSUPPORTED_EVENT", 400, "a live-call event type this server does not support"),
+    UnsupportedItem = ("UNSUPPORTED_ITEM", 400, "a conversation item of a kind that cannot be added"),
+    UnsupportedAudioFormat = ("UNSUPPORTED_AUDIO_FORMAT", 400, "an audio format the server cannot decode or encode"),
+    BinaryNotSupported = ("BINARY_NOT_SUPPORTED", 400, "a binary WebSocket message where the protocol is JSON text"),
+    MessageTooLarge = ("MESSAGE_TOO_LARGE", 413, "a live-call message over `--live-max-message-bytes`"),
+    StartTimeout = ("START_TIMEOUT", 408, "a Twilio stream did not send `start` in time"),
+    ConnectionLost = ("CONNECTION_LOST", 400, "the connection closed before the call could start"),
+    InputAudioBufferCommitEmpty = ("INPUT_AUDIO_BUFFER_COMMIT_EMPTY", 400, "a commit with no buffered audio"),
+    ConversationAlreadyHasActiveResponse = ("CONVERSATION_ALREADY_HAS_ACTIVE_RESPONSE", 409, "a response was asked for while the agent is answering"),
+    ResponseCancelNotActive = ("RESPONSE_CANCEL_NOT_ACTIVE", 409, "a cancel with no response in progress"),
+    ItemTruncateInvalidItemId = ("ITEM_TRUNCATE_INVALID_ITEM_ID", 400, "a truncate naming an item that is not the latest agent message"),
+
+    // Why an LLM provider failed (the call timeline's `llm_provider_failed` events).
+    CircuitOpen = ("CIRCUIT_OPEN", 503, "the provider's circuit breaker is open, so it was not asked"),
+    FirstTokenTimeout = ("FIRST_TOKEN_TIMEOUT", 504, "no first token within the provider's first-token timeout"),
+    Timeout = ("TIMEOUT", 504, "the reply did not finish within the provider's overall timeout"),
+    ProviderStatus = ("PROVIDER_STATUS", 502, "the provider answered with an error status"),
+    ProviderUnreachable = ("PROVIDER_UNREACHABLE", 502, "the provider could not be reached"),
+    ProviderError = ("PROVIDER_ERROR", 502, "the provider's stream broke, or did not follow the protocol"),
+    Config = ("CONFIG", 400, "the agent's LLM or tool configuration is unusable"),
+
+    // Field-level problems (`extensions.fields[].code`).
+    Required = ("REQUIRED", 400, "a value is missing or empty"),
+    TooShort = ("TOO_SHORT", 400, "a value is shorter than allowed"),
+    TooLong = ("TOO_LONG", 400, "a value is longer than allowed"),
+    TooMany = ("TOO_MANY", 400, "a list has more items than allowed"),
+    OutOfRange = ("OUT_OF_RANGE", 400, "a number is outside its allowed range"),
+    Duplicate = ("DUPLICATE", 400, "the same value appears twice where it must be unique"),
+    EmptyQuery = ("EMPTY_QUERY", 400, "a search has no words"),
+    InThePast = ("IN_THE_PAST", 400, "a time that must be in the future is not"),
+    InvalidAddress = ("INVALID_ADDRESS", 400, "a call's from/to is not a valid address for its transport"),
+    InvalidAccountSid = ("INVALID_ACCOUNT_SID", 400, "not a Twilio account SID"),
+    InvalidAuthToken = ("INVALID_AUTH_TOKEN", 400, "not a Twilio auth token"),
+    InvalidCharacters = ("INVALID_CHARACTERS", 400, "a value contains characters it may not"),
+    InvalidCursor = ("INVALID_CURSOR", 400, "a pagination cursor we did not issue"),
+    InvalidDatetime = ("INVALID_DATETIME", 400, "not an RFC 3339 date-time"),
+    InvalidEmail = ("INVALID_EMAIL", 400, "not an email address"),
+    InvalidFormat = ("INVALID_FORMAT", 400, "a value is not in the expected format"),
+    InvalidId = ("INVALID_ID", 400, "not an id we issue"),
+    InvalidJsonSchema = ("INVALID_JSON_SCHEMA", 400, "a tool's parameters are not a valid JSON Schema"),
+    InvalidLanguage = ("INVALID_LANGUAGE", 400, "not a BCP 47 language tag"),
+    InvalidMetadata = ("INVALID_METADATA", 400, "metadata is not a JSON object of at most 16 KiB"),
+    InvalidName = ("INVALID_NAME", 400, "not a valid name"),
+    InvalidPhoneNumber = ("INVALID_PHONE_NUMBER", 400, "not an E.164 phone number"),
+    InvalidUrl = ("INVALID_URL", 400, "not an absolute http(s) URL"),
+    UnknownDirection = ("UNKNOWN_DIRECTION", 400, "not a call direction"),
+    UnknownProvider = ("UNKNOWN_PROVIDER", 400, "not an LLM provider we know"),
+    UnknownStatus = ("UNKNOWN_STATUS", 400, "not a call status"),
+    WeakPassword = ("WEAK_PASSWORD", 400, "a password that is too common or contains the email"),
+    AgentArchived = ("AGENT_ARCHIVED", 409, "the agent is archived and takes no new calls or numbers"),
 }
 
 impl ErrorCode {
-    /// Every code, for lookups and tests.
-    pub const ALL: [ErrorCode; 32] = [
-        Self::BadRequest,
-        Self::GraphqlParseFailed,
-        Self::GraphqlValidationFailed,
-        Self::GraphqlUnknownOperation,
-        Self::QueryTooDeep,
-        Self::QueryTooComplex,
-        Self::InvalidInput,
-        Self::Unauthenticated,
-        Self::MalformedCredentials,
-        Self::InvalidApiKey,
-        Self::ApiKeyRevoked,
-        Self::ApiKeyExpired,
-        Self::Forbidden,
-        Self::NotFound,
-        Self::MethodNotAllowed,
-        Self::NotAcceptable,
-        Self::Conflict,
-        Self::InvalidStateTransition,
-        Self::PayloadTooLarge,
-        Self::UnsupportedMediaType,
-        Self::RateLimited,
-        Self::Internal,
-        Self::TenantUnavailable,
-        Self::ServiceUnavailable,
-        Self::TokenExpired,
-        Self::InvalidToken,
-        Self::TokenRevoked,
-        Self::InvalidCredentials,
-        Self::RefreshTokenReused,
-        Self::InvalidSignature,
-        Self::TelephonyNotConfigured,
-        Self::TelephonyProviderError,
-    ];
-
-    /// The code with this string form.
+    /// The code with this string form (either case).
     pub fn from_code(code: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.as_str() == code)
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str().eq_ignore_ascii_case(code))
     }
 
-    /// The stable string clients see in `code` / `extensions.code`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::BadRequest => "BAD_REQUEST",
-            Self::GraphqlParseFailed => "GRAPHQL_PARSE_FAILED",
-            Self::GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",
-            Self::GraphqlUnknownOperation => "GRAPHQL_UNKNOWN_OPERATION",
-            Self::QueryTooDeep => "QUERY_TOO_DEEP",
-            Self::QueryTooComplex => "QUERY_TOO_COMPLEX",
-            Self::InvalidInput => "INVALID_INPUT",
-            Self::Unauthenticated => "UNAUTHENTICATED",
-            Self::MalformedCredentials => "MALFORMED_CREDENTIALS",
-            Self::InvalidApiKey => "INVALID_API_KEY",
-            Self::ApiKeyRevoked => "API_KEY_REVOKED",
-            Self::ApiKeyExpired => "API_KEY_EXPIRED",
-            Self::Forbidden => "FORBIDDEN",
-            Self::NotFound => "NOT_FOUND",
-            Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
-            Self::NotAcceptable => "NOT_ACCEPTABLE",
-            Self::Conflict => "CONFLICT",
-            Self::InvalidStateTransition => "INVALID_STATE_TRANSITION",
-            Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
-            Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
-            Self::RateLimited => "RATE_LIMITED",
-            Self::Internal => "INTERNAL",
-            Self::TenantUnavailable => "TENANT_UNAVAILABLE",
-            Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
-            Self::TokenExpired => "TOKEN_EXPIRED",
-            Self::InvalidToken => "INVALID_TOKEN",
-            Self::TokenRevoked => "TOKEN_REVOKED",
-            Self::InvalidCredentials => "INVALID_CREDENTIALS",
-            Self::RefreshTokenReused => "REFRESH_TOKEN_REUSED",
-            Self::InvalidSignature => "INVALID_SIGNATURE",
-            Self::TelephonyNotConfigured => "TELEPHONY_NOT_CONFIGURED",
-            Self::TelephonyProviderError => "TELEPHONY_PROVIDER_ERROR",
-        }
-    }
-
-    /// The HTTP status for a request that fails with this code as a whole.
-    pub fn status(self) -> StatusCode {
-        match self {
-            Self::BadRequest
-            | Self::GraphqlParseFailed
-            | Self::GraphqlValidationFailed
-            | Self::GraphqlUnknownOperation
-            | Self::QueryTooDeep
-            | Self::QueryTooComplex
-            | Self::InvalidInput => StatusCode::BAD_REQUEST,
-            Self::Unauthenticated
-            | Self::MalformedCredentials
-            | Self::InvalidApiKey
-            | Self::ApiKeyRevoked
-            | Self::ApiKeyExpired
-            | Self::TokenExpired
-            | Self::InvalidToken
-            | Self::TokenRevoked
-            | Self::InvalidCredentials
-            | Self::RefreshTokenReused => StatusCode::UNAUTHORIZED,
-            Self::Forbidden | Self::InvalidSignature => StatusCode::FORBIDDEN,
-            Self::NotFound | Self::TelephonyNotConfigured => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
-            Self::Conflict | Self::InvalidStateTransition => StatusCode::CONFLICT,
-            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            Self::TelephonyProviderError => StatusCode::BAD_GATEWAY,
-            Self::TenantUnavailable | Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-        }
+    /// The code as the live-call protocols show it: lowercase, like the Realtime API's own codes.
+    pub fn wire(self) -> String {
+        self.as_str().to_ascii_lowercase()
     }
 
     /// Codes that mean "the request never reached execution" (GraphQL-over-HTTP maps these to 4xx).
@@ -210,15 +186,117 @@ impl ErrorCode {
     }
 }
 
+/// A shared error (e.g. one cached failure handed to every waiter) reports as the error itself.
+impl<E: Reportable> Reportable for std::sync::Arc<E> {
+    fn code(&self) -> ErrorCode {
+        self.as_ref().code()
+    }
+
+    fn inner(&self) -> Option<&dyn Reportable> {
+        Some(self.as_ref())
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 /// One invalid input field, reported in `extensions.fields`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct FieldError {
     /// Path of the input field, e.g. `input.name`.
     pub field: String,
-    /// Stable code of the problem, e.g. `TOO_LONG`, `REQUIRED`.
-    pub code: &'static str,
+    /// What is wrong, e.g. `TOO_LONG`, `REQUIRED`.
+    pub code: ErrorCode,
     /// Human-readable explanation.
     pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Input that failed validation: every problem at once, as field errors. Domain errors embed it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", describe_fields(.0))]
+pub struct InvalidInput(pub Vec<FieldError>);
+
+impl InvalidInput {
+    /// One invalid field.
+    pub fn field(field: impl Into<String>, code: ErrorCode, message: impl Into<String>) -> Self {
+        Self(vec![FieldError::new(field, code, message)])
+    }
+
+    /// `Ok` when nothing was collected.
+    pub fn check(errors: Vec<FieldError>) -> Result<(), Self> {
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Self(errors))
+        }
+    }
+}
+
+fn describe_fields(fields: &[FieldError]) -> String {
+    match fields {
+        [one] => format!("{}: {}", one.field, one.message),
+        _ => format!("{} input fields are invalid", fields.len()),
+    }
+}
+
+impl Reportable for InvalidInput {
+    fn code(&self) -> ErrorCode {
+        ErrorCode::InvalidInput
+    }
+
+    fn fields(&self) -> Vec<FieldError> {
+        self.0.clone()
+    }
+}
+
+/// An error of some layer that a client may be told about: its code from the table, and what to say.
+///
+/// The message is the error's `Display` unless [`Reportable::message`] says otherwise; for
+/// [`ErrorCode::Internal`] the cause is logged and the client gets a generic message. A domain error that
+/// wraps another layer's error (storage, invalid input) names it in [`Reportable::inner`], and that one is
+/// reported instead.
+pub trait Reportable: std::fmt::Display {
+    /// The code this error is reported with.
+    fn code(&self) -> ErrorCode;
+
+    /// The wrapped error to report instead of this one, if this variant only carries another layer's error.
+    fn inner(&self) -> Option<&dyn Reportable> {
+        None
+    }
+
+    /// What the client is told.
+    fn message(&self) -> String {
+        self.to_string()
+    }
+
+    /// Field-level problems, for `INVALID_INPUT`.
+    fn fields(&self) -> Vec<FieldError> {
+        Vec::new()
+    }
+
+    /// Seconds to wait before retrying, for `RATE_LIMITED` and `SERVICE_UNAVAILABLE`.
+    fn retry_after_secs(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// An error as the client sees it.
@@ -234,6 +312,16 @@ pub struct ApiError {
     pub retry_after_secs: Option<u64>,
 }
 
+/// What resolvers and handlers return.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// The one mapping from a layer's error to what the client sees.
+impl<E: Reportable> From<E> for ApiError {
+    fn from(err: E) -> Self {
+        ApiError::report(&err)
+    }
+}
+
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
@@ -244,22 +332,27 @@ impl ApiError {
         }
     }
 
+    /// What the client sees of `err` (see [`Reportable`]).
+    pub fn report(err: &dyn Reportable) -> Self {
+        if let Some(inner) = err.inner() {
+            return Self::report(inner);
+        }
+        let code = err.code();
+        if code == ErrorCode::Internal {
+            return Self::internal(err);
+        }
+        Self {
+            code,
+            message: err.message(),
+            fields: err.fields(),
+            retry_after_secs: err.retry_after_secs(),
+        }
+    }
+
     /// An unexpected failure: the cause is logged here, the client only sees a generic message.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
         Self::new(ErrorCode::Internal, "internal error")
-    }
-
-    /// Input validation failed on one or more fields.
-    pub fn invalid_input(fields: Vec<FieldError>) -> Self {
-        let message = match fields.as_slice() {
-            [one] => format!("{}: {}", one.field, one.message),
-            _ => format!("{} input fields are invalid", fields.len()),
-        };
-        Self {
-            fields,
-            ..Self::new(ErrorCode::InvalidInput, message)
-        }
     }
 
     pub fn not_found(what: &str) -> Self {
@@ -334,29 +427,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn codes_are_unique_and_round_trip() {
+    fn codes_are_unique_upper_snake_case_and_round_trip() {
         let mut names: Vec<_> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), ErrorCode::ALL.len());
-        for code in ErrorCode::ALL {
-            assert_eq!(ErrorCode::from_code(code.as_str()), Some(code));
+        for &code in ErrorCode::ALL {
+            let name = code.as_str();
+            assert!(
+                name.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'),
+                "{name}"
+            );
+            assert_eq!(ErrorCode::from_code(name), Some(code));
+            assert_eq!(ErrorCode::from_code(&code.wire()), Some(code));
+            assert!(code.status().is_client_error() || code.status().is_server_error());
         }
     }
 
     #[test]
     fn graphql_error_keeps_code_and_fields() {
-        let err = ApiError::invalid_input(vec![FieldError {
-            field: "input.name".into(),
-            code: "TOO_LONG",
-            message: "at most 100 characters".into(),
-        }]);
+        let err = ApiError::from(InvalidInput::field(
+            "input.name",
+            ErrorCode::TooLong,
+            "at most 100 characters",
+        ));
+        assert_eq!(err.message, "input.name: at most 100 characters");
         let gql: async_graphql::Error = err.into();
         let ext = gql.extensions.expect("extensions set");
         assert_eq!(
             ext.get("code"),
             Some(&async_graphql::Value::from("INVALID_INPUT"))
         );
-        assert!(ext.get("fields").is_some());
+        let fields = ext.get("fields").expect("fields set").clone().into_json();
+        assert_eq!(fields.unwrap()[0]["code"], "TOO_LONG");
     }
 }

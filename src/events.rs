@@ -101,7 +101,7 @@ mod tests {
             id: seq,
             call_id: call_id.into(),
             seq,
-            speaker: crate::calls::Speaker::Caller,
+            speaker: crate::model::Speaker::Caller,
             text: String::new(),
             start_ms: 0,
             end_ms: 0,

@@ -16,7 +16,7 @@ use moka::future::Cache;
 
 use crate::clock::Clock;
 use crate::db::{Database, StorageError, TenantId};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ErrorCode, Reportable};
 use crate::identity::lockout::{LockoutPolicy, Lockouts};
 use crate::repo;
 
@@ -116,7 +116,7 @@ impl RateLimits {
     }
 
     /// Counts one request of `tenant_id`; `RATE_LIMITED` when over its plan's limit.
-    pub async fn check_tenant(&self, tenant_id: TenantId, what: Limited) -> Result<(), ApiError> {
+    pub async fn check_tenant(&self, tenant_id: TenantId, what: Limited) -> Result<(), LimitError> {
         let plan = self.plan_of(tenant_id).await?;
         let limiters = match what {
             Limited::Graphql => &self.graphql,
@@ -129,39 +129,82 @@ impl RateLimits {
     }
 
     /// Counts one request without credentials from `ip`.
-    pub fn check_anonymous(&self, ip: &str) -> Result<(), ApiError> {
+    pub fn check_anonymous(&self, ip: &str) -> Result<(), LimitError> {
         let (Some(limiter), Ok(ip)) = (&self.anonymous, ip.parse::<IpAddr>()) else {
             return Ok(());
         };
         self.verdict(limiter.check_key(&ip))
     }
 
-    fn verdict(&self, outcome: Result<(), governor::NotUntil<Instant>>) -> Result<(), ApiError> {
+    fn verdict(&self, outcome: Result<(), governor::NotUntil<Instant>>) -> Result<(), LimitError> {
         outcome.map_err(|not_until| {
             let wait = not_until.wait_time_from(governor::clock::Clock::now(&self.clock));
-            rate_limited(wait)
+            LimitError::Limited(RateLimited::after(wait))
         })
     }
 
-    async fn plan_of(&self, tenant_id: TenantId) -> Result<String, ApiError> {
+    async fn plan_of(&self, tenant_id: TenantId) -> Result<String, LimitError> {
         let catalog = self.catalog.clone();
         self.plans
             .try_get_with(tenant_id, async move {
                 catalog
-                    .read(move |conn| {
-                        repo::tenants::get(conn, tenant_id).map_err(StorageError::from)
-                    })
+                    .read(move |conn| repo::tenants::get(conn, tenant_id))
                     .await
                     .map(|t| t.map_or_else(|| "free".to_string(), |t| t.plan))
             })
             .await
-            .map_err(ApiError::from)
+            .map_err(|err| LimitError::Storage(StorageError::Open(err)))
     }
 }
 
-/// The `RATE_LIMITED` error, with whole seconds to wait (at least 1).
-pub fn rate_limited(wait: Duration) -> ApiError {
-    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-    ApiError::new(ErrorCode::RateLimited, "too many requests; retry later")
-        .with_retry_after(secs.max(1))
+/// Over a limit, or locked out: retry after the given wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("too many requests; retry later")]
+pub struct RateLimited {
+    /// Whole seconds to wait (at least 1).
+    pub retry_after_secs: u64,
+}
+
+impl RateLimited {
+    pub fn after(wait: Duration) -> Self {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        Self {
+            retry_after_secs: secs.max(1),
+        }
+    }
+}
+
+impl Reportable for RateLimited {
+    fn code(&self) -> ErrorCode {
+        ErrorCode::RateLimited
+    }
+
+    fn retry_after_secs(&self) -> Option<u64> {
+        Some(self.retry_after_secs)
+    }
+}
+
+/// A limit check that refused, or could not read the tenant's plan.
+#[derive(Debug, thiserror::Error)]
+pub enum LimitError {
+    #[error(transparent)]
+    Limited(#[from] RateLimited),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl Reportable for LimitError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::Limited(e) => e.code(),
+            Self::Storage(e) => e.code(),
+        }
+    }
+
+    fn inner(&self) -> Option<&dyn Reportable> {
+        match self {
+            Self::Limited(e) => Some(e),
+            Self::Storage(e) => Some(e),
+        }
+    }
 }

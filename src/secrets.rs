@@ -158,10 +158,14 @@ fn decode_master(encoded: &str) -> Result<[u8; KEY_BYTES], SecretsError> {
 /// Reads the key file, or creates it (exclusively, mode 0600) if there is none. Two processes starting
 /// at once both end up with the file's key: the loser of the create race reads the winner's.
 fn load_or_create_key_file(path: &Path) -> Result<[u8; KEY_BYTES], SecretsError> {
-    let io = |source| SecretsError::KeyFile {
+    let encoded = read_or_create_key_file(path).map_err(|source| SecretsError::KeyFile {
         path: path.display().to_string(),
         source,
-    };
+    })?;
+    decode_master(&encoded)
+}
+
+fn read_or_create_key_file(path: &Path) -> std::io::Result<String> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -169,16 +173,15 @@ fn load_or_create_key_file(path: &Path) -> Result<[u8; KEY_BYTES], SecretsError>
     match options.open(path) {
         Ok(mut file) => {
             let encoded = generate_master_key();
-            file.write_all(format!("{encoded}\n").as_bytes())
-                .and_then(|()| file.sync_all())
-                .map_err(io)?;
+            file.write_all(format!("{encoded}\n").as_bytes())?;
+            file.sync_all()?;
             tracing::info!(path = %path.display(), "generated a new server secret key");
-            decode_master(&encoded)
+            Ok(encoded)
         }
         Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
-            decode_master(&std::fs::read_to_string(path).map_err(io)?)
+            std::fs::read_to_string(path)
         }
-        Err(err) => Err(io(err)),
+        Err(err) => Err(err),
     }
 }
 

@@ -213,7 +213,7 @@ async fn archived_agents_are_hidden_and_take_no_calls_and_calls_pin_their_versio
     assert_eq!(body["data"]["call"]["agent"]["activeVersion"], 2);
 
     // The active-config cache serves the new version after the change.
-    let db = server.state.tenant_db(acme.id).await.unwrap();
+    let db = server.state.tenants.get(acme.id).await.unwrap();
     let active = server.state.agents.active(&db, acme.id, id).await.unwrap();
     assert_eq!(active.version.version, 2);
     server
@@ -265,8 +265,8 @@ async fn viewers_read_agents_but_cannot_change_them() {
     let server = support::spawn().await;
     let acme = server.tenant("Acme").await;
     let agent = create_agent(&server, &acme.key, "Support", "Help.").await;
-    let viewer = server.key(acme.id, voxedge::auth::Role::Viewer).await;
-    let billing = server.key(acme.id, voxedge::auth::Role::Billing).await;
+    let viewer = server.key(acme.id, voxedge::model::Role::Viewer).await;
+    let billing = server.key(acme.id, voxedge::model::Role::Billing).await;
     let (_, body) = server
         .gql(Some(&viewer), "{ agents { nodes { name } } }", json!({}))
         .await;

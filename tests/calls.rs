@@ -47,39 +47,28 @@ fn path_to(status: &str) -> &'static [&'static str] {
 }
 
 async fn agent(server: &TestServer, key: &str) -> String {
-    let (_, body) = server
-        .gql(Some(key), "mutation { createAgent(input: {name: \"Agent\", config: {systemPrompt: \"Hi\"}}) { id } }", json!({}))
-        .await;
-    body["data"]["createAgent"]["id"]
-        .as_str()
-        .expect("agent id")
-        .to_string()
+    server
+        .create_agent(key, "Agent", json!({ "systemPrompt": "Hi" }))
+        .await
 }
 
+/// A queued phone call.
 async fn call(server: &TestServer, key: &str, agent: &str, direction: &str) -> String {
+    let input = json!({ "direction": direction, "transport": "PHONE", "from": "+14155550100", "to": "+14155550199" });
+    let id = server.create_call(key, agent, input).await;
     let (_, body) = server
         .gql(
             Some(key),
-            "mutation($agent: ID!, $dir: Direction!) { createCall(input: {agentId: $agent, direction: $dir, transport: PHONE, from: \"+14155550100\", to: \"+14155550199\"}) { id status } }",
-            json!({ "agent": agent, "dir": direction }),
+            "query($id: ID!) { call(id: $id) { status } }",
+            json!({ "id": id }),
         )
         .await;
-    assert_eq!(body["data"]["createCall"]["status"], "QUEUED", "{body}");
-    body["data"]["createCall"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    assert_eq!(body["data"]["call"]["status"], "QUEUED", "{body}");
+    id
 }
 
 async fn set_status(server: &TestServer, key: &str, id: &str, status: &str) -> Value {
-    server
-        .gql(
-            Some(key),
-            "mutation($id: ID!, $s: CallStatus!) { updateCallStatus(id: $id, status: $s, reason: \"test\") { status endedReason answeredAt endedAt durationMs } }",
-            json!({ "id": id, "s": status }),
-        )
-        .await
-        .1
+    server.set_call_status(key, id, status, Some("test")).await
 }
 
 #[tokio::test]
@@ -390,7 +379,7 @@ async fn a_page_of_calls_with_agents_costs_a_constant_number_of_queries() {
     for i in 0..100 {
         call(&server, &acme.key, &agents[i % agents.len()], "INBOUND").await;
     }
-    let db = server.state.tenant_db(acme.id).await.unwrap();
+    let db = server.state.tenants.get(acme.id).await.unwrap();
     let query = "query($n: Int!) { calls(first: $n) { nodes { id agent { name config { language } } agentVersion { version } } } }";
     let mut costs = Vec::new();
     for n in [5, 100] {
@@ -471,7 +460,7 @@ async fn calls_export_as_streamed_csv_with_the_same_auth() {
     assert_eq!(&rows[0][2], "completed");
 
     assert_eq!(export(None, "").await.unwrap().status(), 401);
-    let billing = server.key(acme.id, voxedge::auth::Role::Billing).await;
+    let billing = server.key(acme.id, voxedge::model::Role::Billing).await;
     assert_eq!(export(Some(billing), "").await.unwrap().status(), 403);
     let response = export(Some(acme.key.clone()), "?status=exploded")
         .await

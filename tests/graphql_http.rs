@@ -386,8 +386,8 @@ async fn invalid_input_reports_fields_and_keeps_stored_data() {
 async fn a_viewer_key_cannot_manage_keys_or_escalate() {
     let server = support::spawn().await;
     let acme = server.tenant("Acme").await;
-    let viewer = server.key(acme.id, voxedge::auth::Role::Viewer).await;
-    let developer = server.key(acme.id, voxedge::auth::Role::Developer).await;
+    let viewer = server.key(acme.id, voxedge::model::Role::Viewer).await;
+    let developer = server.key(acme.id, voxedge::model::Role::Developer).await;
     let (_, body) = server
         .gql(Some(&viewer), "{ apiKeys { nodes { id } } }", json!({}))
         .await;

@@ -19,7 +19,7 @@ use async_graphql::parser::types::{
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::ws::{Ended, GqlWs};
-use voxedge::auth::Role;
+use voxedge::model::Role;
 
 /// Root fields the generator may skip, with why. Empty: every field is attacked.
 const UNEXERCISED: &[(&str, &str)] = &[];
@@ -256,14 +256,20 @@ async fn tenant_b_cannot_reach_tenant_a_through_any_field() {
         .await;
     let a_session = text_of(&body, "/data/createSessionToken/token");
     // A's voice data: an agent, a call with a transcript, a (disabled, so quiet) webhook endpoint.
-    let (_, body) = server
-        .gql(Some(&a_key), "mutation { createAgent(input: {name: \"alpha-agent-name-q9\", config: {systemPrompt: \"alpha prompt marmalade\"}}) { id } }", json!({}))
+    let a_agent_id = server
+        .create_agent(
+            &a_key,
+            "alpha-agent-name-q9",
+            json!({ "systemPrompt": "alpha prompt marmalade" }),
+        )
         .await;
-    let a_agent_id = text_of(&body, "/data/createAgent/id");
-    let (_, body) = server
-        .gql(Some(&a_key), "mutation($a: ID!) { createCall(input: {agentId: $a, direction: INBOUND, transport: PHONE, from: \"+14155550177\"}) { id } }", json!({ "a": a_agent_id }))
+    let a_call_id = server
+        .create_call(
+            &a_key,
+            &a_agent_id,
+            json!({ "direction": "INBOUND", "transport": "PHONE", "from": "+14155550177" }),
+        )
         .await;
-    let a_call_id = text_of(&body, "/data/createCall/id");
     let (_, body) = server
         .gql(Some(&a_key), "mutation($c: ID!) { addTranscriptSegments(callId: $c, segments: [{seq: 1, speaker: CALLER, text: \"the quokka met a xylophonist\", startMs: 0, endMs: 900}]) { seq } }", json!({ "c": a_call_id }))
         .await;

@@ -305,7 +305,7 @@ async fn the_audit_log_records_mutations_and_sign_ins() {
 
     // Owners and admins only.
     let viewer = server
-        .key(ada.tenant_id.parse().unwrap(), voxedge::auth::Role::Viewer)
+        .key(ada.tenant_id.parse().unwrap(), voxedge::model::Role::Viewer)
         .await;
     let (_, body) = server
         .gql(Some(&viewer), "{ auditLog { nodes { id } } }", json!({}))

@@ -111,13 +111,9 @@ async fn no_email_phone_password_key_or_token_is_logged() {
         .as_str()
         .expect("voice URL")
         .to_string();
-    let (_, body) = server
-        .gql(Some(&key), "mutation { createAgent(input: {name: \"Desk\", config: {systemPrompt: \"Hi\"}}) { id } }", json!({}))
+    let agent = server
+        .create_agent(&key, "Desk", json!({ "systemPrompt": "Hi" }))
         .await;
-    let agent = body["data"]["createAgent"]["id"]
-        .as_str()
-        .expect("agent")
-        .to_string();
     let (_, body) = server
         .gql(Some(&key), "mutation($a: ID!) { addPhoneNumber(input: {number: \"+1 415 555 0142\", agentId: $a}) { id } }", json!({ "a": agent }))
         .await;

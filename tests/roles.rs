@@ -6,7 +6,7 @@ mod support;
 
 use serde_json::json;
 use support::{AUTH_FIELDS, PASSWORD, error_code};
-use voxedge::auth::Role;
+use voxedge::model::Role;
 
 /// (operation, GraphQL, roles allowed: O owner, A admin, D developer, V viewer, B billing, users only?)
 const MATRIX: &[(&str, &str, &str, bool)] = &[

@@ -153,7 +153,7 @@ async fn an_older_tenant_file_is_migrated_on_first_open() {
     }
     // The old file has no keys table yet, so no key can authenticate; the server still opens and
     // migrates it on first use, after which keys can be issued and used.
-    let key = server.key(acme.id, voxedge::auth::Role::Owner).await;
+    let key = server.key(acme.id, voxedge::model::Role::Owner).await;
     let conn = Connection::open(&path).unwrap();
     assert_eq!(user_version(&conn).unwrap(), TENANT.latest());
     let (status, body) = server.gql(Some(&key), TENANT_QUERY, json!({})).await;

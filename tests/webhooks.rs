@@ -106,31 +106,20 @@ async fn endpoint(server: &TestServer, key: &str, url: &str, events: &[&str]) ->
 }
 
 async fn new_call(server: &TestServer, key: &str) -> String {
-    let (_, body) = server
-        .gql(
-            Some(key),
-            "mutation { createAgent(input: {name: \"A\", config: {systemPrompt: \"Hi\"}}) { id } }",
-            json!({}),
+    let agent = server
+        .create_agent(key, "A", json!({ "systemPrompt": "Hi" }))
+        .await;
+    server
+        .create_call(
+            key,
+            &agent,
+            json!({ "direction": "INBOUND", "transport": "WEB" }),
         )
-        .await;
-    let agent = body["data"]["createAgent"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let (_, body) = server
-        .gql(Some(key), "mutation($a: ID!) { createCall(input: {agentId: $a, direction: INBOUND, transport: WEB}) { id } }", json!({ "a": agent }))
-        .await;
-    body["data"]["createCall"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
+        .await
 }
 
 async fn set_status(server: &TestServer, key: &str, call: &str, status: &str) -> Value {
-    server
-        .gql(Some(key), "mutation($c: ID!, $s: CallStatus!) { updateCallStatus(id: $c, status: $s) { status } }", json!({ "c": call, "s": status }))
-        .await
-        .1
+    server.set_call_status(key, call, status, None).await
 }
 
 async fn deliveries(server: &TestServer, key: &str, endpoint: &str) -> Vec<Value> {

@@ -12,9 +12,9 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use voxedge::app::AppState;
 use voxedge::audio::wav;
-use voxedge::auth::Role;
+use voxedge::model::Role;
+use voxedge::state::AppState;
 
 /// `VOXEDGE_TEST_MODELS_DIR` (relative to the project root), else `../shared/models`; exits when missing.
 pub fn models_dir() -> PathBuf {
@@ -107,7 +107,7 @@ pub async fn owner_key(state: &AppState) -> String {
     let tenant = voxedge::tenants::provision(&state.catalog, &state.tenants, "Bench", None)
         .await
         .expect("tenant");
-    let db = state.tenant_db(tenant.id).await.expect("tenant db");
+    let db = state.tenants.get(tenant.id).await.expect("tenant db");
     voxedge::auth::keys::create(
         &db,
         tenant.id,

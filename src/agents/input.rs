@@ -3,8 +3,9 @@
 
 use async_graphql::{InputObject, Json};
 
-use super::config::*;
-use crate::error::{ApiError, FieldError};
+use super::validate::{Check, validate_tool};
+use crate::error::{ErrorCode, InvalidInput};
+use crate::model::agent::*;
 
 #[derive(Debug, Clone, Default, InputObject)]
 pub struct AgentConfigInput {
@@ -104,81 +105,9 @@ pub struct TurnDetectionInput {
     pub silence_duration_ms: Option<i32>,
 }
 
-/// Collects field errors under a path prefix.
-struct Check {
-    errors: Vec<FieldError>,
-}
-
-impl Check {
-    fn fail(&mut self, field: impl Into<String>, code: &'static str, message: impl Into<String>) {
-        self.errors.push(FieldError {
-            field: field.into(),
-            code,
-            message: message.into(),
-        });
-    }
-
-    fn text(&mut self, field: &str, value: &str, min: usize, max: usize) {
-        let chars = value.chars().count();
-        if chars < min {
-            self.fail(
-                field,
-                "REQUIRED",
-                if min == 1 {
-                    "must not be empty".into()
-                } else {
-                    format!("must be at least {min} characters")
-                },
-            );
-        } else if chars > max {
-            self.fail(
-                field,
-                "TOO_LONG",
-                format!("must be at most {max} characters"),
-            );
-        }
-    }
-
-    fn range_i(&mut self, field: &str, value: i32, min: i32, max: i32) {
-        if !(min..=max).contains(&value) {
-            self.fail(
-                field,
-                "OUT_OF_RANGE",
-                format!("must be between {min} and {max}"),
-            );
-        }
-    }
-
-    fn range_f(&mut self, field: &str, value: f64, min: f64, max: f64) {
-        if !value.is_finite() || value < min || value > max {
-            self.fail(
-                field,
-                "OUT_OF_RANGE",
-                format!("must be between {min} and {max}"),
-            );
-        }
-    }
-
-    fn http_url(&mut self, field: &str, value: &str) {
-        match reqwest::Url::parse(value) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
-            _ => self.fail(field, "INVALID_URL", "must be an absolute http(s) URL"),
-        }
-    }
-}
-
-/// E.164: `+` then 8–15 digits.
-pub fn is_e164(number: &str) -> bool {
-    number.strip_prefix('+').is_some_and(|digits| {
-        (8..=15).contains(&digits.len())
-            && digits.bytes().all(|b| b.is_ascii_digit())
-            && !digits.starts_with('0')
-    })
-}
-
 impl AgentConfigInput {
     /// Applies defaults and validates; field paths are reported under `prefix` (e.g. `input.config`).
-    pub fn into_config(self, prefix: &str) -> Result<AgentConfig, ApiError> {
+    pub fn into_config(self, prefix: &str) -> Result<AgentConfig, InvalidInput> {
         let mut check = Check { errors: Vec::new() };
         let at = |field: &str| format!("{prefix}.{field}");
         check.text(&at("systemPrompt"), &self.system_prompt, 1, 20_000);
@@ -194,7 +123,7 @@ impl AgentConfigInput {
         if !language_ok {
             check.fail(
                 at("language"),
-                "INVALID_LANGUAGE",
+                ErrorCode::InvalidLanguage,
                 "must be a BCP 47 tag such as en or en-US",
             );
         }
@@ -214,7 +143,7 @@ impl AgentConfigInput {
             if !KNOWN_PROVIDERS.contains(&input.provider.as_str()) {
                 check.fail(
                     format!("{field}.provider"),
-                    "UNKNOWN_PROVIDER",
+                    ErrorCode::UnknownProvider,
                     format!("must be one of {}", KNOWN_PROVIDERS.join(", ")),
                 );
             }
@@ -226,7 +155,7 @@ impl AgentConfigInput {
                 Some(url) => check.http_url(&format!("{field}.baseUrl"), url),
                 None => check.fail(
                     format!("{field}.baseUrl"),
-                    "REQUIRED",
+                    ErrorCode::Required,
                     "this provider needs a base URL",
                 ),
             }
@@ -243,7 +172,11 @@ impl AgentConfigInput {
         });
         let primary = target(at("llm.primary"), primary_in, &mut check);
         if llm_in.fallbacks.len() > 3 {
-            check.fail(at("llm.fallbacks"), "TOO_MANY", "at most 3 fallbacks");
+            check.fail(
+                at("llm.fallbacks"),
+                ErrorCode::TooMany,
+                "at most 3 fallbacks",
+            );
         }
         let fallbacks = llm_in
             .fallbacks
@@ -268,7 +201,7 @@ impl AgentConfigInput {
         check.range_i(&at("llm.maxTokens"), llm.max_tokens, 1, 4096);
 
         if self.tools.len() > 32 {
-            check.fail(at("tools"), "TOO_MANY", "at most 32 tools");
+            check.fail(at("tools"), ErrorCode::TooMany, "at most 32 tools");
         }
         let mut tools = Vec::with_capacity(self.tools.len());
         for (i, tool) in self.tools.into_iter().enumerate() {
@@ -276,7 +209,7 @@ impl AgentConfigInput {
             if tools.iter().any(|t: &Tool| t.name == tool.name) {
                 check.fail(
                     format!("{field}.name"),
-                    "DUPLICATE",
+                    ErrorCode::Duplicate,
                     "tool names must be unique",
                 );
             }
@@ -313,7 +246,7 @@ impl AgentConfigInput {
         if end_call.end_phrases.len() > 20 {
             check.fail(
                 at("endCall.endPhrases"),
-                "TOO_MANY",
+                ErrorCode::TooMany,
                 "at most 20 end phrases",
             );
         }
@@ -366,7 +299,7 @@ impl AgentConfigInput {
         );
 
         if !check.errors.is_empty() {
-            return Err(ApiError::invalid_input(check.errors));
+            return Err(InvalidInput(check.errors));
         }
         Ok(AgentConfig {
             system_prompt: self.system_prompt,
@@ -389,100 +322,9 @@ impl AgentConfigInput {
     }
 }
 
-fn validate_tool(check: &mut Check, field: &str, tool: ToolInput) -> Tool {
-    let name_ok = (1..=64).contains(&tool.name.len())
-        && tool
-            .name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if !name_ok {
-        check.fail(
-            format!("{field}.name"),
-            "INVALID_NAME",
-            "1–64 letters, digits, _ or -",
-        );
-    }
-    check.text(&format!("{field}.description"), &tool.description, 0, 1_000);
-    match tool.kind {
-        ToolKind::Webhook => {
-            match &tool.url {
-                Some(url) => check.http_url(&format!("{field}.url"), url),
-                None => check.fail(
-                    format!("{field}.url"),
-                    "REQUIRED",
-                    "webhook tools need a URL",
-                ),
-            }
-            match &tool.parameters {
-                Some(Json(schema)) => {
-                    if !schema.is_object() || jsonschema::meta::validate(schema).is_err() {
-                        check.fail(
-                            format!("{field}.parameters"),
-                            "INVALID_JSON_SCHEMA",
-                            "must be a valid JSON Schema object",
-                        );
-                    }
-                }
-                None => check.fail(
-                    format!("{field}.parameters"),
-                    "REQUIRED",
-                    "webhook tools need a JSON Schema of their parameters",
-                ),
-            }
-            if let Some(ms) = tool.timeout_ms {
-                check.range_i(&format!("{field}.timeoutMs"), ms, 100, 30_000);
-            }
-        }
-        ToolKind::TransferCall => {
-            if tool.destinations.is_empty() {
-                check.fail(
-                    format!("{field}.destinations"),
-                    "REQUIRED",
-                    "transfer tools need at least one destination",
-                );
-            }
-            for (i, d) in tool.destinations.iter().enumerate() {
-                check.text(&format!("{field}.destinations[{i}].name"), &d.name, 1, 64);
-                if !is_e164(&d.phone_number) {
-                    check.fail(
-                        format!("{field}.destinations[{i}].phoneNumber"),
-                        "INVALID_PHONE_NUMBER",
-                        "must be an E.164 number like +14155550123",
-                    );
-                }
-            }
-        }
-        ToolKind::EndCall => {}
-    }
-    Tool {
-        kind: tool.kind,
-        name: tool.name,
-        description: tool.description,
-        parameters: tool.parameters,
-        url: tool.url,
-        method: match tool.kind {
-            ToolKind::Webhook => Some(tool.method.unwrap_or(HttpMethod::Post)),
-            _ => None,
-        },
-        timeout_ms: match tool.kind {
-            ToolKind::Webhook => Some(tool.timeout_ms.unwrap_or(5000)),
-            _ => None,
-        },
-        destinations: tool
-            .destinations
-            .into_iter()
-            .map(|d| TransferDestination {
-                name: d.name,
-                phone_number: d.phone_number,
-            })
-            .collect(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ErrorCode;
 
     fn minimal() -> AgentConfigInput {
         AgentConfigInput {
@@ -534,36 +376,27 @@ mod tests {
             },
         ];
         let err = input.into_config("input.config").unwrap_err();
-        assert_eq!(err.code, ErrorCode::InvalidInput);
-        let fields: Vec<(&str, &str)> = err
-            .fields
-            .iter()
-            .map(|f| (f.field.as_str(), f.code))
-            .collect();
+        let fields: Vec<(&str, ErrorCode)> =
+            err.0.iter().map(|f| (f.field.as_str(), f.code)).collect();
         for expected in [
-            ("input.config.systemPrompt", "REQUIRED"),
-            ("input.config.llm.temperature", "OUT_OF_RANGE"),
-            ("input.config.tools[0].name", "INVALID_NAME"),
-            ("input.config.tools[0].url", "INVALID_URL"),
-            ("input.config.tools[0].parameters", "INVALID_JSON_SCHEMA"),
-            ("input.config.tools[0].timeoutMs", "OUT_OF_RANGE"),
+            ("input.config.systemPrompt", ErrorCode::Required),
+            ("input.config.llm.temperature", ErrorCode::OutOfRange),
+            ("input.config.tools[0].name", ErrorCode::InvalidName),
+            ("input.config.tools[0].url", ErrorCode::InvalidUrl),
+            (
+                "input.config.tools[0].parameters",
+                ErrorCode::InvalidJsonSchema,
+            ),
+            ("input.config.tools[0].timeoutMs", ErrorCode::OutOfRange),
             (
                 "input.config.tools[1].destinations[0].phoneNumber",
-                "INVALID_PHONE_NUMBER",
+                ErrorCode::InvalidPhoneNumber,
             ),
         ] {
             assert!(
                 fields.contains(&expected),
                 "{expected:?} missing from {fields:?}"
             );
-        }
-    }
-
-    #[test]
-    fn e164_numbers() {
-        assert!(is_e164("+14155550123"));
-        for bad in ["14155550123", "+1", "+0123456789", "+1415555012a", ""] {
-            assert!(!is_e164(bad), "{bad}");
         }
     }
 }

@@ -3,9 +3,11 @@
 
 use std::collections::HashMap;
 
-use super::config::KNOWN_PROVIDERS;
-use crate::db::{Database, TenantId, now_ms};
-use crate::error::{ApiError, FieldError};
+use super::AgentError;
+use crate::clock::now_ms;
+use crate::db::{Database, TenantId};
+use crate::error::{ErrorCode, FieldError, InvalidInput};
+use crate::model::agent::KNOWN_PROVIDERS;
 use crate::redact::Secret;
 use crate::repo;
 use crate::repo::llm_keys::LlmKeyRow;
@@ -16,29 +18,25 @@ fn key_context(tenant: TenantId, provider: &str) -> String {
     format!("tenant:{tenant}:llm_key:{provider}")
 }
 
-fn check(provider: &str, api_key: &str) -> Result<(), ApiError> {
+fn check(provider: &str, api_key: &str) -> Result<(), InvalidInput> {
     let mut errors = Vec::new();
     if !KNOWN_PROVIDERS.contains(&provider) {
-        errors.push(FieldError {
-            field: "input.provider".into(),
-            code: "UNKNOWN_PROVIDER",
-            message: format!("must be one of {}", KNOWN_PROVIDERS.join(", ")),
-        });
+        errors.push(FieldError::new(
+            "input.provider",
+            ErrorCode::UnknownProvider,
+            format!("must be one of {}", KNOWN_PROVIDERS.join(", ")),
+        ));
     }
     let key = api_key.trim();
     if key.len() < 8 || key.len() > 512 || key.chars().any(|c| c.is_whitespace() || c.is_control())
     {
-        errors.push(FieldError {
-            field: "input.apiKey".into(),
-            code: "INVALID_FORMAT",
-            message: "must be 8 to 512 characters without spaces".into(),
-        });
+        errors.push(FieldError::new(
+            "input.apiKey",
+            ErrorCode::InvalidFormat,
+            "must be 8 to 512 characters without spaces",
+        ));
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::invalid_input(errors))
-    }
+    InvalidInput::check(errors)
 }
 
 /// Stores the provider's key, replacing any previous one. The key is sealed before it leaves this function.
@@ -48,7 +46,7 @@ pub async fn set_key(
     tenant: TenantId,
     provider: String,
     api_key: Secret<String>,
-) -> Result<LlmKeyRow, ApiError> {
+) -> Result<LlmKeyRow, AgentError> {
     check(&provider, api_key.expose())?;
     let key = api_key.expose().trim();
     let now = now_ms();
@@ -66,23 +64,24 @@ pub async fn set_key(
         created_at: now,
         updated_at: now,
     };
-    db.write(move |tx| {
-        repo::llm_keys::put(tx, &row)?;
-        repo::llm_keys::get(tx, &row.provider)?
-            .ok_or_else(|| ApiError::internal("llm key vanished after writing it"))
-    })
-    .await
+    let stored = db
+        .write(move |tx| {
+            repo::llm_keys::put(tx, &row)?;
+            repo::llm_keys::get(tx, &row.provider)
+        })
+        .await?;
+    stored.ok_or_else(|| AgentError::Corrupt("an LLM key vanished after writing it".into()))
 }
 
-pub async fn list_keys(db: &Database) -> Result<Vec<LlmKeyRow>, ApiError> {
-    db.read(|conn| repo::llm_keys::list(conn).map_err(ApiError::from))
-        .await
+pub async fn list_keys(db: &Database) -> Result<Vec<LlmKeyRow>, AgentError> {
+    Ok(db.read(repo::llm_keys::list).await?)
 }
 
 /// Removes the provider's key; returns whether there was one.
-pub async fn delete_key(db: &Database, provider: String) -> Result<bool, ApiError> {
-    db.write(move |tx| repo::llm_keys::delete(tx, &provider).map_err(ApiError::from))
-        .await
+pub async fn delete_key(db: &Database, provider: String) -> Result<bool, AgentError> {
+    Ok(db
+        .write(move |tx| repo::llm_keys::delete(tx, &provider))
+        .await?)
 }
 
 /// Every provider key of the tenant, in clear, for the providers of a call about to start.
@@ -90,17 +89,19 @@ pub async fn open_keys(
     db: &Database,
     secrets: &Secrets,
     tenant: TenantId,
-) -> Result<HashMap<String, Secret<String>>, ApiError> {
+) -> Result<HashMap<String, Secret<String>>, AgentError> {
     let rows = list_keys(db).await?;
     let mut keys = HashMap::with_capacity(rows.len());
     for row in rows {
+        let unreadable = |why: String| AgentError::UnreadableKey {
+            provider: row.provider.clone(),
+            why,
+        };
         let clear = secrets
             .decrypt(&row.api_key, &key_context(tenant, &row.provider))
-            .map_err(|e| {
-                ApiError::internal(format!("llm key {} of tenant {tenant}: {e}", row.provider))
-            })?;
+            .map_err(|e| unreadable(e.to_string()))?;
         let text = String::from_utf8(clear.expose().clone())
-            .map_err(|_| ApiError::internal("llm key is not UTF-8"))?;
+            .map_err(|_| unreadable("not UTF-8".into()))?;
         keys.insert(row.provider, Secret::new(text));
     }
     Ok(keys)
@@ -123,8 +124,11 @@ mod tests {
     #[test]
     fn bad_input_is_refused_with_codes() {
         let err = check("acme", "short").unwrap_err();
-        let codes: Vec<_> = err.fields.iter().map(|f| f.code).collect();
-        assert_eq!(codes, ["UNKNOWN_PROVIDER", "INVALID_FORMAT"]);
+        let codes: Vec<_> = err.0.iter().map(|f| f.code).collect();
+        assert_eq!(
+            codes,
+            [ErrorCode::UnknownProvider, ErrorCode::InvalidFormat]
+        );
         assert!(check("groq", "gsk_0123456789").is_ok());
     }
 }

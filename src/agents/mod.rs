@@ -5,20 +5,23 @@
 //! they ran with. The active configuration, which every call start needs, is served from a cache that
 //! changes invalidate.
 
-pub mod config;
+mod error;
 pub mod input;
 pub mod llm_keys;
+mod validate;
 
-pub use config::AgentConfig;
+pub use error::AgentError;
 pub use input::AgentConfigInput;
+pub use validate::is_e164;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use moka::future::Cache;
 
-use crate::db::{Database, TenantId, now_ms};
-use crate::error::{ApiError, ErrorCode};
+use crate::clock::now_ms;
+use crate::db::{Database, TenantId};
+use crate::model::AgentConfig;
 use crate::repo;
 use crate::repo::agents::{AgentRow, VersionRow};
 use crate::tenants::validate_name;
@@ -59,7 +62,7 @@ impl AgentCache {
         db: &Database,
         tenant: TenantId,
         agent_id: &str,
-    ) -> Result<Arc<ActiveAgent>, ApiError> {
+    ) -> Result<Arc<ActiveAgent>, Arc<AgentError>> {
         let key = (tenant, agent_id.to_string());
         let id = agent_id.to_string();
         let db = db.clone();
@@ -72,17 +75,14 @@ impl AgentCache {
                         };
                         let version = repo::agents::get_version(conn, &id, agent.active_version)?
                             .ok_or_else(|| {
-                            ApiError::internal(format!("agent {id} lacks its active version"))
+                            AgentError::Corrupt(format!("agent {id} lacks its active version"))
                         })?;
-                        Ok::<_, ApiError>(Some(ActiveAgent { agent, version }))
+                        Ok::<_, AgentError>(Some(ActiveAgent { agent, version }))
                     })
                     .await?;
-                loaded
-                    .map(Arc::new)
-                    .ok_or_else(|| ApiError::not_found("agent"))
+                loaded.map(Arc::new).ok_or(AgentError::NotFound)
             })
             .await
-            .map_err(|err: Arc<ApiError>| (*err).clone())
     }
 
     async fn forget(&self, tenant: TenantId, agent_id: &str) {
@@ -98,7 +98,7 @@ pub async fn create(
     created_by: String,
     name: &str,
     config: AgentConfigInput,
-) -> Result<(AgentRow, VersionRow), ApiError> {
+) -> Result<(AgentRow, VersionRow), AgentError> {
     let name = validate_name(name, "input.name")?;
     let config = config.into_config("input.config")?;
     let now = now_ms();
@@ -122,8 +122,7 @@ pub async fn create(
     let (a, v) = (agent.clone(), version.clone());
     db.write(move |tx| {
         repo::agents::insert_agent(tx, &a)?;
-        repo::agents::insert_version(tx, &v)?;
-        Ok::<_, ApiError>(())
+        repo::agents::insert_version(tx, &v)
     })
     .await?;
     Ok((agent, version))
@@ -147,12 +146,9 @@ pub async fn update(
     created_by: String,
     id: String,
     change: AgentChange,
-) -> Result<(AgentRow, VersionRow), ApiError> {
+) -> Result<(AgentRow, VersionRow), AgentError> {
     if change.name.is_none() && change.config.is_none() {
-        return Err(ApiError::new(
-            ErrorCode::InvalidInput,
-            "nothing to change: give a name, a config or both",
-        ));
+        return Err(AgentError::NothingToChange);
     }
     let name = change
         .name
@@ -185,14 +181,12 @@ pub async fn rollback(
     created_by: String,
     id: String,
     to_version: i64,
-) -> Result<(AgentRow, VersionRow), ApiError> {
+) -> Result<(AgentRow, VersionRow), AgentError> {
     let agent_id = id.clone();
     let target = db
-        .read(move |conn| {
-            repo::agents::get_version(conn, &agent_id, to_version).map_err(ApiError::from)
-        })
+        .read(move |conn| repo::agents::get_version(conn, &agent_id, to_version))
         .await?
-        .ok_or_else(|| ApiError::not_found("agent version"))?;
+        .ok_or(AgentError::VersionNotFound)?;
     let result = new_version(db, id.clone(), None, created_by, move |_| {
         (
             target.name,
@@ -211,23 +205,19 @@ async fn new_version(
     expected_version: Option<i64>,
     created_by: String,
     make: impl FnOnce(&VersionRow) -> (String, AgentConfig, Option<String>) + Send + 'static,
-) -> Result<(AgentRow, VersionRow), ApiError> {
+) -> Result<(AgentRow, VersionRow), AgentError> {
     db.write(move |tx| {
-        let mut agent =
-            repo::agents::get_agent(tx, &id)?.ok_or_else(|| ApiError::not_found("agent"))?;
+        let mut agent = repo::agents::get_agent(tx, &id)?.ok_or(AgentError::NotFound)?;
         if let Some(expected) = expected_version
             && expected != agent.active_version
         {
-            return Err(ApiError::new(
-                ErrorCode::Conflict,
-                format!(
-                    "the agent is at version {}, not {expected}: reload and retry",
-                    agent.active_version
-                ),
-            ));
+            return Err(AgentError::VersionConflict {
+                current: agent.active_version,
+                expected,
+            });
         }
         let current = repo::agents::get_version(tx, &id, agent.active_version)?
-            .ok_or_else(|| ApiError::internal(format!("agent {id} lacks its active version")))?;
+            .ok_or_else(|| AgentError::Corrupt(format!("agent {id} lacks its active version")))?;
         let latest = repo::agents::latest_version(tx, &id)?;
         let (name, config, note) = make(&current);
         let now = now_ms();
@@ -257,12 +247,11 @@ pub async fn set_archived(
     tenant: TenantId,
     id: String,
     archived: bool,
-) -> Result<AgentRow, ApiError> {
+) -> Result<AgentRow, AgentError> {
     let agent_id = id.clone();
     let result = db
         .write(move |tx| {
-            let mut agent = repo::agents::get_agent(tx, &agent_id)?
-                .ok_or_else(|| ApiError::not_found("agent"))?;
+            let mut agent = repo::agents::get_agent(tx, &agent_id)?.ok_or(AgentError::NotFound)?;
             let now = now_ms();
             agent.archived_at = if archived {
                 agent.archived_at.or(Some(now))
@@ -271,7 +260,7 @@ pub async fn set_archived(
             };
             agent.updated_at = now;
             repo::agents::set_archived(tx, &agent_id, agent.archived_at, now)?;
-            Ok::<_, ApiError>(agent)
+            Ok::<_, AgentError>(agent)
         })
         .await;
     cache.forget(tenant, &id).await;

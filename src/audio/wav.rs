@@ -6,8 +6,10 @@ use std::path::Path;
 use super::pcm::f32_to_i16;
 use super::{AudioError, AudioFrame};
 
-fn wav_err(e: hound::Error) -> AudioError {
-    AudioError::Wav(e.to_string())
+impl From<hound::Error> for AudioError {
+    fn from(e: hound::Error) -> Self {
+        AudioError::Wav(e.to_string())
+    }
 }
 
 /// Reads a WAV file as mono f32 (multi-channel audio is averaged). Accepts 8/16/24/32-bit integer and 32-bit
@@ -21,17 +23,14 @@ pub fn read_wav(path: impl AsRef<Path>) -> Result<AudioFrame, AudioError> {
 
 /// Reads WAV data from any seekable reader; see [`read_wav`].
 pub fn read_wav_from<R: Read>(reader: R) -> Result<AudioFrame, AudioError> {
-    decode(hound::WavReader::new(reader).map_err(wav_err)?)
+    decode(hound::WavReader::new(reader)?)
 }
 
 fn decode<R: Read>(mut reader: hound::WavReader<R>) -> Result<AudioFrame, AudioError> {
     let spec = reader.spec();
     let channels = usize::from(spec.channels.max(1));
     let interleaved: Vec<f32> = match spec.sample_format {
-        hound::SampleFormat::Float => reader
-            .samples::<f32>()
-            .collect::<Result<_, _>>()
-            .map_err(wav_err)?,
+        hound::SampleFormat::Float => reader.samples::<f32>().collect::<Result<_, _>>()?,
         hound::SampleFormat::Int => {
             if !(1..=32).contains(&spec.bits_per_sample) {
                 return Err(AudioError::Wav(format!(
@@ -43,8 +42,7 @@ fn decode<R: Read>(mut reader: hound::WavReader<R>) -> Result<AudioFrame, AudioE
             reader
                 .samples::<i32>()
                 .map(|s| s.map(|v| v as f32 / scale))
-                .collect::<Result<_, _>>()
-                .map_err(wav_err)?
+                .collect::<Result<_, _>>()?
         }
     };
     let samples = if channels == 1 {
@@ -81,11 +79,11 @@ pub fn write_wav_to<W: Write + Seek>(
         bits_per_sample: 16,
         sample_format: hound::SampleFormat::Int,
     };
-    let mut w = hound::WavWriter::new(writer, spec).map_err(wav_err)?;
+    let mut w = hound::WavWriter::new(writer, spec)?;
     for &s in samples {
-        w.write_sample(f32_to_i16(s)).map_err(wav_err)?;
+        w.write_sample(f32_to_i16(s))?;
     }
-    w.finalize().map_err(wav_err)
+    Ok(w.finalize()?)
 }
 
 #[cfg(test)]

@@ -11,9 +11,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::Rng as _;
 
+use super::AuthError;
 use super::Role;
-use crate::db::{TenantId, now_ms};
-use crate::error::{ApiError, ErrorCode};
+use crate::clock::now_ms;
+use crate::db::TenantId;
 use crate::repo::api_keys::ApiKeyRow;
 
 const PREFIX: &str = "vxk_";
@@ -31,8 +32,8 @@ pub struct ApiKeyToken {
 
 impl ApiKeyToken {
     /// Parses a key string. Anything that is not exactly our format is `MALFORMED_CREDENTIALS`.
-    pub fn parse(raw: &str) -> Result<Self, ApiError> {
-        let malformed = || ApiError::new(ErrorCode::MalformedCredentials, "malformed API key");
+    pub fn parse(raw: &str) -> Result<Self, AuthError> {
+        let malformed = || AuthError::Malformed("malformed API key");
         let rest = raw.strip_prefix(PREFIX).ok_or_else(malformed)?;
         let mut parts = rest.splitn(3, '_');
         let (tenant, key_id, secret) = match (parts.next(), parts.next(), parts.next()) {
@@ -88,7 +89,7 @@ pub fn issue_api_key(
     role: Role,
     created_by: String,
     expires_at: Option<i64>,
-) -> Result<IssuedApiKey, ApiError> {
+) -> Result<IssuedApiKey, AuthError> {
     let mut rng = rand::rng();
     let key_id: String = (0..KEY_ID_LEN)
         .map(|_| KEY_ID_ALPHABET[rng.random_range(0..KEY_ID_ALPHABET.len())] as char)
@@ -116,13 +117,13 @@ pub fn issue_api_key(
 /// The parameters are lighter than for passwords (4 MiB, 1 pass): a key secret has 256 bits of entropy,
 /// so no amount of hashing speed makes guessing it feasible, and every cold verification pays this cost.
 /// The hash still keeps a leaked database from yielding usable keys.
-pub fn hash_secret(secret: &str) -> Result<String, ApiError> {
-    let params = Params::new(4096, 1, 1, None).map_err(ApiError::internal)?;
+pub fn hash_secret(secret: &str) -> Result<String, AuthError> {
+    let params = Params::new(4096, 1, 1, None).map_err(AuthError::internal)?;
     let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
     argon2
         .hash_password(secret.as_bytes())
         .map(|hash| hash.to_string())
-        .map_err(ApiError::internal)
+        .map_err(AuthError::internal)
 }
 
 /// The public part of a key, safe to display: `vxk_<tenant>_<key id>`.
@@ -184,7 +185,7 @@ mod tests {
         ];
         for case in cases {
             let err = ApiKeyToken::parse(&case).unwrap_err();
-            assert_eq!(err.code, ErrorCode::MalformedCredentials, "{case:?}");
+            assert!(matches!(err, AuthError::Malformed(_)), "{case:?}");
         }
     }
 }

@@ -17,10 +17,9 @@ use moka::future::Cache;
 use sha2::{Digest, Sha256};
 
 use super::tokens::{SESSION_TOKEN_PREFIX, SessionGrant, TokenSigner};
-use super::{Actor, ApiKeyToken, Principal};
+use super::{Actor, ApiKeyToken, AuthError, Principal};
 use crate::clock::Clock;
 use crate::db::{Database, StorageError, TenantId, TenantStore};
-use crate::error::{ApiError, ErrorCode};
 use crate::repo;
 
 /// A key that verified, and until when that verdict may be reused.
@@ -75,16 +74,15 @@ impl Authenticator {
     }
 
     /// Resolves an HTTP `Authorization` header value (`Bearer <credential>`).
-    pub async fn authenticate_header(&self, value: &str) -> Result<Principal, ApiError> {
+    pub async fn authenticate_header(&self, value: &str) -> Result<Principal, AuthError> {
         let credential = bearer_credential(value)?;
         self.authenticate(credential).await
     }
 
     /// Resolves a bare credential: an API key or an access token.
-    pub async fn authenticate(&self, credential: &str) -> Result<Principal, ApiError> {
+    pub async fn authenticate(&self, credential: &str) -> Result<Principal, AuthError> {
         if credential.starts_with(SESSION_TOKEN_PREFIX) {
-            return Err(ApiError::new(
-                ErrorCode::InvalidToken,
+            return Err(AuthError::InvalidToken(
                 "session tokens only authenticate live-call WebSockets",
             ));
         }
@@ -94,28 +92,27 @@ impl Authenticator {
         if credential.split('.').count() == 3 {
             return self.authenticate_access_token(credential).await;
         }
-        Err(ApiError::new(
-            ErrorCode::MalformedCredentials,
+        Err(AuthError::Malformed(
             "expected an API key (vxk_…) or an access token",
         ))
     }
 
     /// Verifies a live-call session token: for the voice WebSocket only. Returns the tenant and the one
     /// agent it may connect to; the caller must check that agent exists in that tenant.
-    pub async fn verify_session_token(&self, token: &str) -> Result<SessionGrant, ApiError> {
+    pub async fn verify_session_token(&self, token: &str) -> Result<SessionGrant, AuthError> {
         let grant = self.signer.verify_session(token.trim())?;
         let tenant_id = grant.tenant_id;
         let tenant = self
             .catalog
-            .read(move |conn| repo::tenants::get(conn, tenant_id).map_err(StorageError::from))
+            .read(move |conn| repo::tenants::get(conn, tenant_id))
             .await?;
         match tenant {
             Some(t) if t.status == "active" => Ok(grant),
-            _ => Err(ApiError::new(ErrorCode::InvalidToken, "invalid token")),
+            _ => Err(AuthError::InvalidToken("invalid token")),
         }
     }
 
-    async fn authenticate_api_key(&self, credential: &str) -> Result<Principal, ApiError> {
+    async fn authenticate_api_key(&self, credential: &str) -> Result<Principal, AuthError> {
         let fingerprint: [u8; 32] = Sha256::digest(credential.as_bytes()).into();
         if let Some(hit) = self.verified.get(&fingerprint).await {
             metrics::counter!("voxedge_cache_hits_total", "cache" => "api_key").increment(1);
@@ -130,45 +127,38 @@ impl Authenticator {
         Ok(principal)
     }
 
-    async fn verify_api_key(&self, token: ApiKeyToken) -> Result<VerifiedKey, ApiError> {
-        let invalid = || ApiError::new(ErrorCode::InvalidApiKey, "invalid API key");
-        let db = self
-            .tenants
-            .get(token.tenant_id)
-            .await
-            .map_err(|err| match err.as_ref() {
-                StorageError::TenantNotFound(_) => invalid(),
-                _ => ApiError::from(err),
-            })?;
+    async fn verify_api_key(&self, token: ApiKeyToken) -> Result<VerifiedKey, AuthError> {
+        let db = match self.tenants.get(token.tenant_id).await {
+            Ok(db) => db,
+            Err(StorageError::Open(err)) if matches!(*err, StorageError::TenantNotFound(_)) => {
+                return Err(AuthError::InvalidApiKey);
+            }
+            Err(err) => return Err(err.into()),
+        };
         let key_id = token.key_id.clone();
         let row = db
-            .read(move |conn| repo::api_keys::get(conn, &key_id).map_err(StorageError::from))
+            .read(move |conn| repo::api_keys::get(conn, &key_id))
             .await?
-            .ok_or_else(invalid)?;
+            .ok_or(AuthError::InvalidApiKey)?;
         let hash = row.secret_hash.clone();
         let token = Arc::new(token);
         let check = token.clone();
         let matches = tokio::task::spawn_blocking(move || check.secret_matches(&hash))
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(AuthError::internal)?;
         // Only a holder of the right secret learns that a key was revoked or expired.
         if !matches {
-            return Err(invalid());
+            return Err(AuthError::InvalidApiKey);
         }
         if row.revoked_at.is_some() {
-            return Err(ApiError::new(
-                ErrorCode::ApiKeyRevoked,
-                "this API key was revoked",
-            ));
+            return Err(AuthError::ApiKeyRevoked);
         }
         self.check_key_expiry(row.expires_at)?;
         // Recorded once per cache period (a verified key is not looked up again until it expires).
         let key_id = row.id.clone();
         let now = self.clock.now_ms();
         let touched = db
-            .write(move |tx| {
-                repo::api_keys::touch_last_used(tx, &key_id, now).map_err(StorageError::from)
-            })
+            .write(move |tx| repo::api_keys::touch_last_used(tx, &key_id, now))
             .await;
         if let Err(err) = touched {
             tracing::warn!(error = %err, "could not record API key use");
@@ -183,12 +173,12 @@ impl Authenticator {
         })
     }
 
-    async fn authenticate_access_token(&self, token: &str) -> Result<Principal, ApiError> {
+    async fn authenticate_access_token(&self, token: &str) -> Result<Principal, AuthError> {
         let grant = self.signer.verify_access(token)?;
         if let Some(principal) = self.sessions.get(&grant.family_id).await {
             return Ok(principal);
         }
-        let revoked = || ApiError::new(ErrorCode::TokenRevoked, "this session has ended");
+        let revoked = || AuthError::TokenRevoked;
         let (family_id, user_id) = (grant.family_id.clone(), grant.user_id.clone());
         let (family, member) = self
             .catalog
@@ -252,25 +242,17 @@ impl Authenticator {
         }
     }
 
-    fn check_key_expiry(&self, expires_at: Option<i64>) -> Result<(), ApiError> {
+    fn check_key_expiry(&self, expires_at: Option<i64>) -> Result<(), AuthError> {
         match expires_at {
-            Some(at) if at <= self.clock.now_ms() => Err(ApiError::new(
-                ErrorCode::ApiKeyExpired,
-                "this API key has expired",
-            )),
+            Some(at) if at <= self.clock.now_ms() => Err(AuthError::ApiKeyExpired),
             _ => Ok(()),
         }
     }
 }
 
 /// Extracts the credential from `Bearer <credential>` (the scheme is case-insensitive, per RFC 9110).
-fn bearer_credential(value: &str) -> Result<&str, ApiError> {
-    let malformed = || {
-        ApiError::new(
-            ErrorCode::MalformedCredentials,
-            "expected `Authorization: Bearer <key or token>`",
-        )
-    };
+fn bearer_credential(value: &str) -> Result<&str, AuthError> {
+    let malformed = || AuthError::Malformed("expected `Authorization: Bearer <key or token>`");
     let (scheme, credential) = value.trim().split_once(' ').ok_or_else(malformed)?;
     if !scheme.eq_ignore_ascii_case("bearer") || credential.trim().is_empty() {
         return Err(malformed());
@@ -287,9 +269,8 @@ mod tests {
         assert_eq!(bearer_credential("Bearer abc").unwrap(), "abc");
         assert_eq!(bearer_credential("bearer   abc ").unwrap(), "abc");
         for bad in ["abc", "Basic abc", "Bearer", "Bearer  ", ""] {
-            assert_eq!(
-                bearer_credential(bad).unwrap_err().code,
-                ErrorCode::MalformedCredentials,
+            assert!(
+                matches!(bearer_credential(bad), Err(AuthError::Malformed(_))),
                 "{bad:?}"
             );
         }

@@ -1,8 +1,10 @@
 //! Managing a tenant's API keys: issue, list, revoke.
 
-use super::{Authenticator, IssuedApiKey, Role, issue_api_key};
-use crate::db::{Database, StorageError, TenantId, now_ms};
-use crate::error::{ApiError, FieldError};
+use super::{AuthError, Authenticator, IssuedApiKey, issue_api_key};
+use crate::clock::now_ms;
+use crate::db::{Database, TenantId};
+use crate::error::{ErrorCode, InvalidInput};
+use crate::model::Role;
 use crate::repo;
 use crate::repo::api_keys::ApiKeyRow;
 use crate::tenants::validate_name;
@@ -24,7 +26,7 @@ pub async fn create(
     granter_role: Role,
     created_by: String,
     new: NewApiKey,
-) -> Result<IssuedApiKey, ApiError> {
+) -> Result<IssuedApiKey, AuthError> {
     create_at(db, tenant_id, granter_role, created_by, new, now_ms()).await
 }
 
@@ -36,44 +38,30 @@ pub async fn create_at(
     created_by: String,
     new: NewApiKey,
     now: i64,
-) -> Result<IssuedApiKey, ApiError> {
+) -> Result<IssuedApiKey, AuthError> {
     let name = validate_name(&new.name, "name")?;
     if !granter_role.can_grant(new.role) {
-        return Err(ApiError::forbidden(format!(
+        return Err(AuthError::Forbidden(format!(
             "a {granter_role} may not create a key with the {} role",
             new.role
         )));
     }
     if new.expires_at.is_some_and(|at| at <= now) {
-        return Err(ApiError::invalid_input(vec![FieldError {
-            field: "expiresAt".into(),
-            code: "IN_THE_PAST",
-            message: "must be in the future".into(),
-        }]));
+        return Err(InvalidInput::field(
+            "expiresAt",
+            ErrorCode::InThePast,
+            "must be in the future",
+        )
+        .into());
     }
     let issued = tokio::task::spawn_blocking(move || {
         issue_api_key(tenant_id, name, new.role, created_by, new.expires_at)
     })
     .await
-    .map_err(ApiError::internal)??;
+    .map_err(AuthError::internal)??;
     let row = issued.row.clone();
-    db.write(move |tx| repo::api_keys::insert(tx, &row).map_err(StorageError::from))
-        .await?;
+    db.write(move |tx| repo::api_keys::insert(tx, &row)).await?;
     Ok(issued)
-}
-
-/// A page of keys, newest first.
-pub async fn list(
-    db: &Database,
-    after: Option<(i64, String)>,
-    limit: usize,
-) -> Result<Vec<ApiKeyRow>, ApiError> {
-    Ok(db
-        .read(move |conn| {
-            let after = after.as_ref().map(|(at, id)| (*at, id.as_str()));
-            repo::api_keys::list(conn, after, limit).map_err(StorageError::from)
-        })
-        .await?)
 }
 
 /// Revokes a key; it stops working on this instance at once.
@@ -82,12 +70,12 @@ pub async fn revoke(
     auth: &Authenticator,
     tenant_id: TenantId,
     key_id: String,
-) -> Result<ApiKeyRow, ApiError> {
+) -> Result<ApiKeyRow, AuthError> {
     let id = key_id.clone();
     let revoked = db
-        .write(move |tx| repo::api_keys::revoke(tx, &id, now_ms()).map_err(StorageError::from))
+        .write(move |tx| repo::api_keys::revoke(tx, &id, now_ms()))
         .await?
-        .ok_or_else(|| ApiError::not_found("API key"))?;
+        .ok_or(AuthError::KeyNotFound)?;
     auth.forget_api_key(tenant_id, &key_id);
     Ok(revoked)
 }

@@ -6,33 +6,17 @@
 
 mod api_key;
 mod authenticator;
+mod error;
 pub mod keys;
 pub mod tokens;
 
 pub use api_key::{ApiKeyToken, IssuedApiKey, display_prefix, hash_secret, issue_api_key};
 pub use authenticator::Authenticator;
+pub use error::AuthError;
 pub use tokens::{AccessGrant, SessionGrant, TokenSigner};
 
-use std::fmt;
-use std::str::FromStr;
-
 use crate::db::TenantId;
-use crate::error::{ApiError, ErrorCode};
-
-/// A member's or key's role within a tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, async_graphql::Enum)]
-pub enum Role {
-    /// Everything, including ownership transfer and deleting the tenant.
-    Owner,
-    /// Everything but ownership and billing changes.
-    Admin,
-    /// Builds integrations: agents, keys, webhooks, telephony.
-    Developer,
-    /// Reads agents, calls and transcripts.
-    Viewer,
-    /// Reads and manages invoices and payment.
-    Billing,
-}
+use crate::model::Role;
 
 /// Things a principal may be allowed to do. The role matrix lives in [`Role::allows`] and nowhere else
 /// (the README's Roles table is checked against it by a test).
@@ -97,24 +81,6 @@ impl Permission {
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [
-        Role::Owner,
-        Role::Admin,
-        Role::Developer,
-        Role::Viewer,
-        Role::Billing,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Owner => "owner",
-            Role::Admin => "admin",
-            Role::Developer => "developer",
-            Role::Viewer => "viewer",
-            Role::Billing => "billing",
-        }
-    }
-
     /// The role matrix.
     pub fn allows(self, permission: Permission) -> bool {
         use Permission::*;
@@ -143,23 +109,6 @@ impl Role {
             Viewer => other == Viewer,
             Billing => other == Billing,
         }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Role {
-    type Err = ApiError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| ApiError::new(ErrorCode::InvalidInput, format!("unknown role {s:?}")))
     }
 }
 
@@ -195,13 +144,13 @@ pub struct Principal {
 
 impl Principal {
     /// Refuses with `FORBIDDEN` unless the principal's role allows `permission`.
-    pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
+    pub fn require(&self, permission: Permission) -> Result<(), AuthError> {
         // Session tokens only ever open a live call; they hold no permission at all.
         let session = matches!(self.actor, Actor::Session { .. });
         if self.role.allows(permission) && !session {
             Ok(())
         } else {
-            Err(ApiError::forbidden(format!(
+            Err(AuthError::Forbidden(format!(
                 "the {} role may not do this ({permission:?})",
                 self.role
             )))
@@ -212,14 +161,6 @@ impl Principal {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn roles_parse_from_their_names() {
-        for role in Role::ALL {
-            assert_eq!(role.as_str().parse::<Role>().unwrap(), role);
-        }
-        assert!("root".parse::<Role>().is_err());
-    }
 
     #[test]
     fn the_readme_roles_table_is_the_matrix() {

@@ -15,9 +15,9 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
+use super::AuthError;
 use crate::clock::Clock;
 use crate::db::TenantId;
-use crate::error::{ApiError, ErrorCode};
 use crate::secrets::Secrets;
 
 const ISSUER: &str = "voxedge";
@@ -102,7 +102,7 @@ impl TokenSigner {
         user_id: &str,
         tenant_id: TenantId,
         family_id: &str,
-    ) -> Result<(String, i64), ApiError> {
+    ) -> Result<(String, i64), AuthError> {
         let now = self.clock.now_secs();
         let exp = now + secs(self.access_ttl);
         let claims = AccessClaims {
@@ -116,12 +116,12 @@ impl TokenSigner {
         };
         let key = EncodingKey::from_secret(self.secrets.access_token_key());
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key)
-            .map_err(ApiError::internal)?;
+            .map_err(AuthError::internal)?;
         Ok((token, exp))
     }
 
     /// Verifies an access token's signature, audience and expiry.
-    pub fn verify_access(&self, token: &str) -> Result<AccessGrant, ApiError> {
+    pub fn verify_access(&self, token: &str) -> Result<AccessGrant, AuthError> {
         let key = DecodingKey::from_secret(self.secrets.access_token_key());
         let claims: AccessClaims = decode(token, &key, ACCESS_AUDIENCE)?;
         self.check_expiry(claims.exp)?;
@@ -140,7 +140,7 @@ impl TokenSigner {
         agent_id: &str,
         issued_by: &str,
         ttl: Duration,
-    ) -> Result<(String, i64), ApiError> {
+    ) -> Result<(String, i64), AuthError> {
         let now = self.clock.now_secs();
         let exp = now + secs(ttl.min(MAX_SESSION_TOKEN_TTL));
         let claims = SessionClaims {
@@ -155,12 +155,12 @@ impl TokenSigner {
         };
         let key = EncodingKey::from_secret(self.secrets.session_token_key());
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key)
-            .map_err(ApiError::internal)?;
+            .map_err(AuthError::internal)?;
         Ok((format!("{SESSION_TOKEN_PREFIX}{token}"), exp))
     }
 
     /// Verifies a session token (with its `vxs_` prefix).
-    pub fn verify_session(&self, token: &str) -> Result<SessionGrant, ApiError> {
+    pub fn verify_session(&self, token: &str) -> Result<SessionGrant, AuthError> {
         let jwt = token
             .strip_prefix(SESSION_TOKEN_PREFIX)
             .ok_or_else(invalid_token)?;
@@ -179,12 +179,9 @@ impl TokenSigner {
         })
     }
 
-    fn check_expiry(&self, exp: i64) -> Result<(), ApiError> {
+    fn check_expiry(&self, exp: i64) -> Result<(), AuthError> {
         if exp <= self.clock.now_secs() {
-            Err(ApiError::new(
-                ErrorCode::TokenExpired,
-                "the token has expired",
-            ))
+            Err(AuthError::TokenExpired)
         } else {
             Ok(())
         }
@@ -195,15 +192,15 @@ fn secs(duration: Duration) -> i64 {
     i64::try_from(duration.as_secs()).unwrap_or(i64::MAX / 2)
 }
 
-fn invalid_token() -> ApiError {
-    ApiError::new(ErrorCode::InvalidToken, "invalid token")
+fn invalid_token() -> AuthError {
+    AuthError::InvalidToken("invalid token")
 }
 
 fn decode<C: serde::de::DeserializeOwned>(
     token: &str,
     key: &DecodingKey,
     audience: &str,
-) -> Result<C, ApiError> {
+) -> Result<C, AuthError> {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.set_audience(&[audience]);
     validation.set_issuer(&[ISSUER]);
@@ -213,9 +210,7 @@ fn decode<C: serde::de::DeserializeOwned>(
     jsonwebtoken::decode::<C>(token, key, &validation)
         .map(|data| data.claims)
         .map_err(|err| match err.kind() {
-            ErrorKind::ExpiredSignature => {
-                ApiError::new(ErrorCode::TokenExpired, "the token has expired")
-            }
+            ErrorKind::ExpiredSignature => AuthError::TokenExpired,
             _ => invalid_token(),
         })
 }
@@ -223,6 +218,7 @@ fn decode<C: serde::de::DeserializeOwned>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::{ErrorCode, Reportable as _};
 
     fn make_signer(seed: u8) -> (TokenSigner, Clock) {
         let clock = Clock::new();
@@ -243,18 +239,18 @@ mod tests {
 
         let (other, _) = make_signer(2);
         assert_eq!(
-            other.verify_access(&token).unwrap_err().code,
+            other.verify_access(&token).unwrap_err().code(),
             ErrorCode::InvalidToken
         );
         let mut parts: Vec<String> = token.split('.').map(String::from).collect();
         parts[1] = parts[1].replacen('e', "f", 1);
         assert_eq!(
-            signer.verify_access(&parts.join(".")).unwrap_err().code,
+            signer.verify_access(&parts.join(".")).unwrap_err().code(),
             ErrorCode::InvalidToken
         );
         clock.advance(Duration::from_secs(901));
         assert_eq!(
-            signer.verify_access(&token).unwrap_err().code,
+            signer.verify_access(&token).unwrap_err().code(),
             ErrorCode::TokenExpired
         );
     }
@@ -282,7 +278,7 @@ mod tests {
         assert!(exp <= clock.now_secs() + 600);
         clock.advance(Duration::from_secs(601));
         assert_eq!(
-            signer.verify_session(&token).unwrap_err().code,
+            signer.verify_session(&token).unwrap_err().code(),
             ErrorCode::TokenExpired
         );
     }

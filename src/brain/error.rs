@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::error::{ErrorCode, Reportable};
+
 /// Everything that can go wrong while configuring the brain or producing a reply.
 ///
 /// It is `Clone` (transport errors are kept as text) so a failure can travel inside
@@ -41,6 +43,21 @@ pub enum BrainError {
     /// The provider reported an error inside the stream (`data: {"error": ...}`).
     #[error("provider error: {0}")]
     Provider(String),
+}
+
+/// Why a provider failed, as the call timeline's `llm_provider_failed` events say.
+impl Reportable for BrainError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::CircuitOpen => ErrorCode::CircuitOpen,
+            Self::FirstTokenTimeout(_) => ErrorCode::FirstTokenTimeout,
+            Self::OverallTimeout(_) => ErrorCode::Timeout,
+            Self::Status { .. } => ErrorCode::ProviderStatus,
+            Self::Config(_) => ErrorCode::Config,
+            Self::Request(_) => ErrorCode::ProviderUnreachable,
+            Self::Stream(_) | Self::Protocol(_) | Self::Provider(_) => ErrorCode::ProviderError,
+        }
+    }
 }
 
 /// An error and all its sources on one line: reqwest keeps the useful part ("connection refused")

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::graphql::scalars::datetime;
+use crate::clock::datetime;
 use crate::repo::calls::{CallRow, SegmentRow};
 
 pub fn call_json(call: &CallRow) -> Value {

@@ -1,26 +1,26 @@
 //! Calls: creation, the state machine, the timeline, transcripts.
 //!
-//! Every change is one transaction that also appends to the call's timeline and writes webhook
-//! deliveries; the resulting events are published on the tenant's bus after commit, in commit order.
+//! Every change is one transaction ([`Tenant::commit`]) that also appends to the call's timeline and writes
+//! webhook deliveries; the resulting events are published on the tenant's bus after commit, in commit order.
 
+mod error;
 mod json;
-mod status;
 
+pub use error::CallError;
 pub use json::call_json;
-pub use status::{CallStatus, Direction, Speaker, Transport};
 
 use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::agents::input::is_e164;
-use crate::app::AppState;
-use crate::db::{Database, TenantId, now_ms};
-use crate::error::{ApiError, ErrorCode, FieldError};
+use crate::agents::is_e164;
+use crate::clock::now_ms;
+use crate::error::{ErrorCode, FieldError, InvalidInput};
 use crate::events::TenantEvent;
+use crate::model::{CallStatus, Direction, Metric, NewUsage, Transport};
 use crate::repo;
 use crate::repo::calls::{CallEventRow, CallRow, NewSegment, SegmentRow};
-use crate::usage::{Metric, NewUsage};
+use crate::tenants::{Change, Tenant};
 use crate::webhooks::{self, WebhookEvent};
 
 /// Most segments accepted in one call to [`add_segments`].
@@ -37,33 +37,7 @@ pub struct NewCall {
     pub metadata: serde_json::Value,
 }
 
-/// What a committed change produced: the call as it now is, and what to publish.
-struct Change<T> {
-    value: T,
-    events: Vec<TenantEvent>,
-    deliveries: usize,
-}
-
-/// Runs `f` in a write transaction, publishes its events after commit, and hands queued webhook
-/// deliveries to the dispatcher.
-async fn commit<T, F>(app: &AppState, tenant: TenantId, db: &Database, f: F) -> Result<T, ApiError>
-where
-    F: FnOnce(&rusqlite::Transaction<'_>) -> Result<Change<T>, ApiError> + Send + 'static,
-    T: Send + 'static,
-{
-    let bus = app.events.clone();
-    let change = db
-        .write_then(f, move |change: &Change<T>| {
-            bus.publish_all(tenant, change.events.iter().cloned())
-        })
-        .await?;
-    if change.deliveries > 0 {
-        app.webhooks.queued(&app.catalog, tenant).await;
-    }
-    Ok(change.value)
-}
-
-fn validate_new_call(call: &NewCall) -> Result<(), ApiError> {
+fn validate_new_call(call: &NewCall) -> Result<(), InvalidInput> {
     let mut errors = Vec::new();
     for (field, value) in [("input.from", &call.from), ("input.to", &call.to)] {
         let Some(value) = value else { continue };
@@ -78,270 +52,250 @@ fn validate_new_call(call: &NewCall) -> Result<(), ApiError> {
                 Transport::Phone => "phone calls need E.164 numbers like +14155550123",
                 Transport::Web => "1–200 printable characters",
             };
-            errors.push(FieldError {
-                field: field.into(),
-                code: "INVALID_ADDRESS",
-                message: message.into(),
-            });
+            errors.push(FieldError::new(field, ErrorCode::InvalidAddress, message));
         }
     }
     if !call.metadata.is_object() || call.metadata.to_string().len() > 16_384 {
-        errors.push(FieldError {
-            field: "input.metadata".into(),
-            code: "INVALID_METADATA",
-            message: "a JSON object of at most 16 KiB".into(),
-        });
+        errors.push(FieldError::new(
+            "input.metadata",
+            ErrorCode::InvalidMetadata,
+            "a JSON object of at most 16 KiB",
+        ));
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::invalid_input(errors))
-    }
+    InvalidInput::check(errors)
 }
 
 /// Creates a call in `queued`, pinned to the agent's active version.
-pub async fn create(app: &AppState, tenant: TenantId, new: NewCall) -> Result<CallRow, ApiError> {
+pub async fn create(tenant: &Tenant, new: NewCall) -> Result<CallRow, CallError> {
     validate_new_call(&new)?;
-    let db = app.tenant_db(tenant).await?;
-    commit(app, tenant, &db, move |tx| {
-        let agent = repo::agents::get_agent(tx, &new.agent_id)?
-            .ok_or_else(|| ApiError::not_found("agent"))?;
-        if agent.archived_at.is_some() {
-            return Err(ApiError::new(
-                ErrorCode::Conflict,
-                "the agent is archived and takes no new calls",
-            ));
-        }
-        let now = now_ms();
-        let call = CallRow {
-            id: crate::db::new_id(),
-            agent_id: agent.id,
-            agent_version: agent.active_version,
-            direction: new.direction,
-            transport: new.transport,
-            from_address: new.from,
-            to_address: new.to,
-            status: CallStatus::Queued,
-            ended_reason: None,
-            created_at: now,
-            answered_at: None,
-            ended_at: None,
-            duration_ms: None,
-            updated_at: now,
-            metadata: new.metadata,
-        };
-        repo::calls::insert_call(tx, &call)?;
-        let event = repo::calls::insert_event(
-            tx,
-            &call.id,
-            "created",
-            &json!({ "status": "queued", "agentVersion": call.agent_version }),
-            now,
-        )?;
-        let deliveries = webhooks::enqueue(
-            tx,
-            tenant,
-            WebhookEvent::CallCreated,
-            json!({ "call": call_json(&call) }),
-        )?;
-        let call = Arc::new(call);
-        Ok(Change {
-            value: (*call).clone(),
-            events: vec![
-                TenantEvent::Call(call),
-                TenantEvent::CallEvent(Arc::new(event)),
-            ],
-            deliveries,
+    let tenant_id = tenant.id;
+    tenant
+        .commit(move |tx| {
+            let agent =
+                repo::agents::get_agent(tx, &new.agent_id)?.ok_or(CallError::AgentNotFound)?;
+            if agent.archived_at.is_some() {
+                return Err(CallError::AgentArchived);
+            }
+            let now = now_ms();
+            let call = CallRow {
+                id: crate::db::new_id(),
+                agent_id: agent.id,
+                agent_version: agent.active_version,
+                direction: new.direction,
+                transport: new.transport,
+                from_address: new.from,
+                to_address: new.to,
+                status: CallStatus::Queued,
+                ended_reason: None,
+                created_at: now,
+                answered_at: None,
+                ended_at: None,
+                duration_ms: None,
+                updated_at: now,
+                metadata: new.metadata,
+            };
+            repo::calls::insert_call(tx, &call)?;
+            let event = repo::calls::insert_event(
+                tx,
+                &call.id,
+                "created",
+                &json!({ "status": "queued", "agentVersion": call.agent_version }),
+                now,
+            )?;
+            let deliveries = webhooks::enqueue(
+                tx,
+                tenant_id,
+                WebhookEvent::CallCreated,
+                json!({ "call": call_json(&call) }),
+            )?;
+            let call = Arc::new(call);
+            Ok(Change {
+                value: (*call).clone(),
+                events: vec![
+                    TenantEvent::Call(call),
+                    TenantEvent::CallEvent(Arc::new(event)),
+                ],
+                deliveries,
+            })
         })
-    })
-    .await
+        .await
 }
 
 /// Moves a call to `to`, refusing transitions the state machine does not allow. `reason` becomes the
 /// `endedReason` of a terminal state (default: the state's name). Entering a terminal state records the call's
 /// duration as usage (`call_ms`) in the same transaction.
 pub async fn transition(
-    app: &AppState,
-    tenant: TenantId,
+    tenant: &Tenant,
     call_id: String,
     to: CallStatus,
     reason: Option<String>,
-) -> Result<CallRow, ApiError> {
+) -> Result<CallRow, CallError> {
     if let Some(reason) = &reason
         && !(1..=200).contains(&reason.chars().count())
     {
-        return Err(ApiError::invalid_input(vec![FieldError {
-            field: "reason".into(),
-            code: "TOO_LONG",
-            message: "1–200 characters".into(),
-        }]));
+        return Err(InvalidInput::field("reason", ErrorCode::TooLong, "1–200 characters").into());
     }
-    let db = app.tenant_db(tenant).await?;
-    commit(app, tenant, &db, move |tx| {
-        let mut call =
-            repo::calls::get_call(tx, &call_id)?.ok_or_else(|| ApiError::not_found("call"))?;
-        let from = call.status;
-        if !from.can_become(to) {
-            return Err(ApiError::new(
-                ErrorCode::InvalidStateTransition,
-                format!("a {} call cannot become {}", from.as_str(), to.as_str()),
-            ));
-        }
-        let now = now_ms();
-        call.status = to;
-        call.updated_at = now;
-        if to == CallStatus::InProgress {
-            call.answered_at = Some(now);
-        }
-        if to.is_terminal() {
-            call.ended_at = Some(now);
-            call.ended_reason = Some(reason.clone().unwrap_or_else(|| to.as_str().to_string()));
-            let duration = call.answered_at.map_or(0, |answered| now - answered);
-            call.duration_ms = Some(duration);
-            let usage = NewUsage::for_call(&call.id, "duration", Metric::CallMs, duration);
-            repo::usage::record(tx, &usage, now)?;
-        }
-        repo::calls::update_status(tx, &call)?;
-        let event = repo::calls::insert_event(
-            tx,
-            &call.id,
-            "status_changed",
-            &json!({ "from": from.as_str(), "to": to.as_str(), "reason": reason }),
-            now,
-        )?;
-        let mut deliveries = 0;
-        if to == CallStatus::InProgress {
-            deliveries += webhooks::enqueue(
+    let tenant_id = tenant.id;
+    tenant
+        .commit(move |tx| {
+            let mut call = repo::calls::get_call(tx, &call_id)?.ok_or(CallError::NotFound)?;
+            let from = call.status;
+            if !from.can_become(to) {
+                return Err(CallError::InvalidTransition { from, to });
+            }
+            let now = now_ms();
+            call.status = to;
+            call.updated_at = now;
+            if to == CallStatus::InProgress {
+                call.answered_at = Some(now);
+            }
+            if to.is_terminal() {
+                call.ended_at = Some(now);
+                call.ended_reason = Some(reason.clone().unwrap_or_else(|| to.as_str().to_string()));
+                let duration = call.answered_at.map_or(0, |answered| now - answered);
+                call.duration_ms = Some(duration);
+                let usage = NewUsage::for_call(&call.id, "duration", Metric::CallMs, duration);
+                repo::usage::record(tx, &usage, now)?;
+            }
+            repo::calls::update_status(tx, &call)?;
+            let event = repo::calls::insert_event(
                 tx,
-                tenant,
-                WebhookEvent::CallStarted,
-                json!({ "call": call_json(&call) }),
+                &call.id,
+                "status_changed",
+                &json!({ "from": from.as_str(), "to": to.as_str(), "reason": reason }),
+                now,
             )?;
-        }
-        if to.is_terminal() {
-            deliveries += webhooks::enqueue(
-                tx,
-                tenant,
-                WebhookEvent::CallEnded,
-                json!({ "call": call_json(&call) }),
-            )?;
-            let segments = repo::calls::list_segments(tx, &call.id, 0, 10_000)?;
-            let transcript: Vec<_> = segments
-                .iter()
-                .filter(|s| s.is_final)
-                .map(json::segment_json)
-                .collect();
-            deliveries += webhooks::enqueue(
-                tx,
-                tenant,
-                WebhookEvent::TranscriptReady,
-                json!({ "call": call_json(&call), "transcript": transcript }),
-            )?;
-        }
-        let call = Arc::new(call);
-        Ok(Change {
-            value: (*call).clone(),
-            events: vec![
-                TenantEvent::Call(call),
-                TenantEvent::CallEvent(Arc::new(event)),
-            ],
-            deliveries,
+            let mut deliveries = 0;
+            if to == CallStatus::InProgress {
+                deliveries += webhooks::enqueue(
+                    tx,
+                    tenant_id,
+                    WebhookEvent::CallStarted,
+                    json!({ "call": call_json(&call) }),
+                )?;
+            }
+            if to.is_terminal() {
+                deliveries += webhooks::enqueue(
+                    tx,
+                    tenant_id,
+                    WebhookEvent::CallEnded,
+                    json!({ "call": call_json(&call) }),
+                )?;
+                let segments = repo::calls::list_segments(tx, &call.id, 0, 10_000)?;
+                let transcript: Vec<_> = segments
+                    .iter()
+                    .filter(|s| s.is_final)
+                    .map(json::segment_json)
+                    .collect();
+                deliveries += webhooks::enqueue(
+                    tx,
+                    tenant_id,
+                    WebhookEvent::TranscriptReady,
+                    json!({ "call": call_json(&call), "transcript": transcript }),
+                )?;
+            }
+            let call = Arc::new(call);
+            Ok(Change {
+                value: (*call).clone(),
+                events: vec![
+                    TenantEvent::Call(call),
+                    TenantEvent::CallEvent(Arc::new(event)),
+                ],
+                deliveries,
+            })
         })
-    })
-    .await
+        .await
 }
 
 /// Appends an event (speech started, tool called, ...) to a call's timeline.
 pub async fn record_event(
-    app: &AppState,
-    tenant: TenantId,
+    tenant: &Tenant,
     call_id: String,
     kind: &'static str,
     data: serde_json::Value,
-) -> Result<CallEventRow, ApiError> {
-    let db = app.tenant_db(tenant).await?;
-    commit(app, tenant, &db, move |tx| {
-        repo::calls::get_call(tx, &call_id)?.ok_or_else(|| ApiError::not_found("call"))?;
-        let event = repo::calls::insert_event(tx, &call_id, kind, &data, now_ms())?;
-        let shared = Arc::new(event.clone());
-        Ok(Change {
-            value: event,
-            events: vec![TenantEvent::CallEvent(shared)],
-            deliveries: 0,
+) -> Result<CallEventRow, CallError> {
+    tenant
+        .commit(move |tx| {
+            repo::calls::get_call(tx, &call_id)?.ok_or(CallError::NotFound)?;
+            let event = repo::calls::insert_event(tx, &call_id, kind, &data, now_ms())?;
+            let shared = Arc::new(event.clone());
+            Ok(Change {
+                value: event,
+                events: vec![TenantEvent::CallEvent(shared)],
+                deliveries: 0,
+            })
         })
-    })
-    .await
+        .await
 }
 
-fn validate_segments(segments: &[NewSegment]) -> Result<(), ApiError> {
+fn validate_segments(segments: &[NewSegment]) -> Result<(), InvalidInput> {
     if segments.len() > MAX_SEGMENTS_PER_BATCH {
-        return Err(ApiError::invalid_input(vec![FieldError {
-            field: "segments".into(),
-            code: "TOO_MANY",
-            message: format!("at most {MAX_SEGMENTS_PER_BATCH} segments per request"),
-        }]));
+        return Err(InvalidInput::field(
+            "segments",
+            ErrorCode::TooMany,
+            format!("at most {MAX_SEGMENTS_PER_BATCH} segments per request"),
+        ));
     }
     let mut errors = Vec::new();
     for (i, s) in segments.iter().enumerate() {
-        let mut fail = |field: &str, code: &'static str, message: &str| {
-            errors.push(FieldError {
-                field: format!("segments[{i}].{field}"),
+        let mut fail = |field: &str, code: ErrorCode, message: &str| {
+            errors.push(FieldError::new(
+                format!("segments[{i}].{field}"),
                 code,
-                message: message.into(),
-            })
+                message,
+            ))
         };
         if s.seq < 1 {
-            fail("seq", "OUT_OF_RANGE", "must be 1 or more");
+            fail("seq", ErrorCode::OutOfRange, "must be 1 or more");
         }
         if s.text.chars().count() > 10_000 {
-            fail("text", "TOO_LONG", "at most 10000 characters");
+            fail("text", ErrorCode::TooLong, "at most 10000 characters");
         }
         if s.start_ms < 0 || s.end_ms < s.start_ms {
-            fail("endMs", "OUT_OF_RANGE", "0 ≤ startMs ≤ endMs");
+            fail("endMs", ErrorCode::OutOfRange, "0 ≤ startMs ≤ endMs");
         }
         if s.confidence.is_some_and(|c| !(0.0..=1.0).contains(&c)) {
-            fail("confidence", "OUT_OF_RANGE", "must be between 0 and 1");
+            fail(
+                "confidence",
+                ErrorCode::OutOfRange,
+                "must be between 0 and 1",
+            );
         }
     }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(ApiError::invalid_input(errors))
-    }
+    InvalidInput::check(errors)
 }
 
 /// Stores transcript segments of a call (a segment with an existing seq replaces it) and the usage they
 /// measure (e.g. the audio transcribed), in one transaction.
 pub async fn add_segments(
-    app: &AppState,
-    tenant: TenantId,
+    tenant: &Tenant,
     call_id: String,
     segments: Vec<NewSegment>,
     usage: Vec<NewUsage>,
-) -> Result<Vec<SegmentRow>, ApiError> {
+) -> Result<Vec<SegmentRow>, CallError> {
     validate_segments(&segments)?;
-    let db = app.tenant_db(tenant).await?;
-    commit(app, tenant, &db, move |tx| {
-        repo::calls::get_call(tx, &call_id)?.ok_or_else(|| ApiError::not_found("call"))?;
-        let now = now_ms();
-        let stored = segments
-            .iter()
-            .map(|segment| repo::calls::upsert_segment(tx, &call_id, segment, now))
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        for usage in &usage {
-            repo::usage::record(tx, usage, now)?;
-        }
-        let events = stored
-            .iter()
-            .map(|s| TenantEvent::Segment(Arc::new(s.clone())))
-            .collect();
-        Ok(Change {
-            value: stored,
-            events,
-            deliveries: 0,
+    tenant
+        .commit(move |tx| {
+            repo::calls::get_call(tx, &call_id)?.ok_or(CallError::NotFound)?;
+            let now = now_ms();
+            let stored = segments
+                .iter()
+                .map(|segment| repo::calls::upsert_segment(tx, &call_id, segment, now))
+                .collect::<Result<Vec<_>, _>>()?;
+            for usage in &usage {
+                repo::usage::record(tx, usage, now)?;
+            }
+            let events = stored
+                .iter()
+                .map(|s| TenantEvent::Segment(Arc::new(s.clone())))
+                .collect();
+            Ok(Change {
+                value: stored,
+                events,
+                deliveries: 0,
+            })
         })
-    })
-    .await
+        .await
 }
 
 /// The words of free text as quoted FTS5 terms. User input never reaches FTS5's query syntax, so no

@@ -5,19 +5,16 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use serde_json::json;
 
-use crate::app::AppState;
 use crate::config::Config;
 use crate::db::store::open_tenant_writer;
-use crate::db::{StorageError, TenantId, backup};
+use crate::db::{TenantId, backup};
 use crate::repo;
+use crate::state::AppState;
 
 /// Migrates every tenant in the catalog (the catalog itself migrated when it was opened). Prints a JSON
 /// summary; fails if any tenant could not be migrated, after trying all of them.
 pub async fn migrate(state: AppState) -> anyhow::Result<()> {
-    let tenants = state
-        .catalog
-        .read(|conn| repo::tenants::list(conn).map_err(StorageError::from))
-        .await?;
+    let tenants = state.catalog.read(repo::tenants::list).await?;
     let sqlite = state.config.sqlite.clone();
     let dir = state.tenants.dir().to_path_buf();
     let (migrated, failed) = tokio::task::spawn_blocking(move || {

@@ -9,8 +9,9 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::app::{AppState, Application};
+use crate::app::Application;
 use crate::config::{Config, ServeArgs};
+use crate::state::AppState;
 use crate::telemetry::{LogFormat, init_tracing};
 
 #[derive(Debug, Parser)]

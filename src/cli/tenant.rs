@@ -3,10 +3,10 @@
 use clap::Subcommand;
 use serde_json::json;
 
-use crate::app::AppState;
-use crate::auth::{Role, keys};
-use crate::db::StorageError;
+use crate::auth::keys;
+use crate::model::Role;
 use crate::repo;
+use crate::state::AppState;
 
 #[derive(Debug, Subcommand)]
 pub enum TenantCommand {
@@ -33,13 +33,9 @@ pub async fn run(state: AppState, command: TenantCommand) -> anyhow::Result<()> 
             let region = region
                 .or_else(|| std::env::var("FLY_REGION").ok())
                 .filter(|r| !r.is_empty());
-            let tenant = crate::tenants::provision(&state.catalog, &state.tenants, &name, region)
-                .await
-                .map_err(|e| anyhow::anyhow!("{}: {}", e.code.as_str(), e.message))?;
-            let db = state
-                .tenant_db(tenant.id)
-                .await
-                .map_err(|e| anyhow::anyhow!(e.message))?;
+            let tenant =
+                crate::tenants::provision(&state.catalog, &state.tenants, &name, region).await?;
+            let db = state.tenants.get(tenant.id).await?;
             let issued = keys::create(
                 &db,
                 tenant.id,
@@ -51,18 +47,14 @@ pub async fn run(state: AppState, command: TenantCommand) -> anyhow::Result<()> 
                     expires_at: None,
                 },
             )
-            .await
-            .map_err(|e| anyhow::anyhow!(e.message))?;
+            .await?;
             println!(
                 "{}",
                 json!({ "tenant_id": tenant.id.to_string(), "api_key": issued.key })
             );
         }
         TenantCommand::List { json } => {
-            let tenants = state
-                .catalog
-                .read(|conn| repo::tenants::list(conn).map_err(StorageError::from))
-                .await?;
+            let tenants = state.catalog.read(repo::tenants::list).await?;
             if json {
                 for t in tenants {
                     println!(

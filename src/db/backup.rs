@@ -19,7 +19,7 @@ use rusqlite::{Connection, OpenFlags};
 use serde::{Deserialize, Serialize};
 
 use super::migrations::{CATALOG, TENANT, user_version};
-use super::{OpenMode, SqliteSettings, StorageError, TenantId, open_writer};
+use super::{AtPath as _, OpenMode, SqliteSettings, StorageError, TenantId, open_writer};
 use crate::config::DataDir;
 use crate::repo;
 
@@ -47,8 +47,8 @@ pub fn backup(
     only: Option<TenantId>,
     settings: &SqliteSettings,
 ) -> Result<Manifest, StorageError> {
-    let created_at = super::now_ms();
-    std::fs::create_dir_all(out.join("tenants")).map_err(|e| StorageError::io(out, e))?;
+    let created_at = crate::clock::now_ms();
+    std::fs::create_dir_all(out.join("tenants")).at(out)?;
     if out.join("manifest.json").exists() {
         return Err(StorageError::io(
             out,
@@ -73,9 +73,7 @@ pub fn backup(
         let source = data_dir.tenants().join(id.file_name());
         let target = out.join("tenants").join(id.file_name());
         let schema_version = copy_consistent(&source, &target, settings)?;
-        let bytes = std::fs::metadata(&target)
-            .map_err(|e| StorageError::io(&target, e))?
-            .len();
+        let bytes = std::fs::metadata(&target).at(&target)?.len();
         tenants.push(TenantEntry {
             id: id.to_string(),
             schema_version,
@@ -90,7 +88,7 @@ pub fn backup(
     };
     let path = out.join("manifest.json");
     let json = serde_json::to_vec_pretty(&manifest).expect("invariant: the manifest serialises");
-    std::fs::write(&path, json).map_err(|e| StorageError::io(&path, e))?;
+    std::fs::write(&path, json).at(&path)?;
     Ok(manifest)
 }
 
@@ -110,15 +108,14 @@ pub fn restore(
     settings: &SqliteSettings,
 ) -> Result<RestoreReport, StorageError> {
     let manifest_path = from.join("manifest.json");
-    let manifest: Manifest = std::fs::read(&manifest_path)
-        .map_err(|e| StorageError::io(&manifest_path, e))
-        .and_then(|bytes| {
-            serde_json::from_slice(&bytes)
-                .map_err(|e| StorageError::Corrupt(format!("{}: {e}", manifest_path.display())))
-        })?;
-    data_dir
-        .ensure()
-        .map_err(|e| StorageError::io(data_dir.root(), e))?;
+    let manifest: Manifest =
+        std::fs::read(&manifest_path)
+            .at(&manifest_path)
+            .and_then(|bytes| {
+                serde_json::from_slice(&bytes)
+                    .map_err(|e| StorageError::Corrupt(format!("{}: {e}", manifest_path.display())))
+            })?;
+    data_dir.ensure().at(data_dir.root())?;
     let backup_catalog = from.join("catalog.db");
     let mut ids = Vec::new();
     for entry in &manifest.tenants {
@@ -186,7 +183,7 @@ fn copy_consistent(
     // The copy keeps WAL mode; fold everything into the main file so the backup is one self-contained file.
     dst.pragma_update(None, "journal_mode", "delete")?;
     drop(dst);
-    std::fs::rename(&tmp, target).map_err(|e| StorageError::io(target, e))?;
+    std::fs::rename(&tmp, target).at(target)?;
     Ok(version)
 }
 
@@ -209,7 +206,7 @@ fn copy_into(
         let mut dst = Connection::open(&tmp)?;
         run_backup(&src, &mut dst)?;
         drop(dst);
-        std::fs::rename(&tmp, target).map_err(|e| StorageError::io(target, e))?;
+        std::fs::rename(&tmp, target).at(target)?;
     }
     tracing::info!(kind, target = %target.display(), "restored");
     Ok(())

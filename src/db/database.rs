@@ -12,8 +12,8 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use scheduled_thread_pool::ScheduledThreadPool;
 
-use super::StorageError;
 use super::migrations::{Migrations, user_version};
+use super::{AtPath as _, StorageError};
 
 /// Connection settings shared by every database.
 #[derive(Debug, Clone)]
@@ -130,7 +130,7 @@ impl Database {
         path: &Path,
         migrations: &Migrations,
         settings: &SqliteSettings,
-        init: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<()>,
+        init: impl FnOnce(&Transaction<'_>) -> Result<(), StorageError>,
     ) -> Result<(), StorageError> {
         if path.exists() {
             return Err(StorageError::io(
@@ -147,8 +147,10 @@ impl Database {
             let tx = conn.transaction()?;
             init(&tx)?;
             tx.commit()?;
-            conn.close().map_err(|(_, err)| StorageError::from(err))?;
-            std::fs::rename(&tmp, path).map_err(|e| StorageError::io(path, e))?;
+            if let Err((_, err)) = conn.close() {
+                return Err(err.into());
+            }
+            std::fs::rename(&tmp, path).at(path)?;
             sync_dir(path)
         })();
         if result.is_err() {
@@ -211,12 +213,12 @@ impl Database {
             .reads
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let readers = self.inner.readers.clone();
-        tokio::task::spawn_blocking(move || {
-            let conn = readers.get().map_err(StorageError::from)?;
-            f(&conn)
+        let outcome = tokio::task::spawn_blocking(move || {
+            let conn = readers.get()?;
+            Ok(f(&conn))
         })
-        .await
-        .map_err(StorageError::from)?
+        .await;
+        flatten(outcome)
     }
 
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction on the writer connection, on the blocking pool.
@@ -240,17 +242,31 @@ impl Database {
         E: From<StorageError> + Send + 'static,
     {
         let mut writer = self.inner.writer.clone().lock_owned().await;
-        tokio::task::spawn_blocking(move || {
-            let tx = writer
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(StorageError::from)?;
-            let out = f(&tx)?;
-            tx.commit().map_err(StorageError::from)?;
+        let outcome = tokio::task::spawn_blocking(move || {
+            let tx = writer.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // An error of `f` rolls the transaction back (dropping it does).
+            let out = match f(&tx) {
+                Ok(out) => out,
+                Err(e) => return Ok(Err(e)),
+            };
+            tx.commit()?;
             after_commit(&out);
-            Ok(out)
+            Ok(Ok(out))
         })
-        .await
-        .map_err(StorageError::from)?
+        .await;
+        flatten(outcome)
+    }
+}
+
+/// The result of work run on the blocking pool: the work's own result, or a storage failure around it (the
+/// connection, the transaction, the worker thread), told to the caller in its error type.
+fn flatten<T, E: From<StorageError>>(
+    outcome: Result<Result<Result<T, E>, StorageError>, tokio::task::JoinError>,
+) -> Result<T, E> {
+    match outcome {
+        Ok(Ok(result)) => result,
+        Ok(Err(storage)) => Err(storage.into()),
+        Err(panicked) => Err(StorageError::from(panicked).into()),
     }
 }
 
@@ -277,9 +293,7 @@ fn inspect(conn: &Connection, migrations: &Migrations) -> Result<u32, StorageErr
 /// Makes a rename durable: the directory entry itself must reach the disk.
 fn sync_dir(path: &Path) -> Result<(), StorageError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| StorageError::io(dir, e))
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).at(dir)
 }
 
 #[cfg(test)]
@@ -299,26 +313,24 @@ mod tests {
         Database::create_new(&path, &TENANT, &settings, |_| Ok(())).unwrap();
         let db = Database::open(&path, &TENANT, &settings, OpenMode::Existing, &threads()).unwrap();
         db.write(|tx| {
-            tx.execute("insert into tenant_meta (key, value) values ('k', 'v')", [])
-                .map_err(StorageError::from)
+            tx.execute("insert into tenant_meta (key, value) values ('k', 'v')", [])?;
+            Ok::<_, StorageError>(())
         })
         .await
         .unwrap();
         let value: String = db
             .read(|c| {
-                c.query_row("select value from tenant_meta where key = 'k'", [], |r| {
-                    r.get(0)
-                })
-                .map_err(StorageError::from)
+                let value =
+                    c.query_row("select value from tenant_meta where key = 'k'", [], |r| {
+                        r.get(0)
+                    })?;
+                Ok::<_, StorageError>(value)
             })
             .await
             .unwrap();
         assert_eq!(value, "v");
         let denied = db
-            .read(|c| {
-                c.execute("delete from tenant_meta", [])
-                    .map_err(StorageError::from)
-            })
+            .read(|c| Ok::<_, StorageError>(c.execute("delete from tenant_meta", [])?))
             .await;
         assert!(denied.is_err(), "readers are query_only");
     }
@@ -339,8 +351,8 @@ mod tests {
         assert!(result.is_err());
         let count: i64 = db
             .read(|c| {
-                c.query_row("select count(*) from tenant_meta", [], |r| r.get(0))
-                    .map_err(StorageError::from)
+                let count = c.query_row("select count(*) from tenant_meta", [], |r| r.get(0))?;
+                Ok::<_, StorageError>(count)
             })
             .await
             .unwrap();

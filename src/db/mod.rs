@@ -22,12 +22,12 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::ErrorCode as SqliteCode;
 
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ErrorCode, Reportable};
 
 /// Failures of the storage layer.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
-    #[error("tenant {0} does not exist")]
+    #[error("tenant {0} not found")]
     TenantNotFound(TenantId),
     #[error("database is corrupt or not a voxedge database: {0}")]
     Corrupt(String),
@@ -45,7 +45,7 @@ pub enum StorageError {
         name: &'static str,
         source: rusqlite::Error,
     },
-    #[error("database is busy")]
+    #[error("database is busy, retry shortly")]
     Busy,
     #[error(transparent)]
     Sqlite(rusqlite::Error),
@@ -58,6 +58,9 @@ pub enum StorageError {
     },
     #[error("blocking task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    /// Opening a tenant failed; every request that waited on the same open shares the error.
+    #[error(transparent)]
+    Open(std::sync::Arc<StorageError>),
 }
 
 impl StorageError {
@@ -68,9 +71,28 @@ impl StorageError {
         }
     }
 
+    /// True for a UNIQUE or PRIMARY KEY constraint violation, which callers turn into a conflict.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, Self::Sqlite(err) if crate::repo::is_unique_violation(err))
+    }
+
     /// True when the file itself cannot be used (as opposed to a transient failure).
     pub fn is_unusable_file(&self) -> bool {
-        matches!(self, Self::Corrupt(_) | Self::SchemaTooNew { .. })
+        match self {
+            Self::Open(inner) => inner.is_unusable_file(),
+            other => matches!(other, Self::Corrupt(_) | Self::SchemaTooNew { .. }),
+        }
+    }
+}
+
+/// Gives a file operation's failure the path it concerns: `std::fs::write(&path, bytes).at(&path)?`.
+pub(crate) trait AtPath<T> {
+    fn at(self, path: &Path) -> Result<T, StorageError>;
+}
+
+impl<T> AtPath<T> for std::io::Result<T> {
+    fn at(self, path: &Path) -> Result<T, StorageError> {
+        self.map_err(|source| StorageError::io(path, source))
     }
 }
 
@@ -86,48 +108,34 @@ impl From<rusqlite::Error> for StorageError {
     }
 }
 
-impl From<&StorageError> for ApiError {
-    fn from(err: &StorageError) -> Self {
-        match err {
-            StorageError::TenantNotFound(_) => ApiError::not_found("tenant"),
-            StorageError::Corrupt(_)
-            | StorageError::SchemaTooNew { .. }
-            | StorageError::Migration { .. } => {
-                tracing::error!(error = %err, "tenant database refused");
-                ApiError::new(
-                    ErrorCode::TenantUnavailable,
-                    "this tenant's data is temporarily unavailable; the operator has been alerted",
-                )
+impl Reportable for StorageError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::TenantNotFound(_) => ErrorCode::NotFound,
+            Self::Corrupt(_) | Self::SchemaTooNew { .. } | Self::Migration { .. } => {
+                ErrorCode::TenantUnavailable
             }
-            StorageError::Busy => ApiError::new(
-                ErrorCode::ServiceUnavailable,
-                "database is busy, retry shortly",
-            )
-            .with_retry_after(1),
-            other => ApiError::internal(other),
+            Self::Busy => ErrorCode::ServiceUnavailable,
+            Self::Open(inner) => inner.code(),
+            _ => ErrorCode::Internal,
         }
     }
-}
 
-impl From<StorageError> for ApiError {
-    fn from(err: StorageError) -> Self {
-        ApiError::from(&err)
+    fn message(&self) -> String {
+        match self.code() {
+            ErrorCode::TenantUnavailable => {
+                tracing::error!(error = %self, "tenant database refused");
+                "this tenant's data is temporarily unavailable; the operator has been alerted"
+                    .into()
+            }
+            _ => self.to_string(),
+        }
     }
-}
 
-impl From<std::sync::Arc<StorageError>> for ApiError {
-    fn from(err: std::sync::Arc<StorageError>) -> Self {
-        ApiError::from(err.as_ref())
+    fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::Open(inner) => inner.retry_after_secs(),
+            other => matches!(other, Self::Busy).then_some(1),
+        }
     }
-}
-
-impl From<rusqlite::Error> for ApiError {
-    fn from(err: rusqlite::Error) -> Self {
-        ApiError::from(StorageError::from(err))
-    }
-}
-
-/// Current time as unix milliseconds, the timestamp format of every table.
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
 }

@@ -14,7 +14,7 @@ use scheduled_thread_pool::ScheduledThreadPool;
 use rusqlite::Connection;
 
 use super::migrations::TENANT;
-use super::{Database, OpenMode, SqliteSettings, StorageError, TenantId, open_writer};
+use super::{AtPath as _, Database, OpenMode, SqliteSettings, StorageError, TenantId, open_writer};
 use crate::repo;
 
 /// Bounds of the open-tenant cache.
@@ -86,7 +86,7 @@ impl TenantStore {
 
     /// The tenant's open database, opening (and migrating) it on first use. Concurrent first uses of the
     /// same tenant share one open. Failures are not cached: a repaired file works on the next request.
-    pub async fn get(&self, id: TenantId) -> Result<Database, Arc<StorageError>> {
+    pub async fn get(&self, id: TenantId) -> Result<Database, StorageError> {
         if let Some(db) = self.inner.open.get(&id).await {
             metrics::counter!("voxedge_cache_hits_total", "cache" => "tenant_db").increment(1);
             return Ok(db);
@@ -96,11 +96,10 @@ impl TenantStore {
         self.inner
             .open
             .try_get_with(id, async move {
-                tokio::task::spawn_blocking(move || store.open_blocking(id))
-                    .await
-                    .map_err(StorageError::from)?
+                tokio::task::spawn_blocking(move || store.open_blocking(id)).await?
             })
             .await
+            .map_err(StorageError::Open)
     }
 
     fn open_blocking(&self, id: TenantId) -> Result<Database, StorageError> {
@@ -129,7 +128,7 @@ impl TenantStore {
         let sqlite = self.inner.sqlite.clone();
         tokio::task::spawn_blocking(move || {
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, e))?;
+                std::fs::create_dir_all(dir).at(dir)?;
             }
             Database::create_new(&path, &TENANT, &sqlite, |tx| {
                 repo::meta::set_tenant_id(tx, id)

@@ -1,16 +1,17 @@
 //! Agents and their versions.
 
 use async_graphql::connection::Connection;
-use async_graphql::{Context, ID, InputObject, Object, Result};
+use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 
-use super::context::{ContextExt, tenant_db};
+use super::context::{ContextExt, tenant};
 use super::loaders::VersionKey;
 use super::pagination::{KeysetCursor, PageRequest, connection_complexity};
-use super::scalars::datetime;
-use crate::agents::{self, AgentChange, AgentConfig, AgentConfigInput};
+use crate::agents::{self, AgentChange, AgentConfigInput};
 use crate::auth::Permission;
-use crate::error::ApiError;
+use crate::clock::datetime;
+use crate::error::{ApiError, ApiResult};
+use crate::model::AgentConfig;
 use crate::repo;
 use crate::repo::agents::{AgentRow, VersionRow};
 
@@ -33,13 +34,13 @@ impl Agent {
     }
 
     /// The active version's configuration.
-    async fn config(&self, ctx: &Context<'_>) -> Result<AgentConfig> {
+    async fn config(&self, ctx: &Context<'_>) -> ApiResult<AgentConfig> {
         let version = load_version(ctx, &self.0.id, self.0.active_version).await?;
         Ok(version.0.config)
     }
 
     /// One version of this agent.
-    async fn version(&self, ctx: &Context<'_>, number: i64) -> Result<Option<AgentVersion>> {
+    async fn version(&self, ctx: &Context<'_>, number: i64) -> ApiResult<Option<AgentVersion>> {
         Ok(ctx
             .loader()?
             .load_one(VersionKey(self.0.id.clone(), number))
@@ -54,28 +55,23 @@ impl Agent {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> Result<Connection<KeysetCursor, AgentVersion>> {
+    ) -> ApiResult<Connection<KeysetCursor, AgentVersion>> {
         let principal = ctx.authorize(Permission::ReadAgents)?;
-        let page = PageRequest::new(first, after)?;
-        let db = tenant_db(ctx, principal).await?;
-        let (id, before, limit) = (
-            self.0.id.clone(),
-            page.after.as_ref().map(|c| c.at),
-            page.fetch_limit(),
-        );
-        let rows = db
-            .read(move |conn| {
-                repo::agents::list_versions(conn, &id, before, limit).map_err(ApiError::from)
-            })
-            .await?;
-        Ok(page.connection(
-            rows,
-            |v| KeysetCursor {
-                at: v.version,
-                id: v.agent_id.clone(),
-            },
-            AgentVersion,
-        ))
+        let tenant = tenant(ctx, principal).await?;
+        let id = self.0.id.clone();
+        PageRequest::new(first, after)?
+            .load(
+                &tenant.db,
+                move |conn, after, limit| {
+                    repo::agents::list_versions(conn, &id, after.map(|c| c.at), limit)
+                },
+                |v| KeysetCursor {
+                    at: v.version,
+                    id: v.agent_id.clone(),
+                },
+                AgentVersion,
+            )
+            .await
     }
 
     /// Archived agents take no new calls.
@@ -124,14 +120,16 @@ impl AgentVersion {
 }
 
 /// Loads one version through the request's DataLoader.
-pub async fn load_version(ctx: &Context<'_>, agent_id: &str, version: i64) -> Result<AgentVersion> {
+pub async fn load_version(
+    ctx: &Context<'_>,
+    agent_id: &str,
+    version: i64,
+) -> ApiResult<AgentVersion> {
     ctx.loader()?
         .load_one(VersionKey(agent_id.to_string(), version))
         .await?
         .map(AgentVersion)
-        .ok_or_else(|| {
-            ApiError::internal(format!("agent {agent_id} lacks version {version}")).into()
-        })
+        .ok_or_else(|| ApiError::internal(format!("agent {agent_id} lacks version {version}")))
 }
 
 #[derive(Default)]
@@ -139,11 +137,11 @@ pub struct AgentQuery;
 
 #[Object]
 impl AgentQuery {
-    async fn agent(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Agent>> {
+    async fn agent(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Agent>> {
         let principal = ctx.authorize(Permission::ReadAgents)?;
-        let db = tenant_db(ctx, principal).await?;
+        let db = tenant(ctx, principal).await?.db;
         Ok(db
-            .read(move |conn| repo::agents::get_agent(conn, &id).map_err(ApiError::from))
+            .read(move |conn| repo::agents::get_agent(conn, &id))
             .await?
             .map(Agent))
     }
@@ -156,25 +154,27 @@ impl AgentQuery {
         first: Option<i32>,
         after: Option<String>,
         #[graphql(default)] include_archived: bool,
-    ) -> Result<Connection<KeysetCursor, Agent>> {
+    ) -> ApiResult<Connection<KeysetCursor, Agent>> {
         let principal = ctx.authorize(Permission::ReadAgents)?;
-        let page = PageRequest::new(first, after)?;
-        let db = tenant_db(ctx, principal).await?;
-        let (after, limit) = (page.after_pair(), page.fetch_limit());
-        let rows = db
-            .read(move |conn| {
-                repo::agents::list_agents(conn, include_archived, after, limit)
-                    .map_err(ApiError::from)
-            })
-            .await?;
-        Ok(page.connection(
-            rows,
-            |a| KeysetCursor {
-                at: a.created_at,
-                id: a.id.clone(),
-            },
-            Agent,
-        ))
+        let tenant = tenant(ctx, principal).await?;
+        PageRequest::new(first, after)?
+            .load(
+                &tenant.db,
+                move |conn, after, limit| {
+                    repo::agents::list_agents(
+                        conn,
+                        include_archived,
+                        after.map(|c| (c.at, c.id)),
+                        limit,
+                    )
+                },
+                |a| KeysetCursor {
+                    at: a.created_at,
+                    id: a.id.clone(),
+                },
+                Agent,
+            )
+            .await
     }
 }
 
@@ -201,9 +201,9 @@ pub struct AgentMutation;
 
 #[Object]
 impl AgentMutation {
-    async fn create_agent(&self, ctx: &Context<'_>, input: CreateAgentInput) -> Result<Agent> {
+    async fn create_agent(&self, ctx: &Context<'_>, input: CreateAgentInput) -> ApiResult<Agent> {
         let principal = ctx.authorize(Permission::EditAgents)?;
-        let db = tenant_db(ctx, principal).await?;
+        let db = tenant(ctx, principal).await?.db;
         let (agent, _) =
             agents::create(&db, principal.actor.label(), &input.name, input.config).await?;
         Ok(Agent(agent))
@@ -215,9 +215,9 @@ impl AgentMutation {
         ctx: &Context<'_>,
         id: ID,
         input: UpdateAgentInput,
-    ) -> Result<Agent> {
+    ) -> ApiResult<Agent> {
         let principal = ctx.authorize(Permission::EditAgents)?;
-        let db = tenant_db(ctx, principal).await?;
+        let db = tenant(ctx, principal).await?.db;
         let change = AgentChange {
             name: input.name,
             config: input.config,
@@ -237,9 +237,9 @@ impl AgentMutation {
     }
 
     /// Makes a copy of an earlier version the active one (history is kept).
-    async fn rollback_agent(&self, ctx: &Context<'_>, id: ID, version: i64) -> Result<Agent> {
+    async fn rollback_agent(&self, ctx: &Context<'_>, id: ID, version: i64) -> ApiResult<Agent> {
         let principal = ctx.authorize(Permission::EditAgents)?;
-        let db = tenant_db(ctx, principal).await?;
+        let db = tenant(ctx, principal).await?.db;
         let (agent, _) = agents::rollback(
             &db,
             &ctx.app().agents,
@@ -252,17 +252,17 @@ impl AgentMutation {
         Ok(Agent(agent))
     }
 
-    async fn archive_agent(&self, ctx: &Context<'_>, id: ID) -> Result<Agent> {
+    async fn archive_agent(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Agent> {
         let principal = ctx.authorize(Permission::EditAgents)?;
-        let db = tenant_db(ctx, principal).await?;
+        let db = tenant(ctx, principal).await?.db;
         Ok(Agent(
             agents::set_archived(&db, &ctx.app().agents, principal.tenant_id, id.0, true).await?,
         ))
     }
 
-    async fn unarchive_agent(&self, ctx: &Context<'_>, id: ID) -> Result<Agent> {
+    async fn unarchive_agent(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Agent> {
         let principal = ctx.authorize(Permission::EditAgents)?;
-        let db = tenant_db(ctx, principal).await?;
+        let db = tenant(ctx, principal).await?.db;
         Ok(Agent(
             agents::set_archived(&db, &ctx.app().agents, principal.tenant_id, id.0, false).await?,
         ))

@@ -1,14 +1,17 @@
 //! API keys: list, create (secret shown once), revoke.
 
 use async_graphql::connection::Connection;
-use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::context::{ContextExt, tenant_db};
+use super::context::{ContextExt, tenant};
 use super::pagination::{KeysetCursor, PageRequest, connection_complexity};
-use super::scalars::datetime;
-use crate::auth::{Permission, Role, display_prefix, keys};
+use crate::auth::{Permission, display_prefix, keys};
+use crate::clock::datetime;
 use crate::db::TenantId;
+use crate::error::ApiResult;
+use crate::model::Role;
+use crate::repo;
 use crate::repo::api_keys::ApiKeyRow;
 
 #[derive(Default)]
@@ -23,20 +26,23 @@ impl ApiKeyQuery {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> Result<Connection<KeysetCursor, ApiKey>> {
+    ) -> ApiResult<Connection<KeysetCursor, ApiKey>> {
         let principal = ctx.authorize(Permission::ManageApiKeys)?;
-        let page = PageRequest::new(first, after)?;
-        let db = tenant_db(ctx, principal).await?;
-        let rows = keys::list(&db, page.after_pair(), page.fetch_limit()).await?;
-        let tenant_id = principal.tenant_id;
-        Ok(page.connection(
-            rows,
-            |row| KeysetCursor {
-                at: row.created_at,
-                id: row.id.clone(),
-            },
-            |row| ApiKey { tenant_id, row },
-        ))
+        let tenant = tenant(ctx, principal).await?;
+        let tenant_id = tenant.id;
+        PageRequest::new(first, after)?
+            .load(
+                &tenant.db,
+                |conn, after, limit| {
+                    repo::api_keys::list(conn, after.as_ref().map(KeysetCursor::pair), limit)
+                },
+                |row| KeysetCursor {
+                    at: row.created_at,
+                    id: row.id.clone(),
+                },
+                |row| ApiKey { tenant_id, row },
+            )
+            .await
     }
 }
 
@@ -115,9 +121,9 @@ impl ApiKeyMutation {
         &self,
         ctx: &Context<'_>,
         input: CreateApiKeyInput,
-    ) -> Result<CreateApiKeyPayload> {
+    ) -> ApiResult<CreateApiKeyPayload> {
         let principal = ctx.authorize(Permission::ManageApiKeys)?;
-        let db = tenant_db(ctx, principal).await?;
+        let db = tenant(ctx, principal).await?.db;
         let issued = keys::create_at(
             &db,
             principal.tenant_id,
@@ -141,9 +147,9 @@ impl ApiKeyMutation {
     }
 
     /// Revokes an API key; it stops working immediately.
-    async fn revoke_api_key(&self, ctx: &Context<'_>, id: ID) -> Result<ApiKey> {
+    async fn revoke_api_key(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ApiKey> {
         let principal = ctx.authorize(Permission::ManageApiKeys)?;
-        let db = tenant_db(ctx, principal).await?;
+        let db = tenant(ctx, principal).await?.db;
         let row = keys::revoke(&db, &ctx.app().auth, principal.tenant_id, id.0).await?;
         Ok(ApiKey {
             tenant_id: principal.tenant_id,

@@ -17,10 +17,10 @@ use async_graphql::{Context, Name, Request, ServerResult, Value, Variables};
 
 use super::codes::code_of;
 use super::context::RequestMeta;
-use crate::app::AppState;
 use crate::audit::{self, Event};
 use crate::auth::Principal;
 use crate::db::TenantId;
+use crate::state::AppState;
 
 /// Argument names that identify what a mutation acts on, in order of preference.
 const TARGET_ARGS: [&str; 4] = ["id", "userId", "agentId", "tenantId"];
@@ -125,8 +125,12 @@ impl Extension for AuditExtension {
             tracing::info!(action = %event.action, outcome = event.error_code.as_deref().unwrap_or("ok"), ip = event.ip.as_deref().unwrap_or("-"), "unscoped mutation");
         }
         for tenant_id in tenants {
-            if let Err(err) = audit::record(app, tenant_id, event.clone()).await {
-                tracing::error!(tenant_id = %tenant_id, action = %event.action, code = err.code.as_str(), "audit entry not recorded");
+            let recorded = match app.tenants.get(tenant_id).await {
+                Ok(db) => audit::record(&db, app.clock.now_ms(), event.clone()).await,
+                Err(err) => Err(err),
+            };
+            if let Err(err) = recorded {
+                tracing::error!(tenant_id = %tenant_id, action = %event.action, error = %err, "audit entry not recorded");
             }
         }
         result

@@ -1,14 +1,15 @@
 //! `auditLog`: the tenant's audit entries, newest first. Owners and admins.
 
 use async_graphql::connection::Connection;
-use async_graphql::{Context, ID, Object, Result};
+use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 
-use super::context::ContextExt;
+use super::context::{ContextExt, tenant};
 use super::pagination::{KeysetCursor, PageRequest, connection_complexity};
-use super::scalars::datetime;
-use crate::audit;
 use crate::auth::Permission;
+use crate::clock::datetime;
+use crate::error::ApiResult;
+use crate::repo;
 use crate::repo::audit::AuditRow;
 
 /// One recorded action.
@@ -70,23 +71,21 @@ impl AuditQuery {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> Result<Connection<KeysetCursor, AuditEntry>> {
+    ) -> ApiResult<Connection<KeysetCursor, AuditEntry>> {
         let principal = ctx.authorize(Permission::ReadAuditLog)?;
-        let page = PageRequest::new(first, after)?;
-        let rows = audit::list(
-            ctx.app(),
-            principal.tenant_id,
-            page.after_pair(),
-            page.fetch_limit(),
-        )
-        .await?;
-        Ok(page.connection(
-            rows,
-            |row| KeysetCursor {
-                at: row.at,
-                id: row.id.clone(),
-            },
-            AuditEntry,
-        ))
+        let tenant = tenant(ctx, principal).await?;
+        PageRequest::new(first, after)?
+            .load(
+                &tenant.db,
+                |conn, after, limit| {
+                    repo::audit::list(conn, after.as_ref().map(KeysetCursor::pair), limit)
+                },
+                |row| KeysetCursor {
+                    at: row.at,
+                    id: row.id.clone(),
+                },
+                AuditEntry,
+            )
+            .await
     }
 }

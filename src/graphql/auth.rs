@@ -1,16 +1,17 @@
 //! Sign-up, sign-in, refresh, sign-out and tenant switching for portal users.
 
-use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::audit::note;
 use super::context::{ContextExt, RequestMeta};
-use super::scalars::datetime;
 use super::viewer::Tenant;
-use crate::auth::{Actor, Role};
+use crate::auth::Actor;
+use crate::clock::datetime;
 use crate::db::TenantId;
-use crate::error::{ApiError, ErrorCode, FieldError};
-use crate::identity::sessions::{self, SignUp, SignedIn};
+use crate::error::{ApiError, ApiResult, ErrorCode, InvalidInput};
+use crate::identity::sessions::{SignUp, SignedIn};
+use crate::model::Role;
 use crate::redact::Secret;
 use crate::repo::users::UserRow;
 use crate::tenants;
@@ -65,7 +66,7 @@ impl AuthPayload {
     }
 
     /// The tenant the tokens are scoped to.
-    async fn tenant(&self, ctx: &Context<'_>) -> Result<Tenant> {
+    async fn tenant(&self, ctx: &Context<'_>) -> ApiResult<Tenant> {
         Ok(Tenant(
             tenants::find(&ctx.app().catalog, self.0.tenant_id).await?,
         ))
@@ -108,37 +109,39 @@ pub struct AuthMutation;
 #[Object]
 impl AuthMutation {
     /// Creates an account and a tenant owned by it, and signs in to that tenant.
-    async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> Result<AuthPayload> {
-        let signed_in = sessions::sign_up(
-            ctx.app(),
-            SignUp {
+    async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> ApiResult<AuthPayload> {
+        let signed_in = ctx
+            .app()
+            .identity
+            .sign_up(SignUp {
                 email: input.email,
                 password: Secret::new(input.password),
                 name: input.name,
                 tenant_name: input.tenant_name,
-            },
-        )
-        .await?;
+            })
+            .await?;
         note_session(ctx, &signed_in, None);
         Ok(AuthPayload(signed_in))
     }
 
     /// Signs in with email and password. Repeated failures lock the account (and the client IP) out
     /// for a while (`RATE_LIMITED`).
-    async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> Result<AuthPayload> {
+    async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> ApiResult<AuthPayload> {
         let tenant = input
             .tenant_id
             .map(|id| parse_tenant(&id, "input.tenantId"))
             .transpose()?;
         let ip = ctx.data_opt::<RequestMeta>().and_then(|m| m.ip.clone());
-        match sessions::sign_in(
-            ctx.app(),
-            &input.email,
-            Secret::new(input.password),
-            tenant,
-            ip.as_deref(),
-        )
-        .await
+        match ctx
+            .app()
+            .identity
+            .sign_in(
+                &input.email,
+                Secret::new(input.password),
+                tenant,
+                ip.as_deref(),
+            )
+            .await
         {
             Ok(signed_in) => {
                 note_session(ctx, &signed_in, Some("signIn"));
@@ -162,15 +165,15 @@ impl AuthMutation {
         &self,
         ctx: &Context<'_>,
         refresh_token: String,
-    ) -> Result<AuthPayload> {
-        let signed_in = sessions::refresh(ctx.app(), &refresh_token).await?;
+    ) -> ApiResult<AuthPayload> {
+        let signed_in = ctx.app().identity.refresh(&refresh_token).await?;
         note_session(ctx, &signed_in, None);
         Ok(AuthPayload(signed_in))
     }
 
     /// Signs out: ends the session the refresh token belongs to, access tokens included.
-    async fn logout(&self, ctx: &Context<'_>, refresh_token: String) -> Result<LogoutPayload> {
-        let family = sessions::sign_out(ctx.app(), &refresh_token).await?;
+    async fn logout(&self, ctx: &Context<'_>, refresh_token: String) -> ApiResult<LogoutPayload> {
+        let family = ctx.app().identity.sign_out(&refresh_token).await?;
         note(ctx, |n| {
             n.tenants = vec![family.tenant_id];
             n.actor = Some(format!("user:{}", family.user_id));
@@ -183,13 +186,13 @@ impl AuthMutation {
     }
 
     /// New tokens for another tenant the signed-in user belongs to.
-    async fn switch_tenant(&self, ctx: &Context<'_>, tenant_id: ID) -> Result<AuthPayload> {
+    async fn switch_tenant(&self, ctx: &Context<'_>, tenant_id: ID) -> ApiResult<AuthPayload> {
         let principal = ctx.principal()?;
         let Actor::User { user_id } = &principal.actor else {
-            return Err(ApiError::forbidden("only signed-in users switch tenants").into());
+            return Err(ApiError::forbidden("only signed-in users switch tenants"));
         };
         let tenant = parse_tenant(&tenant_id, "tenantId")?;
-        let signed_in = sessions::switch_tenant(ctx.app(), user_id, tenant).await?;
+        let signed_in = ctx.app().identity.switch_tenant(user_id, tenant).await?;
         note_session(ctx, &signed_in, None);
         Ok(AuthPayload(signed_in))
     }
@@ -206,27 +209,12 @@ pub(super) fn note_session(ctx: &Context<'_>, signed_in: &SignedIn, action: Opti
 }
 
 /// A tenant id argument; anything unparsable is simply not found.
-pub(super) fn parse_tenant(id: &ID, field: &str) -> Result<TenantId, ApiError> {
-    id.parse().map_err(|_| {
-        ApiError::invalid_input(vec![FieldError {
-            field: field.into(),
-            code: "INVALID_ID",
-            message: "is not a tenant id".into(),
-        }])
-    })
+pub(super) fn parse_tenant(id: &ID, field: &str) -> Result<TenantId, InvalidInput> {
+    id.parse()
+        .map_err(|_| InvalidInput::field(field, ErrorCode::InvalidId, "is not a tenant id"))
 }
 
 /// `INVALID_INPUT` for a missing required-in-context field.
-pub(super) fn required(field: &str) -> ApiError {
-    ApiError {
-        fields: vec![FieldError {
-            field: field.into(),
-            code: "REQUIRED",
-            message: "is required here".into(),
-        }],
-        ..ApiError::new(
-            ErrorCode::InvalidInput,
-            format!("{field}: is required here"),
-        )
-    }
+pub(super) fn required(field: &str) -> InvalidInput {
+    InvalidInput::field(field, ErrorCode::Required, "is required here")
 }

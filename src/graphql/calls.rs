@@ -1,17 +1,18 @@
-//! Calls, their timelines and transcripts, and transcript search.
+//! Calls, their timelines and transcripts.
 
-use async_graphql::connection::{Connection, CursorType, Edge};
-use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject};
+use async_graphql::connection::Connection;
+use async_graphql::{Context, ID, InputObject, Json, Object};
 use chrono::{DateTime, Utc};
 
 use super::agents::{Agent, AgentVersion, load_version};
-use super::context::{ContextExt, tenant_db};
+use super::context::{ContextExt, tenant};
 use super::loaders::AgentKey;
 use super::pagination::{KeysetCursor, PageRequest, connection_complexity};
-use super::scalars::datetime;
 use crate::auth::Permission;
-use crate::calls::{self, CallStatus, Direction, NewCall, Speaker, Transport};
-use crate::error::{ApiError, FieldError};
+use crate::calls::{self, NewCall};
+use crate::clock::datetime;
+use crate::error::{ApiError, ApiResult, ErrorCode, InvalidInput};
+use crate::model::{CallStatus, Direction, Speaker, Transport};
 use crate::repo;
 use crate::repo::calls::{CallEventRow, CallFilter, CallRow, NewSegment, SegmentRow};
 
@@ -25,16 +26,16 @@ impl Call {
     }
 
     /// The agent (batched: a page of calls loads its agents in one query).
-    async fn agent(&self, ctx: &Context<'_>) -> Result<Agent> {
+    async fn agent(&self, ctx: &Context<'_>) -> ApiResult<Agent> {
         ctx.loader()?
             .load_one(AgentKey(self.0.agent_id.clone()))
             .await?
             .map(Agent)
-            .ok_or_else(|| ApiError::internal(format!("call {} has no agent", self.0.id)).into())
+            .ok_or_else(|| ApiError::internal(format!("call {} has no agent", self.0.id)))
     }
 
     /// The agent version the call ran with.
-    async fn agent_version(&self, ctx: &Context<'_>) -> Result<AgentVersion> {
+    async fn agent_version(&self, ctx: &Context<'_>) -> ApiResult<AgentVersion> {
         load_version(ctx, &self.0.agent_id, self.0.agent_version).await
     }
 
@@ -93,28 +94,23 @@ impl Call {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> Result<Connection<KeysetCursor, CallEvent>> {
+    ) -> ApiResult<Connection<KeysetCursor, CallEvent>> {
         let principal = ctx.authorize(Permission::ReadCalls)?;
-        let page = PageRequest::new(first, after)?;
-        let db = tenant_db(ctx, principal).await?;
-        let (id, after_seq, limit) = (
-            self.0.id.clone(),
-            page.after.as_ref().map_or(0, |c| c.at),
-            page.fetch_limit(),
-        );
-        let rows = db
-            .read(move |conn| {
-                repo::calls::list_events(conn, &id, after_seq, limit).map_err(ApiError::from)
-            })
-            .await?;
-        Ok(page.connection(
-            rows,
-            |e| KeysetCursor {
-                at: e.seq,
-                id: e.call_id.clone(),
-            },
-            CallEvent,
-        ))
+        let tenant = tenant(ctx, principal).await?;
+        let id = self.0.id.clone();
+        PageRequest::new(first, after)?
+            .load(
+                &tenant.db,
+                move |conn, after, limit| {
+                    repo::calls::list_events(conn, &id, after.map_or(0, |c| c.at), limit)
+                },
+                |e| KeysetCursor {
+                    at: e.seq,
+                    id: e.call_id.clone(),
+                },
+                CallEvent,
+            )
+            .await
     }
 
     /// What was said, in order.
@@ -124,28 +120,23 @@ impl Call {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> Result<Connection<KeysetCursor, TranscriptSegment>> {
+    ) -> ApiResult<Connection<KeysetCursor, TranscriptSegment>> {
         let principal = ctx.authorize(Permission::ReadCalls)?;
-        let page = PageRequest::new(first, after)?;
-        let db = tenant_db(ctx, principal).await?;
-        let (id, after_seq, limit) = (
-            self.0.id.clone(),
-            page.after.as_ref().map_or(0, |c| c.at),
-            page.fetch_limit(),
-        );
-        let rows = db
-            .read(move |conn| {
-                repo::calls::list_segments(conn, &id, after_seq, limit).map_err(ApiError::from)
-            })
-            .await?;
-        Ok(page.connection(
-            rows,
-            |s| KeysetCursor {
-                at: s.seq,
-                id: s.call_id.clone(),
-            },
-            TranscriptSegment,
-        ))
+        let tenant = tenant(ctx, principal).await?;
+        let id = self.0.id.clone();
+        PageRequest::new(first, after)?
+            .load(
+                &tenant.db,
+                move |conn, after, limit| {
+                    repo::calls::list_segments(conn, &id, after.map_or(0, |c| c.at), limit)
+                },
+                |s| KeysetCursor {
+                    at: s.seq,
+                    id: s.call_id.clone(),
+                },
+                TranscriptSegment,
+            )
+            .await
     }
 }
 
@@ -232,16 +223,16 @@ pub struct CallFilterInput {
 }
 
 impl CallFilterInput {
-    pub fn into_filter(self) -> Result<CallFilter, ApiError> {
+    pub fn into_filter(self) -> Result<CallFilter, InvalidInput> {
         let transcript_terms = match self.text {
             Some(text) => {
                 let terms = calls::fts_terms(&text);
                 if terms.is_empty() {
-                    return Err(ApiError::invalid_input(vec![FieldError {
-                        field: "filter.text".into(),
-                        code: "EMPTY_QUERY",
-                        message: "give at least one word".into(),
-                    }]));
+                    return Err(InvalidInput::field(
+                        "filter.text",
+                        ErrorCode::EmptyQuery,
+                        "give at least one word",
+                    ));
                 }
                 terms
             }
@@ -255,91 +246,6 @@ impl CallFilterInput {
             created_before: self.created_before.map(|t| t.timestamp_millis()),
             transcript_terms,
         })
-    }
-}
-
-/// A transcript search result.
-#[derive(SimpleObject)]
-#[graphql(complex)]
-pub struct TranscriptHit {
-    /// The segment's text around the match, with matches wrapped in the highlight markers.
-    pub snippet: String,
-    /// Relevance (bm25; lower is better).
-    pub rank: f64,
-    #[graphql(skip)]
-    segment: SegmentRow,
-}
-
-#[async_graphql::ComplexObject]
-impl TranscriptHit {
-    async fn segment(&self) -> TranscriptSegment {
-        TranscriptSegment(self.segment.clone())
-    }
-
-    async fn call(&self, ctx: &Context<'_>) -> Result<Call> {
-        let principal = ctx.authorize(Permission::ReadCalls)?;
-        let db = tenant_db(ctx, principal).await?;
-        let id = self.segment.call_id.clone();
-        db.read(move |conn| repo::calls::get_call(conn, &id).map_err(ApiError::from))
-            .await?
-            .map(Call)
-            .ok_or_else(|| ApiError::not_found("call").into())
-    }
-}
-
-/// What wraps each match in a search snippet.
-#[derive(InputObject)]
-pub struct HighlightInput {
-    #[graphql(default = "<mark>")]
-    pub start: String,
-    #[graphql(default = "</mark>")]
-    pub end: String,
-}
-
-impl Default for HighlightInput {
-    fn default() -> Self {
-        Self {
-            start: "<mark>".into(),
-            end: "</mark>".into(),
-        }
-    }
-}
-
-/// How transcript search results are ordered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, async_graphql::Enum)]
-pub enum TranscriptSearchOrder {
-    /// Most relevant first (bm25). Every match is scored: slower for words found in many segments.
-    #[default]
-    Relevance,
-    /// Most recent first; as fast for common words as for rare ones.
-    Newest,
-}
-
-impl From<TranscriptSearchOrder> for repo::calls::SearchOrder {
-    fn from(order: TranscriptSearchOrder) -> Self {
-        match order {
-            TranscriptSearchOrder::Relevance => Self::Relevance,
-            TranscriptSearchOrder::Newest => Self::Newest,
-        }
-    }
-}
-
-/// Offset cursors for search results (ranked lists have no stable key).
-#[derive(Debug, Clone, Copy)]
-pub struct OffsetCursor(pub usize);
-
-impl CursorType for OffsetCursor {
-    type Error = &'static str;
-
-    fn decode_cursor(s: &str) -> Result<Self, Self::Error> {
-        s.strip_prefix("o:")
-            .and_then(|n| n.parse().ok())
-            .map(Self)
-            .ok_or("invalid cursor")
-    }
-
-    fn encode_cursor(&self) -> String {
-        format!("o:{}", self.0)
     }
 }
 
@@ -371,11 +277,11 @@ pub struct CallQuery;
 
 #[Object]
 impl CallQuery {
-    async fn call(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Call>> {
+    async fn call(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<Call>> {
         let principal = ctx.authorize(Permission::ReadCalls)?;
-        let db = tenant_db(ctx, principal).await?;
+        let db = tenant(ctx, principal).await?.db;
         Ok(db
-            .read(move |conn| repo::calls::get_call(conn, &id).map_err(ApiError::from))
+            .read(move |conn| repo::calls::get_call(conn, &id))
             .await?
             .map(Call))
     }
@@ -388,105 +294,23 @@ impl CallQuery {
         first: Option<i32>,
         after: Option<String>,
         filter: Option<CallFilterInput>,
-    ) -> Result<Connection<KeysetCursor, Call>> {
+    ) -> ApiResult<Connection<KeysetCursor, Call>> {
         let principal = ctx.authorize(Permission::ReadCalls)?;
         let page = PageRequest::new(first, after)?;
         let filter = filter.unwrap_or_default().into_filter()?;
-        let db = tenant_db(ctx, principal).await?;
-        let (after, limit) = (page.after_pair(), page.fetch_limit());
-        let rows = db
-            .read(move |conn| {
-                repo::calls::list_calls(conn, &filter, after, limit).map_err(ApiError::from)
-            })
-            .await?;
-        Ok(page.connection(
-            rows,
+        let tenant = tenant(ctx, principal).await?;
+        page.load(
+            &tenant.db,
+            move |conn, after, limit| {
+                repo::calls::list_calls(conn, &filter, after.map(|c| (c.at, c.id)), limit)
+            },
             |c| KeysetCursor {
                 at: c.created_at,
                 id: c.id.clone(),
             },
             Call,
-        ))
-    }
-
-    /// Full-text search over final transcript segments. Every word must match.
-    #[graphql(complexity = "connection_complexity(child_complexity, first)")]
-    async fn search_transcripts(
-        &self,
-        ctx: &Context<'_>,
-        query: String,
-        first: Option<i32>,
-        after: Option<String>,
-        highlight: Option<HighlightInput>,
-        #[graphql(default)] order: TranscriptSearchOrder,
-    ) -> Result<Connection<OffsetCursor, TranscriptHit>> {
-        let principal = ctx.authorize(Permission::ReadCalls)?;
-        let page = PageRequest::new(first, None)?;
-        let offset = match after {
-            Some(cursor) => {
-                OffsetCursor::decode_cursor(&cursor)
-                    .map_err(|e| {
-                        ApiError::invalid_input(vec![FieldError {
-                            field: "after".into(),
-                            code: "INVALID_CURSOR",
-                            message: e.into(),
-                        }])
-                    })?
-                    .0
-                    + 1
-            }
-            None => 0,
-        };
-        let fts = calls::fts_query(&query).ok_or_else(|| {
-            ApiError::invalid_input(vec![FieldError {
-                field: "query".into(),
-                code: "EMPTY_QUERY",
-                message: "give at least one word".into(),
-            }])
-        })?;
-        let HighlightInput {
-            start: highlight_start,
-            end: highlight_end,
-        } = highlight.unwrap_or_default();
-        if highlight_start.len() > 32 || highlight_end.len() > 32 {
-            return Err(ApiError::invalid_input(vec![FieldError {
-                field: "highlight".into(),
-                code: "TOO_LONG",
-                message: "markers of at most 32 bytes".into(),
-            }])
-            .into());
-        }
-        let db = tenant_db(ctx, principal).await?;
-        let limit = page.fetch_limit();
-        let mut hits = db
-            .read(move |conn| {
-                repo::calls::search_segments(
-                    conn,
-                    &fts,
-                    (&highlight_start, &highlight_end),
-                    order.into(),
-                    offset,
-                    limit,
-                )
-                .map_err(ApiError::from)
-            })
-            .await?;
-        let has_next = hits.len() > page.limit;
-        hits.truncate(page.limit);
-        let mut connection = Connection::new(offset > 0, has_next);
-        connection
-            .edges
-            .extend(hits.into_iter().enumerate().map(|(i, hit)| {
-                Edge::new(
-                    OffsetCursor(offset + i),
-                    TranscriptHit {
-                        snippet: hit.snippet,
-                        rank: hit.rank,
-                        segment: hit.segment,
-                    },
-                )
-            }));
-        Ok(connection)
+        )
+        .await
     }
 }
 
@@ -497,11 +321,11 @@ pub struct CallMutation;
 impl CallMutation {
     /// Creates a call record (queued) for an agent, pinned to its active version. Live-call endpoints
     /// create calls themselves; use this to record calls placed through your own telephony.
-    async fn create_call(&self, ctx: &Context<'_>, input: CreateCallInput) -> Result<Call> {
+    async fn create_call(&self, ctx: &Context<'_>, input: CreateCallInput) -> ApiResult<Call> {
         let principal = ctx.authorize(Permission::ManageCalls)?;
+        let tenant = tenant(ctx, principal).await?;
         let call = calls::create(
-            ctx.app(),
-            principal.tenant_id,
+            &tenant,
             NewCall {
                 agent_id: input.agent_id.0,
                 direction: input.direction,
@@ -524,10 +348,11 @@ impl CallMutation {
         id: ID,
         status: CallStatus,
         reason: Option<String>,
-    ) -> Result<Call> {
+    ) -> ApiResult<Call> {
         let principal = ctx.authorize(Permission::ManageCalls)?;
+        let tenant = tenant(ctx, principal).await?;
         Ok(Call(
-            calls::transition(ctx.app(), principal.tenant_id, id.0, status, reason).await?,
+            calls::transition(&tenant, id.0, status, reason).await?,
         ))
     }
 
@@ -537,7 +362,7 @@ impl CallMutation {
         ctx: &Context<'_>,
         call_id: ID,
         segments: Vec<TranscriptSegmentInput>,
-    ) -> Result<Vec<TranscriptSegment>> {
+    ) -> ApiResult<Vec<TranscriptSegment>> {
         let principal = ctx.authorize(Permission::ManageCalls)?;
         let segments = segments
             .into_iter()
@@ -551,14 +376,8 @@ impl CallMutation {
                 is_final: s.is_final,
             })
             .collect();
-        let stored = calls::add_segments(
-            ctx.app(),
-            principal.tenant_id,
-            call_id.0,
-            segments,
-            Vec::new(),
-        )
-        .await?;
+        let tenant = tenant(ctx, principal).await?;
+        let stored = calls::add_segments(&tenant, call_id.0, segments, Vec::new()).await?;
         Ok(stored.into_iter().map(TranscriptSegment).collect())
     }
 }

@@ -3,11 +3,11 @@
 use async_graphql::Context;
 use async_graphql::dataloader::DataLoader;
 
-use crate::app::AppState;
-use crate::auth::{Actor, Permission, Principal};
-use crate::db::Database;
-use crate::error::{ApiError, ErrorCode};
+use crate::auth::{Actor, AuthError, Permission, Principal};
+use crate::error::ApiResult;
 use crate::graphql::loaders::TenantLoader;
+use crate::state::AppState;
+use crate::tenants::Tenant;
 
 /// Request-scoped facts about the caller, attached by the HTTP and WebSocket layers.
 #[derive(Debug, Clone, Default)]
@@ -24,15 +24,20 @@ pub trait ContextExt {
     /// The shared application state.
     fn app(&self) -> &AppState;
     /// The authenticated principal, or `UNAUTHENTICATED`.
-    fn principal(&self) -> Result<&Principal, ApiError>;
+    fn principal(&self) -> ApiResult<&Principal>;
     /// The request's batching loader for the principal's tenant.
-    fn loader(&self) -> Result<&DataLoader<TenantLoader>, ApiError>;
+    fn loader(&self) -> ApiResult<&DataLoader<TenantLoader>>;
     /// The principal, after checking it holds `permission`.
-    fn authorize(&self, permission: Permission) -> Result<&Principal, ApiError> {
+    fn authorize(&self, permission: Permission) -> ApiResult<&Principal> {
         let principal = self.principal()?;
         principal.require(permission)?;
         Ok(principal)
     }
+}
+
+/// The principal's tenant.
+pub async fn tenant(ctx: &Context<'_>, principal: &Principal) -> ApiResult<Tenant> {
+    Ok(ctx.app().tenant(principal.tenant_id).await?)
 }
 
 impl ContextExt for Context<'_> {
@@ -42,21 +47,18 @@ impl ContextExt for Context<'_> {
         self.data_unchecked::<AppState>()
     }
 
-    fn principal(&self) -> Result<&Principal, ApiError> {
+    fn principal(&self) -> ApiResult<&Principal> {
         // Live-call session tokens never reach here (the HTTP edge refuses them); refuse them again.
-        self.data_opt::<Principal>()
+        Ok(self
+            .data_opt::<Principal>()
             .filter(|p| !matches!(p.actor, Actor::Session { .. }))
-            .ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "authentication required"))
+            .ok_or(AuthError::Unauthenticated)?)
     }
 
-    fn loader(&self) -> Result<&DataLoader<TenantLoader>, ApiError> {
+    fn loader(&self) -> ApiResult<&DataLoader<TenantLoader>> {
         // Attached with the principal, so only an anonymous request lacks it.
-        self.data_opt::<DataLoader<TenantLoader>>()
-            .ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "authentication required"))
+        Ok(self
+            .data_opt::<DataLoader<TenantLoader>>()
+            .ok_or(AuthError::Unauthenticated)?)
     }
-}
-
-/// The principal's tenant database.
-pub async fn tenant_db(ctx: &Context<'_>, principal: &Principal) -> Result<Database, ApiError> {
-    ctx.app().tenant_db(principal.tenant_id).await
 }

@@ -10,7 +10,7 @@ use futures::StreamExt as _;
 use tokio_stream::wrappers::IntervalStream;
 
 use super::context::ContextExt;
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, ErrorCode, InvalidInput};
 
 #[derive(Default)]
 pub struct HeartbeatSubscription;
@@ -35,12 +35,12 @@ impl HeartbeatSubscription {
     ) -> Result<impl Stream<Item = Heartbeat> + use<>> {
         let principal = ctx.principal()?;
         if !(100..=60_000).contains(&interval_ms) {
-            return Err(ApiError::invalid_input(vec![FieldError {
-                field: "intervalMs".into(),
-                code: "OUT_OF_RANGE",
-                message: "must be between 100 and 60000".into(),
-            }])
-            .into());
+            let invalid = InvalidInput::field(
+                "intervalMs",
+                ErrorCode::OutOfRange,
+                "must be between 100 and 60000",
+            );
+            return Err(ApiError::from(invalid).into());
         }
         let tenant_id = ID(principal.tenant_id.to_string());
         let interval = tokio::time::interval(Duration::from_millis(interval_ms as u64));

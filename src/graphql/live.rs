@@ -13,10 +13,10 @@ use futures::Stream;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::calls::{Call, TranscriptSegment};
-use super::context::ContextExt;
+use super::context::{ContextExt, tenant};
 use crate::auth::Permission;
 use crate::db::Database;
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
 use crate::events::TenantEvent;
 use crate::repo;
 use crate::repo::calls::SegmentRow;
@@ -38,7 +38,7 @@ impl LiveSubscription {
         let principal = ctx.authorize(Permission::ReadCalls)?;
         let app = ctx.app().clone();
         let mut events = app.events.subscribe(principal.tenant_id);
-        let db = app.tenant_db(principal.tenant_id).await?;
+        let db = tenant(ctx, principal).await?.db;
         let id = call_id.0;
         let current = read_call(&db, &id)
             .await?
@@ -84,7 +84,7 @@ impl LiveSubscription {
         let principal = ctx.authorize(Permission::ReadCalls)?;
         let app = ctx.app().clone();
         let mut events = app.events.subscribe(principal.tenant_id);
-        let db = app.tenant_db(principal.tenant_id).await?;
+        let db = tenant(ctx, principal).await?.db;
         let id = call_id.0;
         read_call(&db, &id)
             .await?
@@ -128,7 +128,7 @@ impl LiveSubscription {
         let principal = ctx.authorize(Permission::ReadCalls)?;
         let app = ctx.app().clone();
         let mut events = app.events.subscribe(principal.tenant_id);
-        let db = app.tenant_db(principal.tenant_id).await?;
+        let db = tenant(ctx, principal).await?.db;
         let first = active(&db).await?;
         Ok(async_stream::stream! {
             yield first;
@@ -152,15 +152,16 @@ impl LiveSubscription {
     }
 }
 
-async fn read_call(db: &Database, id: &str) -> Result<Option<repo::calls::CallRow>, ApiError> {
+async fn read_call(db: &Database, id: &str) -> ApiResult<Option<repo::calls::CallRow>> {
     let id = id.to_string();
-    db.read(move |conn| repo::calls::get_call(conn, &id).map_err(ApiError::from))
-        .await
+    Ok(db
+        .read(move |conn| repo::calls::get_call(conn, &id))
+        .await?)
 }
 
-async fn active(db: &Database) -> Result<Vec<Call>, ApiError> {
+async fn active(db: &Database) -> ApiResult<Vec<Call>> {
     let rows = db
-        .read(|conn| repo::calls::active_calls(conn, ACTIVE_CALLS_LIMIT).map_err(ApiError::from))
+        .read(|conn| repo::calls::active_calls(conn, ACTIVE_CALLS_LIMIT))
         .await?;
     Ok(rows.into_iter().map(Call).collect())
 }
@@ -172,9 +173,7 @@ async fn stored_segments(db: &Database, call_id: &str, after_seq: i64) -> Vec<Se
     loop {
         let id = call_id.to_string();
         let page = db
-            .read(move |conn| {
-                repo::calls::list_segments(conn, &id, cursor, 1000).map_err(ApiError::from)
-            })
+            .read(move |conn| repo::calls::list_segments(conn, &id, cursor, 1000))
             .await
             .unwrap_or_default();
         let Some(last) = page.last() else { break };

@@ -1,13 +1,14 @@
 //! The tenant's LLM provider keys. Keys are write-only: once set, only their last four characters are shown.
 
-use async_graphql::{Context, InputObject, Object, Result};
+use async_graphql::{Context, InputObject, Object};
 use chrono::{DateTime, Utc};
 
 use super::audit;
-use super::context::{ContextExt, tenant_db};
-use super::scalars::datetime;
+use super::context::{ContextExt, tenant};
 use crate::agents::llm_keys;
 use crate::auth::Permission;
+use crate::clock::datetime;
+use crate::error::ApiResult;
 use crate::redact::Secret;
 use crate::repo::llm_keys::LlmKeyRow;
 
@@ -49,9 +50,9 @@ pub struct LlmKeyQuery;
 #[Object]
 impl LlmKeyQuery {
     /// The tenant's LLM provider keys (last four characters only).
-    async fn llm_keys(&self, ctx: &Context<'_>) -> Result<Vec<LlmKey>> {
+    async fn llm_keys(&self, ctx: &Context<'_>) -> ApiResult<Vec<LlmKey>> {
         let principal = ctx.authorize(Permission::ReadAgents)?;
-        let db = tenant_db(ctx, principal).await?;
+        let db = tenant(ctx, principal).await?.db;
         Ok(llm_keys::list_keys(&db)
             .await?
             .into_iter()
@@ -66,9 +67,9 @@ pub struct LlmKeyMutation;
 #[Object]
 impl LlmKeyMutation {
     /// Sets (or replaces) the key for a provider. Calls starting from now use it.
-    async fn set_llm_key(&self, ctx: &Context<'_>, input: SetLlmKeyInput) -> Result<LlmKey> {
+    async fn set_llm_key(&self, ctx: &Context<'_>, input: SetLlmKeyInput) -> ApiResult<LlmKey> {
         let principal = ctx.authorize(Permission::EditAgents)?;
-        let db = tenant_db(ctx, principal).await?;
+        let db = tenant(ctx, principal).await?.db;
         let row = llm_keys::set_key(
             &db,
             &ctx.app().secrets,
@@ -82,9 +83,9 @@ impl LlmKeyMutation {
     }
 
     /// Removes a provider's key. Returns whether there was one.
-    async fn delete_llm_key(&self, ctx: &Context<'_>, provider: String) -> Result<bool> {
+    async fn delete_llm_key(&self, ctx: &Context<'_>, provider: String) -> ApiResult<bool> {
         let principal = ctx.authorize(Permission::EditAgents)?;
-        let db = tenant_db(ctx, principal).await?;
+        let db = tenant(ctx, principal).await?.db;
         let deleted = llm_keys::delete_key(&db, provider.clone()).await?;
         if deleted {
             audit::note(ctx, |n| n.target = Some(provider));

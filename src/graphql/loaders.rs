@@ -5,15 +5,14 @@ use std::collections::HashMap;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 
-use crate::app::AppState;
-use crate::db::TenantId;
+use crate::db::{TenantId, TenantStore};
 use crate::error::ApiError;
 use crate::repo;
 use crate::repo::agents::{AgentRow, VersionRow};
 
 /// Loads rows of one tenant's database in batches.
 pub struct TenantLoader {
-    app: AppState,
+    tenants: TenantStore,
     tenant: TenantId,
 }
 
@@ -26,10 +25,10 @@ pub struct AgentKey(pub String);
 pub struct VersionKey(pub String, pub i64);
 
 /// The loader for `tenant`, to attach to a request's data.
-pub fn for_tenant(app: &AppState, tenant: TenantId) -> DataLoader<TenantLoader> {
+pub fn for_tenant(tenants: &TenantStore, tenant: TenantId) -> DataLoader<TenantLoader> {
     DataLoader::new(
         TenantLoader {
-            app: app.clone(),
+            tenants: tenants.clone(),
             tenant,
         },
         tokio::spawn,
@@ -41,10 +40,10 @@ impl Loader<AgentKey> for TenantLoader {
     type Error = ApiError;
 
     async fn load(&self, keys: &[AgentKey]) -> Result<HashMap<AgentKey, AgentRow>, ApiError> {
-        let db = self.app.tenant_db(self.tenant).await?;
+        let db = self.tenants.get(self.tenant).await?;
         let ids: Vec<String> = keys.iter().map(|k| k.0.clone()).collect();
         let rows = db
-            .read(move |conn| repo::agents::get_agents(conn, &ids).map_err(ApiError::from))
+            .read(move |conn| repo::agents::get_agents(conn, &ids))
             .await?;
         Ok(rows
             .into_iter()
@@ -58,10 +57,10 @@ impl Loader<VersionKey> for TenantLoader {
     type Error = ApiError;
 
     async fn load(&self, keys: &[VersionKey]) -> Result<HashMap<VersionKey, VersionRow>, ApiError> {
-        let db = self.app.tenant_db(self.tenant).await?;
+        let db = self.tenants.get(self.tenant).await?;
         let pairs: Vec<(String, i64)> = keys.iter().map(|k| (k.0.clone(), k.1)).collect();
         let rows = db
-            .read(move |conn| repo::agents::get_versions(conn, &pairs).map_err(ApiError::from))
+            .read(move |conn| repo::agents::get_versions(conn, &pairs))
             .await?;
         Ok(rows
             .into_iter()

@@ -1,16 +1,19 @@
 //! Members and invitations: list, invite, accept, change role, remove, transfer ownership.
 
 use async_graphql::connection::Connection;
-use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::auth::{AuthPayload, note_session, required};
 use super::context::ContextExt;
 use super::pagination::{KeysetCursor, PageRequest, connection_complexity};
-use super::scalars::datetime;
-use crate::auth::{Actor, Permission, Role};
-use crate::identity::members::{self, Accepting};
+use crate::auth::{Actor, Permission};
+use crate::clock::datetime;
+use crate::error::ApiResult;
+use crate::identity::members::Accepting;
+use crate::model::Role;
 use crate::redact::Secret;
+use crate::repo;
 use crate::repo::invites::InviteRow;
 use crate::repo::memberships::MemberRow;
 
@@ -84,24 +87,23 @@ impl MemberQuery {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> Result<Connection<KeysetCursor, Member>> {
+    ) -> ApiResult<Connection<KeysetCursor, Member>> {
         let principal = ctx.authorize(Permission::ReadMembers)?;
-        let page = PageRequest::new(first, after)?;
-        let rows = members::list(
-            ctx.app(),
-            principal.tenant_id,
-            page.after_pair(),
-            page.fetch_limit(),
-        )
-        .await?;
-        Ok(page.connection(
-            rows,
-            |row| KeysetCursor {
-                at: row.created_at,
-                id: row.user_id.clone(),
-            },
-            Member,
-        ))
+        let tenant_id = principal.tenant_id;
+        PageRequest::new(first, after)?
+            .load(
+                &ctx.app().catalog,
+                move |conn, after, limit| {
+                    let after = after.as_ref().map(KeysetCursor::pair);
+                    repo::memberships::list_for_tenant(conn, tenant_id, after, limit)
+                },
+                |row| KeysetCursor {
+                    at: row.created_at,
+                    id: row.user_id.clone(),
+                },
+                Member,
+            )
+            .await
     }
 
     /// The tenant's pending invitations, newest first.
@@ -111,24 +113,23 @@ impl MemberQuery {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> Result<Connection<KeysetCursor, Invite>> {
+    ) -> ApiResult<Connection<KeysetCursor, Invite>> {
         let principal = ctx.authorize(Permission::ReadMembers)?;
-        let page = PageRequest::new(first, after)?;
-        let rows = members::list_invites(
-            ctx.app(),
-            principal.tenant_id,
-            page.after_pair(),
-            page.fetch_limit(),
-        )
-        .await?;
-        Ok(page.connection(
-            rows,
-            |row| KeysetCursor {
-                at: row.created_at,
-                id: row.id.clone(),
-            },
-            Invite,
-        ))
+        let (tenant_id, now) = (principal.tenant_id, ctx.app().clock.now_ms());
+        PageRequest::new(first, after)?
+            .load(
+                &ctx.app().catalog,
+                move |conn, after, limit| {
+                    let after = after.as_ref().map(KeysetCursor::pair);
+                    repo::invites::list_pending(conn, tenant_id, now, after, limit)
+                },
+                |row| KeysetCursor {
+                    at: row.created_at,
+                    id: row.id.clone(),
+                },
+                Invite,
+            )
+            .await
     }
 }
 
@@ -173,9 +174,13 @@ impl MemberMutation {
         &self,
         ctx: &Context<'_>,
         input: InviteMemberInput,
-    ) -> Result<InviteMemberPayload> {
+    ) -> ApiResult<InviteMemberPayload> {
         let principal = ctx.authorize(Permission::ManageMembers)?;
-        let issued = members::invite(ctx.app(), principal, &input.email, input.role).await?;
+        let issued = ctx
+            .app()
+            .identity
+            .invite(principal, &input.email, input.role)
+            .await?;
         Ok(InviteMemberPayload {
             invite: Invite(issued.invite),
             token: issued.token.into_inner(),
@@ -183,9 +188,9 @@ impl MemberMutation {
     }
 
     /// Withdraws a pending invitation. Owners and admins.
-    async fn revoke_invite(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+    async fn revoke_invite(&self, ctx: &Context<'_>, id: ID) -> ApiResult<bool> {
         let principal = ctx.authorize(Permission::ManageMembers)?;
-        members::revoke_invite(ctx.app(), principal, id.0).await?;
+        ctx.app().identity.revoke_invite(principal, id.0).await?;
         Ok(true)
     }
 
@@ -195,7 +200,7 @@ impl MemberMutation {
         &self,
         ctx: &Context<'_>,
         input: AcceptInviteInput,
-    ) -> Result<AuthPayload> {
+    ) -> ApiResult<AuthPayload> {
         let who = match ctx.principal().ok().map(|p| &p.actor) {
             Some(Actor::User { user_id }) => Accepting::User {
                 user_id: user_id.clone(),
@@ -205,7 +210,7 @@ impl MemberMutation {
                 name: input.name,
             },
         };
-        let signed_in = members::accept(ctx.app(), &input.token, who).await?;
+        let signed_in = ctx.app().identity.accept(&input.token, who).await?;
         note_session(ctx, &signed_in, None);
         Ok(AuthPayload(signed_in))
     }
@@ -215,25 +220,35 @@ impl MemberMutation {
         &self,
         ctx: &Context<'_>,
         input: ChangeMemberRoleInput,
-    ) -> Result<Member> {
+    ) -> ApiResult<Member> {
         let principal = ctx.authorize(Permission::ManageMembers)?;
-        let member = members::change_role(ctx.app(), principal, &input.user_id, input.role).await?;
+        let member = ctx
+            .app()
+            .identity
+            .change_role(principal, &input.user_id, input.role)
+            .await?;
         Ok(Member(member))
     }
 
     /// Removes a member (owners and admins), or leaves the tenant (any member but the owner).
-    async fn remove_member(&self, ctx: &Context<'_>, user_id: ID) -> Result<Member> {
+    async fn remove_member(&self, ctx: &Context<'_>, user_id: ID) -> ApiResult<Member> {
         let principal = ctx.principal()?;
         Ok(Member(
-            members::remove(ctx.app(), principal, &user_id).await?,
+            ctx.app()
+                .identity
+                .remove_member(principal, &user_id)
+                .await?,
         ))
     }
 
     /// Makes another member the owner; you become an admin. The signed-in owner only.
-    async fn transfer_ownership(&self, ctx: &Context<'_>, user_id: ID) -> Result<Member> {
+    async fn transfer_ownership(&self, ctx: &Context<'_>, user_id: ID) -> ApiResult<Member> {
         let principal = ctx.authorize(Permission::TransferOwnership)?;
         Ok(Member(
-            members::transfer_ownership(ctx.app(), principal, &user_id).await?,
+            ctx.app()
+                .identity
+                .transfer_ownership(principal, &user_id)
+                .await?,
         ))
     }
 }

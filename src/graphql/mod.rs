@@ -18,17 +18,17 @@ mod llm_keys;
 pub mod loaders;
 mod members;
 pub mod pagination;
-pub mod scalars;
 mod session_tokens;
 mod telephony;
+mod transcript_search;
 mod usage;
 mod viewer;
 mod webhooks;
 
 use async_graphql::{MergedObject, MergedSubscription, Schema};
 
-use crate::app::AppState;
 use crate::config::GraphqlLimits;
+use crate::state::AppState;
 
 #[derive(MergedObject, Default)]
 pub struct Query(
@@ -36,6 +36,7 @@ pub struct Query(
     api_keys::ApiKeyQuery,
     agents::AgentQuery,
     calls::CallQuery,
+    transcript_search::TranscriptSearchQuery,
     webhooks::WebhookQuery,
     telephony::TelephonyQuery,
     llm_keys::LlmKeyQuery,

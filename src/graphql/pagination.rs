@@ -1,4 +1,4 @@
-//! Relay-style forward pagination over keyset cursors.
+//! Relay-style forward pagination over keyset cursors, and the one way a list field reads a page.
 //!
 //! Lists are ordered by `(timestamp, id)` and a cursor is an opaque encoding of the last row's pair, so a
 //! page never shifts when rows are inserted before it (unlike offsets). Page sizes are bounded.
@@ -8,7 +8,8 @@ use async_graphql::connection::{Connection, CursorType, Edge};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::error::{ApiError, FieldError};
+use crate::db::{Database, StorageError};
+use crate::error::{ApiResult, ErrorCode, InvalidInput};
 
 pub const DEFAULT_PAGE_SIZE: usize = 20;
 pub const MAX_PAGE_SIZE: usize = 100;
@@ -20,17 +21,26 @@ pub struct KeysetCursor {
     pub id: String,
 }
 
+impl KeysetCursor {
+    /// The position as the `(timestamp, id)` pair repositories take.
+    pub fn pair(&self) -> (i64, &str) {
+        (self.at, self.id.as_str())
+    }
+}
+
 impl CursorType for KeysetCursor {
     type Error = &'static str;
 
     fn decode_cursor(s: &str) -> Result<Self, Self::Error> {
-        let bytes = URL_SAFE_NO_PAD.decode(s).map_err(|_| "invalid cursor")?;
-        let text = String::from_utf8(bytes).map_err(|_| "invalid cursor")?;
-        let (at, id) = text.split_once(':').ok_or("invalid cursor")?;
-        Ok(Self {
-            at: at.parse().map_err(|_| "invalid cursor")?,
-            id: id.to_string(),
-        })
+        let decode = || {
+            let text = String::from_utf8(URL_SAFE_NO_PAD.decode(s).ok()?).ok()?;
+            let (at, id) = text.split_once(':')?;
+            Some(Self {
+                at: at.parse().ok()?,
+                id: id.to_string(),
+            })
+        };
+        decode().ok_or("invalid cursor")
     }
 
     fn encode_cursor(&self) -> String {
@@ -48,21 +58,14 @@ pub struct PageRequest {
 
 impl PageRequest {
     /// Validates `first` (1..=100, default 20) and `after`.
-    pub fn new(first: Option<i32>, after: Option<String>) -> Result<Self, ApiError> {
-        let invalid = |field: &str, code: &'static str, message: String| {
-            ApiError::invalid_input(vec![FieldError {
-                field: field.into(),
-                code,
-                message,
-            }])
-        };
+    pub fn new(first: Option<i32>, after: Option<String>) -> Result<Self, InvalidInput> {
         let limit = match first {
             None => DEFAULT_PAGE_SIZE,
             Some(n) if (1..=MAX_PAGE_SIZE as i32).contains(&n) => n as usize,
             Some(_) => {
-                return Err(invalid(
+                return Err(InvalidInput::field(
                     "first",
-                    "OUT_OF_RANGE",
+                    ErrorCode::OutOfRange,
                     format!("must be between 1 and {MAX_PAGE_SIZE}"),
                 ));
             }
@@ -70,18 +73,13 @@ impl PageRequest {
         let after = after
             .map(|s| KeysetCursor::decode_cursor(&s))
             .transpose()
-            .map_err(|e| invalid("after", "INVALID_CURSOR", e.to_string()))?;
+            .map_err(|e| InvalidInput::field("after", ErrorCode::InvalidCursor, e))?;
         Ok(Self { limit, after })
     }
 
     /// Rows to fetch: one more than the page, to learn whether another page follows.
     pub fn fetch_limit(&self) -> usize {
         self.limit + 1
-    }
-
-    /// The cursor as the `(timestamp, id)` pair repositories take.
-    pub fn after_pair(&self) -> Option<(i64, String)> {
-        self.after.as_ref().map(|c| (c.at, c.id.clone()))
     }
 
     /// Builds the connection from up to `fetch_limit()` rows.
@@ -99,6 +97,30 @@ impl PageRequest {
                 .map(|row| Edge::new(cursor(&row), node(row))),
         );
         connection
+    }
+
+    /// Reads one page from `db` and builds its connection: `read` gets the position to continue after and
+    /// how many rows to fetch; `cursor` says where a row is; `node` wraps it for GraphQL.
+    pub async fn load<T, N>(
+        self,
+        db: &Database,
+        read: impl FnOnce(
+            &rusqlite::Connection,
+            Option<KeysetCursor>,
+            usize,
+        ) -> Result<Vec<T>, StorageError>
+        + Send
+        + 'static,
+        cursor: impl Fn(&T) -> KeysetCursor,
+        node: impl Fn(T) -> N,
+    ) -> ApiResult<Connection<KeysetCursor, N>>
+    where
+        T: Send + 'static,
+        N: OutputType,
+    {
+        let (after, limit) = (self.after.clone(), self.fetch_limit());
+        let rows = db.read(move |conn| read(conn, after, limit)).await?;
+        Ok(self.connection(rows, cursor, node))
     }
 }
 

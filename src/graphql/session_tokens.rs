@@ -2,14 +2,14 @@
 
 use std::time::Duration;
 
-use async_graphql::{Context, ID, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::context::ContextExt;
-use super::scalars::datetime;
 use crate::auth::Permission;
 use crate::auth::tokens::MAX_SESSION_TOKEN_TTL;
-use crate::error::{ApiError, FieldError};
+use crate::clock::datetime;
+use crate::error::{ApiResult, ErrorCode, InvalidInput};
 
 /// A live-call session token. It opens the live-call WebSocket for one agent, for minutes, and nothing
 /// else (GraphQL refuses it).
@@ -33,23 +33,22 @@ impl SessionTokenMutation {
         ctx: &Context<'_>,
         agent_id: ID,
         #[graphql(default = 300)] ttl_seconds: i32,
-    ) -> Result<SessionToken> {
+    ) -> ApiResult<SessionToken> {
         let principal = ctx.authorize(Permission::CreateSessionTokens)?;
-        let invalid = |field: &str, code: &'static str, message: &str| {
-            ApiError::invalid_input(vec![FieldError {
-                field: field.into(),
-                code,
-                message: message.into(),
-            }])
-        };
+        let invalid = InvalidInput::field;
         let max = MAX_SESSION_TOKEN_TTL.as_secs() as i32;
         if !(1..=max).contains(&ttl_seconds) {
-            return Err(invalid("ttlSeconds", "OUT_OF_RANGE", "must be between 1 and 600").into());
+            return Err(invalid(
+                "ttlSeconds",
+                ErrorCode::OutOfRange,
+                "must be between 1 and 600",
+            )
+            .into());
         }
         if !is_sane_agent_id(&agent_id) {
             return Err(invalid(
                 "agentId",
-                "INVALID_ID",
+                ErrorCode::InvalidId,
                 "must be 1–64 letters, digits, '-' or '_'",
             )
             .into());

@@ -1,19 +1,19 @@
 //! Telephony: the tenant's Twilio account and the phone numbers routed to its agents.
 
 use async_graphql::connection::Connection;
-use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use chrono::{DateTime, Utc};
 
 use super::agents::Agent;
 use super::audit;
 use super::calls::Call;
-use super::context::{ContextExt, RequestMeta, tenant_db};
+use super::context::{ContextExt, RequestMeta, tenant};
 use super::loaders::AgentKey;
 use super::pagination::{KeysetCursor, PageRequest, connection_complexity};
-use super::scalars::datetime;
 use crate::auth::Permission;
+use crate::clock::datetime;
 use crate::db::TenantId;
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
 use crate::redact::Secret;
 use crate::repo;
 use crate::repo::telephony::{PhoneNumberRow, TwilioAccountRow};
@@ -93,16 +93,14 @@ impl PhoneNumber {
     }
 
     /// The agent that answers calls to this number.
-    async fn agent(&self, ctx: &Context<'_>) -> Result<Agent> {
+    async fn agent(&self, ctx: &Context<'_>) -> ApiResult<Agent> {
         ctx.authorize(Permission::ReadAgents)?;
         // Agents are never deleted (only archived) and the column is a foreign key.
         ctx.loader()?
             .load_one(AgentKey(self.0.agent_id.clone()))
             .await?
             .map(Agent)
-            .ok_or_else(|| {
-                ApiError::internal(format!("phone number {} has no agent", self.0.id)).into()
-            })
+            .ok_or_else(|| ApiError::internal(format!("phone number {} has no agent", self.0.id)))
     }
 
     async fn created_at(&self) -> DateTime<Utc> {
@@ -144,19 +142,19 @@ pub struct TelephonyQuery;
 #[Object]
 impl TelephonyQuery {
     /// The tenant's Twilio account, if configured.
-    async fn twilio_account(&self, ctx: &Context<'_>) -> Result<Option<TwilioAccount>> {
+    async fn twilio_account(&self, ctx: &Context<'_>) -> ApiResult<Option<TwilioAccount>> {
         let principal = ctx.authorize(Permission::ReadTelephony)?;
-        let db = tenant_db(ctx, principal).await?;
+        let db = tenant(ctx, principal).await?.db;
         Ok(telephony::get_account(&db)
             .await?
             .map(|row| TwilioAccount::new(ctx, principal.tenant_id, row)))
     }
 
-    async fn phone_number(&self, ctx: &Context<'_>, id: ID) -> Result<Option<PhoneNumber>> {
+    async fn phone_number(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<PhoneNumber>> {
         let principal = ctx.authorize(Permission::ReadTelephony)?;
-        let db = tenant_db(ctx, principal).await?;
+        let db = tenant(ctx, principal).await?.db;
         Ok(db
-            .read(move |conn| repo::telephony::get_number(conn, &id).map_err(ApiError::from))
+            .read(move |conn| repo::telephony::get_number(conn, &id))
             .await?
             .map(PhoneNumber))
     }
@@ -169,30 +167,27 @@ impl TelephonyQuery {
         first: Option<i32>,
         after: Option<String>,
         agent_id: Option<ID>,
-    ) -> Result<Connection<KeysetCursor, PhoneNumber>> {
+    ) -> ApiResult<Connection<KeysetCursor, PhoneNumber>> {
         let principal = ctx.authorize(Permission::ReadTelephony)?;
-        let page = PageRequest::new(first, after)?;
-        let db = tenant_db(ctx, principal).await?;
-        let (after, limit) = (page.after_pair(), page.fetch_limit());
-        let rows = db
-            .read(move |conn| {
-                repo::telephony::list_numbers(
-                    conn,
-                    agent_id.as_deref().map(String::as_str),
-                    after,
-                    limit,
-                )
-                .map_err(ApiError::from)
-            })
-            .await?;
-        Ok(page.connection(
-            rows,
-            |n| KeysetCursor {
-                at: n.created_at,
-                id: n.id.clone(),
-            },
-            PhoneNumber,
-        ))
+        let tenant = tenant(ctx, principal).await?;
+        PageRequest::new(first, after)?
+            .load(
+                &tenant.db,
+                move |conn, after, limit| {
+                    repo::telephony::list_numbers(
+                        conn,
+                        agent_id.as_deref().map(String::as_str),
+                        after.map(|c| (c.at, c.id)),
+                        limit,
+                    )
+                },
+                |n| KeysetCursor {
+                    at: n.created_at,
+                    id: n.id.clone(),
+                },
+                PhoneNumber,
+            )
+            .await
     }
 }
 
@@ -206,9 +201,9 @@ impl TelephonyMutation {
         &self,
         ctx: &Context<'_>,
         input: SetTwilioAccountInput,
-    ) -> Result<TwilioAccount> {
+    ) -> ApiResult<TwilioAccount> {
         let principal = ctx.authorize(Permission::ManageTelephony)?;
-        let db = tenant_db(ctx, principal).await?;
+        let db = tenant(ctx, principal).await?.db;
         let input = AccountInput {
             account_sid: input.account_sid,
             auth_token: Secret::new(input.auth_token),
@@ -221,9 +216,9 @@ impl TelephonyMutation {
 
     /// Removes the Twilio account (phone numbers stay). Its webhooks are refused until one is set again.
     /// Returns whether there was one.
-    async fn delete_twilio_account(&self, ctx: &Context<'_>) -> Result<bool> {
+    async fn delete_twilio_account(&self, ctx: &Context<'_>) -> ApiResult<bool> {
         let principal = ctx.authorize(Permission::ManageTelephony)?;
-        let db = tenant_db(ctx, principal).await?;
+        let db = tenant(ctx, principal).await?.db;
         let deleted = telephony::delete_account(&db).await?;
         if let Some(row) = &deleted {
             audit::note(ctx, |n| n.target = Some(row.account_sid.clone()));
@@ -236,9 +231,9 @@ impl TelephonyMutation {
         &self,
         ctx: &Context<'_>,
         input: AddPhoneNumberInput,
-    ) -> Result<PhoneNumber> {
+    ) -> ApiResult<PhoneNumber> {
         let principal = ctx.authorize(Permission::ManageTelephony)?;
-        let db = tenant_db(ctx, principal).await?;
+        let db = tenant(ctx, principal).await?.db;
         let row = telephony::add_number(
             &db,
             NumberInput {
@@ -257,9 +252,9 @@ impl TelephonyMutation {
         ctx: &Context<'_>,
         id: ID,
         input: UpdatePhoneNumberInput,
-    ) -> Result<PhoneNumber> {
+    ) -> ApiResult<PhoneNumber> {
         let principal = ctx.authorize(Permission::ManageTelephony)?;
-        let db = tenant_db(ctx, principal).await?;
+        let db = tenant(ctx, principal).await?.db;
         let change = NumberChange {
             agent_id: input.agent_id.map(|id| id.0),
             label: match input.label {
@@ -282,22 +277,26 @@ impl TelephonyMutation {
         agent_id: ID,
         to: String,
         from: String,
-    ) -> Result<Call> {
+    ) -> ApiResult<Call> {
         let principal = ctx.authorize(Permission::ManageCalls)?;
         let call = OutboundCall {
             agent_id: agent_id.0,
             to,
             from,
         };
-        let row =
-            telephony::place_call(ctx.app(), principal.tenant_id, public_origin(ctx), call).await?;
+        let tenant = tenant(ctx, principal).await?;
+        let row = ctx
+            .app()
+            .telephony
+            .place_call(&tenant, public_origin(ctx), call)
+            .await?;
         Ok(Call(row))
     }
 
     /// Stops routing a number. Returns its id.
-    async fn remove_phone_number(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
+    async fn remove_phone_number(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ID> {
         let principal = ctx.authorize(Permission::ManageTelephony)?;
-        let db = tenant_db(ctx, principal).await?;
+        let db = tenant(ctx, principal).await?.db;
         telephony::remove_number(&db, id.0.clone()).await?;
         Ok(id)
     }

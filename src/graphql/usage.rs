@@ -1,13 +1,13 @@
 //! `usageSummary`: what the tenant consumed, per metric. Owners, admins and billing.
 
-use async_graphql::{Context, Object, Result, SimpleObject};
+use async_graphql::{Context, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::context::{ContextExt, tenant_db};
+use super::context::{ContextExt, tenant};
 use crate::auth::Permission;
-use crate::error::ApiError;
+use crate::error::ApiResult;
+use crate::model::Metric;
 use crate::repo;
-use crate::usage::Metric;
 
 /// The total of one metric over a period.
 #[derive(SimpleObject)]
@@ -28,13 +28,13 @@ impl UsageQuery {
         ctx: &Context<'_>,
         since: Option<DateTime<Utc>>,
         until: Option<DateTime<Utc>>,
-    ) -> Result<Vec<UsageTotal>> {
+    ) -> ApiResult<Vec<UsageTotal>> {
         let principal = ctx.authorize(Permission::ReadBilling)?;
         let since = since.map_or(0, |t| t.timestamp_millis());
         let until = until.map_or(i64::MAX, |t| t.timestamp_millis());
-        let db = tenant_db(ctx, principal).await?;
+        let db = tenant(ctx, principal).await?.db;
         let totals = db
-            .read(move |conn| repo::usage::totals(conn, since, until).map_err(ApiError::from))
+            .read(move |conn| repo::usage::totals(conn, since, until))
             .await?;
         Ok(totals
             .into_iter()

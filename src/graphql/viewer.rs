@@ -1,15 +1,15 @@
 //! `viewer` (who am I, which tenant) and tenant settings.
 
-use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 
 use super::auth::User;
 use chrono::{DateTime, Utc};
 
 use super::context::ContextExt;
-use super::scalars::datetime;
-use crate::auth::{Actor, Permission, Principal, Role};
-use crate::db::StorageError;
-use crate::error::ApiError;
+use crate::auth::{Actor, Permission, Principal};
+use crate::clock::datetime;
+use crate::error::{ApiError, ApiResult};
+use crate::model::Role;
 use crate::repo;
 use crate::repo::tenants::TenantRecord;
 use crate::tenants;
@@ -20,7 +20,7 @@ pub struct ViewerQuery;
 #[Object]
 impl ViewerQuery {
     /// The authenticated caller and their tenant.
-    async fn viewer(&self, ctx: &Context<'_>) -> Result<Viewer> {
+    async fn viewer(&self, ctx: &Context<'_>) -> ApiResult<Viewer> {
         Ok(Viewer(ctx.principal()?.clone()))
     }
 }
@@ -31,7 +31,7 @@ pub struct Viewer(Principal);
 #[Object]
 impl Viewer {
     /// The tenant every operation of this caller is scoped to.
-    async fn tenant(&self, ctx: &Context<'_>) -> Result<Tenant> {
+    async fn tenant(&self, ctx: &Context<'_>) -> ApiResult<Tenant> {
         Ok(Tenant(
             tenants::find(&ctx.app().catalog, self.0.tenant_id).await?,
         ))
@@ -51,7 +51,7 @@ impl Viewer {
     }
 
     /// The signed-in user, if the caller is one (not an API key).
-    async fn user(&self, ctx: &Context<'_>) -> Result<Option<User>> {
+    async fn user(&self, ctx: &Context<'_>) -> ApiResult<Option<User>> {
         let Actor::User { user_id } = &self.0.actor else {
             return Ok(None);
         };
@@ -59,14 +59,13 @@ impl Viewer {
         let user = ctx
             .app()
             .catalog
-            .read(move |conn| repo::users::get(conn, &id).map_err(StorageError::from))
-            .await
-            .map_err(ApiError::from)?;
+            .read(move |conn| repo::users::get(conn, &id))
+            .await?;
         Ok(user.map(User))
     }
 
     /// The tenants the signed-in user belongs to (to switch between with `switchTenant`); empty for keys.
-    async fn memberships(&self, ctx: &Context<'_>) -> Result<Vec<Membership>> {
+    async fn memberships(&self, ctx: &Context<'_>) -> ApiResult<Vec<Membership>> {
         let Actor::User { user_id } = &self.0.actor else {
             return Ok(Vec::new());
         };
@@ -74,11 +73,8 @@ impl Viewer {
         let rows = ctx
             .app()
             .catalog
-            .read(move |conn| {
-                repo::memberships::list_for_user(conn, &id).map_err(StorageError::from)
-            })
-            .await
-            .map_err(ApiError::from)?;
+            .read(move |conn| repo::memberships::list_for_user(conn, &id))
+            .await?;
         Ok(rows
             .into_iter()
             .map(|m| Membership {
@@ -140,17 +136,20 @@ pub struct TenantMutation;
 #[Object]
 impl TenantMutation {
     /// Renames the tenant. Owners and admins only.
-    async fn update_tenant(&self, ctx: &Context<'_>, input: UpdateTenantInput) -> Result<Tenant> {
+    async fn update_tenant(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateTenantInput,
+    ) -> ApiResult<Tenant> {
         let principal = ctx.authorize(Permission::ManageTenant)?;
         let name = tenants::validate_name(&input.name, "input.name")?;
         let id = principal.tenant_id;
         let catalog = &ctx.app().catalog;
         let renamed = catalog
-            .write(move |tx| repo::tenants::rename(tx, id, &name).map_err(StorageError::from))
-            .await
-            .map_err(ApiError::from)?;
+            .write(move |tx| repo::tenants::rename(tx, id, &name))
+            .await?;
         if !renamed {
-            return Err(ApiError::not_found("tenant").into());
+            return Err(ApiError::not_found("tenant"));
         }
         Ok(Tenant(tenants::find(catalog, id).await?))
     }

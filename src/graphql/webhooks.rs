@@ -1,14 +1,14 @@
 //! Webhook endpoints and their delivery log.
 
 use async_graphql::connection::Connection;
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::context::{ContextExt, tenant_db};
+use super::context::{ContextExt, tenant};
 use super::pagination::{KeysetCursor, PageRequest, connection_complexity};
-use super::scalars::datetime;
 use crate::auth::Permission;
-use crate::error::ApiError;
+use crate::clock::datetime;
+use crate::error::ApiResult;
 use crate::repo;
 use crate::repo::webhooks::{DeliveryRow, EndpointRow};
 use crate::webhooks::{self, EndpointInput, WebhookEvent};
@@ -54,26 +54,25 @@ impl WebhookEndpoint {
         first: Option<i32>,
         after: Option<String>,
         status: Option<DeliveryStatus>,
-    ) -> Result<Connection<KeysetCursor, WebhookDelivery>> {
+    ) -> ApiResult<Connection<KeysetCursor, WebhookDelivery>> {
         let principal = ctx.authorize(Permission::ManageWebhooks)?;
-        let page = PageRequest::new(first, after)?;
-        let db = tenant_db(ctx, principal).await?;
-        let (id, after, limit) = (self.0.id.clone(), page.after_pair(), page.fetch_limit());
+        let tenant = tenant(ctx, principal).await?;
+        let id = self.0.id.clone();
         let status = status.map(DeliveryStatus::as_str);
-        let rows = db
-            .read(move |conn| {
-                repo::webhooks::list_deliveries(conn, &id, status, after, limit)
-                    .map_err(ApiError::from)
-            })
-            .await?;
-        Ok(page.connection(
-            rows,
-            |d| KeysetCursor {
-                at: d.created_at,
-                id: d.id.clone(),
-            },
-            WebhookDelivery,
-        ))
+        PageRequest::new(first, after)?
+            .load(
+                &tenant.db,
+                move |conn, after, limit| {
+                    let after = after.map(|c| (c.at, c.id));
+                    repo::webhooks::list_deliveries(conn, &id, status, after, limit)
+                },
+                |d| KeysetCursor {
+                    at: d.created_at,
+                    id: d.id.clone(),
+                },
+                WebhookDelivery,
+            )
+            .await
     }
 }
 
@@ -190,11 +189,15 @@ pub struct WebhookQuery;
 
 #[Object]
 impl WebhookQuery {
-    async fn webhook_endpoint(&self, ctx: &Context<'_>, id: ID) -> Result<Option<WebhookEndpoint>> {
+    async fn webhook_endpoint(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> ApiResult<Option<WebhookEndpoint>> {
         let principal = ctx.authorize(Permission::ManageWebhooks)?;
-        let db = tenant_db(ctx, principal).await?;
+        let db = tenant(ctx, principal).await?.db;
         Ok(db
-            .read(move |conn| repo::webhooks::get_endpoint(conn, &id).map_err(ApiError::from))
+            .read(move |conn| repo::webhooks::get_endpoint(conn, &id))
             .await?
             .map(WebhookEndpoint))
     }
@@ -205,24 +208,22 @@ impl WebhookQuery {
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
-    ) -> Result<Connection<KeysetCursor, WebhookEndpoint>> {
+    ) -> ApiResult<Connection<KeysetCursor, WebhookEndpoint>> {
         let principal = ctx.authorize(Permission::ManageWebhooks)?;
-        let page = PageRequest::new(first, after)?;
-        let db = tenant_db(ctx, principal).await?;
-        let (after, limit) = (page.after_pair(), page.fetch_limit());
-        let rows = db
-            .read(move |conn| {
-                repo::webhooks::list_endpoints(conn, after, limit).map_err(ApiError::from)
-            })
-            .await?;
-        Ok(page.connection(
-            rows,
-            |e| KeysetCursor {
-                at: e.created_at,
-                id: e.id.clone(),
-            },
-            WebhookEndpoint,
-        ))
+        let tenant = tenant(ctx, principal).await?;
+        PageRequest::new(first, after)?
+            .load(
+                &tenant.db,
+                |conn, after, limit| {
+                    repo::webhooks::list_endpoints(conn, after.map(|c| (c.at, c.id)), limit)
+                },
+                |e| KeysetCursor {
+                    at: e.created_at,
+                    id: e.id.clone(),
+                },
+                WebhookEndpoint,
+            )
+            .await
     }
 }
 
@@ -235,12 +236,11 @@ impl WebhookMutation {
         &self,
         ctx: &Context<'_>,
         input: WebhookEndpointInput,
-    ) -> Result<WebhookSecretPayload> {
+    ) -> ApiResult<WebhookSecretPayload> {
         let principal = ctx.authorize(Permission::ManageWebhooks)?;
-        let db = tenant_db(ctx, principal).await?;
-        let secrets = &ctx.app().secrets;
+        let tenant = tenant(ctx, principal).await?;
         let (row, secret) =
-            webhooks::create_endpoint(&db, secrets, principal.tenant_id, input.into()).await?;
+            webhooks::create_endpoint(&tenant, &ctx.app().secrets, input.into()).await?;
         Ok(WebhookSecretPayload {
             secret,
             endpoint: WebhookEndpoint(row),
@@ -252,19 +252,19 @@ impl WebhookMutation {
         ctx: &Context<'_>,
         id: ID,
         input: WebhookEndpointInput,
-    ) -> Result<WebhookEndpoint> {
+    ) -> ApiResult<WebhookEndpoint> {
         let principal = ctx.authorize(Permission::ManageWebhooks)?;
-        let db = tenant_db(ctx, principal).await?;
+        let tenant = tenant(ctx, principal).await?;
         Ok(WebhookEndpoint(
-            webhooks::update_endpoint(&db, id.0, input.into()).await?,
+            webhooks::update_endpoint(&tenant, id.0, input.into()).await?,
         ))
     }
 
     /// Deletes the endpoint and its delivery log. Returns its id.
-    async fn delete_webhook_endpoint(&self, ctx: &Context<'_>, id: ID) -> Result<ID> {
+    async fn delete_webhook_endpoint(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ID> {
         let principal = ctx.authorize(Permission::ManageWebhooks)?;
-        let db = tenant_db(ctx, principal).await?;
-        webhooks::delete_endpoint(&db, id.0.clone()).await?;
+        let tenant = tenant(ctx, principal).await?;
+        webhooks::delete_endpoint(&tenant, id.0.clone()).await?;
         Ok(id)
     }
 
@@ -273,12 +273,10 @@ impl WebhookMutation {
         &self,
         ctx: &Context<'_>,
         id: ID,
-    ) -> Result<WebhookSecretPayload> {
+    ) -> ApiResult<WebhookSecretPayload> {
         let principal = ctx.authorize(Permission::ManageWebhooks)?;
-        let db = tenant_db(ctx, principal).await?;
-        let secrets = &ctx.app().secrets;
-        let (row, secret) =
-            webhooks::rotate_secret(&db, secrets, principal.tenant_id, id.0).await?;
+        let tenant = tenant(ctx, principal).await?;
+        let (row, secret) = webhooks::rotate_secret(&tenant, &ctx.app().secrets, id.0).await?;
         Ok(WebhookSecretPayload {
             secret,
             endpoint: WebhookEndpoint(row),
@@ -286,13 +284,15 @@ impl WebhookMutation {
     }
 
     /// Gives a failed delivery one more attempt, now.
-    async fn retry_webhook_delivery(&self, ctx: &Context<'_>, id: ID) -> Result<WebhookDelivery> {
+    async fn retry_webhook_delivery(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> ApiResult<WebhookDelivery> {
         let principal = ctx.authorize(Permission::ManageWebhooks)?;
-        let app = ctx.app();
-        let db = tenant_db(ctx, principal).await?;
+        let tenant = tenant(ctx, principal).await?;
         Ok(WebhookDelivery(
-            webhooks::retry_delivery(&db, &app.catalog, &app.webhooks, principal.tenant_id, id.0)
-                .await?,
+            webhooks::retry_delivery(&tenant, id.0).await?,
         ))
     }
 }

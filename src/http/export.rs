@@ -13,10 +13,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::HttpState;
+use crate::auth::AuthError;
 use crate::auth::Permission;
-use crate::calls::{CallStatus, Direction};
-use crate::error::{ApiError, ErrorCode, FieldError};
-use crate::graphql::scalars::datetime;
+use crate::clock::datetime;
+use crate::error::{ApiError, ErrorCode, FieldError, InvalidInput};
+use crate::model::{CallStatus, Direction};
 use crate::repo;
 use crate::repo::calls::{CallFilter, CallRow};
 
@@ -68,25 +69,16 @@ async fn prepare(
 ) -> Result<(crate::db::Database, CallFilter), ApiError> {
     let principal = super::authenticate(&state.app, headers)
         .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::Unauthenticated,
-                "send `Authorization: Bearer <key>`",
-            )
-        })?;
+        .ok_or(AuthError::Unauthenticated)?;
     principal.require(Permission::ReadCalls)?;
     let filter = parse_filter(params)?;
-    Ok((state.app.tenant_db(principal.tenant_id).await?, filter))
+    Ok((state.app.tenants.get(principal.tenant_id).await?, filter))
 }
 
-fn parse_filter(params: ExportParams) -> Result<CallFilter, ApiError> {
+fn parse_filter(params: ExportParams) -> Result<CallFilter, InvalidInput> {
     let mut errors = Vec::new();
-    let mut fail = |field: &str, code: &'static str, message: String| {
-        errors.push(FieldError {
-            field: field.into(),
-            code,
-            message,
-        })
+    let mut fail = |field: &str, code: ErrorCode, message: String| {
+        errors.push(FieldError::new(field, code, message))
     };
     let statuses = params
         .status
@@ -95,7 +87,11 @@ fn parse_filter(params: ExportParams) -> Result<CallFilter, ApiError> {
         .filter(|s| !s.is_empty())
         .filter_map(|s| {
             CallStatus::parse(s.trim()).or_else(|| {
-                fail("status", "UNKNOWN_STATUS", format!("unknown status {s:?}"));
+                fail(
+                    "status",
+                    ErrorCode::UnknownStatus,
+                    format!("unknown status {s:?}"),
+                );
                 None
             })
         })
@@ -104,7 +100,7 @@ fn parse_filter(params: ExportParams) -> Result<CallFilter, ApiError> {
         Direction::parse(d).or_else(|| {
             fail(
                 "direction",
-                "UNKNOWN_DIRECTION",
+                ErrorCode::UnknownDirection,
                 "inbound or outbound".into(),
             );
             None
@@ -116,7 +112,7 @@ fn parse_filter(params: ExportParams) -> Result<CallFilter, ApiError> {
             Err(_) => {
                 fail(
                     field,
-                    "INVALID_DATETIME",
+                    ErrorCode::InvalidDatetime,
                     "RFC 3339, e.g. 2026-01-31T12:00:00Z".into(),
                 );
                 None
@@ -130,9 +126,7 @@ fn parse_filter(params: ExportParams) -> Result<CallFilter, ApiError> {
         .as_deref()
         .map(crate::calls::fts_terms)
         .unwrap_or_default();
-    if !errors.is_empty() {
-        return Err(ApiError::invalid_input(errors));
-    }
+    InvalidInput::check(errors)?;
     Ok(CallFilter {
         statuses,
         agent_id: params.agent_id,
@@ -150,18 +144,18 @@ fn stream(db: crate::db::Database, filter: CallFilter) -> Response {
         let mut agent_names: HashMap<String, String> = HashMap::new();
         loop {
             let (filter, cursor) = (filter.clone(), after.clone());
-            let page = db.read(move |conn| repo::calls::list_calls(conn, &filter, cursor, PAGE).map_err(ApiError::from)).await;
+            let page = db.read(move |conn| repo::calls::list_calls(conn, &filter, cursor, PAGE)).await;
             let page = match page {
                 Ok(page) => page,
                 Err(err) => {
                     // Headers are gone already: end the body with an error so the client sees a broken download.
-                    yield Err(std::io::Error::other(err.message));
+                    yield Err(std::io::Error::other(err.to_string()));
                     break;
                 }
             };
             let missing: Vec<String> = page.iter().map(|c| c.agent_id.clone()).filter(|id| !agent_names.contains_key(id)).collect();
             if !missing.is_empty() {
-                let agents = db.read(move |conn| repo::agents::get_agents(conn, &missing).map_err(ApiError::from)).await.unwrap_or_default();
+                let agents = db.read(move |conn| repo::agents::get_agents(conn, &missing)).await.unwrap_or_default();
                 agent_names.extend(agents.into_iter().map(|a| (a.id, a.name)));
             }
             yield Ok(csv_rows(page.iter().map(|call| row(call, agent_names.get(&call.agent_id)))));
@@ -250,7 +244,7 @@ mod tests {
             text: None,
         };
         let err = parse_filter(params).unwrap_err();
-        let fields: Vec<&str> = err.fields.iter().map(|f| f.field.as_str()).collect();
+        let fields: Vec<&str> = err.0.iter().map(|f| f.field.as_str()).collect();
         assert_eq!(fields, ["status", "direction", "createdAfter"]);
     }
 }

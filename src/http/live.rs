@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::HttpState;
 use crate::error::{ApiError, ErrorCode};
-use crate::live::{realtime, twilio};
+use crate::live::{admit, realtime};
 
 #[derive(Debug, serde::Deserialize)]
 pub struct RealtimeQuery {
@@ -35,7 +35,7 @@ pub async fn realtime(
         .max_frame_size(max)
         .on_upgrade(move |socket| {
             let shutdown = app.shutdown.clone();
-            shutdown.spawn_session(realtime::serve(app, connect, socket));
+            shutdown.spawn_session(admit::realtime(app, connect, socket));
             std::future::ready(())
         })
 }
@@ -51,7 +51,7 @@ pub async fn twilio_stream(State(state): State<HttpState>, upgrade: WebSocketUpg
         .max_frame_size(max)
         .on_upgrade(move |socket| {
             let shutdown = app.shutdown.clone();
-            shutdown.spawn_session(twilio::serve(app, socket));
+            shutdown.spawn_session(admit::twilio(app, socket));
             std::future::ready(())
         })
 }

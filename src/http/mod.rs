@@ -32,10 +32,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 
-use crate::app::AppState;
 use crate::auth::Principal;
 use crate::error::{ApiError, ErrorCode};
 use crate::graphql::AppSchema;
+use crate::state::AppState;
 use middleware::RequestId;
 
 /// State of the HTTP routes: the application plus the GraphQL schema built over it.
@@ -105,7 +105,7 @@ pub async fn authenticate(
                     "Authorization header is not ASCII",
                 )
             })?;
-            app.auth.authenticate_header(value).await.map(Some)
+            Ok(Some(app.auth.authenticate_header(value).await?))
         }
     }
 }

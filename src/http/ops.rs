@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::HttpState;
-use crate::db::StorageError;
+use crate::db::{AtPath as _, StorageError};
 
 /// The process is up.
 pub async fn healthz() -> Json<serde_json::Value> {
@@ -19,24 +19,23 @@ pub async fn readyz(State(state): State<HttpState>) -> Response {
     let app = &state.app;
     let catalog = app
         .catalog
-        .read(|conn| {
-            conn.query_row("select 1", [], |_| Ok(()))
-                .map_err(StorageError::from)
-        })
+        .read(|conn| Ok::<_, StorageError>(conn.query_row("select 1", [], |_| Ok(()))?))
         .await;
     let root = app.config.data_dir.root().to_path_buf();
     let data_dir = tokio::task::spawn_blocking(move || {
         let probe = root.join(format!(".readyz-{}", crate::db::new_ulid()));
         std::fs::write(&probe, b"ok").and_then(|()| std::fs::remove_file(&probe))
     })
-    .await
-    .map_err(|e| e.to_string())
-    .and_then(|r| r.map_err(|e| e.to_string()));
+    .await;
+    let data_dir = match data_dir {
+        Ok(written) => written.at(app.config.data_dir.root()),
+        Err(e) => Err(e.into()),
+    };
     let draining = app.shutdown.is_draining();
     let ready = catalog.is_ok() && data_dir.is_ok() && !draining;
-    let check = |r: Result<(), String>| {
+    let check = |r: Result<(), StorageError>| {
         r.map_or_else(
-            |e| json!({ "ok": false, "error": e }),
+            |e| json!({ "ok": false, "error": e.to_string() }),
             |()| json!({ "ok": true }),
         )
     };
@@ -47,7 +46,7 @@ pub async fn readyz(State(state): State<HttpState>) -> Response {
         "status": if ready { "ready" } else { "not_ready" },
         "draining": draining,
         "checks": {
-            "catalog": check(catalog.map_err(|e| e.to_string())),
+            "catalog": check(catalog),
             "data_dir": check(data_dir),
         },
         "voice": {

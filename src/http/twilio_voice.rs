@@ -21,11 +21,12 @@ use axum::http::{HeaderMap, Uri, header};
 use axum::response::{IntoResponse, Response};
 
 use super::HttpState;
-use crate::db::{StorageError, TenantId};
+use crate::db::TenantId;
+use crate::error::Reportable as _;
 use crate::error::{ApiError, ErrorCode};
 use crate::ratelimit::Limited;
 use crate::repo;
-use crate::telephony::{self, InboundCall, inbound, signature, twiml};
+use crate::telephony::{self, InboundCall, TelephonyError, inbound, signature, twiml};
 
 const SIGNATURE_HEADER: &str = "x-twilio-signature";
 
@@ -66,19 +67,18 @@ async fn answer(
     let tenant: TenantId = tenant_id.parse().map_err(|_| denied())?;
     let record = app
         .catalog
-        .read(move |conn| repo::tenants::get(conn, tenant).map_err(StorageError::from))
+        .read(move |conn| repo::tenants::get(conn, tenant))
         .await?
         .ok_or_else(denied)?;
-    let db = app.tenant_db(tenant).await.map_err(|err| match err.code {
-        ErrorCode::NotFound => denied(),
-        _ => err,
-    })?;
-    let account = telephony::get_account(&db).await?.ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::TelephonyNotConfigured,
+    let db = match app.tenants.get(tenant).await {
+        Err(err) if err.code() == ErrorCode::NotFound => return Err(denied()),
+        other => other?,
+    };
+    let account = telephony::get_account(&db)
+        .await?
+        .ok_or(TelephonyError::NotConfigured(
             "this tenant has no Twilio account configured",
-        )
-    })?;
+        ))?;
     let auth_token = telephony::open_token(&app.secrets, tenant, &account)?;
     let origin = super::public_origin(app, headers).ok_or_else(denied)?;
     let path = uri
@@ -97,14 +97,14 @@ async fn answer(
     }
     app.limits.check_tenant(tenant, Limited::Graphql).await?;
     let call = InboundCall::from_params(&params);
-    inbound::answer(
+    Ok(inbound::answer(
         &db,
         app.auth.signer(),
         tenant,
         &telephony::stream_url(&origin),
         &call,
     )
-    .await
+    .await?)
 }
 
 /// The form body's parameters, in the order sent.

@@ -18,7 +18,8 @@ use futures::{SinkExt as _, StreamExt as _};
 
 use super::HttpState;
 use super::middleware::RequestId;
-use crate::auth::{Authenticator, Principal};
+use crate::auth::{AuthError, Authenticator, Principal};
+use crate::error::Reportable as _;
 use crate::error::{ApiError, ErrorCode};
 use crate::graphql::context::RequestMeta;
 use crate::ratelimit::Limited;
@@ -85,7 +86,7 @@ async fn serve(
             .await
             .map(|()| (init, principal))
             .map_err(|err| {
-                let wait = err.retry_after_secs.unwrap_or(1);
+                let wait = err.retry_after_secs().unwrap_or(1);
                 // graphql-transport-ws reserves 4429 for "too many requests".
                 (4429, format!("RATE_LIMITED: retry after {wait} s"))
             }),
@@ -102,7 +103,7 @@ async fn serve(
             let mut data = Data::default();
             data.insert(meta);
             data.insert(crate::graphql::loaders::for_tenant(
-                &state.app,
+                &state.app.tenants,
                 principal.tenant_id,
             ));
             data.insert(principal);
@@ -147,17 +148,13 @@ async fn handshake(
     let principal = match (credential, header_principal) {
         (Some(value), _) => auth.authenticate_header(value).await,
         (None, Some(principal)) => Ok(principal),
-        (None, None) => Err(ApiError::new(
-            ErrorCode::Unauthenticated,
+        (None, None) => Err(AuthError::Missing(
             "send {\"Authorization\": \"Bearer <key>\"} in connection_init",
         )),
     };
     match principal {
         Ok(principal) => Ok((Message::Text(text), principal)),
-        Err(err) => Err((
-            4403,
-            format!("Forbidden: {}: {}", err.code.as_str(), err.message),
-        )),
+        Err(err) => Err((4403, format!("Forbidden: {}: {}", err.code().as_str(), err))),
     }
 }
 

@@ -12,7 +12,8 @@ use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
 
-use crate::error::{ApiError, FieldError};
+use super::IdentityError;
+use crate::error::{ErrorCode, InvalidInput};
 use crate::redact::Secret;
 
 pub const MIN_PASSWORD_CHARS: usize = 10;
@@ -34,26 +35,28 @@ impl std::fmt::Debug for Email {
     }
 }
 
-fn field_error(field: &str, code: &'static str, message: &str) -> ApiError {
-    ApiError::invalid_input(vec![FieldError {
-        field: field.to_string(),
-        code,
-        message: message.to_string(),
-    }])
+fn field_error(field: &str, code: ErrorCode, message: &str) -> InvalidInput {
+    InvalidInput::field(field, code, message)
 }
 
 impl Email {
     /// Parses an address as typed. Error messages never echo the input.
-    pub fn parse(raw: &str, field: &str) -> Result<Self, ApiError> {
+    pub fn parse(raw: &str, field: &str) -> Result<Self, InvalidInput> {
         let trimmed = raw.trim();
-        let invalid = || field_error(field, "INVALID_EMAIL", "is not a valid email address");
+        let invalid = || {
+            field_error(
+                field,
+                ErrorCode::InvalidEmail,
+                "is not a valid email address",
+            )
+        };
         if trimmed.is_empty() {
-            return Err(field_error(field, "REQUIRED", "must not be empty"));
+            return Err(field_error(field, ErrorCode::Required, "must not be empty"));
         }
         if trimmed.chars().count() > MAX_EMAIL_CHARS {
             return Err(field_error(
                 field,
-                "TOO_LONG",
+                ErrorCode::TooLong,
                 "must be at most 254 characters",
             ));
         }
@@ -83,20 +86,20 @@ impl Email {
 }
 
 /// Checks a new password against the rules above. Error messages never echo the input.
-pub fn check_password(password: &str, email: &Email, field: &str) -> Result<(), ApiError> {
+pub fn check_password(password: &str, email: &Email, field: &str) -> Result<(), InvalidInput> {
     let chars = password.chars().count();
-    let weak = |message: &str| field_error(field, "WEAK_PASSWORD", message);
+    let weak = |message: &str| field_error(field, ErrorCode::WeakPassword, message);
     if chars < MIN_PASSWORD_CHARS {
         return Err(field_error(
             field,
-            "TOO_SHORT",
+            ErrorCode::TooShort,
             "must be at least 10 characters",
         ));
     }
     if chars > MAX_PASSWORD_CHARS {
         return Err(field_error(
             field,
-            "TOO_LONG",
+            ErrorCode::TooLong,
             "must be at most 256 characters",
         ));
     }
@@ -124,11 +127,11 @@ fn argon2() -> Argon2<'static> {
 }
 
 /// Hashes a password (slow by design: call it on the blocking pool).
-pub fn hash_password(password: &Secret<String>) -> Result<String, ApiError> {
+pub fn hash_password(password: &Secret<String>) -> Result<String, IdentityError> {
     argon2()
         .hash_password(password.expose().as_bytes())
         .map(|hash| hash.to_string())
-        .map_err(ApiError::internal)
+        .map_err(IdentityError::internal)
 }
 
 /// Checks a password against a stored hash (slow by design: call it on the blocking pool).
@@ -260,7 +263,7 @@ mod tests {
         ] {
             let err = Email::parse(bad, "email").unwrap_err();
             assert!(
-                !err.message.contains(bad) || bad.is_empty(),
+                !err.to_string().contains(bad) || bad.is_empty(),
                 "{bad:?} echoed"
             );
         }
@@ -270,14 +273,14 @@ mod tests {
     fn password_rules_are_what_users_expect() {
         let e = email("ada.lovelace@example.com");
         assert!(check_password("correct horse battery", &e, "password").is_ok());
-        let code = |p: &str| check_password(p, &e, "password").unwrap_err().fields[0].code;
-        assert_eq!(code("short"), "TOO_SHORT");
-        assert_eq!(code(&"x".repeat(257)), "TOO_LONG");
-        assert_eq!(code("Password123"), "WEAK_PASSWORD");
-        assert_eq!(code("QWERTYUIOP"), "WEAK_PASSWORD");
-        assert_eq!(code("ada.lovelace@example.com"), "WEAK_PASSWORD");
-        assert_eq!(code("my ada.lovelace pw"), "WEAK_PASSWORD");
-        assert_eq!(code("abababababab"), "WEAK_PASSWORD");
+        let code = |p: &str| check_password(p, &e, "password").unwrap_err().0[0].code;
+        assert_eq!(code("short"), ErrorCode::TooShort);
+        assert_eq!(code(&"x".repeat(257)), ErrorCode::TooLong);
+        assert_eq!(code("Password123"), ErrorCode::WeakPassword);
+        assert_eq!(code("QWERTYUIOP"), ErrorCode::WeakPassword);
+        assert_eq!(code("ada.lovelace@example.com"), ErrorCode::WeakPassword);
+        assert_eq!(code("my ada.lovelace pw"), ErrorCode::WeakPassword);
+        assert_eq!(code("abababababab"), ErrorCode::WeakPassword);
     }
 
     #[test]

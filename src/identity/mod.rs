@@ -11,10 +11,14 @@
 //! what they do is recorded in each tenant's audit log.
 
 pub mod credentials;
+mod error;
 pub mod lockout;
 pub mod members;
 pub mod sessions;
 
+pub use error::IdentityError;
+
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -23,6 +27,10 @@ use rand::Rng as _;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq as _;
 
+use crate::auth::Authenticator;
+use crate::clock::Clock;
+use crate::db::{Database, TenantStore};
+use crate::ratelimit::RateLimits;
 use crate::redact::Secret;
 
 /// Lifetimes of what identity issues.
@@ -34,6 +42,45 @@ pub struct IdentitySettings {
     pub refresh_ttl: Duration,
     /// Invitations.
     pub invite_ttl: Duration,
+}
+
+/// Portal identity: what signing up, signing in and managing members work with. Cheap to clone.
+#[derive(Clone)]
+pub struct Identity {
+    /// Users, memberships, sessions and invitations.
+    catalog: Database,
+    /// New tenants are created here at sign-up.
+    tenants: TenantStore,
+    /// Issues tokens; forgets revoked sessions and changed members at once.
+    auth: Authenticator,
+    clock: Clock,
+    /// Sign-in lock-outs.
+    limits: Arc<RateLimits>,
+    settings: IdentitySettings,
+    /// The region new tenants are homed in.
+    region: Option<String>,
+}
+
+impl Identity {
+    pub fn new(
+        catalog: Database,
+        tenants: TenantStore,
+        auth: Authenticator,
+        clock: Clock,
+        limits: Arc<RateLimits>,
+        settings: IdentitySettings,
+        region: Option<String>,
+    ) -> Self {
+        Self {
+            catalog,
+            tenants,
+            auth,
+            clock,
+            limits,
+            settings,
+            region,
+        }
+    }
 }
 
 /// An opaque bearer token `<prefix><id>_<secret>` whose secret is stored as a SHA-256 hash. Used for

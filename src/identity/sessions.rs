@@ -4,18 +4,16 @@
 //! Refresh tokens rotate: each is used once and replaced. Presenting a spent one means it was copied,
 //! so the whole family is revoked — the thief's and the user's tokens alike, access tokens included.
 
-use crate::app::AppState;
-use crate::auth::Role;
+use super::credentials::{self, Email};
+use super::{Identity, IdentityError, OpaqueToken};
 use crate::db::{StorageError, TenantId};
-use crate::error::{ApiError, ErrorCode};
+use crate::model::Role;
+use crate::ratelimit::RateLimited;
 use crate::redact::{self, Secret};
 use crate::repo;
 use crate::repo::sessions::{FamilyRow, RefreshTokenRow};
 use crate::repo::users::UserRow;
 use crate::tenants;
-
-use super::OpaqueToken;
-use super::credentials::{self, Email};
 
 const REFRESH_PREFIX: &str = "vxr_";
 
@@ -47,349 +45,337 @@ pub struct SignUp {
 /// the email belongs to an account).
 #[derive(Debug)]
 pub struct SignInFailure {
-    pub error: ApiError,
+    pub error: IdentityError,
     pub user_id: Option<String>,
     pub tenants: Vec<TenantId>,
 }
 
-/// Creates a user, a tenant they own, and a session in it.
-pub async fn sign_up(app: &AppState, input: SignUp) -> Result<SignedIn, ApiError> {
-    let email = Email::parse(&input.email, "input.email")?;
-    credentials::check_password(input.password.expose(), &email, "input.password")?;
-    let name = input
-        .name
-        .as_deref()
-        .filter(|n| !n.trim().is_empty())
-        .map(|n| tenants::validate_name(n, "input.name"))
-        .transpose()?;
-    let tenant_name = tenants::validate_name(&input.tenant_name, "input.tenantName")?;
-    let key = email.key.clone();
-    let taken = app
-        .catalog
-        .read(move |conn| repo::users::find_by_email_key(conn, &key).map_err(StorageError::from))
-        .await?
-        .is_some();
-    if taken {
-        return Err(email_taken());
-    }
-    let password = input.password;
-    let password_hash = tokio::task::spawn_blocking(move || credentials::hash_password(&password))
-        .await
-        .map_err(ApiError::internal)??;
-    let tenant = tenants::provision(
-        &app.catalog,
-        &app.tenants,
-        &tenant_name,
-        app.config.region.clone(),
-    )
-    .await?;
-    let user = UserRow {
-        id: crate::db::new_id(),
-        email: email.display,
-        email_key: email.key,
-        name,
-        password_hash,
-        created_at: app.clock.now_ms(),
-    };
-    let row = user.clone();
-    let tenant_id = tenant.id;
-    // A concurrent sign-up with the same email loses here and leaves an empty tenant behind: harmless,
-    // and rarer than worth a distributed undo.
-    app.catalog
-        .write(move |tx| {
-            repo::users::insert(tx, &row)?;
-            repo::memberships::insert(tx, tenant_id, &row.id, Role::Owner, row.created_at)
-                .map_err(StorageError::from)
-        })
-        .await
-        .map_err(|err| match err {
-            StorageError::Sqlite(e) if repo::is_unique_violation(&e) => email_taken(),
-            other => ApiError::from(other),
-        })?;
-    tracing::info!(user_id = %user.id, tenant_id = %tenant_id, email = %redact::email(&user.email), "signed up");
-    start_session(app, user, tenant_id, Role::Owner).await
-}
-
-/// Signs in with email and password, into `tenant` or the user's first tenant.
-pub async fn sign_in(
-    app: &AppState,
-    email: &str,
-    password: Secret<String>,
-    tenant: Option<TenantId>,
-    ip: Option<&str>,
-) -> Result<SignedIn, SignInFailure> {
-    let fail = |error: ApiError| SignInFailure {
-        error,
-        user_id: None,
-        tenants: Vec::new(),
-    };
-    let invalid = || ApiError::new(ErrorCode::InvalidCredentials, "wrong email or password");
-    let email = Email::parse(email, "email").map_err(|_| fail(invalid()))?;
-    let limits = &app.limits;
-    let now = app.clock.instant();
-    let ip_key = ip.unwrap_or("unknown");
-    limits
-        .login_ips
-        .check(ip_key, now)
-        .and(limits.login_accounts.check(&email.key, now))
-        .map_err(|wait| fail(crate::ratelimit::rate_limited(wait)))?;
-    let key = email.key.clone();
-    let found = app
-        .catalog
-        .read(move |conn| {
-            let Some(user) = repo::users::find_by_email_key(conn, &key)? else {
-                return Ok::<_, StorageError>(None);
-            };
-            let members = repo::memberships::list_for_user(conn, &user.id)?;
-            Ok(Some((user, members)))
-        })
-        .await
-        .map_err(|e| fail(e.into()))?;
-    let verified = {
-        let hash = found.as_ref().map(|(u, _)| u.password_hash.clone());
-        tokio::task::spawn_blocking(move || match hash {
-            Some(hash) => credentials::verify_password(&password, &hash),
-            None => {
-                credentials::verify_against_nothing(&password);
-                false
-            }
-        })
-        .await
-        .map_err(|e| fail(ApiError::internal(e)))?
-    };
-    let (user, members) = match (found, verified) {
-        (Some(found), true) => found,
-        (found, _) => {
-            let _ = limits.login_ips.record_failure(ip_key, now);
-            let _ = limits.login_accounts.record_failure(&email.key, now);
-            tracing::info!(email = %redact::email(&email.display), ip = ip_key, known = found.is_some(), "sign-in failed");
-            return Err(SignInFailure {
-                error: invalid(),
-                user_id: found.as_ref().map(|(u, _)| u.id.clone()),
-                tenants: found
-                    .map(|(_, m)| m.into_iter().map(|m| m.tenant_id).collect())
-                    .unwrap_or_default(),
-            });
-        }
-    };
-    limits.login_accounts.reset(&email.key);
-    let member = match tenant {
-        Some(id) => members.iter().find(|m| m.tenant_id == id),
-        None => members.first(),
-    };
-    let Some(member) = member.cloned() else {
-        let error = if tenant.is_some() {
-            ApiError::not_found("tenant")
-        } else {
-            ApiError::forbidden("this account belongs to no tenant; accept an invitation first")
-        };
-        return Err(SignInFailure {
-            error,
-            user_id: Some(user.id.clone()),
+/// A failure before the account is known belongs to no tenant's audit log.
+impl<E: Into<IdentityError>> From<E> for SignInFailure {
+    fn from(error: E) -> Self {
+        Self {
+            error: error.into(),
+            user_id: None,
             tenants: Vec::new(),
-        });
-    };
-    start_session(app, user, member.tenant_id, member.role)
-        .await
-        .map_err(fail)
+        }
+    }
 }
 
-/// Exchanges a refresh token for a new access token and a new refresh token.
-pub async fn refresh(app: &AppState, raw: &str) -> Result<SignedIn, ApiError> {
-    let invalid = || ApiError::new(ErrorCode::InvalidToken, "invalid refresh token");
-    let token = OpaqueToken::parse(raw, REFRESH_PREFIX).ok_or_else(invalid)?;
-    let now = app.clock.now_ms();
-    let refresh_ttl = ms(app.config.identity.refresh_ttl);
-    let (next, full) = OpaqueToken::generate(REFRESH_PREFIX);
-    enum Outcome {
-        Rotated(Box<(FamilyRow, crate::repo::memberships::MemberRow, UserRow)>),
-        Refused(ApiError, Option<String>),
-    }
-    let outcome = app
-        .catalog
-        .write(move |tx| {
-            let refuse = |e: ApiError| Ok::<_, StorageError>(Outcome::Refused(e, None));
-            let Some(row) = repo::sessions::get_refresh_token(tx, &token.id)? else {
-                return refuse(invalid());
-            };
-            if !token.matches(&row.secret_hash) {
-                return refuse(invalid());
-            }
-            let Some(family) = repo::sessions::get_family(tx, &row.family_id)? else {
-                return refuse(invalid());
-            };
-            if family.revoked_at.is_some() {
-                return refuse(ApiError::new(
-                    ErrorCode::TokenRevoked,
-                    "this session has ended",
-                ));
-            }
-            if row.used_at.is_some() || !repo::sessions::mark_used(tx, &row.id, now)? {
-                repo::sessions::revoke_family(tx, &family.id, "reuse", now)?;
-                return Ok(Outcome::Refused(
-                    ApiError::new(
-                        ErrorCode::RefreshTokenReused,
-                        "this refresh token was already used; the session has been revoked",
-                    ),
-                    Some(family.id),
-                ));
-            }
-            if row.expires_at <= now {
-                return refuse(ApiError::new(
-                    ErrorCode::TokenExpired,
-                    "the refresh token has expired",
-                ));
-            }
-            let member = repo::memberships::get(tx, family.tenant_id, &family.user_id)?;
-            let user = repo::users::get(tx, &family.user_id)?;
-            let (Some(member), Some(user)) = (member, user) else {
-                repo::sessions::revoke_family(tx, &family.id, "membership_ended", now)?;
-                return refuse(ApiError::new(
-                    ErrorCode::TokenRevoked,
-                    "this session has ended",
-                ));
-            };
-            repo::sessions::insert_refresh_token(
-                tx,
-                &RefreshTokenRow {
-                    id: next.id.clone(),
-                    family_id: family.id.clone(),
-                    secret_hash: next.secret_hash(),
-                    created_at: now,
-                    expires_at: now + refresh_ttl,
-                    used_at: None,
-                },
-            )?;
-            Ok(Outcome::Rotated(Box::new((family, member, user))))
-        })
+impl Identity {
+    /// Creates a user, a tenant they own, and a session in it.
+    pub async fn sign_up(&self, input: SignUp) -> Result<SignedIn, IdentityError> {
+        let email = Email::parse(&input.email, "input.email")?;
+        credentials::check_password(input.password.expose(), &email, "input.password")?;
+        let name = input
+            .name
+            .as_deref()
+            .filter(|n| !n.trim().is_empty())
+            .map(|n| tenants::validate_name(n, "input.name"))
+            .transpose()?;
+        let tenant_name = tenants::validate_name(&input.tenant_name, "input.tenantName")?;
+        let key = email.key.clone();
+        let taken = self
+            .catalog
+            .read(move |conn| repo::users::find_by_email_key(conn, &key))
+            .await?
+            .is_some();
+        if taken {
+            return Err(IdentityError::EmailTaken);
+        }
+        let password = input.password;
+        let password_hash =
+            tokio::task::spawn_blocking(move || credentials::hash_password(&password)).await??;
+        let tenant = tenants::provision(
+            &self.catalog,
+            &self.tenants,
+            &tenant_name,
+            self.region.clone(),
+        )
         .await?;
-    match outcome {
-        Outcome::Rotated(rotated) => {
-            let (family, member, user) = *rotated;
-            let (access, access_exp) =
-                app.auth
-                    .signer()
-                    .issue_access(&user.id, family.tenant_id, &family.id)?;
-            Ok(SignedIn {
-                user,
-                tenant_id: family.tenant_id,
-                role: member.role,
-                family_id: family.id,
-                access_token: Secret::new(access),
-                access_expires_at: access_exp,
-                refresh_token: full,
-                refresh_expires_at: now + refresh_ttl,
+        let user = UserRow {
+            id: crate::db::new_id(),
+            email: email.display,
+            email_key: email.key,
+            name,
+            password_hash,
+            created_at: self.clock.now_ms(),
+        };
+        let row = user.clone();
+        let tenant_id = tenant.id;
+        // A concurrent sign-up with the same email loses here and leaves an empty tenant behind: harmless,
+        // and rarer than worth a distributed undo.
+        self.catalog
+            .write(move |tx| {
+                repo::users::insert(tx, &row)?;
+                repo::memberships::insert(tx, tenant_id, &row.id, Role::Owner, row.created_at)
             })
-        }
-        Outcome::Refused(error, revoked_family) => {
-            if let Some(family) = revoked_family {
-                tracing::warn!(family_id = %family, "refresh token reuse: session revoked");
-                app.auth.forget_session(&family).await;
+            .await
+            .map_err(|err| match err {
+                err if err.is_unique_violation() => IdentityError::EmailTaken,
+                other => other.into(),
+            })?;
+        tracing::info!(user_id = %user.id, tenant_id = %tenant_id, email = %redact::email(&user.email), "signed up");
+        self.start_session(user, tenant_id, Role::Owner).await
+    }
+
+    /// Signs in with email and password, into `tenant` or the user's first tenant.
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: Secret<String>,
+        tenant: Option<TenantId>,
+        ip: Option<&str>,
+    ) -> Result<SignedIn, SignInFailure> {
+        let invalid = || IdentityError::InvalidCredentials;
+        let Ok(email) = Email::parse(email, "email") else {
+            return Err(invalid().into());
+        };
+        let limits = &self.limits;
+        let now = self.clock.instant();
+        let ip_key = ip.unwrap_or("unknown");
+        limits
+            .login_ips
+            .check(ip_key, now)
+            .and(limits.login_accounts.check(&email.key, now))
+            .map_err(RateLimited::after)?;
+        let key = email.key.clone();
+        let found = self
+            .catalog
+            .read(move |conn| {
+                let Some(user) = repo::users::find_by_email_key(conn, &key)? else {
+                    return Ok::<_, StorageError>(None);
+                };
+                let members = repo::memberships::list_for_user(conn, &user.id)?;
+                Ok(Some((user, members)))
+            })
+            .await?;
+        let verified = {
+            let hash = found.as_ref().map(|(u, _)| u.password_hash.clone());
+            tokio::task::spawn_blocking(move || match hash {
+                Some(hash) => credentials::verify_password(&password, &hash),
+                None => {
+                    credentials::verify_against_nothing(&password);
+                    false
+                }
+            })
+            .await?
+        };
+        let (user, members) = match (found, verified) {
+            (Some(found), true) => found,
+            (found, _) => {
+                let _ = limits.login_ips.record_failure(ip_key, now);
+                let _ = limits.login_accounts.record_failure(&email.key, now);
+                tracing::info!(email = %redact::email(&email.display), ip = ip_key, known = found.is_some(), "sign-in failed");
+                return Err(SignInFailure {
+                    error: invalid(),
+                    user_id: found.as_ref().map(|(u, _)| u.id.clone()),
+                    tenants: found
+                        .map(|(_, m)| m.into_iter().map(|m| m.tenant_id).collect())
+                        .unwrap_or_default(),
+                });
             }
-            Err(error)
+        };
+        limits.login_accounts.reset(&email.key);
+        let member = match tenant {
+            Some(id) => members.iter().find(|m| m.tenant_id == id),
+            None => members.first(),
+        };
+        let Some(member) = member.cloned() else {
+            let error = if tenant.is_some() {
+                IdentityError::NotFound("tenant")
+            } else {
+                IdentityError::Forbidden(
+                    "this account belongs to no tenant; accept an invitation first".into(),
+                )
+            };
+            return Err(SignInFailure {
+                error,
+                user_id: Some(user.id.clone()),
+                tenants: Vec::new(),
+            });
+        };
+        Ok(self
+            .start_session(user, member.tenant_id, member.role)
+            .await?)
+    }
+
+    /// Exchanges a refresh token for a new access token and a new refresh token.
+    pub async fn refresh(&self, raw: &str) -> Result<SignedIn, IdentityError> {
+        let invalid = || IdentityError::InvalidToken("invalid refresh token");
+        let token = OpaqueToken::parse(raw, REFRESH_PREFIX).ok_or_else(invalid)?;
+        let now = self.clock.now_ms();
+        let refresh_ttl = ms(self.settings.refresh_ttl);
+        let (next, full) = OpaqueToken::generate(REFRESH_PREFIX);
+        enum Outcome {
+            Rotated(Box<(FamilyRow, crate::repo::memberships::MemberRow, UserRow)>),
+            Refused(IdentityError, Option<String>),
+        }
+        let outcome = self
+            .catalog
+            .write(move |tx| {
+                let refuse = |e: IdentityError| Ok::<_, StorageError>(Outcome::Refused(e, None));
+                let Some(row) = repo::sessions::get_refresh_token(tx, &token.id)? else {
+                    return refuse(invalid());
+                };
+                if !token.matches(&row.secret_hash) {
+                    return refuse(invalid());
+                }
+                let Some(family) = repo::sessions::get_family(tx, &row.family_id)? else {
+                    return refuse(invalid());
+                };
+                if family.revoked_at.is_some() {
+                    return refuse(IdentityError::SessionEnded);
+                }
+                if row.used_at.is_some() || !repo::sessions::mark_used(tx, &row.id, now)? {
+                    repo::sessions::revoke_family(tx, &family.id, "reuse", now)?;
+                    return Ok(Outcome::Refused(
+                        IdentityError::RefreshTokenReused,
+                        Some(family.id),
+                    ));
+                }
+                if row.expires_at <= now {
+                    return refuse(IdentityError::RefreshExpired);
+                }
+                let member = repo::memberships::get(tx, family.tenant_id, &family.user_id)?;
+                let user = repo::users::get(tx, &family.user_id)?;
+                let (Some(member), Some(user)) = (member, user) else {
+                    repo::sessions::revoke_family(tx, &family.id, "membership_ended", now)?;
+                    return refuse(IdentityError::SessionEnded);
+                };
+                repo::sessions::insert_refresh_token(
+                    tx,
+                    &RefreshTokenRow {
+                        id: next.id.clone(),
+                        family_id: family.id.clone(),
+                        secret_hash: next.secret_hash(),
+                        created_at: now,
+                        expires_at: now + refresh_ttl,
+                        used_at: None,
+                    },
+                )?;
+                Ok(Outcome::Rotated(Box::new((family, member, user))))
+            })
+            .await?;
+        match outcome {
+            Outcome::Rotated(rotated) => {
+                let (family, member, user) = *rotated;
+                let (access, access_exp) =
+                    self.auth
+                        .signer()
+                        .issue_access(&user.id, family.tenant_id, &family.id)?;
+                Ok(SignedIn {
+                    user,
+                    tenant_id: family.tenant_id,
+                    role: member.role,
+                    family_id: family.id,
+                    access_token: Secret::new(access),
+                    access_expires_at: access_exp,
+                    refresh_token: full,
+                    refresh_expires_at: now + refresh_ttl,
+                })
+            }
+            Outcome::Refused(error, revoked_family) => {
+                if let Some(family) = revoked_family {
+                    tracing::warn!(family_id = %family, "refresh token reuse: session revoked");
+                    self.auth.forget_session(&family).await;
+                }
+                Err(error)
+            }
         }
     }
-}
 
-/// Ends the session a refresh token belongs to. Returns it (for the audit log).
-pub async fn sign_out(app: &AppState, raw: &str) -> Result<FamilyRow, ApiError> {
-    let invalid = || ApiError::new(ErrorCode::InvalidToken, "invalid refresh token");
-    let token = OpaqueToken::parse(raw, REFRESH_PREFIX).ok_or_else(invalid)?;
-    let now = app.clock.now_ms();
-    let family = app
-        .catalog
-        .write(move |tx| {
-            let row = repo::sessions::get_refresh_token(tx, &token.id)?
-                .filter(|row| token.matches(&row.secret_hash));
-            let Some(row) = row else {
-                return Ok::<_, StorageError>(None);
-            };
-            repo::sessions::revoke_family(tx, &row.family_id, "sign_out", now)?;
-            Ok(repo::sessions::get_family(tx, &row.family_id)?)
-        })
-        .await?
-        .ok_or_else(invalid)?;
-    app.auth.forget_session(&family.id).await;
-    Ok(family)
-}
-
-/// A new session for the same user in another of their tenants.
-pub async fn switch_tenant(
-    app: &AppState,
-    user_id: &str,
-    tenant_id: TenantId,
-) -> Result<SignedIn, ApiError> {
-    let id = user_id.to_string();
-    let (user, member) = app
-        .catalog
-        .read(move |conn| {
-            let user = repo::users::get(conn, &id)?;
-            let member = repo::memberships::get(conn, tenant_id, &id)?;
-            Ok::<_, StorageError>((user, member))
-        })
-        .await?;
-    match (user, member) {
-        (Some(user), Some(member)) => start_session(app, user, tenant_id, member.role).await,
-        _ => Err(ApiError::not_found("tenant")),
+    /// Ends the session a refresh token belongs to. Returns it (for the audit log).
+    pub async fn sign_out(&self, raw: &str) -> Result<FamilyRow, IdentityError> {
+        let invalid = || IdentityError::InvalidToken("invalid refresh token");
+        let token = OpaqueToken::parse(raw, REFRESH_PREFIX).ok_or_else(invalid)?;
+        let now = self.clock.now_ms();
+        let family = self
+            .catalog
+            .write(move |tx| {
+                let row = repo::sessions::get_refresh_token(tx, &token.id)?
+                    .filter(|row| token.matches(&row.secret_hash));
+                let Some(row) = row else {
+                    return Ok::<_, StorageError>(None);
+                };
+                repo::sessions::revoke_family(tx, &row.family_id, "sign_out", now)?;
+                repo::sessions::get_family(tx, &row.family_id)
+            })
+            .await?
+            .ok_or_else(invalid)?;
+        self.auth.forget_session(&family.id).await;
+        Ok(family)
     }
-}
 
-/// Starts a token family for `user` in `tenant_id` and issues its first tokens.
-pub(super) async fn start_session(
-    app: &AppState,
-    user: UserRow,
-    tenant_id: TenantId,
-    role: Role,
-) -> Result<SignedIn, ApiError> {
-    let now = app.clock.now_ms();
-    let refresh_expires_at = now + ms(app.config.identity.refresh_ttl);
-    let family = FamilyRow {
-        id: crate::db::new_id(),
-        user_id: user.id.clone(),
-        tenant_id,
-        created_at: now,
-        revoked_at: None,
-    };
-    let (token, full) = OpaqueToken::generate(REFRESH_PREFIX);
-    let stored = family.clone();
-    app.catalog
-        .write(move |tx| {
-            repo::sessions::insert_family(tx, &stored)?;
-            repo::sessions::insert_refresh_token(
-                tx,
-                &RefreshTokenRow {
-                    id: token.id.clone(),
-                    family_id: stored.id.clone(),
-                    secret_hash: token.secret_hash(),
-                    created_at: now,
-                    expires_at: refresh_expires_at,
-                    used_at: None,
-                },
-            )
-            .map_err(StorageError::from)
+    /// A new session for the same user in another of their tenants.
+    pub async fn switch_tenant(
+        &self,
+        user_id: &str,
+        tenant_id: TenantId,
+    ) -> Result<SignedIn, IdentityError> {
+        let id = user_id.to_string();
+        let (user, member) = self
+            .catalog
+            .read(move |conn| {
+                let user = repo::users::get(conn, &id)?;
+                let member = repo::memberships::get(conn, tenant_id, &id)?;
+                Ok::<_, StorageError>((user, member))
+            })
+            .await?;
+        match (user, member) {
+            (Some(user), Some(member)) => self.start_session(user, tenant_id, member.role).await,
+            _ => Err(IdentityError::NotFound("tenant")),
+        }
+    }
+
+    /// Starts a token family for `user` in `tenant_id` and issues its first tokens.
+    pub(super) async fn start_session(
+        &self,
+        user: UserRow,
+        tenant_id: TenantId,
+        role: Role,
+    ) -> Result<SignedIn, IdentityError> {
+        let now = self.clock.now_ms();
+        let refresh_expires_at = now + ms(self.settings.refresh_ttl);
+        let family = FamilyRow {
+            id: crate::db::new_id(),
+            user_id: user.id.clone(),
+            tenant_id,
+            created_at: now,
+            revoked_at: None,
+        };
+        let (token, full) = OpaqueToken::generate(REFRESH_PREFIX);
+        let stored = family.clone();
+        self.catalog
+            .write(move |tx| {
+                repo::sessions::insert_family(tx, &stored)?;
+                repo::sessions::insert_refresh_token(
+                    tx,
+                    &RefreshTokenRow {
+                        id: token.id.clone(),
+                        family_id: stored.id.clone(),
+                        secret_hash: token.secret_hash(),
+                        created_at: now,
+                        expires_at: refresh_expires_at,
+                        used_at: None,
+                    },
+                )
+            })
+            .await?;
+        let (access, access_expires_at) = self
+            .auth
+            .signer()
+            .issue_access(&user.id, tenant_id, &family.id)?;
+        Ok(SignedIn {
+            user,
+            tenant_id,
+            role,
+            family_id: family.id,
+            access_token: Secret::new(access),
+            access_expires_at,
+            refresh_token: full,
+            refresh_expires_at,
         })
-        .await?;
-    let (access, access_expires_at) = app
-        .auth
-        .signer()
-        .issue_access(&user.id, tenant_id, &family.id)?;
-    Ok(SignedIn {
-        user,
-        tenant_id,
-        role,
-        family_id: family.id,
-        access_token: Secret::new(access),
-        access_expires_at,
-        refresh_token: full,
-        refresh_expires_at,
-    })
-}
-
-fn email_taken() -> ApiError {
-    ApiError::new(
-        ErrorCode::Conflict,
-        "an account with this email already exists",
-    )
+    }
 }
 
 fn ms(duration: std::time::Duration) -> i64 {

@@ -1,10 +1,17 @@
 //! The listening half of a call: wire bytes → 16 kHz audio → VAD windows → turns (or, with turn detection off,
 //! a buffer the client commits by hand).
 //!
+//! [`Listener`] is the logic; [`ListenerStage`] runs it as a stage of its own, fed by a bounded channel, so the
+//! call's loop never waits for voice activity detection (which runs on the inference pool): it hands audio over
+//! and goes on playing the agent's answer, reading the client, and so on. Everything the stage is asked is
+//! answered in order, so a commit or a clear sees all the audio sent before it.
+//!
 //! Positions are counted in samples of the pipeline rate from the start of the call, so the listener runs as fast
 //! as audio arrives and tests can feed minutes of audio in a second.
 
 use std::sync::Arc;
+
+use tokio::sync::mpsc;
 
 use crate::audio::{AudioError, AudioFormat, FormatDecoder, PIPELINE_SAMPLE_RATE, samples_to_ms};
 use crate::voice::turn::StopReason;
@@ -47,6 +54,11 @@ impl Listener {
             received: 0,
             max_utterance_samples: ms_to_samples(max),
         })
+    }
+
+    /// Whether audio in `format` can be listened to.
+    pub fn check_format(format: AudioFormat) -> Result<(), AudioError> {
+        FormatDecoder::new(format).map(drop)
     }
 
     /// The wire format being decoded.
@@ -171,6 +183,112 @@ impl Listener {
             TurnEvent::SpeechStarted { .. } => None,
         });
         Ok(stopped.or_else(|| self.commit()))
+    }
+}
+
+/// What the session asks of the listening stage, handled in order with the audio.
+#[derive(Debug)]
+pub enum Listen {
+    /// Caller audio in the current wire format.
+    Audio(Vec<u8>),
+    /// End the caller's turn now (`input_audio_buffer.commit`).
+    Commit,
+    /// Drop buffered audio and any open utterance.
+    Clear,
+    /// Switch the wire format and/or turn detection (`Some(None)`: off) for the audio that follows.
+    Configure {
+        format: Option<AudioFormat>,
+        turns: Option<Option<TurnConfig>>,
+    },
+    /// The call is over: flush what is left.
+    Finish,
+}
+
+/// What the listening stage reports, in the order it was asked.
+#[derive(Debug)]
+pub enum Heard {
+    /// Audio was heard up to `position_ms`; the caller is `speaking`; `turns` are the turn events it completed.
+    Audio {
+        position_ms: u64,
+        speaking: bool,
+        turns: Vec<TurnEvent>,
+    },
+    /// Voice activity detection failed on audio.
+    Failed(VoiceError),
+    /// The answer to [`Listen::Commit`]: the utterance committed, if there was audio.
+    Committed(Option<Utterance>),
+    Cleared,
+    Configured,
+    /// The answer to [`Listen::Finish`]: the last utterance, if the caller was mid-sentence.
+    Finished(Result<Option<Utterance>, VoiceError>),
+}
+
+/// Messages waiting for the stage before the session waits for room (a few seconds of audio).
+const STAGE_QUEUE: usize = 256;
+
+/// A [`Listener`] running as a stage of its own.
+pub struct ListenerStage {
+    tx: mpsc::Sender<Listen>,
+    heard: mpsc::UnboundedReceiver<Heard>,
+}
+
+impl ListenerStage {
+    /// Starts the stage. Its reports are unbounded (at most a few per message asked), so the stage never
+    /// blocks on a session that is itself waiting for room in the stage's queue.
+    pub fn start(mut listener: Listener) -> Self {
+        let (tx, mut rx) = mpsc::channel(STAGE_QUEUE);
+        let (out, heard) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Some(input) = rx.recv().await {
+                let report = match input {
+                    Listen::Audio(bytes) => match listener.push(&bytes).await {
+                        Ok(turns) => Heard::Audio {
+                            position_ms: listener.position_ms(),
+                            speaking: listener.caller_speaking(),
+                            turns,
+                        },
+                        Err(e) => Heard::Failed(e),
+                    },
+                    Listen::Commit => Heard::Committed(listener.commit()),
+                    Listen::Clear => {
+                        listener.clear();
+                        Heard::Cleared
+                    }
+                    Listen::Configure { format, turns } => {
+                        if let Some(format) = format
+                            && let Err(e) = listener.set_format(format)
+                        {
+                            // The session checks formats before asking; keep the old one.
+                            tracing::warn!(error = %e, "cannot switch the input format");
+                        }
+                        if let Some(turns) = turns {
+                            listener.set_turn_detection(turns);
+                        }
+                        Heard::Configured
+                    }
+                    Listen::Finish => {
+                        let _ = out.send(Heard::Finished(listener.finish().await));
+                        return;
+                    }
+                };
+                if out.send(report).is_err() {
+                    return;
+                }
+            }
+        });
+        Self { tx, heard }
+    }
+
+    /// Hands `input` to the stage, waiting for room when it is far behind.
+    pub async fn send(&self, input: Listen) {
+        if self.tx.send(input).await.is_err() {
+            tracing::warn!("the listening stage has stopped");
+        }
+    }
+
+    /// The next report.
+    pub async fn next(&mut self) -> Option<Heard> {
+        self.heard.recv().await
     }
 }
 

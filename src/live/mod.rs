@@ -4,25 +4,34 @@
 //! # Layout
 //! - [`realtime`] — the OpenAI-Realtime-compatible protocol (browsers, SDKs), beta and GA forms.
 //! - [`twilio`] — Twilio Media Streams (phone calls).
+//! - [`admit`] — admission, the same for both transports: credential → tenant and agent → limits → voice engines
+//!   → [`plan::CallPlan`] → the call record, `in_progress`. The only live-call code that sees the app state.
+//! - [`plan`] — where an agent's configuration becomes a call: turn detection, brain, voice, barge-in, end rules.
 //! - [`protocol`] — what both protocols translate to and from: client [`Command`]s and session [`Event`]s.
-//! - [`session`] — the call driver: creates the call, listens, transcribes on the STT pool, has the agent answer,
-//!   stores and publishes transcript segments, meters usage, and ends the call in a proper state however it ends.
+//! - [`session`] — the call driver: listens, transcribes on the STT pool, has the agent answer, and ends the call
+//!   in a proper state however it ends.
+//! - [`listen`] — [`Listener`]: wire audio → 16 kHz → Silero VAD → turns (or manual commits), run as a stage of
+//!   its own so the call never waits on VAD.
 //! - [`respond`] — one task per agent response: LLM (brain) → sentences → TTS → encoded audio.
 //! - [`playout`] — the agent's audio paced to playback, and what the caller heard of it (barge-in).
-//! - [`listen`] — [`Listener`]: wire audio → 16 kHz → Silero VAD → turns (or manual commits).
+//! - [`recorder`] — timeline events, transcript segments, usage and the final state, written by a task of their
+//!   own so the call never waits on SQLite.
 //! - [`socket`] — the sending side: a bounded queue and writer task, so a client that stops reading is dropped
 //!   instead of buffered without bound.
 //!
 //! ```text
-//! WebSocket ─► protocol (JSON → Command) ─► Listener (decode, VAD, turns) ─► STT pool ─► segments + usage
-//!                                                                                │
+//! WebSocket ─► protocol (JSON → Command) ─► listen stage (decode, VAD, turns) ─► STT pool ─► recorder
+//!                                                                                  │
 //!     ◄─ protocol (Event → JSON) ◄── Playout (paced audio, marks) ◄── respond (LLM → sentences → TTS)
 //! ```
 
+pub mod admit;
 pub mod listen;
+pub mod plan;
 pub mod playout;
 pub mod protocol;
 pub mod realtime;
+pub mod recorder;
 pub mod respond;
 pub mod session;
 pub mod socket;

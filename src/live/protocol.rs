@@ -4,6 +4,7 @@
 //! the session's [`Event`]s; the session never sees JSON.
 
 use crate::audio::AudioFormat;
+use crate::error::{ApiError, ErrorCode, Reportable};
 use crate::voice::TurnConfig;
 
 /// Something a client asked for.
@@ -171,8 +172,8 @@ pub enum ResponseStatus {
 /// An error reported to the client, with a stable `code`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClientError {
-    /// Stable, snake_case (the Realtime API's style).
-    pub code: String,
+    /// Stable, from the one table of codes; clients see it in snake_case (the Realtime API's style).
+    pub code: ErrorCode,
     pub message: String,
     /// The offending field, e.g. `session.input_audio_format`.
     pub param: Option<String>,
@@ -183,9 +184,9 @@ pub struct ClientError {
 }
 
 impl ClientError {
-    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
-            code: code.into(),
+            code,
             message: message.into(),
             param: None,
             event_id: None,
@@ -203,10 +204,24 @@ impl ClientError {
         self
     }
 
+    /// A refusal of the connection for a reason any layer gave (`ApiError` is every layer's error as clients
+    /// see it); reporting it ends the connection with `1008 policy violation`.
+    pub fn refusal(error: impl Into<ApiError>) -> Self {
+        let error = error.into();
+        Self::new(error.code, error.message).closing(axum::extract::ws::close_code::POLICY)
+    }
+
     /// Reporting this error ends the connection with `code`.
     pub fn closing(mut self, code: u16) -> Self {
         self.close = Some(code);
         self
+    }
+}
+
+/// Any layer's error refuses a connection that is being admitted (`?` in admission).
+impl<E: Reportable> From<E> for ClientError {
+    fn from(error: E) -> Self {
+        Self::refusal(ApiError::report(&error))
     }
 }
 

@@ -5,7 +5,6 @@
 //! that the LLM stream, TTS and the caller's audio all progress at once. Dropping or aborting it (barge-in) stops
 //! the LLM request at once; a synthesis already on the TTS pool finishes there and is thrown away.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,16 +14,9 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::LlmSettings;
-use crate::agents::ActiveAgent;
-use crate::agents::config::{HttpMethod, ToolKind};
 use crate::audio::{AudioFormat, FormatEncoder, samples_to_ms};
-use crate::brain::{
-    AgentSpec, Brain, BrainError, BrainEvent, Conversation, Finish, ProviderConfig, ToolSet,
-    ToolSpec, Turn, WebhookTool,
-};
-use crate::db::TenantId;
-use crate::redact::Secret;
+use crate::brain::{AgentSpec, Brain, BrainEvent, Conversation, Finish, Turn};
+use crate::error::{ErrorCode, Reportable as _};
 use crate::voice::{SentenceChunker, TextToSpeech};
 
 /// What the agent is asked to say.
@@ -77,7 +69,7 @@ pub enum Output {
     },
     ProviderFailed {
         provider: String,
-        code: &'static str,
+        code: ErrorCode,
         message: String,
         mid_stream: bool,
     },
@@ -143,6 +135,12 @@ impl Drop for Responder {
 /// The session went away: nothing more to do.
 struct Gone;
 
+impl<T> From<mpsc::error::SendError<T>> for Gone {
+    fn from(_: mpsc::error::SendError<T>) -> Self {
+        Gone
+    }
+}
+
 async fn think(
     brain: &Brain,
     spec: Arc<AgentSpec>,
@@ -150,7 +148,7 @@ async fn think(
     voice: &mut Voice,
     tx: &mpsc::Sender<Output>,
 ) -> Result<(), Gone> {
-    let send = |output: Output| async move { tx.send(output).await.map_err(|_| Gone) };
+    let send = |output: Output| async move { Ok::<_, Gone>(tx.send(output).await?) };
     // Dropping the reply (when this task is aborted) aborts the LLM request.
     let mut reply = brain.reply(spec, conversation, CancellationToken::new());
     let mut first = true;
@@ -212,7 +210,7 @@ async fn think(
             } => {
                 send(Output::ProviderFailed {
                     provider,
-                    code: error_code(&error),
+                    code: error.code(),
                     message: error.to_string(),
                     mid_stream,
                 })
@@ -229,18 +227,6 @@ async fn think(
         }
     }
     Ok(())
-}
-
-fn error_code(error: &BrainError) -> &'static str {
-    match error {
-        BrainError::CircuitOpen => "circuit_open",
-        BrainError::FirstTokenTimeout(_) => "first_token_timeout",
-        BrainError::OverallTimeout(_) => "timeout",
-        BrainError::Status { .. } => "provider_status",
-        BrainError::Config(_) => "config",
-        BrainError::Request(_) => "provider_unreachable",
-        _ => "provider_error",
-    }
 }
 
 /// The first chunk of an answer may end at a clause of this many words ("Tomorrow we open at nine, ...").
@@ -302,10 +288,7 @@ impl Voice {
             audio,
             tts_error,
         };
-        self.tx
-            .send(Output::Sentence(sentence))
-            .await
-            .map_err(|_| Gone)
+        Ok(self.tx.send(Output::Sentence(sentence)).await?)
     }
 
     /// `Ok(None)`: no TTS on this server (not an error of this sentence).
@@ -315,7 +298,7 @@ impl Voice {
         };
         let speech = tts.synthesize(text, self.speed).await.map_err(|e| {
             tracing::warn!(error = %e, "speech synthesis failed; sending text only");
-            e.code().to_string()
+            e.code().wire()
         })?;
         metrics::histogram!("voxedge_tts_seconds").record(speech.processing_time.as_secs_f64());
         metrics::counter!("voxedge_tts_audio_ms_total").increment(samples_to_ms(
@@ -333,64 +316,4 @@ impl Voice {
         encoder.reset();
         Ok(Some(bytes))
     }
-}
-
-/// The brain's view of an agent: its provider chain (with the tenant's keys) and its tools.
-pub fn agent_spec(
-    agent: &ActiveAgent,
-    tenant: TenantId,
-    keys: &HashMap<String, Secret<String>>,
-    settings: &LlmSettings,
-) -> Result<AgentSpec, BrainError> {
-    let llm = &agent.version.config.llm;
-    let providers = std::iter::once(&llm.primary)
-        .chain(&llm.fallbacks)
-        .enumerate()
-        .map(|(i, target)| {
-            // The name keys the circuit breaker: per tenant, so one tenant's bad key never opens another's circuit.
-            let mut provider = ProviderConfig::new(
-                format!("{tenant}/{}#{i}:{}", target.provider, target.model),
-                target.base_url.clone(),
-                target.model.clone(),
-            );
-            provider.api_key = keys.get(&target.provider).map(|k| k.expose().clone());
-            provider.temperature = Some(llm.temperature as f32);
-            provider.max_tokens = Some(llm.max_tokens.max(1) as u32);
-            provider.connect_timeout = settings.connect_timeout;
-            provider.first_token_timeout = settings.first_token_timeout;
-            provider
-        })
-        .collect();
-    let tools = agent
-        .version
-        .config
-        .tools
-        .iter()
-        .map(|tool| match tool.kind {
-            ToolKind::EndCall => ToolSpec::EndCall,
-            ToolKind::TransferCall => ToolSpec::TransferCall {
-                destinations: tool.destinations.iter().map(|d| d.name.clone()).collect(),
-            },
-            ToolKind::Webhook => {
-                let parameters = tool.parameters.as_ref().map_or_else(
-                    || serde_json::json!({"type": "object", "properties": {}}),
-                    |p| p.0.clone(),
-                );
-                let mut webhook = WebhookTool::new(
-                    tool.name.clone(),
-                    tool.description.clone(),
-                    parameters,
-                    tool.url.clone().unwrap_or_default(),
-                );
-                if tool.method == Some(HttpMethod::Get) {
-                    webhook.method = reqwest::Method::GET;
-                }
-                if let Some(ms) = tool.timeout_ms {
-                    webhook.timeout = Duration::from_millis(ms.max(1) as u64);
-                }
-                ToolSpec::Webhook(webhook)
-            }
-        })
-        .collect();
-    Ok(AgentSpec::new(providers, ToolSet::new(tools)?)?.with_apology(llm.apology_message.clone()))
 }

@@ -17,13 +17,16 @@ use futures::StreamExt as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::plan::CallPlan;
 use super::protocol::{ClientError, Command, Event, Protocol};
-use super::session::{self, CallSetup, agent_turn_config};
-use crate::agents::input::is_e164;
-use crate::app::AppState;
+use super::session::CallStart;
+use crate::agents::is_e164;
 use crate::audio::AudioFormat;
-use crate::calls::{Direction, NewCall, Transport};
-use crate::ratelimit::Limited;
+use crate::auth::AuthError;
+use crate::auth::tokens::SESSION_TOKEN_PREFIX;
+use crate::calls::NewCall;
+use crate::error::ErrorCode;
+use crate::model::{Direction, Transport};
 
 /// How long Twilio has to send `start` after connecting.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -31,7 +34,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// The `start` message.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Start {
+pub struct Start {
     stream_sid: String,
     #[serde(default)]
     account_sid: Option<String>,
@@ -55,6 +58,14 @@ fn one() -> u32 {
     1
 }
 
+/// A message Twilio sent; anything but JSON closes the stream (`1007`).
+fn parse_json(text: &str) -> Result<Value, ClientError> {
+    serde_json::from_str(text).map_err(|e| {
+        ClientError::new(ErrorCode::InvalidJson, format!("not JSON: {e}"))
+            .closing(close_code::INVALID)
+    })
+}
+
 /// One stream's protocol state.
 pub struct TwilioStream {
     stream_sid: String,
@@ -62,9 +73,7 @@ pub struct TwilioStream {
 
 impl Protocol for TwilioStream {
     fn text(&mut self, text: &str) -> Result<Vec<Command>, ClientError> {
-        let message: Value = serde_json::from_str(text).map_err(|e| {
-            ClientError::new("invalid_json", format!("not JSON: {e}")).closing(close_code::INVALID)
-        })?;
+        let message = parse_json(text)?;
         match message["event"].as_str() {
             Some("media") => {
                 let media = &message["media"];
@@ -73,14 +82,17 @@ impl Protocol for TwilioStream {
                     return Ok(Vec::new());
                 }
                 let payload = media["payload"].as_str().ok_or_else(|| {
-                    ClientError::new("invalid_event", "media without payload")
+                    ClientError::new(ErrorCode::InvalidEvent, "media without payload")
                         .closing(close_code::INVALID)
                 })?;
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(payload)
                     .map_err(|e| {
-                        ClientError::new("invalid_audio", format!("payload is not base64: {e}"))
-                            .closing(close_code::INVALID)
+                        ClientError::new(
+                            ErrorCode::InvalidAudio,
+                            format!("payload is not base64: {e}"),
+                        )
+                        .closing(close_code::INVALID)
                     })?;
                 Ok(vec![Command::Audio(bytes)])
             }
@@ -111,7 +123,7 @@ impl Protocol for TwilioStream {
 
     fn binary(&mut self, _bytes: &[u8]) -> Result<Vec<Command>, ClientError> {
         Err(ClientError::new(
-            "binary_not_supported",
+            ErrorCode::BinaryNotSupported,
             "Media Streams messages are JSON text",
         )
         .closing(close_code::UNSUPPORTED))
@@ -152,63 +164,137 @@ impl TwilioStream {
     }
 }
 
-/// Serves one Media Streams connection until its call ends.
-pub async fn serve(app: AppState, mut socket: WebSocket) {
-    let start = match wait_for_start(&mut socket).await {
-        Ok(start) => start,
-        Err(error) => {
-            let protocol = TwilioStream {
-                stream_sid: String::new(),
-            };
-            return session::refuse(&app, socket, protocol, error).await;
+impl TwilioStream {
+    /// The protocol state of a stream that has not said which one it is.
+    pub fn unknown() -> Self {
+        Self {
+            stream_sid: String::new(),
         }
-    };
-    let protocol = TwilioStream {
-        stream_sid: start.stream_sid.clone(),
-    };
-    match setup(&app, start).await {
-        Ok(setup) => session::run(app, setup, socket, protocol).await,
-        Err(error) => session::refuse(&app, socket, protocol, error).await,
+    }
+}
+
+impl Start {
+    /// The protocol state for this stream.
+    pub fn stream(&self) -> TwilioStream {
+        TwilioStream {
+            stream_sid: self.stream_sid.clone(),
+        }
+    }
+
+    fn parameter(&self, name: &str) -> Option<String> {
+        self.custom_parameters
+            .get(name)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    }
+
+    /// The stream's session token (the voice webhook minted it; it names the tenant and agent), or why the
+    /// stream is refused.
+    pub fn token(&self) -> Result<String, ClientError> {
+        let token = self.parameter("token").ok_or_else(|| {
+            ClientError::new(
+                ErrorCode::Unauthenticated,
+                "the stream needs a `token` parameter",
+            )
+            .closing(close_code::POLICY)
+        })?;
+        // Only session tokens open a stream: never an API key passed along.
+        if token.starts_with(SESSION_TOKEN_PREFIX) {
+            Ok(token)
+        } else {
+            Err(ClientError::refusal(AuthError::InvalidToken(
+                "invalid token",
+            )))
+        }
+    }
+
+    /// Twilio's id of the phone call.
+    fn call_sid(&self) -> Option<String> {
+        self.call_sid.clone().or_else(|| self.parameter("callSid"))
+    }
+
+    /// The call's record: a phone call between the numbers the stream names.
+    pub fn call(&self, plan: &CallPlan) -> NewCall {
+        let number = |name: &str| self.parameter(name).filter(|n| is_e164(n));
+        let direction = match self.parameter("direction").as_deref() {
+            Some("outbound") => Direction::Outbound,
+            _ => Direction::Inbound,
+        };
+        NewCall {
+            agent_id: plan.agent_id.clone(),
+            direction,
+            transport: Transport::Phone,
+            from: number("from"),
+            to: number("to"),
+            metadata: json!({
+                "twilio": {
+                    "streamSid": self.stream_sid,
+                    "callSid": self.call_sid(),
+                    "accountSid": self.account_sid,
+                }
+            }),
+        }
+    }
+
+    /// The record an outbound call placed with `placeCall` already has.
+    pub fn existing_call(&self) -> Option<String> {
+        self.parameter("callId")
+    }
+
+    /// How the call starts: µ-law 8 kHz, the agent's turn detection.
+    pub fn call_start(&self, plan: &CallPlan) -> CallStart {
+        CallStart {
+            input_format: AudioFormat::G711Ulaw,
+            turn_detection: Some(plan.turns),
+            create_response: true,
+            call_sid: self.call_sid(),
+        }
     }
 }
 
 /// Reads `connected` and `start`.
-async fn wait_for_start(socket: &mut WebSocket) -> Result<Start, ClientError> {
+pub async fn wait_for_start(socket: &mut WebSocket) -> Result<Start, ClientError> {
     let deadline = tokio::time::Instant::now() + START_TIMEOUT;
     loop {
         let message = match tokio::time::timeout_at(deadline, socket.next()).await {
             Err(_) => {
-                return Err(ClientError::new("start_timeout", "no start message")
-                    .closing(close_code::POLICY));
+                return Err(
+                    ClientError::new(ErrorCode::StartTimeout, "no start message")
+                        .closing(close_code::POLICY),
+                );
             }
             Ok(Some(Ok(message))) => message,
             Ok(Some(Err(_)) | None) => {
-                return Err(ClientError::new("connection_lost", "closed before start"));
+                return Err(ClientError::new(
+                    ErrorCode::ConnectionLost,
+                    "closed before start",
+                ));
             }
         };
         let text = match message {
             Message::Text(text) => text,
             Message::Binary(_) => {
                 return Err(ClientError::new(
-                    "binary_not_supported",
+                    ErrorCode::BinaryNotSupported,
                     "Media Streams messages are JSON text",
                 )
                 .closing(close_code::UNSUPPORTED));
             }
             Message::Close(_) => {
-                return Err(ClientError::new("connection_lost", "closed before start"));
+                return Err(ClientError::new(
+                    ErrorCode::ConnectionLost,
+                    "closed before start",
+                ));
             }
             Message::Ping(_) | Message::Pong(_) => continue,
         };
-        let mut message: Value = serde_json::from_str(text.as_str()).map_err(|e| {
-            ClientError::new("invalid_json", format!("not JSON: {e}")).closing(close_code::INVALID)
-        })?;
+        let mut message = parse_json(text.as_str())?;
         match message["event"].as_str() {
             Some("connected") => continue,
             Some("start") => {
                 let start: Start =
                     serde_json::from_value(message["start"].take()).map_err(|e| {
-                        ClientError::new("invalid_event", format!("bad start message: {e}"))
+                        ClientError::new(ErrorCode::InvalidEvent, format!("bad start message: {e}"))
                             .closing(close_code::INVALID)
                     })?;
                 let format = &start.media_format;
@@ -217,7 +303,7 @@ async fn wait_for_start(socket: &mut WebSocket) -> Result<Start, ClientError> {
                     || format.channels != 1
                 {
                     return Err(ClientError::new(
-                        "unsupported_audio_format",
+                        ErrorCode::UnsupportedAudioFormat,
                         format!(
                             "expected audio/x-mulaw 8000 Hz mono, got {} {} Hz {} channels",
                             format.encoding, format.sample_rate, format.channels
@@ -228,74 +314,12 @@ async fn wait_for_start(socket: &mut WebSocket) -> Result<Start, ClientError> {
                 return Ok(start);
             }
             _ => {
-                return Err(
-                    ClientError::new("invalid_event", "expected connected or start first")
-                        .closing(close_code::POLICY),
-                );
+                return Err(ClientError::new(
+                    ErrorCode::InvalidEvent,
+                    "expected connected or start first",
+                )
+                .closing(close_code::POLICY));
             }
         }
     }
-}
-
-/// Verifies the stream token and describes the call.
-async fn setup(app: &AppState, start: Start) -> Result<CallSetup, ClientError> {
-    let refused = |e: crate::error::ApiError| {
-        ClientError::new(e.code.as_str().to_ascii_lowercase(), e.message)
-            .closing(close_code::POLICY)
-    };
-    let parameter = |name: &str| {
-        start
-            .custom_parameters
-            .get(name)
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    };
-    let token = parameter("token").ok_or_else(|| {
-        ClientError::new("unauthenticated", "the stream needs a `token` parameter")
-            .closing(close_code::POLICY)
-    })?;
-    let grant = app
-        .auth
-        .verify_session_token(&token)
-        .await
-        .map_err(refused)?;
-    let tenant = grant.tenant_id;
-    app.limits
-        .check_tenant(tenant, Limited::WsConnect)
-        .await
-        .map_err(|e| refused(e).closing(close_code::AGAIN))?;
-    let db = app.tenant_db(tenant).await.map_err(refused)?;
-    let agent = app
-        .agents
-        .active(&db, tenant, &grant.agent_id)
-        .await
-        .map_err(refused)?;
-    let number = |name: &str| parameter(name).filter(|n| is_e164(n));
-    let direction = match parameter("direction").as_deref() {
-        Some("outbound") => Direction::Outbound,
-        _ => Direction::Inbound,
-    };
-    Ok(CallSetup {
-        tenant,
-        call: NewCall {
-            agent_id: grant.agent_id,
-            direction,
-            transport: Transport::Phone,
-            from: number("from"),
-            to: number("to"),
-            metadata: json!({
-                "twilio": {
-                    "streamSid": start.stream_sid,
-                    "callSid": start.call_sid.or_else(|| parameter("callSid")),
-                    "accountSid": start.account_sid,
-                }
-            }),
-        },
-        // An outbound call placed with `placeCall` already has its record.
-        existing_call: parameter("callId"),
-        turn_detection: Some(agent_turn_config(&agent)),
-        agent,
-        input_format: AudioFormat::G711Ulaw,
-        create_response: true,
-    })
 }

@@ -1,8 +1,9 @@
 //! Tenant database → `agents`, `agent_versions`.
 
+use super::Result;
 use rusqlite::{Connection, OptionalExtension, Row, named_params};
 
-use crate::agents::AgentConfig;
+use crate::model::AgentConfig;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgentRow {
@@ -40,21 +41,18 @@ fn agent_from_row(row: &Row<'_>) -> rusqlite::Result<AgentRow> {
 }
 
 fn version_from_row(row: &Row<'_>) -> rusqlite::Result<VersionRow> {
-    let config: String = row.get(3)?;
     Ok(VersionRow {
         agent_id: row.get(0)?,
         version: row.get(1)?,
         name: row.get(2)?,
-        config: serde_json::from_str(&config).map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, Box::new(e))
-        })?,
+        config: super::json_column(row, 3)?,
         note: row.get(4)?,
         created_by: row.get(5)?,
         created_at: row.get(6)?,
     })
 }
 
-pub fn insert_agent(conn: &Connection, agent: &AgentRow) -> rusqlite::Result<()> {
+pub fn insert_agent(conn: &Connection, agent: &AgentRow) -> Result<()> {
     conn.execute(
         "insert into agents (id, name, active_version, archived_at, created_at, updated_at)
          values (:id, :name, :active_version, :archived_at, :created_at, :updated_at)",
@@ -66,7 +64,7 @@ pub fn insert_agent(conn: &Connection, agent: &AgentRow) -> rusqlite::Result<()>
     Ok(())
 }
 
-pub fn insert_version(conn: &Connection, version: &VersionRow) -> rusqlite::Result<()> {
+pub fn insert_version(conn: &Connection, version: &VersionRow) -> Result<()> {
     let config =
         serde_json::to_string(&version.config).expect("invariant: an agent config serialises");
     conn.execute(
@@ -80,42 +78,41 @@ pub fn insert_version(conn: &Connection, version: &VersionRow) -> rusqlite::Resu
     Ok(())
 }
 
-pub fn get_agent(conn: &Connection, id: &str) -> rusqlite::Result<Option<AgentRow>> {
-    conn.prepare_cached(&format!(
-        "select {AGENT_COLUMNS} from agents where id = :id"
-    ))?
-    .query_row(named_params! { ":id": id }, agent_from_row)
-    .optional()
+pub fn get_agent(conn: &Connection, id: &str) -> Result<Option<AgentRow>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "select {AGENT_COLUMNS} from agents where id = :id"
+        ))?
+        .query_row(named_params! { ":id": id }, agent_from_row)
+        .optional()?)
 }
 
 /// Agents with these ids (any order; missing ids are skipped). One query for a whole page's worth.
-pub fn get_agents(conn: &Connection, ids: &[String]) -> rusqlite::Result<Vec<AgentRow>> {
+pub fn get_agents(conn: &Connection, ids: &[String]) -> Result<Vec<AgentRow>> {
     let ids = serde_json::to_string(ids).expect("invariant: strings serialise");
-    conn.prepare_cached(&format!(
-        "select {AGENT_COLUMNS} from agents where id in (select value from json_each(:ids))"
-    ))?
-    .query_map(named_params! { ":ids": ids }, agent_from_row)?
-    .collect()
+    Ok(conn
+        .prepare_cached(&format!(
+            "select {AGENT_COLUMNS} from agents where id in (select value from json_each(:ids))"
+        ))?
+        .query_map(named_params! { ":ids": ids }, agent_from_row)?
+        .collect::<rusqlite::Result<_>>()?)
 }
 
-pub fn get_version(
-    conn: &Connection,
-    agent_id: &str,
-    version: i64,
-) -> rusqlite::Result<Option<VersionRow>> {
-    conn.prepare_cached(&format!(
+pub fn get_version(conn: &Connection, agent_id: &str, version: i64) -> Result<Option<VersionRow>> {
+    Ok(conn.prepare_cached(&format!(
         "select {VERSION_COLUMNS} from agent_versions where agent_id = :agent_id and version = :version"
     ))?
     .query_row(named_params! { ":agent_id": agent_id, ":version": version }, version_from_row)
-    .optional()
+    .optional()?)
 }
 
 /// The highest version number an agent has (rollbacks add versions, so this can exceed the active one).
-pub fn latest_version(conn: &Connection, agent_id: &str) -> rusqlite::Result<i64> {
-    conn.prepare_cached(
-        "select coalesce(max(version), 0) from agent_versions where agent_id = :agent_id",
-    )?
-    .query_row(named_params! { ":agent_id": agent_id }, |row| row.get(0))
+pub fn latest_version(conn: &Connection, agent_id: &str) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(
+            "select coalesce(max(version), 0) from agent_versions where agent_id = :agent_id",
+        )?
+        .query_row(named_params! { ":agent_id": agent_id }, |row| row.get(0))?)
 }
 
 /// A page of agents, newest first, after the `(created_at, id)` cursor.
@@ -124,9 +121,9 @@ pub fn list_agents(
     include_archived: bool,
     after: Option<(i64, String)>,
     limit: usize,
-) -> rusqlite::Result<Vec<AgentRow>> {
+) -> Result<Vec<AgentRow>> {
     let (at, id) = after.unwrap_or((i64::MAX, String::new()));
-    conn.prepare_cached(&format!(
+    Ok(conn.prepare_cached(&format!(
         "select {AGENT_COLUMNS} from agents
          where (created_at, id) < (:at, :id) and (:include_archived or archived_at is null)
          order by created_at desc, id desc limit :limit"
@@ -135,7 +132,7 @@ pub fn list_agents(
         named_params! { ":at": at, ":id": id, ":include_archived": include_archived, ":limit": limit as i64 },
         agent_from_row,
     )?
-    .collect()
+    .collect::<rusqlite::Result<_>>()?)
 }
 
 /// A page of an agent's versions, newest first, below `before_version`.
@@ -144,8 +141,8 @@ pub fn list_versions(
     agent_id: &str,
     before_version: Option<i64>,
     limit: usize,
-) -> rusqlite::Result<Vec<VersionRow>> {
-    conn.prepare_cached(&format!(
+) -> Result<Vec<VersionRow>> {
+    Ok(conn.prepare_cached(&format!(
         "select {VERSION_COLUMNS} from agent_versions
          where agent_id = :agent_id and version < :before
          order by version desc limit :limit"
@@ -154,7 +151,7 @@ pub fn list_versions(
         named_params! { ":agent_id": agent_id, ":before": before_version.unwrap_or(i64::MAX), ":limit": limit as i64 },
         version_from_row,
     )?
-    .collect()
+    .collect::<rusqlite::Result<_>>()?)
 }
 
 pub fn set_active_version(
@@ -163,7 +160,7 @@ pub fn set_active_version(
     version: i64,
     name: &str,
     now: i64,
-) -> rusqlite::Result<()> {
+) -> Result<()> {
     conn.execute(
         "update agents set active_version = :version, name = :name, updated_at = :now where id = :id",
         named_params! { ":id": id, ":version": version, ":name": name, ":now": now },
@@ -171,12 +168,7 @@ pub fn set_active_version(
     Ok(())
 }
 
-pub fn set_archived(
-    conn: &Connection,
-    id: &str,
-    archived_at: Option<i64>,
-    now: i64,
-) -> rusqlite::Result<()> {
+pub fn set_archived(conn: &Connection, id: &str, archived_at: Option<i64>, now: i64) -> Result<()> {
     conn.execute(
         "update agents set archived_at = :archived_at, updated_at = :now where id = :id",
         named_params! { ":id": id, ":archived_at": archived_at, ":now": now },
@@ -185,15 +177,13 @@ pub fn set_archived(
 }
 
 /// The given `(agent_id, version)` pairs (missing ones are skipped), in one query.
-pub fn get_versions(
-    conn: &Connection,
-    keys: &[(String, i64)],
-) -> rusqlite::Result<Vec<VersionRow>> {
+pub fn get_versions(conn: &Connection, keys: &[(String, i64)]) -> Result<Vec<VersionRow>> {
     let keys = serde_json::to_string(keys).expect("invariant: pairs serialise");
-    conn.prepare_cached(&format!(
-        "select {VERSION_COLUMNS} from agent_versions
+    Ok(conn
+        .prepare_cached(&format!(
+            "select {VERSION_COLUMNS} from agent_versions
          where (agent_id, version) in (select value ->> 0, value ->> 1 from json_each(:keys))"
-    ))?
-    .query_map(named_params! { ":keys": keys }, version_from_row)?
-    .collect()
+        ))?
+        .query_map(named_params! { ":keys": keys }, version_from_row)?
+        .collect::<rusqlite::Result<_>>()?)
 }

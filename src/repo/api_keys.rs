@@ -1,8 +1,9 @@
 //! Tenant database → `api_keys`.
 
+use super::Result;
 use rusqlite::{Connection, OptionalExtension, Row, named_params};
 
-use crate::auth::Role;
+use crate::model::Role;
 
 /// A stored API key (the secret itself is never stored).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,17 +25,10 @@ const COLUMNS: &str =
     "id, name, role, secret_hash, created_by, created_at, expires_at, last_used_at, revoked_at";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<ApiKeyRow> {
-    let role: String = row.get(2)?;
     Ok(ApiKeyRow {
         id: row.get(0)?,
         name: row.get(1)?,
-        role: role.parse().map_err(|_| {
-            rusqlite::Error::FromSqlConversionFailure(
-                2,
-                rusqlite::types::Type::Text,
-                format!("unknown role {role}").into(),
-            )
-        })?,
+        role: row.get(2)?,
         secret_hash: row.get(3)?,
         created_by: row.get(4)?,
         created_at: row.get(5)?,
@@ -44,7 +38,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<ApiKeyRow> {
     })
 }
 
-pub fn insert(conn: &Connection, key: &ApiKeyRow) -> rusqlite::Result<()> {
+pub fn insert(conn: &Connection, key: &ApiKeyRow) -> Result<()> {
     conn.execute(
         "insert into api_keys (id, name, role, secret_hash, created_by, created_at, expires_at, last_used_at, revoked_at)
          values (:id, :name, :role, :secret_hash, :created_by, :created_at, :expires_at, :last_used_at, :revoked_at)",
@@ -63,41 +57,39 @@ pub fn insert(conn: &Connection, key: &ApiKeyRow) -> rusqlite::Result<()> {
     Ok(())
 }
 
-pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<ApiKeyRow>> {
-    conn.query_row(
-        &format!("select {COLUMNS} from api_keys where id = :id"),
-        named_params! { ":id": id },
-        from_row,
-    )
-    .optional()
+pub fn get(conn: &Connection, id: &str) -> Result<Option<ApiKeyRow>> {
+    Ok(conn
+        .query_row(
+            &format!("select {COLUMNS} from api_keys where id = :id"),
+            named_params! { ":id": id },
+            from_row,
+        )
+        .optional()?)
 }
 
 /// One page of keys, newest first, strictly after the `(created_at, id)` cursor when given (no cursor
 /// means "after the end of time", which every row precedes).
-pub fn list(
-    conn: &Connection,
-    after: Option<(i64, &str)>,
-    limit: usize,
-) -> rusqlite::Result<Vec<ApiKeyRow>> {
+pub fn list(conn: &Connection, after: Option<(i64, &str)>, limit: usize) -> Result<Vec<ApiKeyRow>> {
     let (created_at, id) = after.unwrap_or((i64::MAX, ""));
     let mut stmt = conn.prepare_cached(&format!(
         "select {COLUMNS} from api_keys
          where (created_at, id) < (:created_at, :id)
          order by created_at desc, id desc limit :limit"
     ))?;
-    stmt.query_map(
-        named_params! {
-            ":created_at": created_at,
-            ":id": id,
-            ":limit": i64::try_from(limit).unwrap_or(i64::MAX),
-        },
-        from_row,
-    )?
-    .collect()
+    Ok(stmt
+        .query_map(
+            named_params! {
+                ":created_at": created_at,
+                ":id": id,
+                ":limit": i64::try_from(limit).unwrap_or(i64::MAX),
+            },
+            from_row,
+        )?
+        .collect::<rusqlite::Result<_>>()?)
 }
 
 /// Marks a key revoked (idempotent: the first revocation time is kept). Returns the key as it now is.
-pub fn revoke(conn: &Connection, id: &str, now: i64) -> rusqlite::Result<Option<ApiKeyRow>> {
+pub fn revoke(conn: &Connection, id: &str, now: i64) -> Result<Option<ApiKeyRow>> {
     conn.execute(
         "update api_keys set revoked_at = coalesce(revoked_at, :now) where id = :id",
         named_params! { ":id": id, ":now": now },
@@ -105,7 +97,7 @@ pub fn revoke(conn: &Connection, id: &str, now: i64) -> rusqlite::Result<Option<
     get(conn, id)
 }
 
-pub fn touch_last_used(conn: &Connection, id: &str, now: i64) -> rusqlite::Result<()> {
+pub fn touch_last_used(conn: &Connection, id: &str, now: i64) -> Result<()> {
     conn.execute(
         "update api_keys set last_used_at = :now where id = :id",
         named_params! { ":id": id, ":now": now },

@@ -1,5 +1,6 @@
 //! Tenant database → `audit_log`.
 
+use super::Result;
 use rusqlite::{Connection, Row, named_params};
 
 /// One audit entry.
@@ -34,7 +35,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<AuditRow> {
     })
 }
 
-pub fn insert(conn: &Connection, entry: &AuditRow) -> rusqlite::Result<()> {
+pub fn insert(conn: &Connection, entry: &AuditRow) -> Result<()> {
     conn.execute(
         &format!(
             "insert into audit_log ({COLUMNS})
@@ -56,19 +57,15 @@ pub fn insert(conn: &Connection, entry: &AuditRow) -> rusqlite::Result<()> {
 }
 
 /// One page of entries, newest first, strictly after the `(at, id)` cursor when given.
-pub fn list(
-    conn: &Connection,
-    after: Option<(i64, &str)>,
-    limit: usize,
-) -> rusqlite::Result<Vec<AuditRow>> {
+pub fn list(conn: &Connection, after: Option<(i64, &str)>, limit: usize) -> Result<Vec<AuditRow>> {
     let (at, id) = after.unwrap_or((i64::MAX, ""));
     let mut stmt = conn.prepare_cached(&format!(
         "select {COLUMNS} from audit_log where (at, id) < (:at, :id)
          order by at desc, id desc limit :limit"
     ))?;
-    stmt.query_map(
+    Ok(stmt.query_map(
         named_params! { ":at": at, ":id": id, ":limit": i64::try_from(limit).unwrap_or(i64::MAX) },
         from_row,
     )?
-    .collect()
+    .collect::<rusqlite::Result<_>>()?)
 }

@@ -1,9 +1,10 @@
 //! Tenant database → `calls`, `call_events`, `transcript_segments`, `transcript_fts`.
 
+use super::Result;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, named_params, params_from_iter};
 
-use crate::calls::{CallStatus, Direction, Speaker, Transport};
+use crate::model::{CallStatus, Direction, Speaker, Transport};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallRow {
@@ -85,13 +86,6 @@ fn bad_text(index: usize, what: &str) -> rusqlite::Error {
     )
 }
 
-fn json_column(row: &Row<'_>, index: usize) -> rusqlite::Result<serde_json::Value> {
-    let text: String = row.get(index)?;
-    serde_json::from_str(&text).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
-    })
-}
-
 fn call_from_row(row: &Row<'_>) -> rusqlite::Result<CallRow> {
     Ok(CallRow {
         id: row.get(0)?,
@@ -111,7 +105,7 @@ fn call_from_row(row: &Row<'_>) -> rusqlite::Result<CallRow> {
         ended_at: row.get(11)?,
         duration_ms: row.get(12)?,
         updated_at: row.get(13)?,
-        metadata: json_column(row, 14)?,
+        metadata: super::json_column(row, 14)?,
     })
 }
 
@@ -121,7 +115,7 @@ fn event_from_row(row: &Row<'_>) -> rusqlite::Result<CallEventRow> {
         call_id: row.get(1)?,
         seq: row.get(2)?,
         kind: row.get(3)?,
-        data: json_column(row, 4)?,
+        data: super::json_column(row, 4)?,
         at: row.get(5)?,
     })
 }
@@ -141,7 +135,7 @@ fn segment_from_row(row: &Row<'_>) -> rusqlite::Result<SegmentRow> {
     })
 }
 
-pub fn insert_call(conn: &Connection, call: &CallRow) -> rusqlite::Result<()> {
+pub fn insert_call(conn: &Connection, call: &CallRow) -> Result<()> {
     conn.prepare_cached(
         "insert into calls (id, agent_id, agent_version, direction, transport, from_address, to_address, status,
             ended_reason, created_at, answered_at, ended_at, duration_ms, updated_at, metadata)
@@ -159,23 +153,25 @@ pub fn insert_call(conn: &Connection, call: &CallRow) -> rusqlite::Result<()> {
     Ok(())
 }
 
-pub fn get_call(conn: &Connection, id: &str) -> rusqlite::Result<Option<CallRow>> {
-    conn.prepare_cached(&format!("select {CALL_COLUMNS} from calls where id = :id"))?
+pub fn get_call(conn: &Connection, id: &str) -> Result<Option<CallRow>> {
+    Ok(conn
+        .prepare_cached(&format!("select {CALL_COLUMNS} from calls where id = :id"))?
         .query_row(named_params! { ":id": id }, call_from_row)
-        .optional()
+        .optional()?)
 }
 
-pub fn get_calls(conn: &Connection, ids: &[String]) -> rusqlite::Result<Vec<CallRow>> {
+pub fn get_calls(conn: &Connection, ids: &[String]) -> Result<Vec<CallRow>> {
     let ids = serde_json::to_string(ids).expect("invariant: strings serialise");
-    conn.prepare_cached(&format!(
-        "select {CALL_COLUMNS} from calls where id in (select value from json_each(:ids))"
-    ))?
-    .query_map(named_params! { ":ids": ids }, call_from_row)?
-    .collect()
+    Ok(conn
+        .prepare_cached(&format!(
+            "select {CALL_COLUMNS} from calls where id in (select value from json_each(:ids))"
+        ))?
+        .query_map(named_params! { ":ids": ids }, call_from_row)?
+        .collect::<rusqlite::Result<_>>()?)
 }
 
 /// Writes a call's status fields (the caller has checked the transition).
-pub fn update_status(conn: &Connection, call: &CallRow) -> rusqlite::Result<()> {
+pub fn update_status(conn: &Connection, call: &CallRow) -> Result<()> {
     conn.prepare_cached(
         "update calls set status = :status, ended_reason = :ended_reason, answered_at = :answered_at,
             ended_at = :ended_at, duration_ms = :duration_ms, updated_at = :updated_at
@@ -196,8 +192,8 @@ pub fn insert_event(
     kind: &str,
     data: &serde_json::Value,
     at: i64,
-) -> rusqlite::Result<CallEventRow> {
-    conn.prepare_cached(
+) -> Result<CallEventRow> {
+    Ok(conn.prepare_cached(
         "insert into call_events (call_id, seq, type, data, at)
          values (:call_id, (select coalesce(max(seq), 0) + 1 from call_events where call_id = :call_id), :type, :data, :at)
          returning id, call_id, seq, type, data, at",
@@ -205,7 +201,7 @@ pub fn insert_event(
     .query_row(
         named_params! { ":call_id": call_id, ":type": kind, ":data": data.to_string(), ":at": at },
         event_from_row,
-    )
+    )?)
 }
 
 pub fn list_events(
@@ -213,16 +209,17 @@ pub fn list_events(
     call_id: &str,
     after_seq: i64,
     limit: usize,
-) -> rusqlite::Result<Vec<CallEventRow>> {
-    conn.prepare_cached(
-        "select id, call_id, seq, type, data, at from call_events
+) -> Result<Vec<CallEventRow>> {
+    Ok(conn
+        .prepare_cached(
+            "select id, call_id, seq, type, data, at from call_events
          where call_id = :call_id and seq > :after order by seq limit :limit",
-    )?
-    .query_map(
-        named_params! { ":call_id": call_id, ":after": after_seq, ":limit": limit as i64 },
-        event_from_row,
-    )?
-    .collect()
+        )?
+        .query_map(
+            named_params! { ":call_id": call_id, ":after": after_seq, ":limit": limit as i64 },
+            event_from_row,
+        )?
+        .collect::<rusqlite::Result<_>>()?)
 }
 
 /// Inserts or replaces (same call and seq) a transcript segment.
@@ -231,8 +228,8 @@ pub fn upsert_segment(
     call_id: &str,
     segment: &NewSegment,
     now: i64,
-) -> rusqlite::Result<SegmentRow> {
-    conn.prepare_cached(&format!(
+) -> Result<SegmentRow> {
+    Ok(conn.prepare_cached(&format!(
         "insert into transcript_segments (call_id, seq, speaker, text, start_ms, end_ms, confidence, is_final, created_at)
          values (:call_id, :seq, :speaker, :text, :start_ms, :end_ms, :confidence, :is_final, :now)
          on conflict (call_id, seq) do update set speaker = excluded.speaker, text = excluded.text,
@@ -247,7 +244,7 @@ pub fn upsert_segment(
             ":is_final": segment.is_final, ":now": now,
         },
         segment_from_row,
-    )
+    )?)
 }
 
 pub fn list_segments(
@@ -255,24 +252,26 @@ pub fn list_segments(
     call_id: &str,
     after_seq: i64,
     limit: usize,
-) -> rusqlite::Result<Vec<SegmentRow>> {
-    conn.prepare_cached(&format!(
-        "select {SEGMENT_COLUMNS} from transcript_segments
+) -> Result<Vec<SegmentRow>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "select {SEGMENT_COLUMNS} from transcript_segments
          where call_id = :call_id and seq > :after order by seq limit :limit"
-    ))?
-    .query_map(
-        named_params! { ":call_id": call_id, ":after": after_seq, ":limit": limit as i64 },
-        segment_from_row,
-    )?
-    .collect()
+        ))?
+        .query_map(
+            named_params! { ":call_id": call_id, ":after": after_seq, ":limit": limit as i64 },
+            segment_from_row,
+        )?
+        .collect::<rusqlite::Result<_>>()?)
 }
 
 /// The highest segment seq of a call (0 if none).
-pub fn last_segment_seq(conn: &Connection, call_id: &str) -> rusqlite::Result<i64> {
-    conn.prepare_cached(
-        "select coalesce(max(seq), 0) from transcript_segments where call_id = :call_id",
-    )?
-    .query_row(named_params! { ":call_id": call_id }, |row| row.get(0))
+pub fn last_segment_seq(conn: &Connection, call_id: &str) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(
+            "select coalesce(max(seq), 0) from transcript_segments where call_id = :call_id",
+        )?
+        .query_row(named_params! { ":call_id": call_id }, |row| row.get(0))?)
 }
 
 /// A page of calls matching `filter`, newest first, after the `(created_at, id)` cursor. The SQL is
@@ -282,7 +281,7 @@ pub fn list_calls(
     filter: &CallFilter,
     after: Option<(i64, String)>,
     limit: usize,
-) -> rusqlite::Result<Vec<CallRow>> {
+) -> Result<Vec<CallRow>> {
     let mut sql = format!("select {CALL_COLUMNS} from calls where (created_at, id) < (?, ?)");
     let (at, id) = after.unwrap_or((i64::MAX, String::new()));
     let mut params: Vec<SqlValue> = vec![at.into(), id.into()];
@@ -323,19 +322,20 @@ pub fn list_calls(
     }
     sql.push_str(" order by created_at desc, id desc limit ?");
     params.push((limit as i64).into());
-    conn.prepare_cached(&sql)?
+    Ok(conn
+        .prepare_cached(&sql)?
         .query_map(params_from_iter(params), call_from_row)?
-        .collect()
+        .collect::<rusqlite::Result<_>>()?)
 }
 
 /// Calls not yet in a terminal state, newest first.
-pub fn active_calls(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<CallRow>> {
-    conn.prepare_cached(&format!(
+pub fn active_calls(conn: &Connection, limit: usize) -> Result<Vec<CallRow>> {
+    Ok(conn.prepare_cached(&format!(
         "select {CALL_COLUMNS} from calls indexed by calls_by_status
          where status in ('queued', 'ringing', 'in_progress') order by created_at desc, id desc limit :limit"
     ))?
     .query_map(named_params! { ":limit": limit as i64 }, call_from_row)?
-    .collect()
+    .collect::<rusqlite::Result<_>>()?)
 }
 
 /// One transcript search hit.
@@ -365,12 +365,12 @@ pub fn search_segments(
     order: SearchOrder,
     offset: usize,
     limit: usize,
-) -> rusqlite::Result<Vec<SearchHit>> {
+) -> Result<Vec<SearchHit>> {
     let order_by = match order {
         SearchOrder::Relevance => "transcript_fts.rank, transcript_fts.rowid desc",
         SearchOrder::Newest => "transcript_fts.rowid desc",
     };
-    conn.prepare_cached(&format!(
+    Ok(conn.prepare_cached(&format!(
         "select s.id, s.call_id, s.seq, s.speaker, s.text, s.start_ms, s.end_ms, s.confidence, s.is_final, s.created_at,
                 snippet(transcript_fts, 0, :start, :end, '…', 16), transcript_fts.rank
          from transcript_fts join transcript_segments s on s.id = transcript_fts.rowid
@@ -384,5 +384,5 @@ pub fn search_segments(
         },
         |row| Ok(SearchHit { segment: segment_from_row(row)?, snippet: row.get(10)?, rank: row.get(11)? }),
     )?
-    .collect()
+    .collect::<rusqlite::Result<_>>()?)
 }

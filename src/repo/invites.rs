@@ -1,10 +1,10 @@
 //! `catalog.db` → `invites`.
 
+use super::Result;
 use rusqlite::{Connection, OptionalExtension, Row, named_params};
 
-use super::memberships::parse_role;
-use crate::auth::Role;
 use crate::db::TenantId;
+use crate::model::Role;
 
 /// An invitation to join a tenant (the secret itself is never stored).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,15 +28,12 @@ const COLUMNS: &str = "id, tenant_id, email, email_key, role, secret_hash, invit
                        expires_at, accepted_at, accepted_by, revoked_at";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<InviteRow> {
-    let tenant: String = row.get(1)?;
     Ok(InviteRow {
         id: row.get(0)?,
-        tenant_id: tenant.parse().map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Text, Box::new(e))
-        })?,
+        tenant_id: row.get(1)?,
         email: row.get(2)?,
         email_key: row.get(3)?,
-        role: parse_role(row, 4)?,
+        role: row.get(4)?,
         secret_hash: row.get(5)?,
         invited_by: row.get(6)?,
         created_at: row.get(7)?,
@@ -47,7 +44,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<InviteRow> {
     })
 }
 
-pub fn insert(conn: &Connection, invite: &InviteRow) -> rusqlite::Result<()> {
+pub fn insert(conn: &Connection, invite: &InviteRow) -> Result<()> {
     conn.execute(
         &format!("insert into invites ({COLUMNS}) values (:id, :tenant_id, :email, :email_key, :role, :secret_hash, :invited_by, :created_at, :expires_at, null, null, null)"),
         named_params! {
@@ -65,13 +62,14 @@ pub fn insert(conn: &Connection, invite: &InviteRow) -> rusqlite::Result<()> {
     Ok(())
 }
 
-pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<InviteRow>> {
-    conn.query_row(
-        &format!("select {COLUMNS} from invites where id = :id"),
-        named_params! { ":id": id },
-        from_row,
-    )
-    .optional()
+pub fn get(conn: &Connection, id: &str) -> Result<Option<InviteRow>> {
+    Ok(conn
+        .query_row(
+            &format!("select {COLUMNS} from invites where id = :id"),
+            named_params! { ":id": id },
+            from_row,
+        )
+        .optional()?)
 }
 
 /// The tenant's invites that are neither accepted nor revoked nor expired, newest first.
@@ -81,7 +79,7 @@ pub fn list_pending(
     now: i64,
     after: Option<(i64, &str)>,
     limit: usize,
-) -> rusqlite::Result<Vec<InviteRow>> {
+) -> Result<Vec<InviteRow>> {
     let (created_at, id) = after.unwrap_or((i64::MAX, ""));
     let mut stmt = conn.prepare_cached(&format!(
         "select {COLUMNS} from invites
@@ -89,17 +87,18 @@ pub fn list_pending(
            and expires_at > :now and (created_at, id) < (:created_at, :id)
          order by created_at desc, id desc limit :limit"
     ))?;
-    stmt.query_map(
-        named_params! {
-            ":tenant_id": tenant_id.to_string(),
-            ":now": now,
-            ":created_at": created_at,
-            ":id": id,
-            ":limit": i64::try_from(limit).unwrap_or(i64::MAX),
-        },
-        from_row,
-    )?
-    .collect()
+    Ok(stmt
+        .query_map(
+            named_params! {
+                ":tenant_id": tenant_id.to_string(),
+                ":now": now,
+                ":created_at": created_at,
+                ":id": id,
+                ":limit": i64::try_from(limit).unwrap_or(i64::MAX),
+            },
+            from_row,
+        )?
+        .collect::<rusqlite::Result<_>>()?)
 }
 
 /// Revokes the tenant's pending invites for an email (a new invite replaces them).
@@ -108,7 +107,7 @@ pub fn revoke_pending_for_email(
     tenant_id: TenantId,
     email_key: &str,
     now: i64,
-) -> rusqlite::Result<()> {
+) -> Result<()> {
     conn.execute(
         "update invites set revoked_at = :now
          where tenant_id = :tenant_id and email_key = :email_key
@@ -119,12 +118,7 @@ pub fn revoke_pending_for_email(
 }
 
 /// Revokes one pending invite of the tenant; false if there is none.
-pub fn revoke(
-    conn: &Connection,
-    tenant_id: TenantId,
-    id: &str,
-    now: i64,
-) -> rusqlite::Result<bool> {
+pub fn revoke(conn: &Connection, tenant_id: TenantId, id: &str, now: i64) -> Result<bool> {
     let changed = conn.execute(
         "update invites set revoked_at = :now
          where id = :id and tenant_id = :tenant_id and accepted_at is null and revoked_at is null",
@@ -134,12 +128,7 @@ pub fn revoke(
 }
 
 /// Marks an invite accepted; false if it was already accepted or revoked (a race lost).
-pub fn mark_accepted(
-    conn: &Connection,
-    id: &str,
-    user_id: &str,
-    now: i64,
-) -> rusqlite::Result<bool> {
+pub fn mark_accepted(conn: &Connection, id: &str, user_id: &str, now: i64) -> Result<bool> {
     let changed = conn.execute(
         "update invites set accepted_at = :now, accepted_by = :user_id
          where id = :id and accepted_at is null and revoked_at is null",

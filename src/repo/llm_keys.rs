@@ -1,5 +1,6 @@
 //! Tenant database → `llm_keys`.
 
+use super::Result;
 use rusqlite::{Connection, OptionalExtension, Row, named_params};
 
 /// A tenant's key for one LLM provider. `api_key` is the sealed (encrypted) key, never the key itself.
@@ -24,23 +25,24 @@ fn row(row: &Row<'_>) -> rusqlite::Result<LlmKeyRow> {
     })
 }
 
-pub fn list(conn: &Connection) -> rusqlite::Result<Vec<LlmKeyRow>> {
+pub fn list(conn: &Connection) -> Result<Vec<LlmKeyRow>> {
     let mut stmt =
         conn.prepare_cached(&format!("select {COLUMNS} from llm_keys order by provider"))?;
-    stmt.query_map([], row)?.collect()
+    Ok(stmt.query_map([], row)?.collect::<rusqlite::Result<_>>()?)
 }
 
-pub fn get(conn: &Connection, provider: &str) -> rusqlite::Result<Option<LlmKeyRow>> {
-    conn.query_row(
-        &format!("select {COLUMNS} from llm_keys where provider = :provider"),
-        named_params! { ":provider": provider },
-        row,
-    )
-    .optional()
+pub fn get(conn: &Connection, provider: &str) -> Result<Option<LlmKeyRow>> {
+    Ok(conn
+        .query_row(
+            &format!("select {COLUMNS} from llm_keys where provider = :provider"),
+            named_params! { ":provider": provider },
+            row,
+        )
+        .optional()?)
 }
 
 /// Inserts or replaces the provider's key (keeping its first `created_at`).
-pub fn put(conn: &Connection, key: &LlmKeyRow) -> rusqlite::Result<()> {
+pub fn put(conn: &Connection, key: &LlmKeyRow) -> Result<()> {
     conn.execute(
         "insert into llm_keys (provider, api_key, api_key_last4, created_at, updated_at)
          values (:provider, :api_key, :last4, :created_at, :updated_at)
@@ -54,7 +56,7 @@ pub fn put(conn: &Connection, key: &LlmKeyRow) -> rusqlite::Result<()> {
     Ok(())
 }
 
-pub fn delete(conn: &Connection, provider: &str) -> rusqlite::Result<bool> {
+pub fn delete(conn: &Connection, provider: &str) -> Result<bool> {
     Ok(conn.execute(
         "delete from llm_keys where provider = :provider",
         named_params! { ":provider": provider },

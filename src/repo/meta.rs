@@ -1,5 +1,6 @@
 //! `tenant_meta`: facts about a tenant database itself.
 
+use super::Result;
 use rusqlite::{Connection, OptionalExtension, named_params};
 
 use crate::db::{StorageError, TenantId};
@@ -15,7 +16,7 @@ pub fn tenant_id(conn: &Connection) -> Result<Option<String>, StorageError> {
         .optional()?)
 }
 
-pub fn set_tenant_id(conn: &Connection, id: TenantId) -> rusqlite::Result<()> {
+pub fn set_tenant_id(conn: &Connection, id: TenantId) -> Result<()> {
     conn.execute(
         "insert into tenant_meta (key, value) values ('tenant_id', :id)
          on conflict (key) do update set value = excluded.value",

@@ -20,6 +20,50 @@ pub mod usage;
 pub mod users;
 pub mod webhooks;
 
+use rusqlite::Row;
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
+
+use crate::db::{StorageError, TenantId};
+use crate::model::Role;
+
+/// What every repository function returns: storage failures are the only errors SQL code knows.
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// A text column parsed with `FromStr`: a value this binary cannot read is a conversion error, not a panic.
+fn parse_text<T>(value: ValueRef<'_>) -> FromSqlResult<T>
+where
+    T: std::str::FromStr,
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    value
+        .as_str()?
+        .parse()
+        .map_err(|e| FromSqlError::Other(Box::new(e)))
+}
+
+impl FromSql for TenantId {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        parse_text(value)
+    }
+}
+
+impl FromSql for Role {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        parse_text(value)
+    }
+}
+
+/// A JSON text column as `T`.
+pub(crate) fn json_column<T: serde::de::DeserializeOwned>(
+    row: &Row<'_>,
+    index: usize,
+) -> rusqlite::Result<T> {
+    let text: String = row.get(index)?;
+    serde_json::from_str(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
 /// True if `err` is a UNIQUE or PRIMARY KEY constraint violation, which callers turn into a `CONFLICT`.
 pub fn is_unique_violation(err: &rusqlite::Error) -> bool {
     matches!(

@@ -1,5 +1,6 @@
 //! `catalog.db` → `token_families` and `refresh_tokens`: sign-in sessions and their rotating tokens.
 
+use super::Result;
 use rusqlite::{Connection, OptionalExtension, Row, named_params};
 
 use crate::db::TenantId;
@@ -27,19 +28,16 @@ pub struct RefreshTokenRow {
 }
 
 fn family_from_row(row: &Row<'_>) -> rusqlite::Result<FamilyRow> {
-    let tenant: String = row.get(2)?;
     Ok(FamilyRow {
         id: row.get(0)?,
         user_id: row.get(1)?,
-        tenant_id: tenant.parse().map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, Box::new(e))
-        })?,
+        tenant_id: row.get(2)?,
         created_at: row.get(3)?,
         revoked_at: row.get(4)?,
     })
 }
 
-pub fn insert_family(conn: &Connection, family: &FamilyRow) -> rusqlite::Result<()> {
+pub fn insert_family(conn: &Connection, family: &FamilyRow) -> Result<()> {
     conn.execute(
         "insert into token_families (id, user_id, tenant_id, created_at, revoked_at)
          values (:id, :user_id, :tenant_id, :created_at, :revoked_at)",
@@ -54,17 +52,17 @@ pub fn insert_family(conn: &Connection, family: &FamilyRow) -> rusqlite::Result<
     Ok(())
 }
 
-pub fn get_family(conn: &Connection, id: &str) -> rusqlite::Result<Option<FamilyRow>> {
-    conn.query_row(
+pub fn get_family(conn: &Connection, id: &str) -> Result<Option<FamilyRow>> {
+    Ok(conn.query_row(
         "select id, user_id, tenant_id, created_at, revoked_at from token_families where id = :id",
         named_params! { ":id": id },
         family_from_row,
     )
-    .optional()
+    .optional()?)
 }
 
 /// Revokes one family (idempotent: the first revocation is kept).
-pub fn revoke_family(conn: &Connection, id: &str, reason: &str, now: i64) -> rusqlite::Result<()> {
+pub fn revoke_family(conn: &Connection, id: &str, reason: &str, now: i64) -> Result<()> {
     conn.execute(
         "update token_families set revoked_at = :now, revoked_reason = :reason
          where id = :id and revoked_at is null",
@@ -80,22 +78,22 @@ pub fn revoke_member_families(
     tenant_id: TenantId,
     reason: &str,
     now: i64,
-) -> rusqlite::Result<Vec<String>> {
+) -> Result<Vec<String>> {
     let mut stmt = conn.prepare_cached(
         "update token_families set revoked_at = :now, revoked_reason = :reason
          where user_id = :user_id and tenant_id = :tenant_id and revoked_at is null
          returning id",
     )?;
-    stmt.query_map(
+    Ok(stmt.query_map(
         named_params! {
             ":user_id": user_id, ":tenant_id": tenant_id.to_string(), ":reason": reason, ":now": now,
         },
         |row| row.get(0),
     )?
-    .collect()
+    .collect::<rusqlite::Result<_>>()?)
 }
 
-pub fn insert_refresh_token(conn: &Connection, token: &RefreshTokenRow) -> rusqlite::Result<()> {
+pub fn insert_refresh_token(conn: &Connection, token: &RefreshTokenRow) -> Result<()> {
     conn.execute(
         "insert into refresh_tokens (id, family_id, secret_hash, created_at, expires_at, used_at)
          values (:id, :family_id, :secret_hash, :created_at, :expires_at, :used_at)",
@@ -111,27 +109,28 @@ pub fn insert_refresh_token(conn: &Connection, token: &RefreshTokenRow) -> rusql
     Ok(())
 }
 
-pub fn get_refresh_token(conn: &Connection, id: &str) -> rusqlite::Result<Option<RefreshTokenRow>> {
-    conn.query_row(
-        "select id, family_id, secret_hash, created_at, expires_at, used_at
+pub fn get_refresh_token(conn: &Connection, id: &str) -> Result<Option<RefreshTokenRow>> {
+    Ok(conn
+        .query_row(
+            "select id, family_id, secret_hash, created_at, expires_at, used_at
          from refresh_tokens where id = :id",
-        named_params! { ":id": id },
-        |row| {
-            Ok(RefreshTokenRow {
-                id: row.get(0)?,
-                family_id: row.get(1)?,
-                secret_hash: row.get(2)?,
-                created_at: row.get(3)?,
-                expires_at: row.get(4)?,
-                used_at: row.get(5)?,
-            })
-        },
-    )
-    .optional()
+            named_params! { ":id": id },
+            |row| {
+                Ok(RefreshTokenRow {
+                    id: row.get(0)?,
+                    family_id: row.get(1)?,
+                    secret_hash: row.get(2)?,
+                    created_at: row.get(3)?,
+                    expires_at: row.get(4)?,
+                    used_at: row.get(5)?,
+                })
+            },
+        )
+        .optional()?)
 }
 
 /// Marks a token spent. False if it already was (a concurrent refresh won the race).
-pub fn mark_used(conn: &Connection, id: &str, now: i64) -> rusqlite::Result<bool> {
+pub fn mark_used(conn: &Connection, id: &str, now: i64) -> Result<bool> {
     let changed = conn.execute(
         "update refresh_tokens set used_at = :now where id = :id and used_at is null",
         named_params! { ":id": id, ":now": now },

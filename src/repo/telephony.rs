@@ -1,5 +1,6 @@
 //! Tenant database → `twilio_accounts`, `phone_numbers`.
 
+use super::Result;
 use rusqlite::{Connection, OptionalExtension, Row, named_params};
 
 /// The tenant's Twilio account. `auth_token` is the sealed (encrypted) token, never the token itself.
@@ -37,26 +38,27 @@ fn number_from_row(row: &Row<'_>) -> rusqlite::Result<PhoneNumberRow> {
     })
 }
 
-pub fn get_account(conn: &Connection) -> rusqlite::Result<Option<TwilioAccountRow>> {
-    conn.query_row(
-        "select account_sid, auth_token, auth_token_last4, created_at, updated_at
+pub fn get_account(conn: &Connection) -> Result<Option<TwilioAccountRow>> {
+    Ok(conn
+        .query_row(
+            "select account_sid, auth_token, auth_token_last4, created_at, updated_at
          from twilio_accounts where id = 1",
-        [],
-        |row| {
-            Ok(TwilioAccountRow {
-                account_sid: row.get(0)?,
-                auth_token: row.get(1)?,
-                auth_token_last4: row.get(2)?,
-                created_at: row.get(3)?,
-                updated_at: row.get(4)?,
-            })
-        },
-    )
-    .optional()
+            [],
+            |row| {
+                Ok(TwilioAccountRow {
+                    account_sid: row.get(0)?,
+                    auth_token: row.get(1)?,
+                    auth_token_last4: row.get(2)?,
+                    created_at: row.get(3)?,
+                    updated_at: row.get(4)?,
+                })
+            },
+        )
+        .optional()?)
 }
 
 /// Creates or replaces the account (keeping its original `created_at`).
-pub fn put_account(conn: &Connection, a: &TwilioAccountRow) -> rusqlite::Result<()> {
+pub fn put_account(conn: &Connection, a: &TwilioAccountRow) -> Result<()> {
     conn.execute(
         "insert into twilio_accounts (id, account_sid, auth_token, auth_token_last4, created_at, updated_at)
          values (1, :account_sid, :auth_token, :last4, :created_at, :updated_at)
@@ -70,11 +72,11 @@ pub fn put_account(conn: &Connection, a: &TwilioAccountRow) -> rusqlite::Result<
     Ok(())
 }
 
-pub fn delete_account(conn: &Connection) -> rusqlite::Result<bool> {
+pub fn delete_account(conn: &Connection) -> Result<bool> {
     Ok(conn.execute("delete from twilio_accounts where id = 1", [])? == 1)
 }
 
-pub fn insert_number(conn: &Connection, n: &PhoneNumberRow) -> rusqlite::Result<()> {
+pub fn insert_number(conn: &Connection, n: &PhoneNumberRow) -> Result<()> {
     conn.execute(
         "insert into phone_numbers (id, number, agent_id, label, created_at, updated_at)
          values (:id, :number, :agent_id, :label, :created_at, :updated_at)",
@@ -86,7 +88,7 @@ pub fn insert_number(conn: &Connection, n: &PhoneNumberRow) -> rusqlite::Result<
     Ok(())
 }
 
-pub fn update_number(conn: &Connection, n: &PhoneNumberRow) -> rusqlite::Result<()> {
+pub fn update_number(conn: &Connection, n: &PhoneNumberRow) -> Result<()> {
     conn.execute(
         "update phone_numbers set agent_id = :agent_id, label = :label, updated_at = :updated_at
          where id = :id",
@@ -97,29 +99,31 @@ pub fn update_number(conn: &Connection, n: &PhoneNumberRow) -> rusqlite::Result<
     Ok(())
 }
 
-pub fn delete_number(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
+pub fn delete_number(conn: &Connection, id: &str) -> Result<bool> {
     Ok(conn.execute(
         "delete from phone_numbers where id = :id",
         named_params! { ":id": id },
     )? == 1)
 }
 
-pub fn get_number(conn: &Connection, id: &str) -> rusqlite::Result<Option<PhoneNumberRow>> {
-    conn.query_row(
-        &format!("select {NUMBER_COLUMNS} from phone_numbers where id = :id"),
-        named_params! { ":id": id },
-        number_from_row,
-    )
-    .optional()
+pub fn get_number(conn: &Connection, id: &str) -> Result<Option<PhoneNumberRow>> {
+    Ok(conn
+        .query_row(
+            &format!("select {NUMBER_COLUMNS} from phone_numbers where id = :id"),
+            named_params! { ":id": id },
+            number_from_row,
+        )
+        .optional()?)
 }
 
 /// The row for an E.164 number, as an inbound call's `To` names it.
-pub fn find_number(conn: &Connection, number: &str) -> rusqlite::Result<Option<PhoneNumberRow>> {
-    conn.prepare_cached(&format!(
-        "select {NUMBER_COLUMNS} from phone_numbers where number = :number"
-    ))?
-    .query_row(named_params! { ":number": number }, number_from_row)
-    .optional()
+pub fn find_number(conn: &Connection, number: &str) -> Result<Option<PhoneNumberRow>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "select {NUMBER_COLUMNS} from phone_numbers where number = :number"
+        ))?
+        .query_row(named_params! { ":number": number }, number_from_row)
+        .optional()?)
 }
 
 /// A page of numbers, newest first, optionally of one agent.
@@ -128,18 +132,19 @@ pub fn list_numbers(
     agent_id: Option<&str>,
     after: Option<(i64, String)>,
     limit: usize,
-) -> rusqlite::Result<Vec<PhoneNumberRow>> {
+) -> Result<Vec<PhoneNumberRow>> {
     let (at, id) = after.unwrap_or((i64::MAX, String::new()));
-    conn.prepare_cached(&format!(
-        "select {NUMBER_COLUMNS} from phone_numbers
+    Ok(conn
+        .prepare_cached(&format!(
+            "select {NUMBER_COLUMNS} from phone_numbers
          where (created_at, id) < (:at, :id) and (:agent_id is null or agent_id = :agent_id)
          order by created_at desc, id desc limit :limit"
-    ))?
-    .query_map(
-        named_params! { ":at": at, ":id": id, ":agent_id": agent_id, ":limit": limit as i64 },
-        number_from_row,
-    )?
-    .collect()
+        ))?
+        .query_map(
+            named_params! { ":at": at, ":id": id, ":agent_id": agent_id, ":limit": limit as i64 },
+            number_from_row,
+        )?
+        .collect::<rusqlite::Result<_>>()?)
 }
 
 #[cfg(test)]
@@ -205,7 +210,7 @@ mod tests {
         insert_number(&conn, &number("n1", "+14155550001", 1)).unwrap();
         insert_number(&conn, &number("n2", "+14155550002", 2)).unwrap();
         let dup = insert_number(&conn, &number("n3", "+14155550001", 3)).unwrap_err();
-        assert!(crate::repo::is_unique_violation(&dup));
+        assert!(dup.is_unique_violation());
         let mut bad_agent = number("n4", "+14155550004", 4);
         bad_agent.agent_id = "nope".into();
         assert!(insert_number(&conn, &bad_agent).is_err(), "foreign key");

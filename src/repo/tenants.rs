@@ -1,5 +1,6 @@
 //! `catalog.db` → `tenants`.
 
+use super::Result;
 use rusqlite::{Connection, OptionalExtension, Row, named_params};
 
 use crate::db::TenantId;
@@ -21,11 +22,8 @@ pub struct TenantRecord {
 const COLUMNS: &str = "id, slug, name, home_region, plan, status, created_at";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<TenantRecord> {
-    let id: String = row.get(0)?;
     Ok(TenantRecord {
-        id: id.parse().map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-        })?,
+        id: row.get(0)?,
         slug: row.get(1)?,
         name: row.get(2)?,
         home_region: row.get(3)?,
@@ -35,7 +33,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<TenantRecord> {
     })
 }
 
-pub fn insert(conn: &Connection, tenant: &TenantRecord) -> rusqlite::Result<()> {
+pub fn insert(conn: &Connection, tenant: &TenantRecord) -> Result<()> {
     conn.execute(
         "insert into tenants (id, slug, name, home_region, plan, status, created_at)
          values (:id, :slug, :name, :home_region, :plan, :status, :created_at)",
@@ -53,7 +51,7 @@ pub fn insert(conn: &Connection, tenant: &TenantRecord) -> rusqlite::Result<()> 
 }
 
 /// Inserts the tenant, or overwrites every column of the existing row with the same id (restores).
-pub fn upsert(conn: &Connection, tenant: &TenantRecord) -> rusqlite::Result<()> {
+pub fn upsert(conn: &Connection, tenant: &TenantRecord) -> Result<()> {
     conn.execute(
         "insert into tenants (id, slug, name, home_region, plan, status, created_at)
          values (:id, :slug, :name, :home_region, :plan, :status, :created_at)
@@ -73,32 +71,35 @@ pub fn upsert(conn: &Connection, tenant: &TenantRecord) -> rusqlite::Result<()> 
     Ok(())
 }
 
-pub fn get(conn: &Connection, id: TenantId) -> rusqlite::Result<Option<TenantRecord>> {
-    conn.query_row(
-        &format!("select {COLUMNS} from tenants where id = :id"),
-        named_params! { ":id": id.to_string() },
-        from_row,
-    )
-    .optional()
+pub fn get(conn: &Connection, id: TenantId) -> Result<Option<TenantRecord>> {
+    Ok(conn
+        .query_row(
+            &format!("select {COLUMNS} from tenants where id = :id"),
+            named_params! { ":id": id.to_string() },
+            from_row,
+        )
+        .optional()?)
 }
 
-pub fn slug_taken(conn: &Connection, slug: &str) -> rusqlite::Result<bool> {
-    conn.query_row(
+pub fn slug_taken(conn: &Connection, slug: &str) -> Result<bool> {
+    Ok(conn.query_row(
         "select exists (select 1 from tenants where slug = :slug)",
         named_params! { ":slug": slug },
         |row| row.get(0),
-    )
+    )?)
 }
 
 /// Every tenant, oldest first.
-pub fn list(conn: &Connection) -> rusqlite::Result<Vec<TenantRecord>> {
+pub fn list(conn: &Connection) -> Result<Vec<TenantRecord>> {
     let mut stmt = conn.prepare(&format!(
         "select {COLUMNS} from tenants order by created_at, id"
     ))?;
-    stmt.query_map([], from_row)?.collect()
+    Ok(stmt
+        .query_map([], from_row)?
+        .collect::<rusqlite::Result<_>>()?)
 }
 
-pub fn rename(conn: &Connection, id: TenantId, name: &str) -> rusqlite::Result<bool> {
+pub fn rename(conn: &Connection, id: TenantId, name: &str) -> Result<bool> {
     let changed = conn.execute(
         "update tenants set name = :name where id = :id",
         named_params! { ":id": id.to_string(), ":name": name },

@@ -1,11 +1,12 @@
 //! Tenant database → `usage_events`.
 
+use super::Result;
 use rusqlite::{Connection, named_params};
 
-use crate::usage::{Metric, NewUsage};
+use crate::model::{Metric, NewUsage};
 
 /// Records `usage` unless its idempotency key was recorded before. Returns whether it was new.
-pub fn record(conn: &Connection, usage: &NewUsage, occurred_at: i64) -> rusqlite::Result<bool> {
+pub fn record(conn: &Connection, usage: &NewUsage, occurred_at: i64) -> Result<bool> {
     let inserted = conn.execute(
         "insert into usage_events (idempotency_key, call_id, metric, quantity, occurred_at)
          values (:key, :call_id, :metric, :quantity, :at)
@@ -23,7 +24,7 @@ pub fn record(conn: &Connection, usage: &NewUsage, occurred_at: i64) -> rusqlite
 
 /// Totals per metric for events in `[since, until)` (unix ms), in [`Metric::ALL`] order; metrics without
 /// events are reported as 0.
-pub fn totals(conn: &Connection, since: i64, until: i64) -> rusqlite::Result<Vec<(Metric, i64)>> {
+pub fn totals(conn: &Connection, since: i64, until: i64) -> Result<Vec<(Metric, i64)>> {
     let mut stmt = conn.prepare_cached(
         "select metric, sum(quantity) from usage_events
          where occurred_at >= :since and occurred_at < :until group by metric",
@@ -37,7 +38,7 @@ pub fn totals(conn: &Connection, since: i64, until: i64) -> rusqlite::Result<Vec
 }
 
 /// Totals per metric for one call, in [`Metric::ALL`] order.
-pub fn call_totals(conn: &Connection, call_id: &str) -> rusqlite::Result<Vec<(Metric, i64)>> {
+pub fn call_totals(conn: &Connection, call_id: &str) -> Result<Vec<(Metric, i64)>> {
     let mut stmt = conn.prepare_cached(
         "select metric, sum(quantity) from usage_events where call_id = :call_id group by metric",
     )?;

@@ -1,5 +1,6 @@
 //! `catalog.db` → `users`.
 
+use super::Result;
 use rusqlite::{Connection, OptionalExtension, Row, named_params};
 
 /// A portal user.
@@ -29,7 +30,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<UserRow> {
     })
 }
 
-pub fn insert(conn: &Connection, user: &UserRow) -> rusqlite::Result<()> {
+pub fn insert(conn: &Connection, user: &UserRow) -> Result<()> {
     conn.execute(
         "insert into users (id, email, email_key, name, password_hash, created_at)
          values (:id, :email, :email_key, :name, :password_hash, :created_at)",
@@ -45,20 +46,22 @@ pub fn insert(conn: &Connection, user: &UserRow) -> rusqlite::Result<()> {
     Ok(())
 }
 
-pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<UserRow>> {
-    conn.query_row(
-        &format!("select {COLUMNS} from users where id = :id"),
-        named_params! { ":id": id },
-        from_row,
-    )
-    .optional()
+pub fn get(conn: &Connection, id: &str) -> Result<Option<UserRow>> {
+    Ok(conn
+        .query_row(
+            &format!("select {COLUMNS} from users where id = :id"),
+            named_params! { ":id": id },
+            from_row,
+        )
+        .optional()?)
 }
 
-pub fn find_by_email_key(conn: &Connection, email_key: &str) -> rusqlite::Result<Option<UserRow>> {
-    conn.query_row(
-        &format!("select {COLUMNS} from users where email_key = :email_key"),
-        named_params! { ":email_key": email_key },
-        from_row,
-    )
-    .optional()
+pub fn find_by_email_key(conn: &Connection, email_key: &str) -> Result<Option<UserRow>> {
+    Ok(conn
+        .query_row(
+            &format!("select {COLUMNS} from users where email_key = :email_key"),
+            named_params! { ":email_key": email_key },
+            from_row,
+        )
+        .optional()?)
 }

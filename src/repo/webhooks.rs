@@ -1,5 +1,6 @@
 //! Tenant database → `webhook_endpoints`, `webhook_deliveries`; catalog → `webhook_queue`.
 
+use super::Result;
 use rusqlite::{Connection, OptionalExtension, Row, named_params};
 
 use crate::db::TenantId;
@@ -37,14 +38,11 @@ const DELIVERY_COLUMNS: &str = "id, endpoint_id, event_type, payload, status, at
      last_status_code, last_error, created_at, delivered_at";
 
 fn endpoint_from_row(row: &Row<'_>) -> rusqlite::Result<EndpointRow> {
-    let events: String = row.get(3)?;
     Ok(EndpointRow {
         id: row.get(0)?,
         url: row.get(1)?,
         description: row.get(2)?,
-        events: serde_json::from_str(&events).map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, Box::new(e))
-        })?,
+        events: super::json_column(row, 3)?,
         secret: row.get(4)?,
         enabled: row.get(5)?,
         created_at: row.get(6)?,
@@ -68,7 +66,7 @@ fn delivery_from_row(row: &Row<'_>) -> rusqlite::Result<DeliveryRow> {
     })
 }
 
-pub fn insert_endpoint(conn: &Connection, e: &EndpointRow) -> rusqlite::Result<()> {
+pub fn insert_endpoint(conn: &Connection, e: &EndpointRow) -> Result<()> {
     conn.execute(
         "insert into webhook_endpoints (id, url, description, events, secret, enabled, created_at, updated_at)
          values (:id, :url, :description, :events, :secret, :enabled, :created_at, :updated_at)",
@@ -81,7 +79,7 @@ pub fn insert_endpoint(conn: &Connection, e: &EndpointRow) -> rusqlite::Result<(
     Ok(())
 }
 
-pub fn update_endpoint(conn: &Connection, e: &EndpointRow) -> rusqlite::Result<()> {
+pub fn update_endpoint(conn: &Connection, e: &EndpointRow) -> Result<()> {
     conn.execute(
         "update webhook_endpoints set url = :url, description = :description, events = :events, secret = :secret,
             enabled = :enabled, updated_at = :updated_at where id = :id",
@@ -94,56 +92,56 @@ pub fn update_endpoint(conn: &Connection, e: &EndpointRow) -> rusqlite::Result<(
     Ok(())
 }
 
-pub fn delete_endpoint(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
+pub fn delete_endpoint(conn: &Connection, id: &str) -> Result<bool> {
     Ok(conn.execute(
         "delete from webhook_endpoints where id = :id",
         named_params! { ":id": id },
     )? == 1)
 }
 
-pub fn get_endpoint(conn: &Connection, id: &str) -> rusqlite::Result<Option<EndpointRow>> {
-    conn.query_row(
-        &format!("select {ENDPOINT_COLUMNS} from webhook_endpoints where id = :id"),
-        named_params! { ":id": id },
-        endpoint_from_row,
-    )
-    .optional()
+pub fn get_endpoint(conn: &Connection, id: &str) -> Result<Option<EndpointRow>> {
+    Ok(conn
+        .query_row(
+            &format!("select {ENDPOINT_COLUMNS} from webhook_endpoints where id = :id"),
+            named_params! { ":id": id },
+            endpoint_from_row,
+        )
+        .optional()?)
 }
 
 pub fn list_endpoints(
     conn: &Connection,
     after: Option<(i64, String)>,
     limit: usize,
-) -> rusqlite::Result<Vec<EndpointRow>> {
+) -> Result<Vec<EndpointRow>> {
     let (at, id) = after.unwrap_or((i64::MAX, String::new()));
-    conn.prepare_cached(&format!(
-        "select {ENDPOINT_COLUMNS} from webhook_endpoints where (created_at, id) < (:at, :id)
+    Ok(conn
+        .prepare_cached(&format!(
+            "select {ENDPOINT_COLUMNS} from webhook_endpoints where (created_at, id) < (:at, :id)
          order by created_at desc, id desc limit :limit"
-    ))?
-    .query_map(
-        named_params! { ":at": at, ":id": id, ":limit": limit as i64 },
-        endpoint_from_row,
-    )?
-    .collect()
+        ))?
+        .query_map(
+            named_params! { ":at": at, ":id": id, ":limit": limit as i64 },
+            endpoint_from_row,
+        )?
+        .collect::<rusqlite::Result<_>>()?)
 }
 
 /// Enabled endpoints subscribed to `event_type`.
-pub fn subscribed_endpoints(
-    conn: &Connection,
-    event_type: &str,
-) -> rusqlite::Result<Vec<EndpointRow>> {
-    conn.prepare_cached(&format!(
-        "select {ENDPOINT_COLUMNS} from webhook_endpoints
+pub fn subscribed_endpoints(conn: &Connection, event_type: &str) -> Result<Vec<EndpointRow>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "select {ENDPOINT_COLUMNS} from webhook_endpoints
          where enabled = 1 and exists (select 1 from json_each(events) where value = :event_type)"
-    ))?
-    .query_map(
-        named_params! { ":event_type": event_type },
-        endpoint_from_row,
-    )?
-    .collect()
+        ))?
+        .query_map(
+            named_params! { ":event_type": event_type },
+            endpoint_from_row,
+        )?
+        .collect::<rusqlite::Result<_>>()?)
 }
 
-pub fn insert_delivery(conn: &Connection, d: &DeliveryRow) -> rusqlite::Result<()> {
+pub fn insert_delivery(conn: &Connection, d: &DeliveryRow) -> Result<()> {
     conn.prepare_cached(
         "insert into webhook_deliveries (id, endpoint_id, event_type, payload, status, attempts, next_attempt_at,
             last_status_code, last_error, created_at, delivered_at)
@@ -160,7 +158,7 @@ pub fn insert_delivery(conn: &Connection, d: &DeliveryRow) -> rusqlite::Result<(
 }
 
 /// Records an attempt's outcome.
-pub fn update_delivery(conn: &Connection, d: &DeliveryRow) -> rusqlite::Result<()> {
+pub fn update_delivery(conn: &Connection, d: &DeliveryRow) -> Result<()> {
     conn.prepare_cached(
         "update webhook_deliveries set status = :status, attempts = :attempts, next_attempt_at = :next_attempt_at,
             last_status_code = :last_status_code, last_error = :last_error, delivered_at = :delivered_at
@@ -173,13 +171,14 @@ pub fn update_delivery(conn: &Connection, d: &DeliveryRow) -> rusqlite::Result<(
     Ok(())
 }
 
-pub fn get_delivery(conn: &Connection, id: &str) -> rusqlite::Result<Option<DeliveryRow>> {
-    conn.query_row(
-        &format!("select {DELIVERY_COLUMNS} from webhook_deliveries where id = :id"),
-        named_params! { ":id": id },
-        delivery_from_row,
-    )
-    .optional()
+pub fn get_delivery(conn: &Connection, id: &str) -> Result<Option<DeliveryRow>> {
+    Ok(conn
+        .query_row(
+            &format!("select {DELIVERY_COLUMNS} from webhook_deliveries where id = :id"),
+            named_params! { ":id": id },
+            delivery_from_row,
+        )
+        .optional()?)
 }
 
 /// Pending deliveries due at `now`, oldest first, with their endpoints.
@@ -187,42 +186,43 @@ pub fn due_deliveries(
     conn: &Connection,
     now: i64,
     limit: usize,
-) -> rusqlite::Result<Vec<(DeliveryRow, EndpointRow)>> {
+) -> Result<Vec<(DeliveryRow, EndpointRow)>> {
     let mut stmt = conn.prepare_cached(&format!(
         "select {}, {} from webhook_deliveries d join webhook_endpoints e on e.id = d.endpoint_id
          where d.status = 'pending' and d.next_attempt_at <= :now order by d.next_attempt_at limit :limit",
         DELIVERY_COLUMNS.split(", ").map(|c| format!("d.{c}")).collect::<Vec<_>>().join(", "),
         ENDPOINT_COLUMNS.split(", ").map(|c| format!("e.{c}")).collect::<Vec<_>>().join(", "),
     ))?;
-    stmt.query_map(
-        named_params! { ":now": now, ":limit": limit as i64 },
-        |row| {
-            let delivery = delivery_from_row(row)?;
-            let offset = 11;
-            let events: String = row.get(offset + 3)?;
-            let endpoint = EndpointRow {
-                id: row.get(offset)?,
-                url: row.get(offset + 1)?,
-                description: row.get(offset + 2)?,
-                events: serde_json::from_str(&events).unwrap_or_default(),
-                secret: row.get(offset + 4)?,
-                enabled: row.get(offset + 5)?,
-                created_at: row.get(offset + 6)?,
-                updated_at: row.get(offset + 7)?,
-            };
-            Ok((delivery, endpoint))
-        },
-    )?
-    .collect()
+    Ok(stmt
+        .query_map(
+            named_params! { ":now": now, ":limit": limit as i64 },
+            |row| {
+                let delivery = delivery_from_row(row)?;
+                let offset = 11;
+                let events: String = row.get(offset + 3)?;
+                let endpoint = EndpointRow {
+                    id: row.get(offset)?,
+                    url: row.get(offset + 1)?,
+                    description: row.get(offset + 2)?,
+                    events: serde_json::from_str(&events).unwrap_or_default(),
+                    secret: row.get(offset + 4)?,
+                    enabled: row.get(offset + 5)?,
+                    created_at: row.get(offset + 6)?,
+                    updated_at: row.get(offset + 7)?,
+                };
+                Ok((delivery, endpoint))
+            },
+        )?
+        .collect::<rusqlite::Result<_>>()?)
 }
 
 /// When the next pending delivery is due, if any.
-pub fn next_due(conn: &Connection) -> rusqlite::Result<Option<i64>> {
-    conn.query_row(
+pub fn next_due(conn: &Connection) -> Result<Option<i64>> {
+    Ok(conn.query_row(
         "select min(next_attempt_at) from webhook_deliveries where status = 'pending'",
         [],
         |row| row.get(0),
-    )
+    )?)
 }
 
 /// A page of an endpoint's deliveries, newest first, optionally of one status.
@@ -232,9 +232,9 @@ pub fn list_deliveries(
     status: Option<&str>,
     after: Option<(i64, String)>,
     limit: usize,
-) -> rusqlite::Result<Vec<DeliveryRow>> {
+) -> Result<Vec<DeliveryRow>> {
     let (at, id) = after.unwrap_or((i64::MAX, String::new()));
-    conn.prepare_cached(&format!(
+    Ok(conn.prepare_cached(&format!(
         "select {DELIVERY_COLUMNS} from webhook_deliveries
          where endpoint_id = :endpoint_id and (created_at, id) < (:at, :id) and (:status is null or status = :status)
          order by created_at desc, id desc limit :limit"
@@ -243,11 +243,11 @@ pub fn list_deliveries(
         named_params! { ":endpoint_id": endpoint_id, ":at": at, ":id": id, ":status": status, ":limit": limit as i64 },
         delivery_from_row,
     )?
-    .collect()
+    .collect::<rusqlite::Result<_>>()?)
 }
 
 /// Catalog: marks a tenant as having deliveries due at `due_at` (keeps the earlier time if already queued).
-pub fn queue_tenant(conn: &Connection, tenant: TenantId, due_at: i64) -> rusqlite::Result<()> {
+pub fn queue_tenant(conn: &Connection, tenant: TenantId, due_at: i64) -> Result<()> {
     conn.prepare_cached(
         "insert into webhook_queue (tenant_id, due_at) values (:tenant_id, :due_at)
          on conflict (tenant_id) do update set due_at = min(due_at, excluded.due_at), version = version + 1",
@@ -257,21 +257,19 @@ pub fn queue_tenant(conn: &Connection, tenant: TenantId, due_at: i64) -> rusqlit
 }
 
 /// Catalog: tenants with deliveries due by `now`, with the queue row's version.
-pub fn due_tenants(
-    conn: &Connection,
-    now: i64,
-    limit: usize,
-) -> rusqlite::Result<Vec<(String, i64)>> {
-    conn.prepare_cached("select tenant_id, version from webhook_queue where due_at <= :now order by due_at limit :limit")?
+pub fn due_tenants(conn: &Connection, now: i64, limit: usize) -> Result<Vec<(String, i64)>> {
+    Ok(conn.prepare_cached("select tenant_id, version from webhook_queue where due_at <= :now order by due_at limit :limit")?
         .query_map(named_params! { ":now": now, ":limit": limit as i64 }, |row| Ok((row.get(0)?, row.get(1)?)))?
-        .collect()
+        .collect::<rusqlite::Result<_>>()?)
 }
 
 /// Catalog: the earliest due time of any queued tenant.
-pub fn earliest_due(conn: &Connection) -> rusqlite::Result<Option<i64>> {
-    conn.query_row("select min(due_at) from webhook_queue", [], |row| {
-        row.get(0)
-    })
+pub fn earliest_due(conn: &Connection) -> Result<Option<i64>> {
+    Ok(
+        conn.query_row("select min(due_at) from webhook_queue", [], |row| {
+            row.get(0)
+        })?,
+    )
 }
 
 /// Catalog: after processing a tenant, sets its next due time, or removes it when nothing is pending —
@@ -281,7 +279,7 @@ pub fn settle_tenant(
     tenant: &str,
     seen_version: i64,
     next_due: Option<i64>,
-) -> rusqlite::Result<()> {
+) -> Result<()> {
     match next_due {
         Some(due_at) => conn.execute(
             "update webhook_queue set due_at = :due_at where tenant_id = :tenant_id",

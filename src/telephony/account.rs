@@ -1,8 +1,10 @@
 //! The tenant's Twilio account: its SID in clear, its auth token sealed with [`Secrets`].
 
+use super::TelephonyError;
 use super::values::{AccountSid, AuthToken};
-use crate::db::{Database, TenantId, now_ms};
-use crate::error::ApiError;
+use crate::clock::now_ms;
+use crate::db::{Database, StorageError, TenantId};
+use crate::error::InvalidInput;
 use crate::redact::Secret;
 use crate::repo;
 use crate::repo::telephony::TwilioAccountRow;
@@ -27,14 +29,14 @@ pub async fn set_account(
     secrets: &Secrets,
     tenant: TenantId,
     input: AccountInput,
-) -> Result<TwilioAccountRow, ApiError> {
+) -> Result<TwilioAccountRow, TelephonyError> {
     let sid = AccountSid::parse(&input.account_sid, "input.accountSid");
     let token = AuthToken::parse(input.auth_token.expose(), "input.authToken");
     let (sid, token) = match (sid, token) {
         (Ok(sid), Ok(token)) => (sid, token),
         (sid, token) => {
             let errors = [sid.err(), token.err()].into_iter().flatten().collect();
-            return Err(ApiError::invalid_input(errors));
+            return Err(InvalidInput(errors).into());
         }
     };
     let now = now_ms();
@@ -45,28 +47,30 @@ pub async fn set_account(
         created_at: now,
         updated_at: now,
     };
-    db.write(move |tx| {
-        repo::telephony::put_account(tx, &row)?;
-        repo::telephony::get_account(tx)?
-            .ok_or_else(|| ApiError::internal("twilio account vanished after writing it"))
-    })
-    .await
+    let stored = db
+        .write(move |tx| {
+            repo::telephony::put_account(tx, &row)?;
+            repo::telephony::get_account(tx)
+        })
+        .await?;
+    stored
+        .ok_or_else(|| TelephonyError::Internal("twilio account vanished after writing it".into()))
 }
 
-pub async fn get_account(db: &Database) -> Result<Option<TwilioAccountRow>, ApiError> {
-    db.read(|conn| repo::telephony::get_account(conn).map_err(ApiError::from))
-        .await
+pub async fn get_account(db: &Database) -> Result<Option<TwilioAccountRow>, TelephonyError> {
+    Ok(db.read(repo::telephony::get_account).await?)
 }
 
 /// Removes the account; returns it if there was one. Phone numbers stay, so setting an account again
 /// brings them back to life.
-pub async fn delete_account(db: &Database) -> Result<Option<TwilioAccountRow>, ApiError> {
-    db.write(|tx| {
-        let row = repo::telephony::get_account(tx)?;
-        repo::telephony::delete_account(tx)?;
-        Ok::<_, ApiError>(row)
-    })
-    .await
+pub async fn delete_account(db: &Database) -> Result<Option<TwilioAccountRow>, TelephonyError> {
+    Ok(db
+        .write(|tx| {
+            let row = repo::telephony::get_account(tx)?;
+            repo::telephony::delete_account(tx)?;
+            Ok::<_, StorageError>(row)
+        })
+        .await?)
 }
 
 /// The account's auth token in clear, for checking Twilio's signatures and calling its API.
@@ -74,10 +78,12 @@ pub fn open_token(
     secrets: &Secrets,
     tenant: TenantId,
     row: &TwilioAccountRow,
-) -> Result<Secret<Vec<u8>>, ApiError> {
+) -> Result<Secret<Vec<u8>>, TelephonyError> {
     secrets
         .decrypt(&row.auth_token, &token_context(tenant))
-        .map_err(|err| ApiError::internal(format!("twilio auth token of tenant {tenant}: {err}")))
+        .map_err(|err| {
+            TelephonyError::Internal(format!("twilio auth token of tenant {tenant}: {err}"))
+        })
 }
 
 #[cfg(test)]

@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
+use super::TelephonyError;
 use super::twiml;
 use super::values::E164;
 use crate::auth::TokenSigner;
-use crate::db::{Database, TenantId};
-use crate::error::ApiError;
+use crate::db::{Database, StorageError, TenantId};
 use crate::redact;
 use crate::repo;
 
@@ -61,7 +61,7 @@ pub async fn answer(
     tenant: TenantId,
     stream_url: &str,
     call: &InboundCall,
-) -> Result<String, ApiError> {
+) -> Result<String, TelephonyError> {
     let Ok(to) = E164::parse(&call.to, "To") else {
         tracing::info!(call_sid = %call.call_sid, "inbound call to a number that is not E.164");
         return Ok(twiml::say_and_hang_up(NOT_ROUTED));
@@ -73,7 +73,7 @@ pub async fn answer(
                 return Ok(None);
             };
             let agent = repo::agents::get_agent(conn, &row.agent_id)?;
-            Ok::<_, ApiError>(Some((row, agent)))
+            Ok::<_, StorageError>(Some((row, agent)))
         })
         .await?;
     let to_redacted = redact::phone(to.as_str());

@@ -14,6 +14,7 @@
 //! [`STREAM_PATH`], is served by the live-call pipeline, which verifies the token.
 
 pub mod account;
+mod error;
 pub mod inbound;
 pub mod numbers;
 pub mod outbound;
@@ -22,9 +23,10 @@ pub mod twiml;
 pub mod values;
 
 pub use account::{AccountInput, delete_account, get_account, open_token, set_account};
+pub use error::TelephonyError;
 pub use inbound::InboundCall;
 pub use numbers::{NumberChange, NumberInput, add_number, remove_number, update_number};
-pub use outbound::{OutboundCall, TwilioApi, place_call, transfer_call};
+pub use outbound::{OutboundCall, Telephony, TwilioApi};
 
 use crate::db::TenantId;
 

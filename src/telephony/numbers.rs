@@ -1,8 +1,10 @@
 //! Phone numbers: which agent answers calls to which number.
 
+use super::TelephonyError;
 use super::values::{E164, parse_label};
-use crate::db::{Database, now_ms};
-use crate::error::{ApiError, ErrorCode, FieldError};
+use crate::clock::now_ms;
+use crate::db::Database;
+use crate::error::{ErrorCode, InvalidInput};
 use crate::repo;
 use crate::repo::telephony::PhoneNumberRow;
 
@@ -22,29 +24,31 @@ pub struct NumberChange {
 }
 
 /// Refuses unknown agents (`NOT_FOUND`) and archived ones (they take no calls).
-fn check_agent(conn: &rusqlite::Connection, agent_id: &str) -> Result<(), ApiError> {
+fn check_agent(conn: &rusqlite::Connection, agent_id: &str) -> Result<(), TelephonyError> {
     match repo::agents::get_agent(conn, agent_id)? {
-        None => Err(ApiError::not_found("agent")),
-        Some(agent) if agent.archived_at.is_some() => {
-            Err(ApiError::invalid_input(vec![FieldError {
-                field: "input.agentId".into(),
-                code: "AGENT_ARCHIVED",
-                message: "the agent is archived; unarchive it or pick another".into(),
-            }]))
-        }
+        None => Err(TelephonyError::AgentNotFound),
+        Some(agent) if agent.archived_at.is_some() => Err(InvalidInput::field(
+            "input.agentId",
+            ErrorCode::AgentArchived,
+            "the agent is archived; unarchive it or pick another",
+        )
+        .into()),
         Some(_) => Ok(()),
     }
 }
 
 /// Routes a new number to an agent. A number can be routed only once per tenant (`CONFLICT`).
-pub async fn add_number(db: &Database, input: NumberInput) -> Result<PhoneNumberRow, ApiError> {
+pub async fn add_number(
+    db: &Database,
+    input: NumberInput,
+) -> Result<PhoneNumberRow, TelephonyError> {
     let number = E164::parse(&input.number, "input.number");
     let label = parse_label(input.label.as_deref(), "input.label");
     let (number, label) = match (number, label) {
         (Ok(number), Ok(label)) => (number, label),
         (number, label) => {
             let errors = [number.err(), label.err()].into_iter().flatten().collect();
-            return Err(ApiError::invalid_input(errors));
+            return Err(InvalidInput(errors).into());
         }
     };
     let now = now_ms();
@@ -58,17 +62,10 @@ pub async fn add_number(db: &Database, input: NumberInput) -> Result<PhoneNumber
     };
     db.write(move |tx| {
         check_agent(tx, &row.agent_id)?;
-        repo::telephony::insert_number(tx, &row).map_err(|err| {
-            if repo::is_unique_violation(&err) {
-                ApiError::new(
-                    ErrorCode::Conflict,
-                    "this number is already routed to an agent",
-                )
-            } else {
-                ApiError::from(err)
-            }
-        })?;
-        Ok(row)
+        match repo::telephony::insert_number(tx, &row) {
+            Err(err) if err.is_unique_violation() => Err(TelephonyError::NumberTaken),
+            other => Ok(other.map(|()| row)?),
+        }
     })
     .await
 }
@@ -78,15 +75,15 @@ pub async fn update_number(
     db: &Database,
     id: String,
     change: NumberChange,
-) -> Result<PhoneNumberRow, ApiError> {
+) -> Result<PhoneNumberRow, TelephonyError> {
     let label = change
         .label
         .map(|label| parse_label(label.as_deref(), "input.label"))
         .transpose()
-        .map_err(|err| ApiError::invalid_input(vec![err]))?;
+        .map_err(|err| InvalidInput(vec![err]))?;
     db.write(move |tx| {
-        let mut row = repo::telephony::get_number(tx, &id)?
-            .ok_or_else(|| ApiError::not_found("phone number"))?;
+        let mut row =
+            repo::telephony::get_number(tx, &id)?.ok_or(TelephonyError::NumberNotFound)?;
         if let Some(agent_id) = change.agent_id {
             check_agent(tx, &agent_id)?;
             row.agent_id = agent_id;
@@ -102,13 +99,13 @@ pub async fn update_number(
 }
 
 /// Stops routing a number; calls to it are then told so and hung up.
-pub async fn remove_number(db: &Database, id: String) -> Result<(), ApiError> {
+pub async fn remove_number(db: &Database, id: String) -> Result<(), TelephonyError> {
     let removed = db
-        .write(move |tx| repo::telephony::delete_number(tx, &id).map_err(ApiError::from))
+        .write(move |tx| repo::telephony::delete_number(tx, &id))
         .await?;
     if removed {
         Ok(())
     } else {
-        Err(ApiError::not_found("phone number"))
+        Err(TelephonyError::NumberNotFound)
     }
 }

@@ -14,13 +14,15 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::values::E164;
-use super::{get_account, inbound, open_token, stream_url, twiml};
-use crate::app::AppState;
-use crate::calls::{self, CallStatus, Direction, NewCall, Transport};
-use crate::db::TenantId;
-use crate::error::{ApiError, ErrorCode};
+use super::{TelephonyError, get_account, inbound, open_token, stream_url, twiml};
+use crate::auth::TokenSigner;
+use crate::calls::{self, NewCall};
+use crate::error::{InvalidInput, Reportable as _};
+use crate::model::{CallStatus, Direction, Transport};
 use crate::redact::Secret;
 use crate::repo::calls::CallRow;
+use crate::secrets::Secrets;
+use crate::tenants::Tenant;
 
 /// How long an outbound call's stream token lives: it must outlast the ringing (Twilio gives up after
 /// 60 s by default) before the stream starts.
@@ -43,10 +45,6 @@ struct TwilioError {
 #[derive(Debug, Deserialize)]
 struct CreatedCall {
     sid: String,
-}
-
-fn provider_error(message: String) -> ApiError {
-    ApiError::new(ErrorCode::TelephonyProviderError, message)
 }
 
 impl TwilioApi {
@@ -73,7 +71,7 @@ impl TwilioApi {
         to: &str,
         from: &str,
         twiml: &str,
-    ) -> Result<String, ApiError> {
+    ) -> Result<String, TelephonyError> {
         let form = [("To", to), ("From", from), ("Twiml", twiml)];
         let text = self
             .post(account_sid, auth_token, "Calls.json", &form, "call")
@@ -81,7 +79,7 @@ impl TwilioApi {
         serde_json::from_str::<CreatedCall>(&text)
             .map(|call| call.sid)
             .map_err(|err| {
-                ApiError::internal(format!("Twilio's call answer does not parse: {err}"))
+                TelephonyError::Internal(format!("Twilio's call answer does not parse: {err}"))
             })
     }
 
@@ -92,9 +90,11 @@ impl TwilioApi {
         auth_token: &str,
         call_sid: &str,
         twiml: &str,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), TelephonyError> {
         if !call_sid.starts_with("CA") || !call_sid.chars().all(|c| c.is_ascii_alphanumeric()) {
-            return Err(provider_error(format!("not a Twilio call SID: {call_sid}")));
+            return Err(TelephonyError::Provider(format!(
+                "not a Twilio call SID: {call_sid}"
+            )));
         }
         let path = format!("Calls/{call_sid}.json");
         self.post(
@@ -116,9 +116,10 @@ impl TwilioApi {
         path: &str,
         form: &[(&str, &str)],
         what: &str,
-    ) -> Result<String, ApiError> {
+    ) -> Result<String, TelephonyError> {
         let url = format!("{}/2010-04-01/Accounts/{account_sid}/{path}", self.base);
-        let body = serde_urlencoded::to_string(form).map_err(ApiError::internal)?;
+        let body = serde_urlencoded::to_string(form)
+            .map_err(|err| TelephonyError::Internal(err.to_string()))?;
         let response = self
             .http
             .post(&url)
@@ -132,7 +133,7 @@ impl TwilioApi {
             .await
             .map_err(|err| {
                 tracing::warn!(error = %err, "Twilio API unreachable");
-                provider_error("Twilio could not be reached; try again".into())
+                TelephonyError::Provider("Twilio could not be reached; try again".into())
             })?;
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
@@ -142,7 +143,7 @@ impl TwilioApi {
         let detail: Option<TwilioError> = serde_json::from_str(&text).ok();
         let (code, message) = detail.map_or((None, None), |d| (d.code, d.message));
         tracing::warn!(status = status.as_u16(), twilio_code = ?code, "Twilio refused a {what}");
-        Err(provider_error(format!(
+        Err(TelephonyError::Provider(format!(
             "Twilio refused the {what} ({}{}): {}",
             status.as_u16(),
             code.map(|c| format!(", error {c}")).unwrap_or_default(),
@@ -151,27 +152,12 @@ impl TwilioApi {
     }
 }
 
-/// Transfers a phone call in progress to `number` through the tenant's Twilio account.
-pub async fn transfer_call(
-    app: &AppState,
-    tenant: TenantId,
-    call_sid: &str,
-    number: &str,
-) -> Result<(), ApiError> {
-    let number = E164::parse(number, "to").map_err(|e| ApiError::invalid_input(vec![e]))?;
-    let db = app.tenant_db(tenant).await?;
-    let account = get_account(&db).await?.ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::TelephonyNotConfigured,
-            "this tenant has no Twilio account configured",
-        )
-    })?;
-    let auth_token = open_token(&app.secrets, tenant, &account)?;
-    let auth_token = Secret::new(String::from_utf8_lossy(auth_token.expose()).into_owned());
-    let twiml = twiml::dial(number.as_str());
-    app.twilio
-        .update_call(&account.account_sid, auth_token.expose(), call_sid, &twiml)
-        .await
+/// Calls through tenants' Twilio accounts: what placing and transferring calls need. Cheap to clone.
+#[derive(Clone)]
+pub struct Telephony {
+    twilio: TwilioApi,
+    secrets: Secrets,
+    signer: TokenSigner,
 }
 
 /// A call to place.
@@ -182,94 +168,125 @@ pub struct OutboundCall {
     pub from: String,
 }
 
-/// Places a call from the agent through the tenant's Twilio account. `origin` is the server's public
-/// origin, where Twilio opens the stream.
-pub async fn place_call(
-    app: &AppState,
-    tenant: TenantId,
-    origin: Option<String>,
-    call: OutboundCall,
-) -> Result<CallRow, ApiError> {
-    let (to, from) = match (E164::parse(&call.to, "to"), E164::parse(&call.from, "from")) {
-        (Ok(to), Ok(from)) => (to, from),
-        (to, from) => {
-            let errors = [to.err(), from.err()].into_iter().flatten().collect();
-            return Err(ApiError::invalid_input(errors));
+impl Telephony {
+    pub fn new(twilio: TwilioApi, secrets: Secrets, signer: TokenSigner) -> Self {
+        Self {
+            twilio,
+            secrets,
+            signer,
         }
-    };
-    let db = app.tenant_db(tenant).await?;
-    let not_configured = |what: &str| ApiError::new(ErrorCode::TelephonyNotConfigured, what);
-    let account = get_account(&db)
-        .await?
-        .ok_or_else(|| not_configured("this tenant has no Twilio account configured"))?;
-    let origin = origin.ok_or_else(|| {
-        not_configured("the server does not know its public URL; set --public-url")
-    })?;
-    let row = calls::create(
-        app,
-        tenant,
-        NewCall {
-            agent_id: call.agent_id,
-            direction: Direction::Outbound,
-            transport: Transport::Phone,
-            from: Some(from.as_str().to_string()),
-            to: Some(to.as_str().to_string()),
-            metadata: json!({ "provider": "twilio" }),
-        },
-    )
-    .await?;
-    let (token, _) = app.auth.signer().issue_session(
-        tenant,
-        &row.agent_id,
-        inbound::TOKEN_ISSUER,
-        OUTBOUND_STREAM_TOKEN_TTL,
-    )?;
-    let twiml = twiml::connect_stream(
-        &stream_url(&origin),
-        &[
-            ("token", token.as_str()),
-            ("from", from.as_str()),
-            ("to", to.as_str()),
-            ("callId", row.id.as_str()),
-        ],
-    );
-    let auth_token = open_token(&app.secrets, tenant, &account)?;
-    let auth_token = Secret::new(String::from_utf8_lossy(auth_token.expose()).into_owned());
-    let created = app
-        .twilio
-        .create_call(
-            &account.account_sid,
-            auth_token.expose(),
-            to.as_str(),
-            from.as_str(),
-            &twiml,
+    }
+
+    /// The tenant's Twilio account SID and auth token in clear.
+    async fn credentials(
+        &self,
+        tenant: &Tenant,
+    ) -> Result<(String, Secret<String>), TelephonyError> {
+        let account = get_account(&tenant.db)
+            .await?
+            .ok_or(TelephonyError::NotConfigured(
+                "this tenant has no Twilio account configured",
+            ))?;
+        let token = open_token(&self.secrets, tenant.id, &account)?;
+        let token = Secret::new(String::from_utf8_lossy(token.expose()).into_owned());
+        Ok((account.account_sid, token))
+    }
+
+    /// Transfers a phone call in progress to `number` through the tenant's Twilio account.
+    pub async fn transfer_call(
+        &self,
+        tenant: &Tenant,
+        call_sid: &str,
+        number: &str,
+    ) -> Result<(), TelephonyError> {
+        let number = E164::parse(number, "to").map_err(|e| InvalidInput(vec![e]))?;
+        let (account_sid, auth_token) = self.credentials(tenant).await?;
+        let twiml = twiml::dial(number.as_str());
+        self.twilio
+            .update_call(&account_sid, auth_token.expose(), call_sid, &twiml)
+            .await
+    }
+
+    /// Places a call from the agent through the tenant's Twilio account. `origin` is the server's public
+    /// origin, where Twilio opens the stream.
+    pub async fn place_call(
+        &self,
+        tenant: &Tenant,
+        origin: Option<String>,
+        call: OutboundCall,
+    ) -> Result<CallRow, TelephonyError> {
+        let (to, from) = match (E164::parse(&call.to, "to"), E164::parse(&call.from, "from")) {
+            (Ok(to), Ok(from)) => (to, from),
+            (to, from) => {
+                let errors = [to.err(), from.err()].into_iter().flatten().collect();
+                return Err(InvalidInput(errors).into());
+            }
+        };
+        let (account_sid, auth_token) = self.credentials(tenant).await?;
+        let origin = origin.ok_or(TelephonyError::NotConfigured(
+            "the server does not know its public URL; set --public-url",
+        ))?;
+        let row = calls::create(
+            tenant,
+            NewCall {
+                agent_id: call.agent_id,
+                direction: Direction::Outbound,
+                transport: Transport::Phone,
+                from: Some(from.as_str().to_string()),
+                to: Some(to.as_str().to_string()),
+                metadata: json!({ "provider": "twilio" }),
+            },
         )
-        .await;
-    match created {
-        Ok(twilio_sid) => {
-            calls::record_event(
-                app,
-                tenant,
-                row.id.clone(),
-                "twilio_call_created",
-                json!({ "callSid": twilio_sid }),
-            )
-            .await?;
-            Ok(row)
-        }
-        Err(err) => {
-            let failed = calls::transition(
-                app,
-                tenant,
-                row.id.clone(),
-                CallStatus::Failed,
-                Some("twilio_refused".into()),
+        .await?;
+        let (token, _) = self.signer.issue_session(
+            tenant.id,
+            &row.agent_id,
+            inbound::TOKEN_ISSUER,
+            OUTBOUND_STREAM_TOKEN_TTL,
+        )?;
+        let twiml = twiml::connect_stream(
+            &stream_url(&origin),
+            &[
+                ("token", token.as_str()),
+                ("from", from.as_str()),
+                ("to", to.as_str()),
+                ("callId", row.id.as_str()),
+            ],
+        );
+        let created = self
+            .twilio
+            .create_call(
+                &account_sid,
+                auth_token.expose(),
+                to.as_str(),
+                from.as_str(),
+                &twiml,
             )
             .await;
-            if let Err(failed) = failed {
-                tracing::error!(call_id = %row.id, code = failed.code.as_str(), "could not mark a refused call failed");
+        match created {
+            Ok(twilio_sid) => {
+                calls::record_event(
+                    tenant,
+                    row.id.clone(),
+                    "twilio_call_created",
+                    json!({ "callSid": twilio_sid }),
+                )
+                .await?;
+                Ok(row)
             }
-            Err(err)
+            Err(err) => {
+                let failed = calls::transition(
+                    tenant,
+                    row.id.clone(),
+                    CallStatus::Failed,
+                    Some("twilio_refused".into()),
+                )
+                .await;
+                if let Err(failed) = failed {
+                    tracing::error!(call_id = %row.id, code = %failed.code(), "could not mark a refused call failed");
+                }
+                Err(err)
+            }
         }
     }
 }

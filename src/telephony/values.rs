@@ -1,18 +1,14 @@
 //! Validated telephony values: Twilio credentials, E.164 numbers, labels. Each parser reports a
 //! [`FieldError`] with a stable code, so callers collect every problem of an input at once.
 
-use crate::error::FieldError;
+use crate::error::{ErrorCode, FieldError};
 use crate::redact::Secret;
 
 /// Longest phone number label, in characters.
 pub const MAX_LABEL_CHARS: usize = 100;
 
-fn field_error(field: &str, code: &'static str, message: &str) -> FieldError {
-    FieldError {
-        field: field.to_string(),
-        code,
-        message: message.to_string(),
-    }
+fn field_error(field: &str, code: ErrorCode, message: &str) -> FieldError {
+    FieldError::new(field, code, message)
 }
 
 fn is_hex(s: &str) -> bool {
@@ -30,7 +26,7 @@ impl AccountSid {
             Some(hex) if hex.len() == 32 && is_hex(hex) => Ok(Self(value.to_string())),
             _ => Err(field_error(
                 field,
-                "INVALID_ACCOUNT_SID",
+                ErrorCode::InvalidAccountSid,
                 "must be AC followed by 32 hex digits (Twilio console, Account Info)",
             )),
         }
@@ -53,7 +49,7 @@ impl AuthToken {
         } else {
             Err(field_error(
                 field,
-                "INVALID_AUTH_TOKEN",
+                ErrorCode::InvalidAuthToken,
                 "must be 32 hex digits (Twilio console, Account Info)",
             ))
         }
@@ -92,7 +88,7 @@ impl E164 {
         } else {
             Err(field_error(
                 field,
-                "INVALID_PHONE_NUMBER",
+                ErrorCode::InvalidPhoneNumber,
                 "must be an E.164 number such as +14155550123",
             ))
         }
@@ -111,13 +107,13 @@ pub fn parse_label(value: Option<&str>, field: &str) -> Result<Option<String>, F
     if label.chars().count() > MAX_LABEL_CHARS {
         Err(field_error(
             field,
-            "TOO_LONG",
+            ErrorCode::TooLong,
             "must be at most 100 characters",
         ))
     } else if label.chars().any(char::is_control) {
         Err(field_error(
             field,
-            "INVALID_CHARACTERS",
+            ErrorCode::InvalidCharacters,
             "must not contain control characters",
         ))
     } else {
@@ -152,7 +148,7 @@ mod tests {
             let err = AccountSid::parse(bad, "input.accountSid").unwrap_err();
             assert_eq!(
                 (err.field.as_str(), err.code),
-                ("input.accountSid", "INVALID_ACCOUNT_SID"),
+                ("input.accountSid", ErrorCode::InvalidAccountSid),
                 "{bad}"
             );
         }
@@ -171,7 +167,7 @@ mod tests {
         ] {
             assert_eq!(
                 AuthToken::parse(bad, "f").unwrap_err().code,
-                "INVALID_AUTH_TOKEN",
+                ErrorCode::InvalidAuthToken,
                 "{bad}"
             );
         }
@@ -199,7 +195,7 @@ mod tests {
         ] {
             assert_eq!(
                 E164::parse(bad, "f").unwrap_err().code,
-                "INVALID_PHONE_NUMBER",
+                ErrorCode::InvalidPhoneNumber,
                 "{bad}"
             );
         }
@@ -215,11 +211,11 @@ mod tests {
         );
         assert_eq!(
             parse_label(Some(&"x".repeat(101)), "f").unwrap_err().code,
-            "TOO_LONG"
+            ErrorCode::TooLong
         );
         assert_eq!(
             parse_label(Some("a\u{7}b"), "f").unwrap_err().code,
-            "INVALID_CHARACTERS"
+            ErrorCode::InvalidCharacters
         );
     }
 }

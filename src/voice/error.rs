@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use crate::audio::AudioError;
+use crate::error::{ErrorCode, Reportable};
 
 /// Which engine a model file belongs to; used in errors and in the readiness report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -87,20 +88,22 @@ pub enum VoiceError {
     Audio(#[from] AudioError),
 }
 
-impl VoiceError {
-    /// Stable machine-readable code for API errors and `/readyz`.
-    pub fn code(&self) -> &'static str {
+impl Reportable for VoiceError {
+    /// Stable machine-readable code for live-call errors, the call timeline and `/readyz`.
+    fn code(&self) -> ErrorCode {
         match self {
-            Self::ModelMissing { .. } => "voice_model_missing",
-            Self::ModelFailed { .. } => "voice_model_failed",
-            Self::PoolUnavailable { .. } => "voice_unavailable",
-            Self::Inference { .. } => "voice_inference_failed",
-            Self::Phonemizer(_) => "voice_phonemizer_failed",
-            Self::InvalidInput(_) => "voice_invalid_input",
-            Self::Audio(_) => "voice_audio_error",
+            Self::ModelMissing { .. } => ErrorCode::VoiceModelMissing,
+            Self::ModelFailed { .. } => ErrorCode::VoiceModelFailed,
+            Self::PoolUnavailable { .. } => ErrorCode::VoiceUnavailable,
+            Self::Inference { .. } => ErrorCode::VoiceInferenceFailed,
+            Self::Phonemizer(_) => ErrorCode::VoicePhonemizerFailed,
+            Self::InvalidInput(_) => ErrorCode::VoiceInvalidInput,
+            Self::Audio(_) => ErrorCode::VoiceAudioError,
         }
     }
+}
 
+impl VoiceError {
     pub(crate) fn inference(engine: &'static str, reason: impl std::fmt::Display) -> Self {
         Self::Inference {
             engine,

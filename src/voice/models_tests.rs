@@ -1,4 +1,5 @@
 use super::*;
+use crate::error::Reportable as _;
 use crate::voice::testing;
 use clap::Parser;
 
@@ -64,7 +65,7 @@ fn starts_without_models_and_refuses_calls_naming_the_setting() {
     let Err(err) = models.stt() else {
         panic!("no STT model")
     };
-    assert_eq!(err.code(), "voice_model_missing");
+    assert_eq!(err.code().wire(), "voice_model_missing");
     assert!(err.to_string().contains(STT_MODEL_SETTING), "{err}");
     let Err(err) = models.tts() else {
         panic!("no runtime")
@@ -108,7 +109,7 @@ fn broken_model_is_reported_as_failed() {
     let Err(err) = models.vad() else {
         panic!("VAD failed")
     };
-    assert_eq!(err.code(), "voice_model_failed");
+    assert_eq!(err.code().wire(), "voice_model_failed");
     let json = serde_json::to_value(models.status()).expect("serialisable");
     assert_eq!(json["vad"]["status"], "failed");
     assert!(json["vad"]["error"].as_str().is_some_and(|e| !e.is_empty()));

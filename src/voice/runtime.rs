@@ -98,16 +98,14 @@ pub(crate) fn build_session(
         path: path.to_path_buf(),
         reason,
     };
-    Session::builder(env)
-        .map_err(|e| failed(e.to_string()))?
-        .with_intra_threads(intra_threads.max(1))
-        .map_err(|e| failed(e.to_string()))?
-        .with_inter_threads(1)
-        .map_err(|e| failed(e.to_string()))?
-        .with_intra_op_spinning(false)
-        .map_err(|e| failed(e.to_string()))?
-        .commit_from_file(path)
-        .map_err(|e| failed(e.to_string()))
+    let session = || -> ort::Result<Session> {
+        Session::builder(env)?
+            .with_intra_threads(intra_threads.max(1))?
+            .with_inter_threads(1)?
+            .with_intra_op_spinning(false)?
+            .commit_from_file(path)
+    };
+    session().map_err(|e| failed(e.to_string()))
 }
 
 #[cfg(test)]

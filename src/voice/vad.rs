@@ -174,29 +174,25 @@ fn run_windows(
 
 /// One model call: `input` is context + window; `state` is read and replaced by the model's new state.
 fn infer(session: &mut Session, input: &[f32], state: &mut [f32]) -> Result<f32, VoiceError> {
-    let err = |e: ort::Error| VoiceError::inference("silero", e);
+    run_silero(session, input, state).map_err(|e| VoiceError::inference("silero", e))
+}
+
+fn run_silero(session: &mut Session, input: &[f32], state: &mut [f32]) -> ort::Result<f32> {
     let sr = [i64::from(PIPELINE_SAMPLE_RATE)];
-    let outputs = session
-        .run(ort::inputs![
-            "input" => TensorRef::from_array_view(([1usize, CONTEXT + VAD_WINDOW], input)).map_err(err)?,
-            "state" => TensorRef::from_array_view(([2usize, 1, 128], &*state)).map_err(err)?,
-            "sr" => TensorRef::from_array_view(((), &sr[..])).map_err(err)?,
-        ])
-        .map_err(err)?;
-    let missing =
-        |name: &str| VoiceError::inference("silero", format!("model has no output `{name}`"));
-    let (_, prob) = outputs
-        .get("output")
-        .ok_or_else(|| missing("output"))?
-        .try_extract_tensor::<f32>()
-        .map_err(err)?;
-    let (_, new_state) = outputs
-        .get("stateN")
-        .ok_or_else(|| missing("stateN"))?
-        .try_extract_tensor::<f32>()
-        .map_err(err)?;
+    let outputs = session.run(ort::inputs![
+        "input" => TensorRef::from_array_view(([1usize, CONTEXT + VAD_WINDOW], input))?,
+        "state" => TensorRef::from_array_view(([2usize, 1, 128], &*state))?,
+        "sr" => TensorRef::from_array_view(((), &sr[..]))?,
+    ])?;
+    let output = |name: &str| {
+        outputs
+            .get(name)
+            .ok_or_else(|| ort::Error::new(format!("model has no output `{name}`")))
+    };
+    let (_, prob) = output("output")?.try_extract_tensor::<f32>()?;
+    let (_, new_state) = output("stateN")?.try_extract_tensor::<f32>()?;
     if new_state.len() != STATE_LEN || prob.is_empty() {
-        return Err(VoiceError::inference("silero", "unexpected output shapes"));
+        return Err(ort::Error::new("unexpected output shapes"));
     }
     state.copy_from_slice(new_state);
     Ok(prob[0])

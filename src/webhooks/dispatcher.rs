@@ -13,7 +13,8 @@ use tokio::sync::Notify;
 
 use super::endpoints::secret_context;
 use super::signature;
-use crate::db::{Database, StorageError, TenantId, TenantStore, now_ms};
+use crate::clock::now_ms;
+use crate::db::{Database, StorageError, TenantId, TenantStore};
 use crate::repo;
 use crate::repo::webhooks::{DeliveryRow, EndpointRow};
 use crate::secrets::Secrets;
@@ -31,6 +32,14 @@ pub struct DispatcherSettings {
     pub timeout: Duration,
     /// Tenants processed at once.
     pub concurrency: usize,
+}
+
+impl DispatcherSettings {
+    /// Delay after the `attempts`-th failure: base × 3^(attempts−1), capped.
+    pub fn backoff(&self, attempts: u32) -> Duration {
+        let factor = 3u32.saturating_pow(attempts.saturating_sub(1));
+        self.retry_base.saturating_mul(factor).min(self.retry_max)
+    }
 }
 
 impl Default for DispatcherSettings {
@@ -52,6 +61,9 @@ pub struct Dispatcher {
 
 struct Inner {
     settings: DispatcherSettings,
+    /// Holds the webhook queue (which tenants have deliveries due).
+    catalog: Database,
+    tenants: TenantStore,
     wake: Notify,
     http: reqwest::Client,
     /// Decrypts endpoints' signing secrets.
@@ -59,7 +71,12 @@ struct Inner {
 }
 
 impl Dispatcher {
-    pub fn new(settings: DispatcherSettings, secrets: Secrets) -> Self {
+    pub fn new(
+        settings: DispatcherSettings,
+        secrets: Secrets,
+        catalog: Database,
+        tenants: TenantStore,
+    ) -> Self {
         crate::brain::install_crypto_provider();
         let http = reqwest::Client::builder()
             .timeout(settings.timeout)
@@ -71,6 +88,8 @@ impl Dispatcher {
         Self {
             inner: Arc::new(Inner {
                 settings,
+                catalog,
+                tenants,
                 wake: Notify::new(),
                 http,
                 secrets,
@@ -80,12 +99,12 @@ impl Dispatcher {
 
     /// Records in the catalog that `tenant` has deliveries due now, and wakes the dispatcher. Call after
     /// the transaction that wrote them committed.
-    pub async fn queued(&self, catalog: &Database, tenant: TenantId) {
+    pub async fn queued(&self, tenant: TenantId) {
         let now = now_ms();
-        let result = catalog
-            .write(move |tx| {
-                repo::webhooks::queue_tenant(tx, tenant, now).map_err(StorageError::from)
-            })
+        let result = self
+            .inner
+            .catalog
+            .write(move |tx| repo::webhooks::queue_tenant(tx, tenant, now))
             .await;
         if let Err(err) = result {
             tracing::error!(tenant_id = %tenant, error = %err, "cannot queue webhook deliveries");
@@ -94,19 +113,13 @@ impl Dispatcher {
     }
 
     /// Runs until `stop` resolves.
-    pub async fn run(
-        self,
-        catalog: Database,
-        tenants: TenantStore,
-        stop: impl std::future::Future<Output = ()>,
-    ) {
+    pub async fn run(self, stop: impl std::future::Future<Output = ()>) {
         tokio::pin!(stop);
+        let catalog = self.inner.catalog.clone();
         loop {
             let now = now_ms();
             let due = catalog
-                .read(move |conn| {
-                    repo::webhooks::due_tenants(conn, now, 64).map_err(StorageError::from)
-                })
+                .read(move |conn| repo::webhooks::due_tenants(conn, now, 64))
                 .await
                 .unwrap_or_else(|err| {
                     tracing::error!(error = %err, "cannot read the webhook queue");
@@ -115,18 +128,15 @@ impl Dispatcher {
             let busy = !due.is_empty();
             futures::stream::iter(due)
                 .for_each_concurrent(self.inner.settings.concurrency, |(tenant, version)| {
-                    let (catalog, tenants, this) = (catalog.clone(), tenants.clone(), self.clone());
-                    async move {
-                        this.process_tenant(&catalog, &tenants, tenant, version)
-                            .await
-                    }
+                    let this = self.clone();
+                    async move { this.process_tenant(tenant, version).await }
                 })
                 .await;
             if busy {
                 continue;
             }
             let earliest = catalog
-                .read(|conn| repo::webhooks::earliest_due(conn).map_err(StorageError::from))
+                .read(repo::webhooks::earliest_due)
                 .await
                 .ok()
                 .flatten();
@@ -141,14 +151,8 @@ impl Dispatcher {
         }
     }
 
-    async fn process_tenant(
-        &self,
-        catalog: &Database,
-        tenants: &TenantStore,
-        tenant: String,
-        version: i64,
-    ) {
-        let next_due = match self.deliver_due(tenants, &tenant).await {
+    async fn process_tenant(&self, tenant: String, version: i64) {
+        let next_due = match self.deliver_due(&tenant).await {
             Ok(next_due) => next_due,
             Err(err) => {
                 // Retry the tenant later rather than spinning on a broken database.
@@ -156,11 +160,10 @@ impl Dispatcher {
                 Some(now_ms() + self.inner.settings.retry_base.as_millis() as i64)
             }
         };
-        let settled = catalog
-            .write(move |tx| {
-                repo::webhooks::settle_tenant(tx, &tenant, version, next_due)
-                    .map_err(StorageError::from)
-            })
+        let settled = self
+            .inner
+            .catalog
+            .write(move |tx| repo::webhooks::settle_tenant(tx, &tenant, version, next_due))
             .await;
         if let Err(err) = settled {
             tracing::error!(error = %err, "cannot update the webhook queue");
@@ -168,24 +171,15 @@ impl Dispatcher {
     }
 
     /// Sends every due delivery of one tenant; returns when the next pending one is due.
-    async fn deliver_due(
-        &self,
-        tenants: &TenantStore,
-        tenant: &str,
-    ) -> Result<Option<i64>, StorageError> {
+    async fn deliver_due(&self, tenant: &str) -> Result<Option<i64>, StorageError> {
         let id: TenantId = tenant.parse().map_err(|_| {
             StorageError::Corrupt(format!("bad tenant id {tenant:?} in webhook_queue"))
         })?;
-        let db = tenants
-            .get(id)
-            .await
-            .map_err(|err| StorageError::Corrupt(err.to_string()))?;
+        let db = self.inner.tenants.get(id).await?;
         loop {
             let now = now_ms();
             let due = db
-                .read(move |conn| {
-                    repo::webhooks::due_deliveries(conn, now, 50).map_err(StorageError::from)
-                })
+                .read(move |conn| repo::webhooks::due_deliveries(conn, now, 50))
                 .await?;
             if due.is_empty() {
                 break;
@@ -193,14 +187,11 @@ impl Dispatcher {
             for (delivery, endpoint) in due {
                 let outcome = self.attempt(id, &delivery, &endpoint).await;
                 let updated = self.record(delivery, outcome);
-                db.write(move |tx| {
-                    repo::webhooks::update_delivery(tx, &updated).map_err(StorageError::from)
-                })
-                .await?;
+                db.write(move |tx| repo::webhooks::update_delivery(tx, &updated))
+                    .await?;
             }
         }
-        db.read(|conn| repo::webhooks::next_due(conn).map_err(StorageError::from))
-            .await
+        db.read(repo::webhooks::next_due).await
     }
 
     async fn attempt(
@@ -276,24 +267,19 @@ impl Dispatcher {
                     metrics::counter!("voxedge_webhook_attempts_total", "outcome" => "gave_up")
                         .increment(1);
                 } else {
-                    delivery.next_attempt_at =
-                        Some(now + self.backoff(delivery.attempts as u32).as_millis() as i64);
+                    delivery.next_attempt_at = Some(
+                        now + self
+                            .inner
+                            .settings
+                            .backoff(delivery.attempts as u32)
+                            .as_millis() as i64,
+                    );
                     metrics::counter!("voxedge_webhook_attempts_total", "outcome" => "retry")
                         .increment(1);
                 }
             }
         }
         delivery
-    }
-
-    /// Delay after the `attempts`-th failure: base × 3^(attempts−1), capped.
-    pub fn backoff(&self, attempts: u32) -> Duration {
-        let factor = 3u32.saturating_pow(attempts.saturating_sub(1));
-        self.inner
-            .settings
-            .retry_base
-            .saturating_mul(factor)
-            .min(self.inner.settings.retry_max)
     }
 }
 
@@ -303,13 +289,10 @@ mod tests {
 
     #[test]
     fn backoff_grows_by_three_and_is_capped() {
-        let dispatcher = Dispatcher::new(
-            DispatcherSettings::default(),
-            Secrets::from_master(&[7; 32]),
-        );
-        assert_eq!(dispatcher.backoff(1), Duration::from_secs(10));
-        assert_eq!(dispatcher.backoff(2), Duration::from_secs(30));
-        assert_eq!(dispatcher.backoff(3), Duration::from_secs(90));
-        assert_eq!(dispatcher.backoff(20), Duration::from_secs(3600));
+        let settings = DispatcherSettings::default();
+        assert_eq!(settings.backoff(1), Duration::from_secs(10));
+        assert_eq!(settings.backoff(2), Duration::from_secs(30));
+        assert_eq!(settings.backoff(3), Duration::from_secs(90));
+        assert_eq!(settings.backoff(20), Duration::from_secs(3600));
     }
 }

@@ -11,11 +11,13 @@
 
 mod dispatcher;
 mod endpoints;
+mod error;
 
 pub use dispatcher::{Dispatcher, DispatcherSettings};
 pub use endpoints::{
     EndpointInput, create_endpoint, delete_endpoint, retry_delivery, rotate_secret, update_endpoint,
 };
+pub use error::WebhookError;
 
 use async_graphql::Enum;
 use hmac::{Hmac, Mac};
@@ -23,7 +25,8 @@ use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use crate::db::{TenantId, now_ms};
+use crate::clock::now_ms;
+use crate::db::{StorageError, TenantId};
 use crate::repo;
 use crate::repo::webhooks::DeliveryRow;
 
@@ -74,7 +77,7 @@ pub fn enqueue(
     tenant: TenantId,
     event: WebhookEvent,
     data: serde_json::Value,
-) -> rusqlite::Result<usize> {
+) -> Result<usize, StorageError> {
     let endpoints = repo::webhooks::subscribed_endpoints(conn, event.as_str())?;
     let now = now_ms();
     for endpoint in &endpoints {
@@ -82,7 +85,7 @@ pub fn enqueue(
         let payload = serde_json::json!({
             "id": id,
             "type": event.as_str(),
-            "createdAt": crate::graphql::scalars::datetime(now),
+            "createdAt": crate::clock::datetime(now),
             "tenantId": tenant.to_string(),
             "data": data,
         });

@@ -12,10 +12,12 @@ use std::path::PathBuf;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
-use voxedge::app::{AppState, Application};
-use voxedge::auth::{Role, keys};
+use voxedge::app::Application;
+use voxedge::auth::keys;
 use voxedge::config::Config;
 use voxedge::db::TenantId;
+use voxedge::model::Role;
+use voxedge::state::AppState;
 
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -98,7 +100,7 @@ impl TestServer {
 
     /// An extra key with `role` for tenant `id`.
     pub async fn key(&self, id: TenantId, role: Role) -> String {
-        let db = self.state.tenant_db(id).await.expect("tenant opens");
+        let db = self.state.tenants.get(id).await.expect("tenant opens");
         keys::create(
             &db,
             id,
@@ -134,6 +136,77 @@ impl TestServer {
         let status = response.status();
         let body = response.json().await.expect("JSON body");
         (status, body)
+    }
+
+    /// Creates an agent named `name` with `config` (an `AgentConfigInput`); returns its id.
+    pub async fn create_agent(&self, key: &str, name: &str, config: Value) -> String {
+        let (_, body) = self
+            .gql(
+                Some(key),
+                "mutation($name: String!, $config: AgentConfigInput!) { createAgent(input: {name: $name, config: $config}) { id } }",
+                json!({ "name": name, "config": config }),
+            )
+            .await;
+        body["data"]["createAgent"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("agent created: {body}"))
+            .to_string()
+    }
+
+    /// Creates a call record for `agent`; `input` holds the other `CreateCallInput` fields (`direction`,
+    /// `transport`, `from`, ...). Returns its id.
+    pub async fn create_call(&self, key: &str, agent: &str, input: Value) -> String {
+        let mut input = input;
+        input["agentId"] = json!(agent);
+        let (_, body) = self
+            .gql(
+                Some(key),
+                "mutation($input: CreateCallInput!) { createCall(input: $input) { id } }",
+                json!({ "input": input }),
+            )
+            .await;
+        body["data"]["createCall"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("call created: {body}"))
+            .to_string()
+    }
+
+    /// Moves `call` to `status` (`IN_PROGRESS`, `COMPLETED`, ...) for `reason`; returns the raw response, whose
+    /// `updateCallStatus` has the call's `id status endedReason answeredAt endedAt durationMs`.
+    pub async fn set_call_status(
+        &self,
+        key: &str,
+        call: &str,
+        status: &str,
+        reason: Option<&str>,
+    ) -> Value {
+        let (_, body) = self
+            .gql(
+                Some(key),
+                "mutation($c: ID!, $s: CallStatus!, $r: String) { updateCallStatus(id: $c, status: $s, reason: $r) { id status endedReason answeredAt endedAt durationMs } }",
+                json!({ "c": call, "s": status, "r": reason }),
+            )
+            .await;
+        body
+    }
+
+    /// The id of the tenant's newest call, waiting (up to 5 s) for one to exist: a Twilio socket says nothing
+    /// back, so tests find its call through the API.
+    pub async fn latest_call(&self, key: &str) -> String {
+        for _ in 0..100 {
+            let (_, body) = self
+                .gql(
+                    Some(key),
+                    "{ calls(first: 1) { edges { node { id } } } }",
+                    json!({}),
+                )
+                .await;
+            if let Some(id) = body["data"]["calls"]["edges"][0]["node"]["id"].as_str() {
+                return id.to_string();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("no call was created");
     }
 
     /// Stops the server gracefully and waits for it.

@@ -283,19 +283,11 @@ pub async fn twilio_media(client: &mut JsonSocket, audio: &[u8]) {
     }
 }
 
-/// Creates an agent and returns its id.
+/// Creates an agent that listens, and returns its id.
 pub async fn create_agent(server: &TestServer, key: &str) -> String {
-    let (_, body) = server
-        .gql(
-            Some(key),
-            "mutation { createAgent(input: {name: \"Listener\", config: {systemPrompt: \"You listen.\"}}) { id } }",
-            json!({}),
-        )
-        .await;
-    body["data"]["createAgent"]["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("agent created: {body}"))
-        .to_string()
+    server
+        .create_agent(key, "Listener", json!({ "systemPrompt": "You listen." }))
+        .await
 }
 
 /// Mints a live-call session token for `agent`.

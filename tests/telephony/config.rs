@@ -1,6 +1,6 @@
 //! Configuring telephony over GraphQL: the account, phone numbers, validation, roles, isolation.
 
-use voxedge::auth::Role;
+use voxedge::model::Role;
 
 use crate::support::{self, error_code};
 use crate::*;
@@ -49,7 +49,7 @@ async fn account_round_trip_never_returns_or_stores_the_token_in_clear() {
         "the check looks in the right files"
     );
     assert!(!contains(&bytes, TOKEN_A), "auth token stored in clear");
-    let db = server.state.tenant_db(tenant.id).await.unwrap();
+    let db = server.state.tenants.get(tenant.id).await.unwrap();
     let sealed: String = db
         .read(|conn| {
             conn.query_row("select auth_token from twilio_accounts", [], |r| r.get(0))

@@ -40,17 +40,9 @@ pub(crate) async fn set_account(server: &TestServer, key: &str, sid: &str, token
 }
 
 pub(crate) async fn agent(server: &TestServer, key: &str, name: &str) -> String {
-    let (_, body) = server
-        .gql(
-            Some(key),
-            "mutation($n: String!) { createAgent(input: {name: $n, config: {systemPrompt: \"Hi\"}}) { id } }",
-            json!({ "n": name }),
-        )
-        .await;
-    data(&body, "createAgent")["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    server
+        .create_agent(key, name, json!({ "systemPrompt": "Hi" }))
+        .await
 }
 
 pub(crate) const ADD_NUMBER: &str = "mutation($i: AddPhoneNumberInput!) { addPhoneNumber(input: $i) { id number label agentId agent { id name } } }";

@@ -248,7 +248,7 @@ async fn place_call_checks_its_input_before_dialling() {
         )
         .await;
     assert_eq!(error_code(&body), "NOT_FOUND", "{body}");
-    let viewer = server.key(tenant.id, voxedge::auth::Role::Viewer).await;
+    let viewer = server.key(tenant.id, voxedge::model::Role::Viewer).await;
     let (_, body) = server
         .gql(
             Some(&viewer),

@@ -13,6 +13,7 @@
 use serde_json::{Value, json};
 
 use crate::audio::AudioFormat;
+use crate::error::ErrorCode;
 use crate::live::protocol::ClientError;
 use crate::voice::TurnConfig;
 
@@ -207,7 +208,7 @@ fn first_of<'a>(
 }
 
 fn invalid(message: &str, param: &str) -> ClientError {
-    ClientError::new("invalid_value", message).param(param)
+    ClientError::new(ErrorCode::InvalidValue, message).param(param)
 }
 
 fn ga_format(format: AudioFormat) -> Value {
@@ -222,7 +223,7 @@ fn ga_format(format: AudioFormat) -> Value {
 fn parse_format(value: &Value, param: &str) -> Result<AudioFormat, ClientError> {
     let unsupported = || {
         ClientError::new(
-            "unsupported_audio_format",
+            ErrorCode::UnsupportedAudioFormat,
             format!(
                 "supported formats: pcm16 (24 kHz), g711_ulaw, g711_alaw \
                  (GA: audio/pcm at rate 24000, audio/pcmu, audio/pcma); got {value}"
@@ -352,13 +353,13 @@ mod tests {
         let err = session
             .update(&json!({ "instructions": "hi", "input_audio_format": "mp3" }))
             .unwrap_err();
-        assert_eq!(err.code, "unsupported_audio_format");
+        assert_eq!(err.code, ErrorCode::UnsupportedAudioFormat);
         assert_eq!(err.param.as_deref(), Some("session.input_audio_format"));
         assert_eq!(session, config());
         let err = session
             .update(&json!({ "audio": { "input": { "format": { "type": "audio/pcm", "rate": 16000 } } } }))
             .unwrap_err();
-        assert_eq!(err.code, "unsupported_audio_format");
+        assert_eq!(err.code, ErrorCode::UnsupportedAudioFormat);
     }
 
     #[test]

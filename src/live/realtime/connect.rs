@@ -1,18 +1,17 @@
 //! Opening a Realtime connection: credentials, agent, protocol version → a call.
 
-use axum::extract::ws::{WebSocket, close_code};
+use axum::extract::ws::close_code;
 use axum::http::{HeaderMap, header};
 use serde_json::json;
 
 use super::{Realtime, SessionConfig};
-use crate::app::AppState;
-use crate::auth::{Actor, Permission};
-use crate::calls::{Direction, NewCall, Transport};
-use crate::db::TenantId;
-use crate::error::ApiError;
+use crate::audio::AudioFormat;
+use crate::calls::NewCall;
+use crate::error::ErrorCode;
+use crate::live::plan::CallPlan;
 use crate::live::protocol::ClientError;
-use crate::live::session::{self, CallSetup, agent_turn_config};
-use crate::ratelimit::Limited;
+use crate::live::session::CallStart;
+use crate::model::{Direction, Transport};
 
 /// Subprotocol carrying a credential, for browsers.
 const KEY_SUBPROTOCOL: &str = "openai-insecure-api-key.";
@@ -68,101 +67,55 @@ impl Connect {
     }
 }
 
-/// Serves one Realtime connection until its call ends.
-pub async fn serve(app: AppState, connect: Connect, socket: WebSocket) {
-    match accept(&app, &connect).await {
-        Ok((setup, protocol)) => session::run(app, setup, socket, protocol).await,
-        Err(error) => {
-            let protocol = Realtime::new(connect.beta, SessionConfig::default());
-            session::refuse(&app, socket, protocol, error).await;
-        }
-    }
-}
-
-async fn accept(app: &AppState, connect: &Connect) -> Result<(CallSetup, Realtime), ClientError> {
-    let refused = |e: ApiError| {
-        ClientError::new(e.code.as_str().to_ascii_lowercase(), e.message)
+impl Connect {
+    /// The credential, or why the connection is refused without one.
+    pub fn credential(&self) -> Result<&str, ClientError> {
+        self.credential.as_deref().ok_or_else(|| {
+            ClientError::new(
+                ErrorCode::Unauthenticated,
+                "send `Authorization: Bearer <key>` or the subprotocol openai-insecure-api-key.<token>",
+            )
             .closing(close_code::POLICY)
-    };
-    let credential = connect.credential.as_deref().ok_or_else(|| {
-        ClientError::new(
-            "unauthenticated",
-            "send `Authorization: Bearer <key>` or the subprotocol openai-insecure-api-key.<token>",
-        )
-        .closing(close_code::POLICY)
-    })?;
-    let (tenant, agent_id) = authorize(app, credential, connect.agent_id.as_deref())
-        .await
-        .map_err(refused)?;
-    app.limits
-        .check_tenant(tenant, Limited::WsConnect)
-        .await
-        .map_err(|e| refused(e).closing(close_code::AGAIN))?;
-    let db = app.tenant_db(tenant).await.map_err(refused)?;
-    let agent = app
-        .agents
-        .active(&db, tenant, &agent_id)
-        .await
-        .map_err(refused)?;
-    let turns = agent_turn_config(&agent);
-    let config = &agent.version.config;
-    let session = SessionConfig {
-        id: String::new(),
-        model: agent_id.clone(),
-        instructions: config.system_prompt.clone(),
-        voice: config.voice.voice_id.clone(),
-        input_format: crate::audio::AudioFormat::Pcm16,
-        output_format: crate::audio::AudioFormat::Pcm16,
-        turn_detection: Some(turns),
-        create_response: true,
-        temperature: Some(config.llm.temperature),
-        tools: json!([]),
-    };
-    let setup = CallSetup {
-        tenant,
-        call: NewCall {
-            agent_id,
+        })
+    }
+
+    /// The protocol state of a connection refused before its call started.
+    pub fn refused(&self) -> Realtime {
+        Realtime::new(self.beta, SessionConfig::default())
+    }
+
+    /// The call's record: a web call, from the client's user agent.
+    pub fn call(&self, plan: &CallPlan) -> NewCall {
+        NewCall {
+            agent_id: plan.agent_id.clone(),
             direction: Direction::Inbound,
             transport: Transport::Web,
-            from: connect.client.clone(),
+            from: self.client.clone(),
             to: None,
-            metadata: json!({ "protocol": if connect.beta { "realtime-beta" } else { "realtime" } }),
-        },
-        existing_call: None,
-        agent,
-        input_format: session.input_format,
-        create_response: session.create_response,
-        turn_detection: session.turn_detection,
-    };
-    Ok((setup, Realtime::new(connect.beta, session)))
-}
-
-/// The tenant and agent a credential may call: a session token names both; an API key or user token needs the
-/// `ManageCalls` permission and an agent in the query.
-async fn authorize(
-    app: &AppState,
-    credential: &str,
-    agent_id: Option<&str>,
-) -> Result<(TenantId, String), ApiError> {
-    let missing_agent = || {
-        ApiError::invalid_input(vec![crate::error::FieldError {
-            field: "agent".into(),
-            code: "REQUIRED",
-            message: "name the agent: /v1/realtime?agent=<agent id>".into(),
-        }])
-    };
-    if credential.starts_with(crate::auth::tokens::SESSION_TOKEN_PREFIX) {
-        let grant = app.auth.verify_session_token(credential).await?;
-        if agent_id.is_some_and(|requested| requested != grant.agent_id) {
-            return Err(ApiError::forbidden(
-                "this session token is for a different agent",
-            ));
+            metadata: json!({ "protocol": if self.beta { "realtime-beta" } else { "realtime" } }),
         }
-        return Ok((grant.tenant_id, grant.agent_id));
     }
-    let principal = app.auth.authenticate(credential).await?;
-    principal.require(Permission::ManageCalls)?;
-    debug_assert!(!matches!(principal.actor, Actor::Session { .. }));
-    let agent_id = agent_id.ok_or_else(missing_agent)?;
-    Ok((principal.tenant_id, agent_id.to_string()))
+
+    /// The protocol state and how the call starts: the session the agent's plan describes, pcm16 both ways.
+    pub fn session(&self, plan: &CallPlan) -> (Realtime, CallStart) {
+        let session = SessionConfig {
+            id: String::new(),
+            model: plan.agent_id.clone(),
+            instructions: plan.system_prompt.clone(),
+            voice: plan.voice.voice_id.clone(),
+            input_format: AudioFormat::Pcm16,
+            output_format: AudioFormat::Pcm16,
+            turn_detection: Some(plan.turns),
+            create_response: true,
+            temperature: Some(plan.temperature),
+            tools: json!([]),
+        };
+        let start = CallStart {
+            input_format: session.input_format,
+            turn_detection: session.turn_detection,
+            create_response: session.create_response,
+            call_sid: None,
+        };
+        (Realtime::new(self.beta, session), start)
+    }
 }

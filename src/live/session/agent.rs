@@ -7,38 +7,15 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::time::Instant;
 
-use super::barge_in::LastMessage;
 use super::turn_timer::{Stage, TurnTimer};
 use super::{Ending, Session};
-use crate::agents::ActiveAgent;
-use crate::agents::llm_keys;
-use crate::app::AppState;
-use crate::brain::{AgentSpec, Finish, Turn};
-use crate::calls::Speaker;
-use crate::db::TenantId;
-use crate::live::playout::{Playout, Step};
+use crate::brain::{Finish, Turn};
+use crate::live::playout::Playout;
 use crate::live::protocol::{Event, OutputItem, Protocol, ResponseStatus};
-use crate::live::respond::{Output, Responder, Script, agent_spec};
-use crate::repo::calls::NewSegment;
-use crate::usage::{Metric, NewUsage};
-
-/// The brain's view of the call's agent, with the tenant's provider keys.
-pub(super) async fn spec_for(
-    app: &AppState,
-    tenant: TenantId,
-    agent: &ActiveAgent,
-) -> Result<Arc<AgentSpec>, String> {
-    let db = app.tenant_db(tenant).await.map_err(|e| e.message)?;
-    let keys = llm_keys::open_keys(&db, &app.secrets, tenant)
-        .await
-        .map_err(|e| e.message)?;
-    agent_spec(agent, tenant, &keys, &app.config.llm)
-        .map(Arc::new)
-        .map_err(|e| e.to_string())
-}
+use crate::live::respond::{Output, Responder, Script};
 
 /// What to do once the agent has finished speaking.
-enum After {
+pub(super) enum After {
     HangUp,
     Transfer { to: String },
 }
@@ -48,29 +25,29 @@ pub(super) struct Speaking {
     pub(super) id: String,
     responder: Responder,
     /// The responder has nothing more to say (its task ended).
-    produced: bool,
+    pub(super) produced: bool,
     /// What the response adds to the conversation, once complete.
-    turns: Option<Vec<Turn>>,
+    pub(super) turns: Option<Vec<Turn>>,
     pub(super) playout: Playout,
     /// Whether the message carries audio (else text only).
     pub(super) audio: bool,
     /// The message item's id and output index, once its first sentence started.
     pub(super) message: Option<(String, usize)>,
     /// Function-call items, in order.
-    calls: Vec<OutputItem>,
-    next_output_index: usize,
+    pub(super) calls: Vec<OutputItem>,
+    pub(super) next_output_index: usize,
     /// Everything sent so far (sentences started).
-    said: Vec<String>,
+    pub(super) said: Vec<String>,
     pub(super) audio_sent: bool,
-    timer: Option<TurnTimer>,
-    tts_chars: usize,
+    pub(super) timer: Option<TurnTimer>,
+    pub(super) tts_chars: usize,
     tts_failed: bool,
-    usage: Option<(u32, u32)>,
-    after: Option<After>,
+    pub(super) usage: Option<(u32, u32)>,
+    pub(super) after: Option<After>,
     /// Call audio position where the agent started speaking.
-    start_ms: Option<u64>,
+    pub(super) start_ms: Option<u64>,
     /// `response.done` was sent (all produced and sent; playback may go on).
-    done_sent: bool,
+    pub(super) done_sent: bool,
 }
 
 /// What woke the session for the agent.
@@ -109,9 +86,9 @@ pub(super) async fn sleep_until(at: Option<Instant>) {
 impl<P: Protocol> Session<P> {
     /// Says the agent's first message, if it has one.
     pub(super) async fn greet(&mut self) -> Result<(), Ending> {
-        match self.agent.version.config.first_message.clone() {
-            Some(text) if !text.trim().is_empty() => self.respond(Script::Say(text), None).await,
-            _ => Ok(()),
+        match self.plan.first_message.clone() {
+            Some(text) => self.respond(Script::Say(text), None).await,
+            None => Ok(()),
         }
     }
 
@@ -119,15 +96,16 @@ impl<P: Protocol> Session<P> {
     pub(super) async fn think(&mut self, timer: Option<TurnTimer>) -> Result<(), Ending> {
         // Latency counts from the caller's latest turn this answer covers.
         let timer = self.unanswered.take().or(timer);
-        let script = match &self.spec {
+        let script = match &self.plan.brain {
             Ok(spec) => Script::Think {
                 spec: Arc::clone(spec),
                 conversation: self.conversation.clone(),
             },
             Err(reason) => {
+                let reason = reason.clone();
                 self.timeline("llm_unavailable", json!({ "reason": reason }))
                     .await;
-                Script::Say(self.agent.version.config.llm.apology_message.clone())
+                Script::Say(self.plan.apology.clone())
             }
         };
         self.respond(script, timer).await
@@ -157,13 +135,12 @@ impl<P: Protocol> Session<P> {
         let id = format!("resp_{}", crate::db::new_ulid());
         let (format, frame_ms) = self.output;
         let bytes_per_ms = format.sample_rate() as usize / 1000 * format.bytes_per_sample();
-        let speed = self.agent.version.config.voice.speed as f32;
         let responder = Responder::start(
-            self.app.brain.clone(),
+            self.brain.clone(),
             script,
             self.tts.clone(),
             format,
-            speed,
+            self.plan.voice.speed,
         );
         self.speaking = Some(Speaking {
             id: id.clone(),
@@ -320,12 +297,12 @@ impl<P: Protocol> Session<P> {
                 message,
                 mid_stream,
             } => {
-                metrics::counter!("voxedge_llm_provider_failures_total", "code" => code)
+                metrics::counter!("voxedge_llm_provider_failures_total", "code" => code.wire())
                     .increment(1);
-                tracing::warn!(%provider, code, %message, mid_stream, "LLM provider failed");
+                tracing::warn!(%provider, %code, %message, mid_stream, "LLM provider failed");
                 self.timeline(
                     "llm_provider_failed",
-                    json!({ "provider": provider, "code": code, "midStream": mid_stream }),
+                    json!({ "provider": provider, "code": code.wire(), "midStream": mid_stream }),
                 )
                 .await;
             }
@@ -343,235 +320,6 @@ impl<P: Protocol> Session<P> {
                 }
                 s.turns = Some(turns);
                 s.produced = true;
-            }
-        }
-        Ok(())
-    }
-
-    /// Sends the audio due now.
-    async fn play(&mut self) -> Result<(), Ending> {
-        let Some(s) = &mut self.speaking else {
-            return Ok(());
-        };
-        let now = Instant::now();
-        let response_id = s.id.clone();
-        for step in s.playout.poll(now) {
-            let s = self.speaking.as_mut().expect("invariant: still speaking");
-            match step {
-                Step::SentenceStarted { text, .. } => {
-                    if s.start_ms.is_none() {
-                        s.start_ms = Some(self.listener.position_ms());
-                    }
-                    let (item_id, output_index, audio) = match &s.message {
-                        Some((item_id, index)) => (item_id.clone(), *index, s.audio),
-                        None => {
-                            let item_id = super::new_item_id();
-                            let index = s.next_output_index;
-                            s.next_output_index += 1;
-                            s.message = Some((item_id.clone(), index));
-                            let audio = s.audio;
-                            let previous_item_id = self.last_item.replace(item_id.clone());
-                            let item = OutputItem::Message {
-                                item_id: item_id.clone(),
-                                text: String::new(),
-                                audio,
-                            };
-                            self.emit(Event::ResponseItemAdded {
-                                response_id: response_id.clone(),
-                                previous_item_id,
-                                output_index: index,
-                                item,
-                            })
-                            .await?;
-                            (item_id, index, audio)
-                        }
-                    };
-                    let s = self.speaking.as_mut().expect("invariant: still speaking");
-                    let delta = if s.said.is_empty() {
-                        text.clone()
-                    } else {
-                        format!(" {text}")
-                    };
-                    s.said.push(text);
-                    self.emit(Event::ResponseText {
-                        response_id: response_id.clone(),
-                        item_id,
-                        output_index,
-                        text: delta,
-                        audio,
-                    })
-                    .await?;
-                }
-                Step::Audio(audio) => {
-                    if !s.audio_sent {
-                        s.audio_sent = true;
-                        if let Some(timer) = &mut s.timer {
-                            timer.mark(Stage::AudioSent, Instant::now());
-                        }
-                    }
-                    let (item_id, output_index) =
-                        s.message.clone().expect("invariant: a sentence started");
-                    self.emit(Event::ResponseAudio {
-                        response_id: response_id.clone(),
-                        item_id,
-                        output_index,
-                        audio,
-                    })
-                    .await?;
-                }
-                Step::SentenceSent { index } => {
-                    self.emit(Event::PlaybackMark {
-                        name: format!("{index}@{response_id}"),
-                    })
-                    .await?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// The client says sentence `name` (`<index>@<response id>`) has played.
-    pub(super) fn played(&mut self, name: &str) {
-        if let (Some((index, response)), Some(s)) = (name.split_once('@'), &mut self.speaking)
-            && response == s.id
-            && let Ok(index) = index.parse()
-        {
-            s.playout.marked(index);
-        }
-    }
-
-    /// Sends `response.done` once everything is produced and sent, and wraps the response up once it has played.
-    async fn complete_if_done(&mut self) -> Result<(), Ending> {
-        let Some(mut s) = self.speaking.take() else {
-            return Ok(());
-        };
-        if !s.produced || s.playout.has_queued() {
-            self.speaking = Some(s);
-            return Ok(());
-        }
-        if !s.done_sent {
-            let said = s.said.join(" ");
-            self.response_done(&mut s, &said, ResponseStatus::Completed)
-                .await?;
-        }
-        if !s.playout.played_out(Instant::now()) {
-            self.speaking = Some(s);
-            return Ok(());
-        }
-        let said = s.said.join(" ");
-        self.spoken(s, said).await
-    }
-
-    async fn response_done(
-        &mut self,
-        s: &mut Speaking,
-        text: &str,
-        status: ResponseStatus,
-    ) -> Result<(), Ending> {
-        s.done_sent = true;
-        let mut output = s.calls.clone();
-        if let Some((item_id, index)) = &s.message {
-            let item = OutputItem::Message {
-                item_id: item_id.clone(),
-                text: text.to_string(),
-                audio: s.audio,
-            };
-            self.emit(Event::ResponseItemDone {
-                response_id: s.id.clone(),
-                output_index: *index,
-                item: item.clone(),
-            })
-            .await?;
-            output.insert((*index).min(output.len()), item);
-        }
-        self.emit(Event::ResponseDone {
-            response_id: s.id.clone(),
-            status,
-            output,
-            usage: s.usage,
-        })
-        .await
-    }
-
-    /// The response is over and `heard` is what the caller heard of it: record it, meter it, and act on what the
-    /// agent decided (hang up, transfer) or on caller turns that waited.
-    async fn spoken(&mut self, s: Speaking, heard: String) -> Result<(), Ending> {
-        let now = Instant::now();
-        self.last_activity = now;
-        let mut turns = s.turns.unwrap_or_default();
-        match turns.last_mut() {
-            Some(Turn::Assistant(text)) => *text = heard.clone(),
-            _ if !heard.is_empty() => turns.push(Turn::Assistant(heard.clone())),
-            _ => {}
-        }
-        turns.retain(|t| !matches!(t, Turn::Assistant(text) if text.is_empty()));
-        self.conversation.extend(turns);
-
-        let mut usage = Vec::new();
-        if let Some((input, output)) = s.usage {
-            usage.push(NewUsage::for_call(
-                &self.call_id,
-                &format!("llm-in:{}", s.id),
-                Metric::LlmInputTokens,
-                input.into(),
-            ));
-            usage.push(NewUsage::for_call(
-                &self.call_id,
-                &format!("llm-out:{}", s.id),
-                Metric::LlmOutputTokens,
-                output.into(),
-            ));
-        }
-        if s.tts_chars > 0 {
-            usage.push(NewUsage::for_call(
-                &self.call_id,
-                &format!("tts:{}", s.id),
-                Metric::TtsCharacters,
-                s.tts_chars as i64,
-            ));
-        }
-        let mut segments = Vec::new();
-        if !heard.is_empty() {
-            let start = s.start_ms.unwrap_or_else(|| self.listener.position_ms());
-            segments.push(NewSegment {
-                seq: self.next_seq,
-                speaker: Speaker::Agent,
-                text: heard.clone(),
-                start_ms: start as i64,
-                end_ms: self.listener.position_ms().max(start) as i64,
-                confidence: None,
-                is_final: true,
-            });
-            self.next_seq += 1;
-        }
-        self.last_message = match s.message {
-            Some((item_id, _)) if s.audio => Some(LastMessage {
-                item_id,
-                playout: s.playout,
-                heard,
-                segment: segments.first().cloned(),
-            }),
-            _ => None,
-        };
-        self.store(segments, usage).await;
-        if let Some(timer) = s.timer {
-            let mut timings = timer.to_json();
-            timings["responseId"] = json!(s.id);
-            self.timeline("turn", timings).await;
-        }
-        match s.after {
-            Some(After::HangUp) => return Err(Ending::rule("agent_hangup")),
-            Some(After::Transfer { to }) => return Err(self.transfer(&to).await),
-            None => {}
-        }
-        if !self.waiting.is_empty() && !self.closing {
-            let waiting = std::mem::take(&mut self.waiting);
-            let timer = waiting.last().and_then(|(_, timer)| *timer);
-            for (text, _) in waiting {
-                self.conversation.push_user(text);
-            }
-            if self.create_response {
-                self.think(timer).await?;
             }
         }
         Ok(())

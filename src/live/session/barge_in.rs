@@ -5,11 +5,9 @@
 use std::time::Duration;
 
 use serde_json::json;
-use tokio::time::Instant;
 
-use super::ending::says_phrase;
-use super::turn_timer::TurnTimer;
 use super::{Ending, Session};
+use crate::error::ErrorCode;
 use crate::live::playout::Playout;
 use crate::live::protocol::{ClientError, Event, Protocol};
 use crate::repo::calls::NewSegment;
@@ -29,7 +27,7 @@ fn check_audio_end(playout: &Playout, audio_end: Duration) -> Result<(), ClientE
     let sent = playout.audio_sent();
     if audio_end > sent {
         return Err(ClientError::new(
-            "invalid_value",
+            ErrorCode::InvalidValue,
             format!(
                 "audio_end_ms {} is past the end of the message's audio ({} ms)",
                 audio_end.as_millis(),
@@ -42,71 +40,17 @@ fn check_audio_end(playout: &Playout, audio_end: Duration) -> Result<(), ClientE
 }
 
 impl<P: Protocol> Session<P> {
-    /// A caller turn was transcribed: end the call, interrupt the agent, answer, or just record it.
-    pub(super) async fn caller_said(
-        &mut self,
-        text: String,
-        timer: TurnTimer,
-    ) -> Result<(), Ending> {
-        if self.closing {
-            return Ok(());
-        }
-        if !text.is_empty() {
-            self.last_activity = Instant::now();
-            self.reprompted = false;
-            let end_call = &self.agent.version.config.end_call;
-            if let Some(phrase) = end_call
-                .end_phrases
-                .iter()
-                .find(|phrase| says_phrase(&text, phrase))
-            {
-                self.timeline("end_phrase", json!({ "phrase": phrase }))
-                    .await;
-                return Err(Ending::rule("end_phrase"));
-            }
-            self.settle().await?;
-            if self.speaking.is_some() {
-                let rules = &self.agent.version.config.interruption;
-                if !rules.enabled {
-                    self.waiting.push((text, Some(timer)));
-                    return Ok(());
-                }
-                let words = text.split_whitespace().count();
-                if rules.min_words > 0 && words >= rules.min_words as usize {
-                    self.interrupt("turn_detected").await?;
-                } else {
-                    // Too short to stop the agent ("mm-hmm"): recorded, not answered.
-                    return Ok(());
-                }
-            }
-            self.conversation.push_user(text);
-            self.unanswered = Some(timer);
-        }
-        // Answer once the caller is done: words still being spoken or transcribed would cut the answer off at
-        // once, and they are answered together.
-        let caller_done = self.speech_item.is_none() && self.pending.is_empty();
-        if self.create_response
-            && caller_done
-            && self.speaking.is_none()
-            && self.unanswered.is_some()
-        {
-            self.think(None).await?;
-        }
-        Ok(())
-    }
-
     /// Barge-in by duration: the caller has been speaking over the agent for long enough.
     pub(super) async fn check_barge_in_by_duration(&mut self) -> Result<(), Ending> {
         let (Some(started), Some(_)) = (self.speech_started_ms, &self.speaking) else {
             return Ok(());
         };
-        let rules = &self.agent.version.config.interruption;
-        let threshold = match (rules.min_duration_ms, rules.min_words) {
-            (ms, _) if ms > 0 => ms as u64,
-            (_, 0) => 0,
-            _ => return Ok(()),
+        let rules = self.plan.barge_in;
+        let Some(threshold) = rules.after_speaking else {
+            return Ok(());
         };
-        if rules.enabled && self.listener.position_ms().saturating_sub(started) >= threshold {
+        let spoken = Duration::from_millis(self.position_ms.saturating_sub(started));
+        if rules.enabled && spoken >= threshold {
             self.interrupt("turn_detected").await?;
         }
         Ok(())
@@ -162,7 +106,7 @@ impl<P: Protocol> Session<P> {
         } else {
             let Some(last) = self.last_message.as_mut().filter(|m| m.item_id == item_id) else {
                 let error = ClientError::new(
-                    "item_truncate_invalid_item_id",
+                    ErrorCode::ItemTruncateInvalidItemId,
                     format!("no agent audio message {item_id:?} to truncate (only the latest one can be)"),
                 )
                 .param("item_id");
@@ -179,7 +123,9 @@ impl<P: Protocol> Session<P> {
                     segment.text = heard;
                     segment.clone()
                 });
-                self.store(segment.into_iter().collect(), Vec::new()).await;
+                self.recorder
+                    .segments(segment.into_iter().collect(), Vec::new())
+                    .await;
                 self.timeline(
                     "playback_truncated",
                     json!({ "itemId": item_id, "audioEndMs": audio_end_ms }),

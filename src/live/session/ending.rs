@@ -1,39 +1,96 @@
-//! The rules that end a call from the agent's side: transfers, the caller's silence (one reprompt, then hang up),
-//! and end phrases.
-
-use std::time::Duration;
+//! How a call ends ([`Ending`]), and the rules that end it from the agent's side: transfers, the caller's silence
+//! (one reprompt, then hang up), and end phrases.
 
 use axum::extract::ws::close_code;
 use serde_json::json;
 use tokio::time::Instant;
 
-use super::{Ending, Session};
-use crate::live::protocol::Protocol;
+use super::Session;
+use crate::error::Reportable as _;
+use crate::live::protocol::{ClientError, Protocol};
 use crate::live::respond::Script;
+use crate::live::socket::Gone;
+use crate::model::CallStatus;
+
+/// How a call ended: its final state, `endedReason`, and the close frame sent to the client.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Ending {
+    pub(super) status: CallStatus,
+    pub(super) reason: &'static str,
+    pub(super) close_code: u16,
+    pub(super) close_reason: String,
+}
+
+impl Ending {
+    /// The call ended by a rule or the agent (not the connection): a normal close.
+    pub(super) fn rule(reason: &'static str) -> Self {
+        Self::completed(reason, close_code::NORMAL)
+    }
+
+    pub(super) fn completed(reason: &'static str, close_code: u16) -> Self {
+        Self {
+            status: CallStatus::Completed,
+            reason,
+            close_code,
+            close_reason: reason.to_string(),
+        }
+    }
+
+    pub(super) fn failed(
+        reason: &'static str,
+        close_code: u16,
+        close_reason: impl Into<String>,
+    ) -> Self {
+        Self {
+            status: CallStatus::Failed,
+            reason,
+            close_code,
+            close_reason: close_reason.into(),
+        }
+    }
+
+    pub(super) fn gone(gone: Gone) -> Self {
+        match gone {
+            Gone::TooSlow => Self::failed(
+                "client_too_slow",
+                close_code::POLICY,
+                "client stopped reading",
+            ),
+            Gone::Disconnected => Self::completed("connection_lost", close_code::AWAY),
+        }
+    }
+
+    pub(super) fn protocol(error: &ClientError, close: u16) -> Self {
+        let reason = if close == close_code::SIZE {
+            "message_too_large"
+        } else {
+            "protocol_error"
+        };
+        Self::failed(
+            reason,
+            close,
+            format!("{}: {}", error.code.wire(), error.message),
+        )
+    }
+}
 
 impl<P: Protocol> Session<P> {
     /// Hands a phone call to `destination` (a configured destination's name) through Twilio, and ends our part.
     pub(super) async fn transfer(&mut self, destination: &str) -> Ending {
-        let number = self
-            .agent
-            .version
-            .config
-            .tools
-            .iter()
-            .flat_map(|t| &t.destinations)
-            .find(|d| d.name == destination || d.phone_number == destination)
-            .map(|d| d.phone_number.clone());
+        let number = self.plan.transfer_number(destination).map(str::to_string);
         let (Some(number), Some(call_sid)) = (number, self.call_sid.clone()) else {
             // A browser call has no phone line to hand over: the client saw the function call and acts on it.
             return Ending::rule("transferred");
         };
-        let result =
-            crate::telephony::transfer_call(&self.app, self.tenant, &call_sid, &number).await;
+        let result = self
+            .telephony
+            .transfer_call(&self.tenant, &call_sid, &number)
+            .await;
         match result {
             Ok(()) => Ending::rule("transferred"),
             Err(e) => {
-                tracing::warn!(code = e.code.as_str(), error = %e.message, "transfer failed");
-                self.timeline("transfer_failed", json!({ "code": e.code.as_str() }))
+                tracing::warn!(code = %e.code(), error = %e, "transfer failed");
+                self.timeline("transfer_failed", json!({ "code": e.code().as_str() }))
                     .await;
                 Ending::failed("transfer_failed", close_code::NORMAL, "transfer failed")
             }
@@ -45,14 +102,7 @@ impl<P: Protocol> Session<P> {
         if self.speaking.is_some() || self.speech_item.is_some() || !self.pending.is_empty() {
             return None;
         }
-        let secs = self
-            .agent
-            .version
-            .config
-            .end_call
-            .silence_timeout_secs
-            .max(1) as u64;
-        Some(self.last_activity + Duration::from_secs(secs))
+        Some(self.last_activity + self.plan.ending.silence_timeout)
     }
 
     /// The caller has been silent for the agent's silence timeout: ask once, then hang up.
@@ -63,7 +113,7 @@ impl<P: Protocol> Session<P> {
         }
         self.reprompted = true;
         self.last_activity = Instant::now();
-        let text = self.agent.version.config.end_call.silence_reprompt.clone();
+        let text = self.plan.ending.silence_reprompt.clone();
         self.timeline("silence_reprompt", json!({})).await;
         self.respond(Script::Say(text), None).await
     }

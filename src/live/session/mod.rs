@@ -1,199 +1,141 @@
-//! The call driver: one task per live call, wiring socket, listener, STT, the agent and storage.
+//! The call driver: one task per live call, wiring socket, listening stage, STT, the agent and the recorder.
 //!
-//! It creates the call, moves it to `in_progress`, and then reacts to whichever comes first: a client message,
-//! a finished transcription, the agent's response (text, audio due for playback), an end-call rule, a ping
-//! tick, or server shutdown. However the call ends — the client hangs up, closes, vanishes, stops reading,
-//! breaks the protocol, an end-call rule fires, or the server shuts down — the last words are transcribed, the
-//! call reaches a terminal state with an `endedReason`, and its usage is recorded.
+//! Admission ([`crate::live::admit`]) hands it a started call and a [`CallContext`]. It then reacts to
+//! whichever comes first: server shutdown, the client going away, the call's maximum duration, the agent's
+//! response (text, audio due for playback), a finished transcription, what the listening stage heard, a client
+//! message, the caller's silence, a ping tick. However the call ends — the client hangs up, closes, vanishes,
+//! stops reading, breaks the protocol, an end-call rule fires, or the server shuts down — the last words are
+//! transcribed, the call reaches a terminal state with an `endedReason`, and its usage is recorded.
 //!
-//! This file is the caller's side (listening, transcribing); [`agent`] is the agent's (responses, playback), with
-//! [`barge_in`] (the caller talking over it), [`ending`] (end-call rules) and [`turn_timer`] (per-turn latency).
+//! Nothing in the loop waits on SQLite (the [`Recorder`] writes) or on voice activity detection (the
+//! [`ListenerStage`] runs it); it waits only on the client's socket having room.
+//!
+//! This file is the loop; [`caller`] is the caller's side (listening, transcribing, what the caller said),
+//! [`agent`] the agent's (responses), [`playback`] playing them and recording what was heard, [`barge_in`] the
+//! caller talking over the agent, [`ending`] end-call rules, [`turn_timer`] per-turn latency.
 
 mod agent;
 mod barge_in;
+mod caller;
 mod ending;
+mod playback;
 mod turn_timer;
 
+use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket, close_code};
 use futures::StreamExt as _;
 use futures::stream::{FuturesOrdered, SplitStream};
-use serde_json::json;
+use tokio::time::Instant;
 
-use super::listen::Listener;
+use super::LiveSettings;
+use super::listen::{Listen, Listener, ListenerStage};
+use super::plan::CallPlan;
 use super::protocol::{ClientError, Command, Event, Protocol};
-use super::socket::{self, Gone, Incoming, Outbox};
-use crate::agents::ActiveAgent;
-use crate::app::AppState;
+use super::recorder::Recorder;
+use super::socket::{self, Incoming, Outbox};
 use crate::audio::AudioFormat;
-use crate::brain::{AgentSpec, Conversation};
-use crate::calls::{self, CallStatus, NewCall, Speaker};
-use crate::db::TenantId;
-use crate::error::ApiError;
-use crate::repo::calls::NewSegment;
-use crate::usage::{Metric, NewUsage};
-use crate::voice::{
-    SpeechToText, TextToSpeech, Transcription, TurnConfig, TurnEvent, Utterance, VoiceError,
-};
+use crate::brain::{Brain, Conversation};
+use crate::error::ErrorCode;
+use crate::shutdown::Shutdown;
+use crate::telephony::Telephony;
+use crate::tenants::Tenant;
+use crate::voice::{SileroVad, SpeechToText, TextToSpeech, TurnConfig};
 use agent::Speaking;
 use barge_in::LastMessage;
+use caller::Pending;
+use ending::Ending;
 use turn_timer::TurnTimer;
 
-/// Everything a transport learned before the call starts.
-pub struct CallSetup {
-    pub tenant: TenantId,
-    pub agent: Arc<ActiveAgent>,
-    pub call: NewCall,
-    /// A call record made before the connection (an outbound call placed through Twilio) to continue instead of
-    /// creating one.
-    pub existing_call: Option<String>,
+/// The parts of the server a call runs on, handed over by admission.
+pub struct CallContext {
+    pub tenant: Tenant,
+    pub plan: Arc<CallPlan>,
+    pub vad: Arc<SileroVad>,
+    pub stt: Arc<SpeechToText>,
+    /// `None`: no voice on this server; replies are text only.
+    pub tts: Option<Arc<TextToSpeech>>,
+    /// LLM clients and circuit breakers.
+    pub brain: Brain,
+    /// For transferring phone calls.
+    pub telephony: Telephony,
+    pub settings: LiveSettings,
+    pub shutdown: Shutdown,
+}
+
+/// What the transport says about how the call starts.
+pub struct CallStart {
     pub input_format: AudioFormat,
     /// `None`: the client commits turns itself.
     pub turn_detection: Option<TurnConfig>,
     /// Answer each caller turn as it ends (else only when the client asks).
     pub create_response: bool,
+    /// Twilio's id of a phone call, for transfers.
+    pub call_sid: Option<String>,
 }
 
-/// The agent's turn-detection settings, as the turn detector takes them.
-pub fn agent_turn_config(agent: &ActiveAgent) -> TurnConfig {
-    let settings = &agent.version.config.turn_detection;
-    TurnConfig {
-        threshold: settings.threshold as f32,
-        prefix_padding_ms: settings.prefix_padding_ms.max(0) as u32,
-        silence_duration_ms: settings.silence_duration_ms.max(0) as u32,
-        ..TurnConfig::default()
-    }
-}
-
-/// How a call ended: its final state, `endedReason`, and the close frame sent to the client.
-#[derive(Debug, Clone, PartialEq)]
-struct Ending {
-    status: CallStatus,
-    reason: &'static str,
-    close_code: u16,
-    close_reason: String,
-}
-
-impl Ending {
-    /// The call ended by a rule or the agent (not the connection): a normal close.
-    fn rule(reason: &'static str) -> Self {
-        Self::completed(reason, close_code::NORMAL)
-    }
-
-    fn completed(reason: &'static str, close_code: u16) -> Self {
-        Self {
-            status: CallStatus::Completed,
-            reason,
-            close_code,
-            close_reason: reason.to_string(),
-        }
-    }
-
-    fn failed(reason: &'static str, close_code: u16, close_reason: impl Into<String>) -> Self {
-        Self {
-            status: CallStatus::Failed,
-            reason,
-            close_code,
-            close_reason: close_reason.into(),
-        }
-    }
-
-    fn gone(gone: Gone) -> Self {
-        match gone {
-            Gone::TooSlow => Self::failed(
-                "client_too_slow",
-                close_code::POLICY,
-                "client stopped reading",
-            ),
-            Gone::Disconnected => Self::completed("connection_lost", close_code::AWAY),
-        }
-    }
-
-    fn protocol(error: &ClientError, close: u16) -> Self {
-        let reason = if close == close_code::SIZE {
-            "message_too_large"
-        } else {
-            "protocol_error"
-        };
-        Self::failed(reason, close, format!("{}: {}", error.code, error.message))
-    }
-}
-
-/// Bounds on waiting for the last transcriptions once the connection is over.
+/// Bounds on waiting for the last words once the connection is over.
 const FINAL_TRANSCRIPTS: Duration = Duration::from_secs(30);
 const FINAL_TRANSCRIPTS_AT_SHUTDOWN: Duration = Duration::from_millis(1500);
 
-/// An utterance being transcribed on the STT pool.
-type Pending = tokio::task::JoinHandle<Transcribed>;
-
-struct Transcribed {
-    item_id: String,
-    /// When the caller's turn ended (the start of this turn's latency).
-    turn_ended: tokio::time::Instant,
-    speech_start_ms: u64,
-    speech_end_ms: u64,
-    audio_ms: u64,
-    result: Result<Transcription, VoiceError>,
-}
-
-/// Runs a call on `socket` until it ends. Refuses (with an error and a close frame) when the voice models it
-/// needs are missing or the call cannot be created.
-pub async fn run<P: Protocol>(app: AppState, setup: CallSetup, socket: WebSocket, protocol: P) {
-    let (vad, stt) = match (app.voice.vad(), app.voice.stt()) {
-        (Ok(vad), Ok(stt)) => (vad, stt),
-        (Err(e), _) | (_, Err(e)) => {
-            let error = ClientError::new(e.code(), e.to_string()).closing(close_code::ERROR);
-            return refuse(&app, socket, protocol, error).await;
-        }
-    };
-    let listener = match Listener::new(vad, setup.input_format, setup.turn_detection) {
-        Ok(listener) => listener,
+/// Runs call `call_id` (already `in_progress`) on `socket` until it ends.
+pub async fn run<P: Protocol>(
+    context: CallContext,
+    call_id: String,
+    start: CallStart,
+    socket: WebSocket,
+    protocol: P,
+) {
+    let CallContext {
+        tenant,
+        plan,
+        vad,
+        stt,
+        tts,
+        brain,
+        telephony,
+        settings,
+        shutdown,
+    } = context;
+    let listener = match Listener::new(vad, start.input_format, start.turn_detection) {
+        Ok(listener) => ListenerStage::start(listener),
         Err(e) => {
-            let error = ClientError::new("unsupported_audio_format", e.to_string())
-                .closing(close_code::ERROR);
-            return refuse(&app, socket, protocol, error).await;
+            // Admission checked the format; should it still fail, the call ends rather than start deaf.
+            tracing::error!(error = %e, "cannot listen to the call");
+            return;
         }
     };
-    let tenant = setup.tenant;
-    let call_sid = setup.call.metadata["twilio"]["callSid"]
-        .as_str()
-        .map(str::to_string);
-    let call_id = match start_call(&app, tenant, setup.call, setup.existing_call).await {
-        Ok(id) => id,
-        Err(e) => {
-            let error = ClientError::new(e.code.as_str().to_ascii_lowercase(), e.message)
-                .closing(close_code::POLICY);
-            return refuse(&app, socket, protocol, error).await;
-        }
-    };
-    let span = tracing::info_span!("call", tenant = %tenant, call = %call_id);
-    let spec = agent::spec_for(&app, tenant, &setup.agent).await;
-    let tts = app.voice.tts().ok();
-    let config = &setup.agent.version.config;
-    let conversation = Conversation::new(config.system_prompt.clone());
-    let max_duration = Duration::from_secs(config.end_call.max_duration_secs.max(1) as u64);
+    let span = tracing::info_span!("call", tenant = %tenant.id, call = %call_id);
     let output = protocol.output_audio();
     let (sink, stream) = socket.split();
-    let now = tokio::time::Instant::now();
+    let now = Instant::now();
     let session = Session {
-        out: Outbox::start(sink, app.config.live.write_timeout),
-        app,
+        out: Outbox::start(sink, settings.write_timeout),
+        recorder: Recorder::start(tenant.clone(), call_id.clone()),
+        conversation: Conversation::new(plan.system_prompt.clone()),
+        ends_at: now + plan.ending.max_duration,
         tenant,
+        plan,
+        stt,
+        tts,
+        brain,
+        telephony,
+        settings,
+        shutdown,
         call_id,
         protocol,
         listener,
-        stt,
+        detects_turns: start.turn_detection.is_some(),
+        configuring: VecDeque::new(),
+        position_ms: 0,
+        caller_speaking: false,
         pending: FuturesOrdered::new(),
         speech_item: None,
         last_item: None,
         next_seq: 1,
-        agent: setup.agent,
-        spec,
-        tts,
-        conversation,
-        create_response: setup.create_response,
+        create_response: start.create_response,
         output,
         speaking: None,
         last_message: None,
@@ -202,67 +144,37 @@ pub async fn run<P: Protocol>(app: AppState, setup: CallSetup, socket: WebSocket
         speech_started_ms: None,
         last_activity: now,
         reprompted: false,
-        ends_at: now + max_duration,
-        call_sid,
+        call_sid: start.call_sid,
         closing: false,
     };
     tracing::Instrument::instrument(session.serve(stream), span).await;
 }
 
-/// Turns a connection away before a call starts: reports `error` (if the protocol can) and closes with its
-/// close code (default `1008 policy violation`).
-pub async fn refuse<P: Protocol>(
-    app: &AppState,
-    socket: WebSocket,
-    mut protocol: P,
-    error: ClientError,
-) {
-    tracing::info!(code = %error.code, message = %error.message, "live connection refused");
-    let (sink, _stream) = socket.split();
-    let out = Outbox::start(sink, app.config.live.write_timeout);
-    for text in protocol.render(&Event::Error(error.clone())) {
-        let _ = out.send(Message::Text(text.into())).await;
-    }
-    let code = error.close.unwrap_or(close_code::POLICY);
-    out.close(code, &format!("{}: {}", error.code, error.message))
-        .await;
-}
-
-async fn start_call(
-    app: &AppState,
-    tenant: TenantId,
-    new: NewCall,
-    existing: Option<String>,
-) -> Result<String, crate::error::ApiError> {
-    let id = match existing {
-        Some(id) => {
-            let db = app.tenant_db(tenant).await?;
-            let lookup = id.clone();
-            let call = db
-                .read(move |conn| {
-                    crate::repo::calls::get_call(conn, &lookup).map_err(ApiError::from)
-                })
-                .await?;
-            // The stream's token names the agent; it may only continue that agent's call.
-            match call {
-                Some(call) if call.agent_id == new.agent_id => id,
-                _ => return Err(ApiError::not_found("call")),
-            }
-        }
-        None => calls::create(app, tenant, new).await?.id,
-    };
-    calls::transition(app, tenant, id.clone(), CallStatus::InProgress, None).await?;
-    Ok(id)
-}
-
 struct Session<P> {
-    app: AppState,
-    tenant: TenantId,
+    tenant: Tenant,
+    plan: Arc<CallPlan>,
+    stt: Arc<SpeechToText>,
+    tts: Option<Arc<TextToSpeech>>,
+    brain: Brain,
+    telephony: Telephony,
+    settings: LiveSettings,
+    shutdown: Shutdown,
     call_id: String,
     protocol: P,
     out: Outbox,
-    listener: Listener,
-    stt: Arc<SpeechToText>,
+    /// Writes the call's timeline, transcript, usage and final state.
+    recorder: Recorder,
+    /// Decodes, detects speech and cuts turns, beside the loop.
+    listener: ListenerStage,
+    /// The server detects turns (else the client commits).
+    detects_turns: bool,
+    /// Configurations handed to the listening stage and not applied yet: the turn detection each switches to
+    /// (`Some(on)`), if it changes it.
+    configuring: VecDeque<Option<bool>>,
+    /// Milliseconds of caller audio heard so far.
+    position_ms: u64,
+    /// The caller is speaking (server turn detection only).
+    caller_speaking: bool,
     /// Transcriptions in flight, in utterance order.
     pending: FuturesOrdered<Pending>,
     /// The item of the utterance the caller is speaking now.
@@ -271,11 +183,6 @@ struct Session<P> {
     last_item: Option<String>,
     /// Next transcript segment number.
     next_seq: i64,
-    agent: Arc<ActiveAgent>,
-    /// How the agent thinks; `Err` (why) when its LLM settings cannot work, and the caller hears the apology.
-    spec: Result<Arc<AgentSpec>, String>,
-    /// `None`: no voice on this server; replies are text only.
-    tts: Option<Arc<TextToSpeech>>,
     conversation: Conversation,
     /// Answer each caller turn as it ends.
     create_response: bool,
@@ -292,11 +199,11 @@ struct Session<P> {
     /// Where (call audio position) the caller's current speech started.
     speech_started_ms: Option<u64>,
     /// Last time the caller or the agent spoke: silence is measured from here.
-    last_activity: tokio::time::Instant,
+    last_activity: Instant,
     /// The silence reprompt was said and the caller has not spoken since.
     reprompted: bool,
     /// The agent's maximum call duration ends the call here.
-    ends_at: tokio::time::Instant,
+    ends_at: Instant,
     /// Twilio's id of a phone call, for transfers.
     call_sid: Option<String>,
     /// The call is ending: what is still transcribed is recorded, not answered.
@@ -323,10 +230,9 @@ impl<P: Protocol> Session<P> {
 
     /// The conversation loop; returns how it ended.
     async fn converse(&mut self, stream: &mut SplitStream<WebSocket>) -> Ending {
-        let settings = self.app.config.live.clone();
-        let closing = self.app.shutdown.closing();
+        let closing = self.shutdown.closing();
         tokio::pin!(closing);
-        let mut ping = tokio::time::interval(settings.ping_interval);
+        let mut ping = tokio::time::interval(self.settings.ping_interval);
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_heard = Instant::now();
         loop {
@@ -342,13 +248,14 @@ impl<P: Protocol> Session<P> {
                 Some(done) = self.pending.next(), if !self.pending.is_empty() => {
                     self.transcribed(done).await
                 }
+                Some(heard) = self.listener.next() => self.heard(heard).await,
                 incoming = socket::next(stream) => {
                     last_heard = Instant::now();
                     self.incoming(incoming).await
                 }
                 () = agent::sleep_until(silence) => self.silence().await,
                 _ = ping.tick() => {
-                    if last_heard.elapsed() > settings.idle_timeout {
+                    if last_heard.elapsed() > self.settings.idle_timeout {
                         Err(Ending::completed("connection_lost", close_code::AWAY))
                     } else {
                         self.send(Message::Ping(Vec::new().into())).await
@@ -370,9 +277,9 @@ impl<P: Protocol> Session<P> {
             }
             Incoming::Message(Message::Ping(_) | Message::Pong(_)) => return Ok(()),
             Incoming::TooLarge => {
-                let limit = self.app.config.live.max_message_bytes;
+                let limit = self.settings.max_message_bytes;
                 let error = ClientError::new(
-                    "message_too_large",
+                    ErrorCode::MessageTooLarge,
                     format!("messages are limited to {limit} bytes"),
                 )
                 .closing(close_code::SIZE);
@@ -393,7 +300,7 @@ impl<P: Protocol> Session<P> {
 
     /// Reports a client's mistake; ends the call when the error is fatal.
     async fn client_error(&mut self, error: ClientError) -> Result<(), Ending> {
-        metrics::counter!("voxedge_live_client_errors_total", "code" => error.code.clone())
+        metrics::counter!("voxedge_live_client_errors_total", "code" => error.code.wire())
             .increment(1);
         tracing::info!(code = %error.code, message = %error.message, "live client error");
         let close = error.close;
@@ -406,31 +313,9 @@ impl<P: Protocol> Session<P> {
 
     async fn command(&mut self, command: Command) -> Result<(), Ending> {
         match command {
-            Command::Audio(bytes) => {
-                let events = self.listener.push(&bytes).await.map_err(|e| {
-                    tracing::error!(error = %e, "voice activity detection failed");
-                    Ending::failed("internal_error", close_code::ERROR, e.code())
-                })?;
-                for event in events {
-                    self.turn(event).await?;
-                }
-                self.check_barge_in_by_duration().await?;
-            }
-            Command::Commit => match self.listener.commit() {
-                Some(utterance) => self.utterance_done(utterance).await?,
-                None => {
-                    let error = ClientError::new(
-                        "input_audio_buffer_commit_empty",
-                        "there is no buffered audio to commit",
-                    );
-                    self.client_error(error).await?;
-                }
-            },
-            Command::ClearInput => {
-                self.listener.clear();
-                self.speech_item = None;
-                self.emit(Event::InputCleared).await?;
-            }
+            Command::Audio(bytes) => self.listener.send(Listen::Audio(bytes)).await,
+            Command::Commit => self.listener.send(Listen::Commit).await,
+            Command::ClearInput => self.listener.send(Listen::Clear).await,
             Command::Configure {
                 input_format,
                 output_format,
@@ -444,34 +329,25 @@ impl<P: Protocol> Session<P> {
                     self.create_response = create;
                 }
                 if let Some(format) = input_format
-                    && let Err(e) = self.listener.set_format(format)
+                    && let Err(e) = Listener::check_format(format)
                 {
-                    let error = ClientError::new("unsupported_audio_format", e.to_string());
+                    let error = ClientError::new(ErrorCode::UnsupportedAudioFormat, e.to_string());
                     return self.client_error(error).await;
                 }
-                if let Some(turns) = turn_detection {
-                    self.listener.set_turn_detection(turns);
-                    self.speech_item = None;
-                }
-                self.emit(Event::SessionUpdated).await?;
+                // Applied (and confirmed to the client) once the stage has heard the audio sent before it.
+                self.configuring
+                    .push_back(turn_detection.as_ref().map(Option::is_some));
+                let configure = Listen::Configure {
+                    format: input_format,
+                    turns: turn_detection,
+                };
+                self.listener.send(configure).await;
             }
-            Command::UserText { item_id, text } => {
-                let item_id = item_id.unwrap_or_else(new_item_id);
-                let at = self.listener.position_ms();
-                self.store_caller_segment(&text, at, at, None, None).await;
-                self.conversation.push_user(text.clone());
-                let previous_item_id = self.last_item.replace(item_id.clone());
-                self.emit(Event::UserItemAdded {
-                    item_id,
-                    previous_item_id,
-                    text: Some(text),
-                })
-                .await?;
-            }
+            Command::UserText { item_id, text } => self.user_text(item_id, text).await?,
             Command::CreateResponse => {
                 if self.answering() {
                     let error = ClientError::new(
-                        "conversation_already_has_active_response",
+                        ErrorCode::ConversationAlreadyHasActiveResponse,
                         "the agent is already answering; cancel that response first",
                     );
                     return self.client_error(error).await;
@@ -482,7 +358,7 @@ impl<P: Protocol> Session<P> {
             Command::CancelResponse => {
                 if !self.answering() {
                     let error = ClientError::new(
-                        "response_cancel_not_active",
+                        ErrorCode::ResponseCancelNotActive,
                         "there is no response in progress to cancel",
                     );
                     return self.client_error(error).await;
@@ -493,194 +369,19 @@ impl<P: Protocol> Session<P> {
                 item_id,
                 audio_end_ms,
             } => self.truncate(item_id, audio_end_ms).await?,
-            Command::Dtmf(digit) => self.timeline("dtmf", json!({ "digit": digit })).await,
+            Command::Dtmf(digit) => {
+                self.timeline("dtmf", serde_json::json!({ "digit": digit }))
+                    .await
+            }
             Command::PlaybackMark(name) => self.played(&name),
             Command::Hangup => return Err(Ending::completed("caller_hangup", close_code::NORMAL)),
         }
         Ok(())
     }
 
-    async fn turn(&mut self, event: TurnEvent) -> Result<(), Ending> {
-        match event {
-            TurnEvent::SpeechStarted { audio_start_ms } => {
-                let item_id = new_item_id();
-                self.speech_item = Some(item_id.clone());
-                self.speech_started_ms = Some(self.listener.position_ms());
-                self.last_activity = tokio::time::Instant::now();
-                self.timeline(
-                    "speech_started",
-                    json!({ "itemId": item_id, "audioStartMs": audio_start_ms }),
-                )
-                .await;
-                self.emit(Event::SpeechStarted {
-                    item_id,
-                    audio_start_ms,
-                })
-                .await
-            }
-            TurnEvent::SpeechStopped { utterance, .. } => self.utterance_done(utterance).await,
-        }
-    }
-
-    /// The caller finished an utterance (by silence, commit, or the end of the call): tell the client and
-    /// transcribe it on the STT pool.
-    async fn utterance_done(&mut self, utterance: Utterance) -> Result<(), Ending> {
-        let item_id = self.speech_item.take().unwrap_or_else(new_item_id);
-        self.speech_started_ms = None;
-        if self.listener.detects_turns() {
-            self.timeline(
-                "speech_stopped",
-                json!({ "itemId": item_id, "audioEndMs": utterance.audio_end_ms }),
-            )
-            .await;
-            self.emit(Event::SpeechStopped {
-                item_id: item_id.clone(),
-                audio_end_ms: utterance.audio_end_ms,
-            })
-            .await?;
-        }
-        let previous_item_id = self.last_item.replace(item_id.clone());
-        self.emit(Event::Committed {
-            item_id: item_id.clone(),
-            previous_item_id: previous_item_id.clone(),
-        })
-        .await?;
-        self.emit(Event::UserItemAdded {
-            item_id: item_id.clone(),
-            previous_item_id,
-            text: None,
-        })
-        .await?;
-        self.transcribe(item_id, utterance);
-        Ok(())
-    }
-
-    /// Queues `utterance` on the STT pool; its caller turn ended now.
-    fn transcribe(&mut self, item_id: String, utterance: Utterance) {
-        let turn_ended = tokio::time::Instant::now();
-        let stt = Arc::clone(&self.stt);
-        let audio_ms = utterance.audio_end_ms - utterance.audio_start_ms;
-        let (speech_start_ms, speech_end_ms) = (utterance.speech_start_ms, utterance.speech_end_ms);
-        // Spawned so the work is queued on the pool now, not when the session next polls it.
-        self.pending.push_back(tokio::spawn(async move {
-            Transcribed {
-                result: stt.transcribe(utterance.samples).await,
-                item_id,
-                turn_ended,
-                speech_start_ms,
-                speech_end_ms,
-                audio_ms,
-            }
-        }));
-    }
-
-    async fn transcribed(
-        &mut self,
-        done: Result<Transcribed, tokio::task::JoinError>,
-    ) -> Result<(), Ending> {
-        let done = match done {
-            Ok(done) => done,
-            Err(e) => {
-                tracing::error!(error = %e, "transcription task failed");
-                return Ok(());
-            }
-        };
-        let usage = NewUsage::for_call(
-            &self.call_id,
-            &format!("stt:{}", done.item_id),
-            Metric::SttAudioMs,
-            done.audio_ms as i64,
-        );
-        match done.result {
-            Ok(transcription) => {
-                metrics::histogram!("voxedge_stt_seconds")
-                    .record(transcription.processing_time.as_secs_f64());
-                let text = transcription.text.trim().to_string();
-                let confidence = Some(f64::from(transcription.confidence));
-                self.store_caller_segment(
-                    &text,
-                    done.speech_start_ms,
-                    done.speech_end_ms,
-                    confidence,
-                    Some(usage),
-                )
-                .await;
-                self.emit(Event::Transcribed {
-                    item_id: done.item_id,
-                    text: text.clone(),
-                })
-                .await?;
-                let timer = TurnTimer::new(done.turn_ended);
-                self.caller_said(text, timer).await
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "transcription failed");
-                self.timeline(
-                    "transcription_failed",
-                    json!({ "itemId": done.item_id, "code": e.code() }),
-                )
-                .await;
-                let error = ClientError::new(e.code(), e.to_string());
-                self.emit(Event::TranscriptionFailed {
-                    item_id: done.item_id,
-                    error,
-                })
-                .await
-            }
-        }
-    }
-
-    /// Stores what the caller said (nothing for an empty transcript, but its usage still counts).
-    async fn store_caller_segment(
-        &mut self,
-        text: &str,
-        start_ms: u64,
-        end_ms: u64,
-        confidence: Option<f64>,
-        usage: Option<NewUsage>,
-    ) {
-        let mut segments = Vec::new();
-        if !text.is_empty() {
-            segments.push(NewSegment {
-                seq: self.next_seq,
-                speaker: Speaker::Caller,
-                text: text.to_string(),
-                start_ms: start_ms as i64,
-                end_ms: end_ms as i64,
-                confidence,
-                is_final: true,
-            });
-            self.next_seq += 1;
-        }
-        self.store(segments, usage.into_iter().collect()).await;
-    }
-
-    /// Stores transcript segments (a known seq replaces its segment) and usage. Storage trouble is logged, not
-    /// fatal: the call goes on.
-    async fn store(&self, segments: Vec<NewSegment>, usage: Vec<NewUsage>) {
-        if segments.is_empty() && usage.is_empty() {
-            return;
-        }
-        let stored = calls::add_segments(
-            &self.app,
-            self.tenant,
-            self.call_id.clone(),
-            segments,
-            usage,
-        )
-        .await;
-        if let Err(e) = stored {
-            tracing::error!(code = e.code.as_str(), error = %e.message, "cannot store transcript segments");
-        }
-    }
-
-    /// Adds an event to the call's timeline. Storage trouble is logged, not fatal: the call goes on.
+    /// Appends an event to the call's timeline (written by the recorder; the call never waits for it).
     async fn timeline(&self, kind: &'static str, data: serde_json::Value) {
-        let recorded =
-            calls::record_event(&self.app, self.tenant, self.call_id.clone(), kind, data).await;
-        if let Err(e) = recorded {
-            tracing::error!(kind, code = e.code.as_str(), error = %e.message, "cannot record call event");
-        }
+        self.recorder.event(kind, data).await;
     }
 
     async fn emit(&mut self, event: Event) -> Result<(), Ending> {
@@ -694,25 +395,18 @@ impl<P: Protocol> Session<P> {
         self.out.send(message).await.map_err(Ending::gone)
     }
 
-    /// The connection is over: transcribe the last words, end the call, say goodbye.
+    /// The connection is over: transcribe the last words, end the call once everything is recorded, say goodbye.
     async fn finish(mut self, ending: Ending) {
         let shutting_down = ending.reason == "server_shutdown";
         self.closing = true;
         self.stop_speaking("call_ended").await;
-        match self.listener.finish().await {
-            Ok(Some(utterance)) => {
-                let item_id = self.speech_item.take().unwrap_or_else(new_item_id);
-                self.transcribe(item_id, utterance);
-            }
-            Ok(None) => {}
-            Err(e) => tracing::error!(error = %e, "cannot flush the last utterance"),
-        }
+        self.last_words().await;
         let bound = if shutting_down {
             FINAL_TRANSCRIPTS_AT_SHUTDOWN
         } else {
             FINAL_TRANSCRIPTS
         };
-        let deadline = tokio::time::Instant::now() + bound;
+        let deadline = Instant::now() + bound;
         while let Ok(Some(done)) = tokio::time::timeout_at(deadline, self.pending.next()).await {
             // The client may be gone; what matters now is storing the transcript.
             let _ = self.transcribed(done).await;
@@ -723,25 +417,14 @@ impl<P: Protocol> Session<P> {
                 "call ended before its last utterances were transcribed"
             );
         }
-        let ended = calls::transition(
-            &self.app,
-            self.tenant,
-            self.call_id.clone(),
-            ending.status,
-            Some(ending.reason.to_string()),
-        )
-        .await;
-        if let Err(e) = ended {
-            tracing::error!(code = e.code.as_str(), error = %e.message, "cannot end the call");
-        }
+        let Self { recorder, out, .. } = self;
+        recorder.finish(ending.status, ending.reason).await;
         tracing::info!(
             status = ending.status.as_str(),
             reason = ending.reason,
             "live call ended"
         );
-        self.out
-            .close(ending.close_code, &ending.close_reason)
-            .await;
+        out.close(ending.close_code, &ending.close_reason).await;
     }
 }
 

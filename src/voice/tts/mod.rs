@@ -169,11 +169,15 @@ impl TextToSpeech {
             path: model.to_path_buf(),
             reason,
         };
-        let config_path = PiperVoice::config_path(model);
-        let json = std::fs::read_to_string(&config_path)
-            .map_err(|e| failed(format!("cannot read {}: {e}", config_path.display())))?;
-        let voice = Arc::new(PiperVoice::from_json(&json).map_err(failed)?);
-        phonemes::check_espeak(&options.espeak_program).map_err(failed)?;
+        let voice = || -> Result<PiperVoice, String> {
+            let config_path = PiperVoice::config_path(model);
+            let json = std::fs::read_to_string(&config_path)
+                .map_err(|e| format!("cannot read {}: {e}", config_path.display()))?;
+            let voice = PiperVoice::from_json(&json)?;
+            phonemes::check_espeak(&options.espeak_program)?;
+            Ok(voice)
+        };
+        let voice = Arc::new(voice().map_err(failed)?);
         let (env, path, threads) = (env.clone(), model.to_path_buf(), options.intra_threads);
         let pool = InferencePool::start("tts", options.workers, options.queue, move |_| {
             build_session(&env, ModelKind::Tts, &path, threads)
@@ -253,28 +257,34 @@ fn render(
     ids: &[i64],
     length_scale: f32,
 ) -> Result<Vec<f32>, VoiceError> {
-    let err = |e: ort::Error| VoiceError::inference("piper", e);
+    run_piper(session, voice, ids, length_scale).map_err(|e| VoiceError::inference("piper", e))
+}
+
+fn run_piper(
+    session: &mut Session,
+    voice: &PiperVoice,
+    ids: &[i64],
+    length_scale: f32,
+) -> ort::Result<Vec<f32>> {
     let lengths = [ids.len() as i64];
     let scales = [voice.noise_scale, length_scale, voice.noise_w];
     let speaker = [0i64];
     let mut inputs = ort::inputs![
-        "input" => TensorRef::from_array_view(([1usize, ids.len()], ids)).map_err(err)?,
-        "input_lengths" => TensorRef::from_array_view(([1usize], &lengths[..])).map_err(err)?,
-        "scales" => TensorRef::from_array_view(([3usize], &scales[..])).map_err(err)?,
+        "input" => TensorRef::from_array_view(([1usize, ids.len()], ids))?,
+        "input_lengths" => TensorRef::from_array_view(([1usize], &lengths[..]))?,
+        "scales" => TensorRef::from_array_view(([3usize], &scales[..]))?,
     ];
     if voice.num_speakers > 1 {
         inputs.push((
             "sid".into(),
-            TensorRef::from_array_view(([1usize], &speaker[..]))
-                .map_err(err)?
-                .into(),
+            TensorRef::from_array_view(([1usize], &speaker[..]))?.into(),
         ));
     }
-    let outputs = session.run(inputs).map_err(err)?;
+    let outputs = session.run(inputs)?;
     let audio = outputs
         .get("output")
-        .ok_or_else(|| VoiceError::inference("piper", "model has no output `output`"))?;
-    let (_, samples) = audio.try_extract_tensor::<f32>().map_err(err)?;
+        .ok_or_else(|| ort::Error::new("model has no output `output`"))?;
+    let (_, samples) = audio.try_extract_tensor::<f32>()?;
     Ok(samples.iter().map(|s| s.clamp(-1.0, 1.0)).collect())
 }
 

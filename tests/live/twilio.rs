@@ -1,46 +1,26 @@
 //! Live phone calls over Twilio Media Streams: jfk.wav as 20 ms mu-law frames, transcribed, stored and separate
 //! per tenant; protocol violations closed with the documented codes.
 
-mod support;
-
-use serde_json::json;
-use support::voice::{
+use crate::support::voice::{
     Closed, JFK_PHRASE, RealtimeAuth, append_audio, create_agent, ended_call, event_types,
     jfk_encoded, normalise, realtime, session_token, transcript_text, twilio, twilio_media,
     twilio_start, voice_config,
 };
+use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 use voxedge::audio::AudioFormat;
 
-async fn voice_server() -> support::TestServer {
-    support::spawn_with(|config| config.voice = voice_config()).await
-}
-
-/// The newest call of the tenant (the Twilio socket says nothing back, so the test finds the call through the API).
-async fn latest_call(server: &support::TestServer, key: &str) -> String {
-    for _ in 0..100 {
-        let (_, body) = server
-            .gql(
-                Some(key),
-                "{ calls(first: 1) { edges { node { id } } } }",
-                json!({}),
-            )
-            .await;
-        if let Some(id) = body["data"]["calls"]["edges"][0]["node"]["id"].as_str() {
-            return id.to_string();
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("no call was created");
+async fn voice_server() -> crate::support::TestServer {
+    crate::support::spawn_with(|config| config.voice = voice_config()).await
 }
 
 /// Waits (up to two minutes: the machine may be busy) until the call's stored transcript holds jfk's phrase,
 /// sending silence meanwhile as a phone line does.
 async fn wait_for_phrase(
-    server: &support::TestServer,
+    server: &crate::support::TestServer,
     key: &str,
     call: &str,
-    phone: &mut support::voice::JsonSocket,
+    phone: &mut crate::support::voice::JsonSocket,
 ) {
     let query = "query($id: ID!) { call(id: $id) { transcript(first: 100) { edges { node { speaker text } } } } }";
     for _ in 0..1200 {
@@ -69,7 +49,7 @@ async fn two_calls_at_once_on_two_tenants_are_heard_and_stay_separate() {
         json!({ "token": token, "from": "+14155550100", "to": "+14155550199", "callSid": "CA123" }),
     )
     .await;
-    let acme_call = latest_call(&server, &acme.key).await;
+    let acme_call = server.latest_call(&acme.key).await;
     // Globex: a browser call at the same time, with the audio the other way round (first half silence).
     let mut web = realtime(
         &server,
@@ -178,7 +158,7 @@ async fn protocol_violations_close_the_stream_with_the_documented_codes() {
         let (socket, _) = tokio_tungstenite::connect_async(server.ws_url("/v1/twilio/stream"))
             .await
             .unwrap();
-        let mut client = support::voice::JsonSocket { socket };
+        let mut client = crate::support::voice::JsonSocket { socket };
         client.send(start).await;
         let (closed, _) = client.until_closed().await;
         assert!(
@@ -189,7 +169,7 @@ async fn protocol_violations_close_the_stream_with_the_documented_codes() {
     let (socket, _) = tokio_tungstenite::connect_async(server.ws_url("/v1/twilio/stream"))
         .await
         .unwrap();
-    let mut client = support::voice::JsonSocket { socket };
+    let mut client = crate::support::voice::JsonSocket { socket };
     client
         .send_raw(Message::Binary(vec![0xff; 160].into()))
         .await;
@@ -214,7 +194,7 @@ async fn protocol_violations_close_the_stream_with_the_documented_codes() {
 
     // During a call: a binary frame ends it as a protocol error, keeping what was said.
     let mut phone = twilio(&server, json!({ "token": token })).await;
-    let call_id = latest_call(&server, &acme.key).await;
+    let call_id = server.latest_call(&acme.key).await;
     twilio_media(&mut phone, &jfk_encoded(AudioFormat::G711Ulaw, 800)).await;
     phone.send_raw(Message::Binary(vec![0; 10].into())).await;
     let (closed, _) = phone.until_closed().await;

@@ -1,25 +1,23 @@
 //! Live calls over the OpenAI-Realtime-compatible WebSocket: jfk.wav heard, transcribed by the real models,
 //! stored and published; beta and GA forms; manual commits; bad input; refusals; every way a connection ends.
 
-mod support;
-
-use serde_json::{Value, json};
-use support::voice::{
+use crate::support::voice::{
     Closed, JFK_PHRASE, RealtimeAuth, append_audio, create_agent, ended_call, event_types,
     jfk_encoded, normalise, realtime, realtime_call, session_token, transcript_text, voice_config,
 };
-use support::ws::GqlWs;
+use crate::support::ws::GqlWs;
+use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use voxedge::audio::AudioFormat;
-use voxedge::auth::Role;
+use voxedge::model::Role;
 
-async fn voice_server() -> support::TestServer {
-    support::spawn_with(|config| config.voice = voice_config()).await
+async fn voice_server() -> crate::support::TestServer {
+    crate::support::spawn_with(|config| config.voice = voice_config()).await
 }
 
 /// Reads transcription events until the socket has been quiet for the phrase: returns all transcripts joined.
 async fn transcripts_until_phrase(
-    client: &mut support::voice::JsonSocket,
+    client: &mut crate::support::voice::JsonSocket,
     seen: &mut Vec<Value>,
 ) -> String {
     let mut text = String::new();
@@ -254,7 +252,7 @@ async fn with_turn_detection_off_the_client_commits() {
 
 #[tokio::test]
 async fn bad_input_gets_error_events_and_the_call_goes_on_until_a_fatal_one() {
-    let server = support::spawn_with(|config| {
+    let server = crate::support::spawn_with(|config| {
         config.voice = voice_config();
         config.live.max_message_bytes = 64 * 1024;
     })
@@ -383,7 +381,7 @@ async fn connections_without_the_right_credentials_are_refused_with_a_reason() {
 
 #[tokio::test]
 async fn without_models_the_api_works_and_calls_are_refused_naming_the_setting() {
-    let server = support::spawn().await; // default models dir: nothing there
+    let server = crate::support::spawn().await; // default models dir: nothing there
     let acme = server.tenant("Acme").await;
     let agent = create_agent(&server, &acme.key).await;
 
@@ -471,7 +469,7 @@ async fn a_client_that_vanishes_mid_sentence_leaves_a_completed_call_with_its_wo
 
 #[tokio::test]
 async fn a_client_that_stops_reading_is_dropped_and_its_call_fails() {
-    let server = support::spawn_with(|config| {
+    let server = crate::support::spawn_with(|config| {
         config.voice = voice_config();
         config.live.write_timeout = std::time::Duration::from_millis(300);
     })
@@ -499,7 +497,7 @@ async fn a_client_that_stops_reading_is_dropped_and_its_call_fails() {
 #[tokio::test]
 async fn server_shutdown_ends_live_calls_cleanly() {
     let data = tempfile::tempdir().unwrap();
-    let server = support::spawn_in(data.path().to_path_buf(), |config| {
+    let server = crate::support::spawn_in(data.path().to_path_buf(), |config| {
         config.voice = voice_config();
         config.shutdown_grace = std::time::Duration::from_millis(300);
     })

@@ -1,7 +1,9 @@
 //! Provisioning tenants: a catalog row plus a tenant database made from `tenant-template/`.
 
-use crate::db::{Database, StorageError, TenantId, TenantStore, now_ms};
-use crate::error::{ApiError, ErrorCode, FieldError};
+use super::TenantError;
+use crate::clock::now_ms;
+use crate::db::{Database, StorageError, TenantId, TenantStore};
+use crate::error::{ErrorCode, InvalidInput};
 use crate::repo;
 use crate::repo::tenants::TenantRecord;
 
@@ -15,7 +17,7 @@ pub async fn provision(
     store: &TenantStore,
     name: &str,
     home_region: Option<String>,
-) -> Result<TenantRecord, ApiError> {
+) -> Result<TenantRecord, TenantError> {
     let name = validate_name(name, "name")?;
     let id = TenantId::generate();
     store.create(id).await?;
@@ -44,29 +46,25 @@ pub async fn provision(
 }
 
 /// Trims a display name and checks it is 1..=100 printable characters.
-pub fn validate_name(name: &str, field: &str) -> Result<String, ApiError> {
+pub fn validate_name(name: &str, field: &str) -> Result<String, InvalidInput> {
     let trimmed = name.trim();
     let problem = if trimmed.is_empty() {
-        Some(("REQUIRED", "must not be empty".to_string()))
+        Some((ErrorCode::Required, "must not be empty".to_string()))
     } else if trimmed.chars().count() > MAX_NAME_CHARS {
         Some((
-            "TOO_LONG",
+            ErrorCode::TooLong,
             format!("must be at most {MAX_NAME_CHARS} characters"),
         ))
     } else if trimmed.chars().any(char::is_control) {
         Some((
-            "INVALID_CHARACTERS",
+            ErrorCode::InvalidCharacters,
             "must not contain control characters".to_string(),
         ))
     } else {
         None
     };
     match problem {
-        Some((code, message)) => Err(ApiError::invalid_input(vec![FieldError {
-            field: field.to_string(),
-            code,
-            message,
-        }])),
+        Some((code, message)) => Err(InvalidInput::field(field, code, message)),
         None => Ok(trimmed.to_string()),
     }
 }
@@ -106,11 +104,11 @@ fn unique_slug(conn: &rusqlite::Connection, base: &str) -> Result<String, Storag
 }
 
 /// Looks a tenant up in the catalog.
-pub async fn find(catalog: &Database, id: TenantId) -> Result<TenantRecord, ApiError> {
+pub async fn find(catalog: &Database, id: TenantId) -> Result<TenantRecord, TenantError> {
     catalog
-        .read(move |conn| repo::tenants::get(conn, id).map_err(StorageError::from))
+        .read(move |conn| repo::tenants::get(conn, id))
         .await?
-        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "tenant not found"))
+        .ok_or(TenantError::NotFound)
 }
 
 #[cfg(test)]
@@ -129,15 +127,12 @@ mod tests {
     fn names_are_validated() {
         assert_eq!(validate_name("  Acme ", "name").unwrap(), "Acme");
         for bad in ["", "   ", "a\u{7}b"] {
-            assert_eq!(
-                validate_name(bad, "name").unwrap_err().code,
-                ErrorCode::InvalidInput
-            );
+            assert!(validate_name(bad, "name").is_err());
         }
         let long = "x".repeat(MAX_NAME_CHARS + 1);
         assert_eq!(
-            validate_name(&long, "name").unwrap_err().fields[0].code,
-            "TOO_LONG"
+            validate_name(&long, "name").unwrap_err().0[0].code,
+            ErrorCode::TooLong
         );
     }
 }

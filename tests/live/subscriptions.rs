@@ -1,34 +1,20 @@
 //! Live subscriptions over graphql-transport-ws, through the real server.
 
-mod support;
-
+use crate::support::TestServer;
+use crate::support::ws::GqlWs;
 use serde_json::{Value, json};
-use support::TestServer;
-use support::ws::GqlWs;
 
 async fn agent_and_call(server: &TestServer, key: &str) -> String {
-    let (_, body) = server
-        .gql(
-            Some(key),
-            "mutation { createAgent(input: {name: \"A\", config: {systemPrompt: \"Hi\"}}) { id } }",
-            json!({}),
-        )
+    let agent = server
+        .create_agent(key, "A", json!({ "systemPrompt": "Hi" }))
         .await;
-    let agent = body["data"]["createAgent"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let (_, body) = server
-        .gql(
-            Some(key),
-            "mutation($a: ID!) { createCall(input: {agentId: $a, direction: INBOUND, transport: WEB}) { id } }",
-            json!({ "a": agent }),
+    server
+        .create_call(
+            key,
+            &agent,
+            json!({ "direction": "INBOUND", "transport": "WEB" }),
         )
-        .await;
-    body["data"]["createCall"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
+        .await
 }
 
 async fn connect(server: &TestServer, key: &str) -> GqlWs {
@@ -84,7 +70,7 @@ const SEGMENTS: &str = "subscription($c: ID!, $after: Int) { transcriptSegments(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscriber_gets_1000_segments_in_order_while_another_tenant_streams() {
-    let server = support::spawn().await;
+    let server = crate::support::spawn().await;
     let acme = server.tenant("Acme").await;
     let globex = server.tenant("Globex").await;
     let acme_call = agent_and_call(&server, &acme.key).await;
@@ -134,7 +120,7 @@ async fn a_subscriber_gets_1000_segments_in_order_while_another_tenant_streams()
 /// database and still delivers everything, in order, once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lagging_subscriber_resynchronises_without_losing_segments() {
-    let server = support::spawn_with(|c| c.event_buffer = 16).await;
+    let server = crate::support::spawn_with(|c| c.event_buffer = 16).await;
     let acme = server.tenant("Acme").await;
     let call = agent_and_call(&server, &acme.key).await;
     let mut ws = connect(&server, &acme.key).await;
@@ -163,7 +149,7 @@ async fn a_lagging_subscriber_resynchronises_without_losing_segments() {
 
 #[tokio::test]
 async fn call_updated_follows_the_call_to_its_end_and_active_calls_tracks_the_tenant() {
-    let server = support::spawn().await;
+    let server = crate::support::spawn().await;
     let acme = server.tenant("Acme").await;
     let mut ws = connect(&server, &acme.key).await;
     ws.subscribe(
@@ -231,7 +217,7 @@ async fn call_updated_follows_the_call_to_its_end_and_active_calls_tracks_the_te
 
 #[tokio::test]
 async fn another_tenants_call_cannot_be_subscribed_to() {
-    let server = support::spawn().await;
+    let server = crate::support::spawn().await;
     let acme = server.tenant("Acme").await;
     let globex = server.tenant("Globex").await;
     let acme_call = agent_and_call(&server, &acme.key).await;

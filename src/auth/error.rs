@@ -1,0 +1,78 @@
+//! [`AuthError`]: why credentials were refused or an action is not allowed.
+
+use crate::db::StorageError;
+use crate::error::{ErrorCode, InvalidInput, Reportable};
+
+/// Everything authentication and authorization can refuse.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// No credentials, where the operation needs some.
+    #[error("authentication required")]
+    Unauthenticated,
+    /// No credentials; the message says how to send them.
+    #[error("{0}")]
+    Missing(&'static str),
+    /// Credentials not of a form we understand.
+    #[error("{0}")]
+    Malformed(&'static str),
+    #[error("invalid API key")]
+    InvalidApiKey,
+    #[error("this API key was revoked")]
+    ApiKeyRevoked,
+    #[error("this API key has expired")]
+    ApiKeyExpired,
+    #[error("the token has expired")]
+    TokenExpired,
+    /// Not a token we issued, or not one for this endpoint.
+    #[error("{0}")]
+    InvalidToken(&'static str),
+    /// The token's session was signed out or revoked, or its membership ended.
+    #[error("this session has ended")]
+    TokenRevoked,
+    /// Authenticated, but the role does not allow this.
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("API key not found")]
+    KeyNotFound,
+    #[error(transparent)]
+    Invalid(#[from] InvalidInput),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// Signing or hashing failed (never the client's fault).
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl AuthError {
+    pub(crate) fn internal(cause: impl std::fmt::Display) -> Self {
+        Self::Internal(cause.to_string())
+    }
+}
+
+impl Reportable for AuthError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::Unauthenticated | Self::Missing(_) => ErrorCode::Unauthenticated,
+            Self::Malformed(_) => ErrorCode::MalformedCredentials,
+            Self::InvalidApiKey => ErrorCode::InvalidApiKey,
+            Self::ApiKeyRevoked => ErrorCode::ApiKeyRevoked,
+            Self::ApiKeyExpired => ErrorCode::ApiKeyExpired,
+            Self::TokenExpired => ErrorCode::TokenExpired,
+            Self::InvalidToken(_) => ErrorCode::InvalidToken,
+            Self::TokenRevoked => ErrorCode::TokenRevoked,
+            Self::Forbidden(_) => ErrorCode::Forbidden,
+            Self::KeyNotFound => ErrorCode::NotFound,
+            Self::Invalid(e) => e.code(),
+            Self::Storage(e) => e.code(),
+            Self::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    fn inner(&self) -> Option<&dyn Reportable> {
+        match self {
+            Self::Invalid(e) => Some(e),
+            Self::Storage(e) => Some(e),
+            _ => None,
+        }
+    }
+}

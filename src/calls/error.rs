@@ -1,0 +1,41 @@
+//! [`CallError`]: why a call could not be created or changed.
+
+use crate::db::StorageError;
+use crate::error::{ErrorCode, InvalidInput, Reportable};
+use crate::model::CallStatus;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error("call not found")]
+    NotFound,
+    #[error("agent not found")]
+    AgentNotFound,
+    #[error("the agent is archived and takes no new calls")]
+    AgentArchived,
+    #[error("a {} call cannot become {}", .from.as_str(), .to.as_str())]
+    InvalidTransition { from: CallStatus, to: CallStatus },
+    #[error(transparent)]
+    Invalid(#[from] InvalidInput),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl Reportable for CallError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::NotFound | Self::AgentNotFound => ErrorCode::NotFound,
+            Self::AgentArchived => ErrorCode::Conflict,
+            Self::InvalidTransition { .. } => ErrorCode::InvalidStateTransition,
+            Self::Invalid(e) => e.code(),
+            Self::Storage(e) => e.code(),
+        }
+    }
+
+    fn inner(&self) -> Option<&dyn Reportable> {
+        match self {
+            Self::Invalid(e) => Some(e),
+            Self::Storage(e) => Some(e),
+            _ => None,
+        }
+    }
+}

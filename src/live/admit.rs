@@ -1,0 +1,245 @@
+//! Admitting a live call, for both transports: the credential names a tenant and an agent; the tenant is within
+//! its WebSocket connect limit; the agent exists; the voice engines a call needs are loaded; the agent's
+//! configuration and the tenant's LLM keys become a [`CallPlan`]; the call record is created (or, for an
+//! outbound call placed through Twilio, continued) and moved to `in_progress`. Only then does the session start,
+//! with a [`CallContext`] — the parts of the server a call uses, never the whole application state.
+//!
+//! The two entry points, [`realtime`] and [`twilio`], differ only in what their transport module reads off the
+//! connection: how the credential arrives (bearer header or subprotocol; a custom parameter of the stream's
+//! `start`), what the call record says, and the protocol state.
+
+use std::sync::Arc;
+
+use axum::extract::ws::{Message, WebSocket, close_code};
+use futures::StreamExt as _;
+
+use super::plan::CallPlan;
+use super::protocol::{ClientError, Event, Protocol};
+use super::realtime::Connect;
+use super::session::{self, CallContext, CallStart};
+use super::socket::Outbox;
+use super::twilio::{self, TwilioStream};
+use crate::agents::llm_keys;
+use crate::auth::{AuthError, Permission};
+use crate::calls::{self, CallError, NewCall};
+use crate::db::TenantId;
+use crate::error::{ErrorCode, InvalidInput, Reportable as _};
+use crate::model::CallStatus;
+use crate::ratelimit::Limited;
+use crate::repo;
+use crate::state::AppState;
+use crate::tenants::Tenant;
+
+/// Serves a Realtime connection (`/v1/realtime`) until its call ends.
+pub async fn realtime(app: AppState, connect: Connect, socket: WebSocket) {
+    let admitted = match connect.credential() {
+        Ok(credential) => match authorize(&app, credential, connect.agent_id.as_deref()).await {
+            Ok(grant) => admit(&app, grant).await,
+            Err(error) => Err(error),
+        },
+        Err(error) => Err(error),
+    };
+    match admitted {
+        Ok(admitted) => {
+            let call = connect.call(admitted.plan());
+            let (protocol, start) = connect.session(admitted.plan());
+            admitted.run(call, None, start, socket, protocol).await;
+        }
+        Err(error) => refuse(&app.config.live, socket, connect.refused(), error).await,
+    }
+}
+
+/// Serves a Twilio Media Stream (`/v1/twilio/stream`) until its call ends.
+pub async fn twilio(app: AppState, mut socket: WebSocket) {
+    let start = match twilio::wait_for_start(&mut socket).await {
+        Ok(start) => start,
+        Err(error) => {
+            return refuse(&app.config.live, socket, TwilioStream::unknown(), error).await;
+        }
+    };
+    let admitted = match start.token() {
+        Ok(token) => match authorize(&app, &token, None).await {
+            Ok(grant) => admit(&app, grant).await,
+            Err(error) => Err(error),
+        },
+        Err(error) => Err(error),
+    };
+    match admitted {
+        Ok(admitted) => {
+            let call = start.call(admitted.plan());
+            let call_start = start.call_start(admitted.plan());
+            let existing = start.existing_call();
+            admitted
+                .run(call, existing, call_start, socket, start.stream())
+                .await;
+        }
+        Err(error) => refuse(&app.config.live, socket, start.stream(), error).await,
+    }
+}
+
+/// The tenant and agent a connection may call, as its credential says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub tenant: TenantId,
+    pub agent_id: String,
+}
+
+/// Checks a credential: a session token names its tenant and agent; an API key or user token needs the
+/// `ManageCalls` permission and names the agent separately (`requested`).
+pub async fn authorize(
+    app: &AppState,
+    credential: &str,
+    requested: Option<&str>,
+) -> Result<Grant, ClientError> {
+    if credential.starts_with(crate::auth::tokens::SESSION_TOKEN_PREFIX) {
+        let grant = app.auth.verify_session_token(credential).await?;
+        if requested.is_some_and(|agent| agent != grant.agent_id) {
+            return Err(ClientError::refusal(AuthError::Forbidden(
+                "this session token is for a different agent".into(),
+            )));
+        }
+        return Ok(Grant {
+            tenant: grant.tenant_id,
+            agent_id: grant.agent_id,
+        });
+    }
+    let principal = app.auth.authenticate(credential).await?;
+    principal.require(Permission::ManageCalls)?;
+    let agent_id = requested.ok_or_else(|| {
+        ClientError::refusal(InvalidInput::field(
+            "agent",
+            ErrorCode::Required,
+            "name the agent: /v1/realtime?agent=<agent id>",
+        ))
+    })?;
+    Ok(Grant {
+        tenant: principal.tenant_id,
+        agent_id: agent_id.to_string(),
+    })
+}
+
+/// A call that passed admission, ready to start once the transport has said what its record holds.
+pub struct Admitted {
+    context: CallContext,
+}
+
+/// Admits a call for `grant`: rate limit, agent, voice engines, plan.
+pub async fn admit(app: &AppState, grant: Grant) -> Result<Admitted, ClientError> {
+    app.limits
+        .check_tenant(grant.tenant, Limited::WsConnect)
+        .await
+        .map_err(|e| ClientError::refusal(e).closing(close_code::AGAIN))?;
+    let tenant = app.tenant(grant.tenant).await?;
+    let agent = app
+        .agents
+        .active(&tenant.db, grant.tenant, &grant.agent_id)
+        .await?;
+    let (vad, stt) = match (app.voice.vad(), app.voice.stt()) {
+        (Ok(vad), Ok(stt)) => (vad, stt),
+        (Err(e), _) | (_, Err(e)) => {
+            return Err(ClientError::new(e.code(), e.to_string()).closing(close_code::ERROR));
+        }
+    };
+    let keys = llm_keys::open_keys(&tenant.db, &app.secrets, grant.tenant).await;
+    let mut plan = CallPlan::new(
+        &agent,
+        grant.tenant,
+        keys.as_ref().unwrap_or(&Default::default()),
+        &app.config.llm,
+    );
+    // Keys that cannot be opened leave the agent without its LLM: the call goes on and the caller hears the
+    // apology; the plan says why.
+    if let Err(e) = keys {
+        tracing::error!(error = %e, "cannot open the tenant's LLM keys");
+        plan.brain = Err(e.to_string());
+    }
+    Ok(Admitted {
+        context: CallContext {
+            tenant,
+            plan: Arc::new(plan),
+            vad,
+            stt,
+            tts: app.voice.tts().ok(),
+            brain: app.brain.clone(),
+            telephony: app.telephony.clone(),
+            settings: app.config.live.clone(),
+            shutdown: app.shutdown.clone(),
+        },
+    })
+}
+
+impl Admitted {
+    /// What the call will run with (transports describe their session from it).
+    pub fn plan(&self) -> &CallPlan {
+        &self.context.plan
+    }
+
+    /// Creates the call record (or continues `existing`), moves it to `in_progress`, and runs the call on `socket`
+    /// until it ends. Refuses the connection, with nothing half-created, when the call cannot start.
+    pub async fn run<P: Protocol>(
+        self,
+        new: NewCall,
+        existing: Option<String>,
+        start: CallStart,
+        socket: WebSocket,
+        protocol: P,
+    ) {
+        let Self { context } = self;
+        if let Err(e) = super::listen::Listener::check_format(start.input_format) {
+            let error = ClientError::new(ErrorCode::UnsupportedAudioFormat, e.to_string())
+                .closing(close_code::ERROR);
+            return refuse(&context.settings, socket, protocol, error).await;
+        }
+        let call_id = match begin(&context.tenant, new, existing).await {
+            Ok(id) => id,
+            Err(e) => {
+                return refuse(&context.settings, socket, protocol, ClientError::refusal(e)).await;
+            }
+        };
+        session::run(context, call_id, start, socket, protocol).await;
+    }
+}
+
+/// The call record the session continues: a new one, or (an outbound call placed through Twilio) the one made
+/// when it was placed — which only the agent it was placed for may continue.
+async fn begin(
+    tenant: &Tenant,
+    new: NewCall,
+    existing: Option<String>,
+) -> Result<String, CallError> {
+    let id = match existing {
+        Some(id) => {
+            let lookup = id.clone();
+            let call = tenant
+                .db
+                .read(move |conn| repo::calls::get_call(conn, &lookup))
+                .await?;
+            match call {
+                Some(call) if call.agent_id == new.agent_id => id,
+                _ => return Err(CallError::NotFound),
+            }
+        }
+        None => calls::create(tenant, new).await?.id,
+    };
+    calls::transition(tenant, id.clone(), CallStatus::InProgress, None).await?;
+    Ok(id)
+}
+
+/// Turns a connection away before a call starts: reports `error` (if the protocol can) and closes with its
+/// close code (default `1008 policy violation`).
+pub async fn refuse<P: Protocol>(
+    settings: &super::LiveSettings,
+    socket: WebSocket,
+    mut protocol: P,
+    error: ClientError,
+) {
+    tracing::info!(code = %error.code, message = %error.message, "live connection refused");
+    let (sink, _stream) = socket.split();
+    let out = Outbox::start(sink, settings.write_timeout);
+    for text in protocol.render(&Event::Error(error.clone())) {
+        let _ = out.send(Message::Text(text.into())).await;
+    }
+    let code = error.close.unwrap_or(close_code::POLICY);
+    out.close(code, &format!("{}: {}", error.code.wire(), error.message))
+        .await;
+}

@@ -1,0 +1,321 @@
+//! Where an agent's configuration becomes a call: [`CallPlan::new`] turns the agent's active version (and the
+//! tenant's LLM keys) into everything a live call runs with — turn detection, the brain's provider chain and
+//! tools, the voice, barge-in and end-call rules. It is pure: no I/O, no clock. The session reads the plan,
+//! never the agent's configuration.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::agents::ActiveAgent;
+use crate::brain::{AgentSpec, BrainError, ProviderConfig, ToolSet, ToolSpec, WebhookTool};
+use crate::db::TenantId;
+use crate::live::LlmSettings;
+use crate::model::AgentConfig;
+use crate::model::agent::{HttpMethod, ToolKind};
+use crate::redact::Secret;
+use crate::voice::TurnConfig;
+
+/// Everything a live call needs from its agent, decided once when the call is admitted.
+#[derive(Debug, Clone)]
+pub struct CallPlan {
+    pub agent_id: String,
+    /// The agent version the call runs (and is pinned to).
+    pub version: i64,
+    /// Server turn detection (the client may change it, or turn it off, during the call).
+    pub turns: TurnConfig,
+    /// How the agent thinks; `Err(why)` when its LLM settings cannot work, and the caller hears the apology.
+    pub brain: Result<Arc<AgentSpec>, String>,
+    pub system_prompt: String,
+    /// Said when the call connects.
+    pub first_message: Option<String>,
+    /// Said when no LLM provider answers.
+    pub apology: String,
+    pub voice: VoicePlan,
+    pub barge_in: BargeIn,
+    pub ending: EndRules,
+    /// Transfer destinations: what the model calls them → E.164 numbers.
+    pub transfers: Vec<(String, String)>,
+    /// Shown to Realtime clients in `session.created`.
+    pub temperature: f64,
+}
+
+/// How the agent sounds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VoicePlan {
+    pub voice_id: String,
+    /// 1.0 is the voice's natural pace.
+    pub speed: f32,
+}
+
+/// When the caller's speech stops the agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BargeIn {
+    /// Off: the caller's words while the agent speaks are answered once it has finished.
+    pub enabled: bool,
+    /// The agent stops once the caller has spoken this long over it.
+    pub after_speaking: Option<Duration>,
+    /// The agent stops when an utterance of at least this many words is transcribed.
+    pub min_words: Option<usize>,
+}
+
+/// When the call ends on the agent's side.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndRules {
+    pub max_duration: Duration,
+    /// Caller silence before one reprompt, then hanging up.
+    pub silence_timeout: Duration,
+    pub silence_reprompt: String,
+    /// Caller phrases that end the call.
+    pub end_phrases: Vec<String>,
+}
+
+impl CallPlan {
+    /// The plan for a call with `agent` in `tenant`, whose LLM providers get `keys` (provider name → key).
+    pub fn new(
+        agent: &ActiveAgent,
+        tenant: TenantId,
+        keys: &HashMap<String, Secret<String>>,
+        llm: &LlmSettings,
+    ) -> Self {
+        let config = &agent.version.config;
+        let interruption = &config.interruption;
+        let end_call = &config.end_call;
+        Self {
+            agent_id: agent.agent.id.clone(),
+            version: agent.version.version,
+            turns: turn_config(config),
+            brain: brain_spec(config, tenant, keys, llm)
+                .map(Arc::new)
+                .map_err(|e| e.to_string()),
+            system_prompt: config.system_prompt.clone(),
+            first_message: config
+                .first_message
+                .clone()
+                .filter(|text| !text.trim().is_empty()),
+            apology: config.llm.apology_message.clone(),
+            voice: VoicePlan {
+                voice_id: config.voice.voice_id.clone(),
+                speed: config.voice.speed as f32,
+            },
+            barge_in: BargeIn {
+                enabled: interruption.enabled,
+                after_speaking: match (interruption.min_duration_ms, interruption.min_words) {
+                    (ms, _) if ms > 0 => Some(Duration::from_millis(ms as u64)),
+                    // No threshold of either kind: the first sound of speech stops the agent.
+                    (_, 0) => Some(Duration::ZERO),
+                    _ => None,
+                },
+                min_words: usize::try_from(interruption.min_words)
+                    .ok()
+                    .filter(|&n| n > 0),
+            },
+            ending: EndRules {
+                max_duration: Duration::from_secs(end_call.max_duration_secs.max(1) as u64),
+                silence_timeout: Duration::from_secs(end_call.silence_timeout_secs.max(1) as u64),
+                silence_reprompt: end_call.silence_reprompt.clone(),
+                end_phrases: end_call.end_phrases.clone(),
+            },
+            transfers: config
+                .tools
+                .iter()
+                .flat_map(|t| &t.destinations)
+                .map(|d| (d.name.clone(), d.phone_number.clone()))
+                .collect(),
+            temperature: config.llm.temperature,
+        }
+    }
+
+    /// The number of a transfer destination, by the name the model gave it (or its number).
+    pub fn transfer_number(&self, destination: &str) -> Option<&str> {
+        self.transfers
+            .iter()
+            .find(|(name, number)| name == destination || number == destination)
+            .map(|(_, number)| number.as_str())
+    }
+}
+
+/// The agent's turn-detection settings, as the turn detector takes them.
+fn turn_config(config: &AgentConfig) -> TurnConfig {
+    let settings = &config.turn_detection;
+    TurnConfig {
+        threshold: settings.threshold as f32,
+        prefix_padding_ms: settings.prefix_padding_ms.max(0) as u32,
+        silence_duration_ms: settings.silence_duration_ms.max(0) as u32,
+        ..TurnConfig::default()
+    }
+}
+
+/// The brain's view of an agent: its provider chain (with the tenant's keys) and its tools.
+fn brain_spec(
+    config: &AgentConfig,
+    tenant: TenantId,
+    keys: &HashMap<String, Secret<String>>,
+    settings: &LlmSettings,
+) -> Result<AgentSpec, BrainError> {
+    let llm = &config.llm;
+    let providers = std::iter::once(&llm.primary)
+        .chain(&llm.fallbacks)
+        .enumerate()
+        .map(|(i, target)| {
+            // The name keys the circuit breaker: per tenant, so one tenant's bad key never opens another's circuit.
+            let mut provider = ProviderConfig::new(
+                format!("{tenant}/{}#{i}:{}", target.provider, target.model),
+                target.base_url.clone(),
+                target.model.clone(),
+            );
+            provider.api_key = keys.get(&target.provider).map(|k| k.expose().clone());
+            provider.temperature = Some(llm.temperature as f32);
+            provider.max_tokens = Some(llm.max_tokens.max(1) as u32);
+            provider.connect_timeout = settings.connect_timeout;
+            provider.first_token_timeout = settings.first_token_timeout;
+            provider
+        })
+        .collect();
+    let tools = config
+        .tools
+        .iter()
+        .map(|tool| match tool.kind {
+            ToolKind::EndCall => ToolSpec::EndCall,
+            ToolKind::TransferCall => ToolSpec::TransferCall {
+                destinations: tool.destinations.iter().map(|d| d.name.clone()).collect(),
+            },
+            ToolKind::Webhook => {
+                let parameters = tool.parameters.as_ref().map_or_else(
+                    || serde_json::json!({"type": "object", "properties": {}}),
+                    |p| p.0.clone(),
+                );
+                let mut webhook = WebhookTool::new(
+                    tool.name.clone(),
+                    tool.description.clone(),
+                    parameters,
+                    tool.url.clone().unwrap_or_default(),
+                );
+                if tool.method == Some(HttpMethod::Get) {
+                    webhook.method = reqwest::Method::GET;
+                }
+                if let Some(ms) = tool.timeout_ms {
+                    webhook.timeout = Duration::from_millis(ms.max(1) as u64);
+                }
+                ToolSpec::Webhook(webhook)
+            }
+        })
+        .collect();
+    Ok(AgentSpec::new(providers, ToolSet::new(tools)?)?.with_apology(llm.apology_message.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agents::AgentConfigInput;
+    use crate::model::agent::{EndCallRules, InterruptionSettings};
+    use crate::repo::agents::{AgentRow, VersionRow};
+
+    fn agent(config: AgentConfig) -> ActiveAgent {
+        ActiveAgent {
+            agent: AgentRow {
+                id: "a1".into(),
+                name: "Ada".into(),
+                active_version: 3,
+                archived_at: None,
+                created_at: 0,
+                updated_at: 0,
+            },
+            version: VersionRow {
+                agent_id: "a1".into(),
+                version: 3,
+                name: "Ada".into(),
+                config,
+                note: None,
+                created_by: "test".into(),
+                created_at: 0,
+            },
+        }
+    }
+
+    fn settings() -> LlmSettings {
+        LlmSettings {
+            connect_timeout: Duration::from_secs(2),
+            first_token_timeout: Duration::from_secs(4),
+            breaker: crate::brain::BreakerConfig::default(),
+        }
+    }
+
+    fn config() -> AgentConfig {
+        AgentConfigInput {
+            system_prompt: "You are helpful.".into(),
+            first_message: Some("  ".into()),
+            ..Default::default()
+        }
+        .into_config("config")
+        .unwrap()
+    }
+
+    #[test]
+    fn the_plan_carries_the_agents_settings() {
+        let mut config = config();
+        config.turn_detection.silence_duration_ms = 700;
+        config.end_call = EndCallRules {
+            max_duration_secs: 60,
+            silence_timeout_secs: 9,
+            end_phrases: vec!["goodbye".into()],
+            silence_reprompt: "Hello?".into(),
+        };
+        let plan = CallPlan::new(
+            &agent(config),
+            TenantId::generate(),
+            &HashMap::new(),
+            &settings(),
+        );
+        assert_eq!((plan.agent_id.as_str(), plan.version), ("a1", 3));
+        assert_eq!(plan.turns.silence_duration_ms, 700);
+        assert!(plan.brain.is_ok());
+        assert_eq!(
+            plan.first_message, None,
+            "a blank first message is no first message"
+        );
+        assert_eq!(plan.ending.max_duration, Duration::from_secs(60));
+        assert_eq!(plan.ending.silence_timeout, Duration::from_secs(9));
+        assert_eq!(plan.ending.end_phrases, ["goodbye"]);
+    }
+
+    #[test]
+    fn barge_in_thresholds() {
+        let plan_with = |enabled, min_words, min_duration_ms| {
+            let mut config = config();
+            config.interruption = InterruptionSettings {
+                enabled,
+                min_words,
+                min_duration_ms,
+            };
+            CallPlan::new(
+                &agent(config),
+                TenantId::generate(),
+                &HashMap::new(),
+                &settings(),
+            )
+            .barge_in
+        };
+        let by_duration = plan_with(true, 2, 300);
+        assert_eq!(by_duration.after_speaking, Some(Duration::from_millis(300)));
+        assert_eq!(by_duration.min_words, Some(2));
+        assert_eq!(plan_with(true, 0, 0).after_speaking, Some(Duration::ZERO));
+        let by_words = plan_with(true, 3, 0);
+        assert_eq!(
+            (by_words.after_speaking, by_words.min_words),
+            (None, Some(3))
+        );
+        assert!(!plan_with(false, 0, 0).enabled);
+    }
+
+    #[test]
+    fn tenant_keys_reach_only_their_provider() {
+        let keys = HashMap::from([("groq".to_string(), Secret::new("gsk_123".to_string()))]);
+        let plan = CallPlan::new(&agent(config()), TenantId::generate(), &keys, &settings());
+        let spec = plan.brain.unwrap();
+        assert!(
+            spec.providers().iter().all(|p| p.config.api_key.is_none()),
+            "openai has no key here"
+        );
+    }
+}

@@ -1,0 +1,17 @@
+//! Value types shared by the domain, storage and the API: small enums and records that say what something
+//! is, with no I/O. `repo` stores them, domain modules decide with them, `graphql` exposes them.
+//!
+//! - [`agent`]: an agent's versioned configuration ([`AgentConfig`]), complete and valid once stored.
+//! - [`call`]: call status (the state machine), direction, transport, speaker.
+//! - [`role`]: member and API key roles.
+//! - [`usage`]: metered quantities.
+
+pub mod agent;
+pub mod call;
+pub mod role;
+pub mod usage;
+
+pub use agent::AgentConfig;
+pub use call::{CallStatus, Direction, Speaker, Transport};
+pub use role::Role;
+pub use usage::{Metric, NewUsage};
