@@ -5,39 +5,46 @@
 //!
 //! # Layout
 //!
-//! | module | role |
-//! |---|---|
-//! | [`cli`] | the `voxedge` command line: `serve`, `tenant`, `migrate`, `schema`, `backup`, `restore` |
-//! | [`config`] | settings (flags with env fallbacks) and the data directory layout |
-//! | [`app`] | assembly: opens storage, builds [`app::AppState`], serves until stopped |
-//! | [`shutdown`] | graceful shutdown: drain, grace period, close live sessions |
-//! | [`telemetry`] | JSON logs (tracing) and Prometheus metrics |
-//! | [`error`] | the one client-facing error type and its stable codes |
-//! | [`db`] | storage engine: catalog + one SQLite file per tenant, migrations, cache, backup |
-//! | [`repo`] | SQL, as plain functions over a connection |
-//! | [`auth`] | principals, roles and permissions, API keys, access and session tokens, credential checks |
-//! | [`identity`] | users, sign-up/sign-in sessions with rotating refresh tokens, members, invitations |
-//! | [`ratelimit`] | per-tenant and per-IP request limits, sign-in lock-outs |
-//! | [`secrets`] | the server master key, derived subkeys, encryption of tenant secrets at rest |
-//! | [`redact`] | keeping emails, phone numbers and credentials out of logs |
-//! | [`clock`] | "now", movable in tests |
-//! | [`audit`] | the tenant audit log |
-//! | [`tenants`] | provisioning tenants |
-//! | [`agents`] | voice agents and their versioned configuration |
-//! | [`calls`] | calls, their state machine, timeline and transcripts |
-//! | [`events`] | the per-tenant live event bus behind subscriptions |
-//! | [`webhooks`] | signed outgoing webhooks: outbox, dispatcher, retries |
-//! | [`telephony`] | the tenant's Twilio account, phone numbers → agents, signed voice webhooks answered with TwiML |
-//! | [`audio`] | audio frames, G.711, PCM16, streaming resampling, WAV |
-//! | [`voice`] | voice engines: Silero VAD and turn detection, Whisper STT, Piper TTS, model loading |
-//! | [`live`] | live calls over WebSocket: Realtime and Twilio protocols, listening, transcribing, answering, barge-in, recording |
-//! | [`usage`] | metered usage (call time, audio transcribed, tokens, characters) |
-//! | [`brain`] | the agent's brain: streaming LLM replies over a provider chain, tools, circuit breakers |
-//! | [`graphql`] | the GraphQL schema, one file per domain |
-//! | [`http`] | routes: GraphQL over HTTP and WebSocket, Twilio voice webhook, health, metrics |
+//! | layer | module | role |
+//! |---|---|---|
+//! | edge | [`cli`] | the `voxedge` command line: `serve`, `tenant`, `migrate`, `schema`, `backup`, `restore` |
+//! | | [`app`] | assembly: loads the voice models, opens the [`state`], binds, serves until stopped |
+//! | | [`state`] | [`state::AppState`], the one value the edges share; domain code never takes it |
+//! | | [`http`] | routes: GraphQL over HTTP and WebSocket, live-call WebSockets, Twilio voice webhook, ops |
+//! | | [`graphql`] | the GraphQL schema, one file per domain; resolvers stay thin |
+//! | | [`error`] | the one table of error codes, and [`error::ApiError`], every layer's error as clients see it |
+//! | live calls | [`live`] | Realtime and Twilio protocols, admission, the call plan, listening, answering, recording |
+//! | | [`voice`] | voice engines: Silero VAD and turn detection, Whisper STT, Piper TTS, model loading |
+//! | | [`brain`] | the agent's brain: streaming LLM replies over a provider chain, tools, circuit breakers |
+//! | | [`audio`] | audio frames, G.711, PCM16, streaming resampling, WAV |
+//! | domain | [`tenants`] | [`tenants::Tenant`], the handle domain functions work through; provisioning |
+//! | | [`agents`] | voice agents and their versioned configuration, LLM keys |
+//! | | [`calls`] | calls, their state machine, timeline and transcripts |
+//! | | [`identity`] | users, sign-up/sign-in sessions with rotating refresh tokens, members, invitations |
+//! | | [`auth`] | principals, roles and permissions, API keys, access and session tokens, credential checks |
+//! | | [`webhooks`] | signed outgoing webhooks: outbox, dispatcher, retries |
+//! | | [`telephony`] | the tenant's Twilio account, phone numbers → agents, TwiML, outbound calls |
+//! | | [`audit`] | the tenant audit log |
+//! | | [`events`] | the per-tenant live event bus behind subscriptions |
+//! | | [`ratelimit`] | per-tenant and per-IP request limits, sign-in lock-outs |
+//! | values | [`model`] | value types shared by domain, storage and API: roles, call states, metrics, agent config |
+//! | storage | [`repo`] | SQL, as plain functions over a connection, returning [`db::StorageError`] |
+//! | | [`db`] | storage engine: catalog + one SQLite file per tenant, migrations, cache, backup |
+//! | support | [`config`] | settings (flags with env fallbacks) and the data directory layout |
+//! | | [`clock`] | "now" (movable in tests) and how stored times are shown |
+//! | | [`secrets`] | the server master key, derived subkeys, encryption of tenant secrets at rest |
+//! | | [`redact`] | keeping emails, phone numbers and credentials out of logs |
+//! | | [`shutdown`] | graceful shutdown: drain, grace period, close live sessions |
+//! | | [`telemetry`] | JSON logs (tracing) and Prometheus metrics |
 //!
-//! Requests flow `http` → `auth` (principal) → `graphql` resolvers → domain functions → `repo` SQL on a
-//! tenant [`db::Database`], whose SQLite work runs on the blocking pool.
+//! Requests flow `http` → `auth` (principal) → `graphql` resolvers → domain functions (given a
+//! [`tenants::Tenant`] or the service they need) → `repo` SQL on a [`db::Database`], whose SQLite work runs on
+//! the blocking pool. Each layer has its own error enum; the edge turns any of them into an
+//! [`error::ApiError`] with one generic conversion, its code taken from the one table in [`error`].
+//!
+//! A live call flows `http` → [`live::admit`] (credential, limits, agent → [`live::plan::CallPlan`], call
+//! record) → [`live::session`], which never sees the app state: VAD runs as its own stage, transcripts and the
+//! timeline are written by a recorder task, and the agent answers through [`brain`] and [`voice`].
 
 pub mod agents;
 pub mod app;
@@ -56,14 +63,15 @@ pub mod graphql;
 pub mod http;
 pub mod identity;
 pub mod live;
+pub mod model;
 pub mod ratelimit;
 pub mod redact;
 pub mod repo;
 pub mod secrets;
 pub mod shutdown;
+pub mod state;
 pub mod telemetry;
 pub mod telephony;
 pub mod tenants;
-pub mod usage;
 pub mod voice;
 pub mod webhooks;
