@@ -7,7 +7,7 @@ import { AGENT_NAMES } from "./queries";
 /** The filter form; applies on submit so typing in the search box does not query on every key. */
 export function CallFilters({ filter, onApply }: { filter: CallFilter; onApply: (filter: CallFilter) => void }) {
   const [draft, setDraft] = useState(filter);
-  const { data } = useQuery<{ agents: { nodes: { id: string; name: string }[] } }>(AGENT_NAMES);
+  const { data } = useQuery(AGENT_NAMES);
   const toggle = (status: CallStatus) =>
     setDraft((d) => ({
       ...d,
@@ -56,7 +56,7 @@ export function CallFilters({ filter, onApply }: { filter: CallFilter; onApply: 
           </select>
         </label>
         <label>
-          From
+          Since
           <input
             type="datetime-local"
             value={isoToLocalInput(draft.createdAfter)}
@@ -64,7 +64,7 @@ export function CallFilters({ filter, onApply }: { filter: CallFilter; onApply: 
           />
         </label>
         <label>
-          To
+          Until
           <input
             type="datetime-local"
             value={isoToLocalInput(draft.createdBefore)}
