@@ -68,7 +68,13 @@ export function Layout() {
         <nav aria-label="Main">
           {navFor(session.role).map((group) => (
             <div className="nav-group" key={group.label}>
-              <div className="nav-group-label">{group.label}</div>
+              {group.to ? (
+                <NavLink to={group.to} end className="nav-group-label">
+                  {group.label}
+                </NavLink>
+              ) : (
+                <div className="nav-group-label">{group.label}</div>
+              )}
               {group.items.map((item) => (
                 <NavLink key={item.to} to={item.to}>
                   {item.label}

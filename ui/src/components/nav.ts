@@ -12,6 +12,8 @@ export interface NavItem {
 
 export interface NavGroup {
   label: string;
+  /** An overview page of the group, if it has one. */
+  to?: string;
   items: NavItem[];
 }
 
@@ -32,6 +34,7 @@ export const NAV: NavGroup[] = [
   },
   {
     label: "Settings",
+    to: "/settings",
     items: [
       { to: "/settings/workspace", label: "Workspace", permission: "ReadTenant" },
       { to: "/settings/members", label: "Members", permission: "ReadMembers" },

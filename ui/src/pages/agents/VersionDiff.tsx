@@ -14,7 +14,7 @@ export function VersionDiff({ agent, version }: { agent: AgentFieldsFragment; ve
   const lines = diffLines(render(agent.name, agent.config), render(old.name, old.config));
   if (lines.every((l) => l.kind === "same")) return <div className="muted">Same as the active version.</div>;
   return (
-    <pre className="diff" aria-label={`Changes from active to v${version}`}>
+    <pre className="diff" tabIndex={0} aria-label={`Changes from active to v${version}`}>
       {lines
         .filter((l) => l.kind !== "same")
         .map((l, i) => (

@@ -126,7 +126,7 @@ function DeliveryRow({
       {open && (
         <tr className="payload-row">
           <td colSpan={6}>
-            <pre className="json">{pretty(d.payload)}</pre>
+            <pre className="json" tabIndex={0}>{pretty(d.payload)}</pre>
           </td>
         </tr>
       )}
