@@ -64,18 +64,18 @@ test("telephony: connect Twilio (token never shown, voice URL to copy), route a 
   // A malformed SID comes back as a field error, said beside the field.
   await page.getByRole("button", { name: "Connect Twilio" }).click();
   await page.getByLabel("Account SID").fill("AC123");
-  await page.getByLabel("Auth token").fill("0123456789abcdef0123456789abcdef");
+  await page.getByLabel("Auth token").fill("fedcba9876543210fedcba9876543210");
   await page.getByRole("button", { name: "Save account" }).click();
   await field(page, "Account SID").locator(".field-error").waitFor();
 
   await page.getByLabel("Account SID").fill("AC0123456789abcdef0123456789abcdef");
   await page.getByRole("button", { name: "Save account" }).click();
   const account = page.getByTestId("twilio-account");
-  await account.getByText("…cdef").waitFor();
+  await account.getByText("…3210").waitFor();
   await account.getByText("AC0123456789abcdef0123456789abcdef").waitFor();
   const voiceUrl = await account.getByTestId("voice-url").textContent();
   assert.equal(voiceUrl, `${server.url}/v1/twilio/${owner.tenant.id}/voice`);
-  assert.ok(!(await page.content()).includes("0123456789abcdef0123456789abcdef"), "the auth token is never shown");
+  assert.ok(!(await page.content()).includes("fedcba9876543210"), "the auth token is never shown");
   await account.getByRole("button", { name: "Copy" }).waitFor();
 
   // A number, written as people write them, routed to the front desk.
@@ -123,7 +123,7 @@ test("members: an owner changes a member's role; renaming the workspace shows at
   await page.getByRole("button", { name: "Rename" }).click();
   await eventually(async () => assert.equal(await page.getByTestId("tenant-name").textContent(), "Roles Corporation"));
   assert.equal(await page.getByTestId("workspace-name").textContent(), "Roles Corporation");
-  assert.equal(await page.getByTestId("workspace-region").locator("xpath=text()").first().textContent(), "Any region");
+  assert.match(await page.getByTestId("workspace-region").textContent(), /^Any region/);
   await page.close();
 });
 

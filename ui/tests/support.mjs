@@ -186,7 +186,8 @@ export async function signInThroughPortal(page, server, email) {
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByTestId("signed-in-as").waitFor();
+  // Attached, not visible: on a phone the navigation that shows who is signed in is folded away.
+  await page.getByTestId("signed-in-as").waitFor({ state: "attached" });
 }
 
 /** A minimal agent configuration. */

@@ -55,7 +55,7 @@ test("no microphone: the page says so and what to do, and no call is made", asyn
   assert.equal(await notice.getAttribute("data-problem"), "missing");
   assert.match(await notice.textContent(), /No microphone found\..*Type only/);
   assert.equal(await page.locator("[data-code=NETWORK]").count(), 0, "not reported as a network error");
-  assert.match(await page.getByTestId("talk-status").textContent(), /idle/);
+  assert.match(await page.getByTestId("talk-status").textContent(), /ready/);
   const calls = await server.gql(`{ calls(first: 5) { nodes { id } } }`, {}, owner.accessToken);
   assert.equal(calls.calls.nodes.length, 0, "no call was started");
   await screenshot(page, "talk-no-microphone-1280");
@@ -95,7 +95,7 @@ test("an agent whose language model is unreachable: the page says the provider c
   await problems.waitFor();
   await eventually(async () => {
     const text = await problems.textContent();
-    assert.match(text, /The custom model could not be reached/);
+    assert.match(text, /The custom model local-model \(primary\) could not be reached/);
     assert.match(text, /every language model it may use failed/);
   });
   await problems.getByRole("link", { name: "Settings → LLM keys" }).waitFor();

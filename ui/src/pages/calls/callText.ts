@@ -61,9 +61,25 @@ export interface CallProblem {
 
 const LLM_KEYS = { label: "Settings → LLM keys", to: "/settings/llm-keys" };
 
+/**
+ * The provider of a timeline entry in words. The server names it as its circuit breaker does,
+ * `<tenant>/<provider>#<position>:<model>` (position 0 is the primary, then the fallbacks).
+ */
+export function providerLabel(name: string): string {
+  const parsed = /^[^/]*\/(.+)#(\d+):(.*)$/.exec(name);
+  if (!parsed) return name ? `The ${name} model` : "The language model";
+  const [, provider, position, model] = parsed;
+  const which = position === "0" ? "primary" : `fallback ${position}`;
+  return `The ${provider} model ${model} (${which})`;
+}
+
 /** What `llm_provider_failed.code` means, for the provider named. */
 function providerFailure(provider: string, code: string): CallProblem {
-  const p = provider ? `The ${provider} model` : "The language model";
+  return { ...describeFailure(provider, code), key: `llm_provider_failed:${provider}:${code}` };
+}
+
+function describeFailure(provider: string, code: string): CallProblem {
+  const p = providerLabel(provider);
   switch (code) {
     case "provider_unreachable":
       return {

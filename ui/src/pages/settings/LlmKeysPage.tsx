@@ -30,7 +30,7 @@ export function LlmKeysPage() {
   const keys = useQuery(LLM_KEYS);
   const agents = useQuery(AGENT_PROVIDERS);
   const remove = useMutation(DELETE_LLM_KEY);
-  const [provider, setProvider] = useState(PROVIDERS[0]);
+  const [chosenProvider, setProvider] = useState<string>();
   const [notice, setNotice] = useState<string>();
   const keyInput = useRef<HTMLInputElement>(null);
 
@@ -42,6 +42,8 @@ export function LlmKeysPage() {
   }
   const withKey = new Set(keys.data?.llmKeys.map((k) => k.provider));
   const missing = [...users.keys()].filter((p) => !withKey.has(p) && !KEYLESS_PROVIDERS.includes(p));
+  // The form starts at the key most needed: one agents use but lack, else any provider without one.
+  const provider = chosenProvider ?? missing[0] ?? PROVIDERS.find((p) => !withKey.has(p)) ?? PROVIDERS[0];
 
   const replace = (p: string) => {
     setProvider(p);
@@ -52,8 +54,8 @@ export function LlmKeysPage() {
     <>
       <PageHeader title="LLM keys" />
       <p className="muted">
-        Agents name a provider (<Link to="/agents">agent</Link> → Language model); calls use this workspace's key for
-        it. Keys are stored encrypted and never shown again — only their last four characters.
+        Each <Link to="/agents">agent</Link> names its language model's provider; its calls use this workspace's key
+        for that provider. Keys are stored encrypted and never shown again — only their last four characters.
       </p>
       {missing.length > 0 && keys.data && (
         <div className="notice notice-warn" role="status" data-testid="missing-keys">

@@ -28,6 +28,13 @@ const CALL_TIMELINE = graphql(`
   query TalkCallTimeline($id: ID!) { call(id: $id) { id status endedReason events(first: 100) { nodes { type data } } } }
 `);
 
+const STATUS_WORDS: Record<TalkStatus, string> = {
+  idle: "ready",
+  connecting: "connecting…",
+  connected: "connected",
+  closed: "call ended",
+};
+
 const MODES: { value: TalkMode; label: string; hint: string }[] = [
   { value: "hands-free", label: "Hands-free", hint: "Just talk; the agent answers when you pause, and you can interrupt it." },
   { value: "push-to-talk", label: "Push to talk", hint: "Hold the button or the space bar while you speak: background noise is ignored." },
@@ -105,7 +112,13 @@ export function TalkPage() {
         callIdRef.current = id;
         setCallId(id);
       },
-      onResponseDone: () => callIdRef.current && void readTimeline(callIdRef.current),
+      onResponseDone: () => {
+        const id = callIdRef.current;
+        if (!id) return;
+        void readTimeline(id);
+        // Timeline entries are written as the response runs; a late one is caught a moment later.
+        setTimeout(() => void readTimeline(id), 1500);
+      },
     });
     talk.current = session;
     try {
@@ -202,7 +215,7 @@ export function TalkPage() {
               </button>
             )}
             <span className="talk-status" data-testid="talk-status">
-              <span className={`dot dot-${status.status}`} /> {status.status}
+              <span className={`dot dot-${status.status}`} /> {STATUS_WORDS[status.status]}
               {status.detail && <span className="muted"> — {status.detail}</span>}
             </span>
             {mode !== "text" && <meter className="level" min={0} max={0.3} value={level} aria-label="Microphone level" />}
