@@ -191,3 +191,26 @@ test("on a phone the navigation is behind a menu button, and a skip link leads t
   assert.equal(await page.evaluate(() => document.activeElement?.id), "main");
   await context.close();
 });
+
+test("a list that fails to load says why and offers Retry, which loads it", async () => {
+  const page = await browser.newPage();
+  page.setDefaultTimeout(10_000);
+  await signInThroughPortal(page, server, owner.email);
+  let refused = 0;
+  await page.route("**/graphql", async (route) => {
+    if (refused === 0 && route.request().postData()?.includes("query Calls(")) {
+      refused++;
+      const error = { message: "shutting down", extensions: { code: "SERVICE_UNAVAILABLE" } };
+      await route.fulfill({ status: 503, contentType: "application/json", body: JSON.stringify({ errors: [error] }) });
+    } else {
+      await route.continue();
+    }
+  });
+  await page.goto(`${server.url}/calls`);
+  await page.getByText("The server is busy or restarting").waitFor();
+  await page.getByRole("button", { name: "Retry" }).click();
+  await page.getByTestId("call-row").first().waitFor();
+  assert.equal(refused, 1);
+  assert.equal(await page.getByRole("button", { name: "Retry" }).count(), 0);
+  await page.close();
+});

@@ -155,3 +155,29 @@ test("audit log: reloading a page adds no session refresh, and refreshes are hid
   await eventually(async () => assert.equal(await rows.filter({ hasText: "refreshSession" }).count(), before));
   await page.close();
 });
+
+test("a viewer sees settings but cannot change them", async () => {
+  const owner = await signUpByApi(server, "view-owner", "View Corp");
+  await createAgentByApi(server, owner.accessToken, "Front desk");
+  const invite = await server.gql(`mutation { inviteMember(input: {email: "viewer@example.com", role: VIEWER}) { token } }`, {}, owner.accessToken);
+  await server.gql(
+    `mutation($input: AcceptInviteInput!) { acceptInvite(input: $input) { user { id } } }`,
+    { input: { token: invite.inviteMember.token, password: PASSWORD, name: "Viewer" } },
+  );
+  const page = await browser.newPage();
+  page.setDefaultTimeout(10_000);
+  await signInThroughPortal(page, server, "viewer@example.com");
+  for (const [link, forbidden] of [
+    ["Workspace", "Rename"],
+    ["LLM keys", "Save key"],
+    ["Phone numbers", "Connect Twilio"],
+    ["Members", "Invite"],
+  ]) {
+    await page.getByRole("link", { name: link, exact: true }).click();
+    await settled(page);
+    assert.equal(await page.getByRole("button", { name: forbidden }).count(), 0, `${link}: no ${forbidden}`);
+  }
+  assert.equal(await page.getByRole("link", { name: "API keys" }).count(), 0);
+  assert.equal(await page.getByRole("link", { name: "Webhooks" }).count(), 0);
+  await page.close();
+});

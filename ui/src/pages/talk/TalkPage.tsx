@@ -245,11 +245,10 @@ export function TalkPage() {
               </li>
             ))}
           </ul>
-          {callId && (
-            <Link to={`/calls/${callId}`} className="small">
-              See the call's timeline
-            </Link>
-          )}
+          <div className="row small">
+            {callId && <Link to={`/calls/${callId}`}>See the call's timeline</Link>}
+            <Link to={`/agents/${chosen}`}>Open the agent's settings</Link>
+          </div>
         </div>
       )}
       {tokenExpiry && (
