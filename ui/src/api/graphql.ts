@@ -6,9 +6,6 @@ import { ApiError } from "./errors";
 
 export type { TypedDocumentString };
 
-/** The variables of a document, as a rest parameter: optional when the operation has none required. */
-export type VariablesArg<V> = Record<string, never> extends V ? [variables?: V] : [variables: V];
-
 /** Runs one operation; resolves with `data`, rejects with the first error as an `ApiError`. */
 export async function postGraphql<R, V>(
   document: TypedDocumentString<R, V>,

@@ -11,11 +11,7 @@ export const PROVIDERS = ["openai", "groq", "together", "ollama", "vllm", "custo
 export const KEYLESS_PROVIDERS = ["ollama", "vllm", "custom"];
 export const TOOL_KINDS: ToolKind[] = ["WEBHOOK", "END_CALL", "TRANSFER_CALL"];
 
-interface LlmTarget {
-  provider: string;
-  model: string;
-  baseUrl: string;
-}
+type LlmTarget = AgentConfig["llm"]["primary"];
 
 export interface TargetForm {
   provider: string;

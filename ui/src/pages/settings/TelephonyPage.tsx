@@ -11,7 +11,7 @@ import { LoadError, Skeleton } from "../../components/Loading";
 import { PageHeader } from "../../components/PageHeader";
 import { formatTime } from "../../format";
 import { graphql } from "../../gql";
-import type { PhoneNumberFieldsFragment, TwilioAccountFieldsFragment } from "../../gql/graphql";
+import type { PhoneNumberFieldsFragment, TelephonyQuery, TwilioAccountFieldsFragment } from "../../gql/graphql";
 
 graphql(`fragment TwilioAccountFields on TwilioAccount { accountSid authTokenLast4 voiceUrl createdAt updatedAt }`);
 graphql(`fragment PhoneNumberFields on PhoneNumber { id number label agent { id name } createdAt }`);
@@ -37,7 +37,7 @@ const UPDATE_NUMBER = graphql(`
 `);
 const REMOVE_NUMBER = graphql(`mutation RemovePhoneNumber($id: ID!) { removePhoneNumber(id: $id) }`);
 
-type Agents = { id: string; name: string }[];
+type Agents = TelephonyQuery["agents"]["nodes"];
 
 /** The workspace's Twilio account and the numbers whose calls its agents answer. */
 export function TelephonyPage() {

@@ -9,6 +9,7 @@ import { LoadError, Skeleton } from "../../components/Loading";
 import { PageHeader } from "../../components/PageHeader";
 import { formatTime } from "../../format";
 import { graphql } from "../../gql";
+import type { WorkspaceQuery } from "../../gql/graphql";
 
 const WORKSPACE = graphql(`
   query Workspace { viewer { role tenant { id slug name region plan createdAt } } }
@@ -87,7 +88,7 @@ export function WorkspacePage() {
   );
 }
 
-type Tenant = { id: string; slug: string; name: string; region: string | null; plan: string; createdAt: string };
+type Tenant = WorkspaceQuery["viewer"]["tenant"];
 
 function RenameForm({ name, onRenamed }: { name: string; onRenamed: (tenant: Tenant) => void }) {
   const [draft, setDraft] = useState(name);
