@@ -151,6 +151,12 @@ export class SessionStore {
     if (!this.session) return;
     this.session = { ...this.session, tenant: { ...this.session.tenant, name } };
     writeTenantName(this.session.tenant.id, name);
+    try {
+      const stored = JSON.parse(sessionStorage.getItem(ACCESS_KEY) ?? "null");
+      if (stored) sessionStorage.setItem(ACCESS_KEY, JSON.stringify({ ...stored, session: this.session }));
+    } catch {
+      // A reload shows the old name until the next refresh; nothing else depends on it.
+    }
     this.emit();
   }
 
