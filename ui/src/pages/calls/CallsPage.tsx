@@ -85,8 +85,10 @@ function CallList({ filter }: { filter: CallFilter }) {
                   <Link to={`/calls/${c.id}`}>{formatTime(c.createdAt)}</Link>
                 </td>
                 <td data-label="Status">
-                  <StatusBadge value={c.status} />
-                  {c.endedReason && <div className="muted small">{endedReasonLabel(c.endedReason)}</div>}
+                  <div>
+                    <StatusBadge value={c.status} />
+                    {c.endedReason && <div className="muted small">{endedReasonLabel(c.endedReason)}</div>}
+                  </div>
                 </td>
                 <td data-label="Agent">{c.agent.name}</td>
                 <td data-label="Direction">
