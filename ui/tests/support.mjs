@@ -4,7 +4,8 @@
 
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtemp, rm } from "node:fs/promises";
+import { access, mkdir, mkdtemp, rm } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
@@ -16,6 +17,31 @@ const repoDir = path.resolve(uiDir, "..");
 const binary = process.env.VOXEDGE_BIN ?? path.join(repoDir, "target/debug/voxedge");
 
 export const PASSWORD = "correct horse battery staple";
+
+/** Screenshots of the browser tests (git-ignored); look at them after a run. */
+export const OUTPUT_DIR = path.join(uiDir, "test-output");
+
+/**
+ * `serve` flags for a server that runs live calls with the real voice models: VAD and Whisper from
+ * `VOXEDGE_TEST_MODELS_DIR` (default ../shared/models, as for the Rust tests) and ONNX Runtime from
+ * `VOXEDGE_ORT_DYLIB` (scripts/test-ui fetches it). The vocab-only Whisper file loads in milliseconds;
+ * no TTS voice, so agents answer in text. Fails, rather than skips, when something is missing.
+ */
+export async function voiceArgs() {
+  const models = process.env.VOXEDGE_TEST_MODELS_DIR ?? path.resolve(repoDir, "../shared/models");
+  const ort = process.env.VOXEDGE_ORT_DYLIB ?? path.join(repoDir, ".cache/onnxruntime/libonnxruntime.so");
+  for (const file of [path.join(models, "silero_vad.onnx"), path.join(models, "for-tests-ggml-tiny.en.bin"), ort]) {
+    await access(file).catch(() => {
+      throw new Error(`voice test needs ${file} (set VOXEDGE_TEST_MODELS_DIR / VOXEDGE_ORT_DYLIB, or run scripts/test-ui)`);
+    });
+  }
+  return [
+    "--models-dir", models,
+    "--stt-model", "for-tests-ggml-tiny.en.bin",
+    "--tts-model", "no-voice-in-this-test.onnx",
+    "--ort-dylib", ort,
+  ];
+}
 
 /** A server of our own: `url`, the GraphQL helper `gql`, and `stop()`. `extraArgs` go to `serve`. */
 export async function startServer(extraArgs = []) {
@@ -83,7 +109,8 @@ export async function gql(url, query, variables = {}, token) {
   return body.data;
 }
 
-export async function launchBrowser() {
+/** Chromium; `{ microphone: false }` leaves out the synthetic microphone (getUserMedia finds none). */
+export async function launchBrowser({ microphone = true } = {}) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     args: [
@@ -94,11 +121,45 @@ export async function launchBrowser() {
       "--disable-quic",
       "--no-first-run",
       "--disable-gpu",
-      // A synthetic microphone, allowed without a prompt, for the talk page.
+      // Media requests are allowed without a prompt; with `microphone`, a synthetic one (a beep).
       "--use-fake-ui-for-media-stream",
-      "--use-fake-device-for-media-stream",
+      ...(microphone ? ["--use-fake-device-for-media-stream"] : []),
       "--autoplay-policy=no-user-gesture-required",
     ],
+  });
+}
+
+const axeSource = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
+
+/** axe-core's serious and critical violations on the page as it is now (WCAG 2.x A and AA rules). */
+export async function seriousViolations(page) {
+  if (!(await page.evaluate(() => typeof window.axe !== "undefined"))) await page.addScriptTag({ path: axeSource });
+  const results = await page.evaluate(() =>
+    window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] } }),
+  );
+  return results.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 5).map((n) => n.target.join(" ") + " — " + n.failureSummary) }));
+}
+
+/** Saves a full-page screenshot as test-output/screens/NAME.png. */
+export async function screenshot(page, name) {
+  const dir = path.join(OUTPUT_DIR, "screens");
+  await mkdir(dir, { recursive: true });
+  await page.screenshot({ path: path.join(dir, `${name}.png`), fullPage: true });
+}
+
+/** Whether the page is wider than the window (the document scrolls sideways). */
+export async function horizontalOverflow(page) {
+  return page.evaluate(() => {
+    const width = document.documentElement.scrollWidth;
+    if (width <= window.innerWidth) return null;
+    // The widest elements reaching past the window, to say what to fix.
+    const culprits = [...document.querySelectorAll("body *")]
+      .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1)
+      .slice(0, 5)
+      .map((e) => `${e.tagName.toLowerCase()}${e.className ? "." + String(e.className).split(" ").join(".") : ""} right=${Math.round(e.getBoundingClientRect().right)}`);
+    return { width, window: window.innerWidth, culprits };
   });
 }
 
@@ -125,16 +186,17 @@ export async function signInThroughPortal(page, server, email) {
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByTestId("signed-in-as").waitFor();
+  // Attached, not visible: on a phone the navigation that shows who is signed in is folded away.
+  await page.getByTestId("signed-in-as").waitFor({ state: "attached" });
 }
 
 /** A minimal agent configuration. */
 export const AGENT_CONFIG = { systemPrompt: "You answer questions about orders.", tools: [] };
 
-export async function createAgentByApi(server, token, name) {
+export async function createAgentByApi(server, token, name, config = AGENT_CONFIG) {
   const data = await server.gql(
     `mutation($input: CreateAgentInput!) { createAgent(input: $input) { id } }`,
-    { input: { name, config: AGENT_CONFIG } },
+    { input: { name, config } },
     token,
   );
   return data.createAgent.id;
@@ -156,4 +218,10 @@ export async function eventually(check, timeoutMs = 10_000) {
 /** The form field (label, control, error) labelled `label`. */
 export function field(page, label) {
   return page.locator(".field").filter({ has: page.getByLabel(label, { exact: true }) });
+}
+
+/** Waits until the page shows its heading and nothing is loading any more. */
+export async function settled(page) {
+  await page.locator("h1").first().waitFor();
+  await page.waitForFunction(() => !document.querySelector(".skeleton, .splash"));
 }

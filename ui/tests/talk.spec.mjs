@@ -104,3 +104,49 @@ test("talk page mints a session token and streams the microphone over the realti
   assert.ok(loudest > 1000, `the microphone was silent (peak ${loudest})`);
   await page.close();
 });
+
+test("push to talk: the server's turn detection is off, audio goes out only while the space bar is held, and release commits the turn", async () => {
+  const owner = await signUpByApi(server, "ptt-owner", "PTT Corp");
+  const agentId = await createAgentByApi(server, owner.accessToken, "Walkie talkie");
+  const page = await browser.newPage();
+  page.setDefaultTimeout(10_000);
+  const received = [];
+  await page.routeWebSocket(/\/v1\/realtime/, (ws) => {
+    ws.onMessage((message) => received.push({ event: JSON.parse(message), at: Date.now() }));
+  });
+  await signInThroughPortal(page, server, owner.email);
+  await page.goto(`${server.url}/talk?agent=${agentId}`);
+  await page.getByLabel("Push to talk").check();
+  await page.getByRole("button", { name: "Start talking" }).click();
+  await eventually(async () => assert.match(await page.getByTestId("talk-status").textContent(), /connected/));
+  const hold = page.getByRole("button", { name: /Hold to talk/ });
+  await hold.waitFor();
+
+  // The microphone is open (the fake one beeps) but nothing is sent while the button is up.
+  await eventually(() => assert.equal(received[0]?.event.type, "session.update"));
+  assert.equal(received[0].event.session.turn_detection, null);
+  await page.waitForTimeout(700);
+  const types = () => received.map((r) => r.event.type);
+  assert.ok(!types().includes("input_audio_buffer.append"), `sent while not held: ${types()}`);
+
+  // Space held for ~0.8 s: a clear, then audio, then on release one commit.
+  await page.locator("h1").click();
+  await page.keyboard.down("Space");
+  await page.getByRole("button", { name: /release to send/ }).waitFor();
+  await page.waitForTimeout(800);
+  await page.keyboard.up("Space");
+  await eventually(() => assert.ok(types().includes("input_audio_buffer.commit")));
+  const sent = types().filter((t) => t !== "session.update");
+  assert.equal(sent[0], "input_audio_buffer.clear");
+  const appends = sent.filter((t) => t === "input_audio_buffer.append").length;
+  assert.ok(appends >= 20, `about 40 chunks of 20 ms, got ${appends}`);
+  assert.equal(sent.at(-1), "input_audio_buffer.commit");
+  assert.equal(sent.filter((t) => t === "input_audio_buffer.commit").length, 1);
+
+  // Released: silence again.
+  const count = received.length;
+  await page.waitForTimeout(500);
+  assert.equal(received.length, count, "nothing sent after release");
+  await page.getByRole("button", { name: "Hang up" }).click();
+  await page.close();
+});

@@ -1,12 +1,17 @@
-// GraphQL over HTTP: one POST to /graphql (same origin). No client library: the portal needs nothing
-// a fetch does not do.
+// GraphQL over HTTP: one POST to /graphql (same origin). Documents are typed strings generated from
+// schema.graphql (`npm run codegen`, see codegen.ts): the result and variables types travel with them.
 
+import type { TypedDocumentString } from "../gql/graphql";
 import { ApiError } from "./errors";
 
-export type Variables = Record<string, unknown>;
+export type { TypedDocumentString };
 
 /** Runs one operation; resolves with `data`, rejects with the first error as an `ApiError`. */
-export async function postGraphql<T>(query: string, variables: Variables = {}, token?: string): Promise<T> {
+export async function postGraphql<R, V>(
+  document: TypedDocumentString<R, V>,
+  variables: V | undefined,
+  token?: string,
+): Promise<R> {
   const headers: Record<string, string> = {
     "content-type": "application/json",
     accept: "application/graphql-response+json, application/json",
@@ -15,9 +20,9 @@ export async function postGraphql<T>(query: string, variables: Variables = {}, t
   const response = await fetch("/graphql", {
     method: "POST",
     headers,
-    body: JSON.stringify({ query, variables }),
+    body: JSON.stringify({ query: document.toString(), variables: variables ?? {} }),
   });
-  let body: { data?: T | null; errors?: unknown[] };
+  let body: { data?: R | null; errors?: unknown[] };
   try {
     body = await response.json();
   } catch {

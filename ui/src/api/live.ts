@@ -5,7 +5,7 @@
 import { createClient, type Client } from "graphql-ws";
 import { useEffect, useRef, useState } from "react";
 import { ApiError } from "./errors";
-import type { Variables } from "./graphql";
+import type { TypedDocumentString } from "./graphql";
 import { sessions } from "./session";
 
 let client: Client | null = null;
@@ -50,10 +50,10 @@ export type LiveStatus = "connecting" | "live" | "ended" | "error";
  * Subscribes while the component is mounted (and `enabled`), calling `onData` for every result.
  * Returns the subscription's status and error for display.
  */
-export function useSubscription<T>(
-  query: string,
-  variables: Variables,
-  onData: (data: T) => void,
+export function useSubscription<R, V>(
+  document: TypedDocumentString<R, V>,
+  variables: V,
+  onData: (data: R) => void,
   enabled = true,
 ): { status: LiveStatus; error?: ApiError } {
   const [state, setState] = useState<{ status: LiveStatus; error?: ApiError }>({ status: "connecting" });
@@ -64,8 +64,8 @@ export function useSubscription<T>(
   useEffect(() => {
     if (!enabled) return;
     setState({ status: "connecting" });
-    const unsubscribe = liveClient().subscribe<T>(
-      { query, variables: JSON.parse(key) },
+    const unsubscribe = liveClient().subscribe<R>(
+      { query: document.toString(), variables: JSON.parse(key) },
       {
         next: (result) => {
           if (result.errors?.length) {
@@ -80,7 +80,7 @@ export function useSubscription<T>(
       },
     );
     return unsubscribe;
-  }, [query, key, enabled]);
+  }, [document, key, enabled]);
 
   return state;
 }

@@ -1,7 +1,9 @@
 // The role matrix of the README (`Role::allows` on the server), so the portal hides or disables what
 // the signed-in role cannot do. The server still enforces it; this only spares people dead ends.
 
-export type Role = "OWNER" | "ADMIN" | "DEVELOPER" | "VIEWER" | "BILLING";
+import type { Role } from "../gql/graphql";
+
+export type { Role };
 
 export const ROLES: Role[] = ["OWNER", "ADMIN", "DEVELOPER", "VIEWER", "BILLING"];
 
@@ -18,7 +20,11 @@ export type Permission =
   | "EditAgents"
   | "ReadCalls"
   | "ManageCalls"
-  | "ManageWebhooks";
+  | "ManageWebhooks"
+  | "ReadTelephony"
+  | "ManageTelephony"
+  | "ReadBilling"
+  | "ManageBilling";
 
 const MATRIX: Record<Permission, Role[]> = {
   ReadTenant: ["OWNER", "ADMIN", "DEVELOPER", "VIEWER", "BILLING"],
@@ -34,6 +40,10 @@ const MATRIX: Record<Permission, Role[]> = {
   ReadCalls: ["OWNER", "ADMIN", "DEVELOPER", "VIEWER"],
   ManageCalls: ["OWNER", "ADMIN", "DEVELOPER"],
   ManageWebhooks: ["OWNER", "ADMIN", "DEVELOPER"],
+  ReadTelephony: ["OWNER", "ADMIN", "DEVELOPER", "VIEWER"],
+  ManageTelephony: ["OWNER", "ADMIN", "DEVELOPER"],
+  ReadBilling: ["OWNER", "ADMIN", "BILLING"],
+  ManageBilling: ["OWNER", "BILLING"],
 };
 
 export function can(role: Role | undefined, permission: Permission): boolean {

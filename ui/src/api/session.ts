@@ -1,27 +1,44 @@
-// The signed-in session. The access token lives only in memory; the rotating refresh token in
-// localStorage, so a reload (or another tab) can start again from it. Every refresh spends the stored
-// refresh token and stores its successor; tabs take a Web Lock around that so two never spend the same
-// one (the server would treat that as theft and revoke the session).
+// The signed-in session. The rotating refresh token lives in localStorage, so another tab (or a reload
+// after the access token expired) can start again from it. Every refresh spends the stored refresh
+// token and stores its successor; tabs take a Web Lock around that so two never spend the same one (the
+// server would treat that as theft and revoke the session). The short-lived access token is kept in this
+// tab's sessionStorage until it expires, so reloading a page does not spend a refresh token each time
+// (each refresh is a mutation, and every mutation is a row in the audit log).
 
+import { graphql } from "../gql";
+import type { AuthFieldsFragment } from "../gql/graphql";
 import { ApiError } from "./errors";
-import { postGraphql, type Variables } from "./graphql";
-import type { Role } from "./roles";
+import { postGraphql, type TypedDocumentString } from "./graphql";
 
 const REFRESH_KEY = "voxedge.refreshToken";
 const TENANT_NAMES_KEY = "voxedge.tenantNames";
+const ACCESS_KEY = "voxedge.session";
+/** An access token this close to its expiry is not worth keeping across a reload. */
+const EXPIRY_MARGIN_MS = 30_000;
 
-export interface Session {
-  accessToken: string;
-  user: { id: string; email: string; name: string | null };
-  tenant: { id: string; name: string };
-  role: Role;
-}
+export type Session = Omit<AuthFieldsFragment, "refreshToken" | "accessTokenExpiresAt">;
 
-interface AuthPayload extends Session {
-  refreshToken: string;
-}
+graphql(`
+  fragment AuthFields on AuthPayload {
+    accessToken
+    accessTokenExpiresAt
+    refreshToken
+    user { id email name }
+    tenant { id name }
+    role
+  }
+`);
 
-const AUTH_FIELDS = "accessToken refreshToken user { id email name } tenant { id name } role";
+const SIGN_UP = graphql(`mutation SignUp($input: SignUpInput!) { signUp(input: $input) { ...AuthFields } }`);
+const LOGIN = graphql(`mutation Login($input: LoginInput!) { login(input: $input) { ...AuthFields } }`);
+const ACCEPT_INVITE = graphql(`
+  mutation AcceptInvite($input: AcceptInviteInput!) { acceptInvite(input: $input) { ...AuthFields } }
+`);
+const SWITCH_TENANT = graphql(`
+  mutation SwitchTenant($tenantId: ID!) { switchTenant(tenantId: $tenantId) { ...AuthFields } }
+`);
+const REFRESH = graphql(`mutation Refresh($t: String!) { refreshSession(refreshToken: $t) { ...AuthFields } }`);
+const LOGOUT = graphql(`mutation Logout($t: String!) { logout(refreshToken: $t) { sessionId } }`);
 
 /** Codes after which the session cannot be used any more: the person must sign in again. */
 const SESSION_OVER = new Set(["TOKEN_REVOKED", "INVALID_TOKEN", "REFRESH_TOKEN_REUSED", "UNAUTHENTICATED"]);
@@ -29,7 +46,7 @@ const SESSION_OVER = new Set(["TOKEN_REVOKED", "INVALID_TOKEN", "REFRESH_TOKEN_R
 type Listener = () => void;
 
 export class SessionStore {
-  private session: Session | null = null;
+  private session: Session | null = readStoredAccess();
   /** Why the last session ended, shown on the sign-in page. */
   private endedBecause: ApiError | null = null;
   private refreshing: Promise<Session> | null = null;
@@ -53,37 +70,25 @@ export class SessionStore {
   }
 
   async signUp(input: { email: string; password: string; name?: string; tenantName: string }): Promise<void> {
-    const data = await postGraphql<{ signUp: AuthPayload }>(
-      `mutation SignUp($input: SignUpInput!) { signUp(input: $input) { ${AUTH_FIELDS} } }`,
-      { input },
-    );
+    const data = await postGraphql(SIGN_UP, { input });
     this.start(data.signUp);
   }
 
   async login(input: { email: string; password: string; tenantId?: string }): Promise<void> {
-    const data = await postGraphql<{ login: AuthPayload }>(
-      `mutation Login($input: LoginInput!) { login(input: $input) { ${AUTH_FIELDS} } }`,
-      { input },
-    );
+    const data = await postGraphql(LOGIN, { input });
     this.start(data.login);
   }
 
   /** Joins a tenant by invitation: signed in (as the invited email) or with a password. */
   async acceptInvite(input: { token: string; password?: string; name?: string }): Promise<void> {
-    const data = await this.requestMaybeSignedIn<{ acceptInvite: AuthPayload }>(
-      `mutation AcceptInvite($input: AcceptInviteInput!) { acceptInvite(input: $input) { ${AUTH_FIELDS} } }`,
-      { input },
-    );
+    const data = await this.requestMaybeSignedIn(ACCEPT_INVITE, { input });
     this.endSessionQuietly();
     this.start(data.acceptInvite);
   }
 
   /** Tokens for another tenant of the same user; the old session is signed out. */
   async switchTenant(tenantId: string): Promise<void> {
-    const data = await this.request<{ switchTenant: AuthPayload }>(
-      `mutation SwitchTenant($tenantId: ID!) { switchTenant(tenantId: $tenantId) { ${AUTH_FIELDS} } }`,
-      { tenantId },
-    );
+    const data = await this.request(SWITCH_TENANT, { tenantId });
     this.endSessionQuietly();
     this.start(data.switchTenant);
   }
@@ -92,22 +97,20 @@ export class SessionStore {
     const refreshToken = localStorage.getItem(REFRESH_KEY);
     this.clear(null);
     if (refreshToken) {
-      await postGraphql(`mutation Logout($t: String!) { logout(refreshToken: $t) { sessionId } }`, {
-        t: refreshToken,
-      }).catch(() => undefined);
+      await postGraphql(LOGOUT, { t: refreshToken }).catch(() => undefined);
     }
   }
 
   /** Runs an operation as the signed-in user, refreshing once if the access token expired. */
-  async request<T>(query: string, variables: Variables = {}): Promise<T> {
+  async request<R, V>(document: TypedDocumentString<R, V>, variables?: V): Promise<R> {
     const session = this.session ?? (await this.refresh());
     try {
-      return await postGraphql<T>(query, variables, session.accessToken);
+      return await postGraphql(document, variables, session.accessToken);
     } catch (err) {
       if (!(err instanceof ApiError)) throw err;
       if (err.code === "TOKEN_EXPIRED") {
         const renewed = await this.refresh();
-        return postGraphql<T>(query, variables, renewed.accessToken);
+        return postGraphql(document, variables, renewed.accessToken);
       }
       if (SESSION_OVER.has(err.code)) this.clear(err);
       throw err;
@@ -129,10 +132,7 @@ export class SessionStore {
       const refreshToken = localStorage.getItem(REFRESH_KEY);
       if (!refreshToken) throw new ApiError("UNAUTHENTICATED", "not signed in");
       try {
-        const data = await postGraphql<{ refreshSession: AuthPayload }>(
-          `mutation Refresh($t: String!) { refreshSession(refreshToken: $t) { ${AUTH_FIELDS} } }`,
-          { t: refreshToken },
-        );
+        const data = await postGraphql(REFRESH, { t: refreshToken });
         return this.start(data.refreshSession);
       } catch (err) {
         const error = ApiError.from(err);
@@ -146,18 +146,33 @@ export class SessionStore {
     return this.refreshing;
   }
 
+  /** The workspace was renamed: show the new name without waiting for new tokens. */
+  renamedTenant(name: string): void {
+    if (!this.session) return;
+    this.session = { ...this.session, tenant: { ...this.session.tenant, name } };
+    writeTenantName(this.session.tenant.id, name);
+    try {
+      const stored = JSON.parse(sessionStorage.getItem(ACCESS_KEY) ?? "null");
+      if (stored) sessionStorage.setItem(ACCESS_KEY, JSON.stringify({ ...stored, session: this.session }));
+    } catch {
+      // A reload shows the old name until the next refresh; nothing else depends on it.
+    }
+    this.emit();
+  }
+
   /** Display names of tenants seen in this browser (memberships only carry ids). */
   tenantName(id: string): string | undefined {
     return readTenantNames()[id];
   }
 
-  private async requestMaybeSignedIn<T>(query: string, variables: Variables): Promise<T> {
-    return this.session ? this.request<T>(query, variables) : postGraphql<T>(query, variables);
+  private async requestMaybeSignedIn<R, V>(document: TypedDocumentString<R, V>, variables: V): Promise<R> {
+    return this.session ? this.request(document, variables) : postGraphql(document, variables);
   }
 
-  private start(payload: AuthPayload): Session {
-    const { refreshToken, ...session } = payload;
+  private start(payload: AuthFieldsFragment): Session {
+    const { refreshToken, accessTokenExpiresAt, ...session } = payload;
     localStorage.setItem(REFRESH_KEY, refreshToken);
+    sessionStorage.setItem(ACCESS_KEY, JSON.stringify({ session, expiresAt: accessTokenExpiresAt }));
     writeTenantName(session.tenant.id, session.tenant.name);
     this.session = session;
     this.endedBecause = null;
@@ -169,14 +184,13 @@ export class SessionStore {
   private endSessionQuietly(): void {
     const refreshToken = localStorage.getItem(REFRESH_KEY);
     if (this.session && refreshToken) {
-      postGraphql(`mutation Logout($t: String!) { logout(refreshToken: $t) { sessionId } }`, {
-        t: refreshToken,
-      }).catch(() => undefined);
+      postGraphql(LOGOUT, { t: refreshToken }).catch(() => undefined);
     }
   }
 
   private clear(reason: ApiError | null): void {
     localStorage.removeItem(REFRESH_KEY);
+    sessionStorage.removeItem(ACCESS_KEY);
     this.session = null;
     this.endedBecause = reason;
     this.emit();
@@ -190,6 +204,17 @@ export class SessionStore {
 
   private emit(): void {
     for (const listener of this.listeners) listener();
+  }
+}
+
+/** This tab's access token from before a reload, while it is still good for a while. */
+function readStoredAccess(): Session | null {
+  try {
+    const stored = JSON.parse(sessionStorage.getItem(ACCESS_KEY) ?? "null") as { session: Session; expiresAt: string } | null;
+    if (!stored || localStorage.getItem(REFRESH_KEY) === null) return null;
+    return new Date(stored.expiresAt).getTime() - Date.now() > EXPIRY_MARGIN_MS ? stored.session : null;
+  } catch {
+    return null;
   }
 }
 

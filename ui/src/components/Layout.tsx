@@ -1,58 +1,111 @@
-import type { ReactNode } from "react";
+import { useEffect, useRef, useState } from "react";
+import { NavLink, Outlet, useLocation, useNavigate } from "react-router";
 import { useSignedIn } from "../api/hooks";
-import { can, roleLabel, type Permission } from "../api/roles";
+import { roleLabel } from "../api/roles";
 import { sessions } from "../api/session";
-import { Link, navigate, useLocation } from "../router";
+import { navFor } from "./nav";
 import { TenantSwitcher } from "./TenantSwitcher";
 
-const NAV: { to: string; label: string; permission: Permission }[] = [
-  { to: "/agents", label: "Agents", permission: "ReadAgents" },
-  { to: "/calls", label: "Calls", permission: "ReadCalls" },
-  { to: "/talk", label: "Talk to agent", permission: "CreateSessionTokens" },
-  { to: "/keys", label: "API keys", permission: "ManageApiKeys" },
-  { to: "/members", label: "Members", permission: "ReadMembers" },
-  { to: "/webhooks", label: "Webhooks", permission: "ManageWebhooks" },
-  { to: "/audit", label: "Audit log", permission: "ReadAuditLog" },
-];
-
-/** The first screen the role may see. */
-export function homePath(role: Parameters<typeof can>[0]): string {
-  return NAV.find((item) => can(role, item.permission))?.to ?? "/members";
-}
-
-export function Layout({ children }: { children: ReactNode }) {
+/**
+ * The signed-in shell: a sidebar on wide screens; on narrow ones a top bar whose menu button opens the
+ * same navigation over the page. A skip link leads past the navigation to the page's content.
+ */
+export function Layout() {
   const session = useSignedIn();
-  const { path } = useLocation();
+  const navigate = useNavigate();
+  const { pathname } = useLocation();
+  const [menuOpen, setMenuOpen] = useState(false);
+  const main = useRef<HTMLElement>(null);
+  const firstRender = useRef(true);
+
+  // A new page: close the menu and, after a navigation (not the first load), move focus to the content
+  // so keyboard and screen-reader users start there rather than at the top of the sidebar.
+  useEffect(() => {
+    setMenuOpen(false);
+    if (firstRender.current) {
+      firstRender.current = false;
+      return;
+    }
+    main.current?.focus({ preventScroll: true });
+    window.scrollTo(0, 0);
+  }, [pathname]);
+
+  useEffect(() => {
+    if (!menuOpen) return;
+    const close = (e: KeyboardEvent) => e.key === "Escape" && setMenuOpen(false);
+    window.addEventListener("keydown", close);
+    return () => window.removeEventListener("keydown", close);
+  }, [menuOpen]);
+
   const signOut = async () => {
     await sessions.logout();
     navigate("/signin");
   };
+
   return (
-    <div className="shell">
-      <aside className="sidebar">
-        <div className="brand">
-          <img src="/favicon.svg" alt="" width={28} height={28} />
-          <span>voxedge</span>
+    <div className={`shell${menuOpen ? " menu-open" : ""}`}>
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
+      <header className="topbar">
+        <Brand />
+        <button
+          type="button"
+          className="menu-button"
+          aria-expanded={menuOpen}
+          aria-controls="sidebar"
+          onClick={() => setMenuOpen((open) => !open)}
+        >
+          <span aria-hidden="true" className="menu-icon" />
+          {menuOpen ? "Close" : "Menu"}
+        </button>
+      </header>
+      <aside className="sidebar" id="sidebar">
+        <div className="sidebar-brand">
+          <Brand />
         </div>
         <TenantSwitcher />
-        <nav>
-          {NAV.filter((item) => can(session.role, item.permission)).map((item) => (
-            <Link key={item.to} to={item.to} className={path.startsWith(item.to) ? "active" : undefined}>
-              {item.label}
-            </Link>
+        <nav aria-label="Main">
+          {navFor(session.role).map((group) => (
+            <div className="nav-group" key={group.label}>
+              {group.to ? (
+                <NavLink to={group.to} end className="nav-group-label">
+                  {group.label}
+                </NavLink>
+              ) : (
+                <div className="nav-group-label">{group.label}</div>
+              )}
+              {group.items.map((item) => (
+                <NavLink key={item.to} to={item.to}>
+                  {item.label}
+                </NavLink>
+              ))}
+            </div>
           ))}
         </nav>
         <div className="who">
           <div className="who-email" data-testid="signed-in-as">
             {session.user.email}
           </div>
-          <div className="muted">{roleLabel(session.role)}</div>
+          <div className="who-role">{roleLabel(session.role)}</div>
           <button type="button" className="link" onClick={signOut}>
             Sign out
           </button>
         </div>
       </aside>
-      <main className="content">{children}</main>
+      {menuOpen && <div className="scrim" aria-hidden="true" onClick={() => setMenuOpen(false)} />}
+      <main className="content" id="main" tabIndex={-1} ref={main}>
+        <Outlet />
+      </main>
+    </div>
+  );
+}
+
+function Brand() {
+  return (
+    <div className="brand">
+      <img src="/favicon.svg" alt="" width={28} height={28} />
+      <span>voxedge</span>
     </div>
   );
 }

@@ -1,9 +1,8 @@
 import { useCallback, useState } from "react";
+import type { CallsQuery } from "../gql/graphql";
 
-export interface PageInfo {
-  hasNextPage: boolean;
-  endCursor: string | null;
-}
+/** What every list asks of its connection's `pageInfo` (the calls list's, as generated). */
+export type PageInfo = CallsQuery["calls"]["pageInfo"];
 
 /**
  * Relay forward pagination with a way back: the `after` cursor of every page visited is kept, so

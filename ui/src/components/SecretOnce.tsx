@@ -1,16 +1,7 @@
-import { useState } from "react";
+import { CopyButton } from "./CopyButton";
 
 /** A secret the server shows only once (API key, webhook signing secret, invitation token). */
 export function SecretOnce({ label, secret, onDone }: { label: string; secret: string; onDone: () => void }) {
-  const [copied, setCopied] = useState(false);
-  const copy = async () => {
-    try {
-      await navigator.clipboard.writeText(secret);
-      setCopied(true);
-    } catch {
-      setCopied(false);
-    }
-  };
   return (
     <div className="secret-once" role="status">
       <div className="secret-title">{label}</div>
@@ -19,9 +10,7 @@ export function SecretOnce({ label, secret, onDone }: { label: string; secret: s
         <code className="secret" data-testid="secret">
           {secret}
         </code>
-        <button type="button" onClick={copy}>
-          {copied ? "Copied" : "Copy"}
-        </button>
+        <CopyButton text={secret} />
       </div>
       <button type="button" className="primary" onClick={onDone}>
         I have stored it

@@ -1,18 +1,20 @@
 import { useState } from "react";
+import { useNavigate } from "react-router";
 import { ApiError } from "../api/errors";
 import { useQuery, useSignedIn } from "../api/hooks";
-import { roleLabel, type Role } from "../api/roles";
+import { roleLabel } from "../api/roles";
 import { sessions } from "../api/session";
 import { shortId } from "../format";
-import { navigate } from "../router";
+import { graphql } from "../gql";
 import { ErrorNotice } from "./ErrorNotice";
 
-const MEMBERSHIPS = `query Memberships { viewer { memberships { tenantId role } } }`;
+const MEMBERSHIPS = graphql(`query Memberships { viewer { memberships { tenantId role } } }`);
 
 /** The current tenant; a menu to switch when the user belongs to several. */
 export function TenantSwitcher() {
   const session = useSignedIn();
-  const { data } = useQuery<{ viewer: { memberships: { tenantId: string; role: Role }[] } }>(MEMBERSHIPS);
+  const navigate = useNavigate();
+  const { data } = useQuery(MEMBERSHIPS);
   const [error, setError] = useState<ApiError>();
   const memberships = data?.viewer.memberships ?? [];
 

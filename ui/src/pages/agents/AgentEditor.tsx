@@ -1,7 +1,7 @@
 import { useState, type FormEvent, type ReactNode } from "react";
 import { fieldErrors, type ApiError } from "../../api/errors";
 import { ErrorNotice } from "../../components/ErrorNotice";
-import { formToInput, type AgentForm } from "./agentConfig";
+import { formToInput, type AgentForm, type AgentInput } from "./agentConfig";
 import { AgentFormFields } from "./AgentFormFields";
 
 /**
@@ -20,7 +20,7 @@ export function AgentEditor({
   initial: AgentForm;
   readOnly: boolean;
   submitLabel: string;
-  onSubmit: (input: { name: string; config: unknown }) => void;
+  onSubmit: (input: AgentInput) => void;
   error?: ApiError;
   pending: boolean;
   saveBarExtra?: ReactNode;

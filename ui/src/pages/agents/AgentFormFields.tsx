@@ -69,6 +69,14 @@ export function AgentFormFields({
           <Field label="Silence timeout (s)" error={errors["config.endCall.silenceTimeoutSecs"]} hint="One reprompt, then hang up.">
             <input type="number" {...text("silenceTimeoutSecs")} />
           </Field>
+          <Field
+            label="Silence reprompt"
+            error={errors["config.endCall.silenceReprompt"]}
+            hint="Said once after the silence timeout. Empty: “Are you still there?”"
+            wide
+          >
+            <input {...text("silenceReprompt")} />
+          </Field>
           <Field label="End phrases" error={errorAt(errors, "config.endCall.endPhrases")} hint="One per line, e.g. goodbye." wide>
             <textarea rows={3} {...text("endPhrases")} />
           </Field>

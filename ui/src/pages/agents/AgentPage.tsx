@@ -1,33 +1,51 @@
 import { useState } from "react";
+import { Link } from "react-router";
 import { useMutation, useQuery, useSignedIn } from "../../api/hooks";
 import { can } from "../../api/roles";
 import { ConfirmButton } from "../../components/ConfirmButton";
 import { ErrorNotice } from "../../components/ErrorNotice";
+import { LoadError, Skeleton } from "../../components/Loading";
 import { PageHeader } from "../../components/PageHeader";
 import { formatTime } from "../../format";
-import { Link } from "../../router";
-import { formFromConfig } from "./agentConfig";
+import type { AgentFieldsFragment } from "../../gql/graphql";
+import { formFromConfig, type AgentInput } from "./agentConfig";
 import { AgentEditor } from "./AgentEditor";
-import { AGENT, ARCHIVE_AGENT, UNARCHIVE_AGENT, UPDATE_AGENT, type Agent } from "./queries";
+import { AGENT, ARCHIVE_AGENT, UNARCHIVE_AGENT, UPDATE_AGENT } from "./queries";
 import { VersionHistory } from "./VersionHistory";
 
 export function AgentPage({ id }: { id: string }) {
   const session = useSignedIn();
   const editable = can(session.role, "EditAgents");
-  const { data, error, setData } = useQuery<{ agent: Agent | null }>(AGENT, { id });
-  const update = useMutation<{ updateAgent: Agent }>(UPDATE_AGENT);
-  const archive = useMutation<{ archiveAgent: Agent }>(ARCHIVE_AGENT);
-  const unarchive = useMutation<{ unarchiveAgent: Agent }>(UNARCHIVE_AGENT);
+  const agentQuery = useQuery(AGENT, { id });
+  const { data, error, setData } = agentQuery;
+  const update = useMutation(UPDATE_AGENT);
+  const archive = useMutation(ARCHIVE_AGENT);
+  const unarchive = useMutation(UNARCHIVE_AGENT);
   const [note, setNote] = useState("");
   const [saved, setSaved] = useState<number>();
-  const show = (agent: Agent) => setData(() => ({ agent }));
+  const show = (agent: AgentFieldsFragment) => setData(() => ({ agent }));
 
-  if (error) return <ErrorNotice error={error} />;
-  if (!data) return <div className="muted">Loading…</div>;
+  if (error || !data) {
+    return (
+      <>
+        <PageHeader title="Agent" />
+        {error ? <LoadError error={error} onRetry={agentQuery.reload} /> : <Skeleton rows={8} label="Loading the agent" />}
+      </>
+    );
+  }
   const agent = data.agent;
-  if (!agent) return <div className="empty">No such agent. <Link to="/agents">All agents</Link></div>;
+  if (!agent) {
+    return (
+      <>
+        <PageHeader title="Agent not found" />
+        <div className="empty">
+          No such agent. <Link to="/agents">All agents</Link>
+        </div>
+      </>
+    );
+  }
 
-  const save = async (input: { name: string; config: unknown }) => {
+  const save = async (input: AgentInput) => {
     const result = await update.run({
       id,
       input: { ...input, expectedVersion: agent.activeVersion, note: note.trim() || null },
@@ -42,6 +60,7 @@ export function AgentPage({ id }: { id: string }) {
   return (
     <>
       <PageHeader
+        docTitle={`${agent.name} · Agents`}
         title={
           <>
             {agent.name}

@@ -1,31 +1,19 @@
 import { useState } from "react";
+import { Link } from "react-router";
 import { useQuery, useSignedIn } from "../../api/hooks";
 import { can } from "../../api/roles";
-import { ErrorNotice } from "../../components/ErrorNotice";
+import { LoadError, Skeleton } from "../../components/Loading";
 import { PageHeader } from "../../components/PageHeader";
-import { Pager, usePager, type PageInfo } from "../../components/Pager";
+import { Pager, usePager } from "../../components/Pager";
 import { formatTime } from "../../format";
-import { Link } from "../../router";
 import { AGENTS } from "./queries";
-
-interface AgentRow {
-  id: string;
-  name: string;
-  activeVersion: number;
-  archivedAt: string | null;
-  updatedAt: string;
-  config: { language: string; llm: { primary: { provider: string; model: string } } };
-}
 
 export function AgentsPage() {
   const session = useSignedIn();
   const [includeArchived, setIncludeArchived] = useState(false);
   const pager = usePager();
-  const { data, error, loading } = useQuery<{ agents: { nodes: AgentRow[]; pageInfo: PageInfo } }>(AGENTS, {
-    first: 25,
-    after: pager.after,
-    includeArchived,
-  });
+  const agentsQuery = useQuery(AGENTS, { first: 25, after: pager.after, includeArchived });
+  const { data, error, loading } = agentsQuery;
   const agents = data?.agents.nodes ?? [];
   return (
     <>
@@ -47,7 +35,8 @@ export function AgentsPage() {
           </Link>
         )}
       </PageHeader>
-      <ErrorNotice error={error} />
+      {error && <LoadError error={error} onRetry={agentsQuery.reload} />}
+      {!data && !error && <Skeleton rows={5} label="Loading agents" />}
       {!loading && !error && agents.length === 0 && (
         <div className="empty">
           No agents yet.{" "}
@@ -55,7 +44,7 @@ export function AgentsPage() {
         </div>
       )}
       {agents.length > 0 && (
-        <table className="table">
+        <table className="table cards">
           <thead>
             <tr>
               <th>Name</th>
@@ -68,16 +57,16 @@ export function AgentsPage() {
           <tbody>
             {agents.map((a) => (
               <tr key={a.id}>
-                <td>
+                <td data-label="Name" className="card-title">
                   <Link to={`/agents/${a.id}`}>{a.name}</Link>
                   {a.archivedAt && <span className="badge badge-archived">Archived</span>}
                 </td>
-                <td>
+                <td data-label="Model">
                   {a.config.llm.primary.provider} / {a.config.llm.primary.model}
                 </td>
-                <td>{a.config.language}</td>
-                <td>v{a.activeVersion}</td>
-                <td>{formatTime(a.updatedAt)}</td>
+                <td data-label="Language">{a.config.language}</td>
+                <td data-label="Version">v{a.activeVersion}</td>
+                <td data-label="Updated">{formatTime(a.updatedAt)}</td>
               </tr>
             ))}
           </tbody>

@@ -30,6 +30,14 @@ export function LlmFields({ form, update, errors }: { form: AgentForm; update: F
           />
         </Field>
       </div>
+      <Field
+        label="Apology"
+        error={errors["config.llm.apologyMessage"]}
+        hint="What the caller hears when no model answers. Empty: “Sorry, I'm having trouble answering right now…”"
+        wide
+      >
+        <input value={form.apologyMessage} onChange={(e) => update((f) => ({ ...f, apologyMessage: e.target.value }))} />
+      </Field>
       <h3>Fallbacks</h3>
       <p className="muted">Tried in order when the primary fails.</p>
       {form.fallbacks.map((target, i) => (

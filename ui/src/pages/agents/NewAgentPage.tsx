@@ -1,13 +1,14 @@
+import { Link, useNavigate } from "react-router";
 import { useMutation } from "../../api/hooks";
 import { PageHeader } from "../../components/PageHeader";
-import { Link, navigate } from "../../router";
-import { newAgentForm } from "./agentConfig";
+import { newAgentForm, type AgentInput } from "./agentConfig";
 import { AgentEditor } from "./AgentEditor";
 import { CREATE_AGENT } from "./queries";
 
 export function NewAgentPage() {
-  const create = useMutation<{ createAgent: { id: string } }>(CREATE_AGENT);
-  const submit = async (input: unknown) => {
+  const navigate = useNavigate();
+  const create = useMutation(CREATE_AGENT);
+  const submit = async (input: AgentInput) => {
     const data = await create.run({ input });
     if (data) navigate(`/agents/${data.createAgent.id}`, { replace: true });
   };

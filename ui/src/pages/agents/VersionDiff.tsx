@@ -1,20 +1,20 @@
 import { useQuery } from "../../api/hooks";
 import { ErrorNotice } from "../../components/ErrorNotice";
+import { Skeleton } from "../../components/Loading";
+import type { AgentFieldsFragment } from "../../gql/graphql";
 import type { AgentConfig } from "./agentConfig";
-import { AGENT_VERSION, type Agent } from "./queries";
+import { AGENT_VERSION } from "./queries";
 
 /** What rolling back to `version` would change, line by line, against the active configuration. */
-export function VersionDiff({ agent, version }: { agent: Agent; version: number }) {
-  const { data, error } = useQuery<{
-    agent: { version: { version: number; name: string; config: AgentConfig } | null } | null;
-  }>(AGENT_VERSION, { id: agent.id, number: version });
+export function VersionDiff({ agent, version }: { agent: AgentFieldsFragment; version: number }) {
+  const { data, error } = useQuery(AGENT_VERSION, { id: agent.id, number: version });
   if (error) return <ErrorNotice error={error} />;
   const old = data?.agent?.version;
-  if (!old) return <div className="muted">Loading…</div>;
+  if (!old) return <Skeleton rows={3} />;
   const lines = diffLines(render(agent.name, agent.config), render(old.name, old.config));
   if (lines.every((l) => l.kind === "same")) return <div className="muted">Same as the active version.</div>;
   return (
-    <pre className="diff" aria-label={`Changes from active to v${version}`}>
+    <pre className="diff" tabIndex={0} aria-label={`Changes from active to v${version}`}>
       {lines
         .filter((l) => l.kind !== "same")
         .map((l, i) => (

@@ -2,9 +2,10 @@ import { useState } from "react";
 import { useMutation, useQuery } from "../../api/hooks";
 import { ConfirmButton } from "../../components/ConfirmButton";
 import { ErrorNotice } from "../../components/ErrorNotice";
-import { Pager, usePager, type PageInfo } from "../../components/Pager";
+import { Pager, usePager } from "../../components/Pager";
 import { formatTime } from "../../format";
-import { AGENT_VERSIONS, ROLLBACK_AGENT, type Agent, type AgentVersionSummary } from "./queries";
+import type { AgentFieldsFragment } from "../../gql/graphql";
+import { AGENT_VERSIONS, ROLLBACK_AGENT } from "./queries";
 import { VersionDiff } from "./VersionDiff";
 
 /** Every saved version, newest first: compare one with the active version, or roll back to it. */
@@ -13,15 +14,13 @@ export function VersionHistory({
   editable,
   onRolledBack,
 }: {
-  agent: Agent;
+  agent: AgentFieldsFragment;
   editable: boolean;
-  onRolledBack: (agent: Agent) => void;
+  onRolledBack: (agent: AgentFieldsFragment) => void;
 }) {
   const pager = usePager();
-  const { data, error } = useQuery<{
-    agent: { versions: { nodes: AgentVersionSummary[]; pageInfo: PageInfo } } | null;
-  }>(AGENT_VERSIONS, { id: agent.id, first: 20, after: pager.after });
-  const rollback = useMutation<{ rollbackAgent: Agent }>(ROLLBACK_AGENT);
+  const { data, error } = useQuery(AGENT_VERSIONS, { id: agent.id, first: 20, after: pager.after });
+  const rollback = useMutation(ROLLBACK_AGENT);
   const [comparing, setComparing] = useState<number>();
   const versions = data?.agent?.versions.nodes ?? [];
 

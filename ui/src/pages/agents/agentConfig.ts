@@ -2,47 +2,16 @@
 // survive), and as the API takes it back. Field keys match the API's error paths without `input.`.
 
 import type { FieldErrors } from "../../api/errors";
+import type { AgentConfigFieldsFragment, AgentConfigInput, ToolKind } from "../../gql/graphql";
 
-export const CONFIG_FIELDS = `
-  systemPrompt firstMessage language
-  voice { voiceId speed }
-  llm { primary { provider model baseUrl } fallbacks { provider model baseUrl } temperature maxTokens }
-  tools { kind name description parameters url method timeoutMs destinations { name phoneNumber } }
-  endCall { maxDurationSecs silenceTimeoutSecs endPhrases }
-  interruption { enabled minWords minDurationMs }
-  turnDetection { threshold prefixPaddingMs silenceDurationMs }
-`;
+export type AgentConfig = AgentConfigFieldsFragment;
 
 export const PROVIDERS = ["openai", "groq", "together", "ollama", "vllm", "custom"];
-export type ToolKind = "WEBHOOK" | "END_CALL" | "TRANSFER_CALL";
+/** Providers usually run locally, where no API key is needed. */
+export const KEYLESS_PROVIDERS = ["ollama", "vllm", "custom"];
 export const TOOL_KINDS: ToolKind[] = ["WEBHOOK", "END_CALL", "TRANSFER_CALL"];
 
-interface LlmTarget {
-  provider: string;
-  model: string;
-  baseUrl: string;
-}
-
-export interface AgentConfig {
-  systemPrompt: string;
-  firstMessage: string | null;
-  language: string;
-  voice: { voiceId: string; speed: number };
-  llm: { primary: LlmTarget; fallbacks: LlmTarget[]; temperature: number; maxTokens: number };
-  tools: {
-    kind: ToolKind;
-    name: string;
-    description: string;
-    parameters: unknown;
-    url: string | null;
-    method: "GET" | "POST" | null;
-    timeoutMs: number | null;
-    destinations: { name: string; phoneNumber: string }[];
-  }[];
-  endCall: { maxDurationSecs: number; silenceTimeoutSecs: number; endPhrases: string[] };
-  interruption: { enabled: boolean; minWords: number; minDurationMs: number };
-  turnDetection: { threshold: number; prefixPaddingMs: number; silenceDurationMs: number };
-}
+type LlmTarget = AgentConfig["llm"]["primary"];
 
 export interface TargetForm {
   provider: string;
@@ -74,11 +43,13 @@ export interface AgentForm {
   fallbacks: TargetForm[];
   temperature: string;
   maxTokens: string;
+  apologyMessage: string;
   tools: ToolForm[];
   maxDurationSecs: string;
   silenceTimeoutSecs: string;
   /** One phrase per line. */
   endPhrases: string;
+  silenceReprompt: string;
   interruptionEnabled: boolean;
   minWords: string;
   minDurationMs: string;
@@ -100,10 +71,12 @@ export function newAgentForm(): AgentForm {
     fallbacks: [],
     temperature: "0.7",
     maxTokens: "400",
+    apologyMessage: "",
     tools: [],
     maxDurationSecs: "1800",
     silenceTimeoutSecs: "30",
     endPhrases: "",
+    silenceReprompt: "",
     interruptionEnabled: true,
     minWords: "1",
     minDurationMs: "300",
@@ -139,6 +112,7 @@ export function formFromConfig(name: string, c: AgentConfig): AgentForm {
     fallbacks: c.llm.fallbacks.map(target),
     temperature: String(c.llm.temperature),
     maxTokens: String(c.llm.maxTokens),
+    apologyMessage: c.llm.apologyMessage,
     tools: c.tools.map((t) => ({
       kind: t.kind,
       name: t.name,
@@ -152,6 +126,7 @@ export function formFromConfig(name: string, c: AgentConfig): AgentForm {
     maxDurationSecs: String(c.endCall.maxDurationSecs),
     silenceTimeoutSecs: String(c.endCall.silenceTimeoutSecs),
     endPhrases: c.endCall.endPhrases.join("\n"),
+    silenceReprompt: c.endCall.silenceReprompt,
     interruptionEnabled: c.interruption.enabled,
     minWords: String(c.interruption.minWords),
     minDurationMs: String(c.interruption.minDurationMs),
@@ -161,11 +136,16 @@ export function formFromConfig(name: string, c: AgentConfig): AgentForm {
   };
 }
 
+export interface AgentInput {
+  name: string;
+  config: AgentConfigInput;
+}
+
 /**
  * The form as `{ name, config }` input. Only what the API cannot be asked (is this text a number? is
  * it JSON?) is checked here; every rule about values is the API's, reported back by field.
  */
-export function formToInput(form: AgentForm): { input?: { name: string; config: unknown }; errors: FieldErrors } {
+export function formToInput(form: AgentForm): { input?: AgentInput; errors: FieldErrors } {
   const errors: FieldErrors = {};
   const number = (key: string, text: string, integer: boolean): number | null => {
     if (text.trim() === "") return null;
@@ -196,7 +176,7 @@ export function formToInput(form: AgentForm): { input?: { name: string; config: 
       destinations: t.kind === "TRANSFER_CALL" ? t.destinations : [],
     };
   });
-  const config = {
+  const config: AgentConfigInput = {
     systemPrompt: form.systemPrompt,
     firstMessage: form.firstMessage.trim() ? form.firstMessage : null,
     language: form.language.trim() || null,
@@ -206,6 +186,8 @@ export function formToInput(form: AgentForm): { input?: { name: string; config: 
       fallbacks: form.fallbacks.map(target),
       temperature: number("config.llm.temperature", form.temperature, false),
       maxTokens: number("config.llm.maxTokens", form.maxTokens, true),
+      // Empty: the server's default apology.
+      apologyMessage: form.apologyMessage.trim() || null,
     },
     tools,
     endCall: {
@@ -215,6 +197,7 @@ export function formToInput(form: AgentForm): { input?: { name: string; config: 
         .split("\n")
         .map((p) => p.trim())
         .filter(Boolean),
+      silenceReprompt: form.silenceReprompt.trim() || null,
     },
     interruption: {
       enabled: form.interruptionEnabled,

@@ -1,56 +1,74 @@
-import { CONFIG_FIELDS, type AgentConfig } from "./agentConfig";
+import { graphql } from "../../gql";
 
-export interface Agent {
-  id: string;
-  name: string;
-  activeVersion: number;
-  archivedAt: string | null;
-  createdAt: string;
-  updatedAt: string;
-  config: AgentConfig;
-}
-
-export interface AgentVersionSummary {
-  version: number;
-  name: string;
-  note: string | null;
-  createdBy: string;
-  createdAt: string;
-}
-
-const AGENT_FIELDS = `id name activeVersion archivedAt createdAt updatedAt config { ${CONFIG_FIELDS} }`;
-
-export const AGENTS = `query Agents($first: Int!, $after: String, $includeArchived: Boolean!) {
-  agents(first: $first, after: $after, includeArchived: $includeArchived) {
-    nodes { id name activeVersion archivedAt updatedAt config { language llm { primary { provider model } } } }
-    pageInfo { hasNextPage endCursor }
+graphql(`
+  fragment AgentConfigFields on AgentConfig {
+    systemPrompt
+    firstMessage
+    language
+    voice { voiceId speed }
+    llm {
+      primary { provider model baseUrl }
+      fallbacks { provider model baseUrl }
+      temperature
+      maxTokens
+      apologyMessage
+    }
+    tools { kind name description parameters url method timeoutMs destinations { name phoneNumber } }
+    endCall { maxDurationSecs silenceTimeoutSecs endPhrases silenceReprompt }
+    interruption { enabled minWords minDurationMs }
+    turnDetection { threshold prefixPaddingMs silenceDurationMs }
   }
-}`;
+`);
 
-export const AGENT = `query Agent($id: ID!) { agent(id: $id) { ${AGENT_FIELDS} } }`;
+graphql(`
+  fragment AgentFields on Agent {
+    id
+    name
+    activeVersion
+    archivedAt
+    createdAt
+    updatedAt
+    config { ...AgentConfigFields }
+  }
+`);
 
-export const AGENT_VERSIONS = `query AgentVersions($id: ID!, $first: Int!, $after: String) {
-  agent(id: $id) {
-    versions(first: $first, after: $after) {
-      nodes { version name note createdBy createdAt }
+export const AGENTS = graphql(`
+  query Agents($first: Int!, $after: String, $includeArchived: Boolean!) {
+    agents(first: $first, after: $after, includeArchived: $includeArchived) {
+      nodes { id name activeVersion archivedAt updatedAt config { language llm { primary { provider model } } } }
       pageInfo { hasNextPage endCursor }
     }
   }
-}`;
+`);
 
-export const AGENT_VERSION = `query AgentVersion($id: ID!, $number: Int!) {
-  agent(id: $id) { version(number: $number) { version name config { ${CONFIG_FIELDS} } } }
-}`;
+export const AGENT = graphql(`query Agent($id: ID!) { agent(id: $id) { ...AgentFields } }`);
 
-export const CREATE_AGENT = `mutation CreateAgent($input: CreateAgentInput!) { createAgent(input: $input) { id } }`;
+export const AGENT_VERSIONS = graphql(`
+  query AgentVersions($id: ID!, $first: Int!, $after: String) {
+    agent(id: $id) {
+      versions(first: $first, after: $after) {
+        nodes { version name note createdBy createdAt }
+        pageInfo { hasNextPage endCursor }
+      }
+    }
+  }
+`);
 
-export const UPDATE_AGENT = `mutation UpdateAgent($id: ID!, $input: UpdateAgentInput!) {
-  updateAgent(id: $id, input: $input) { ${AGENT_FIELDS} }
-}`;
+export const AGENT_VERSION = graphql(`
+  query AgentVersion($id: ID!, $number: Int!) {
+    agent(id: $id) { version(number: $number) { version name config { ...AgentConfigFields } } }
+  }
+`);
 
-export const ROLLBACK_AGENT = `mutation RollbackAgent($id: ID!, $version: Int!) {
-  rollbackAgent(id: $id, version: $version) { ${AGENT_FIELDS} }
-}`;
+export const CREATE_AGENT = graphql(`mutation CreateAgent($input: CreateAgentInput!) { createAgent(input: $input) { id } }`);
 
-export const ARCHIVE_AGENT = `mutation ArchiveAgent($id: ID!) { archiveAgent(id: $id) { ${AGENT_FIELDS} } }`;
-export const UNARCHIVE_AGENT = `mutation UnarchiveAgent($id: ID!) { unarchiveAgent(id: $id) { ${AGENT_FIELDS} } }`;
+export const UPDATE_AGENT = graphql(`
+  mutation UpdateAgent($id: ID!, $input: UpdateAgentInput!) { updateAgent(id: $id, input: $input) { ...AgentFields } }
+`);
+
+export const ROLLBACK_AGENT = graphql(`
+  mutation RollbackAgent($id: ID!, $version: Int!) { rollbackAgent(id: $id, version: $version) { ...AgentFields } }
+`);
+
+export const ARCHIVE_AGENT = graphql(`mutation ArchiveAgent($id: ID!) { archiveAgent(id: $id) { ...AgentFields } }`);
+export const UNARCHIVE_AGENT = graphql(`mutation UnarchiveAgent($id: ID!) { unarchiveAgent(id: $id) { ...AgentFields } }`);

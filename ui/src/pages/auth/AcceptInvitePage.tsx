@@ -4,13 +4,14 @@ import { useSession } from "../../api/hooks";
 import { sessions } from "../../api/session";
 import { ErrorNotice } from "../../components/ErrorNotice";
 import { Field } from "../../components/Field";
-import { navigate, useLocation } from "../../router";
+import { useNavigate, useSearchParams } from "react-router";
 import { AuthCard } from "./AuthCard";
 
 /** `/accept-invite?token=...`: join a tenant, signed in as the invited email or with a password. */
 export function AcceptInvitePage() {
   const session = useSession();
-  const { query } = useLocation();
+  const [query] = useSearchParams();
+  const navigate = useNavigate();
   const [token, setToken] = useState(query.get("token") ?? "");
   const [name, setName] = useState("");
   const [password, setPassword] = useState("");

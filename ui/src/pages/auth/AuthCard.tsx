@@ -1,9 +1,11 @@
 import type { ReactNode } from "react";
+import { useDocumentTitle } from "../../components/PageHeader";
 
 /** The centred card the signed-out screens share. */
 export function AuthCard({ title, children, footer }: { title: string; children: ReactNode; footer?: ReactNode }) {
+  useDocumentTitle(title);
   return (
-    <div className="auth">
+    <main className="auth">
       <div className="auth-card">
         <div className="brand brand-large">
           <img src="/favicon.svg" alt="" width={36} height={36} />
@@ -13,6 +15,6 @@ export function AuthCard({ title, children, footer }: { title: string; children:
         {children}
         {footer && <div className="auth-footer">{footer}</div>}
       </div>
-    </div>
+    </main>
   );
 }

@@ -3,7 +3,7 @@ import { ApiError, fieldErrors } from "../../api/errors";
 import { sessions } from "../../api/session";
 import { ErrorNotice } from "../../components/ErrorNotice";
 import { Field } from "../../components/Field";
-import { Link } from "../../router";
+import { Link } from "react-router";
 import { AuthCard } from "./AuthCard";
 
 /** Signing in re-renders the app, which then goes on to the page that asked for it (`?next=`). */

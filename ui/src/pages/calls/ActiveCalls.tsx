@@ -1,14 +1,15 @@
 import { useState } from "react";
+import { Link } from "react-router";
 import { useSubscription } from "../../api/live";
 import { ErrorNotice } from "../../components/ErrorNotice";
 import { StatusBadge } from "../../components/StatusBadge";
-import { Link } from "../../router";
+import { callerLabel } from "./callText";
 import { ACTIVE_CALLS, type CallSummary } from "./queries";
 
 /** Calls queued, ringing or in progress right now, kept current by the `activeCalls` subscription. */
 export function ActiveCalls() {
   const [calls, setCalls] = useState<CallSummary[]>([]);
-  const live = useSubscription<{ activeCalls: CallSummary[] }>(ACTIVE_CALLS, {}, (data) => setCalls(data.activeCalls));
+  const live = useSubscription(ACTIVE_CALLS, {}, (data) => setCalls(data.activeCalls));
   return (
     <section className="card live-panel" aria-label="Active calls">
       <h2>
@@ -21,9 +22,7 @@ export function ActiveCalls() {
           {calls.map((c) => (
             <li key={c.id}>
               <StatusBadge value={c.status} /> <Link to={`/calls/${c.id}`}>{c.agent.name}</Link>{" "}
-              <span className="muted">
-                {c.direction === "INBOUND" ? c.from ?? "unknown caller" : c.to ?? "unknown callee"}
-              </span>
+              <span className="muted">{c.direction === "INBOUND" ? callerLabel(c) : c.to ?? "unknown callee"}</span>
             </li>
           ))}
         </ul>

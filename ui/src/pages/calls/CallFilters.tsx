@@ -7,7 +7,8 @@ import { AGENT_NAMES } from "./queries";
 /** The filter form; applies on submit so typing in the search box does not query on every key. */
 export function CallFilters({ filter, onApply }: { filter: CallFilter; onApply: (filter: CallFilter) => void }) {
   const [draft, setDraft] = useState(filter);
-  const { data } = useQuery<{ agents: { nodes: { id: string; name: string }[] } }>(AGENT_NAMES);
+  const [opened, setOpened] = useState(() => !window.matchMedia("(max-width: 760px)").matches);
+  const { data } = useQuery(AGENT_NAMES);
   const toggle = (status: CallStatus) =>
     setDraft((d) => ({
       ...d,
@@ -17,84 +18,96 @@ export function CallFilters({ filter, onApply }: { filter: CallFilter; onApply: 
     event.preventDefault();
     onApply(draft);
   };
+  const active = activeCount(filter);
   return (
-    <form className="card filters" onSubmit={submit} aria-label="Filter calls">
-      <div className="chips" role="group" aria-label="Status">
-        {CALL_STATUSES.map((s) => (
-          <button
-            type="button"
-            key={s}
-            className={`chip${draft.statuses.includes(s) ? " chip-on" : ""}`}
-            aria-pressed={draft.statuses.includes(s)}
-            onClick={() => toggle(s)}
-          >
-            {enumLabel(s)}
-          </button>
-        ))}
-      </div>
-      <div className="filter-row">
-        <label>
-          Agent
-          <select value={draft.agentId} onChange={(e) => setDraft({ ...draft, agentId: e.target.value })}>
-            <option value="">Any agent</option>
-            {data?.agents.nodes.map((a) => (
-              <option key={a.id} value={a.id}>
-                {a.name}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Direction
-          <select
-            value={draft.direction}
-            onChange={(e) => setDraft({ ...draft, direction: e.target.value as CallFilter["direction"] })}
-          >
-            <option value="">Any</option>
-            <option value="INBOUND">Inbound</option>
-            <option value="OUTBOUND">Outbound</option>
-          </select>
-        </label>
-        <label>
-          From
-          <input
-            type="datetime-local"
-            value={isoToLocalInput(draft.createdAfter)}
-            onChange={(e) => setDraft({ ...draft, createdAfter: localInputToIso(e.target.value) ?? "" })}
-          />
-        </label>
-        <label>
-          To
-          <input
-            type="datetime-local"
-            value={isoToLocalInput(draft.createdBefore)}
-            onChange={(e) => setDraft({ ...draft, createdBefore: localInputToIso(e.target.value) ?? "" })}
-          />
-        </label>
-        <label className="grow">
-          Transcript contains
-          <input
-            type="search"
-            placeholder="Every word must occur"
-            value={draft.text}
-            onChange={(e) => setDraft({ ...draft, text: e.target.value })}
-          />
-        </label>
-        <div className="row">
-          <button type="submit" className="primary">
-            Apply
-          </button>
-          <button
-            type="button"
-            onClick={() => {
-              setDraft(NO_FILTER);
-              onApply(NO_FILTER);
-            }}
-          >
-            Clear
-          </button>
+    // Folded on phones, where the form would otherwise fill the first screen; open on wider ones.
+    <details className="card filters" open={opened} onToggle={(e) => setOpened(e.currentTarget.open)}>
+      <summary className="filters-toggle">Filters{active > 0 ? ` (${active} active)` : ""}</summary>
+      <form onSubmit={submit} aria-label="Filter calls">
+        <div className="chips" role="group" aria-label="Status">
+          {CALL_STATUSES.map((s) => (
+            <button
+              type="button"
+              key={s}
+              className={`chip${draft.statuses.includes(s) ? " chip-on" : ""}`}
+              aria-pressed={draft.statuses.includes(s)}
+              onClick={() => toggle(s)}
+            >
+              {enumLabel(s)}
+            </button>
+          ))}
         </div>
-      </div>
-    </form>
+        <div className="filter-row">
+          <label>
+            Agent
+            <select value={draft.agentId} onChange={(e) => setDraft({ ...draft, agentId: e.target.value })}>
+              <option value="">Any agent</option>
+              {data?.agents.nodes.map((a) => (
+                <option key={a.id} value={a.id}>
+                  {a.name}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Direction
+            <select
+              value={draft.direction}
+              onChange={(e) => setDraft({ ...draft, direction: e.target.value as CallFilter["direction"] })}
+            >
+              <option value="">Any</option>
+              <option value="INBOUND">Inbound</option>
+              <option value="OUTBOUND">Outbound</option>
+            </select>
+          </label>
+          <label>
+            Since
+            <input
+              type="datetime-local"
+              value={isoToLocalInput(draft.createdAfter)}
+              onChange={(e) => setDraft({ ...draft, createdAfter: localInputToIso(e.target.value) ?? "" })}
+            />
+          </label>
+          <label>
+            Until
+            <input
+              type="datetime-local"
+              value={isoToLocalInput(draft.createdBefore)}
+              onChange={(e) => setDraft({ ...draft, createdBefore: localInputToIso(e.target.value) ?? "" })}
+            />
+          </label>
+          <label className="grow">
+            Transcript contains
+            <input
+              type="search"
+              placeholder="Every word must occur"
+              value={draft.text}
+              onChange={(e) => setDraft({ ...draft, text: e.target.value })}
+            />
+          </label>
+          <div className="row">
+            <button type="submit" className="primary">
+              Apply
+            </button>
+            <button
+              type="button"
+              onClick={() => {
+                setDraft(NO_FILTER);
+                onApply(NO_FILTER);
+              }}
+            >
+              Clear
+            </button>
+          </div>
+        </div>
+      </form>
+    </details>
+  );
+}
+
+function activeCount(filter: CallFilter): number {
+  return (
+    (filter.statuses.length > 0 ? 1 : 0) +
+    [filter.agentId, filter.direction, filter.createdAfter, filter.createdBefore, filter.text.trim()].filter(Boolean).length
   );
 }

@@ -1,11 +1,13 @@
 import { useCallback, useState, type ReactNode } from "react";
+import { Link } from "react-router";
 import { useQuery } from "../../api/hooks";
 import { useSubscription } from "../../api/live";
 import { ErrorNotice } from "../../components/ErrorNotice";
+import { LoadError, Skeleton } from "../../components/Loading";
 import { PageHeader } from "../../components/PageHeader";
 import { StatusBadge } from "../../components/StatusBadge";
 import { enumLabel, formatDuration, formatTime } from "../../format";
-import { Link } from "../../router";
+import { callerLabel, callProblems, endedReasonLabel } from "./callText";
 import { CALL, CALL_UPDATED, TRANSCRIPT_SEGMENTS, type CallDetail, type Segment } from "./queries";
 import { Timeline } from "./Timeline";
 import { Transcript } from "./Transcript";
@@ -14,7 +16,8 @@ const FINAL = new Set(["COMPLETED", "FAILED", "NO_ANSWER", "BUSY", "CANCELED"]);
 
 /** One call: its facts, transcript and timeline, updated live while the page is open. */
 export function CallPage({ id }: { id: string }) {
-  const { data, error } = useQuery<{ call: (CallDetail & { transcript: { nodes: Segment[] } }) | null }>(CALL, { id });
+  const query = useQuery(CALL, { id });
+  const { data, error } = query;
   const [update, setUpdate] = useState<CallDetail>();
   const [segments, setSegments] = useState<Map<number, Segment>>(new Map());
 
@@ -27,32 +30,44 @@ export function CallPage({ id }: { id: string }) {
     });
   }, []);
   const loaded = data?.call != null;
-  const callLive = useSubscription<{ callUpdated: CallDetail }>(
-    CALL_UPDATED,
-    { id },
-    (d) => setUpdate(d.callUpdated),
-    loaded,
-  );
+  const callLive = useSubscription(CALL_UPDATED, { id }, (d) => setUpdate(d.callUpdated), loaded);
   // From the start (afterSeq 0): replayed segments dedupe by seq, and replacements of early ones arrive.
-  const transcriptLive = useSubscription<{ transcriptSegments: Segment }>(
+  const transcriptLive = useSubscription(
     TRANSCRIPT_SEGMENTS,
     { id, afterSeq: 0 },
     (d) => merge([d.transcriptSegments]),
     loaded,
   );
 
-  if (error) return <ErrorNotice error={error} />;
-  if (!data) return <div className="muted">Loading…</div>;
-  if (!data.call) return <div className="empty">No such call. <Link to="/calls">All calls</Link></div>;
+  if (error || !data) {
+    return (
+      <>
+        <PageHeader title="Call" />
+        {error ? <LoadError error={error} onRetry={query.reload} /> : <Skeleton rows={8} label="Loading the call" />}
+      </>
+    );
+  }
+  if (!data.call) {
+    return (
+      <>
+        <PageHeader title="Call not found" />
+        <div className="empty">
+          No such call. <Link to="/calls">All calls</Link>
+        </div>
+      </>
+    );
+  }
 
   const call = update ?? data.call;
   const stored = new Map(data.call.transcript.nodes.map((s) => [s.seq, s]));
   const transcript = [...new Map([...stored, ...segments]).values()].sort((a, b) => a.seq - b.seq);
   const ongoing = !FINAL.has(call.status);
+  const problems = callProblems(call.events.nodes);
 
   return (
     <>
       <PageHeader
+        docTitle={`Call with ${call.agent.name}`}
         title={
           <>
             Call with {call.agent.name} <StatusBadge value={call.status} />
@@ -67,17 +82,33 @@ export function CallPage({ id }: { id: string }) {
         <Link to="/calls">All calls</Link>
       </PageHeader>
       <ErrorNotice error={callLive.error ?? transcriptLive.error} />
+      {problems.length > 0 && (
+        <div className="notice notice-warn" role="status" data-testid="call-problems">
+          <strong>What went wrong</strong>
+          <ul>
+            {problems.map((p) => (
+              <li key={p.key}>
+                {p.text} {p.fix && <Link to={p.fix.to}>{p.fix.label}</Link>}
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
       <dl className="facts card">
         <Fact label="Status" value={enumLabel(call.status)} testId="call-status" />
-        <Fact label="Direction" value={`${enumLabel(call.direction)} · ${enumLabel(call.transport)}`} />
-        <Fact label="From" value={call.from ?? "—"} />
+        <Fact label="Ended because" value={endedReasonLabel(call.endedReason)} testId="call-ended-reason" />
+        <Fact label="Direction" value={`${enumLabel(call.direction)} · ${call.transport === "WEB" ? "Web" : "Phone"}`} />
+        <Fact label="From" value={callerLabel(call)} />
         <Fact label="To" value={call.to ?? "—"} />
-        <Fact label="Agent" value={<Link to={`/agents/${call.agent.id}`}>{`${call.agent.name} (v${call.agentVersion.version})`}</Link>} />
+        {call.transport === "WEB" && call.from && <Fact label="User agent" value={<span className="small">{call.from}</span>} wide />}
+        <Fact
+          label="Agent"
+          value={<Link to={`/agents/${call.agent.id}`}>{`${call.agent.name} (v${call.agentVersion.version})`}</Link>}
+        />
         <Fact label="Created" value={formatTime(call.createdAt)} />
         <Fact label="Answered" value={formatTime(call.answeredAt)} />
         <Fact label="Ended" value={formatTime(call.endedAt)} />
         <Fact label="Duration" value={formatDuration(call.durationMs)} />
-        <Fact label="Ended because" value={call.endedReason ?? "—"} />
         <Fact label="Id" value={<code>{call.id}</code>} />
       </dl>
       <div className="two-columns">
@@ -88,9 +119,9 @@ export function CallPage({ id }: { id: string }) {
   );
 }
 
-function Fact({ label, value, testId }: { label: string; value: ReactNode; testId?: string }) {
+function Fact({ label, value, testId, wide }: { label: string; value: ReactNode; testId?: string; wide?: boolean }) {
   return (
-    <div>
+    <div className={wide ? "fact-wide" : undefined}>
       <dt>{label}</dt>
       <dd data-testid={testId}>{value}</dd>
     </div>

@@ -1,20 +1,23 @@
 import { useState } from "react";
+import { Link, useNavigate, useSearchParams } from "react-router";
 import { ApiError } from "../../api/errors";
 import { useQuery } from "../../api/hooks";
 import { ErrorNotice } from "../../components/ErrorNotice";
+import { LoadError, Skeleton } from "../../components/Loading";
 import { PageHeader } from "../../components/PageHeader";
-import { Pager, usePager, type PageInfo } from "../../components/Pager";
+import { Pager, usePager } from "../../components/Pager";
 import { StatusBadge } from "../../components/StatusBadge";
 import { enumLabel, formatDuration, formatTime } from "../../format";
-import { Link, navigate, useLocation } from "../../router";
 import { ActiveCalls } from "./ActiveCalls";
 import { filterFromQuery, filterToInput, filterToQuery, type CallFilter } from "./callFilter";
 import { CallFilters } from "./CallFilters";
+import { callerLabel, endedReasonLabel } from "./callText";
 import { downloadCallsCsv } from "./exportCsv";
-import { CALLS, type CallSummary } from "./queries";
+import { CALLS } from "./queries";
 
 export function CallsPage() {
-  const { query } = useLocation();
+  const [query] = useSearchParams();
+  const navigate = useNavigate();
   // Normalised, so equal filters give equal strings (the list below restarts at page 1 on a change).
   const filterQuery = filterToQuery(filterFromQuery(query));
   const filter = filterFromQuery(new URLSearchParams(filterQuery));
@@ -55,18 +58,16 @@ export function CallsPage() {
 /** One filter's calls, newest first, a page at a time. */
 function CallList({ filter }: { filter: CallFilter }) {
   const pager = usePager();
-  const { data, error, loading } = useQuery<{ calls: { nodes: CallSummary[]; pageInfo: PageInfo } }>(CALLS, {
-    first: 25,
-    after: pager.after,
-    filter: filterToInput(filter),
-  });
-  const calls = data?.calls.nodes ?? [];
+  const calls = useQuery(CALLS, { first: 25, after: pager.after, filter: filterToInput(filter) });
+  const { data, error, loading } = calls;
+  const rows = data?.calls.nodes ?? [];
   return (
     <>
-      <ErrorNotice error={error} />
-      {!loading && !error && calls.length === 0 && <div className="empty">No calls match.</div>}
-      {calls.length > 0 && (
-        <table className="table">
+      {error && <LoadError error={error} onRetry={calls.reload} />}
+      {!data && !error && <Skeleton rows={6} label="Loading calls" />}
+      {!loading && !error && rows.length === 0 && <div className="empty">No calls match.</div>}
+      {rows.length > 0 && (
+        <table className="table cards">
           <thead>
             <tr>
               <th>Started</th>
@@ -78,22 +79,25 @@ function CallList({ filter }: { filter: CallFilter }) {
             </tr>
           </thead>
           <tbody>
-            {calls.map((c) => (
-              <tr key={c.id}>
-                <td>
+            {rows.map((c) => (
+              <tr key={c.id} data-testid="call-row">
+                <td data-label="Started" className="card-title">
                   <Link to={`/calls/${c.id}`}>{formatTime(c.createdAt)}</Link>
                 </td>
-                <td>
-                  <StatusBadge value={c.status} />
+                <td data-label="Status">
+                  <div>
+                    <StatusBadge value={c.status} />
+                    {c.endedReason && <div className="muted small">{endedReasonLabel(c.endedReason)}</div>}
+                  </div>
                 </td>
-                <td>{c.agent.name}</td>
-                <td>
-                  {enumLabel(c.direction)} · {enumLabel(c.transport)}
+                <td data-label="Agent">{c.agent.name}</td>
+                <td data-label="Direction">
+                  {enumLabel(c.direction)} · {c.transport === "WEB" ? "Web" : "Phone"}
                 </td>
-                <td>
-                  {c.from ?? "—"} → {c.to ?? "—"}
+                <td data-label="From → To" data-testid="call-parties">
+                  {callerLabel(c)} → {c.to ?? "—"}
                 </td>
-                <td>{formatDuration(c.durationMs)}</td>
+                <td data-label="Duration">{formatDuration(c.durationMs)}</td>
               </tr>
             ))}
           </tbody>

@@ -21,7 +21,7 @@ export function Timeline({ events, metadata }: { events: CallEvent[]; metadata: 
       {hasMetadata && (
         <>
           <h3>Metadata</h3>
-          <pre className="json">{JSON.stringify(metadata, null, 2)}</pre>
+          <pre className="json" tabIndex={0}>{JSON.stringify(metadata, null, 2)}</pre>
         </>
       )}
     </section>

@@ -2,7 +2,11 @@
 // (`status=completed,failed&agentId=...&direction=inbound&createdAfter=...&text=...`), so a filtered
 // list can be bookmarked and its export link is the same query on /export/calls.csv.
 
-export const CALL_STATUSES = [
+import type { CallFilterInput, CallStatus, Direction } from "../../gql/graphql";
+
+export type { CallStatus, Direction };
+
+export const CALL_STATUSES: readonly CallStatus[] = [
   "QUEUED",
   "RINGING",
   "IN_PROGRESS",
@@ -11,9 +15,7 @@ export const CALL_STATUSES = [
   "NO_ANSWER",
   "BUSY",
   "CANCELED",
-] as const;
-export type CallStatus = (typeof CALL_STATUSES)[number];
-export type Direction = "INBOUND" | "OUTBOUND";
+];
 
 export interface CallFilter {
   statuses: CallStatus[];
@@ -63,7 +65,7 @@ export function filterToQuery(filter: CallFilter): string {
 }
 
 /** The GraphQL `CallFilterInput`. */
-export function filterToInput(filter: CallFilter) {
+export function filterToInput(filter: CallFilter): CallFilterInput {
   return {
     status: filter.statuses,
     agentId: filter.agentId || null,

@@ -6,35 +6,27 @@ import { ConfirmButton } from "../../components/ConfirmButton";
 import { ErrorNotice } from "../../components/ErrorNotice";
 import { Field } from "../../components/Field";
 import { PageHeader } from "../../components/PageHeader";
-import { Pager, usePager, type PageInfo } from "../../components/Pager";
+import { LoadError, Skeleton } from "../../components/Loading";
+import { Pager, usePager } from "../../components/Pager";
 import { SecretOnce } from "../../components/SecretOnce";
 import { formatTime, localInputToIso } from "../../format";
+import { graphql } from "../../gql";
 
-interface ApiKey {
-  id: string;
-  name: string;
-  role: Role;
-  prefix: string;
-  createdBy: string;
-  createdAt: string;
-  expiresAt: string | null;
-  lastUsedAt: string | null;
-  revokedAt: string | null;
-}
-
-const KEY_FIELDS = "id name role prefix createdBy createdAt expiresAt lastUsedAt revokedAt";
-const API_KEYS = `query ApiKeys($first: Int!, $after: String) {
-  apiKeys(first: $first, after: $after) { nodes { ${KEY_FIELDS} } pageInfo { hasNextPage endCursor } }
-}`;
-const CREATE_API_KEY = `mutation CreateApiKey($input: CreateApiKeyInput!) {
-  createApiKey(input: $input) { secret apiKey { ${KEY_FIELDS} } }
-}`;
-const REVOKE_API_KEY = `mutation RevokeApiKey($id: ID!) { revokeApiKey(id: $id) { ${KEY_FIELDS} } }`;
+graphql(`fragment ApiKeyFields on ApiKey { id name role prefix createdBy createdAt expiresAt lastUsedAt revokedAt }`);
+const API_KEYS = graphql(`
+  query ApiKeys($first: Int!, $after: String) {
+    apiKeys(first: $first, after: $after) { nodes { ...ApiKeyFields } pageInfo { hasNextPage endCursor } }
+  }
+`);
+const CREATE_API_KEY = graphql(`
+  mutation CreateApiKey($input: CreateApiKeyInput!) { createApiKey(input: $input) { secret apiKey { ...ApiKeyFields } } }
+`);
+const REVOKE_API_KEY = graphql(`mutation RevokeApiKey($id: ID!) { revokeApiKey(id: $id) { ...ApiKeyFields } }`);
 
 export function ApiKeysPage() {
   const pager = usePager();
-  const keys = useQuery<{ apiKeys: { nodes: ApiKey[]; pageInfo: PageInfo } }>(API_KEYS, { first: 50, after: pager.after });
-  const revoke = useMutation<{ revokeApiKey: ApiKey }>(REVOKE_API_KEY);
+  const keys = useQuery(API_KEYS, { first: 50, after: pager.after });
+  const revoke = useMutation(REVOKE_API_KEY);
   const [secret, setSecret] = useState<{ name: string; secret: string }>();
   const now = Date.now();
 
@@ -56,8 +48,12 @@ export function ApiKeysPage() {
           }}
         />
       )}
-      <ErrorNotice error={keys.error ?? revoke.error} />
-      <table className="table">
+      <ErrorNotice error={revoke.error} />
+      {keys.error && <LoadError error={keys.error} onRetry={keys.reload} />}
+      {!keys.data && !keys.error && <Skeleton rows={3} label="Loading keys" />}
+      {keys.data && keys.data.apiKeys.nodes.length === 0 && <div className="empty">No keys yet.</div>}
+      {keys.data && keys.data.apiKeys.nodes.length > 0 && (
+      <table className="table cards">
         <thead>
           <tr>
             <th>Name</th>
@@ -66,7 +62,9 @@ export function ApiKeysPage() {
             <th>Created</th>
             <th>Expires</th>
             <th>Last used</th>
-            <th />
+            <th>
+              <span className="visually-hidden">Actions</span>
+            </th>
           </tr>
         </thead>
         <tbody>
@@ -74,14 +72,16 @@ export function ApiKeysPage() {
             const expired = k.expiresAt != null && new Date(k.expiresAt).getTime() < now;
             return (
               <tr key={k.id} className={k.revokedAt || expired ? "dimmed" : undefined} data-testid="api-key-row">
-                <td>{k.name}</td>
-                <td>{roleLabel(k.role)}</td>
-                <td>
+                <td data-label="Name" className="card-title">
+                  {k.name}
+                </td>
+                <td data-label="Role">{roleLabel(k.role)}</td>
+                <td data-label="Starts with" className="wrap-anywhere">
                   <code>{k.prefix}_…</code>
                 </td>
-                <td>{formatTime(k.createdAt)}</td>
-                <td>{k.expiresAt ? formatTime(k.expiresAt) : "never"}</td>
-                <td>{formatTime(k.lastUsedAt)}</td>
+                <td data-label="Created">{formatTime(k.createdAt)}</td>
+                <td data-label="Expires">{k.expiresAt ? formatTime(k.expiresAt) : "never"}</td>
+                <td data-label="Last used">{formatTime(k.lastUsedAt)}</td>
                 <td className="actions">
                   {k.revokedAt ? (
                     <span className="badge badge-revoked">Revoked</span>
@@ -104,6 +104,7 @@ export function ApiKeysPage() {
           })}
         </tbody>
       </table>
+      )}
       <Pager pager={pager} pageInfo={keys.data?.apiKeys.pageInfo} />
     </>
   );
@@ -115,7 +116,7 @@ function CreateKeyForm({ onCreated }: { onCreated: (name: string, secret: string
   const [name, setName] = useState("");
   const [role, setRole] = useState<Role>(roles.includes("DEVELOPER") ? "DEVELOPER" : roles[0]);
   const [expires, setExpires] = useState("");
-  const create = useMutation<{ createApiKey: { secret: string; apiKey: ApiKey } }>(CREATE_API_KEY);
+  const create = useMutation(CREATE_API_KEY);
   const errors = fieldErrors(create.error);
 
   const submit = async (event: FormEvent) => {

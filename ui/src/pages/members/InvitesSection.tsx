@@ -7,25 +7,19 @@ import { ErrorNotice } from "../../components/ErrorNotice";
 import { Field } from "../../components/Field";
 import { SecretOnce } from "../../components/SecretOnce";
 import { formatTime } from "../../format";
+import { graphql } from "../../gql";
 
-interface Invite {
-  id: string;
-  email: string;
-  role: Role;
-  invitedBy: string;
-  createdAt: string;
-  expiresAt: string;
-}
-
-const INVITES = `query Invites { invites(first: 100) { nodes { id email role invitedBy createdAt expiresAt } } }`;
-const INVITE = `mutation InviteMember($input: InviteMemberInput!) { inviteMember(input: $input) { token invite { id email } } }`;
-const REVOKE_INVITE = `mutation RevokeInvite($id: ID!) { revokeInvite(id: $id) }`;
+const INVITES = graphql(`query Invites { invites(first: 100) { nodes { id email role invitedBy createdAt expiresAt } } }`);
+const INVITE = graphql(`
+  mutation InviteMember($input: InviteMemberInput!) { inviteMember(input: $input) { token invite { id email } } }
+`);
+const REVOKE_INVITE = graphql(`mutation RevokeInvite($id: ID!) { revokeInvite(id: $id) }`);
 
 /** Pending invitations; owners and admins invite by email and deliver the link themselves. */
 export function InvitesSection({ manage, assignable }: { manage: boolean; assignable: Role[] }) {
-  const invites = useQuery<{ invites: { nodes: Invite[] } }>(INVITES);
-  const invite = useMutation<{ inviteMember: { token: string; invite: { email: string } } }>(INVITE);
-  const revoke = useMutation<{ revokeInvite: boolean }>(REVOKE_INVITE);
+  const invites = useQuery(INVITES);
+  const invite = useMutation(INVITE);
+  const revoke = useMutation(REVOKE_INVITE);
   const [email, setEmail] = useState("");
   const [role, setRole] = useState<Role>(assignable.includes("DEVELOPER") ? "DEVELOPER" : assignable[0]);
   const [link, setLink] = useState<{ email: string; url: string }>();
@@ -76,23 +70,27 @@ export function InvitesSection({ manage, assignable }: { manage: boolean; assign
       {invites.data && invites.data.invites.nodes.length === 0 ? (
         <p className="muted">No pending invitations.</p>
       ) : (
-        <table className="table">
+        <table className="table cards">
           <thead>
             <tr>
               <th>Email</th>
               <th>Role</th>
               <th>Invited</th>
               <th>Expires</th>
-              <th />
+              <th>
+                <span className="visually-hidden">Actions</span>
+              </th>
             </tr>
           </thead>
           <tbody>
             {invites.data?.invites.nodes.map((i) => (
               <tr key={i.id}>
-                <td>{i.email}</td>
-                <td>{roleLabel(i.role)}</td>
-                <td>{formatTime(i.createdAt)}</td>
-                <td>{formatTime(i.expiresAt)}</td>
+                <td data-label="Email" className="card-title wrap-anywhere">
+                  {i.email}
+                </td>
+                <td data-label="Role">{roleLabel(i.role)}</td>
+                <td data-label="Invited">{formatTime(i.createdAt)}</td>
+                <td data-label="Expires">{formatTime(i.expiresAt)}</td>
                 <td className="actions">
                   {manage && (
                     <ConfirmButton

@@ -1,4 +1,5 @@
 import workletUrl from "./mic-worklet.js?url";
+import { MicrophoneError } from "./microphone";
 import { decodePcm16, level, Resampler, WIRE_RATE } from "./pcm";
 
 /**
@@ -25,9 +26,17 @@ export class CallAudio {
 
   /** Starts the microphone; `onChunk` gets 24 kHz samples about every 20 ms, and their level. */
   async startMicrophone(onChunk: (samples: Float32Array, level: number) => void): Promise<void> {
-    this.stream = await navigator.mediaDevices.getUserMedia({
-      audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: true },
-    });
+    // Outside secure contexts `navigator.mediaDevices` does not exist at all.
+    if (!navigator.mediaDevices?.getUserMedia) {
+      throw new MicrophoneError("insecure", "navigator.mediaDevices is not available on this page");
+    }
+    try {
+      this.stream = await navigator.mediaDevices.getUserMedia({
+        audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: true },
+      });
+    } catch (err) {
+      throw MicrophoneError.from(err);
+    }
     await this.context.audioWorklet.addModule(workletUrl);
     const resampler = new Resampler(this.context.sampleRate, WIRE_RATE);
     const source = this.context.createMediaStreamSource(this.stream);
@@ -55,6 +64,11 @@ export class CallAudio {
     this.playHead = at + buffer.duration;
     this.playing.add(source);
     source.onended = () => this.playing.delete(source);
+  }
+
+  /** Whether agent audio is still queued or playing. */
+  isPlaying(): boolean {
+    return this.playing.size > 0;
   }
 
   /** Stops the agent's audio at once (the caller started talking). */

@@ -1,7 +1,9 @@
 import { useState } from "react";
+import { useSearchParams } from "react-router";
 import { useMutation, useQuery } from "../../api/hooks";
 import { ErrorNotice } from "../../components/ErrorNotice";
-import { Pager, usePager, type PageInfo } from "../../components/Pager";
+import { LoadError, Skeleton } from "../../components/Loading";
+import { Pager, usePager } from "../../components/Pager";
 import { StatusBadge } from "../../components/StatusBadge";
 import { formatTime } from "../../format";
 import { DELIVERIES, RETRY_DELIVERY, type Delivery } from "./queries";
@@ -10,12 +12,11 @@ type StatusFilter = "" | Delivery["status"];
 
 /** Deliveries to one endpoint, newest first; failed ones can be given one more attempt. */
 export function DeliveryLog({ endpointId }: { endpointId: string }) {
-  const [status, setStatus] = useState<StatusFilter>("");
+  const [query] = useSearchParams();
+  const [status, setStatus] = useState<StatusFilter>(query.get("status") === "FAILED" ? "FAILED" : "");
   const pager = usePager();
-  const deliveries = useQuery<{
-    webhookEndpoint: { deliveries: { nodes: Delivery[]; pageInfo: PageInfo } } | null;
-  }>(DELIVERIES, { id: endpointId, first: 25, after: pager.after, status: status || null });
-  const retry = useMutation<{ retryWebhookDelivery: Delivery }>(RETRY_DELIVERY);
+  const deliveries = useQuery(DELIVERIES, { id: endpointId, first: 25, after: pager.after, status: status || null });
+  const retry = useMutation(RETRY_DELIVERY);
   const [open, setOpen] = useState<string>();
   const rows = deliveries.data?.webhookEndpoint?.deliveries.nodes ?? [];
 
@@ -42,10 +43,12 @@ export function DeliveryLog({ endpointId }: { endpointId: string }) {
           </button>
         </div>
       </div>
-      <ErrorNotice error={deliveries.error ?? retry.error} />
-      {rows.length === 0 && !deliveries.loading && <p className="muted">No deliveries.</p>}
+      <ErrorNotice error={retry.error} />
+      {deliveries.error && <LoadError error={deliveries.error} onRetry={deliveries.reload} />}
+      {!deliveries.data && !deliveries.error && <Skeleton rows={3} label="Loading deliveries" />}
+      {rows.length === 0 && !deliveries.loading && !deliveries.error && <p className="muted">No deliveries.</p>}
       {rows.length > 0 && (
-        <table className="table">
+        <table className="table cards">
           <thead>
             <tr>
               <th>Event</th>
@@ -53,7 +56,9 @@ export function DeliveryLog({ endpointId }: { endpointId: string }) {
               <th>Attempts</th>
               <th>Last answer</th>
               <th>Created</th>
-              <th />
+              <th>
+                <span className="visually-hidden">Actions</span>
+              </th>
             </tr>
           </thead>
           <tbody>
@@ -92,36 +97,36 @@ function DeliveryRow({
 }) {
   return (
     <>
-      <tr>
-        <td>
+      <tr data-testid="delivery-row">
+        <td data-label="Event" className="card-title">
           <button type="button" className="link" onClick={onToggle} aria-expanded={open}>
             {d.eventType}
           </button>
         </td>
-        <td>
+        <td data-label="Status">
           <StatusBadge value={d.status} />
         </td>
-        <td>{d.attempts}</td>
-        <td>
+        <td data-label="Attempts">{d.attempts}</td>
+        <td data-label="Last answer" className="wrap-anywhere">
           {d.lastStatusCode ? `HTTP ${d.lastStatusCode}` : ""}
           {d.lastError && <div className="muted small">{d.lastError}</div>}
           {d.status === "PENDING" && d.nextAttemptAt && (
             <div className="muted small">next try {formatTime(d.nextAttemptAt)}</div>
           )}
         </td>
-        <td>{formatTime(d.createdAt)}</td>
+        <td data-label="Created">{formatTime(d.createdAt)}</td>
         <td className="actions">
           {d.status === "FAILED" && (
             <button type="button" onClick={onRetry} disabled={retrying}>
-              Retry
+              Retry now
             </button>
           )}
         </td>
       </tr>
       {open && (
-        <tr>
+        <tr className="payload-row">
           <td colSpan={6}>
-            <pre className="json">{pretty(d.payload)}</pre>
+            <pre className="json" tabIndex={0}>{pretty(d.payload)}</pre>
           </td>
         </tr>
       )}

@@ -31,7 +31,9 @@ export function EndpointForm({
     }));
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    if ((await onSubmit(form)) && !initial) setForm(blank);
+    // Only the input's fields: `initial` may be a whole endpoint (with its id and creation time).
+    const { url, description, events, enabled } = form;
+    if ((await onSubmit({ url, description, events, enabled })) && !initial) setForm(blank);
   };
   return (
     <form onSubmit={submit} noValidate>

@@ -1,26 +1,47 @@
 import { useState } from "react";
+import { Link, useNavigate } from "react-router";
 import { useMutation, useQuery } from "../../api/hooks";
 import { ConfirmButton } from "../../components/ConfirmButton";
 import { ErrorNotice } from "../../components/ErrorNotice";
+import { LoadError, Skeleton } from "../../components/Loading";
 import { PageHeader } from "../../components/PageHeader";
 import { SecretOnce } from "../../components/SecretOnce";
-import { Link, navigate } from "../../router";
 import { DeliveryLog } from "./DeliveryLog";
 import { EndpointForm, type EndpointInput } from "./EndpointForm";
-import { DELETE_ENDPOINT, ENDPOINT, ROTATE_SECRET, UPDATE_ENDPOINT, type Endpoint } from "./queries";
+import { DELETE_ENDPOINT, ENDPOINT, ROTATE_SECRET, UPDATE_ENDPOINT } from "./queries";
 
 export function WebhookPage({ id }: { id: string }) {
-  const endpoint = useQuery<{ webhookEndpoint: Endpoint | null }>(ENDPOINT, { id });
-  const update = useMutation<{ updateWebhookEndpoint: Endpoint }>(UPDATE_ENDPOINT);
-  const remove = useMutation<{ deleteWebhookEndpoint: string }>(DELETE_ENDPOINT);
-  const rotate = useMutation<{ rotateWebhookSecret: { secret: string } }>(ROTATE_SECRET);
+  const navigate = useNavigate();
+  const endpoint = useQuery(ENDPOINT, { id });
+  const update = useMutation(UPDATE_ENDPOINT);
+  const remove = useMutation(DELETE_ENDPOINT);
+  const rotate = useMutation(ROTATE_SECRET);
   const [secret, setSecret] = useState<string>();
   const [saved, setSaved] = useState(false);
 
-  if (endpoint.error) return <ErrorNotice error={endpoint.error} />;
-  if (!endpoint.data) return <div className="muted">Loading…</div>;
+  if (endpoint.error || !endpoint.data) {
+    return (
+      <>
+        <PageHeader title="Webhook endpoint" />
+        {endpoint.error ? (
+          <LoadError error={endpoint.error} onRetry={endpoint.reload} />
+        ) : (
+          <Skeleton rows={6} label="Loading the endpoint" />
+        )}
+      </>
+    );
+  }
   const e = endpoint.data.webhookEndpoint;
-  if (!e) return <div className="empty">No such endpoint. <Link to="/webhooks">All webhooks</Link></div>;
+  if (!e) {
+    return (
+      <>
+        <PageHeader title="Endpoint not found" />
+        <div className="empty">
+          No such endpoint. <Link to="/settings/webhooks">All webhooks</Link>
+        </div>
+      </>
+    );
+  }
 
   const submit = async (input: EndpointInput) => {
     setSaved(false);
@@ -33,7 +54,7 @@ export function WebhookPage({ id }: { id: string }) {
 
   return (
     <>
-      <PageHeader title={e.url}>
+      <PageHeader title={<span className="wrap-anywhere">{e.url}</span>} docTitle="Webhook endpoint">
         <ConfirmButton
           danger={false}
           confirm="Replace the secret? The old one stops verifying."
@@ -47,7 +68,7 @@ export function WebhookPage({ id }: { id: string }) {
         <ConfirmButton
           confirm="Delete the endpoint and its delivery log?"
           onConfirm={async () => {
-            if (await remove.run({ id })) navigate("/webhooks");
+            if (await remove.run({ id })) navigate("/settings/webhooks");
           }}
         >
           Delete

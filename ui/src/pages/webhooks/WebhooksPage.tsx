@@ -1,16 +1,16 @@
 import { useState } from "react";
+import { Link } from "react-router";
 import { useMutation, useQuery } from "../../api/hooks";
-import { ErrorNotice } from "../../components/ErrorNotice";
+import { LoadError, Skeleton } from "../../components/Loading";
 import { PageHeader } from "../../components/PageHeader";
 import { SecretOnce } from "../../components/SecretOnce";
 import { enumLabel, formatTime } from "../../format";
-import { Link } from "../../router";
 import { EndpointForm, type EndpointInput } from "./EndpointForm";
-import { CREATE_ENDPOINT, ENDPOINTS, type Endpoint } from "./queries";
+import { CREATE_ENDPOINT, ENDPOINTS } from "./queries";
 
 export function WebhooksPage() {
-  const endpoints = useQuery<{ webhookEndpoints: { nodes: Endpoint[] } }>(ENDPOINTS);
-  const create = useMutation<{ createWebhookEndpoint: { secret: string; endpoint: Endpoint } }>(CREATE_ENDPOINT);
+  const endpoints = useQuery(ENDPOINTS);
+  const create = useMutation(CREATE_ENDPOINT);
   const [secret, setSecret] = useState<string>();
 
   const submit = async (input: EndpointInput) => {
@@ -36,30 +36,41 @@ export function WebhooksPage() {
           <EndpointForm submitLabel="Add endpoint" onSubmit={submit} error={create.error} pending={create.pending} />
         </section>
       )}
-      <ErrorNotice error={endpoints.error} />
+      {endpoints.error && <LoadError error={endpoints.error} onRetry={endpoints.reload} />}
+      {!endpoints.data && !endpoints.error && <Skeleton rows={3} label="Loading endpoints" />}
       {endpoints.data && endpoints.data.webhookEndpoints.nodes.length === 0 && (
         <div className="empty">No endpoints yet.</div>
       )}
       {endpoints.data && endpoints.data.webhookEndpoints.nodes.length > 0 && (
-        <table className="table">
+        <table className="table cards">
           <thead>
             <tr>
               <th>URL</th>
               <th>Events</th>
               <th>State</th>
+              <th>Failed deliveries</th>
               <th>Created</th>
             </tr>
           </thead>
           <tbody>
             {endpoints.data.webhookEndpoints.nodes.map((e) => (
               <tr key={e.id}>
-                <td>
-                  <Link to={`/webhooks/${e.id}`}>{e.url}</Link>
+                <td data-label="URL" className="card-title wrap-anywhere">
+                  <Link to={`/settings/webhooks/${e.id}`}>{e.url}</Link>
                   {e.description && <div className="muted small">{e.description}</div>}
                 </td>
-                <td>{e.events.map(enumLabel).join(", ")}</td>
-                <td>{e.enabled ? "Enabled" : "Disabled"}</td>
-                <td>{formatTime(e.createdAt)}</td>
+                <td data-label="Events">{e.events.map(enumLabel).join(", ")}</td>
+                <td data-label="State">{e.enabled ? "Enabled" : "Disabled"}</td>
+                <td data-label="Failed deliveries">
+                  {e.failed.nodes.length === 0 ? (
+                    "None"
+                  ) : (
+                    <Link to={`/settings/webhooks/${e.id}?status=FAILED`} className="badge badge-failed">
+                      {e.failed.pageInfo.hasNextPage ? `${e.failed.nodes.length}+` : e.failed.nodes.length} failed — retry
+                    </Link>
+                  )}
+                </td>
+                <td data-label="Created">{formatTime(e.createdAt)}</td>
               </tr>
             ))}
           </tbody>

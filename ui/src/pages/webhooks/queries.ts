@@ -1,47 +1,52 @@
-export const WEBHOOK_EVENTS = ["CALL_CREATED", "CALL_STARTED", "CALL_ENDED", "TRANSCRIPT_READY"] as const;
-export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
+import { graphql } from "../../gql";
+import type { WebhookDeliveryFieldsFragment, WebhookEndpointFieldsFragment, WebhookEvent } from "../../gql/graphql";
 
-export interface Endpoint {
-  id: string;
-  url: string;
-  description: string;
-  events: WebhookEvent[];
-  enabled: boolean;
-  createdAt: string;
-}
+export type Endpoint = WebhookEndpointFieldsFragment;
+export type Delivery = WebhookDeliveryFieldsFragment;
+export type { WebhookEvent };
 
-export interface Delivery {
-  id: string;
-  eventType: string;
-  status: "PENDING" | "DELIVERED" | "FAILED";
-  attempts: number;
-  nextAttemptAt: string | null;
-  lastStatusCode: number | null;
-  lastError: string | null;
-  payload: string;
-  createdAt: string;
-  deliveredAt: string | null;
-}
+export const WEBHOOK_EVENTS: WebhookEvent[] = ["CALL_CREATED", "CALL_STARTED", "CALL_ENDED", "TRANSCRIPT_READY"];
 
-const ENDPOINT_FIELDS = "id url description events enabled createdAt";
-const DELIVERY_FIELDS = "id eventType status attempts nextAttemptAt lastStatusCode lastError payload createdAt deliveredAt";
+graphql(`fragment WebhookEndpointFields on WebhookEndpoint { id url description events enabled createdAt }`);
+graphql(`
+  fragment WebhookDeliveryFields on WebhookDelivery {
+    id eventType status attempts nextAttemptAt lastStatusCode lastError payload createdAt deliveredAt
+  }
+`);
 
-export const ENDPOINTS = `query WebhookEndpoints { webhookEndpoints(first: 100) { nodes { ${ENDPOINT_FIELDS} } } }`;
-export const ENDPOINT = `query WebhookEndpoint($id: ID!) { webhookEndpoint(id: $id) { ${ENDPOINT_FIELDS} } }`;
-export const DELIVERIES = `query WebhookDeliveries($id: ID!, $first: Int!, $after: String, $status: DeliveryStatus) {
-  webhookEndpoint(id: $id) {
-    deliveries(first: $first, after: $after, status: $status) {
-      nodes { ${DELIVERY_FIELDS} }
-      pageInfo { hasNextPage endCursor }
+export const ENDPOINTS = graphql(`
+  query WebhookEndpoints {
+    webhookEndpoints(first: 50) {
+      nodes {
+        ...WebhookEndpointFields
+        failed: deliveries(first: 5, status: FAILED) { nodes { id } pageInfo { hasNextPage } }
+      }
     }
   }
-}`;
-export const CREATE_ENDPOINT = `mutation CreateWebhookEndpoint($input: WebhookEndpointInput!) {
-  createWebhookEndpoint(input: $input) { secret endpoint { ${ENDPOINT_FIELDS} } }
-}`;
-export const UPDATE_ENDPOINT = `mutation UpdateWebhookEndpoint($id: ID!, $input: WebhookEndpointInput!) {
-  updateWebhookEndpoint(id: $id, input: $input) { ${ENDPOINT_FIELDS} }
-}`;
-export const DELETE_ENDPOINT = `mutation DeleteWebhookEndpoint($id: ID!) { deleteWebhookEndpoint(id: $id) }`;
-export const ROTATE_SECRET = `mutation RotateWebhookSecret($id: ID!) { rotateWebhookSecret(id: $id) { secret } }`;
-export const RETRY_DELIVERY = `mutation RetryWebhookDelivery($id: ID!) { retryWebhookDelivery(id: $id) { ${DELIVERY_FIELDS} } }`;
+`);
+export const ENDPOINT = graphql(`query WebhookEndpoint($id: ID!) { webhookEndpoint(id: $id) { ...WebhookEndpointFields } }`);
+export const DELIVERIES = graphql(`
+  query WebhookDeliveries($id: ID!, $first: Int!, $after: String, $status: DeliveryStatus) {
+    webhookEndpoint(id: $id) {
+      deliveries(first: $first, after: $after, status: $status) {
+        nodes { ...WebhookDeliveryFields }
+        pageInfo { hasNextPage endCursor }
+      }
+    }
+  }
+`);
+export const CREATE_ENDPOINT = graphql(`
+  mutation CreateWebhookEndpoint($input: WebhookEndpointInput!) {
+    createWebhookEndpoint(input: $input) { secret endpoint { ...WebhookEndpointFields } }
+  }
+`);
+export const UPDATE_ENDPOINT = graphql(`
+  mutation UpdateWebhookEndpoint($id: ID!, $input: WebhookEndpointInput!) {
+    updateWebhookEndpoint(id: $id, input: $input) { ...WebhookEndpointFields }
+  }
+`);
+export const DELETE_ENDPOINT = graphql(`mutation DeleteWebhookEndpoint($id: ID!) { deleteWebhookEndpoint(id: $id) }`);
+export const ROTATE_SECRET = graphql(`mutation RotateWebhookSecret($id: ID!) { rotateWebhookSecret(id: $id) { secret } }`);
+export const RETRY_DELIVERY = graphql(`
+  mutation RetryWebhookDelivery($id: ID!) { retryWebhookDelivery(id: $id) { ...WebhookDeliveryFields } }
+`);
