@@ -52,7 +52,8 @@ def read_ct2(path):
     version = take("I")
     if version != 6:
         raise SystemExit(f"unsupported CTranslate2 model version {version} (expected 6)")
-    spec, _revision = string(), take("I")
+    spec = string()
+    take("I")  # spec revision
     if spec != "WhisperSpec":
         raise SystemExit(f"not a Whisper model: {spec}")
     variables = {}
