@@ -275,8 +275,10 @@ impl ApiError {
         self
     }
 
-    /// The error as a GraphQL error object (`{"message", "extensions": {"code", ...}}`).
+    /// The error as a GraphQL error object (`{"message", "extensions": {"code", ...}}`). Every error sent outside
+    /// a GraphQL execution result comes through here, so it is counted here (`voxedge_api_errors_total`).
     pub fn to_graphql_json(&self) -> serde_json::Value {
+        metrics::counter!("voxedge_api_errors_total", "code" => self.code.as_str()).increment(1);
         let mut extensions = json!({ "code": self.code.as_str() });
         if !self.fields.is_empty() {
             extensions["fields"] = json!(self.fields);
@@ -312,6 +314,7 @@ impl IntoResponse for ApiError {
 
 impl From<ApiError> for async_graphql::Error {
     fn from(err: ApiError) -> Self {
+        metrics::counter!("voxedge_api_errors_total", "code" => err.code.as_str()).increment(1);
         let mut gql = async_graphql::Error::new(err.message);
         let mut extensions = async_graphql::ErrorExtensionValues::default();
         extensions.set("code", err.code.as_str());
