@@ -138,6 +138,13 @@ impl Protocol for TwilioStream {
 }
 
 impl TwilioStream {
+    /// The protocol of the stream `stream_sid` (from its `start` message).
+    pub fn new(stream_sid: impl Into<String>) -> Self {
+        Self {
+            stream_sid: stream_sid.into(),
+        }
+    }
+
     /// The stream this socket carries (for outgoing `media`, `mark` and `clear`).
     pub fn stream_sid(&self) -> &str {
         &self.stream_sid
