@@ -381,9 +381,16 @@ impl ApiError {
     }
 }
 
+/// Counts an error sent to a client (`voxedge_api_errors_total`): plain HTTP error responses, GraphQL requests
+/// refused before execution, and every error in a GraphQL response (see `graphql::codes`).
+pub fn count_sent(code: &str) {
+    metrics::counter!("voxedge_api_errors_total", "code" => code.to_string()).increment(1);
+}
+
 /// Plain HTTP endpoints answer with the same shape as a GraphQL error response, so clients parse one format.
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        count_sent(self.code.as_str());
         let mut response = (
             self.code.status(),
             axum::Json(json!({ "errors": [self.to_graphql_json()] })),

@@ -110,7 +110,15 @@ fn describe() {
     );
     describe_counter!(
         "voxedge_tenant_open_failures_total",
-        "Tenant databases refused on open (corrupt, too new, missing)."
+        "Tenant databases not opened, by reason: refused (damaged or too new: TENANT_UNAVAILABLE) or missing."
+    );
+    describe_counter!(
+        "voxedge_api_errors_total",
+        "Errors sent to API clients by code: HTTP error responses and GraphQL field errors."
+    );
+    describe_gauge!(
+        "voxedge_webhook_queue_overdue_seconds",
+        "How long the most overdue queued webhook delivery has waited past its due time (0: keeping up)."
     );
     describe_counter!(
         "voxedge_sign_in_failures_total",

@@ -115,7 +115,14 @@ impl TenantStore {
             }
             Err(err) => {
                 tracing::error!(tenant_id = %id, error = %err, "tenant database refused");
-                metrics::counter!("voxedge_tenant_open_failures_total").increment(1);
+                // `missing` is anyone's unknown tenant id; `refused` is a damaged or too-new file (TENANT_UNAVAILABLE).
+                let reason = if matches!(err, StorageError::TenantNotFound(_)) {
+                    "missing"
+                } else {
+                    "refused"
+                };
+                metrics::counter!("voxedge_tenant_open_failures_total", "reason" => reason)
+                    .increment(1);
             }
         }
         result

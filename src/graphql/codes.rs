@@ -33,6 +33,7 @@ impl Extension for ErrorCodesExtension {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let mut response = next.run(ctx).await;
         fill_missing_codes(&mut response.errors);
+        count(&response.errors);
         response
     }
 
@@ -45,6 +46,7 @@ impl Extension for ErrorCodesExtension {
         next.run(ctx, stream)
             .map(|mut response| {
                 fill_missing_codes(&mut response.errors);
+                count(&response.errors);
                 response
             })
             .boxed()
@@ -76,6 +78,12 @@ impl Extension for ErrorCodesExtension {
                 })
                 .collect()
         })
+    }
+}
+
+fn count(errors: &[ServerError]) {
+    for err in errors {
+        crate::error::count_sent(code_of(err).unwrap_or("INTERNAL"));
     }
 }
 

@@ -69,6 +69,12 @@ pub async fn metrics(State(state): State<HttpState>) -> Response {
     app.tenants.run_pending_tasks().await;
     metrics::gauge!("voxedge_tenants_open").set(app.tenants.open_count() as f64);
     metrics::gauge!("voxedge_live_sessions").set(app.shutdown.live_sessions() as f64);
+    // How far webhook dispatch is behind: ~0 while it keeps up, growing while deliveries wait past their due time.
+    let earliest_due = app.catalog.read(crate::repo::webhooks::earliest_due).await;
+    if let Ok(earliest_due) = earliest_due {
+        let overdue_ms = earliest_due.map_or(0, |at| (crate::clock::now_ms() - at).max(0));
+        metrics::gauge!("voxedge_webhook_queue_overdue_seconds").set(overdue_ms as f64 / 1000.0);
+    }
     let body = crate::telemetry::metrics_handle().render();
     (
         [(

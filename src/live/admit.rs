@@ -54,7 +54,9 @@ pub async fn twilio(app: AppState, mut socket: WebSocket) {
     let start = match twilio::wait_for_start(&mut socket).await {
         Ok(start) => start,
         Err(error) => {
-            return refuse(&app.config.live, socket, TwilioStream::unknown(), error).await;
+            // The stream has not said which one it is.
+            let unknown = TwilioStream::new("");
+            return refuse(&app.config.live, socket, unknown, error).await;
         }
     };
     let admitted = match start.token() {

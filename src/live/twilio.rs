@@ -150,6 +150,13 @@ impl Protocol for TwilioStream {
 }
 
 impl TwilioStream {
+    /// The protocol of the stream `stream_sid` (from its `start` message).
+    pub fn new(stream_sid: impl Into<String>) -> Self {
+        Self {
+            stream_sid: stream_sid.into(),
+        }
+    }
+
     /// The stream this socket carries (for outgoing `media`, `mark` and `clear`).
     pub fn stream_sid(&self) -> &str {
         &self.stream_sid
@@ -164,21 +171,10 @@ impl TwilioStream {
     }
 }
 
-impl TwilioStream {
-    /// The protocol state of a stream that has not said which one it is.
-    pub fn unknown() -> Self {
-        Self {
-            stream_sid: String::new(),
-        }
-    }
-}
-
 impl Start {
     /// The protocol state for this stream.
     pub fn stream(&self) -> TwilioStream {
-        TwilioStream {
-            stream_sid: self.stream_sid.clone(),
-        }
+        TwilioStream::new(self.stream_sid.clone())
     }
 
     fn parameter(&self, name: &str) -> Option<String> {

@@ -241,6 +241,7 @@ fn is_request_error(err: &ServerError) -> bool {
 /// A request that failed before execution: the status follows the error, except that legacy JSON clients
 /// get 200 for GraphQL-level request errors, as the specification asks.
 fn error_response(media: Media, err: ApiError) -> Response {
+    crate::error::count_sent(err.code.as_str());
     let legacy_ok = media == Media::Json
         && matches!(
             err.code,
