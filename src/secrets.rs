@@ -53,6 +53,7 @@ struct Keys {
     access_tokens: Secret<[u8; KEY_BYTES]>,
     session_tokens: Secret<[u8; KEY_BYTES]>,
     tenant_secrets: Secret<[u8; KEY_BYTES]>,
+    internal_requests: Secret<[u8; KEY_BYTES]>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -76,6 +77,7 @@ impl Secrets {
                 access_tokens: derive(b"jwt access tokens"),
                 session_tokens: derive(b"jwt session tokens"),
                 tenant_secrets: derive(b"aead tenant secrets"),
+                internal_requests: derive(b"hmac internal requests"),
             }),
         }
     }
@@ -97,6 +99,11 @@ impl Secrets {
     /// Key signing and verifying ephemeral live-call session tokens (HS256).
     pub fn session_token_key(&self) -> &[u8] {
         self.inner.session_tokens.expose()
+    }
+
+    /// Key signing requests one region (or the CLI) sends another (HMAC-SHA256).
+    pub fn internal_request_key(&self) -> &[u8] {
+        self.inner.internal_requests.expose()
     }
 
     /// Encrypts `plaintext` for storage, bound to `context`.

@@ -59,7 +59,14 @@ pub const CATALOG: Migrations = Migrations {
         migration!("src/db/catalog_migrations", "0001_tenants.sql"),
         migration!("src/db/catalog_migrations", "0002_identity.sql"),
         migration!("src/db/catalog_migrations", "0003_webhook_queue.sql"),
+        migration!("src/db/catalog_migrations", "0004_heartbeat.sql"),
     ],
+};
+
+/// `region.db`: this machine's own state (webhook queue, tenants that moved away).
+pub const REGION: Migrations = Migrations {
+    kind: "region",
+    steps: &[migration!("src/db/region_migrations", "0001_region.sql")],
 };
 
 impl Migrations {
@@ -159,6 +166,7 @@ mod tests {
         let root = env!("CARGO_MANIFEST_DIR");
         check_dir(&TENANT, &format!("{root}/tenant-template"));
         check_dir(&CATALOG, &format!("{root}/src/db/catalog_migrations"));
+        check_dir(&REGION, &format!("{root}/src/db/region_migrations"));
     }
 
     #[test]

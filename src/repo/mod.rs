@@ -1,8 +1,9 @@
 //! SQL, as plain functions over `&Connection` / `&Transaction` with named parameters.
 //!
 //! Resolvers and handlers never build SQL; they call these functions through `Database::read` / `write`.
-//! `catalog.db` tables: [`tenants`], [`users`], [`memberships`], [`sessions`], [`invites`], and the
-//! webhook queue in [`webhooks`]. Tenant database tables: [`meta`], [`api_keys`], [`agents`], [`calls`],
+//! `catalog.db` tables: [`tenants`], [`users`], [`memberships`], [`sessions`], [`invites`], the heartbeat in
+//! [`regions`]. `region.db` (this machine's own state): the webhook queue in [`webhooks`], moved tenants in
+//! [`regions`]. Tenant database tables: [`meta`], [`api_keys`], [`agents`], [`calls`],
 //! [`webhooks`], [`audit`], [`usage`], [`telephony`], [`llm_keys`].
 
 pub mod agents;
@@ -13,6 +14,7 @@ pub mod invites;
 pub mod llm_keys;
 pub mod memberships;
 pub mod meta;
+pub mod regions;
 pub mod sessions;
 pub mod telephony;
 pub mod tenants;

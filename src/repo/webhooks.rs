@@ -246,7 +246,7 @@ pub fn list_deliveries(
     .collect::<rusqlite::Result<_>>()?)
 }
 
-/// Catalog: marks a tenant as having deliveries due at `due_at` (keeps the earlier time if already queued).
+/// `region.db`: marks a tenant as having deliveries due at `due_at` (keeps the earlier time if already queued).
 pub fn queue_tenant(conn: &Connection, tenant: TenantId, due_at: i64) -> Result<()> {
     conn.prepare_cached(
         "insert into webhook_queue (tenant_id, due_at) values (:tenant_id, :due_at)
@@ -256,14 +256,14 @@ pub fn queue_tenant(conn: &Connection, tenant: TenantId, due_at: i64) -> Result<
     Ok(())
 }
 
-/// Catalog: tenants with deliveries due by `now`, with the queue row's version.
+/// `region.db`: tenants with deliveries due by `now`, with the queue row's version.
 pub fn due_tenants(conn: &Connection, now: i64, limit: usize) -> Result<Vec<(String, i64)>> {
     Ok(conn.prepare_cached("select tenant_id, version from webhook_queue where due_at <= :now order by due_at limit :limit")?
         .query_map(named_params! { ":now": now, ":limit": limit as i64 }, |row| Ok((row.get(0)?, row.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?)
 }
 
-/// Catalog: the earliest due time of any queued tenant.
+/// `region.db`: the earliest due time of any queued tenant.
 pub fn earliest_due(conn: &Connection) -> Result<Option<i64>> {
     Ok(
         conn.query_row("select min(due_at) from webhook_queue", [], |row| {
@@ -272,7 +272,7 @@ pub fn earliest_due(conn: &Connection) -> Result<Option<i64>> {
     )
 }
 
-/// Catalog: after processing a tenant, sets its next due time, or removes it when nothing is pending —
+/// `region.db`: after processing a tenant, sets its next due time, or removes it when nothing is pending —
 /// unless it was re-queued meanwhile (`version` changed), in which case the newer entry stands.
 pub fn settle_tenant(
     conn: &Connection,
@@ -290,5 +290,28 @@ pub fn settle_tenant(
             named_params! { ":tenant_id": tenant, ":version": seen_version },
         )?,
     };
+    Ok(())
+}
+
+/// Catalog: the queue rows written there before it moved to `region.db`; [`forget_catalog_queue`] removes them.
+pub fn catalog_queue(conn: &Connection) -> Result<Vec<(String, i64)>> {
+    Ok(conn
+        .prepare("select tenant_id, due_at from webhook_queue")?
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?)
+}
+
+/// Catalog: empties the old queue table once its rows are in `region.db`.
+pub fn forget_catalog_queue(conn: &Connection) -> Result<()> {
+    conn.execute("delete from webhook_queue", [])?;
+    Ok(())
+}
+
+/// `region.db`: forgets a tenant's queue entry (it moved to another region, whose dispatcher takes over).
+pub fn unqueue_tenant(conn: &Connection, tenant: TenantId) -> Result<()> {
+    conn.execute(
+        "delete from webhook_queue where tenant_id = :tenant_id",
+        named_params! { ":tenant_id": tenant.to_string() },
+    )?;
     Ok(())
 }
