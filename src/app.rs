@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
-use crate::state::AppState;
+use crate::state::{AppState, Opener};
 use crate::voice::{VoiceModels, VoiceOptions};
 
 /// A bound, ready-to-run server.
@@ -28,7 +28,7 @@ impl Application {
         let voice = tokio::task::spawn_blocking(move || {
             VoiceModels::load(&voice_config, VoiceOptions::default())
         });
-        let mut state = AppState::open(config).await?;
+        let mut state = AppState::open_as(config, Opener::Server).await?;
         state.voice = Arc::new(voice.await?);
         let listener = TcpListener::bind(listen)
             .await
@@ -58,11 +58,13 @@ impl Application {
         let grace = state.config.shutdown_grace;
         tracing::info!(
             address = %listener.local_addr()?,
-            region = state.config.region.as_deref().unwrap_or("-"),
+            region = state.config.edge.region(),
+            primary = state.config.edge.primary(),
             data_dir = %state.config.data_dir.root().display(),
             "voxedge listening"
         );
         spawn_housekeeping(&state);
+        state.start_edge();
         let router = crate::http::router(state.clone());
         let server = axum::serve(
             listener,

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::brain::BreakerConfig;
 use crate::db::SqliteSettings;
 use crate::db::TenantCacheSettings;
+use crate::edge::{EdgeSettings, ReplicaRoot};
 use crate::identity::IdentitySettings;
 use crate::identity::lockout::LockoutPolicy;
 use crate::live::{LiveSettings, LlmSettings};
@@ -39,6 +40,26 @@ impl DataDir {
         self.root.join("tenants")
     }
 
+    /// `region.db`: this machine's own state (webhook queue, tenants that moved away).
+    pub fn region_db(&self) -> PathBuf {
+        self.root.join("region.db")
+    }
+
+    /// Where the catalog replica is restored and followed (outside the primary region).
+    pub fn replica(&self) -> PathBuf {
+        self.root.join("replica")
+    }
+
+    /// Where restores from the replica are staged before they replace a tenant (never replicated).
+    pub fn staging(&self) -> PathBuf {
+        self.root.join("staging")
+    }
+
+    /// Tenant files that moved to another region, kept until an operator deletes them.
+    pub fn moved(&self) -> PathBuf {
+        self.root.join("moved")
+    }
+
     /// Creates the directories if missing.
     pub fn ensure(&self) -> std::io::Result<()> {
         std::fs::create_dir_all(self.tenants())
@@ -51,9 +72,24 @@ pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port (the bound address is logged).
     #[arg(long, env = "VOXEDGE_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Region this instance serves (tenants homed elsewhere are replayed there with `fly-replay`).
+    /// Region this instance serves (tenants homed elsewhere are replayed there with `fly-replay`); unset:
+    /// `FLY_REGION`.
     #[arg(long, env = "VOXEDGE_REGION")]
     pub region: Option<String>,
+    /// The region that owns the catalog; catalog writes made elsewhere are replayed there. Unset:
+    /// `PRIMARY_REGION`; neither: a single-region server.
+    #[arg(long, env = "VOXEDGE_PRIMARY_REGION")]
+    pub primary_region: Option<String>,
+    /// Every region the app runs in, comma-separated (sign-up and moves accept only these); unset: any.
+    #[arg(long, env = "VOXEDGE_REGIONS", value_delimiter = ',')]
+    pub regions: Vec<String>,
+    /// Root URL of the Litestream replicas (`s3://bucket/prefix?endpoint=…`, `file:///dir`), laid out as
+    /// deploy/litestream-config writes them: regions follow the catalog from it, moves and restores read it.
+    #[arg(long, env = "VOXEDGE_REPLICA_URL", value_parser = parse_replica)]
+    pub replica_url: Option<ReplicaRoot>,
+    /// The Litestream executable (catalog replica, restores, moves).
+    #[arg(long, env = "VOXEDGE_LITESTREAM", default_value = "litestream")]
+    pub litestream: PathBuf,
     /// Header holding the client's IP, set by a trusted proxy (e.g. `fly-client-ip`); unset: the TCP peer.
     #[arg(long, env = "VOXEDGE_CLIENT_IP_HEADER")]
     pub client_ip_header: Option<String>,
@@ -209,7 +245,8 @@ pub struct ServeArgs {
 pub struct Config {
     pub data_dir: DataDir,
     pub listen: SocketAddr,
-    pub region: Option<String>,
+    /// Regions, the primary, the replicas.
+    pub edge: EdgeSettings,
     pub client_ip_header: Option<String>,
     /// `scheme://host[:port]` without a trailing slash, when configured.
     pub public_url: Option<String>,
@@ -261,17 +298,34 @@ pub fn parse_origin(value: &str) -> Result<String, String> {
     Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
+fn parse_replica(value: &str) -> Result<ReplicaRoot, String> {
+    ReplicaRoot::parse(value)
+}
+
 impl Config {
     pub fn from_args(data_dir: PathBuf, args: ServeArgs) -> Self {
-        // `--region` wins; Fly sets FLY_REGION on every machine.
+        // Flags win; Fly sets FLY_REGION on every machine, and fly.toml sets PRIMARY_REGION.
+        let env = |name: &str| std::env::var(name).ok();
         let region = args
             .region
-            .or_else(|| std::env::var("FLY_REGION").ok())
+            .or_else(|| env("FLY_REGION"))
             .filter(|r| !r.is_empty());
+        let primary = args
+            .primary_region
+            .or_else(|| env("PRIMARY_REGION"))
+            .filter(|r| !r.is_empty());
+        let edge = EdgeSettings {
+            region,
+            primary,
+            regions: args.regions.into_iter().filter(|r| !r.is_empty()).collect(),
+            replica: args.replica_url,
+            litestream: args.litestream,
+            public_url: args.public_url.clone(),
+        };
         Self {
             data_dir: DataDir::new(data_dir),
             listen: args.listen,
-            region,
+            edge,
             client_ip_header: args.client_ip_header.map(|h| h.to_ascii_lowercase()),
             public_url: args.public_url,
             twilio_api_url: args.twilio_api_url,

@@ -91,6 +91,12 @@ error_codes! {
     TenantUnavailable = ("TENANT_UNAVAILABLE", 503, "the tenant's database cannot be used (corrupt, or written by a newer version)"),
     ServiceUnavailable = ("SERVICE_UNAVAILABLE", 503, "the server is busy, shutting down or not ready (`Retry-After`)"),
 
+    // Regions.
+    WrongRegion = ("WRONG_REGION", 409, "the request belongs to another region; the `fly-replay` header names it, and Fly's proxy replays the request there"),
+    TenantReadOnly = ("TENANT_READ_ONLY", 503, "the tenant is being moved to another region or restored: reads work, writes are refused for a few seconds (`Retry-After`)"),
+    RegionUnavailable = ("REGION_UNAVAILABLE", 503, "another region this request needs could not be reached, or gave no usable answer"),
+    ReplicaUnavailable = ("REPLICA_UNAVAILABLE", 503, "the Litestream replica could not be used: not configured, unreachable, or holding nothing for that time"),
+
     // Voice engines (live calls, `/readyz`).
     VoiceModelMissing = ("VOICE_MODEL_MISSING", 503, "a voice model is not configured or its file does not exist"),
     VoiceModelFailed = ("VOICE_MODEL_FAILED", 503, "a voice model file exists but could not be loaded"),
@@ -153,6 +159,7 @@ error_codes! {
     InvalidUrl = ("INVALID_URL", 400, "not an absolute http(s) URL"),
     UnknownDirection = ("UNKNOWN_DIRECTION", 400, "not a call direction"),
     UnknownProvider = ("UNKNOWN_PROVIDER", 400, "not an LLM provider we know"),
+    UnknownRegion = ("UNKNOWN_REGION", 400, "not a region this deployment runs in (`--regions`)"),
     UnknownStatus = ("UNKNOWN_STATUS", 400, "not a call status"),
     WeakPassword = ("WEAK_PASSWORD", 400, "a password that is too common or contains the email"),
     AgentArchived = ("AGENT_ARCHIVED", 409, "the agent is archived and takes no new calls or numbers"),

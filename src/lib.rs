@@ -57,6 +57,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod edge;
 pub mod error;
 pub mod events;
 pub mod graphql;

@@ -52,6 +52,7 @@ impl AgentCache {
                 .max_capacity(50_000)
                 // Changes invalidate entries at once; the TTL only bounds memory for agents never used again.
                 .time_to_idle(Duration::from_secs(3600))
+                .support_invalidation_closures()
                 .build(),
         }
     }
@@ -83,6 +84,17 @@ impl AgentCache {
                 loaded.map(Arc::new).ok_or(AgentError::NotFound)
             })
             .await
+    }
+
+    /// Forgets every agent of `tenant` (its file was restored to an earlier state).
+    pub fn forget_tenant(&self, tenant: TenantId) {
+        if self
+            .active
+            .invalidate_entries_if(move |(t, _), _| *t == tenant)
+            .is_err()
+        {
+            self.active.invalidate_all();
+        }
     }
 
     async fn forget(&self, tenant: TenantId, agent_id: &str) {

@@ -9,6 +9,11 @@
 //! presented key, never the key itself; access tokens by their session). Revoking a key, signing out,
 //! or changing a membership removes the affected entries at once on this instance; other instances
 //! notice within the TTL.
+//!
+//! Outside the primary region the catalog is a replica a second or two behind: a session made moments ago may
+//! not be in it yet, so a token newer than the replica waits (briefly) for it instead of being refused. An API
+//! key of a tenant homed in another region (a catalog mutation replayed to the primary) is checked by that
+//! region, over a signed internal request.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +25,27 @@ use super::tokens::{SESSION_TOKEN_PREFIX, SessionGrant, TokenSigner};
 use super::{Actor, ApiKeyToken, AuthError, Principal};
 use crate::clock::Clock;
 use crate::db::{Database, StorageError, TenantId, TenantStore};
+use crate::edge::Freshness;
+use crate::edge::internal::Internal;
+use crate::model::Role;
 use crate::repo;
+
+/// How long a credential newer than the catalog replica waits for it.
+const REPLICA_WAIT: Duration = Duration::from_secs(5);
+
+/// An API key as its tenant's home region verified it (the body of `/internal/tenants/{id}/verify-key`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct KeyVerdict {
+    pub key_id: String,
+    pub role: String,
+    pub expires_at: Option<i64>,
+}
+
+/// What `/internal/tenants/{id}/verify-key` is asked.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct KeyToVerify {
+    pub key: String,
+}
 
 /// A key that verified, and until when that verdict may be reused.
 #[derive(Debug, Clone)]
@@ -39,9 +64,14 @@ pub struct Authenticator {
     verified: Cache<[u8; 32], VerifiedKey>,
     /// Sign-in session (token family id) → the member it signs in, while the session is live.
     sessions: Cache<String, Principal>,
+    /// How fresh the catalog replica is (always fresh on the primary).
+    freshness: Freshness,
+    /// Asks a tenant's home region about its API keys; `None` on a single-region server.
+    remote: Option<Internal>,
 }
 
 impl Authenticator {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         tenants: TenantStore,
         catalog: Database,
@@ -49,12 +79,16 @@ impl Authenticator {
         clock: Clock,
         cache_ttl: Duration,
         cache_capacity: u64,
+        freshness: Freshness,
+        remote: Option<Internal>,
     ) -> Self {
         Self {
             tenants,
             catalog,
             signer,
             clock,
+            freshness,
+            remote,
             verified: Cache::builder()
                 .max_capacity(cache_capacity)
                 .time_to_live(cache_ttl)
@@ -102,10 +136,14 @@ impl Authenticator {
     pub async fn verify_session_token(&self, token: &str) -> Result<SessionGrant, AuthError> {
         let grant = self.signer.verify_session(token.trim())?;
         let tenant_id = grant.tenant_id;
-        let tenant = self
-            .catalog
-            .read(move |conn| repo::tenants::get(conn, tenant_id))
-            .await?;
+        let read = || {
+            self.catalog
+                .read(move |conn| repo::tenants::get(conn, tenant_id))
+        };
+        let mut tenant = read().await?;
+        if tenant.is_none() && self.wait_for_replica(grant.issued_at).await {
+            tenant = read().await?;
+        }
         match tenant {
             Some(t) if t.status == "active" => Ok(grant),
             _ => Err(AuthError::InvalidToken("invalid token")),
@@ -121,17 +159,51 @@ impl Authenticator {
         }
         metrics::counter!("voxedge_cache_misses_total", "cache" => "api_key").increment(1);
         let token = ApiKeyToken::parse(credential)?;
-        let verified = self.verify_api_key(token).await?;
+        let verified = self.verify_api_key(token, credential, true).await?;
         let principal = verified.principal.clone();
         self.verified.insert(fingerprint, verified).await;
         Ok(principal)
     }
 
-    async fn verify_api_key(&self, token: ApiKeyToken) -> Result<VerifiedKey, AuthError> {
+    /// Checks an API key of a tenant that lives here (for another region asking); never asks elsewhere.
+    pub async fn verify_key_here(&self, credential: &str) -> Result<KeyVerdict, AuthError> {
+        let token = ApiKeyToken::parse(credential.trim())?;
+        let verified = self.verify_api_key(token, credential, false).await?;
+        let Actor::ApiKey { key_id } = verified.principal.actor else {
+            return Err(AuthError::internal(
+                "an API key verified as another kind of actor",
+            ));
+        };
+        Ok(KeyVerdict {
+            key_id,
+            role: verified.principal.role.to_string(),
+            expires_at: verified.expires_at,
+        })
+    }
+
+    async fn verify_api_key(
+        &self,
+        token: ApiKeyToken,
+        credential: &str,
+        may_ask_home: bool,
+    ) -> Result<VerifiedKey, AuthError> {
         let db = match self.tenants.get(token.tenant_id).await {
             Ok(db) => db,
             Err(StorageError::Open(err)) if matches!(*err, StorageError::TenantNotFound(_)) => {
-                return Err(AuthError::InvalidApiKey);
+                let Some(remote) = self.remote.as_ref().filter(|_| may_ask_home) else {
+                    return Err(AuthError::InvalidApiKey);
+                };
+                // Only tenants the catalog knows are asked about (not any well-formed key someone makes up).
+                let tenant_id = token.tenant_id;
+                let known = self
+                    .catalog
+                    .read(move |conn| repo::tenants::get(conn, tenant_id))
+                    .await?
+                    .is_some();
+                return match known {
+                    true => ask_home(remote, tenant_id, credential).await,
+                    false => Err(AuthError::InvalidApiKey),
+                };
             }
             Err(err) => return Err(err.into()),
         };
@@ -179,15 +251,20 @@ impl Authenticator {
             return Ok(principal);
         }
         let revoked = || AuthError::TokenRevoked;
-        let (family_id, user_id) = (grant.family_id.clone(), grant.user_id.clone());
-        let (family, member) = self
-            .catalog
-            .read(move |conn| {
+        let read = || {
+            let (family_id, user_id) = (grant.family_id.clone(), grant.user_id.clone());
+            let tenant_id = grant.tenant_id;
+            self.catalog.read(move |conn| {
                 let family = repo::sessions::get_family(conn, &family_id)?;
-                let member = repo::memberships::get(conn, grant.tenant_id, &user_id)?;
+                let member = repo::memberships::get(conn, tenant_id, &user_id)?;
                 Ok::<_, StorageError>((family, member))
             })
-            .await?;
+        };
+        let (mut family, mut member) = read().await?;
+        // A session made moments ago in the primary may not have reached this region's replica yet.
+        if (family.is_none() || member.is_none()) && self.wait_for_replica(grant.issued_at).await {
+            (family, member) = read().await?;
+        }
         // The signed claims and the stored session must agree on who and which tenant.
         let family = family.ok_or_else(revoked)?;
         if family.revoked_at.is_some()
@@ -224,6 +301,16 @@ impl Authenticator {
         }
     }
 
+    /// Forgets every verified API key of `tenant` (its file was restored to an earlier state).
+    pub fn forget_tenant_keys(&self, tenant_id: TenantId) {
+        let result = self
+            .verified
+            .invalidate_entries_if(move |_, verified| verified.principal.tenant_id == tenant_id);
+        if result.is_err() {
+            self.verified.invalidate_all();
+        }
+    }
+
     /// Makes a signed-out or revoked session's access tokens stop working on this instance at once.
     pub async fn forget_session(&self, family_id: &str) {
         self.sessions.invalidate(family_id).await;
@@ -242,12 +329,64 @@ impl Authenticator {
         }
     }
 
+    /// Waits for the catalog replica to hold what the primary wrote up to a token issued at `issued_at` (unix
+    /// seconds). True if it waited and the replica caught up (so a second look is worth it).
+    async fn wait_for_replica(&self, issued_at: i64) -> bool {
+        if self.freshness.is_primary() {
+            return false;
+        }
+        // `iat` is rounded down to the second: the session may be up to a second newer.
+        let after_ms = issued_at.saturating_add(1).saturating_mul(1000);
+        if self.freshness.heartbeat().is_some_and(|h| h > after_ms) {
+            return false;
+        }
+        self.freshness.wait_past(after_ms, REPLICA_WAIT).await
+    }
+
     fn check_key_expiry(&self, expires_at: Option<i64>) -> Result<(), AuthError> {
         match expires_at {
             Some(at) if at <= self.clock.now_ms() => Err(AuthError::ApiKeyExpired),
             _ => Ok(()),
         }
     }
+}
+
+/// Asks the tenant's home region to verify one of its API keys.
+async fn ask_home(
+    remote: &Internal,
+    tenant: TenantId,
+    credential: &str,
+) -> Result<VerifiedKey, AuthError> {
+    let path = format!("/internal/tenants/{tenant}/verify-key");
+    let ask = KeyToVerify {
+        key: credential.to_string(),
+    };
+    let verdict: KeyVerdict = remote
+        .post(None, &path, &ask, Duration::from_secs(10))
+        .await
+        .map_err(|err| {
+            use crate::error::Reportable as _;
+            AuthError::Elsewhere {
+                code: err.code(),
+                message: err.to_string(),
+            }
+        })?;
+    let role: Role = verdict.role.parse().map_err(|_| {
+        AuthError::internal(format!(
+            "unknown role {:?} from the home region",
+            verdict.role
+        ))
+    })?;
+    Ok(VerifiedKey {
+        principal: Principal {
+            tenant_id: tenant,
+            role,
+            actor: Actor::ApiKey {
+                key_id: verdict.key_id,
+            },
+        },
+        expires_at: verdict.expires_at,
+    })
 }
 
 /// Extracts the credential from `Bearer <credential>` (the scheme is case-insensitive, per RFC 9110).

@@ -41,6 +41,9 @@ pub enum AuthError {
     /// Signing or hashing failed (never the client's fault).
     #[error("{0}")]
     Internal(String),
+    /// The tenant's home region refused or could not check the credential; its code is kept.
+    #[error("{message}")]
+    Elsewhere { code: ErrorCode, message: String },
 }
 
 impl AuthError {
@@ -65,6 +68,7 @@ impl Reportable for AuthError {
             Self::Invalid(e) => e.code(),
             Self::Storage(e) => e.code(),
             Self::Internal(_) => ErrorCode::Internal,
+            Self::Elsewhere { code, .. } => *code,
         }
     }
 

@@ -59,6 +59,8 @@ pub struct AccessGrant {
     /// The sign-in session (token family) the token belongs to.
     pub family_id: String,
     /// Unix seconds.
+    pub issued_at: i64,
+    /// Unix seconds.
     pub expires_at: i64,
 }
 
@@ -70,6 +72,8 @@ pub struct SessionGrant {
     pub agent_id: String,
     /// Who minted it (`user:<id>`, `api_key:<id>`).
     pub issued_by: String,
+    /// Unix seconds.
+    pub issued_at: i64,
     /// Unix seconds.
     pub expires_at: i64,
 }
@@ -129,6 +133,7 @@ impl TokenSigner {
             tenant_id: claims.tid.parse().map_err(|_| invalid_token())?,
             user_id: claims.sub,
             family_id: claims.sid,
+            issued_at: claims.iat,
             expires_at: claims.exp,
         })
     }
@@ -175,6 +180,7 @@ impl TokenSigner {
             tenant_id: claims.tid.parse().map_err(|_| invalid_token())?,
             agent_id: claims.agent,
             issued_by: claims.sub,
+            issued_at: claims.iat,
             expires_at: claims.exp,
         })
     }

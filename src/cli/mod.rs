@@ -3,6 +3,7 @@
 //! script would read them); logs go to stderr.
 
 mod data;
+mod remote;
 mod tenant;
 
 use std::path::PathBuf;
@@ -56,15 +57,10 @@ pub enum Command {
         #[arg(long)]
         tenant: Option<String>,
     },
-    /// Restore a backup made by `voxedge backup` into the data directory.
-    Restore {
-        /// Backup directory.
-        #[arg(long)]
-        from: PathBuf,
-        /// Restore only this tenant (its file and catalog row).
-        #[arg(long)]
-        tenant: Option<String>,
-    },
+    /// Restore a backup made by `voxedge backup` (`--from DIR`), one tenant to a point in time from the
+    /// Litestream replica, online (`--tenant ID --at TIME`), or a whole data directory from the replica
+    /// (`--from-replica`).
+    Restore(Box<data::RestoreArgs>),
 }
 
 /// Parses the command line and runs it.
@@ -85,14 +81,15 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             print!("{}", crate::graphql::sdl());
             Ok(())
         }
+        Command::Tenant(tenant::TenantCommand::Move { tenant, to, server }) => {
+            tenant::move_tenant(Config::for_data_dir(data_dir), tenant, to, server).await
+        }
         Command::Tenant(command) => tenant::run(open_state(data_dir).await?, command).await,
         Command::Migrate => data::migrate(open_state(data_dir).await?).await,
         Command::Backup { out, tenant } => {
             data::backup(Config::for_data_dir(data_dir), out, tenant).await
         }
-        Command::Restore { from, tenant } => {
-            data::restore(Config::for_data_dir(data_dir), from, tenant).await
-        }
+        Command::Restore(args) => data::restore(Config::for_data_dir(data_dir), *args).await,
     }
 }
 

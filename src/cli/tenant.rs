@@ -1,10 +1,12 @@
 //! `voxedge tenant create|list`.
 
+use std::time::Duration;
+
 use clap::Subcommand;
 use serde_json::json;
 
-use crate::auth::keys;
-use crate::model::Role;
+use crate::config::Config;
+use crate::db::TenantId;
 use crate::repo;
 use crate::state::AppState;
 
@@ -15,9 +17,22 @@ pub enum TenantCommand {
         /// Display name.
         #[arg(long)]
         name: String,
-        /// Home region (defaults to the current region, if any).
-        #[arg(long, env = "VOXEDGE_REGION")]
+        /// Home region (default: this region). Another region creates the tenant's file there (needs
+        /// --public-url).
+        #[arg(long)]
         region: Option<String>,
+    },
+    /// Move a tenant to another region through its Litestream replica: writes wait for the seconds it takes,
+    /// nothing is lost. Prints what the move did.
+    Move {
+        /// The tenant to move.
+        #[arg(long)]
+        tenant: String,
+        /// The region it moves to.
+        #[arg(long)]
+        to: String,
+        #[command(flatten)]
+        server: super::remote::ServerArg,
     },
     /// List tenants.
     List {
@@ -27,31 +42,53 @@ pub enum TenantCommand {
     },
 }
 
+/// `tenant move`: asks the server, which routes the request to the tenant's home region.
+pub async fn move_tenant(
+    config: Config,
+    tenant: String,
+    to: String,
+    server: super::remote::ServerArg,
+) -> anyhow::Result<()> {
+    let id: TenantId = tenant
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--tenant {tenant:?} is not a tenant id"))?;
+    super::remote::call(
+        &config,
+        server.server,
+        &format!("/internal/tenants/{id}/move"),
+        json!({ "to": to }),
+        Duration::from_secs(600),
+    )
+    .await
+}
+
 pub async fn run(state: AppState, command: TenantCommand) -> anyhow::Result<()> {
     match command {
         TenantCommand::Create { name, region } => {
-            let region = region
-                .or_else(|| std::env::var("FLY_REGION").ok())
-                .filter(|r| !r.is_empty());
-            let tenant =
-                crate::tenants::provision(&state.catalog, &state.tenants, &name, region).await?;
-            let db = state.tenants.get(tenant.id).await?;
-            let issued = keys::create(
-                &db,
-                tenant.id,
-                Role::Owner,
-                "cli".into(),
-                keys::NewApiKey {
-                    name: "owner key (CLI)".into(),
-                    role: Role::Owner,
-                    expires_at: None,
-                },
+            let settings = &state.config.edge;
+            let region = region.filter(|r| !r.is_empty());
+            if !settings.is_primary() {
+                anyhow::bail!(
+                    "tenants are created where the catalog is written: run this in the primary region ({})",
+                    settings.primary()
+                );
+            }
+            let created = crate::edge::provision::provision(
+                &state.edge,
+                &name,
+                region.as_deref(),
+                "region",
+                true,
             )
-            .await?;
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!(
                 "{}",
-                json!({ "tenant_id": tenant.id.to_string(), "api_key": issued.key })
+                json!({ "tenant_id": created.record.id.to_string(), "api_key": created.owner_key })
             );
+        }
+        TenantCommand::Move { .. } => {
+            anyhow::bail!("tenant move is sent to a server, not run on the state")
         }
         TenantCommand::List { json } => {
             let tenants = state.catalog.read(repo::tenants::list).await?;

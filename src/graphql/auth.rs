@@ -86,6 +86,9 @@ pub struct SignUpInput {
     pub name: Option<String>,
     /// Your company: a new tenant you will own.
     pub tenant_name: String,
+    /// The region your tenant's data lives in and its calls are served from (e.g. `fra`). Default: the region
+    /// that received the sign-up.
+    pub region: Option<String>,
 }
 
 #[derive(InputObject)]
@@ -118,6 +121,10 @@ impl AuthMutation {
                 password: Secret::new(input.password),
                 name: input.name,
                 tenant_name: input.tenant_name,
+                region: input.region.or_else(|| {
+                    ctx.data_opt::<RequestMeta>()
+                        .and_then(|m| m.serving_region.clone())
+                }),
             })
             .await?;
         note_session(ctx, &signed_in, None);

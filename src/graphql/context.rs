@@ -18,6 +18,8 @@ pub struct RequestMeta {
     /// The origin the client reached us at (`Host` and `X-Forwarded-Proto`), for URLs shown to it when
     /// `--public-url` is unset.
     pub public_origin: Option<String>,
+    /// The region that first received the request, when another region replayed it here (`fly-replay-src`).
+    pub serving_region: Option<String>,
 }
 
 pub trait ContextExt {

@@ -64,6 +64,24 @@ pub struct Subscription(heartbeat::HeartbeatSubscription, live::LiveSubscription
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
+/// The mutations that write the catalog (users, sessions, memberships, invitations, tenants). Outside the primary
+/// region they are replayed there before anything runs (`http::routing`); every other mutation writes only its
+/// tenant's own file, in the tenant's home region. A test makes every mutation of the schema choose a side.
+pub const CATALOG_MUTATIONS: &[&str] = &[
+    "signUp",
+    "login",
+    "refreshSession",
+    "logout",
+    "switchTenant",
+    "inviteMember",
+    "revokeInvite",
+    "acceptInvite",
+    "changeMemberRole",
+    "removeMember",
+    "transferOwnership",
+    "updateTenant",
+];
+
 /// The schema served by the API, with its limits and the application state resolvers use.
 pub fn build(state: AppState, limits: GraphqlLimits) -> AppSchema {
     Schema::build(
@@ -88,4 +106,69 @@ pub fn sdl() -> String {
     )
     .finish()
     .sdl()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Mutations that write only their tenant's file (served in its home region).
+    const TENANT_MUTATIONS: &[&str] = &[
+        "createAgent",
+        "updateAgent",
+        "rollbackAgent",
+        "archiveAgent",
+        "unarchiveAgent",
+        "createApiKey",
+        "revokeApiKey",
+        "createCall",
+        "updateCallStatus",
+        "addTranscriptSegments",
+        "createWebhookEndpoint",
+        "updateWebhookEndpoint",
+        "deleteWebhookEndpoint",
+        "rotateWebhookSecret",
+        "retryWebhookDelivery",
+        "setTwilioAccount",
+        "deleteTwilioAccount",
+        "addPhoneNumber",
+        "updatePhoneNumber",
+        "removePhoneNumber",
+        "placeCall",
+        "setLlmKey",
+        "deleteLlmKey",
+        "createSessionToken",
+    ];
+
+    #[test]
+    fn every_mutation_says_whether_it_writes_the_catalog() {
+        let sdl = sdl();
+        let start = sdl
+            .find("type Mutation {")
+            .expect("the schema has mutations");
+        let end = start + sdl[start..].find("\n}").expect("the type ends");
+        // Descriptions go; field lines are one tab in and start with the field's name.
+        let without_docs: String = sdl[start..end].split("\"\"\"").step_by(2).collect();
+        let fields: Vec<&str> = without_docs
+            .lines()
+            .filter_map(|line| line.strip_prefix('\t'))
+            .filter(|line| line.starts_with(|c: char| c.is_ascii_lowercase()))
+            .filter_map(|line| line.split(['(', ':']).next())
+            .collect();
+        assert!(fields.len() > 20, "parsed {fields:?}");
+        for field in &fields {
+            let catalog = CATALOG_MUTATIONS.contains(field);
+            let tenant = TENANT_MUTATIONS.contains(field);
+            assert!(
+                catalog ^ tenant,
+                "mutation {field}: list it in CATALOG_MUTATIONS if it writes the catalog, else in TENANT_MUTATIONS"
+            );
+        }
+        for listed in CATALOG_MUTATIONS.iter().chain(TENANT_MUTATIONS) {
+            assert!(
+                fields.contains(listed),
+                "{listed} is not a mutation any more"
+            );
+        }
+    }
 }

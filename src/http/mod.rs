@@ -5,19 +5,22 @@
 //! | `POST /graphql`, `GET /graphql` | GraphQL over HTTP; WebSocket upgrade for subscriptions; GraphiQL |
 //! | `GET /export/calls.csv` | calls matching a filter, streamed as CSV |
 //! | `GET /v1/realtime` | live call over the OpenAI-Realtime-compatible WebSocket protocol |
-//! | `GET /v1/twilio/stream` | live phone call over Twilio Media Streams |
+//! | `GET /v1/twilio/{tenant_id}/stream` | live phone call over Twilio Media Streams (`/v1/twilio/stream`: older TwiML) |
 //! | `POST /v1/twilio/{tenant_id}/voice` | Twilio's signed voice webhook for a tenant's numbers; answers TwiML |
 //! | `GET /healthz` | alive |
 //! | `GET /readyz` | catalog open, data directory writable, not draining |
 //! | `GET /metrics` | Prometheus text format |
+//! | `POST /internal/…` | signed requests between regions and from the CLI (see `internal.rs`) |
 //! | anything else | the portal (`--ui-dir`) with a single-page-app fallback, else JSON `NOT_FOUND` |
 
 mod export;
 mod graphql;
+mod internal;
 mod live;
 pub mod middleware;
 mod ops;
 mod portal;
+pub mod routing;
 mod twilio_voice;
 mod ws;
 
@@ -49,23 +52,59 @@ pub struct HttpState {
 pub fn router(app: AppState) -> Router {
     let schema = crate::graphql::build(app.clone(), app.config.graphql);
     let max_body = app.config.max_body_bytes;
+    let state = HttpState { app, schema };
     Router::new()
         .route("/graphql", get(graphql_get).post(graphql::post))
         .route("/export/calls.csv", get(export::calls_csv))
         .route("/v1/realtime", get(live::realtime))
         .route("/v1/twilio/stream", get(live::twilio_stream))
+        .route(
+            "/v1/twilio/{tenant_id}/stream",
+            get(live::twilio_tenant_stream),
+        )
         .route("/v1/twilio/{tenant_id}/voice", post(twilio_voice::voice))
+        .route("/internal/primary/tenants", post(internal::create_tenant))
+        .route(
+            "/internal/primary/tenants/{id}/home",
+            post(internal::set_home),
+        )
+        .route(
+            "/internal/regions/{region}/tenants/{id}",
+            post(internal::create_file),
+        )
+        .route(
+            "/internal/regions/{region}/tenants/{id}/pull",
+            post(internal::pull),
+        )
+        .route(
+            "/internal/regions/{region}/tenants/{id}/activate",
+            post(internal::activate),
+        )
+        .route("/internal/tenants/{id}/audit", post(internal::audit))
+        .route(
+            "/internal/tenants/{id}/verify-key",
+            post(internal::verify_key),
+        )
+        .route("/internal/tenants/{id}/move", post(internal::move_tenant))
+        .route(
+            "/internal/tenants/{id}/restore",
+            post(internal::restore_tenant),
+        )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .fallback(portal::fallback)
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            routing::route,
+        ))
         .layer(axum::middleware::from_fn(middleware::observe))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("handler panicked");
             ApiError::new(ErrorCode::Internal, "internal error").into_response()
         }))
-        .with_state(HttpState { app, schema })
+        .with_state(state)
 }
 
 /// `GET /graphql` serves three things: the subscription WebSocket, GraphiQL, and GET queries.

@@ -14,7 +14,8 @@ pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// Ready to take traffic: the catalog answers, the data directory is writable, and we are not draining.
+/// Ready to take traffic: the catalog answers, the data directory is writable, and we are not draining. Also
+/// reports the region, and how far the catalog replica is behind the primary when Litestream is configured.
 pub async fn readyz(State(state): State<HttpState>) -> Response {
     let app = &state.app;
     let catalog = app
@@ -42,6 +43,14 @@ pub async fn readyz(State(state): State<HttpState>) -> Response {
     // Missing voice models do not make the server unready: the API works without them, and calls that need a
     // model are refused with an error naming the setting.
     let voice = app.voice.status();
+    let edge = app.edge.settings();
+    // Lag is reported, not judged: a region behind the primary still serves its own tenants.
+    let replication = json!({
+        "region": edge.region(),
+        "primary": edge.primary(),
+        "litestream": edge.replica.is_some(),
+        "catalog": app.lag.get(),
+    });
     let body = json!({
         "status": if ready { "ready" } else { "not_ready" },
         "draining": draining,
@@ -53,6 +62,7 @@ pub async fn readyz(State(state): State<HttpState>) -> Response {
             "ready": voice.ready(),
             "models": voice,
         },
+        "replication": replication,
     });
     let status = if ready {
         StatusCode::OK
@@ -70,7 +80,11 @@ pub async fn metrics(State(state): State<HttpState>) -> Response {
     metrics::gauge!("voxedge_tenants_open").set(app.tenants.open_count() as f64);
     metrics::gauge!("voxedge_live_sessions").set(app.shutdown.live_sessions() as f64);
     // How far webhook dispatch is behind: ~0 while it keeps up, growing while deliveries wait past their due time.
-    let earliest_due = app.catalog.read(crate::repo::webhooks::earliest_due).await;
+    let earliest_due = app
+        .edge
+        .region_db()
+        .read(crate::repo::webhooks::earliest_due)
+        .await;
     if let Ok(earliest_due) = earliest_due {
         let overdue_ms = earliest_due.map_or(0, |at| (crate::clock::now_ms() - at).max(0));
         metrics::gauge!("voxedge_webhook_queue_overdue_seconds").set(overdue_ms as f64 / 1000.0);

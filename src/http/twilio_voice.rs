@@ -101,7 +101,7 @@ async fn answer(
         &db,
         app.auth.signer(),
         tenant,
-        &telephony::stream_url(&origin),
+        &telephony::stream_url(&origin, tenant),
         &call,
     )
     .await?)

@@ -5,6 +5,8 @@
 //! A connection without valid credentials is closed with `4403 Forbidden`, as the protocol specifies
 //! (async-graphql itself would close with 1002, so the handshake is done here).
 //! Sessions are tracked by the shutdown logic; when the grace period ends they close with `1001`.
+//! With several regions, clients name their tenant in the URL (`/graphql?tenant=<id>`) so routing can send the
+//! upgrade to the tenant's home; a socket that reached another region is closed with `4421`.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -56,6 +58,7 @@ pub async fn upgrade(
             .and_then(|v| v.to_str().ok())
             .map(|ua| ua.chars().take(256).collect()),
         public_origin: super::request_origin(&headers),
+        serving_region: super::routing::replayed_from(&headers),
     };
     upgrade
         .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
@@ -64,6 +67,24 @@ pub async fn upgrade(
             shutdown.spawn_session(serve(socket, state, protocol, header_principal, meta));
             std::future::ready(())
         })
+}
+
+/// A socket whose credentials (sent after the upgrade) name a tenant homed in another region: routing could
+/// not see them, so the client is told to reconnect with `?tenant=<id>`, which routing reads.
+async fn wrong_region(state: &HttpState, tenant: crate::db::TenantId) -> Option<(u16, String)> {
+    let edge = &state.app.edge;
+    if !edge.settings().multi_region() {
+        return None;
+    }
+    match edge.locate(tenant).await {
+        Ok(crate::edge::Home::Elsewhere(region)) => Some((
+            4421,
+            format!(
+                "WRONG_REGION: this tenant is served in {region}; connect to /graphql?tenant={tenant}"
+            ),
+        )),
+        _ => None,
+    }
 }
 
 /// How long a client has to send `connection_init` (the protocol closes with 4408 after that).
@@ -90,6 +111,13 @@ async fn serve(
                 // graphql-transport-ws reserves 4429 for "too many requests".
                 (4429, format!("RATE_LIMITED: retry after {wait} s"))
             }),
+        Err(refused) => Err(refused),
+    };
+    let handshake = match handshake {
+        Ok((init, principal)) => match wrong_region(&state, principal.tenant_id).await {
+            Some(refused) => Err(refused),
+            None => Ok((init, principal)),
+        },
         Err(refused) => Err(refused),
     };
     match handshake {

@@ -38,6 +38,9 @@ pub enum IdentityError {
     Tenant(#[from] TenantError),
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// Creating the tenant in its home region failed.
+    #[error(transparent)]
+    Edge(#[from] crate::edge::EdgeError),
     /// Hashing failed (never the client's fault).
     #[error("{0}")]
     Internal(String),
@@ -69,6 +72,7 @@ impl Reportable for IdentityError {
             Self::Auth(e) => e.code(),
             Self::Tenant(e) => e.code(),
             Self::Storage(e) => e.code(),
+            Self::Edge(e) => e.code(),
         }
     }
 
@@ -79,6 +83,7 @@ impl Reportable for IdentityError {
             Self::Auth(e) => Some(e),
             Self::Tenant(e) => Some(e),
             Self::Storage(e) => Some(e),
+            Self::Edge(e) => Some(e),
             _ => None,
         }
     }

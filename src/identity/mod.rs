@@ -29,7 +29,8 @@ use subtle::ConstantTimeEq as _;
 
 use crate::auth::Authenticator;
 use crate::clock::Clock;
-use crate::db::{Database, TenantStore};
+use crate::db::Database;
+use crate::edge::Edge;
 use crate::ratelimit::RateLimits;
 use crate::redact::Secret;
 
@@ -49,36 +50,32 @@ pub struct IdentitySettings {
 pub struct Identity {
     /// Users, memberships, sessions and invitations.
     catalog: Database,
-    /// New tenants are created here at sign-up.
-    tenants: TenantStore,
+    /// New tenants are created in their home region at sign-up.
+    edge: Edge,
     /// Issues tokens; forgets revoked sessions and changed members at once.
     auth: Authenticator,
     clock: Clock,
     /// Sign-in lock-outs.
     limits: Arc<RateLimits>,
     settings: IdentitySettings,
-    /// The region new tenants are homed in.
-    region: Option<String>,
 }
 
 impl Identity {
     pub fn new(
         catalog: Database,
-        tenants: TenantStore,
+        edge: Edge,
         auth: Authenticator,
         clock: Clock,
         limits: Arc<RateLimits>,
         settings: IdentitySettings,
-        region: Option<String>,
     ) -> Self {
         Self {
             catalog,
-            tenants,
+            edge,
             auth,
             clock,
             limits,
             settings,
-            region,
         }
     }
 }

@@ -39,6 +39,8 @@ pub struct SignUp {
     pub password: Secret<String>,
     pub name: Option<String>,
     pub tenant_name: String,
+    /// The tenant's home region (default: this region).
+    pub region: Option<String>,
 }
 
 /// A failed sign-in, with the tenants whose audit logs should record it (the account's tenants, when
@@ -85,13 +87,15 @@ impl Identity {
         let password = input.password;
         let password_hash =
             tokio::task::spawn_blocking(move || credentials::hash_password(&password)).await??;
-        let tenant = tenants::provision(
-            &self.catalog,
-            &self.tenants,
+        let tenant = crate::edge::provision::provision(
+            &self.edge,
             &tenant_name,
-            self.region.clone(),
+            input.region.as_deref(),
+            "input.region",
+            false,
         )
-        .await?;
+        .await?
+        .record;
         let user = UserRow {
             id: crate::db::new_id(),
             email: email.display,

@@ -49,8 +49,9 @@ pub async fn realtime(app: AppState, connect: Connect, socket: WebSocket) {
     }
 }
 
-/// Serves a Twilio Media Stream (`/v1/twilio/stream`) until its call ends.
-pub async fn twilio(app: AppState, mut socket: WebSocket) {
+/// Serves a Twilio Media Stream (`/v1/twilio/{tenant}/stream`, or `/v1/twilio/stream` from older TwiML) until
+/// its call ends. With a tenant in the path, the token must be that tenant's.
+pub async fn twilio(app: AppState, path_tenant: Option<TenantId>, mut socket: WebSocket) {
     let start = match twilio::wait_for_start(&mut socket).await {
         Ok(start) => start,
         Err(error) => {
@@ -61,6 +62,11 @@ pub async fn twilio(app: AppState, mut socket: WebSocket) {
     };
     let admitted = match start.token() {
         Ok(token) => match authorize(&app, &token, None).await {
+            Ok(grant) if path_tenant.is_some_and(|t| t != grant.tenant) => {
+                Err(ClientError::refusal(AuthError::InvalidToken(
+                    "this stream's token is for another tenant",
+                )))
+            }
             Ok(grant) => admit(&app, grant).await,
             Err(error) => Err(error),
         },
@@ -123,6 +129,8 @@ pub async fn authorize(
 /// A call that passed admission, ready to start once the transport has said what its record holds.
 pub struct Admitted {
     context: CallContext,
+    /// Counts the call against its tenant while it runs (a move waits for it).
+    _live: crate::edge::CallGuard,
 }
 
 /// Admits a call for `grant`: rate limit, agent, voice engines, plan.
@@ -131,6 +139,12 @@ pub async fn admit(app: &AppState, grant: Grant) -> Result<Admitted, ClientError
         .check_tenant(grant.tenant, Limited::WsConnect)
         .await
         .map_err(|e| ClientError::refusal(e).closing(close_code::AGAIN))?;
+    let live = app.edge.live_calls().enter(grant.tenant).ok_or_else(|| {
+        ClientError::refusal(crate::db::StorageError::Frozen(
+            "moving to another region".into(),
+        ))
+        .closing(close_code::AGAIN)
+    })?;
     let tenant = app.tenant(grant.tenant).await?;
     let agent = app
         .agents
@@ -156,6 +170,7 @@ pub async fn admit(app: &AppState, grant: Grant) -> Result<Admitted, ClientError
         plan.brain = Err(e.to_string());
     }
     Ok(Admitted {
+        _live: live,
         context: CallContext {
             tenant,
             plan: Arc::new(plan),
@@ -186,7 +201,7 @@ impl Admitted {
         socket: WebSocket,
         protocol: P,
     ) {
-        let Self { context } = self;
+        let Self { context, _live } = self;
         if let Err(e) = super::listen::Listener::check_format(start.input_format) {
             let error = ClientError::new(ErrorCode::UnsupportedAudioFormat, e.to_string())
                 .closing(close_code::ERROR);

@@ -245,7 +245,7 @@ impl Telephony {
             OUTBOUND_STREAM_TOKEN_TTL,
         )?;
         let twiml = twiml::connect_stream(
-            &stream_url(&origin),
+            &stream_url(&origin, tenant.id),
             &[
                 ("token", token.as_str()),
                 ("from", from.as_str()),

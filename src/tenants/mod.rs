@@ -7,7 +7,7 @@
 
 mod provision;
 
-pub use provision::{MAX_NAME_CHARS, find, provision, slugify, validate_name};
+pub use provision::{MAX_NAME_CHARS, find, provision, register, slugify, validate_name};
 
 use rusqlite::Transaction;
 

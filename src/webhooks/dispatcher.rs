@@ -1,6 +1,6 @@
 //! Sends queued webhook deliveries.
 //!
-//! The catalog's `webhook_queue` names tenants with pending deliveries and when the earliest is due; the
+//! `region.db`'s `webhook_queue` names tenants with pending deliveries and when the earliest is due; the
 //! dispatcher wakes when something is queued or comes due, works through due tenants (several at once,
 //! one task per tenant so each tenant's deliveries go out in order), and records every attempt in the
 //! tenant's delivery log. Failures retry with exponential backoff until the attempt budget is spent.
@@ -61,8 +61,8 @@ pub struct Dispatcher {
 
 struct Inner {
     settings: DispatcherSettings,
-    /// Holds the webhook queue (which tenants have deliveries due).
-    catalog: Database,
+    /// `region.db`, holding the webhook queue (which tenants have deliveries due).
+    queue: Database,
     tenants: TenantStore,
     wake: Notify,
     http: reqwest::Client,
@@ -74,7 +74,7 @@ impl Dispatcher {
     pub fn new(
         settings: DispatcherSettings,
         secrets: Secrets,
-        catalog: Database,
+        queue: Database,
         tenants: TenantStore,
     ) -> Self {
         crate::brain::install_crypto_provider();
@@ -88,7 +88,7 @@ impl Dispatcher {
         Self {
             inner: Arc::new(Inner {
                 settings,
-                catalog,
+                queue,
                 tenants,
                 wake: Notify::new(),
                 http,
@@ -97,13 +97,13 @@ impl Dispatcher {
         }
     }
 
-    /// Records in the catalog that `tenant` has deliveries due now, and wakes the dispatcher. Call after
+    /// Records in the queue that `tenant` has deliveries due now, and wakes the dispatcher. Call after
     /// the transaction that wrote them committed.
     pub async fn queued(&self, tenant: TenantId) {
         let now = now_ms();
         let result = self
             .inner
-            .catalog
+            .queue
             .write(move |tx| repo::webhooks::queue_tenant(tx, tenant, now))
             .await;
         if let Err(err) = result {
@@ -115,10 +115,10 @@ impl Dispatcher {
     /// Runs until `stop` resolves.
     pub async fn run(self, stop: impl std::future::Future<Output = ()>) {
         tokio::pin!(stop);
-        let catalog = self.inner.catalog.clone();
+        let queue = self.inner.queue.clone();
         loop {
             let now = now_ms();
-            let due = catalog
+            let due = queue
                 .read(move |conn| repo::webhooks::due_tenants(conn, now, 64))
                 .await
                 .unwrap_or_else(|err| {
@@ -135,7 +135,7 @@ impl Dispatcher {
             if busy {
                 continue;
             }
-            let earliest = catalog
+            let earliest = queue
                 .read(repo::webhooks::earliest_due)
                 .await
                 .ok()
@@ -162,7 +162,7 @@ impl Dispatcher {
         };
         let settled = self
             .inner
-            .catalog
+            .queue
             .write(move |tx| repo::webhooks::settle_tenant(tx, &tenant, version, next_due))
             .await;
         if let Err(err) = settled {

@@ -116,6 +116,7 @@ fn request_meta(
             .and_then(|v| v.to_str().ok())
             .map(|ua| ua.chars().take(256).collect()),
         public_origin: super::request_origin(headers),
+        serving_region: super::routing::replayed_from(headers),
     }
 }
 
