@@ -107,7 +107,6 @@ impl AppState {
             url: root.catalog(),
             dir: data_dir.replica(),
             sqlite: config.sqlite.clone(),
-            threads: threads.clone(),
         });
         let catalog = match (primary, opener, follow) {
             (true, _, _) => open_file(data_dir.catalog(), &CATALOG, &config.sqlite, &threads)
@@ -118,7 +117,7 @@ impl AppState {
                     .await
                     .context("cannot follow the catalog replica")?
             }
-            (false, _, _) => server_replica(&data_dir.replica(), &config.sqlite, &threads)?,
+            (false, _, _) => server_replica(&data_dir.replica(), &config.sqlite)?,
         };
         let region_db = open_file(data_dir.region_db(), &REGION, &config.sqlite, &threads)
             .await
@@ -226,7 +225,6 @@ impl AppState {
                     url: root.catalog(),
                     dir: self.config.data_dir.replica(),
                     sqlite: self.config.sqlite.clone(),
-                    threads: Arc::new(ScheduledThreadPool::new(1)),
                 },
                 self.lag.clone(),
             );
@@ -266,11 +264,7 @@ async fn open_file(
 }
 
 /// For a one-shot command outside the primary: the newest catalog copy the server keeps.
-fn server_replica(
-    dir: &std::path::Path,
-    sqlite: &SqliteSettings,
-    threads: &Arc<ScheduledThreadPool>,
-) -> anyhow::Result<Database> {
+fn server_replica(dir: &std::path::Path, sqlite: &SqliteSettings) -> anyhow::Result<Database> {
     let newest = std::fs::read_dir(dir)
         .ok()
         .into_iter()
@@ -286,7 +280,7 @@ fn server_replica(
         })
         .max();
     match newest {
-        Some(path) => Ok(Database::replica(&path, sqlite, threads)),
+        Some(path) => Ok(Database::replica(&path, sqlite)),
         None => anyhow::bail!(
             "this region is not the primary and holds no catalog replica yet (start the server first, or run this in the primary region)"
         ),

@@ -53,9 +53,53 @@ struct Inner {
     /// `None` for a replica, which only Litestream writes.
     writer: Option<Arc<tokio::sync::Mutex<Connection>>>,
     /// Swapped when a replica is restored afresh into a new file.
-    readers: std::sync::RwLock<r2d2::Pool<SqliteConnectionManager>>,
+    readers: std::sync::RwLock<Readers>,
     /// Why writes are refused for now (a tenant being moved or restored), if they are.
     frozen: std::sync::Mutex<Option<String>>,
+}
+
+/// Where reads get their connection.
+#[derive(Clone)]
+enum Readers {
+    /// A pool of connections kept open (files this process writes: their page caches stay valid).
+    Pool(r2d2::Pool<SqliteConnectionManager>),
+    /// A new connection per read, for a replica Litestream writes underneath: a WAL-mode primary does not bump the
+    /// header's change counter, so a connection kept open could serve pages from its cache that are out of date.
+    Fresh {
+        path: PathBuf,
+        busy_timeout: Duration,
+    },
+}
+
+impl Readers {
+    fn connect(&self) -> Result<ReadConnection, StorageError> {
+        match self {
+            Self::Pool(pool) => Ok(ReadConnection::Pooled(pool.get()?)),
+            Self::Fresh { path, busy_timeout } => {
+                let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                let conn = Connection::open_with_flags(path, flags)?;
+                conn.busy_timeout(*busy_timeout)?;
+                conn.execute_batch("pragma query_only = on;")?;
+                Ok(ReadConnection::Fresh(conn))
+            }
+        }
+    }
+}
+
+enum ReadConnection {
+    Pooled(r2d2::PooledConnection<SqliteConnectionManager>),
+    Fresh(Connection),
+}
+
+impl std::ops::Deref for ReadConnection {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        match self {
+            Self::Pooled(conn) => conn,
+            Self::Fresh(conn) => conn,
+        }
+    }
 }
 
 impl std::fmt::Debug for Database {
@@ -172,45 +216,26 @@ impl Database {
     ) -> Self {
         // Readers need write access to the WAL index (-shm); `query_only` keeps them from writing data.
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        Self::new(
-            path,
-            Some(writer),
-            read_pool(path, flags, settings, threads),
-        )
+        let readers = Readers::Pool(read_pool(path, flags, settings, threads));
+        Self::new(path, Some(writer), readers)
     }
 
-    /// A read-only view of a replica that Litestream keeps up to date (`litestream restore -f`): no writer,
-    /// and readers that never write. Writes fail with [`StorageError::Replica`].
-    pub fn replica(
-        path: &Path,
-        settings: &SqliteSettings,
-        threads: &Arc<ScheduledThreadPool>,
-    ) -> Self {
-        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        Self::new(path, None, read_pool(path, flags, settings, threads))
+    /// A read-only view of a replica that Litestream keeps up to date (`litestream restore -f`): no writer, and a
+    /// fresh read-only connection per read. Writes fail with [`StorageError::Replica`].
+    pub fn replica(path: &Path, settings: &SqliteSettings) -> Self {
+        Self::new(path, None, fresh_readers(path, settings))
     }
 
     /// Points a replica's readers at a newly restored file; reads in flight finish on the old one.
-    pub fn swap_replica(
-        &self,
-        path: &Path,
-        settings: &SqliteSettings,
-        threads: &Arc<ScheduledThreadPool>,
-    ) {
-        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let pool = read_pool(path, flags, settings, threads);
+    pub fn swap_replica(&self, path: &Path, settings: &SqliteSettings) {
         *self
             .inner
             .readers
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = pool;
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = fresh_readers(path, settings);
     }
 
-    fn new(
-        path: &Path,
-        writer: Option<Connection>,
-        readers: r2d2::Pool<SqliteConnectionManager>,
-    ) -> Self {
+    fn new(path: &Path, writer: Option<Connection>, readers: Readers) -> Self {
         Self {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
@@ -275,7 +300,7 @@ impl Database {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
         let outcome = tokio::task::spawn_blocking(move || {
-            let conn = readers.get()?;
+            let conn = readers.connect()?;
             Ok(f(&conn))
         })
         .await;
@@ -332,6 +357,13 @@ fn flatten<T, E: From<StorageError>>(
         Ok(Ok(result)) => result,
         Ok(Err(storage)) => Err(storage.into()),
         Err(panicked) => Err(StorageError::from(panicked).into()),
+    }
+}
+
+fn fresh_readers(path: &Path, settings: &SqliteSettings) -> Readers {
+    Readers::Fresh {
+        path: path.to_path_buf(),
+        busy_timeout: settings.busy_timeout,
     }
 }
 

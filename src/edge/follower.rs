@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
-use scheduled_thread_pool::ScheduledThreadPool;
 use tokio::process::Child;
 
 use super::litestream::{Litestream, redact_url};
@@ -29,6 +28,10 @@ const FOLLOW_INTERVAL: Duration = Duration::from_millis(500);
 const POLL_INTERVAL: Duration = Duration::from_millis(250);
 /// How often the primary writes its heartbeat.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
+/// How long the first restore of the replica may take before Litestream is stopped and started again.
+const RESTORE_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long a region waits at start for the primary's first catalog replica.
+const FIRST_REPLICA_WAIT: Duration = Duration::from_secs(600);
 
 /// How far behind the primary this region's catalog replica is.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
@@ -72,7 +75,6 @@ pub struct FollowSettings {
     /// Where restored copies go (`DATA_DIR/replica`).
     pub dir: PathBuf,
     pub sqlite: SqliteSettings,
-    pub threads: Arc<ScheduledThreadPool>,
 }
 
 /// Restores the catalog replica (retrying until the primary has replicated one), returns a read-only database over
@@ -85,9 +87,11 @@ pub async fn open_replica(
     std::fs::create_dir_all(&settings.dir).map_err(|e| StorageError::io(&settings.dir, e))?;
     remove_old_copies(&settings.dir, None);
     let mut attempt = 0u32;
+    let waiting = std::time::Instant::now();
     let follow = loop {
         match start(&settings).await {
             Ok(follow) => break follow,
+            Err(err) if waiting.elapsed() > FIRST_REPLICA_WAIT => return Err(err),
             Err(err) => {
                 attempt += 1;
                 if attempt == 1 || attempt.is_multiple_of(10) {
@@ -97,7 +101,7 @@ pub async fn open_replica(
             }
         }
     };
-    let db = Database::replica(&follow.path, &settings.sqlite, &settings.threads);
+    let db = Database::replica(&follow.path, &settings.sqlite);
     tokio::spawn(supervise(settings, follow, db.clone()));
     tokio::spawn(poll_heartbeat(db.clone(), freshness, lag));
     Ok(db)
@@ -146,24 +150,29 @@ async fn start(settings: &FollowSettings) -> Result<Follow, EdgeError> {
             .litestream
             .follow(&settings.url, &path, FOLLOW_INTERVAL)?;
     let mut last = String::new();
-    loop {
-        match lines.recv().await {
-            Some(line) if line.contains("entering follow mode") => break,
-            Some(line) => last = line,
-            None => {
-                let _ = child.wait().await;
-                for leftover in [
-                    path.clone(),
-                    PathBuf::from(format!("{}-txid", path.display())),
-                ] {
-                    let _ = std::fs::remove_file(leftover);
-                }
-                return Err(EdgeError::Replica(format!(
-                    "litestream stopped before restoring {}: {last}",
-                    redact_url(&settings.url)
-                )));
+    let restored = tokio::time::timeout(RESTORE_TIMEOUT, async {
+        while let Some(line) = lines.recv().await {
+            if line.contains("entering follow mode") {
+                return true;
             }
+            last = line;
         }
+        false
+    })
+    .await;
+    if restored != Ok(true) {
+        let _ = child.kill().await;
+        for leftover in [
+            path.clone(),
+            PathBuf::from(format!("{}-txid", path.display())),
+        ] {
+            let _ = std::fs::remove_file(leftover);
+        }
+        return Err(EdgeError::Replica(format!(
+            "litestream did not restore {}: {}",
+            redact_url(&settings.url),
+            if last.is_empty() { "timed out" } else { &last }
+        )));
     }
     tokio::spawn(async move {
         while let Some(line) = lines.recv().await {
@@ -194,7 +203,7 @@ async fn supervise(settings: FollowSettings, mut follow: Follow, db: Database) {
                 }
             }
         };
-        db.swap_replica(&follow.path, &settings.sqlite, &settings.threads);
+        db.swap_replica(&follow.path, &settings.sqlite);
         remove_old_copies(&settings.dir, Some(&follow.path));
     }
 }
