@@ -13,6 +13,7 @@
 //! | | [`http`] | routes: GraphQL over HTTP and WebSocket, live-call WebSockets, Twilio voice webhook, ops |
 //! | | [`graphql`] | the GraphQL schema, one file per domain; resolvers stay thin |
 //! | | [`error`] | the one table of error codes, and [`error::ApiError`], every layer's error as clients see it |
+//! | | [`edge`] | regions: where a tenant lives, the catalog replica, signed internal requests, moves, restores (Litestream) |
 //! | live calls | [`live`] | Realtime and Twilio protocols, admission, the call plan, listening, answering, recording |
 //! | | [`voice`] | voice engines: Silero VAD and turn detection, Whisper STT, Piper TTS, model loading |
 //! | | [`brain`] | the agent's brain: streaming LLM replies over a provider chain, tools, circuit breakers |
