@@ -367,6 +367,18 @@ async fn the_catalog_replica_keeps_up_and_tenants_it_does_not_know_yet_go_to_the
         "{actions:?}"
     );
 
+    // Exports are the tenant's too.
+    let export = cluster
+        .client
+        .get(format!("{}/export/calls.csv", cluster.proxy.url("iad")))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(export.status(), StatusCode::OK);
+    assert_eq!(cluster.route_of("/export/calls.csv"), ["iad", "fra"]);
+    assert!(export.text().await.unwrap().starts_with("id,"));
+
     // A GraphQL subscription socket names its tenant in the URL, and is upgraded in the tenant's region.
     let url = format!(
         "{}/graphql?tenant={}",
