@@ -50,7 +50,7 @@ test("an expired access token is refreshed once, for queries and for the live so
   // The subscription socket's first connection_init is refused as expired (close 4403); the portal
   // refreshes and connects again with the new token.
   const inits = [];
-  await page.routeWebSocket("**/graphql", (ws) => {
+  await page.routeWebSocket(/\/graphql(\?|$)/, (ws) => {
     const upstream = ws.connectToServer();
     ws.onMessage((message) => {
       const event = JSON.parse(message);

@@ -10,9 +10,17 @@ import { sessions } from "./session";
 
 let client: Client | null = null;
 
+// The socket names its tenant in the URL: with several regions, the server routes the upgrade to the tenant's
+// home region before it happens (the token only arrives afterwards, in `connection_init`).
+function liveUrl(): string {
+  const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/graphql`;
+  const tenant = sessions.current()?.tenant.id;
+  return tenant ? `${url}?tenant=${encodeURIComponent(tenant)}` : url;
+}
+
 function liveClient(): Client {
   client ??= createClient({
-    url: `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/graphql`,
+    url: liveUrl,
     lazy: true,
     lazyCloseTimeout: 3_000,
     keepAlive: 20_000,
