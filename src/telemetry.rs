@@ -113,6 +113,10 @@ fn describe() {
         "Tenant databases not opened, by reason: refused (damaged or too new: TENANT_UNAVAILABLE) or missing."
     );
     describe_counter!(
+        "voxedge_call_recorder_waits_total",
+        "Times a live call waited for its recorder's queue (storage far behind)."
+    );
+    describe_counter!(
         "voxedge_api_errors_total",
         "Errors sent to API clients by code: HTTP error responses and GraphQL field errors."
     );
