@@ -9,8 +9,8 @@ use anyhow::Context as _;
 use scheduled_thread_pool::ScheduledThreadPool;
 
 use crate::agents::AgentCache;
-use crate::billing::Billing;
 use crate::auth::{Authenticator, TokenSigner};
+use crate::billing::Billing;
 use crate::brain::Brain;
 use crate::clock::Clock;
 use crate::config::Config;

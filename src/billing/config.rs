@@ -28,16 +28,28 @@ pub struct BillingArgs {
     )]
     pub stripe_webhook_secret: Vec<String>,
     /// Seconds a Stripe webhook's signed timestamp may be away from now.
-    #[arg(long, env = "VOXEDGE_STRIPE_WEBHOOK_TOLERANCE_SECS", default_value_t = 300)]
+    #[arg(
+        long,
+        env = "VOXEDGE_STRIPE_WEBHOOK_TOLERANCE_SECS",
+        default_value_t = 300
+    )]
     pub stripe_webhook_tolerance_secs: u64,
     /// Days a past-due tenant keeps starting calls before it is suspended.
     #[arg(long, env = "VOXEDGE_DUNNING_GRACE_DAYS", default_value_t = 14)]
     pub dunning_grace_days: u64,
     /// Seconds a month's invoice stays a draft (for corrections) before it is finalized.
-    #[arg(long, env = "VOXEDGE_INVOICE_FINALIZE_DELAY_SECS", default_value_t = 3600)]
+    #[arg(
+        long,
+        env = "VOXEDGE_INVOICE_FINALIZE_DELAY_SECS",
+        default_value_t = 3600
+    )]
     pub invoice_finalize_delay_secs: u64,
     /// Milliseconds between runs of the billing job (close months, finalize, suspend, report usage).
-    #[arg(long, env = "VOXEDGE_BILLING_JOB_INTERVAL_MS", default_value_t = 60_000)]
+    #[arg(
+        long,
+        env = "VOXEDGE_BILLING_JOB_INTERVAL_MS",
+        default_value_t = 60_000
+    )]
     pub billing_job_interval_ms: u64,
 }
 

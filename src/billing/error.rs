@@ -6,7 +6,9 @@ use crate::error::{ErrorCode, InvalidInput, Reportable};
 #[derive(Debug, thiserror::Error)]
 pub enum BillingError {
     /// Admission: at the plan's concurrent-call limit.
-    #[error("the plan allows {limit} calls at once and {limit} are in progress; try again when one ends")]
+    #[error(
+        "the plan allows {limit} calls at once and {limit} are in progress; try again when one ends"
+    )]
     ConcurrentCallLimit { limit: u32 },
     /// Admission: this month's call minutes are used up.
     #[error("the plan's {limit} call minutes for this month are used up")]

@@ -55,7 +55,9 @@ impl InvoiceStatus {
         use InvoiceStatus::*;
         matches!(
             (self, to),
-            (Draft, Open | Void) | (Open, Paid | Void | Uncollectible) | (Uncollectible, Paid | Void)
+            (Draft, Open | Void)
+                | (Open, Paid | Void | Uncollectible)
+                | (Uncollectible, Paid | Void)
         )
     }
 }
@@ -401,7 +403,14 @@ pub async fn month_to_date(
     }
     usage.extend(projected);
     // Days after today are billed under today's terms: price them as of now.
-    let forecast = pricing::compute(month, month.first_day(), month.end_day(), schedule, &usage, now);
+    let forecast = pricing::compute(
+        month,
+        month.first_day(),
+        month.end_day(),
+        schedule,
+        &usage,
+        now,
+    );
     Ok(MonthToDate {
         month,
         to_date,
@@ -434,7 +443,12 @@ pub fn has_failed_payment(conn: &rusqlite::Connection) -> Result<bool, BillingEr
 
 /// What a tenant's standing should be given its invoices: settled → active; a failed payment → past due,
 /// suspended once `since + grace` has passed.
-pub fn wanted_status(failed: bool, past_due_since: Option<i64>, grace_ms: i64, now: i64) -> TenantStatus {
+pub fn wanted_status(
+    failed: bool,
+    past_due_since: Option<i64>,
+    grace_ms: i64,
+    now: i64,
+) -> TenantStatus {
     match (failed, past_due_since) {
         (false, _) => TenantStatus::Active,
         (true, Some(since)) if now - since >= grace_ms => TenantStatus::Suspended,

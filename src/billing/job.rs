@@ -112,7 +112,10 @@ pub async fn close_and_finalize(
         if month.start_ms >= current.start_ms {
             break;
         }
-        if invoices::close_month(billing, tenant, month).await?.is_some() {
+        if invoices::close_month(billing, tenant, month)
+            .await?
+            .is_some()
+        {
             tracing::info!(tenant_id = %tenant.id, month = %month.label(), "month closed into a draft invoice");
             metrics::counter!("voxedge_invoices_closed_total").increment(1);
         }

@@ -196,7 +196,10 @@ mod tests {
             version("free", 2),
             version("pro", 1),
         ]);
-        let got: Vec<_> = current.iter().map(|v| (v.plan.as_str(), v.version)).collect();
+        let got: Vec<_> = current
+            .iter()
+            .map(|v| (v.plan.as_str(), v.version))
+            .collect();
         assert_eq!(got, [("free", 2), ("pro", 1)]);
     }
 }

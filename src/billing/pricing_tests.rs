@@ -5,7 +5,7 @@ fn d(s: &str) -> Decimal {
     s.parse().unwrap()
 }
 
-fn version(plan: &str, version: i64, from: i64, fee: &str, call_price: &str) -> PlanVersion {
+fn version(plan: &str, version: i64, fee: &str, call_price: &str) -> PlanVersion {
     PlanVersion {
         plan: plan.into(),
         version,
@@ -92,7 +92,7 @@ fn months_know_their_days() {
 fn a_whole_month_on_one_plan_bills_the_fee_and_the_overage() {
     let month = november();
     let schedule = Schedule {
-        versions: vec![version("pro", 1, 0, "49.00", "0.02")],
+        versions: vec![version("pro", 1, "49.00", "0.02")],
         history: vec![on("pro", 0)],
     };
     // 130 minutes used, 100 included: 30 × 0.02 = 0.60.
@@ -115,7 +115,10 @@ fn a_whole_month_on_one_plan_bills_the_fee_and_the_overage() {
     assert_eq!(bill.lines[1].used, d("130"));
     assert_eq!(bill.lines[1].included, d("100"));
     assert_eq!(bill.lines[1].quantity, d("30"));
-    assert_eq!(bill.lines[0].description, "PRO plan, Nov 1–30 (30 of 30 days)");
+    assert_eq!(
+        bill.lines[0].description,
+        "PRO plan, Nov 1–30 (30 of 30 days)"
+    );
 }
 
 #[test]
@@ -125,8 +128,8 @@ fn a_plan_change_mid_month_prorates_by_the_day() {
     let change = (month.first_day() + 10) * DAY_MS + 15 * 3_600_000;
     let schedule = Schedule {
         versions: vec![
-            version("free", 1, 0, "0", "0.05"),
-            version("pro", 1, 0, "49.00", "0.02"),
+            version("free", 1, "0", "0.05"),
+            version("pro", 1, "49.00", "0.02"),
         ],
         history: vec![on("free", 0), on("pro", change)],
     };
@@ -164,10 +167,10 @@ fn a_plan_change_mid_month_prorates_by_the_day() {
 #[test]
 fn a_new_price_version_applies_from_the_day_it_takes_effect() {
     let month = november();
-    let mut cheaper = version("pro", 2, 0, "49.00", "0.01");
+    let mut cheaper = version("pro", 2, "49.00", "0.01");
     cheaper.effective_from = (month.first_day() + 15) * DAY_MS;
     let schedule = Schedule {
-        versions: vec![version("pro", 1, 0, "49.00", "0.02"), cheaper],
+        versions: vec![version("pro", 1, "49.00", "0.02"), cheaper],
         history: vec![on("pro", 0)],
     };
     let rows = [
@@ -194,7 +197,7 @@ fn a_new_price_version_applies_from_the_day_it_takes_effect() {
 fn days_before_the_first_plan_and_negative_overage_cost_nothing() {
     let month = november();
     let schedule = Schedule {
-        versions: vec![version("pro", 1, 0, "30.00", "0.02")],
+        versions: vec![version("pro", 1, "30.00", "0.02")],
         history: vec![on("pro", (month.first_day() + 20) * DAY_MS)],
     };
     let rows = [usage(month.first_day() + 25, Metric::CallMs, 5 * 60_000)];
@@ -213,7 +216,7 @@ fn days_before_the_first_plan_and_negative_overage_cost_nothing() {
 
 #[test]
 fn list_cost_is_the_unit_price_without_inclusions() {
-    let terms = version("pro", 1, 0, "49", "0.02").terms;
+    let terms = version("pro", 1, "49", "0.02").terms;
     assert_eq!(list_cost(&terms, Metric::CallMs, 90_000), d("0.03"));
     assert_eq!(list_cost(&terms, Metric::TtsCharacters, 1_000), d("0.02")); // 0.015 → 0.02
     assert_eq!(list_cost(&terms, Metric::LlmInputTokens, 5_000), d("0.00"));

@@ -10,7 +10,7 @@ use super::pricing::{Month, list_cost};
 use super::{Billing, BillingError};
 use crate::error::{ErrorCode, InvalidInput};
 use crate::model::plan::{billing_unit, in_billing_units};
-use crate::model::{Currency, Metric};
+use crate::model::{Currency, Metric, NewUsage};
 use crate::repo;
 use crate::repo::calls::CallRow;
 use crate::repo::usage::{Adjustment, DAY_MS};
@@ -129,6 +129,20 @@ pub async fn series(
             }
         })
         .collect())
+}
+
+/// Records usage events measured elsewhere, each at its own time (unix ms), in one transaction with their
+/// rollups. Events whose idempotency key was recorded before are skipped. Returns how many were new.
+pub async fn ingest(tenant: &Tenant, events: Vec<(NewUsage, i64)>) -> Result<usize, BillingError> {
+    tenant
+        .commit(move |tx| {
+            let mut new = 0;
+            for (usage, at) in &events {
+                new += usize::from(repo::usage::record(tx, usage, *at)?);
+            }
+            Ok(Change::quiet(new))
+        })
+        .await
 }
 
 /// Records a correction of the ledger at `occurred_at` (a new row; nothing is changed). Refused for a month

@@ -85,7 +85,8 @@ pub enum InvoiceCommand {
 }
 
 fn tenant_id(text: &str) -> anyhow::Result<TenantId> {
-    text.parse().map_err(|_| anyhow::anyhow!("not a tenant id: {text}"))
+    text.parse()
+        .map_err(|_| anyhow::anyhow!("not a tenant id: {text}"))
 }
 
 pub async fn usage(state: AppState, command: UsageCommand) -> anyhow::Result<()> {
@@ -175,7 +176,10 @@ pub async fn invoice(state: AppState, command: InvoiceCommand) -> anyhow::Result
             job::close_and_finalize(billing, &tenant, current, customer.as_ref())
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("{}", json!({ "tenant_id": id.to_string(), "closed_through": current.label() }));
+            println!(
+                "{}",
+                json!({ "tenant_id": id.to_string(), "closed_through": current.label() })
+            );
         }
         InvoiceCommand::Mark {
             tenant,

@@ -170,7 +170,8 @@ pub async fn run(state: AppState, command: PlanCommand) -> anyhow::Result<()> {
             if let Some(price) = stripe_price {
                 terms.stripe_price_id = (!price.eq_ignore_ascii_case("none")).then_some(price);
             }
-            let effective_from = effective_from.map_or_else(|| billing.now(), |t| t.timestamp_millis());
+            let effective_from =
+                effective_from.map_or_else(|| billing.now(), |t| t.timestamp_millis());
             let version = plans::add_version(
                 billing,
                 NewVersion {
@@ -191,7 +192,9 @@ pub async fn run(state: AppState, command: PlanCommand) -> anyhow::Result<()> {
             plan,
             overrides,
         } => {
-            let tenant: TenantId = tenant.parse().map_err(|_| anyhow::anyhow!("not a tenant id"))?;
+            let tenant: TenantId = tenant
+                .parse()
+                .map_err(|_| anyhow::anyhow!("not a tenant id"))?;
             let overrides = overrides
                 .map(|text| serde_json::from_str::<TermsOverride>(&text))
                 .transpose()
@@ -208,7 +211,10 @@ pub async fn run(state: AppState, command: PlanCommand) -> anyhow::Result<()> {
             )
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("{}", json!({ "tenant_id": tenant.to_string(), "plan": plan }));
+            println!(
+                "{}",
+                json!({ "tenant_id": tenant.to_string(), "plan": plan })
+            );
         }
     }
     Ok(())

@@ -120,9 +120,11 @@ impl Migrations {
             );
         }
         let broken: Option<String> = tx
-            .query_row("select \"table\" from pragma_foreign_key_check", [], |row| {
-                row.get(0)
-            })
+            .query_row(
+                "select \"table\" from pragma_foreign_key_check",
+                [],
+                |row| row.get(0),
+            )
             .optional()?;
         if let Some(table) = broken {
             return Err(StorageError::Corrupt(format!(

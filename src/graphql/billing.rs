@@ -11,8 +11,8 @@ use super::context::{ContextExt, tenant};
 use super::pagination::{KeysetCursor, PageRequest, connection_complexity};
 use crate::auth::{Actor, Permission, Principal};
 use crate::billing::invoices;
-use crate::billing::pricing::Computed;
 use crate::billing::plans::{self, PlanChange};
+use crate::billing::pricing::Computed;
 use crate::billing::{BillingError, usage};
 use crate::clock::datetime;
 use crate::error::{ApiError, ApiResult, ErrorCode, InvalidInput};
@@ -191,9 +191,10 @@ impl BillingQuery {
             month_end: month.month.end_ms,
             to_date: month.to_date,
             forecast: month.forecast,
-            minutes_used: crate::billing::pricing::shown(
-                crate::model::plan::in_billing_units(Metric::CallMs, used_ms),
-            ),
+            minutes_used: crate::billing::pricing::shown(crate::model::plan::in_billing_units(
+                Metric::CallMs,
+                used_ms,
+            )),
             calls_in_progress: open,
             past_due_since: account.past_due_since,
             stripe: billing.stripe().is_some(),
@@ -323,9 +324,9 @@ impl BillingMutation {
         let principal = ctx.authorize(Permission::ManageBilling)?;
         let billing = &ctx.app().billing;
         let stripe = billing.stripe().ok_or(BillingError::NotConfigured)?;
-        let url = reqwest::Url::parse(&return_url).ok().filter(|u| {
-            matches!(u.scheme(), "http" | "https") && u.host_str().is_some()
-        });
+        let url = reqwest::Url::parse(&return_url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
         if url.is_none() {
             return Err(InvalidInput::field(
                 "returnUrl",

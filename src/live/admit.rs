@@ -250,8 +250,11 @@ async fn begin(
 
 /// Records why a placed call may not start and ends it `failed`.
 async fn refuse_placed_call(tenant: &Tenant, call_id: &str, refusal: &BillingError) {
-    let event = serde_json::json!({ "code": refusal.code().as_str(), "message": refusal.to_string() });
-    if let Err(e) = calls::record_event(tenant, call_id.to_string(), "admission_refused", event).await {
+    let event =
+        serde_json::json!({ "code": refusal.code().as_str(), "message": refusal.to_string() });
+    if let Err(e) =
+        calls::record_event(tenant, call_id.to_string(), "admission_refused", event).await
+    {
         tracing::error!(call_id, code = %e.code(), "cannot record an admission refusal");
     }
     let failed = calls::transition(

@@ -19,8 +19,8 @@ pub mod usage;
 
 pub use agent::AgentConfig;
 pub use call::{CallStatus, Direction, Speaker, Transport};
-pub use role::Role;
-pub use tenant::TenantStatus;
 pub use money::{Currency, Money, round_cents};
 pub use plan::{PerMetric, PlanTerms, TermsOverride};
+pub use role::Role;
+pub use tenant::TenantStatus;
 pub use usage::{Metric, NewUsage};

@@ -98,7 +98,12 @@ impl Money {
 
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.amount, self.currency.as_str().to_uppercase())
+        write!(
+            f,
+            "{} {}",
+            self.amount,
+            self.currency.as_str().to_uppercase()
+        )
     }
 }
 

@@ -47,7 +47,11 @@ mod tests {
         assert!(TenantStatus::parse("past_due").accepts_new_calls());
         assert!(!TenantStatus::parse("suspended").accepts_new_calls());
         assert!(!TenantStatus::parse("deleted").accepts_new_calls());
-        for status in [TenantStatus::Active, TenantStatus::PastDue, TenantStatus::Suspended] {
+        for status in [
+            TenantStatus::Active,
+            TenantStatus::PastDue,
+            TenantStatus::Suspended,
+        ] {
             assert_eq!(TenantStatus::parse(status.as_str()), status);
         }
     }

@@ -67,7 +67,8 @@ fn decimal(row: &Row<'_>, index: usize) -> rusqlite::Result<Decimal> {
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(index, Type::Text, Box::new(e)))
 }
 
-const COLUMNS: &str = "id, number, period_start, period_end, status, currency, subtotal, total, created_at,
+const COLUMNS: &str =
+    "id, number, period_start, period_end, status, currency, subtotal, total, created_at,
     finalized_at, paid_at, voided_at, uncollectible_at, payment_failed_at, stripe_invoice_id";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<InvoiceRow> {
@@ -201,7 +202,11 @@ pub fn count(conn: &Connection) -> Result<i64> {
 
 /// The latest period invoiced, if any.
 pub fn last_period(conn: &Connection) -> Result<Option<i64>> {
-    Ok(conn.query_row("select max(period_start) from invoices", [], |row| row.get(0))?)
+    Ok(
+        conn.query_row("select max(period_start) from invoices", [], |row| {
+            row.get(0)
+        })?,
+    )
 }
 
 pub fn lines(conn: &Connection, invoice_id: &str) -> Result<Vec<LineRow>> {

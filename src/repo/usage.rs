@@ -161,7 +161,12 @@ pub fn daily(conn: &Connection, first_day: i64, end_day: i64) -> Result<Vec<Dail
 }
 
 /// Total of `metric` over days in `[first_day, end_day)`, from the rollups.
-pub fn metric_total(conn: &Connection, metric: Metric, first_day: i64, end_day: i64) -> Result<i64> {
+pub fn metric_total(
+    conn: &Connection,
+    metric: Metric,
+    first_day: i64,
+    end_day: i64,
+) -> Result<i64> {
     Ok(conn
         .prepare_cached(
             "select coalesce(sum(quantity), 0) from usage_daily
@@ -241,18 +246,25 @@ pub fn call_totals(conn: &Connection, call_id: &str) -> Result<Vec<(Metric, i64)
 }
 
 /// Ledger rows after `after_id`, up to `limit`: `(id, metric, quantity)` — what is reported to Stripe.
-pub fn events_after(conn: &Connection, after_id: i64, limit: i64) -> Result<Vec<(i64, Metric, i64)>> {
+pub fn events_after(
+    conn: &Connection,
+    after_id: i64,
+    limit: i64,
+) -> Result<Vec<(i64, Metric, i64)>> {
     let mut stmt = conn.prepare_cached(
         "select id, metric, quantity from usage_events where id > :after order by id limit :limit",
     )?;
     let rows = stmt
-        .query_map(named_params! { ":after": after_id, ":limit": limit }, |row| {
-            Ok((
-                row.get::<_, i64>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, i64>(2)?,
-            ))
-        })?
+        .query_map(
+            named_params! { ":after": after_id, ":limit": limit },
+            |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, i64>(2)?,
+                ))
+            },
+        )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows
         .into_iter()

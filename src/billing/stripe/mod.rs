@@ -2,20 +2,21 @@
 //!
 //! voxedge computes every invoice (exact decimal, its proration and rounding); Stripe collects exactly that:
 //!
-//! - **Customer** per tenant, made when first needed (`metadata.voxedge_tenant_id`), its id in the catalog.
+//! - **Customer** per tenant, made when first needed (`metadata.vx_tenant_id`), its id in the catalog.
 //! - **Subscription** to the plan's Stripe price (`stripe_price_id` in the plan's terms) while the tenant is
 //!   on a plan that has one: it is the plan in Stripe's customer portal (where a tenant cancels or manages
-//!   payment methods). Plan changes follow it with `proration_behavior=none`, since voxedge prorates.
-//!   The item names the price as `plan`, which Stripe accepts for any recurring price (prices are
-//!   backward-compatible with plans) — and which is also what localstripe understands.
-//! - **Usage** goes to Stripe's meters (`voxedge_<metric>` meter events, value in base units) in batches.
+//!   payment methods); plan changes move its item to the new price. The item names the price as `plan`,
+//!   which Stripe accepts for any recurring price (prices are backward-compatible with plans) — and which is
+//!   also what localstripe understands.
+//! - **Usage** goes to Stripe's meters (`vx_<metric>` meter events, value in base units) in batches.
 //!   Each batch is written to `stripe_usage_reports` before it is sent and sent with the same `identifier`
 //!   until Stripe has it, so a retry — even after a crash — is counted once. Adjustments net out inside a
 //!   batch; Stripe meter values cannot be negative, so a batch that nets to zero or less sends nothing.
 //! - **Invoices**: a finalized voxedge invoice is created in Stripe with one invoice item per line (amounts
 //!   in cents, exactly voxedge's), `auto_advance` so Stripe finalizes and charges it and retries failures;
-//!   `metadata.voxedge_invoice_id` links it back. (The plan's Stripe price is therefore expected to be a
-//!   zero-amount recurring price — see the README.)
+//!   `metadata.vx_invoice_id` links it back. The plan's Stripe price is therefore a zero-amount
+//!   recurring price (see the README): Stripe must not bill the base fee a second time, and its own
+//!   proration of a plan change has nothing to prorate.
 //! - **Customer portal** sessions, so a tenant manages its payment methods.
 //!
 //! Every creating request carries an idempotency key derived from what it creates, so retries are safe.
@@ -33,9 +34,8 @@ use stripe_billing::invoice::{
 };
 use stripe_billing::invoice_item::CreateInvoiceItem;
 use stripe_billing::subscription::{
-    CancelSubscription, CreateSubscription, CreateSubscriptionItems,
-    CreateSubscriptionProrationBehavior, RetrieveSubscription, UpdateSubscription,
-    UpdateSubscriptionItems, UpdateSubscriptionProrationBehavior,
+    CancelSubscription, CreateSubscription, CreateSubscriptionItems, RetrieveSubscription,
+    UpdateSubscription, UpdateSubscriptionItems,
 };
 use stripe_core::customer::CreateCustomer;
 
@@ -139,7 +139,7 @@ impl StripeBilling {
             return Ok(customer);
         }
         let name = record.map_or_else(|| tenant.to_string(), |r| r.name);
-        let metadata = HashMap::from([("voxedge_tenant_id".to_string(), tenant.to_string())]);
+        let metadata = HashMap::from([("vx_tenant_id".to_string(), tenant.to_string())]);
         let created: Created = CreateCustomer::new()
             .name(name)
             .metadata(metadata)
@@ -195,7 +195,6 @@ impl StripeBilling {
                 item.plan = Some(price.to_string());
                 let updated: Created = UpdateSubscription::new(current.id)
                     .items(vec![item])
-                    .proration_behavior(UpdateSubscriptionProrationBehavior::None)
                     .build()
                     .customize()
                     .send(&self.client)
@@ -207,13 +206,11 @@ impl StripeBilling {
                 let customer = self.ensure_customer(catalog, tenant).await?;
                 let mut item = CreateSubscriptionItems::new();
                 item.plan = Some(price.to_string());
-                let metadata =
-                    HashMap::from([("voxedge_tenant_id".to_string(), tenant.to_string())]);
+                let metadata = HashMap::from([("vx_tenant_id".to_string(), tenant.to_string())]);
                 let created: Created = CreateSubscription::new()
                     .customer(customer)
                     .items(vec![item])
                     .metadata(metadata)
-                    .proration_behavior(CreateSubscriptionProrationBehavior::None)
                     .build()
                     .customize()
                     // A retry within the minute (a lost answer) must not make a second subscription.
@@ -292,7 +289,7 @@ impl StripeBilling {
                     ("value".to_string(), report.quantity.to_string()),
                 ]);
                 let event: MeterEvent =
-                    CreateBillingMeterEvent::new(format!("voxedge_{}", report.metric), payload)
+                    CreateBillingMeterEvent::new(format!("vx_{}", report.metric), payload)
                         .identifier(report.identifier.clone())
                         .timestamp(now / 1000)
                         .build()
@@ -323,8 +320,8 @@ impl StripeBilling {
         lines: &[LineRow],
     ) -> Result<String, BillingError> {
         let metadata = HashMap::from([
-            ("voxedge_invoice_id".to_string(), invoice.id.clone()),
-            ("voxedge_tenant_id".to_string(), tenant.to_string()),
+            ("vx_invoice_id".to_string(), invoice.id.clone()),
+            ("vx_tenant_id".to_string(), tenant.to_string()),
         ]);
         let created: Created = CreateInvoice::new()
             .customer(customer)

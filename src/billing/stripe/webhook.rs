@@ -32,7 +32,9 @@ pub fn verify(
     body: &[u8],
     now: i64,
 ) -> Result<(), BillingError> {
-    let header = header.ok_or(BillingError::BadSignature("missing Stripe-Signature header"))?;
+    let header = header.ok_or(BillingError::BadSignature(
+        "missing Stripe-Signature header",
+    ))?;
     let mut timestamp = None;
     let mut signatures = Vec::new();
     for part in header.split(',') {
@@ -142,8 +144,8 @@ async fn tenant_of(
     tenants: &Tenants,
     object: &Value,
 ) -> Result<Option<Tenant>, BillingError> {
-    let by_metadata = text(object, &["metadata", "voxedge_tenant_id"])
-        .and_then(|id| id.parse::<TenantId>().ok());
+    let by_metadata =
+        text(object, &["metadata", "vx_tenant_id"]).and_then(|id| id.parse::<TenantId>().ok());
     let id = match (by_metadata, text(object, &["customer"])) {
         (Some(id), _) => Some(id),
         (None, Some(customer)) => {
@@ -161,7 +163,11 @@ async fn tenant_of(
     }
 }
 
-async fn apply(billing: &Billing, tenants: &Tenants, event: &Event) -> Result<String, BillingError> {
+async fn apply(
+    billing: &Billing,
+    tenants: &Tenants,
+    event: &Event,
+) -> Result<String, BillingError> {
     let object = &event.data.object;
     let Some(tenant) = tenant_of(billing, tenants, object).await? else {
         return Ok("ignored: no tenant has this customer".into());
@@ -171,15 +177,14 @@ async fn apply(billing: &Billing, tenants: &Tenants, event: &Event) -> Result<St
             let Some(invoice) = local_invoice(&tenant, object).await? else {
                 return Ok("ignored: not a voxedge invoice".into());
             };
-            let outcome = match invoices::transition(billing, &tenant, invoice, InvoiceStatus::Paid)
-                .await
-            {
-                Ok(_) => "applied".to_string(),
-                Err(BillingError::InvalidTransition { from, .. }) => {
-                    format!("ignored: the invoice is {from}")
-                }
-                Err(e) => return Err(e),
-            };
+            let outcome =
+                match invoices::transition(billing, &tenant, invoice, InvoiceStatus::Paid).await {
+                    Ok(_) => "applied".to_string(),
+                    Err(BillingError::InvalidTransition { from, .. }) => {
+                        format!("ignored: the invoice is {from}")
+                    }
+                    Err(e) => return Err(e),
+                };
             dunning::reconcile(billing, &tenant, "invoice.paid").await?;
             Ok(outcome)
         }
@@ -240,20 +245,23 @@ async fn subscription_updated(
     event: &Event,
 ) -> Result<String, BillingError> {
     let object = &event.data.object;
-    let price = text(object, &["items", "data"])
-        .map(str::to_string)
-        .or_else(|| {
-            let item = object.get("items")?.get("data")?.get(0)?;
-            text(item, &["price", "id"])
-                .or_else(|| text(item, &["plan", "id"]))
-                .map(str::to_string)
-        })
-        .or_else(|| text(object, &["plan", "id"]).map(str::to_string));
+    let item = object
+        .get("items")
+        .and_then(|items| items.get("data"))
+        .and_then(|data| data.get(0));
+    let price = item
+        .and_then(|item| text(item, &["price", "id"]).or_else(|| text(item, &["plan", "id"])))
+        .or_else(|| text(object, &["plan", "id"]))
+        .map(str::to_string);
     let Some(price) = price else {
         return Ok("ignored: no price".into());
     };
     let standing = billing.standing(tenant.id).await?;
-    let last_change = standing.schedule.history.last().map_or(0, |h| h.effective_from);
+    let last_change = standing
+        .schedule
+        .history
+        .last()
+        .map_or(0, |h| h.effective_from);
     if event.created * 1000 < last_change {
         return Ok("ignored: older than the tenant's last plan change".into());
     }
@@ -279,9 +287,9 @@ async fn subscription_updated(
 
 /// The voxedge invoice a Stripe invoice object stands for: by its metadata, else by Stripe's id.
 async fn local_invoice(tenant: &Tenant, object: &Value) -> Result<Option<String>, BillingError> {
-    let by_metadata = text(object, &["metadata", "voxedge_invoice_id"]).map(str::to_string);
+    let by_metadata = text(object, &["metadata", "vx_invoice_id"]).map(str::to_string);
     let stripe_id = text(object, &["id"]).map(str::to_string);
-    Ok(tenant
+    tenant
         .db
         .read(move |conn| {
             if let Some(id) = by_metadata
@@ -294,7 +302,7 @@ async fn local_invoice(tenant: &Tenant, object: &Value) -> Result<Option<String>
                 None => Ok(None),
             }
         })
-        .await?)
+        .await
 }
 
 #[cfg(test)]
@@ -309,18 +317,28 @@ mod tests {
 
     #[test]
     fn signatures_are_checked_with_every_secret_and_the_tolerance() {
-        let secrets = [Secret::new("whsec_old".to_string()), Secret::new("whsec_new".to_string())];
+        let secrets = [
+            Secret::new("whsec_old".to_string()),
+            Secret::new("whsec_new".to_string()),
+        ];
         let body = r#"{"id":"evt_1"}"#;
         let good = format!("t=1000,v1={}", sign("whsec_new", 1000, body));
         assert!(verify(&secrets, 300, Some(&good), body.as_bytes(), 1100).is_ok());
-        let both = format!("t=1000,v1={},v1={}", "00".repeat(32), sign("whsec_old", 1000, body));
+        let both = format!(
+            "t=1000,v1={},v1={}",
+            "00".repeat(32),
+            sign("whsec_old", 1000, body)
+        );
         assert!(verify(&secrets, 300, Some(&both), body.as_bytes(), 1000).is_ok());
         for (header, now) in [
-            (good.clone(), 1301),                                         // stale
-            (good.clone(), 699),                                          // from the future
-            (format!("t=1000,v1={}", sign("whsec_other", 1000, body)), 1000), // wrong secret
-            ("v1=abcd".to_string(), 1000),                                // no timestamp
-            ("t=1000".to_string(), 1000),                                 // no signature
+            (good.clone(), 1301), // stale
+            (good.clone(), 699),  // from the future
+            (
+                format!("t=1000,v1={}", sign("whsec_other", 1000, body)),
+                1000,
+            ), // wrong secret
+            ("v1=abcd".to_string(), 1000), // no timestamp
+            ("t=1000".to_string(), 1000), // no signature
         ] {
             assert!(
                 verify(&secrets, 300, Some(&header), body.as_bytes(), now).is_err(),
