@@ -85,10 +85,11 @@ pub struct TermsOverride {
     pub base_fee: Option<Decimal>,
     pub included: PerMetric<Option<Decimal>>,
     pub unit_prices: PerMetric<Option<Decimal>>,
-    /// `Some(None)` lifts the limit.
-    #[serde(with = "double_option")]
+    /// `Some(None)` lifts the limit. Absent stays absent when stored, so a stored override never lifts a
+    /// limit it did not name.
+    #[serde(with = "double_option", skip_serializing_if = "Option::is_none")]
     pub concurrent_calls: Option<Option<u32>>,
-    #[serde(with = "double_option")]
+    #[serde(with = "double_option", skip_serializing_if = "Option::is_none")]
     pub monthly_minutes: Option<Option<u64>>,
     pub stripe_price_id: Option<String>,
 }
@@ -221,6 +222,15 @@ mod tests {
         assert_eq!(terms.concurrent_calls, Some(10));
         assert_eq!(terms.monthly_minutes, None, "null lifts the limit");
         assert!(TermsOverride::default().is_empty());
+        // Stored and read back, overrides mean the same: an empty one changes nothing, a lifted limit stays lifted.
+        for stored in [TermsOverride::default(), overrides] {
+            let back: TermsOverride =
+                serde_json::from_str(&serde_json::to_string(&stored).unwrap()).unwrap();
+            assert_eq!(back, stored);
+        }
+        let stored = serde_json::to_string(&TermsOverride::default()).unwrap();
+        let read: TermsOverride = serde_json::from_str(&stored).unwrap();
+        assert_eq!(terms().with(&read).concurrent_calls, Some(10));
     }
 
     #[test]
