@@ -127,6 +127,9 @@ pub struct PlanChange {
     pub changed_by: String,
     /// Tenants may only pick self-serve plans; operators (CLI) and Stripe any.
     pub operator: bool,
+    /// When the change takes effect (unix ms); `None`: now. An operator may date it back (a customer moved
+    /// over from another system), never into a month already invoiced (the caller checks).
+    pub effective_from: Option<i64>,
 }
 
 /// Moves a tenant to another plan from now on. With Stripe configured, its subscription follows first (a
@@ -161,8 +164,9 @@ pub async fn change(
             .follow_plan(billing.catalog(), tenant, terms.stripe_price_id.as_deref())
             .await?;
     }
+    let effective_from = change.effective_from.map_or(now, |at| at.min(now));
     let row = TenantPlan {
-        effective_from: now,
+        effective_from,
         plan: change.plan,
         overrides,
         changed_by: change.changed_by,

@@ -61,6 +61,10 @@ pub enum PlanCommand {
         tenant: String,
         #[arg(long)]
         plan: String,
+        /// When the plan started (RFC 3339; default now) — for a customer moved over from another system;
+        /// never in a month already invoiced.
+        #[arg(long)]
+        from: Option<chrono::DateTime<chrono::Utc>>,
         /// Terms replacing the plan's for this tenant, as JSON, e.g.
         /// '{"base_fee": "1500.00", "unit_prices": {"call_ms": "0.01"}, "concurrent_calls": 200}'.
         #[arg(long)]
@@ -190,11 +194,24 @@ pub async fn run(state: AppState, command: PlanCommand) -> anyhow::Result<()> {
         PlanCommand::Assign {
             tenant,
             plan,
+            from,
             overrides,
         } => {
             let tenant: TenantId = tenant
                 .parse()
                 .map_err(|_| anyhow::anyhow!("not a tenant id"))?;
+            let from = from.map(|t| t.timestamp_millis());
+            if let Some(from) = from {
+                let db = state.tenants.get(tenant).await?;
+                let last = db.read(repo::invoices::last_period).await?;
+                if let Some(last) = last
+                    && from < crate::billing::pricing::Month::containing(last).end_ms
+                {
+                    anyhow::bail!(
+                        "--from falls in a month already invoiced; correct it with a credit note"
+                    );
+                }
+            }
             let overrides = overrides
                 .map(|text| serde_json::from_str::<TermsOverride>(&text))
                 .transpose()
@@ -207,6 +224,7 @@ pub async fn run(state: AppState, command: PlanCommand) -> anyhow::Result<()> {
                     overrides,
                     changed_by: "cli".into(),
                     operator: true,
+                    effective_from: from,
                 },
             )
             .await

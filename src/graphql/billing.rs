@@ -303,6 +303,7 @@ impl BillingMutation {
                 overrides: None,
                 changed_by: actor(principal),
                 operator: false,
+                effective_from: None,
             },
         )
         .await?;

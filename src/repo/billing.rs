@@ -101,9 +101,13 @@ pub fn tenant_plans(conn: &Connection, tenant: TenantId) -> Result<Vec<TenantPla
         .collect::<rusqlite::Result<_>>()?)
 }
 
-/// Puts the tenant on `plan` from `at` (a later change at the same millisecond replaces it), and makes it
-/// the tenant's current plan.
+/// Puts the tenant on `row.plan` from `row.effective_from` on: changes dated later (a backdated assignment
+/// supersedes them) or at the same millisecond are replaced. Makes it the tenant's current plan.
 pub fn set_tenant_plan(conn: &Connection, tenant: TenantId, row: &TenantPlan) -> Result<()> {
+    conn.execute(
+        "delete from tenant_plans where tenant_id = :tenant and effective_from > :from",
+        named_params! { ":tenant": tenant.to_string(), ":from": row.effective_from },
+    )?;
     let overrides = serde_json::to_string(&row.overrides)
         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
     conn.execute(

@@ -43,6 +43,7 @@ pub(crate) async fn assign(server: &TestServer, tenant: TenantId, plan: &str, ov
             overrides: Some(serde_json::from_value(overrides).expect("overrides")),
             changed_by: "cli".into(),
             operator: true,
+            effective_from: None,
         },
     )
     .await

@@ -261,4 +261,9 @@ async fn without_stripe_the_portal_is_not_configured_and_everything_else_works()
     let billing = data(&body, "billing");
     assert_eq!(billing["paymentsEnabled"], false);
     assert_eq!(billing["plan"]["baseFee"]["amount"], "49.00");
+    assert_eq!(
+        billing["plan"]["concurrentCallLimit"], 10,
+        "the plan's own limits apply"
+    );
+    assert_eq!(billing["plan"]["monthlyMinuteLimit"], 20_000);
 }

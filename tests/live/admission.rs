@@ -22,6 +22,7 @@ async fn limit(server: &TestServer, tenant: voxedge::db::TenantId, overrides: se
             overrides: Some(serde_json::from_value(overrides).unwrap()),
             changed_by: "cli".into(),
             operator: true,
+            effective_from: None,
         },
     )
     .await

@@ -234,6 +234,7 @@ fn stripe_change(plan: &str) -> PlanChange {
         overrides: None,
         changed_by: "stripe".into(),
         operator: true,
+        effective_from: None,
     }
 }
 
