@@ -7,7 +7,7 @@
 //!
 //! | layer | module | role |
 //! |---|---|---|
-//! | edge | [`cli`] | the `voxedge` command line: `serve`, `tenant`, `migrate`, `schema`, `backup`, `restore` |
+//! | edge | [`cli`] | the `voxedge` command line: `serve`, `tenant`, `plan`, `usage`, `invoice`, `migrate`, `schema`, `backup`, `restore` |
 //! | | [`app`] | assembly: loads the voice models, opens the [`state`], binds, serves until stopped |
 //! | | [`state`] | [`state::AppState`], the one value the edges share; domain code never takes it |
 //! | | [`http`] | routes: GraphQL over HTTP and WebSocket, live-call WebSockets, Twilio voice webhook, ops |
