@@ -15,8 +15,21 @@ export default function UsageChart({ days, currency }: { days: Day[]; currency: 
           <ComposedChart data={days} margin={{ top: 8, right: 8, bottom: 0, left: 0 }} accessibilityLayer={false}>
             <CartesianGrid stroke="#e3e6eb" vertical={false} />
             <XAxis dataKey="label" tick={{ fontSize: 12, fill: "#4a5262" }} interval="preserveStartEnd" minTickGap={16} />
-            <YAxis yAxisId="cost" tick={{ fontSize: 12, fill: "#4a5262" }} width={48} />
-            <YAxis yAxisId="minutes" orientation="right" tick={{ fontSize: 12, fill: "#4a5262" }} width={40} />
+            {/* A quiet month still gets a readable scale: at least $1 and 10 minutes. */}
+            <YAxis
+              yAxisId="cost"
+              tick={{ fontSize: 12, fill: "#4a5262" }}
+              width={48}
+              domain={[0, (max: number) => Math.max(max, 1)]}
+            />
+            <YAxis
+              yAxisId="minutes"
+              orientation="right"
+              tick={{ fontSize: 12, fill: "#4a5262" }}
+              width={44}
+              allowDecimals={false}
+              domain={[0, (max: number) => Math.max(Math.ceil(max), 10)]}
+            />
             <Tooltip
               formatter={(_value, name, item) =>
                 name === "Cost" ? money((item.payload as Day).cost) : `${formatQuantity((item.payload as Day).minutes)} min`
