@@ -108,6 +108,11 @@ impl Application {
 /// evictions, so idle tenants close even when no request comes to trigger it.
 fn spawn_housekeeping(state: &AppState) {
     tokio::spawn(state.webhooks.clone().run(state.shutdown.draining()));
+    tokio::spawn(crate::billing::job::run(
+        state.billing.clone(),
+        state.tenant_opener(),
+        state.shutdown.draining(),
+    ));
     let tenants = state.tenants.clone();
     let draining = state.shutdown.draining();
     tokio::spawn(async move {

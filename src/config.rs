@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::billing::{BillingArgs, BillingSettings};
 use crate::brain::BreakerConfig;
 use crate::db::SqliteSettings;
 use crate::db::TenantCacheSettings;
@@ -173,6 +174,9 @@ pub struct ServeArgs {
     /// Voice model files and the ONNX Runtime library.
     #[command(flatten)]
     pub voice: VoiceConfig,
+    /// Stripe, dunning and the billing job.
+    #[command(flatten)]
+    pub billing: BillingArgs,
     /// Milliseconds between WebSocket pings on live calls.
     #[arg(long, env = "VOXEDGE_LIVE_PING_INTERVAL_MS", default_value_t = 5000)]
     pub live_ping_interval_ms: u64,
@@ -235,6 +239,8 @@ pub struct Config {
     pub llm: LlmSettings,
     /// The built portal, served at `/` with a single-page-app fallback.
     pub ui_dir: PathBuf,
+    /// Stripe, dunning and the billing job.
+    pub billing: BillingSettings,
 }
 
 /// Limits applied to every GraphQL operation.
@@ -331,6 +337,7 @@ impl Config {
                 },
             },
             voice: args.voice,
+            billing: BillingSettings::from_args(args.billing),
             live: LiveSettings {
                 ping_interval: Duration::from_millis(args.live_ping_interval_ms.max(1)),
                 idle_timeout: Duration::from_millis(args.live_idle_timeout_ms.max(1)),

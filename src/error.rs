@@ -86,6 +86,15 @@ error_codes! {
     TelephonyNotConfigured = ("TELEPHONY_NOT_CONFIGURED", 404, "the tenant has not configured telephony (no Twilio account)"),
     TelephonyProviderError = ("TELEPHONY_PROVIDER_ERROR", 502, "the telephony provider refused a request or could not be reached"),
 
+    // Billing, quotas and payments.
+    ConcurrentCallLimit = ("CONCURRENT_CALL_LIMIT", 429, "the tenant is at its plan's concurrent-call limit; a new call can start when one ends"),
+    MonthlyMinutesExhausted = ("MONTHLY_MINUTES_EXHAUSTED", 402, "the tenant has used its plan's call minutes for this month; new calls start again next month or on a bigger plan"),
+    TenantSuspended = ("TENANT_SUSPENDED", 402, "the tenant is suspended for an unpaid invoice: no new calls until it is paid (data stays readable)"),
+    PlanNotAvailable = ("PLAN_NOT_AVAILABLE", 403, "the plan cannot be chosen by the tenant itself (an operator assigns it)"),
+    BillingNotConfigured = ("BILLING_NOT_CONFIGURED", 404, "the server has no payment provider configured (`--stripe-secret-key`)"),
+    PaymentProviderError = ("PAYMENT_PROVIDER_ERROR", 502, "the payment provider (Stripe) refused a request or could not be reached"),
+    WebhookSignatureInvalid = ("WEBHOOK_SIGNATURE_INVALID", 400, "an inbound webhook's signature header is missing or wrong, or its timestamp is outside the tolerance"),
+
     // The server.
     Internal = ("INTERNAL", 500, "an unexpected failure; details are in the server log, never in the response"),
     TenantUnavailable = ("TENANT_UNAVAILABLE", 503, "the tenant's database cannot be used (corrupt, or written by a newer version)"),

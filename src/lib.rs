@@ -7,7 +7,7 @@
 //!
 //! | layer | module | role |
 //! |---|---|---|
-//! | edge | [`cli`] | the `voxedge` command line: `serve`, `tenant`, `migrate`, `schema`, `backup`, `restore` |
+//! | edge | [`cli`] | the `voxedge` command line: `serve`, `tenant`, `plan`, `usage`, `invoice`, `migrate`, `schema`, `backup`, `restore` |
 //! | | [`app`] | assembly: loads the voice models, opens the [`state`], binds, serves until stopped |
 //! | | [`state`] | [`state::AppState`], the one value the edges share; domain code never takes it |
 //! | | [`http`] | routes: GraphQL over HTTP and WebSocket, live-call WebSockets, Twilio voice webhook, ops |
@@ -23,6 +23,7 @@
 //! | | [`identity`] | users, sign-up/sign-in sessions with rotating refresh tokens, members, invitations |
 //! | | [`auth`] | principals, roles and permissions, API keys, access and session tokens, credential checks |
 //! | | [`webhooks`] | signed outgoing webhooks: outbox, dispatcher, retries |
+//! | | [`billing`] | price book and plans, cost of usage, admission limits, invoices, dunning, Stripe |
 //! | | [`telephony`] | the tenant's Twilio account, phone numbers → agents, TwiML, outbound calls |
 //! | | [`audit`] | the tenant audit log |
 //! | | [`events`] | the per-tenant live event bus behind subscriptions |
@@ -51,6 +52,7 @@ pub mod app;
 pub mod audio;
 pub mod audit;
 pub mod auth;
+pub mod billing;
 pub mod brain;
 pub mod calls;
 pub mod cli;

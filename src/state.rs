@@ -10,6 +10,7 @@ use scheduled_thread_pool::ScheduledThreadPool;
 
 use crate::agents::AgentCache;
 use crate::auth::{Authenticator, TokenSigner};
+use crate::billing::Billing;
 use crate::brain::Brain;
 use crate::clock::Clock;
 use crate::config::Config;
@@ -56,6 +57,8 @@ pub struct AppState {
     pub telephony: Telephony,
     /// LLM clients and circuit breakers shared by every call.
     pub brain: Brain,
+    /// Plans, prices, quotas, invoices, dunning, Stripe.
+    pub billing: Billing,
 }
 
 impl AppState {
@@ -129,7 +132,14 @@ impl AppState {
             secrets.clone(),
             signer,
         );
+        let billing = Billing::new(catalog.clone(), clock.clone(), config.billing.clone())
+            .context("cannot set up billing")?;
+        billing
+            .seed_defaults()
+            .await
+            .context("cannot seed the default price book")?;
         Ok(Self {
+            billing,
             catalog,
             tenants,
             auth,
@@ -146,6 +156,15 @@ impl AppState {
             brain: Brain::new(config.llm.breaker).context("cannot build the LLM clients")?,
             config: Arc::new(config),
         })
+    }
+
+    /// Opens tenants by id, for background work over many of them.
+    pub fn tenant_opener(&self) -> crate::tenants::Tenants {
+        crate::tenants::Tenants::new(
+            self.tenants.clone(),
+            self.events.clone(),
+            self.webhooks.clone(),
+        )
     }
 
     /// The tenant, its database opened on demand, for domain functions.

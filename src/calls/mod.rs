@@ -14,6 +14,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use crate::agents::is_e164;
+use crate::billing::Admission;
 use crate::clock::now_ms;
 use crate::error::{ErrorCode, FieldError, InvalidInput};
 use crate::events::TenantEvent;
@@ -65,8 +66,27 @@ fn validate_new_call(call: &NewCall) -> Result<(), InvalidInput> {
     InvalidInput::check(errors)
 }
 
-/// Creates a call in `queued`, pinned to the agent's active version.
+/// Records a call in `queued`, pinned to the agent's active version (`createCall`: a call carried elsewhere,
+/// which no quota refuses and which holds no concurrent-call slot).
 pub async fn create(tenant: &Tenant, new: NewCall) -> Result<CallRow, CallError> {
+    create_with(tenant, new, None).await
+}
+
+/// Creates a call voxedge carries (live, placed through Twilio) once `admission` allows one more, checked in
+/// the same transaction, so concurrent starts never exceed a limit and a refused start creates nothing.
+pub async fn create_admitted(
+    tenant: &Tenant,
+    new: NewCall,
+    admission: Admission,
+) -> Result<CallRow, CallError> {
+    create_with(tenant, new, Some(admission)).await
+}
+
+async fn create_with(
+    tenant: &Tenant,
+    new: NewCall,
+    admission: Option<Admission>,
+) -> Result<CallRow, CallError> {
     validate_new_call(&new)?;
     let tenant_id = tenant.id;
     tenant
@@ -75,6 +95,9 @@ pub async fn create(tenant: &Tenant, new: NewCall) -> Result<CallRow, CallError>
                 repo::agents::get_agent(tx, &new.agent_id)?.ok_or(CallError::AgentNotFound)?;
             if agent.archived_at.is_some() {
                 return Err(CallError::AgentArchived);
+            }
+            if let Some(admission) = &admission {
+                admission.check(tx).map_err(CallError::Refused)?;
             }
             let now = now_ms();
             let call = CallRow {
@@ -95,6 +118,9 @@ pub async fn create(tenant: &Tenant, new: NewCall) -> Result<CallRow, CallError>
                 metadata: new.metadata,
             };
             repo::calls::insert_call(tx, &call)?;
+            if admission.is_some() {
+                repo::calls::mark_carried(tx, &call.id)?;
+            }
             let event = repo::calls::insert_event(
                 tx,
                 &call.id,

@@ -2,7 +2,9 @@
 //! the same directory (SQLite WAL + busy timeouts make that safe). Results go to stdout (JSON where a
 //! script would read them); logs go to stderr.
 
+mod billing;
 mod data;
+mod plan;
 mod tenant;
 
 use std::path::PathBuf;
@@ -43,6 +45,15 @@ pub enum Command {
     /// Create and list tenants.
     #[command(subcommand)]
     Tenant(tenant::TenantCommand),
+    /// The price book and tenants' plans.
+    #[command(subcommand)]
+    Plan(plan::PlanCommand),
+    /// Check the usage rollups against the ledger; correct the ledger with adjustments.
+    #[command(subcommand)]
+    Usage(billing::UsageCommand),
+    /// Tenants' invoices: list, close months now, mark paid/void/uncollectible, credit notes.
+    #[command(subcommand)]
+    Invoice(billing::InvoiceCommand),
     /// Bring the catalog and every tenant database to the current schema.
     Migrate,
     /// Print the GraphQL schema (SDL).
@@ -86,6 +97,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Tenant(command) => tenant::run(open_state(data_dir).await?, command).await,
+        Command::Plan(command) => plan::run(open_state(data_dir).await?, command).await,
+        Command::Usage(command) => billing::usage(open_state(data_dir).await?, command).await,
+        Command::Invoice(command) => billing::invoice(open_state(data_dir).await?, command).await,
         Command::Migrate => data::migrate(open_state(data_dir).await?).await,
         Command::Backup { out, tenant } => {
             data::backup(Config::for_data_dir(data_dir), out, tenant).await

@@ -9,6 +9,8 @@ mod api_keys;
 pub mod audit;
 mod audit_log;
 mod auth;
+mod billing;
+mod billing_types;
 mod calls;
 pub mod codes;
 pub mod context;
@@ -43,6 +45,7 @@ pub struct Query(
     members::MemberQuery,
     audit_log::AuditQuery,
     usage::UsageQuery,
+    billing::BillingQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -57,6 +60,7 @@ pub struct Mutation(
     auth::AuthMutation,
     members::MemberMutation,
     session_tokens::SessionTokenMutation,
+    billing::BillingMutation,
 );
 
 #[derive(MergedSubscription, Default)]

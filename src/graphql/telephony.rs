@@ -270,7 +270,9 @@ impl TelephonyMutation {
 
     /// Calls `to` (E.164) from `from` (a number of the tenant's Twilio account) and connects the agent
     /// once answered. Returns the call record (outbound, queued); if Twilio refuses, the call is marked
-    /// failed and the error (TELEPHONY_PROVIDER_ERROR) says why.
+    /// failed and the error (TELEPHONY_PROVIDER_ERROR) says why. A tenant at its plan's concurrent-call
+    /// limit, past its monthly minutes or suspended is refused (CONCURRENT_CALL_LIMIT,
+    /// MONTHLY_MINUTES_EXHAUSTED, TENANT_SUSPENDED) before anything is created or dialled.
     async fn place_call(
         &self,
         ctx: &Context<'_>,
@@ -285,10 +287,11 @@ impl TelephonyMutation {
             from,
         };
         let tenant = tenant(ctx, principal).await?;
+        let limits = ctx.app().billing.admission(tenant.id).await?;
         let row = ctx
             .app()
             .telephony
-            .place_call(&tenant, public_origin(ctx), call)
+            .place_call(&tenant, public_origin(ctx), call, limits)
             .await?;
         Ok(Call(row))
     }

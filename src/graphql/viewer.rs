@@ -9,7 +9,7 @@ use super::context::ContextExt;
 use crate::auth::{Actor, Permission, Principal};
 use crate::clock::datetime;
 use crate::error::{ApiError, ApiResult};
-use crate::model::Role;
+use crate::model::{Role, TenantStatus};
 use crate::repo;
 use crate::repo::tenants::TenantRecord;
 use crate::tenants;
@@ -115,8 +115,15 @@ impl Tenant {
         self.0.home_region.as_deref()
     }
 
+    /// The plan in effect now (`free`, `pro`, `enterprise`, ...); `billing { plan }` has its terms.
     async fn plan(&self) -> &str {
         &self.0.plan
+    }
+
+    /// `ACTIVE`; `PAST_DUE` after a failed payment (calls still work); `SUSPENDED` when unpaid past the grace
+    /// period (no new calls; everything stays readable).
+    async fn status(&self) -> TenantStatus {
+        TenantStatus::parse(&self.0.status)
     }
 
     async fn created_at(&self) -> DateTime<Utc> {

@@ -200,7 +200,7 @@ fn row(call: &CallRow, agent_name: Option<&String>) -> Vec<String> {
 }
 
 /// Spreadsheets execute cells starting with these characters as formulas; prefix them with `'`.
-fn safe(value: &str) -> String {
+pub(super) fn safe(value: &str) -> String {
     if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{value}")
     } else {

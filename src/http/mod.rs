@@ -4,6 +4,8 @@
 //! |---|---|
 //! | `POST /graphql`, `GET /graphql` | GraphQL over HTTP; WebSocket upgrade for subscriptions; GraphiQL |
 //! | `GET /export/calls.csv` | calls matching a filter, streamed as CSV |
+//! | `GET /export/usage.csv` | usage and cost per day, agent and metric, as CSV |
+//! | `POST /v1/stripe/webhook` | Stripe's signed events (payments, subscriptions) |
 //! | `GET /v1/realtime` | live call over the OpenAI-Realtime-compatible WebSocket protocol |
 //! | `GET /v1/twilio/stream` | live phone call over Twilio Media Streams |
 //! | `POST /v1/twilio/{tenant_id}/voice` | Twilio's signed voice webhook for a tenant's numbers; answers TwiML |
@@ -13,11 +15,13 @@
 //! | anything else | the portal (`--ui-dir`) with a single-page-app fallback, else JSON `NOT_FOUND` |
 
 mod export;
+mod export_usage;
 mod graphql;
 mod live;
 pub mod middleware;
 mod ops;
 mod portal;
+mod stripe_webhook;
 mod twilio_voice;
 mod ws;
 
@@ -52,6 +56,8 @@ pub fn router(app: AppState) -> Router {
     Router::new()
         .route("/graphql", get(graphql_get).post(graphql::post))
         .route("/export/calls.csv", get(export::calls_csv))
+        .route("/export/usage.csv", get(export_usage::usage_csv))
+        .route("/v1/stripe/webhook", post(stripe_webhook::receive))
         .route("/v1/realtime", get(live::realtime))
         .route("/v1/twilio/stream", get(live::twilio_stream))
         .route("/v1/twilio/{tenant_id}/voice", post(twilio_voice::voice))

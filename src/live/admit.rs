@@ -21,6 +21,7 @@ use super::socket::Outbox;
 use super::twilio::{self, TwilioStream};
 use crate::agents::llm_keys;
 use crate::auth::{AuthError, Permission};
+use crate::billing::{Admission, BillingError};
 use crate::calls::{self, CallError, NewCall};
 use crate::db::TenantId;
 use crate::error::{ErrorCode, InvalidInput, Reportable as _};
@@ -123,6 +124,8 @@ pub async fn authorize(
 /// A call that passed admission, ready to start once the transport has said what its record holds.
 pub struct Admitted {
     context: CallContext,
+    /// The plan limits and standing the call record is created against.
+    limits: Admission,
 }
 
 /// Admits a call for `grant`: rate limit, agent, voice engines, plan.
@@ -132,6 +135,7 @@ pub async fn admit(app: &AppState, grant: Grant) -> Result<Admitted, ClientError
         .await
         .map_err(|e| ClientError::refusal(e).closing(close_code::AGAIN))?;
     let tenant = app.tenant(grant.tenant).await?;
+    let limits = app.billing.admission(grant.tenant).await?;
     let agent = app
         .agents
         .active(&tenant.db, grant.tenant, &grant.agent_id)
@@ -156,6 +160,7 @@ pub async fn admit(app: &AppState, grant: Grant) -> Result<Admitted, ClientError
         plan.brain = Err(e.to_string());
     }
     Ok(Admitted {
+        limits,
         context: CallContext {
             tenant,
             plan: Arc::new(plan),
@@ -186,28 +191,39 @@ impl Admitted {
         socket: WebSocket,
         protocol: P,
     ) {
-        let Self { context } = self;
+        let Self { context, limits } = self;
         if let Err(e) = super::listen::Listener::check_format(start.input_format) {
             let error = ClientError::new(ErrorCode::UnsupportedAudioFormat, e.to_string())
                 .closing(close_code::ERROR);
             return refuse(&context.settings, socket, protocol, error).await;
         }
-        let call_id = match begin(&context.tenant, new, existing).await {
+        let call_id = match begin(&context.tenant, new, existing, limits).await {
             Ok(id) => id,
             Err(e) => {
-                return refuse(&context.settings, socket, protocol, ClientError::refusal(e)).await;
+                let mut error = ClientError::refusal(crate::error::ApiError::report(&e));
+                if let CallError::Refused(refusal) = &e {
+                    metrics::counter!("voxedge_call_admissions_refused_total", "reason" => refusal.refusal_reason())
+                        .increment(1);
+                    if matches!(refusal, BillingError::ConcurrentCallLimit { .. }) {
+                        error = error.closing(close_code::AGAIN);
+                    }
+                }
+                return refuse(&context.settings, socket, protocol, error).await;
             }
         };
         session::run(context, call_id, start, socket, protocol).await;
     }
 }
 
-/// The call record the session continues: a new one, or (an outbound call placed through Twilio) the one made
-/// when it was placed — which only the agent it was placed for may continue.
+/// The call record the session continues: a new one, admitted against the tenant's plan limits in the
+/// transaction that creates it, or (an outbound call placed through Twilio) the one made when it was placed —
+/// which only the agent it was placed for may continue, and which already holds its concurrent-call slot.
+/// A placed call whose tenant was suspended meanwhile is refused, with the refusal on its timeline.
 async fn begin(
     tenant: &Tenant,
     new: NewCall,
     existing: Option<String>,
+    limits: Admission,
 ) -> Result<String, CallError> {
     let id = match existing {
         Some(id) => {
@@ -217,14 +233,40 @@ async fn begin(
                 .read(move |conn| repo::calls::get_call(conn, &lookup))
                 .await?;
             match call {
-                Some(call) if call.agent_id == new.agent_id => id,
+                Some(call) if call.agent_id == new.agent_id => {}
                 _ => return Err(CallError::NotFound),
             }
+            if let Err(refusal) = limits.check_status() {
+                refuse_placed_call(tenant, &id, &refusal).await;
+                return Err(CallError::Refused(refusal));
+            }
+            id
         }
-        None => calls::create(tenant, new).await?.id,
+        None => calls::create_admitted(tenant, new, limits).await?.id,
     };
     calls::transition(tenant, id.clone(), CallStatus::InProgress, None).await?;
     Ok(id)
+}
+
+/// Records why a placed call may not start and ends it `failed`.
+async fn refuse_placed_call(tenant: &Tenant, call_id: &str, refusal: &BillingError) {
+    let event =
+        serde_json::json!({ "code": refusal.code().as_str(), "message": refusal.to_string() });
+    if let Err(e) =
+        calls::record_event(tenant, call_id.to_string(), "admission_refused", event).await
+    {
+        tracing::error!(call_id, code = %e.code(), "cannot record an admission refusal");
+    }
+    let failed = calls::transition(
+        tenant,
+        call_id.to_string(),
+        CallStatus::Failed,
+        Some(refusal.refusal_reason().to_string()),
+    )
+    .await;
+    if let Err(e) = failed {
+        tracing::error!(call_id, code = %e.code(), "cannot fail a refused call");
+    }
 }
 
 /// Turns a connection away before a call starts: reports `error` (if the protocol can) and closes with its

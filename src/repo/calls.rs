@@ -135,6 +135,25 @@ fn segment_from_row(row: &Row<'_>) -> rusqlite::Result<SegmentRow> {
     })
 }
 
+/// Marks a call as carried by voxedge itself (it holds a concurrent-call slot until it ends).
+pub fn mark_carried(conn: &Connection, call_id: &str) -> Result<()> {
+    conn.execute(
+        "update calls set carried = 1 where id = :id",
+        named_params! { ":id": call_id },
+    )?;
+    Ok(())
+}
+
+/// Calls voxedge carries that are queued, ringing or in progress (the concurrent-call count).
+pub fn count_carried_open(conn: &Connection) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(
+            "select count(*) from calls
+             where carried = 1 and status in ('queued', 'ringing', 'in_progress')",
+        )?
+        .query_row([], |row| row.get(0))?)
+}
+
 pub fn insert_call(conn: &Connection, call: &CallRow) -> Result<()> {
     conn.prepare_cached(
         "insert into calls (id, agent_id, agent_version, direction, transport, from_address, to_address, status,

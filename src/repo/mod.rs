@@ -1,15 +1,18 @@
 //! SQL, as plain functions over `&Connection` / `&Transaction` with named parameters.
 //!
 //! Resolvers and handlers never build SQL; they call these functions through `Database::read` / `write`.
-//! `catalog.db` tables: [`tenants`], [`users`], [`memberships`], [`sessions`], [`invites`], and the
-//! webhook queue in [`webhooks`]. Tenant database tables: [`meta`], [`api_keys`], [`agents`], [`calls`],
-//! [`webhooks`], [`audit`], [`usage`], [`telephony`], [`llm_keys`].
+//! `catalog.db` tables: [`tenants`], [`users`], [`memberships`], [`sessions`], [`invites`], the price book and
+//! payment accounts in [`billing`], and the webhook queue in [`webhooks`]. Tenant database tables: [`meta`],
+//! [`api_keys`], [`agents`], [`calls`], [`webhooks`], [`audit`], [`usage`], [`invoices`], [`telephony`],
+//! [`llm_keys`].
 
 pub mod agents;
 pub mod api_keys;
 pub mod audit;
+pub mod billing;
 pub mod calls;
 pub mod invites;
+pub mod invoices;
 pub mod llm_keys;
 pub mod memberships;
 pub mod meta;

@@ -16,6 +16,7 @@ use serde_json::json;
 use super::values::E164;
 use super::{TelephonyError, get_account, inbound, open_token, stream_url, twiml};
 use crate::auth::TokenSigner;
+use crate::billing::Admission;
 use crate::calls::{self, NewCall};
 use crate::error::{InvalidInput, Reportable as _};
 use crate::model::{CallStatus, Direction, Transport};
@@ -208,12 +209,14 @@ impl Telephony {
     }
 
     /// Places a call from the agent through the tenant's Twilio account. `origin` is the server's public
-    /// origin, where Twilio opens the stream.
+    /// origin, where Twilio opens the stream. The call record is created only if `limits` admit one more
+    /// call (checked in the transaction that creates it); it holds a concurrent-call slot from then on.
     pub async fn place_call(
         &self,
         tenant: &Tenant,
         origin: Option<String>,
         call: OutboundCall,
+        limits: Admission,
     ) -> Result<CallRow, TelephonyError> {
         let (to, from) = match (E164::parse(&call.to, "to"), E164::parse(&call.from, "from")) {
             (Ok(to), Ok(from)) => (to, from),
@@ -226,7 +229,7 @@ impl Telephony {
         let origin = origin.ok_or(TelephonyError::NotConfigured(
             "the server does not know its public URL; set --public-url",
         ))?;
-        let row = calls::create(
+        let row = calls::create_admitted(
             tenant,
             NewCall {
                 agent_id: call.agent_id,
@@ -236,8 +239,15 @@ impl Telephony {
                 to: Some(to.as_str().to_string()),
                 metadata: json!({ "provider": "twilio" }),
             },
+            limits,
         )
-        .await?;
+        .await
+        .inspect_err(|e| {
+            if let calls::CallError::Refused(refusal) = e {
+                metrics::counter!("voxedge_call_admissions_refused_total", "reason" => refusal.refusal_reason())
+                    .increment(1);
+            }
+        })?;
         let (token, _) = self.signer.issue_session(
             tenant.id,
             &row.agent_id,

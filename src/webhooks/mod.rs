@@ -45,14 +45,30 @@ pub enum WebhookEvent {
     /// A finished call's full transcript.
     #[graphql(name = "TRANSCRIPT_READY")]
     TranscriptReady,
+    /// A month's invoice was issued (finalized).
+    #[graphql(name = "BILLING_INVOICE_ISSUED")]
+    BillingInvoiceIssued,
+    /// An invoice was paid.
+    #[graphql(name = "BILLING_INVOICE_PAID")]
+    BillingInvoicePaid,
+    /// A payment of an invoice failed.
+    #[graphql(name = "BILLING_PAYMENT_FAILED")]
+    BillingPaymentFailed,
+    /// The tenant became active, past due or suspended.
+    #[graphql(name = "BILLING_STATUS_CHANGED")]
+    BillingStatusChanged,
 }
 
 impl WebhookEvent {
-    pub const ALL: [WebhookEvent; 4] = [
+    pub const ALL: [WebhookEvent; 8] = [
         Self::CallCreated,
         Self::CallStarted,
         Self::CallEnded,
         Self::TranscriptReady,
+        Self::BillingInvoiceIssued,
+        Self::BillingInvoicePaid,
+        Self::BillingPaymentFailed,
+        Self::BillingStatusChanged,
     ];
 
     /// The wire name, e.g. `call.ended`.
@@ -62,6 +78,10 @@ impl WebhookEvent {
             Self::CallStarted => "call.started",
             Self::CallEnded => "call.ended",
             Self::TranscriptReady => "transcript.ready",
+            Self::BillingInvoiceIssued => "billing.invoice_issued",
+            Self::BillingInvoicePaid => "billing.invoice_paid",
+            Self::BillingPaymentFailed => "billing.payment_failed",
+            Self::BillingStatusChanged => "billing.status_changed",
         }
     }
 

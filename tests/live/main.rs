@@ -8,6 +8,7 @@ mod support;
 #[path = "../support/openai_server.rs"]
 mod openai_server;
 
+mod admission;
 mod agent;
 mod answering;
 mod barge_in;

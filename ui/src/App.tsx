@@ -10,6 +10,7 @@ import { AgentPage } from "./pages/agents/AgentPage";
 import { AgentsPage } from "./pages/agents/AgentsPage";
 import { NewAgentPage } from "./pages/agents/NewAgentPage";
 import { AuditPage } from "./pages/audit/AuditPage";
+import { BillingPage } from "./pages/billing/BillingPage";
 import { AcceptInvitePage } from "./pages/auth/AcceptInvitePage";
 import { SignInPage } from "./pages/auth/SignInPage";
 import { SignUpPage } from "./pages/auth/SignUpPage";
@@ -43,6 +44,7 @@ export function App() {
           <Route path="audit" element={<Allowed to="ReadAuditLog"><AuditPage /></Allowed>} />
           <Route path="settings" element={<SettingsPage />} />
           <Route path="settings/workspace" element={<WorkspacePage />} />
+          <Route path="settings/billing" element={<Allowed to="ReadBilling"><BillingPage /></Allowed>} />
           <Route path="settings/members" element={<Allowed to="ReadMembers"><MembersPage /></Allowed>} />
           <Route path="settings/llm-keys" element={<Allowed to="ReadAgents"><LlmKeysPage /></Allowed>} />
           <Route path="settings/telephony" element={<Allowed to="ReadTelephony"><TelephonyPage /></Allowed>} />

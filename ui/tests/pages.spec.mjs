@@ -109,6 +109,7 @@ function signedInPages() {
     ["audit", "/audit", "Audit log · voxedge"],
     ["settings", "/settings", "Settings · voxedge"],
     ["workspace", "/settings/workspace", "Workspace · voxedge"],
+    ["billing", "/settings/billing", "Usage & billing · voxedge"],
     ["members", "/settings/members", "Members · voxedge"],
     ["llm-keys", "/settings/llm-keys", "LLM keys · voxedge"],
     ["telephony", "/settings/telephony", "Phone numbers · voxedge"],

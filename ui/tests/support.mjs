@@ -2,7 +2,7 @@
 // temporary data directory, serving the built portal (ui/dist), and drives Debian's Chromium through
 // playwright-core. Nothing is downloaded: the browser is /usr/bin/chromium (override with CHROMIUM).
 
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { access, mkdir, mkdtemp, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
@@ -82,6 +82,7 @@ export async function startServer(extraArgs = []) {
   return {
     url,
     logs,
+    dataDir,
     gql: (query, variables = {}, token) => gql(url, query, variables, token),
     async stop() {
       child.kill("SIGTERM");
@@ -89,6 +90,19 @@ export async function startServer(extraArgs = []) {
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Runs a `voxedge` command on the server's data directory (operator work); returns its stdout lines as JSON. */
+export function cli(server, args, env = {}) {
+  const run = spawnSync(binary, ["--data-dir", server.dataDir, "--log-format", "text", ...args], {
+    env: { ...process.env, ...env },
+    encoding: "utf8",
+  });
+  if (run.status !== 0) throw new Error(`voxedge ${args.join(" ")} failed: ${run.stderr}`);
+  return run.stdout
+    .split("\n")
+    .filter((line) => line.trim())
+    .map((line) => JSON.parse(line));
 }
 
 /** POSTs one GraphQL operation; returns `data`, throws with the error code otherwise. */
