@@ -196,6 +196,18 @@ pub struct ServeArgs {
         default_value_t = 4000
     )]
     pub llm_first_token_timeout_ms: u64,
+    /// Calls a tenant on the free plan may have going at once (campaigns dial within it).
+    #[arg(long, env = "VOXEDGE_MAX_CONCURRENT_CALLS_FREE", default_value_t = 5)]
+    pub max_concurrent_calls_free: u32,
+    /// Calls a tenant on the pro plan may have going at once.
+    #[arg(long, env = "VOXEDGE_MAX_CONCURRENT_CALLS_PRO", default_value_t = 25)]
+    pub max_concurrent_calls_pro: u32,
+    /// Calls a tenant on the enterprise plan may have going at once.
+    #[arg(long, env = "VOXEDGE_MAX_CONCURRENT_CALLS_ENTERPRISE", default_value_t = 100)]
+    pub max_concurrent_calls_enterprise: u32,
+    /// Milliseconds between the outbound scheduler's looks at running campaigns and unsettled calls.
+    #[arg(long, env = "VOXEDGE_OUTBOUND_TICK_MS", default_value_t = 1000)]
+    pub outbound_tick_ms: u64,
     /// Consecutive failures of an LLM provider (per tenant) that open its circuit.
     #[arg(long, env = "VOXEDGE_LLM_BREAKER_FAILURES", default_value_t = 5)]
     pub llm_breaker_failures: u32,
@@ -235,6 +247,10 @@ pub struct Config {
     pub llm: LlmSettings,
     /// The built portal, served at `/` with a single-page-app fallback.
     pub ui_dir: PathBuf,
+    /// Concurrent calls per plan.
+    pub max_concurrent_calls: PlanLimits,
+    /// How often the outbound scheduler looks at running campaigns and unsettled calls.
+    pub outbound_tick: Duration,
 }
 
 /// Limits applied to every GraphQL operation.
@@ -337,6 +353,12 @@ impl Config {
                 write_timeout: Duration::from_millis(args.live_write_timeout_ms.max(1)),
                 max_message_bytes: args.live_max_message_bytes,
             },
+            max_concurrent_calls: PlanLimits {
+                free: args.max_concurrent_calls_free,
+                pro: args.max_concurrent_calls_pro,
+                enterprise: args.max_concurrent_calls_enterprise,
+            },
+            outbound_tick: Duration::from_millis(args.outbound_tick_ms.max(10)),
             llm: LlmSettings {
                 connect_timeout: Duration::from_millis(args.llm_connect_timeout_ms.max(1)),
                 first_token_timeout: Duration::from_millis(args.llm_first_token_timeout_ms.max(1)),

@@ -19,11 +19,12 @@
 //! | | [`audio`] | audio frames, G.711, PCM16, streaming resampling, WAV |
 //! | domain | [`tenants`] | [`tenants::Tenant`], the handle domain functions work through; provisioning |
 //! | | [`agents`] | voice agents and their versioned configuration, LLM keys |
-//! | | [`calls`] | calls, their state machine, timeline and transcripts |
+//! | | [`calls`] | calls, their state machine, timeline and transcripts; how many a tenant may have at once |
+//! | | [`campaigns`] | outbound campaigns: CSV contacts, calling windows, retries, the outbound scheduler |
 //! | | [`identity`] | users, sign-up/sign-in sessions with rotating refresh tokens, members, invitations |
 //! | | [`auth`] | principals, roles and permissions, API keys, access and session tokens, credential checks |
 //! | | [`webhooks`] | signed outgoing webhooks: outbox, dispatcher, retries |
-//! | | [`telephony`] | the tenant's Twilio account, phone numbers → agents, TwiML, outbound calls |
+//! | | [`telephony`] | the tenant's Twilio account, phone numbers → agents, TwiML, outbound calls, status callbacks, reconciling |
 //! | | [`audit`] | the tenant audit log |
 //! | | [`events`] | the per-tenant live event bus behind subscriptions |
 //! | | [`ratelimit`] | per-tenant and per-IP request limits, sign-in lock-outs |
@@ -53,6 +54,7 @@ pub mod audit;
 pub mod auth;
 pub mod brain;
 pub mod calls;
+pub mod campaigns;
 pub mod cli;
 pub mod clock;
 pub mod config;

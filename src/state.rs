@@ -11,12 +11,16 @@ use scheduled_thread_pool::ScheduledThreadPool;
 use crate::agents::AgentCache;
 use crate::auth::{Authenticator, TokenSigner};
 use crate::brain::Brain;
+use crate::calls::CallCapacity;
+use crate::campaigns::Scheduler;
+use crate::campaigns::scheduler::SchedulerParts;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::migrations::CATALOG;
 use crate::db::{Database, OpenMode, StorageError, TenantId, TenantStore};
 use crate::events::EventBus;
 use crate::identity::Identity;
+use crate::live::registry::LiveCalls;
 use crate::ratelimit::RateLimits;
 use crate::secrets::Secrets;
 use crate::shutdown::Shutdown;
@@ -56,6 +60,12 @@ pub struct AppState {
     pub telephony: Telephony,
     /// LLM clients and circuit breakers shared by every call.
     pub brain: Brain,
+    /// The calls running on this server, for Twilio's callbacks.
+    pub live_calls: LiveCalls,
+    /// How many calls a tenant may have going at once.
+    pub capacity: CallCapacity,
+    /// Campaigns and placed calls in the background.
+    pub outbound: Scheduler,
 }
 
 impl AppState {
@@ -128,7 +138,24 @@ impl AppState {
             TwilioApi::new(config.twilio_api_url.clone(), Duration::from_secs(10)),
             secrets.clone(),
             signer,
+            clock.clone(),
+            catalog.clone(),
         );
+        let events = EventBus::new(config.event_buffer);
+        let live_calls = LiveCalls::new();
+        let capacity = CallCapacity::new(config.max_concurrent_calls, limits.clone());
+        let outbound = Scheduler::new(SchedulerParts {
+            catalog: catalog.clone(),
+            tenants: tenants.clone(),
+            events: events.clone(),
+            webhooks: webhooks.clone(),
+            telephony: telephony.clone(),
+            capacity: capacity.clone(),
+            live: live_calls.clone(),
+            clock: clock.clone(),
+            public_url: config.public_url.clone(),
+            tick: config.outbound_tick,
+        });
         Ok(Self {
             catalog,
             tenants,
@@ -136,7 +163,10 @@ impl AppState {
             identity,
             telephony,
             agents: AgentCache::new(),
-            events: EventBus::new(config.event_buffer),
+            events,
+            live_calls,
+            capacity,
+            outbound,
             webhooks,
             shutdown: Shutdown::new(),
             clock,

@@ -10,6 +10,7 @@ pub mod audit;
 mod audit_log;
 mod auth;
 mod calls;
+mod campaigns;
 pub mod codes;
 pub mod context;
 mod heartbeat;
@@ -36,6 +37,7 @@ pub struct Query(
     api_keys::ApiKeyQuery,
     agents::AgentQuery,
     calls::CallQuery,
+    campaigns::CampaignQuery,
     transcript_search::TranscriptSearchQuery,
     webhooks::WebhookQuery,
     telephony::TelephonyQuery,
@@ -51,6 +53,7 @@ pub struct Mutation(
     api_keys::ApiKeyMutation,
     agents::AgentMutation,
     calls::CallMutation,
+    campaigns::CampaignMutation,
     webhooks::WebhookMutation,
     telephony::TelephonyMutation,
     llm_keys::LlmKeyMutation,
@@ -60,7 +63,11 @@ pub struct Mutation(
 );
 
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(heartbeat::HeartbeatSubscription, live::LiveSubscription);
+pub struct Subscription(
+    heartbeat::HeartbeatSubscription,
+    live::LiveSubscription,
+    campaigns::CampaignSubscription,
+);
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 

@@ -51,13 +51,25 @@ fn denied() -> ApiError {
     )
 }
 
-async fn answer(
+/// A Twilio webhook whose signature checked out.
+pub(super) struct Verified {
+    pub tenant: TenantId,
+    /// The tenant's catalog status (`active`, `suspended`, ...).
+    pub status: String,
+    pub db: crate::db::Database,
+    pub params: Vec<(String, String)>,
+    /// The public origin the signature was checked against.
+    pub origin: String,
+}
+
+/// Steps 1–4 above, shared by every Twilio webhook.
+pub(super) async fn verify(
     state: &HttpState,
     tenant_id: &str,
     uri: &Uri,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<String, ApiError> {
+) -> Result<Verified, ApiError> {
     let app = &state.app;
     let params = form_params(headers, body, app.config.max_body_bytes)?;
     let provided = headers
@@ -88,11 +100,35 @@ async fn answer(
     if !signature::verify(auth_token.expose(), &url, &params, provided) {
         // The URL is what the signature was checked against: when it is not the one Twilio called
         // (a proxy rewrote Host or the scheme), `--public-url` fixes it.
-        tracing::warn!(tenant_id = %tenant, url = %url, "Twilio voice webhook with a bad signature");
+        tracing::warn!(tenant_id = %tenant, url = %url, "Twilio webhook with a bad signature");
         return Err(denied());
     }
-    if record.status != "active" {
-        tracing::info!(tenant_id = %tenant, status = %record.status, "inbound call for an inactive tenant");
+    Ok(Verified {
+        tenant,
+        status: record.status,
+        db,
+        params,
+        origin,
+    })
+}
+
+async fn answer(
+    state: &HttpState,
+    tenant_id: &str,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<String, ApiError> {
+    let app = &state.app;
+    let Verified {
+        tenant,
+        status,
+        db,
+        params,
+        origin,
+    } = verify(state, tenant_id, uri, headers, body).await?;
+    if status != "active" {
+        tracing::info!(tenant_id = %tenant, status = %status, "inbound call for an inactive tenant");
         return Ok(twiml::say_and_hang_up(inbound::SERVICE_UNAVAILABLE));
     }
     app.limits.check_tenant(tenant, Limited::Graphql).await?;

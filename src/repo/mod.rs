@@ -2,17 +2,20 @@
 //!
 //! Resolvers and handlers never build SQL; they call these functions through `Database::read` / `write`.
 //! `catalog.db` tables: [`tenants`], [`users`], [`memberships`], [`sessions`], [`invites`], and the
-//! webhook queue in [`webhooks`]. Tenant database tables: [`meta`], [`api_keys`], [`agents`], [`calls`],
-//! [`webhooks`], [`audit`], [`usage`], [`telephony`], [`llm_keys`].
+//! webhook queue in [`webhooks`], the outbound queue in [`outbound`]. Tenant database tables: [`meta`],
+//! [`api_keys`], [`agents`], [`calls`], [`webhooks`], [`audit`], [`usage`], [`telephony`], [`llm_keys`],
+//! [`outbound`] (calls placed through Twilio), [`campaigns`].
 
 pub mod agents;
 pub mod api_keys;
 pub mod audit;
 pub mod calls;
+pub mod campaigns;
 pub mod invites;
 pub mod llm_keys;
 pub mod memberships;
 pub mod meta;
+pub mod outbound;
 pub mod sessions;
 pub mod telephony;
 pub mod tenants;

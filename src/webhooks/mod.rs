@@ -45,14 +45,18 @@ pub enum WebhookEvent {
     /// A finished call's full transcript.
     #[graphql(name = "TRANSCRIPT_READY")]
     TranscriptReady,
+    /// Every contact of a campaign reached a final outcome (with the campaign's progress).
+    #[graphql(name = "CAMPAIGN_COMPLETED")]
+    CampaignCompleted,
 }
 
 impl WebhookEvent {
-    pub const ALL: [WebhookEvent; 4] = [
+    pub const ALL: [WebhookEvent; 5] = [
         Self::CallCreated,
         Self::CallStarted,
         Self::CallEnded,
         Self::TranscriptReady,
+        Self::CampaignCompleted,
     ];
 
     /// The wire name, e.g. `call.ended`.
@@ -62,6 +66,7 @@ impl WebhookEvent {
             Self::CallStarted => "call.started",
             Self::CallEnded => "call.ended",
             Self::TranscriptReady => "transcript.ready",
+            Self::CampaignCompleted => "campaign.completed",
         }
     }
 
