@@ -203,7 +203,11 @@ pub struct ServeArgs {
     #[arg(long, env = "VOXEDGE_MAX_CONCURRENT_CALLS_PRO", default_value_t = 25)]
     pub max_concurrent_calls_pro: u32,
     /// Calls a tenant on the enterprise plan may have going at once.
-    #[arg(long, env = "VOXEDGE_MAX_CONCURRENT_CALLS_ENTERPRISE", default_value_t = 100)]
+    #[arg(
+        long,
+        env = "VOXEDGE_MAX_CONCURRENT_CALLS_ENTERPRISE",
+        default_value_t = 100
+    )]
     pub max_concurrent_calls_enterprise: u32,
     /// Milliseconds between the outbound scheduler's looks at running campaigns and unsettled calls.
     #[arg(long, env = "VOXEDGE_OUTBOUND_TICK_MS", default_value_t = 1000)]

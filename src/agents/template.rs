@@ -31,9 +31,9 @@ fn parse(text: &str) -> Result<Vec<Piece<'_>>, TemplateError> {
             pieces.push(Piece::Text(&rest[..open]));
         }
         let after = &rest[open + 2..];
-        let close = after.find("}}").ok_or_else(|| {
-            TemplateError("a `{{` is never closed with `}}`".to_string())
-        })?;
+        let close = after
+            .find("}}")
+            .ok_or_else(|| TemplateError("a `{{` is never closed with `}}`".to_string()))?;
         let name = after[..close].trim_matches(' ');
         if !is_variable_name(name) {
             return Err(TemplateError(format!(
@@ -163,7 +163,10 @@ mod tests {
             variables(text).into_iter().collect::<Vec<_>>(),
             ["day", "first_name"]
         );
-        assert_eq!(fill("no placeholders {", &Variables::new()).unwrap(), "no placeholders {");
+        assert_eq!(
+            fill("no placeholders {", &Variables::new()).unwrap(),
+            "no placeholders {"
+        );
     }
 
     #[test]

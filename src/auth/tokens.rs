@@ -343,11 +343,9 @@ mod tests {
             .unwrap();
         assert_eq!(signer.verify_session(&token).unwrap().variables, variables);
         let payload = token.split('.').nth(1).unwrap();
-        let claims = base64::Engine::decode(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-            payload,
-        )
-        .unwrap();
+        let claims =
+            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+                .unwrap();
         assert!(
             !String::from_utf8_lossy(&claims).contains("Lovelace"),
             "values are not readable from the token"

@@ -17,9 +17,9 @@ use serde_json::json;
 
 use crate::agents::is_e164;
 use crate::clock::now_ms;
+use crate::db::TenantId;
 use crate::error::{ErrorCode, FieldError, InvalidInput};
 use crate::events::TenantEvent;
-use crate::db::TenantId;
 use crate::model::{CallStatus, Direction, Metric, NewUsage, Transport, Variables};
 use crate::repo;
 use crate::repo::calls::{CallEventRow, CallRow, NewSegment, SegmentRow};

@@ -78,7 +78,8 @@ pub fn parse(
     let columns: Vec<Column> = headers.iter().map(column_of).collect();
     if !columns.iter().any(|c| matches!(c, Column::Phone)) {
         return Err(header_error(
-            "line 1: the header names no phone number column (phone, phone_number, number or to)".into(),
+            "line 1: the header names no phone number column (phone, phone_number, number or to)"
+                .into(),
         ));
     }
     let mut seen_names = BTreeSet::new();
@@ -90,12 +91,16 @@ pub fn parse(
                 )));
             }
             if !seen_names.insert(name.clone()) {
-                return Err(header_error(format!("line 1: column `{name}` appears twice")));
+                return Err(header_error(format!(
+                    "line 1: column `{name}` appears twice"
+                )));
             }
         }
     }
     if seen_names.len() > MAX_VARIABLES {
-        return Err(header_error(format!("line 1: at most {MAX_VARIABLES} variable columns")));
+        return Err(header_error(format!(
+            "line 1: at most {MAX_VARIABLES} variable columns"
+        )));
     }
     let needed: Vec<&String> = required
         .iter()
@@ -212,9 +217,7 @@ fn read_line(
             }
         }
     }
-    let phone = phone.ok_or_else(|| {
-        reject(None, ErrorCode::Required, "no phone number".into())
-    })?;
+    let phone = phone.ok_or_else(|| reject(None, ErrorCode::Required, "no phone number".into()))?;
     let missing: Vec<&str> = needed
         .iter()
         .filter(|name| !variables.contains_key(name.as_str()))
@@ -253,15 +256,22 @@ mod tests {
                     +14155550100,Ada again,\n\
                     \"+14155550103\",\"Di, with a comma\",\n\
                     +14155550104,Ed,UTC,extra\n";
-        let parsed = parse(text, &required(&["first_name", "caller_number"]), &["caller_number"])
-            .unwrap();
+        let parsed = parse(
+            text,
+            &required(&["first_name", "caller_number"]),
+            &["caller_number"],
+        )
+        .unwrap();
         let kept: Vec<(i64, &str)> = parsed
             .contacts
             .iter()
             .map(|c| (c.line, c.phone_number.as_str()))
             .collect();
         assert_eq!(kept, [(2, "+14155550100"), (7, "+14155550103")]);
-        assert_eq!(parsed.contacts[0].timezone.as_deref(), Some("America/New_York"));
+        assert_eq!(
+            parsed.contacts[0].timezone.as_deref(),
+            Some("America/New_York")
+        );
         assert_eq!(
             parsed.contacts[1].variables.get("first_name"),
             Some("Di, with a comma")
@@ -283,7 +293,11 @@ mod tests {
 
     #[test]
     fn a_header_that_cannot_work_refuses_the_upload() {
-        for text in ["name,city\nAda,Paris\n", "phone,first name\n+14155550100,Ada\n", ""] {
+        for text in [
+            "name,city\nAda,Paris\n",
+            "phone,first name\n+14155550100,Ada\n",
+            "",
+        ] {
             let err = parse(text, &BTreeSet::new(), &[]).unwrap_err();
             assert_eq!(err.0[0].code, ErrorCode::InvalidCsv, "{text:?}");
         }

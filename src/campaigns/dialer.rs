@@ -98,12 +98,18 @@ impl Dialer<'_> {
         let windows = Windows::stored(&campaign.windows);
         let mut next = None;
         for (zone, earliest_attempt) in zones {
-            let Some(zone) = zone.as_deref().or(Some(&campaign.timezone)).and_then(parse_zone) else {
+            let Some(zone) = zone
+                .as_deref()
+                .or(Some(&campaign.timezone))
+                .and_then(parse_zone)
+            else {
                 continue;
             };
             let from = earliest_attempt.max(now);
             // Due now but not dialled (no free slot): the next turn tries again.
-            let at = windows.next_open(zone, from).map(|at| at.max(now + self.tick_ms));
+            let at = windows
+                .next_open(zone, from)
+                .map(|at| at.max(now + self.tick_ms));
             next = earliest(next, at);
         }
         Ok(next)
@@ -138,8 +144,10 @@ impl Dialer<'_> {
             .read(move |conn| {
                 let due = repo::campaigns::due_contacts(conn, &campaign_id, now, 500)?;
                 let agent = match repo::agents::get_agent(conn, &agent_id)? {
-                    Some(agent) => repo::agents::get_version(conn, &agent_id, agent.active_version)?
-                        .map(|version| ActiveAgent { agent, version }),
+                    Some(agent) => {
+                        repo::agents::get_version(conn, &agent_id, agent.active_version)?
+                            .map(|version| ActiveAgent { agent, version })
+                    }
                     None => None,
                 };
                 Ok::<_, crate::db::StorageError>((due, agent))
@@ -155,11 +163,18 @@ impl Dialer<'_> {
             if dialled >= slots {
                 break;
             }
-            let zone = contact.timezone.as_deref().and_then(parse_zone).unwrap_or(default_zone);
+            let zone = contact
+                .timezone
+                .as_deref()
+                .and_then(parse_zone)
+                .unwrap_or(default_zone);
             if !windows.is_open(zone, now) {
                 continue;
             }
-            if self.dial_contact(tenant, campaign, &agent, contact, &origin, now).await? {
+            if self
+                .dial_contact(tenant, campaign, &agent, contact, &origin, now)
+                .await?
+            {
                 dialled += 1;
             }
         }
@@ -200,7 +215,8 @@ impl Dialer<'_> {
             metadata: json!({ "campaignId": campaign.id, "contactId": contact.id, "attempt": attempt }),
             variables,
         };
-        let (tenant_id, campaign_id, contact_id) = (tenant.id, campaign.id.clone(), contact.id.clone());
+        let (tenant_id, campaign_id, contact_id) =
+            (tenant.id, campaign.id.clone(), contact.id.clone());
         let call: Option<CallRow> = tenant
             .commit(move |tx| {
                 // Another turn may have taken it meanwhile; the contact's row decides.
@@ -212,7 +228,14 @@ impl Dialer<'_> {
                 }
                 let (call, mut events, deliveries) = calls::insert(tx, tenant_id, new, now)?;
                 repo::outbound::insert_twilio_call(tx, &call.id, now)?;
-                repo::campaigns::insert_attempt(tx, &campaign_id, &contact.id, attempt, &call.id, now)?;
+                repo::campaigns::insert_attempt(
+                    tx,
+                    &campaign_id,
+                    &contact.id,
+                    attempt,
+                    &call.id,
+                    now,
+                )?;
                 contact.status = ContactStatus::Calling;
                 contact.attempts = attempt;
                 contact.updated_at = now;
@@ -229,7 +252,8 @@ impl Dialer<'_> {
             return Ok(false);
         };
         metrics::counter!("voxedge_campaign_calls_total").increment(1);
-        let (telephony, tenant, origin) = (self.telephony.clone(), tenant.clone(), origin.to_string());
+        let (telephony, tenant, origin) =
+            (self.telephony.clone(), tenant.clone(), origin.to_string());
         tokio::spawn(async move {
             if let Err(e) = telephony.dial(&tenant, &origin, &call, &dial).await {
                 tracing::warn!(call_id = %call.id, code = %e.code(), error = %e, "campaign call not placed");
@@ -240,7 +264,11 @@ impl Dialer<'_> {
 }
 
 /// A contact that cannot be called: done, `failed`.
-async fn finish_unplaceable(tenant: &Tenant, mut contact: ContactRow, now: i64) -> Result<(), CampaignError> {
+async fn finish_unplaceable(
+    tenant: &Tenant,
+    mut contact: ContactRow,
+    now: i64,
+) -> Result<(), CampaignError> {
     tenant
         .commit(move |tx| {
             contact.status = ContactStatus::Done;
@@ -258,7 +286,11 @@ async fn finish_unplaceable(tenant: &Tenant, mut contact: ContactRow, now: i64) 
 
 /// Records how the campaign's ended calls went (retry or done) and completes a running campaign whose contacts
 /// are all done — with its `campaign.completed` webhook, in the same transaction. Returns the campaign.
-pub async fn settle(tenant: &Tenant, campaign_id: String, now: i64) -> Result<CampaignRow, CampaignError> {
+pub async fn settle(
+    tenant: &Tenant,
+    campaign_id: String,
+    now: i64,
+) -> Result<CampaignRow, CampaignError> {
     let tenant_id = tenant.id;
     tenant
         .commit(move |tx| {

@@ -71,7 +71,11 @@ fn validate(input: &CampaignInput, plan_limit: u32) -> Result<(String, String), 
     let mut errors: Vec<FieldError> = Vec::new();
     let name = input.name.trim();
     if !(1..=100).contains(&name.chars().count()) {
-        errors.push(FieldError::new("input.name", ErrorCode::TooLong, "1–100 characters"));
+        errors.push(FieldError::new(
+            "input.name",
+            ErrorCode::TooLong,
+            "1–100 characters",
+        ));
     }
     let from = E164::parse(&input.from_number, "input.fromNumber")
         .ok()
@@ -101,14 +105,26 @@ fn validate(input: &CampaignInput, plan_limit: u32) -> Result<(String, String), 
         } else {
             "at least 1".into()
         };
-        errors.push(FieldError::new("input.maxConcurrentCalls", ErrorCode::OutOfRange, message));
+        errors.push(FieldError::new(
+            "input.maxConcurrentCalls",
+            ErrorCode::OutOfRange,
+            message,
+        ));
     }
     let retry = &input.retry;
     if !(1..=10_080).contains(&retry.delay_minutes) {
-        errors.push(FieldError::new("input.retry.delayMinutes", ErrorCode::OutOfRange, "1 to 10080 (a week)"));
+        errors.push(FieldError::new(
+            "input.retry.delayMinutes",
+            ErrorCode::OutOfRange,
+            "1 to 10080 (a week)",
+        ));
     }
     if !(1..=10).contains(&retry.max_attempts) {
-        errors.push(FieldError::new("input.retry.maxAttempts", ErrorCode::OutOfRange, "1 to 10"));
+        errors.push(FieldError::new(
+            "input.retry.maxAttempts",
+            ErrorCode::OutOfRange,
+            "1 to 10",
+        ));
     }
     InvalidInput::check(errors)?;
     let from = from.map(|n| n.as_str().to_string()).unwrap_or_default();
@@ -125,8 +141,8 @@ pub async fn create(
     let (name, from_number) = validate(&input, plan_limit)?;
     tenant
         .commit(move |tx| {
-            let agent =
-                repo::agents::get_agent(tx, &input.agent_id)?.ok_or(CampaignError::AgentNotFound)?;
+            let agent = repo::agents::get_agent(tx, &input.agent_id)?
+                .ok_or(CampaignError::AgentNotFound)?;
             if agent.archived_at.is_some() {
                 return Err(CampaignError::AgentArchived);
             }
@@ -167,7 +183,10 @@ pub async fn add_contacts(
         .commit(move |tx| {
             let campaign =
                 repo::campaigns::get_campaign(tx, &campaign_id)?.ok_or(CampaignError::NotFound)?;
-            if matches!(campaign.status, CampaignStatus::Completed | CampaignStatus::Canceled) {
+            if matches!(
+                campaign.status,
+                CampaignStatus::Completed | CampaignStatus::Canceled
+            ) {
                 return Err(CampaignError::InvalidState {
                     status: campaign.status,
                     action: "take contacts",
@@ -200,12 +219,14 @@ pub async fn add_contacts(
                 };
                 match repo::campaigns::insert_contact(tx, &row) {
                     Ok(()) => import.added += 1,
-                    Err(e) if repo::is_unique_violation(&e) => import.rejected.push(csv::Rejected {
-                        line: row.line,
-                        column: None,
-                        code: ErrorCode::Duplicate,
-                        message: format!("{} is already in this campaign", row.phone_number),
-                    }),
+                    Err(e) if repo::is_unique_violation(&e) => {
+                        import.rejected.push(csv::Rejected {
+                            line: row.line,
+                            column: None,
+                            code: ErrorCode::Duplicate,
+                            message: format!("{} is already in this campaign", row.phone_number),
+                        })
+                    }
                     Err(e) => return Err(crate::db::StorageError::from(e).into()),
                 }
             }
@@ -264,10 +285,12 @@ pub async fn act(
         .commit(move |tx| {
             let mut campaign =
                 repo::campaigns::get_campaign(tx, &campaign_id)?.ok_or(CampaignError::NotFound)?;
-            let to = action.target(campaign.status).ok_or(CampaignError::InvalidState {
-                status: campaign.status,
-                action: action.name(),
-            })?;
+            let to = action
+                .target(campaign.status)
+                .ok_or(CampaignError::InvalidState {
+                    status: campaign.status,
+                    action: action.name(),
+                })?;
             if action == Action::Start {
                 if repo::campaigns::progress(tx, &campaign.id)?.pending == 0 {
                     return Err(CampaignError::NothingToCall("add contacts before starting"));

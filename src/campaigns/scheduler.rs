@@ -163,7 +163,11 @@ impl Scheduler {
         let db = inner.tenants.get(id).await?;
         let tenant = Tenant::new(id, db, inner.events.clone(), inner.webhooks.clone());
         let mut next = None;
-        match inner.telephony.reconcile(&tenant, &inner.live, inner.started_at).await {
+        match inner
+            .telephony
+            .reconcile(&tenant, &inner.live, inner.started_at)
+            .await
+        {
             Ok(0) => {}
             Ok(_) => next = Some(inner.clock.now_ms() + ms(UNENDED_CALLS_EVERY)),
             Err(e) => {

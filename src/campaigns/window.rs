@@ -35,23 +35,43 @@ impl Windows {
         let mut errors = Vec::new();
         let mut parsed = Vec::new();
         if windows.len() > 14 {
-            errors.push(FieldError::new(field, ErrorCode::TooMany, "at most 14 windows"));
+            errors.push(FieldError::new(
+                field,
+                ErrorCode::TooMany,
+                "at most 14 windows",
+            ));
         }
         for (i, w) in windows.iter().enumerate() {
             let at = |name: &str| format!("{field}[{i}].{name}");
             let (start, end) = (parse_time(&w.start), parse_time(&w.end));
             if start.is_none() {
-                errors.push(FieldError::new(at("start"), ErrorCode::InvalidFormat, "HH:MM, 24-hour"));
+                errors.push(FieldError::new(
+                    at("start"),
+                    ErrorCode::InvalidFormat,
+                    "HH:MM, 24-hour",
+                ));
             }
             if end.is_none() {
-                errors.push(FieldError::new(at("end"), ErrorCode::InvalidFormat, "HH:MM, 24-hour (24:00 ends the day)"));
+                errors.push(FieldError::new(
+                    at("end"),
+                    ErrorCode::InvalidFormat,
+                    "HH:MM, 24-hour (24:00 ends the day)",
+                ));
             }
             if w.days.is_empty() {
-                errors.push(FieldError::new(at("days"), ErrorCode::Required, "name at least one day"));
+                errors.push(FieldError::new(
+                    at("days"),
+                    ErrorCode::Required,
+                    "name at least one day",
+                ));
             }
             if let (Some(start), Some(end)) = (start, end) {
                 if start >= end {
-                    errors.push(FieldError::new(at("end"), ErrorCode::OutOfRange, "must be after start (same day)"));
+                    errors.push(FieldError::new(
+                        at("end"),
+                        ErrorCode::OutOfRange,
+                        "must be after start (same day)",
+                    ));
                 }
                 parsed.push((w.days.clone(), start, end));
             }
@@ -103,10 +123,10 @@ impl Windows {
                 };
                 let naive = date.and_time(time);
                 // A start inside a daylight-saving gap opens when the clocks have jumped.
-                let opens = zone
-                    .from_local_datetime(&naive)
-                    .earliest()
-                    .or_else(|| zone.from_local_datetime(&(naive + chrono::Duration::hours(1))).earliest());
+                let opens = zone.from_local_datetime(&naive).earliest().or_else(|| {
+                    zone.from_local_datetime(&(naive + chrono::Duration::hours(1)))
+                        .earliest()
+                });
                 if let Some(opens) = opens.map(|t| t.timestamp_millis())
                     && opens >= from_ms
                 {
@@ -153,7 +173,10 @@ mod tests {
         assert!(windows.is_open(new_york, at));
         assert!(!windows.is_open(tokyo, at));
         // Tokyo opens at 09:00 local = 00:00 UTC.
-        assert_eq!(windows.next_open(tokyo, at), Some(ms("2026-03-03T00:00:00Z")));
+        assert_eq!(
+            windows.next_open(tokyo, at),
+            Some(ms("2026-03-03T00:00:00Z"))
+        );
         // Friday 17:00 in New York: next is Monday 09:00 (EST, UTC-5).
         let friday_close = ms("2026-03-06T22:00:00Z");
         assert!(!windows.is_open(new_york, friday_close));
@@ -162,20 +185,31 @@ mod tests {
             Some(ms("2026-03-09T13:00:00Z")),
             "Monday 09:00 EDT: the clocks changed on Sunday"
         );
-        assert_eq!(Windows(Vec::new()).next_open(tokyo, at), Some(at), "no windows: always");
+        assert_eq!(
+            Windows(Vec::new()).next_open(tokyo, at),
+            Some(at),
+            "no windows: always"
+        );
     }
 
     #[test]
     fn bad_windows_are_reported_by_field() {
         let errors = Windows::parse(
-            &[window(&[], "9:00", "24:00"), window(&[Weekday::Sat], "18:00", "08:00")],
+            &[
+                window(&[], "9:00", "24:00"),
+                window(&[Weekday::Sat], "18:00", "08:00"),
+            ],
             "input.windows",
         )
         .unwrap_err();
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
-            ["input.windows[0].start", "input.windows[0].days", "input.windows[1].end"]
+            [
+                "input.windows[0].start",
+                "input.windows[0].days",
+                "input.windows[1].end"
+            ]
         );
         assert_eq!(parse_time("24:00"), Some(1440));
         assert_eq!(parse_time("24:01"), None);

@@ -117,7 +117,13 @@ impl Campaign {
             .load(
                 &tenant.db,
                 move |conn, after, limit| {
-                    repo::campaigns::list_contacts(conn, &id, status, after.map(|c| (c.at, c.id)), limit)
+                    repo::campaigns::list_contacts(
+                        conn,
+                        &id,
+                        status,
+                        after.map(|c| (c.at, c.id)),
+                        limit,
+                    )
                 },
                 |c| KeysetCursor {
                     at: c.line,
@@ -223,7 +229,12 @@ pub struct CampaignProgress {
 
 impl CampaignProgress {
     fn new(campaign_id: &str, p: Progress) -> Self {
-        let count = |o: CallOutcome| p.outcomes.iter().find(|(x, _)| *x == o).map_or(0, |(_, n)| *n);
+        let count = |o: CallOutcome| {
+            p.outcomes
+                .iter()
+                .find(|(x, _)| *x == o)
+                .map_or(0, |(_, n)| *n)
+        };
         let completed = count(CallOutcome::Answered);
         Self {
             campaign_id: ID(campaign_id.to_string()),
@@ -336,7 +347,12 @@ impl CampaignQuery {
             .load(
                 &tenant.db,
                 move |conn, after, limit| {
-                    repo::campaigns::list_campaigns(conn, status, after.map(|c| (c.at, c.id)), limit)
+                    repo::campaigns::list_campaigns(
+                        conn,
+                        status,
+                        after.map(|c| (c.at, c.id)),
+                        limit,
+                    )
                 },
                 |c| KeysetCursor {
                     at: c.created_at,

@@ -6,10 +6,10 @@ use async_graphql::{Context, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::context::{ContextExt, tenant};
+use crate::agents::template;
 use crate::auth::Permission;
 use crate::auth::tokens::MAX_SESSION_TOKEN_TTL;
 use crate::clock::datetime;
-use crate::agents::template;
 use crate::error::{ApiResult, ErrorCode, InvalidInput};
 use crate::model::Variables;
 

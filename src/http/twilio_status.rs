@@ -45,7 +45,14 @@ async fn handle(
     let app = &state.app;
     let tenant = app.tenant(tenant).await?;
     let report = TwilioReport::from_params(&params);
-    apply(&tenant, &app.live_calls, &call_id, report, app.clock.now_ms()).await?;
+    apply(
+        &tenant,
+        &app.live_calls,
+        &call_id,
+        report,
+        app.clock.now_ms(),
+    )
+    .await?;
     // A call of a campaign may have ended: its next contact can be dialled.
     app.outbound.wake();
     Ok(())

@@ -140,7 +140,11 @@ pub struct Admitted {
 
 /// Admits a call for `grant`: rate limit, agent, voice engines, plan (refused when the agent's texts use
 /// variables the call does not have; a placed call is then marked failed, `missing_variables`).
-pub async fn admit(app: &AppState, grant: Grant, arrival: Arrival) -> Result<Admitted, ClientError> {
+pub async fn admit(
+    app: &AppState,
+    grant: Grant,
+    arrival: Arrival,
+) -> Result<Admitted, ClientError> {
     app.limits
         .check_tenant(grant.tenant, Limited::WsConnect)
         .await
@@ -183,9 +187,13 @@ pub async fn admit(app: &AppState, grant: Grant, arrival: Arrival) -> Result<Adm
         Ok(plan) => plan,
         Err(e) => {
             if let Some(id) = arrival.existing {
-                let failed =
-                    calls::transition(&tenant, id, CallStatus::Failed, Some("missing_variables".into()))
-                        .await;
+                let failed = calls::transition(
+                    &tenant,
+                    id,
+                    CallStatus::Failed,
+                    Some("missing_variables".into()),
+                )
+                .await;
                 if let Err(failed) = failed {
                     tracing::warn!(code = %failed.code(), "cannot fail a call missing variables");
                 }

@@ -168,8 +168,8 @@ impl CallPlan {
             .as_deref()
             .filter(|text| !text.trim().is_empty())
             .map(|text| fill(text, &variables, &mut missing));
-        let voicemail = (call.outbound_phone && config.voicemail.detection).then(|| {
-            VoicemailPlan {
+        let voicemail =
+            (call.outbound_phone && config.voicemail.detection).then(|| VoicemailPlan {
                 message: match config.voicemail.action {
                     VoicemailAction::HangUp => None,
                     VoicemailAction::LeaveMessage => config
@@ -179,12 +179,11 @@ impl CallPlan {
                 },
                 screening: ScreeningRules {
                     max_greeting: Duration::from_secs(
-                        config.voicemail.max_greeting_secs.max(1) as u64,
+                        config.voicemail.max_greeting_secs.max(1) as u64
                     ),
                     ..ScreeningRules::default()
                 },
-            }
-        });
+            });
         if !missing.is_empty() {
             missing.sort();
             return Err(PlanError::MissingVariables(missing));
@@ -444,7 +443,8 @@ mod tests {
         config.system_prompt = "You call {{first_name}} about {{topic}}.".into();
         config.first_message = Some("Hi {{first_name}}!".into());
         config.voicemail.action = VoicemailAction::LeaveMessage;
-        config.voicemail_message = Some("Please call back, {{first_name}}. {{caller_number}}".into());
+        config.voicemail_message =
+            Some("Please call back, {{first_name}}. {{caller_number}}".into());
         let variables = Variables(
             [("first_name", "Ada"), ("topic", "your visit")]
                 .into_iter()
@@ -468,7 +468,10 @@ mod tests {
         assert_eq!(plan.first_message.as_deref(), Some("Hi Ada!"));
         assert_eq!(plan.voicemail, None, "only outbound phone calls screen");
         let err = plan_for(variables.clone(), true).unwrap_err();
-        assert_eq!(err, PlanError::MissingVariables(vec!["caller_number".into()]));
+        assert_eq!(
+            err,
+            PlanError::MissingVariables(vec!["caller_number".into()])
+        );
         assert_eq!(err.code(), ErrorCode::MissingVariables);
         let with_number = variables.with_phone_numbers(Some("+14155550100"), None);
         let plan = plan_for(with_number, true).unwrap();

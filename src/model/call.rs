@@ -66,8 +66,10 @@ impl CallStatus {
         use CallStatus::*;
         matches!(
             (self, next),
-            (Queued, Ringing | InProgress | NoAnswer | Busy | Failed | Canceled)
-                | (Ringing, InProgress | NoAnswer | Busy | Failed | Canceled)
+            (
+                Queued,
+                Ringing | InProgress | NoAnswer | Busy | Failed | Canceled
+            ) | (Ringing, InProgress | NoAnswer | Busy | Failed | Canceled)
                 | (InProgress, Completed | Failed)
         )
     }

@@ -188,7 +188,10 @@ mod tests {
             outcome_of(CallStatus::Completed, Some("caller_hangup")),
             Some(CallOutcome::Answered)
         );
-        assert_eq!(outcome_of(CallStatus::NoAnswer, None), Some(CallOutcome::NoAnswer));
+        assert_eq!(
+            outcome_of(CallStatus::NoAnswer, None),
+            Some(CallOutcome::NoAnswer)
+        );
         assert_eq!(outcome_of(CallStatus::Failed, Some("not_placed")), None);
         assert_eq!(outcome_of(CallStatus::Ringing, None), None);
         for outcome in CallOutcome::ALL {

@@ -56,7 +56,8 @@ impl Variables {
                 "variable names are a letter or _, then letters, digits or _ (at most 64)",
             ));
         }
-        if value.chars().count() > MAX_VALUE_CHARS || value.chars().any(|c| c.is_control() && c != '\n')
+        if value.chars().count() > MAX_VALUE_CHARS
+            || value.chars().any(|c| c.is_control() && c != '\n')
         {
             return Err(FieldError::new(
                 field,

@@ -176,7 +176,9 @@ pub fn update_campaign(conn: &Connection, c: &CampaignRow) -> Result<()> {
 
 pub fn get_campaign(conn: &Connection, id: &str) -> Result<Option<CampaignRow>> {
     Ok(conn
-        .prepare_cached(&format!("select {CAMPAIGN_COLUMNS} from campaigns where id = :id"))?
+        .prepare_cached(&format!(
+            "select {CAMPAIGN_COLUMNS} from campaigns where id = :id"
+        ))?
         .query_row(named_params! { ":id": id }, campaign_from_row)
         .optional()?)
 }
@@ -244,7 +246,9 @@ pub fn update_contact(conn: &Connection, c: &ContactRow) -> Result<()> {
 
 pub fn get_contact(conn: &Connection, id: &str) -> Result<Option<ContactRow>> {
     Ok(conn
-        .prepare_cached(&format!("select {CONTACT_COLUMNS} from campaign_contacts where id = :id"))?
+        .prepare_cached(&format!(
+            "select {CONTACT_COLUMNS} from campaign_contacts where id = :id"
+        ))?
         .query_row(named_params! { ":id": id }, contact_from_row)
         .optional()?)
 }
@@ -364,8 +368,10 @@ pub fn ended_attempts(
 
 /// Records an attempt's outcome.
 pub fn finish_attempt(conn: &Connection, id: i64, outcome: CallOutcome, now: i64) -> Result<()> {
-    conn.prepare_cached("update campaign_attempts set outcome = :outcome, ended_at = :now where id = :id")?
-        .execute(named_params! { ":id": id, ":outcome": outcome.as_str(), ":now": now })?;
+    conn.prepare_cached(
+        "update campaign_attempts set outcome = :outcome, ended_at = :now where id = :id",
+    )?
+    .execute(named_params! { ":id": id, ":outcome": outcome.as_str(), ":now": now })?;
     Ok(())
 }
 
@@ -426,7 +432,9 @@ pub fn progress(conn: &Connection, campaign_id: &str) -> Result<Progress> {
             None => {}
         }
     }
-    progress.outcomes.sort_by_key(|(o, _)| CallOutcome::ALL.iter().position(|x| x == o));
+    progress
+        .outcomes
+        .sort_by_key(|(o, _)| CallOutcome::ALL.iter().position(|x| x == o));
     progress.attempts = conn
         .prepare_cached(
             "select count(*) from campaign_attempts where campaign_id = :campaign_id and voided = 0",

@@ -20,7 +20,8 @@ pub struct TwilioCallRow {
     pub updated_at: i64,
 }
 
-const COLUMNS: &str = "t.call_id, t.call_sid, t.requested_at, t.status, t.answered_by, t.updated_at";
+const COLUMNS: &str =
+    "t.call_id, t.call_sid, t.requested_at, t.status, t.answered_by, t.updated_at";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<TwilioCallRow> {
     Ok(TwilioCallRow {
@@ -87,7 +88,10 @@ pub fn sid_known(conn: &Connection, call_sid: &str) -> Result<bool> {
 }
 
 /// Outbound calls that have not ended yet, oldest request first, with their call records.
-pub fn unended_twilio_calls(conn: &Connection, limit: usize) -> Result<Vec<(TwilioCallRow, CallRow)>> {
+pub fn unended_twilio_calls(
+    conn: &Connection,
+    limit: usize,
+) -> Result<Vec<(TwilioCallRow, CallRow)>> {
     let sql = format!(
         "select {COLUMNS}, c.id from twilio_calls t join calls c on c.id = t.call_id
          where c.status in ('queued', 'ringing', 'in_progress')

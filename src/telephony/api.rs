@@ -138,11 +138,15 @@ impl TwilioApi {
     ) -> Result<TwilioCall, TelephonyError> {
         check_sid(call_sid)?;
         let text = self
-            .get(account_sid, auth_token, &format!("Calls/{call_sid}.json"), &[])
+            .get(
+                account_sid,
+                auth_token,
+                &format!("Calls/{call_sid}.json"),
+                &[],
+            )
             .await?;
-        serde_json::from_str(&text).map_err(|err| {
-            TelephonyError::Internal(format!("Twilio's call does not parse: {err}"))
-        })
+        serde_json::from_str(&text)
+            .map_err(|err| TelephonyError::Internal(format!("Twilio's call does not parse: {err}")))
     }
 
     /// The latest calls from `from` to `to` (newest first, one page).

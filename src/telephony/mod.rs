@@ -29,10 +29,10 @@ pub mod twiml;
 pub mod values;
 
 pub use account::{AccountInput, delete_account, get_account, open_token, set_account};
+pub use api::TwilioApi;
 pub use error::TelephonyError;
 pub use inbound::InboundCall;
 pub use numbers::{NumberChange, NumberInput, add_number, remove_number, update_number};
-pub use api::TwilioApi;
 pub use outbound::{OutboundCall, Telephony};
 
 use crate::db::TenantId;

@@ -27,8 +27,8 @@ use crate::live::plan::{OutboundDial, PlanError};
 use crate::model::{CallStatus, Direction, Transport, Variables};
 use crate::redact::Secret;
 use crate::repo;
-use crate::repo::calls::CallRow;
 use crate::repo::agents::{AgentRow, VersionRow};
+use crate::repo::calls::CallRow;
 use crate::secrets::Secrets;
 use crate::tenants::{Change, Tenant};
 

@@ -53,7 +53,10 @@ impl TwilioReport {
             "MachineDetectionDuration",
         ] {
             if let Some(value) = get(name) {
-                details.insert(name.to_string(), json!(value.chars().take(200).collect::<String>()));
+                details.insert(
+                    name.to_string(),
+                    json!(value.chars().take(200).collect::<String>()),
+                );
             }
         }
         Self {
@@ -169,14 +172,27 @@ mod tests {
 
     #[test]
     fn twilio_statuses_map_onto_the_state_machine() {
-        assert_eq!(transition_for("ringing", Queued, false), Some((Ringing, None)));
-        assert_eq!(transition_for("in-progress", Ringing, false), Some((InProgress, None)));
-        assert_eq!(transition_for("busy", Queued, false), Some((Busy, Some("busy"))));
+        assert_eq!(
+            transition_for("ringing", Queued, false),
+            Some((Ringing, None))
+        );
+        assert_eq!(
+            transition_for("in-progress", Ringing, false),
+            Some((InProgress, None))
+        );
+        assert_eq!(
+            transition_for("busy", Queued, false),
+            Some((Busy, Some("busy")))
+        );
         assert_eq!(
             transition_for("no-answer", Ringing, false),
             Some((NoAnswer, Some("no_answer")))
         );
-        assert_eq!(transition_for("completed", InProgress, true), None, "the session ends it");
+        assert_eq!(
+            transition_for("completed", InProgress, true),
+            None,
+            "the session ends it"
+        );
         assert_eq!(
             transition_for("completed", InProgress, false),
             Some((Completed, Some("connection_lost")))
@@ -185,7 +201,11 @@ mod tests {
             transition_for("completed", Ringing, false),
             Some((Failed, Some("not_connected")))
         );
-        assert_eq!(transition_for("busy", Completed, false), None, "final states stay");
+        assert_eq!(
+            transition_for("busy", Completed, false),
+            None,
+            "final states stay"
+        );
         assert_eq!(transition_for("initiated", Queued, false), None);
         for (from, to) in [
             (Queued, Ringing),

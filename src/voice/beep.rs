@@ -97,11 +97,17 @@ fn dominant_tone(window: &[f32]) -> Option<f32> {
     let coarse = (0..=steps)
         .map(|i| LOWEST_HZ + i as f32 * COARSE_HZ)
         .map(|f| (f, power(f)))
-        .fold((0.0, 0.0), |best, (f, p)| if p > best.1 { (f, p) } else { best });
+        .fold(
+            (0.0, 0.0),
+            |best, (f, p)| if p > best.1 { (f, p) } else { best },
+        );
     let fine = (-4..=4)
         .map(|i| coarse.0 + i as f32 * FINE_HZ)
         .map(|f| (f, power(f)))
-        .fold(coarse, |best, (f, p)| if p > best.1 { (f, p) } else { best });
+        .fold(
+            coarse,
+            |best, (f, p)| if p > best.1 { (f, p) } else { best },
+        );
     (fine.1 / total >= MIN_SHARE).then_some(fine.0)
 }
 
@@ -155,7 +161,10 @@ mod tests {
         assert!(detector.push(&audio).is_empty());
         assert_eq!(detector.finish(), None);
         let mut detector = BeepDetector::new();
-        assert!(detector.push(&tone(440.0, 400)).is_empty(), "still sounding");
+        assert!(
+            detector.push(&tone(440.0, 400)).is_empty(),
+            "still sounding"
+        );
         assert!(detector.finish().is_some(), "ends with the stream");
     }
 }

@@ -11,6 +11,7 @@ mod openai_server;
 mod agent;
 mod answering;
 mod barge_in;
+mod dtmf;
 mod ending;
 mod realtime;
 mod subscriptions;

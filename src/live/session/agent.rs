@@ -17,7 +17,9 @@ use crate::live::respond::{Output, Responder, Script};
 /// What to do once the agent has finished speaking.
 pub(super) enum After {
     HangUp,
-    Transfer { to: String },
+    Transfer {
+        to: String,
+    },
     /// The voicemail message was left.
     Voicemail,
 }

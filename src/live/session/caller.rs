@@ -9,8 +9,8 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use super::ending::says_phrase;
-use super::turn_timer::TurnTimer;
 use super::screening::Voicemail;
+use super::turn_timer::TurnTimer;
 use super::{Ending, Session, new_item_id};
 use crate::error::{ErrorCode, Reportable as _};
 use crate::live::listen::{Heard, Listen};

@@ -115,9 +115,7 @@ pub async fn run<P: Protocol>(
         .as_ref()
         .map(|voicemail| Voicemail::Screening(Screener::new(voicemail.screening)));
     let listener = match Listener::new(vad, start.input_format, start.turn_detection) {
-        Ok(listener) if screening.is_some() => {
-            ListenerStage::start(listener.with_beep_detection())
-        }
+        Ok(listener) if screening.is_some() => ListenerStage::start(listener.with_beep_detection()),
         Ok(listener) => ListenerStage::start(listener),
         Err(e) => {
             // Admission checked the format; should it still fail, the call ends rather than start deaf.

@@ -27,7 +27,11 @@ impl<P: Protocol> Session<P> {
     }
 
     /// Feeds what the listening stage heard to the screener.
-    pub(super) async fn screen(&mut self, turns: &[TurnEvent], beeps: Vec<Beep>) -> Result<(), Ending> {
+    pub(super) async fn screen(
+        &mut self,
+        turns: &[TurnEvent],
+        beeps: Vec<Beep>,
+    ) -> Result<(), Ending> {
         let position = self.position_ms;
         let Some(Voicemail::Screening(screener)) = &mut self.voicemail else {
             return Ok(());
@@ -78,14 +82,23 @@ impl<P: Protocol> Session<P> {
     }
 
     /// Acts on the screener's verdicts, in order.
-    async fn screened(&mut self, verdicts: Vec<Verdict>, source: &'static str) -> Result<(), Ending> {
+    async fn screened(
+        &mut self,
+        verdicts: Vec<Verdict>,
+        source: &'static str,
+    ) -> Result<(), Ending> {
         for verdict in verdicts {
             match verdict {
                 Verdict::Human => {
                     self.voicemail = None;
-                    self.listener.send(crate::live::listen::Listen::StopBeeps).await;
-                    self.timeline("answered_by", json!({ "answeredBy": "human", "source": source }))
+                    self.listener
+                        .send(crate::live::listen::Listen::StopBeeps)
                         .await;
+                    self.timeline(
+                        "answered_by",
+                        json!({ "answeredBy": "human", "source": source }),
+                    )
+                    .await;
                     match self.plan.first_message {
                         Some(_) => self.greet().await?,
                         None if self.unanswered.is_some() && self.create_response => {
@@ -119,7 +132,9 @@ impl<P: Protocol> Session<P> {
                         return Err(Ending::rule("voicemail"));
                     };
                     self.voicemail = Some(Voicemail::LeavingMessage);
-                    self.listener.send(crate::live::listen::Listen::StopBeeps).await;
+                    self.listener
+                        .send(crate::live::listen::Listen::StopBeeps)
+                        .await;
                     self.timeline("voicemail_message", json!({ "source": source }))
                         .await;
                     self.respond(Script::Say(message), None).await?;
