@@ -104,7 +104,7 @@ impl Application {
     }
 }
 
-/// Background work: webhook delivery, and periodic upkeep that applies the tenant cache's pending
+/// Background work: webhook delivery, the outbound scheduler (campaigns, placed calls), and periodic upkeep that applies the tenant cache's pending
 /// evictions, so idle tenants close even when no request comes to trigger it.
 fn spawn_housekeeping(state: &AppState) {
     tokio::spawn(state.webhooks.clone().run(state.shutdown.draining()));
@@ -113,6 +113,7 @@ fn spawn_housekeeping(state: &AppState) {
         state.tenant_opener(),
         state.shutdown.draining(),
     ));
+    tokio::spawn(state.outbound.clone().run(state.shutdown.draining()));
     let tenants = state.tenants.clone();
     let draining = state.shutdown.draining();
     tokio::spawn(async move {

@@ -200,6 +200,9 @@ pub struct ServeArgs {
         default_value_t = 4000
     )]
     pub llm_first_token_timeout_ms: u64,
+    /// Milliseconds between the outbound scheduler's looks at running campaigns and unsettled calls.
+    #[arg(long, env = "VOXEDGE_OUTBOUND_TICK_MS", default_value_t = 1000)]
+    pub outbound_tick_ms: u64,
     /// Consecutive failures of an LLM provider (per tenant) that open its circuit.
     #[arg(long, env = "VOXEDGE_LLM_BREAKER_FAILURES", default_value_t = 5)]
     pub llm_breaker_failures: u32,
@@ -241,6 +244,8 @@ pub struct Config {
     pub ui_dir: PathBuf,
     /// Stripe, dunning and the billing job.
     pub billing: BillingSettings,
+    /// How often the outbound scheduler looks at running campaigns and unsettled calls.
+    pub outbound_tick: Duration,
 }
 
 /// Limits applied to every GraphQL operation.
@@ -344,6 +349,7 @@ impl Config {
                 write_timeout: Duration::from_millis(args.live_write_timeout_ms.max(1)),
                 max_message_bytes: args.live_max_message_bytes,
             },
+            outbound_tick: Duration::from_millis(args.outbound_tick_ms.max(10)),
             llm: LlmSettings {
                 connect_timeout: Duration::from_millis(args.llm_connect_timeout_ms.max(1)),
                 first_token_timeout: Duration::from_millis(args.llm_first_token_timeout_ms.max(1)),

@@ -81,6 +81,8 @@ error_codes! {
     NotFound = ("NOT_FOUND", 404, "no such object (or not visible to this principal)"),
     Conflict = ("CONFLICT", 409, "conflicts with existing state (duplicate, stale version, archived agent, ...)"),
     InvalidStateTransition = ("INVALID_STATE_TRANSITION", 409, "the call's state machine does not allow this transition"),
+    InvalidCampaignState = ("INVALID_CAMPAIGN_STATE", 409, "the campaign's state does not allow this (starting a running campaign, resuming a canceled one, ...)"),
+    MissingVariables = ("MISSING_VARIABLES", 400, "the call lacks variables its agent's texts use (`{{name}}`); the message names them"),
 
     // Telephony.
     TelephonyNotConfigured = ("TELEPHONY_NOT_CONFIGURED", 404, "the tenant has not configured telephony (no Twilio account)"),
@@ -160,6 +162,10 @@ error_codes! {
     InvalidName = ("INVALID_NAME", 400, "not a valid name"),
     InvalidPhoneNumber = ("INVALID_PHONE_NUMBER", 400, "not an E.164 phone number"),
     InvalidUrl = ("INVALID_URL", 400, "not an absolute http(s) URL"),
+    InvalidTemplate = ("INVALID_TEMPLATE", 400, "a text has a malformed `{{placeholder}}`"),
+    InvalidTimezone = ("INVALID_TIMEZONE", 400, "not an IANA time zone such as `America/New_York`"),
+    InvalidVariables = ("INVALID_VARIABLES", 400, "variables are not a JSON object of names to short texts"),
+    InvalidCsv = ("INVALID_CSV", 400, "a CSV line cannot be read (unbalanced quotes, wrong number of cells, no header)"),
     UnknownDirection = ("UNKNOWN_DIRECTION", 400, "not a call direction"),
     UnknownProvider = ("UNKNOWN_PROVIDER", 400, "not an LLM provider we know"),
     UnknownStatus = ("UNKNOWN_STATUS", 400, "not a call status"),

@@ -20,11 +20,12 @@
 //! | domain | [`tenants`] | [`tenants::Tenant`], the handle domain functions work through; provisioning |
 //! | | [`agents`] | voice agents and their versioned configuration, LLM keys |
 //! | | [`calls`] | calls, their state machine, timeline and transcripts |
+//! | | [`campaigns`] | outbound campaigns: CSV contacts, calling windows, retries, the outbound scheduler |
 //! | | [`identity`] | users, sign-up/sign-in sessions with rotating refresh tokens, members, invitations |
 //! | | [`auth`] | principals, roles and permissions, API keys, access and session tokens, credential checks |
 //! | | [`webhooks`] | signed outgoing webhooks: outbox, dispatcher, retries |
 //! | | [`billing`] | price book and plans, cost of usage, admission limits, invoices, dunning, Stripe |
-//! | | [`telephony`] | the tenant's Twilio account, phone numbers → agents, TwiML, outbound calls |
+//! | | [`telephony`] | the tenant's Twilio account, phone numbers → agents, TwiML, outbound calls, status callbacks, reconciling |
 //! | | [`audit`] | the tenant audit log |
 //! | | [`events`] | the per-tenant live event bus behind subscriptions |
 //! | | [`ratelimit`] | per-tenant and per-IP request limits, sign-in lock-outs |
@@ -55,6 +56,7 @@ pub mod auth;
 pub mod billing;
 pub mod brain;
 pub mod calls;
+pub mod campaigns;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -28,6 +28,17 @@ pub struct PlanLimits {
     pub enterprise: u32,
 }
 
+impl PlanLimits {
+    /// The limit of `plan` (unknown plans get the free plan's).
+    pub fn for_plan(&self, plan: &str) -> u32 {
+        match plan {
+            "enterprise" => self.enterprise,
+            "pro" => self.pro,
+            _ => self.free,
+        }
+    }
+}
+
 /// Every configurable limit.
 #[derive(Debug, Clone, Copy)]
 pub struct RateLimitSettings {
@@ -143,7 +154,8 @@ impl RateLimits {
         })
     }
 
-    async fn plan_of(&self, tenant_id: TenantId) -> Result<String, LimitError> {
+    /// The tenant's plan (`free`, `pro`, `enterprise`), cached for a minute.
+    pub async fn plan_of(&self, tenant_id: TenantId) -> Result<String, LimitError> {
         let catalog = self.catalog.clone();
         self.plans
             .try_get_with(tenant_id, async move {

@@ -12,12 +12,15 @@ use crate::agents::AgentCache;
 use crate::auth::{Authenticator, TokenSigner};
 use crate::billing::Billing;
 use crate::brain::Brain;
+use crate::campaigns::Scheduler;
+use crate::campaigns::scheduler::SchedulerParts;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::migrations::CATALOG;
 use crate::db::{Database, OpenMode, StorageError, TenantId, TenantStore};
 use crate::events::EventBus;
 use crate::identity::Identity;
+use crate::live::registry::LiveCalls;
 use crate::ratelimit::RateLimits;
 use crate::secrets::Secrets;
 use crate::shutdown::Shutdown;
@@ -59,6 +62,10 @@ pub struct AppState {
     pub brain: Brain,
     /// Plans, prices, quotas, invoices, dunning, Stripe.
     pub billing: Billing,
+    /// The calls running on this server, for Twilio's callbacks.
+    pub live_calls: LiveCalls,
+    /// Campaigns and placed calls in the background.
+    pub outbound: Scheduler,
 }
 
 impl AppState {
@@ -131,6 +138,8 @@ impl AppState {
             TwilioApi::new(config.twilio_api_url.clone(), Duration::from_secs(10)),
             secrets.clone(),
             signer,
+            clock.clone(),
+            catalog.clone(),
         );
         let billing = Billing::new(catalog.clone(), clock.clone(), config.billing.clone())
             .context("cannot set up billing")?;
@@ -138,6 +147,20 @@ impl AppState {
             .seed_defaults()
             .await
             .context("cannot seed the default price book")?;
+        let events = EventBus::new(config.event_buffer);
+        let live_calls = LiveCalls::new();
+        let outbound = Scheduler::new(SchedulerParts {
+            catalog: catalog.clone(),
+            tenants: tenants.clone(),
+            events: events.clone(),
+            webhooks: webhooks.clone(),
+            telephony: telephony.clone(),
+            billing: billing.clone(),
+            live: live_calls.clone(),
+            clock: clock.clone(),
+            public_url: config.public_url.clone(),
+            tick: config.outbound_tick,
+        });
         Ok(Self {
             billing,
             catalog,
@@ -146,7 +169,9 @@ impl AppState {
             identity,
             telephony,
             agents: AgentCache::new(),
-            events: EventBus::new(config.event_buffer),
+            events,
+            live_calls,
+            outbound,
             webhooks,
             shutdown: Shutdown::new(),
             clock,

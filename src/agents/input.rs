@@ -20,6 +20,20 @@ pub struct AgentConfigInput {
     pub end_call: Option<EndCallRulesInput>,
     pub interruption: Option<InterruptionSettingsInput>,
     pub turn_detection: Option<TurnDetectionInput>,
+    /// Default: detection on, hang up.
+    pub voicemail: Option<VoicemailSettingsInput>,
+    /// Left on an answering machine (`voicemail.action: LEAVE_MESSAGE`); may use `{{variables}}`.
+    pub voicemail_message: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, InputObject)]
+pub struct VoicemailSettingsInput {
+    /// Default true.
+    pub detection: Option<bool>,
+    /// Default `HANG_UP`.
+    pub action: Option<VoicemailAction>,
+    /// Default 30.
+    pub max_greeting_secs: Option<i32>,
 }
 
 #[derive(Debug, Clone, Default, InputObject)]
@@ -111,8 +125,36 @@ impl AgentConfigInput {
         let mut check = Check { errors: Vec::new() };
         let at = |field: &str| format!("{prefix}.{field}");
         check.text(&at("systemPrompt"), &self.system_prompt, 1, 20_000);
+        check.template(&at("systemPrompt"), &self.system_prompt);
         if let Some(first) = &self.first_message {
             check.text(&at("firstMessage"), first, 1, 2_000);
+            check.template(&at("firstMessage"), first);
+        }
+        if let Some(message) = &self.voicemail_message {
+            check.text(&at("voicemailMessage"), message.trim(), 1, 2_000);
+            check.template(&at("voicemailMessage"), message);
+        }
+        let voicemail_in = self.voicemail.unwrap_or_default();
+        let defaults = VoicemailSettings::default();
+        let voicemail = VoicemailSettings {
+            detection: voicemail_in.detection.unwrap_or(defaults.detection),
+            action: voicemail_in.action.unwrap_or(defaults.action),
+            max_greeting_secs: voicemail_in
+                .max_greeting_secs
+                .unwrap_or(defaults.max_greeting_secs),
+        };
+        check.range_i(
+            &at("voicemail.maxGreetingSecs"),
+            voicemail.max_greeting_secs,
+            5,
+            120,
+        );
+        if voicemail.action == VoicemailAction::LeaveMessage && self.voicemail_message.is_none() {
+            check.fail(
+                at("voicemailMessage"),
+                ErrorCode::Required,
+                "LEAVE_MESSAGE needs the message to leave",
+            );
         }
         let language = self.language.unwrap_or_else(|| "en".into());
         let language_ok = !language.is_empty()
@@ -318,6 +360,8 @@ impl AgentConfigInput {
             },
             interruption,
             turn_detection,
+            voicemail,
+            voicemail_message: self.voicemail_message,
         })
     }
 }

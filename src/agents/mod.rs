@@ -8,6 +8,7 @@
 mod error;
 pub mod input;
 pub mod llm_keys;
+pub mod template;
 mod validate;
 
 pub use error::AgentError;

@@ -63,6 +63,13 @@ impl Check {
         }
     }
 
+    /// `value` must be a valid `{{variable}}` template.
+    pub(super) fn template(&mut self, field: &str, value: &str) {
+        if let Err(e) = super::template::check(value) {
+            self.fail(field, ErrorCode::InvalidTemplate, e.0);
+        }
+    }
+
     pub(super) fn http_url(&mut self, field: &str, value: &str) {
         match reqwest::Url::parse(value) {
             Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {}
@@ -147,7 +154,7 @@ pub(super) fn validate_tool(check: &mut Check, field: &str, tool: ToolInput) -> 
                 }
             }
         }
-        ToolKind::EndCall => {}
+        ToolKind::EndCall | ToolKind::SendDtmf => {}
     }
     Tool {
         kind: tool.kind,

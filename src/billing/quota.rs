@@ -77,4 +77,17 @@ impl Admission {
         }
         Ok(())
     }
+
+    /// How many more calls the tenant may start now (`None`: no limit), for those who plan calls ahead (the
+    /// campaign dialer); each start is still checked with [`Admission::check`].
+    pub fn free_slots(&self, conn: &Connection) -> Result<Option<usize>, BillingError> {
+        if self.check_status().is_err() {
+            return Ok(Some(0));
+        }
+        let Some(limit) = self.concurrent_calls else {
+            return Ok(None);
+        };
+        let open = repo::calls::count_carried_open(conn)?;
+        Ok(Some(usize::try_from(i64::from(limit) - open).unwrap_or(0)))
+    }
 }

@@ -50,6 +50,11 @@ pub enum BrainEvent {
         /// The model's reason, if it gave one.
         reason: Option<String>,
     },
+    /// The model pressed phone keys (`send_dtmf`): play them as tones after the text before this event.
+    SendDtmf {
+        /// `0-9`, `*`, `#`, `A-D`; `w` is a half-second pause.
+        digits: String,
+    },
     /// Tokens this reply used, summed over its requests (tool rounds make several); sent once,
     /// before `Done`, when at least one provider answered.
     Usage {

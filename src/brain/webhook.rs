@@ -167,6 +167,14 @@ pub(crate) async fn execute(
             let chosen = match tools.resolve(&call.name, &call.arguments) {
                 Invocation::Webhook { target, args } => return Pending::Webhook(target, args),
                 Invocation::Refused(reason) => return Pending::Ready(Err(reason)),
+                Invocation::SendDtmf { digits } => {
+                    // In order with the calls around it: the pipeline plays the tones where they fall.
+                    emit.send(BrainEvent::SendDtmf {
+                        digits: digits.clone(),
+                    });
+                    let result = json!({"status": "pressed", "digits": digits});
+                    return Pending::Ready(Ok(result.to_string()));
+                }
                 Invocation::EndCall { reason } => CallAction::EndCall { reason },
                 Invocation::TransferCall { to, reason } => CallAction::TransferCall { to, reason },
             };

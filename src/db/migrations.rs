@@ -54,6 +54,8 @@ pub const TENANT: Migrations = Migrations {
         migration!("tenant-template", "0008_telephony.sql"),
         migration!("tenant-template", "0009_llm_keys.sql"),
         migration!("tenant-template", "0010_billing.sql"),
+        migration!("tenant-template", "0011_outbound_calls.sql"),
+        migration!("tenant-template", "0012_campaigns.sql"),
     ],
 };
 
@@ -65,6 +67,7 @@ pub const CATALOG: Migrations = Migrations {
         migration!("src/db/catalog_migrations", "0002_identity.sql"),
         migration!("src/db/catalog_migrations", "0003_webhook_queue.sql"),
         migration!("src/db/catalog_migrations", "0004_billing.sql"),
+        migration!("src/db/catalog_migrations", "0005_outbound_queue.sql"),
     ],
 };
 

@@ -116,6 +116,18 @@ impl Call {
             .collect())
     }
 
+    /// What the agent's `{{placeholders}}` were filled with (given when the call was placed or its session
+    /// token minted, plus `caller_number` / `called_number` on phone calls).
+    async fn variables(&self, ctx: &Context<'_>) -> ApiResult<Json<serde_json::Value>> {
+        let principal = ctx.authorize(Permission::ReadCalls)?;
+        let db = tenant(ctx, principal).await?.db;
+        let id = self.0.id.clone();
+        let variables = db
+            .read(move |conn| repo::calls::get_variables(conn, &id))
+            .await?;
+        Ok(Json(variables.to_json()))
+    }
+
     /// The call's timeline, oldest first.
     #[graphql(complexity = "connection_complexity(child_complexity, first)")]
     async fn events(
@@ -364,6 +376,7 @@ impl CallMutation {
                 metadata: input
                     .metadata
                     .map_or_else(|| serde_json::json!({}), |Json(m)| m),
+                variables: Default::default(),
             },
         )
         .await?;

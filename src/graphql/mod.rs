@@ -12,6 +12,7 @@ mod auth;
 mod billing;
 mod billing_types;
 mod calls;
+mod campaigns;
 pub mod codes;
 pub mod context;
 mod heartbeat;
@@ -38,6 +39,7 @@ pub struct Query(
     api_keys::ApiKeyQuery,
     agents::AgentQuery,
     calls::CallQuery,
+    campaigns::CampaignQuery,
     transcript_search::TranscriptSearchQuery,
     webhooks::WebhookQuery,
     telephony::TelephonyQuery,
@@ -54,6 +56,7 @@ pub struct Mutation(
     api_keys::ApiKeyMutation,
     agents::AgentMutation,
     calls::CallMutation,
+    campaigns::CampaignMutation,
     webhooks::WebhookMutation,
     telephony::TelephonyMutation,
     llm_keys::LlmKeyMutation,
@@ -64,7 +67,11 @@ pub struct Mutation(
 );
 
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(heartbeat::HeartbeatSubscription, live::LiveSubscription);
+pub struct Subscription(
+    heartbeat::HeartbeatSubscription,
+    live::LiveSubscription,
+    campaigns::CampaignSubscription,
+);
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 

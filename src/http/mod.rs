@@ -9,6 +9,7 @@
 //! | `GET /v1/realtime` | live call over the OpenAI-Realtime-compatible WebSocket protocol |
 //! | `GET /v1/twilio/stream` | live phone call over Twilio Media Streams |
 //! | `POST /v1/twilio/{tenant_id}/voice` | Twilio's signed voice webhook for a tenant's numbers; answers TwiML |
+//! | `POST /v1/twilio/{tenant_id}/status` | Twilio's signed status and answering-machine callbacks for placed calls |
 //! | `GET /healthz` | alive |
 //! | `GET /readyz` | catalog open, data directory writable, not draining |
 //! | `GET /metrics` | Prometheus text format |
@@ -22,6 +23,7 @@ pub mod middleware;
 mod ops;
 mod portal;
 mod stripe_webhook;
+mod twilio_status;
 mod twilio_voice;
 mod ws;
 
@@ -61,6 +63,7 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/realtime", get(live::realtime))
         .route("/v1/twilio/stream", get(live::twilio_stream))
         .route("/v1/twilio/{tenant_id}/voice", post(twilio_voice::voice))
+        .route("/v1/twilio/{tenant_id}/status", post(twilio_status::status))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

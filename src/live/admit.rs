@@ -13,7 +13,7 @@ use std::sync::Arc;
 use axum::extract::ws::{Message, WebSocket, close_code};
 use futures::StreamExt as _;
 
-use super::plan::CallPlan;
+use super::plan::{CallFacts, CallPlan};
 use super::protocol::{ClientError, Event, Protocol};
 use super::realtime::Connect;
 use super::session::{self, CallContext, CallStart};
@@ -25,7 +25,7 @@ use crate::billing::{Admission, BillingError};
 use crate::calls::{self, CallError, NewCall};
 use crate::db::TenantId;
 use crate::error::{ErrorCode, InvalidInput, Reportable as _};
-use crate::model::CallStatus;
+use crate::model::{CallStatus, Variables};
 use crate::ratelimit::Limited;
 use crate::repo;
 use crate::state::AppState;
@@ -35,7 +35,7 @@ use crate::tenants::Tenant;
 pub async fn realtime(app: AppState, connect: Connect, socket: WebSocket) {
     let admitted = match connect.credential() {
         Ok(credential) => match authorize(&app, credential, connect.agent_id.as_deref()).await {
-            Ok(grant) => admit(&app, grant).await,
+            Ok(grant) => admit(&app, grant, Arrival::default()).await,
             Err(error) => Err(error),
         },
         Err(error) => Err(error),
@@ -62,7 +62,7 @@ pub async fn twilio(app: AppState, mut socket: WebSocket) {
     };
     let admitted = match start.token() {
         Ok(token) => match authorize(&app, &token, None).await {
-            Ok(grant) => admit(&app, grant).await,
+            Ok(grant) => admit(&app, grant, start.arrival()).await,
             Err(error) => Err(error),
         },
         Err(error) => Err(error),
@@ -85,6 +85,17 @@ pub async fn twilio(app: AppState, mut socket: WebSocket) {
 pub struct Grant {
     pub tenant: TenantId,
     pub agent_id: String,
+    /// Variables the credential carries (a session token minted with them).
+    pub variables: Variables,
+}
+
+/// What the transport knows of a call before its plan is made.
+#[derive(Debug, Clone, Default)]
+pub struct Arrival {
+    /// The record of a call placed through Twilio, which the stream continues (its variables were stored).
+    pub existing: Option<String>,
+    /// A phone call: the numbers fill `{{caller_number}}` and `{{called_number}}`.
+    pub phone: Option<(Option<String>, Option<String>)>,
 }
 
 /// Checks a credential: a session token names its tenant and agent; an API key or user token needs the
@@ -104,6 +115,7 @@ pub async fn authorize(
         return Ok(Grant {
             tenant: grant.tenant_id,
             agent_id: grant.agent_id,
+            variables: grant.variables,
         });
     }
     let principal = app.auth.authenticate(credential).await?;
@@ -118,6 +130,7 @@ pub async fn authorize(
     Ok(Grant {
         tenant: principal.tenant_id,
         agent_id: agent_id.to_string(),
+        variables: Variables::new(),
     })
 }
 
@@ -128,8 +141,13 @@ pub struct Admitted {
     limits: Admission,
 }
 
-/// Admits a call for `grant`: rate limit, agent, voice engines, plan.
-pub async fn admit(app: &AppState, grant: Grant) -> Result<Admitted, ClientError> {
+/// Admits a call for `grant`: rate limit, agent, voice engines, plan (refused when the agent's texts use
+/// variables the call does not have; a placed call is then marked failed, `missing_variables`).
+pub async fn admit(
+    app: &AppState,
+    grant: Grant,
+    arrival: Arrival,
+) -> Result<Admitted, ClientError> {
     app.limits
         .check_tenant(grant.tenant, Limited::WsConnect)
         .await
@@ -146,13 +164,47 @@ pub async fn admit(app: &AppState, grant: Grant) -> Result<Admitted, ClientError
             return Err(ClientError::new(e.code(), e.to_string()).closing(close_code::ERROR));
         }
     };
+    let mut variables = grant.variables;
+    if let Some(id) = arrival.existing.clone() {
+        let stored = tenant
+            .db
+            .read(move |conn| repo::calls::get_variables(conn, &id))
+            .await?;
+        variables.0.extend(stored.0);
+    }
+    if let Some((from, to)) = &arrival.phone {
+        variables = variables.with_phone_numbers(from.as_deref(), to.as_deref());
+    }
+    let facts = CallFacts {
+        variables,
+        outbound_phone: arrival.existing.is_some(),
+    };
     let keys = llm_keys::open_keys(&tenant.db, &app.secrets, grant.tenant).await;
-    let mut plan = CallPlan::new(
+    let plan = CallPlan::new(
         &agent,
         grant.tenant,
         keys.as_ref().unwrap_or(&Default::default()),
         &app.config.llm,
+        facts,
     );
+    let mut plan = match plan {
+        Ok(plan) => plan,
+        Err(e) => {
+            if let Some(id) = arrival.existing {
+                let failed = calls::transition(
+                    &tenant,
+                    id,
+                    CallStatus::Failed,
+                    Some("missing_variables".into()),
+                )
+                .await;
+                if let Err(failed) = failed {
+                    tracing::warn!(code = %failed.code(), "cannot fail a call missing variables");
+                }
+            }
+            return Err(ClientError::refusal(e));
+        }
+    };
     // Keys that cannot be opened leave the agent without its LLM: the call goes on and the caller hears the
     // apology; the plan says why.
     if let Err(e) = keys {
@@ -171,6 +223,7 @@ pub async fn admit(app: &AppState, grant: Grant) -> Result<Admitted, ClientError
             telephony: app.telephony.clone(),
             settings: app.config.live.clone(),
             shutdown: app.shutdown.clone(),
+            live_calls: app.live_calls.clone(),
         },
     })
 }
@@ -197,7 +250,7 @@ impl Admitted {
                 .closing(close_code::ERROR);
             return refuse(&context.settings, socket, protocol, error).await;
         }
-        let call_id = match begin(&context.tenant, new, existing, limits).await {
+        let call_id = match begin(&context, new, existing, limits).await {
             Ok(id) => id,
             Err(e) => {
                 let mut error = ClientError::refusal(crate::error::ApiError::report(&e));
@@ -217,14 +270,16 @@ impl Admitted {
 
 /// The call record the session continues: a new one, admitted against the tenant's plan limits in the
 /// transaction that creates it, or (an outbound call placed through Twilio) the one made when it was placed —
-/// which only the agent it was placed for may continue, and which already holds its concurrent-call slot.
-/// A placed call whose tenant was suspended meanwhile is refused, with the refusal on its timeline.
+/// which only the agent it was placed for may continue, once, and which already holds its concurrent-call slot.
+/// Twilio's status callback may have marked it answered already. A placed call whose tenant was suspended
+/// meanwhile is refused, with the refusal on its timeline.
 async fn begin(
-    tenant: &Tenant,
+    context: &CallContext,
     new: NewCall,
     existing: Option<String>,
     limits: Admission,
 ) -> Result<String, CallError> {
+    let tenant: &Tenant = &context.tenant;
     let id = match existing {
         Some(id) => {
             let lookup = id.clone();
@@ -233,14 +288,21 @@ async fn begin(
                 .read(move |conn| repo::calls::get_call(conn, &lookup))
                 .await?;
             match call {
-                Some(call) if call.agent_id == new.agent_id => {}
+                Some(call)
+                    if call.agent_id == new.agent_id
+                        && !context.live_calls.is_live(tenant.id, &id) =>
+                {
+                    if let Err(refusal) = limits.check_status() {
+                        refuse_placed_call(tenant, &id, &refusal).await;
+                        return Err(CallError::Refused(refusal));
+                    }
+                    if call.status == CallStatus::InProgress {
+                        return Ok(id);
+                    }
+                    id
+                }
                 _ => return Err(CallError::NotFound),
             }
-            if let Err(refusal) = limits.check_status() {
-                refuse_placed_call(tenant, &id, &refusal).await;
-                return Err(CallError::Refused(refusal));
-            }
-            id
         }
         None => calls::create_admitted(tenant, new, limits).await?.id,
     };

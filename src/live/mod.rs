@@ -14,6 +14,9 @@
 //!   its own so the call never waits on VAD.
 //! - [`respond`] — one task per agent response: LLM (brain) → sentences → TTS → encoded audio.
 //! - [`playout`] — the agent's audio paced to playback, and what the caller heard of it (barge-in).
+//! - [`voicemail`] — [`voicemail::Screener`]: a person or an answering machine, from the first seconds of an
+//!   outbound call's audio and Twilio's verdict; when the machine is ready for the message.
+//! - [`registry`] — [`registry::LiveCalls`]: the calls running here, so Twilio's callbacks reach their sessions.
 //! - [`recorder`] — timeline events, transcript segments, usage and the final state, written by a task of their
 //!   own so the call never waits on SQLite.
 //! - [`socket`] — the sending side: a bounded queue and writer task, so a client that stops reading is dropped
@@ -32,10 +35,12 @@ pub mod playout;
 pub mod protocol;
 pub mod realtime;
 pub mod recorder;
+pub mod registry;
 pub mod respond;
 pub mod session;
 pub mod socket;
 pub mod twilio;
+pub mod voicemail;
 
 use std::time::Duration;
 

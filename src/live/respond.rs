@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::audio::{AudioFormat, FormatEncoder, samples_to_ms};
+use crate::audio::{AudioFormat, FormatEncoder, samples_to_ms, tones};
 use crate::brain::{AgentSpec, Brain, BrainEvent, Conversation, Finish, Turn};
 use crate::error::{ErrorCode, Reportable as _};
 use crate::voice::{SentenceChunker, TextToSpeech};
@@ -62,6 +62,10 @@ pub enum Output {
     Transfer {
         to: String,
         reason: Option<String>,
+    },
+    /// Keys pressed (`send_dtmf`); their tones follow as a sentence without text.
+    KeysPressed {
+        digits: String,
     },
     Usage {
         prompt_tokens: u32,
@@ -192,6 +196,14 @@ async fn think(
                 voice.flush().await?;
                 send(Output::Transfer { to, reason }).await?;
             }
+            BrainEvent::SendDtmf { digits } => {
+                voice.flush().await?;
+                send(Output::KeysPressed {
+                    digits: digits.clone(),
+                })
+                .await?;
+                voice.keys(&digits).await?;
+            }
             BrainEvent::Usage {
                 prompt_tokens,
                 completion_tokens,
@@ -276,6 +288,26 @@ impl Voice {
     async fn say_all(&mut self, text: &str) -> Result<(), Gone> {
         self.push(text).await?;
         self.flush().await
+    }
+
+    /// Plays `digits` as DTMF tones, in order with the sentences around them.
+    async fn keys(&mut self, digits: &str) -> Result<(), Gone> {
+        let rate = self.format.sample_rate();
+        let samples = tones::dtmf(digits, rate);
+        let audio = FormatEncoder::new(self.format, rate)
+            .map(|mut encoder| {
+                let mut bytes = encoder.encode(&samples);
+                bytes.extend(encoder.flush());
+                bytes
+            })
+            .map_err(|e| tracing::warn!(error = %e, "cannot encode DTMF tones"))
+            .ok();
+        let sentence = Sentence {
+            text: String::new(),
+            audio,
+            tts_error: None,
+        };
+        Ok(self.tx.send(Output::Sentence(sentence)).await?)
     }
 
     async fn speak(&mut self, text: String) -> Result<(), Gone> {

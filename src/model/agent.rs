@@ -22,6 +22,44 @@ pub struct AgentConfig {
     pub end_call: EndCallRules,
     pub interruption: InterruptionSettings,
     pub turn_detection: TurnDetection,
+    /// What the agent does when an outbound phone call reaches an answering machine.
+    #[serde(default)]
+    pub voicemail: VoicemailSettings,
+    /// Left on an answering machine after the beep when `voicemail.action` is `LEAVE_MESSAGE`; may use
+    /// `{{variables}}` like the system prompt and first message.
+    #[serde(default)]
+    pub voicemail_message: Option<String>,
+}
+
+/// Answering-machine handling on outbound phone calls: Twilio's detection (`MachineDetection`, asynchronous)
+/// and the server's own check on the first seconds of audio (a long uninterrupted greeting, a beep).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SimpleObject)]
+#[serde(rename_all = "camelCase")]
+pub struct VoicemailSettings {
+    /// Listen for an answering machine before speaking (outbound phone calls only).
+    pub detection: bool,
+    pub action: VoicemailAction,
+    /// Longest wait for the greeting's beep (or its end) before the message is left anyway, in seconds (5–120).
+    pub max_greeting_secs: i32,
+}
+
+impl Default for VoicemailSettings {
+    fn default() -> Self {
+        Self {
+            detection: true,
+            action: VoicemailAction::HangUp,
+            max_greeting_secs: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Enum)]
+#[serde(rename_all = "snake_case")]
+pub enum VoicemailAction {
+    /// Hang up at once; the call ends with `endedReason` `voicemail`.
+    HangUp,
+    /// Wait for the beep, say `voicemailMessage`, then hang up (`endedReason` `voicemail`).
+    LeaveMessage,
 }
 
 /// How the agent sounds.
@@ -101,6 +139,8 @@ pub enum ToolKind {
     EndCall,
     /// Built-in: transfers the caller to one of `destinations`.
     TransferCall,
+    /// Built-in: presses keys on the phone (DTMF tones in the agent's audio), e.g. to get through a phone menu.
+    SendDtmf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Enum)]

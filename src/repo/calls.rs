@@ -405,3 +405,41 @@ pub fn search_segments(
     )?
     .collect::<rusqlite::Result<_>>()?)
 }
+
+/// Stores the variables a call was placed with.
+pub fn insert_variables(
+    conn: &Connection,
+    call_id: &str,
+    variables: &crate::model::Variables,
+) -> Result<()> {
+    conn.prepare_cached(
+        "insert into call_variables (call_id, variables) values (:call_id, :variables)",
+    )?
+    .execute(named_params! {
+        ":call_id": call_id,
+        ":variables": serde_json::to_string(variables).expect("invariant: variables serialise"),
+    })?;
+    Ok(())
+}
+
+/// The variables a call was placed with (empty when none were given).
+pub fn get_variables(conn: &Connection, call_id: &str) -> Result<crate::model::Variables> {
+    Ok(conn
+        .prepare_cached("select variables from call_variables where call_id = :call_id")?
+        .query_row(named_params! { ":call_id": call_id }, |row| {
+            super::json_column(row, 0)
+        })
+        .optional()?
+        .unwrap_or_default())
+}
+
+/// Calls queued, ringing or in progress.
+pub fn count_active(conn: &Connection) -> Result<usize> {
+    let n: i64 = conn
+        .prepare_cached(
+            "select count(*) from calls indexed by calls_by_status
+             where status in ('queued', 'ringing', 'in_progress')",
+        )?
+        .query_row([], |row| row.get(0))?;
+    Ok(n as usize)
+}

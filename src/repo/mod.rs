@@ -2,20 +2,22 @@
 //!
 //! Resolvers and handlers never build SQL; they call these functions through `Database::read` / `write`.
 //! `catalog.db` tables: [`tenants`], [`users`], [`memberships`], [`sessions`], [`invites`], the price book and
-//! payment accounts in [`billing`], and the webhook queue in [`webhooks`]. Tenant database tables: [`meta`],
-//! [`api_keys`], [`agents`], [`calls`], [`webhooks`], [`audit`], [`usage`], [`invoices`], [`telephony`],
-//! [`llm_keys`].
+//! payment accounts in [`billing`], the webhook queue in [`webhooks`] and the outbound queue in [`outbound`].
+//! Tenant database tables: [`meta`], [`api_keys`], [`agents`], [`calls`], [`webhooks`], [`audit`], [`usage`],
+//! [`invoices`], [`telephony`], [`llm_keys`], [`outbound`] (calls placed through Twilio), [`campaigns`].
 
 pub mod agents;
 pub mod api_keys;
 pub mod audit;
 pub mod billing;
 pub mod calls;
+pub mod campaigns;
 pub mod invites;
 pub mod invoices;
 pub mod llm_keys;
 pub mod memberships;
 pub mod meta;
+pub mod outbound;
 pub mod sessions;
 pub mod telephony;
 pub mod tenants;

@@ -57,10 +57,13 @@ pub enum WebhookEvent {
     /// The tenant became active, past due or suspended.
     #[graphql(name = "BILLING_STATUS_CHANGED")]
     BillingStatusChanged,
+    /// Every contact of a campaign reached a final outcome (with the campaign's progress).
+    #[graphql(name = "CAMPAIGN_COMPLETED")]
+    CampaignCompleted,
 }
 
 impl WebhookEvent {
-    pub const ALL: [WebhookEvent; 8] = [
+    pub const ALL: [WebhookEvent; 9] = [
         Self::CallCreated,
         Self::CallStarted,
         Self::CallEnded,
@@ -69,6 +72,7 @@ impl WebhookEvent {
         Self::BillingInvoicePaid,
         Self::BillingPaymentFailed,
         Self::BillingStatusChanged,
+        Self::CampaignCompleted,
     ];
 
     /// The wire name, e.g. `call.ended`.
@@ -82,6 +86,7 @@ impl WebhookEvent {
             Self::BillingInvoicePaid => "billing.invoice_paid",
             Self::BillingPaymentFailed => "billing.payment_failed",
             Self::BillingStatusChanged => "billing.status_changed",
+            Self::CampaignCompleted => "campaign.completed",
         }
     }
 

@@ -12,6 +12,7 @@ mod admission;
 mod agent;
 mod answering;
 mod barge_in;
+mod dtmf;
 mod ending;
 mod realtime;
 mod subscriptions;

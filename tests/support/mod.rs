@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod process;
+pub mod twilio;
 pub mod voice;
 pub mod ws;
 

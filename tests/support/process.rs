@@ -50,10 +50,15 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     pub fn start(data_dir: &Path, extra: &[&str]) -> Self {
+        Self::start_on(data_dir, "127.0.0.1:0", extra)
+    }
+
+    /// `voxedge serve` listening on `listen` (a restart that must keep its address).
+    pub fn start_on(data_dir: &Path, listen: &str, extra: &[&str]) -> Self {
         let mut child = voxedge()
             .arg("--data-dir")
             .arg(data_dir)
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["serve", "--listen", listen])
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -59,10 +59,18 @@ impl GqlWs {
 
     /// The next protocol message (answering pings), or how the connection ended.
     pub async fn next_message(&mut self) -> Result<Value, Ended> {
+        self.next_within(Duration::from_secs(10))
+            .await
+            .expect("a websocket message within 10 s")
+    }
+
+    /// [`GqlWs::next_message`] waiting at most `within`; `None` when nothing came.
+    pub async fn next_within(&mut self, within: Duration) -> Option<Result<Value, Ended>> {
+        let deadline = tokio::time::Instant::now() + within;
         loop {
-            let frame = tokio::time::timeout(Duration::from_secs(10), self.socket.next())
+            let frame = tokio::time::timeout_at(deadline, self.socket.next())
                 .await
-                .expect("a websocket message within 10 s");
+                .ok()?;
             match frame {
                 Some(Ok(Message::Text(text))) => {
                     let value: Value = serde_json::from_str(&text).expect("JSON message");
@@ -70,20 +78,20 @@ impl GqlWs {
                         self.send(json!({ "type": "pong" })).await;
                         continue;
                     }
-                    return Ok(value);
+                    return Some(Ok(value));
                 }
                 Some(Ok(Message::Close(frame))) => {
                     let (code, reason) = frame
                         .map(|f| (u16::from(f.code), f.reason.to_string()))
                         .unwrap_or((1005, String::new()));
-                    return Err(Ended::Closed { code, reason });
+                    return Some(Err(Ended::Closed { code, reason }));
                 }
                 Some(Ok(_)) => continue,
                 Some(Err(_)) | None => {
-                    return Err(Ended::Closed {
+                    return Some(Err(Ended::Closed {
                         code: 1006,
                         reason: "abnormal".into(),
-                    });
+                    }));
                 }
             }
         }

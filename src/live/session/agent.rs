@@ -17,7 +17,11 @@ use crate::live::respond::{Output, Responder, Script};
 /// What to do once the agent has finished speaking.
 pub(super) enum After {
     HangUp,
-    Transfer { to: String },
+    Transfer {
+        to: String,
+    },
+    /// The voicemail message was left.
+    Voicemail,
 }
 
 /// The response in progress.
@@ -46,6 +50,8 @@ pub(super) struct Speaking {
     pub(super) after: Option<After>,
     /// Call audio position where the agent started speaking.
     pub(super) start_ms: Option<u64>,
+    /// Call audio position when the response was begun (caller speech ending before it is not a barge-in).
+    pub(super) begun_at_ms: u64,
     /// `response.done` was sent (all produced and sent; playback may go on).
     pub(super) done_sent: bool,
 }
@@ -160,6 +166,7 @@ impl<P: Protocol> Session<P> {
             usage: None,
             after: None,
             start_ms: None,
+            begun_at_ms: self.position_ms,
             done_sent: false,
         });
         self.emit(Event::ResponseCreated { response_id: id }).await
@@ -220,7 +227,7 @@ impl<P: Protocol> Session<P> {
             }
             Output::Sentence(sentence) => {
                 let audio = sentence.audio.unwrap_or_default();
-                if !audio.is_empty() {
+                if !audio.is_empty() && !sentence.text.is_empty() {
                     s.tts_chars += sentence.text.chars().count();
                     if let Some(timer) = &mut s.timer {
                         timer.mark(Stage::TtsFirstAudio, Instant::now());
@@ -280,6 +287,12 @@ impl<P: Protocol> Session<P> {
             Output::EndCall { reason } => {
                 s.after = Some(After::HangUp);
                 self.timeline("end_call_requested", json!({ "reason": reason }))
+                    .await;
+            }
+            Output::KeysPressed { digits } => {
+                metrics::counter!("voxedge_dtmf_sent_total").increment(1);
+                let id = s.id.clone();
+                self.timeline("dtmf_sent", json!({ "digits": digits, "responseId": id }))
                     .await;
             }
             Output::Transfer { to, reason } => {

@@ -9,6 +9,7 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use super::ending::says_phrase;
+use super::screening::Voicemail;
 use super::turn_timer::TurnTimer;
 use super::{Ending, Session, new_item_id};
 use crate::error::{ErrorCode, Reportable as _};
@@ -42,9 +43,11 @@ impl<P: Protocol> Session<P> {
                 position_ms,
                 speaking,
                 turns,
+                beeps,
             } => {
                 self.position_ms = position_ms;
                 self.caller_speaking = speaking;
+                self.screen(&turns, beeps).await?;
                 for event in turns {
                     self.turn(event).await?;
                 }
@@ -193,7 +196,7 @@ impl<P: Protocol> Session<P> {
                 })
                 .await?;
                 let timer = TurnTimer::new(done.turn_ended);
-                self.caller_said(text, timer).await
+                self.caller_said(text, timer, done.speech_end_ms).await
             }
             Err(e) => {
                 tracing::error!(error = %e, "transcription failed");
@@ -258,9 +261,23 @@ impl<P: Protocol> Session<P> {
             .await;
     }
 
-    /// A caller turn was transcribed: end the call, interrupt the agent, answer, or just record it.
-    async fn caller_said(&mut self, text: String, timer: TurnTimer) -> Result<(), Ending> {
+    /// A caller turn (whose speech ended at `ended_ms` of call audio) was transcribed: end the call, interrupt the
+    /// agent, answer, or just record it.
+    async fn caller_said(
+        &mut self,
+        text: String,
+        timer: TurnTimer,
+        ended_ms: u64,
+    ) -> Result<(), Ending> {
         if self.closing {
+            return Ok(());
+        }
+        if self.screening() {
+            // Who answered is not known yet (or a machine is recording): heard, stored, not answered.
+            if !text.is_empty() && matches!(self.voicemail, Some(Voicemail::Screening(_))) {
+                self.conversation.push_user(text);
+                self.unanswered = Some(timer);
+            }
             return Ok(());
         }
         if !text.is_empty() {
@@ -278,6 +295,16 @@ impl<P: Protocol> Session<P> {
                 return Err(Ending::rule("end_phrase"));
             }
             self.settle().await?;
+            let before_agent = self
+                .speaking
+                .as_ref()
+                .is_some_and(|s| s.begun_at_ms >= ended_ms);
+            if before_agent {
+                // Said before the agent began (a "Hello?" heard while screening): part of the conversation, no
+                // interruption of what the agent says now.
+                self.conversation.push_user(text);
+                return Ok(());
+            }
             if self.speaking.is_some() {
                 let rules = self.plan.barge_in;
                 if !rules.enabled {

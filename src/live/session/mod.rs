@@ -12,13 +12,16 @@
 //!
 //! This file is the loop; [`caller`] is the caller's side (listening, transcribing, what the caller said),
 //! [`agent`] the agent's (responses), [`playback`] playing them and recording what was heard, [`barge_in`] the
-//! caller talking over the agent, [`ending`] end-call rules, [`turn_timer`] per-turn latency.
+//! caller talking over the agent, [`ending`] end-call rules, [`keys`] keys the caller presses, [`screening`]
+//! answering machines on outbound calls, [`turn_timer`] per-turn latency.
 
 mod agent;
 mod barge_in;
 mod caller;
 mod ending;
+mod keys;
 mod playback;
+mod screening;
 mod turn_timer;
 
 use std::collections::VecDeque;
@@ -35,7 +38,9 @@ use super::listen::{Listen, Listener, ListenerStage};
 use super::plan::CallPlan;
 use super::protocol::{ClientError, Command, Event, Protocol};
 use super::recorder::Recorder;
+use super::registry::{LiveCalls, Registration, Signal};
 use super::socket::{self, Incoming, Outbox};
+use super::voicemail::Screener;
 use crate::audio::AudioFormat;
 use crate::brain::{Brain, Conversation};
 use crate::error::ErrorCode;
@@ -47,6 +52,9 @@ use agent::Speaking;
 use barge_in::LastMessage;
 use caller::Pending;
 use ending::Ending;
+use keys::Keys;
+use screening::Voicemail;
+use tokio::sync::mpsc;
 use turn_timer::TurnTimer;
 
 /// The parts of the server a call runs on, handed over by admission.
@@ -63,6 +71,8 @@ pub struct CallContext {
     pub telephony: Telephony,
     pub settings: LiveSettings,
     pub shutdown: Shutdown,
+    /// Where Twilio's callbacks find the call's session.
+    pub live_calls: LiveCalls,
 }
 
 /// What the transport says about how the call starts.
@@ -98,8 +108,14 @@ pub async fn run<P: Protocol>(
         telephony,
         settings,
         shutdown,
+        live_calls,
     } = context;
+    let screening = plan
+        .voicemail
+        .as_ref()
+        .map(|voicemail| Voicemail::Screening(Screener::new(voicemail.screening)));
     let listener = match Listener::new(vad, start.input_format, start.turn_detection) {
+        Ok(listener) if screening.is_some() => ListenerStage::start(listener.with_beep_detection()),
         Ok(listener) => ListenerStage::start(listener),
         Err(e) => {
             // Admission checked the format; should it still fail, the call ends rather than start deaf.
@@ -111,6 +127,7 @@ pub async fn run<P: Protocol>(
     let output = protocol.output_audio();
     let (sink, stream) = socket.split();
     let now = Instant::now();
+    let (registration, signals) = live_calls.register(tenant.id, &call_id);
     let session = Session {
         out: Outbox::start(sink, settings.write_timeout),
         recorder: Recorder::start(tenant.clone(), call_id.clone()),
@@ -146,6 +163,10 @@ pub async fn run<P: Protocol>(
         reprompted: false,
         call_sid: start.call_sid,
         closing: false,
+        voicemail: screening,
+        keys: Keys::default(),
+        signals,
+        _registration: registration,
     };
     tracing::Instrument::instrument(session.serve(stream), span).await;
 }
@@ -208,6 +229,14 @@ struct Session<P> {
     call_sid: Option<String>,
     /// The call is ending: what is still transcribed is recorded, not answered.
     closing: bool,
+    /// Answering-machine screening, or a voicemail message being left (`None`: a conversation).
+    voicemail: Option<Voicemail>,
+    /// Keys pressed and not yet told to the agent.
+    keys: Keys,
+    /// Twilio's callbacks for this call.
+    signals: mpsc::UnboundedReceiver<Signal>,
+    /// Keeps the call in the registry while the session runs.
+    _registration: Registration,
 }
 
 impl<P: Protocol> Session<P> {
@@ -218,6 +247,8 @@ impl<P: Protocol> Session<P> {
             call_id: self.call_id.clone(),
         };
         let ending = match self.emit(created).await {
+            // A call being screened for an answering machine waits to hear who answered.
+            Ok(()) if self.screening() => self.converse(&mut stream).await,
             Ok(()) => match self.greet().await {
                 Ok(()) => self.converse(&mut stream).await,
                 Err(ending) => ending,
@@ -254,6 +285,8 @@ impl<P: Protocol> Session<P> {
                     self.incoming(incoming).await
                 }
                 () = agent::sleep_until(silence) => self.silence().await,
+                () = agent::sleep_until(self.keys.due) => self.keys_done().await,
+                Some(signal) = self.signals.recv() => self.signal(signal).await,
                 _ = ping.tick() => {
                     if last_heard.elapsed() > self.settings.idle_timeout {
                         Err(Ending::completed("connection_lost", close_code::AWAY))
@@ -369,10 +402,7 @@ impl<P: Protocol> Session<P> {
                 item_id,
                 audio_end_ms,
             } => self.truncate(item_id, audio_end_ms).await?,
-            Command::Dtmf(digit) => {
-                self.timeline("dtmf", serde_json::json!({ "digit": digit }))
-                    .await
-            }
+            Command::Dtmf(digit) => self.key_pressed(digit).await?,
             Command::PlaybackMark(name) => self.played(&name),
             Command::Hangup => return Err(Ending::completed("caller_hangup", close_code::NORMAL)),
         }

@@ -54,6 +54,10 @@ impl<P: Protocol> Session<P> {
                             (item_id, index, audio)
                         }
                     };
+                    if text.is_empty() {
+                        // Keys pressed (`send_dtmf`): tones without words.
+                        continue;
+                    }
                     let s = self.speaking.as_mut().expect("invariant: still speaking");
                     let delta = if s.said.is_empty() {
                         text.clone()
@@ -229,6 +233,7 @@ impl<P: Protocol> Session<P> {
         }
         match s.after {
             Some(After::HangUp) => return Err(Ending::rule("agent_hangup")),
+            Some(After::Voicemail) => return Err(Ending::rule("voicemail")),
             Some(After::Transfer { to }) => return Err(self.transfer(&to).await),
             None => {}
         }
