@@ -126,6 +126,9 @@ error_codes! {
     ProviderUnreachable = ("PROVIDER_UNREACHABLE", 502, "the provider could not be reached"),
     ProviderError = ("PROVIDER_ERROR", 502, "the provider's stream broke, or did not follow the protocol"),
     Config = ("CONFIG", 400, "the agent's LLM or tool configuration is unusable"),
+    LlmReplyTooLarge = ("LLM_REPLY_TOO_LARGE", 502, "an LLM reply ran past the reply's byte limit and was cut off there"),
+    LlmTooManyToolCalls = ("LLM_TOO_MANY_TOOL_CALLS", 502, "an LLM reply called more tools than one response may; only the first ones ran"),
+    ToolFailed = ("TOOL_FAILED", 502, "a webhook tool answered with an error or could not be reached, or the model's call was refused"),
 
     // Field-level problems (`extensions.fields[].code`).
     Required = ("REQUIRED", 400, "a value is missing or empty"),
@@ -151,6 +154,7 @@ error_codes! {
     InvalidName = ("INVALID_NAME", 400, "not a valid name"),
     InvalidPhoneNumber = ("INVALID_PHONE_NUMBER", 400, "not an E.164 phone number"),
     InvalidUrl = ("INVALID_URL", 400, "not an absolute http(s) URL"),
+    UrlNotAllowed = ("URL_NOT_ALLOWED", 400, "a URL that points at an address tenants may not reach (loopback, private, link-local, ...; see `--allow-outbound`)"),
     UnknownDirection = ("UNKNOWN_DIRECTION", 400, "not a call direction"),
     UnknownProvider = ("UNKNOWN_PROVIDER", 400, "not an LLM provider we know"),
     UnknownStatus = ("UNKNOWN_STATUS", 400, "not a call status"),

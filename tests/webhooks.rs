@@ -79,6 +79,7 @@ fn signature_valid(secret: &str, header: &str, body: &str) -> bool {
 
 async fn fast_retry_server() -> TestServer {
     support::spawn_with(|c| {
+        support::allow_loopback(c);
         c.webhooks.retry_base = Duration::from_millis(50);
         c.webhooks.max_attempts = 3;
         c.webhooks.timeout = Duration::from_secs(2);

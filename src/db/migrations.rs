@@ -49,6 +49,7 @@ pub const TENANT: Migrations = Migrations {
         migration!("tenant-template", "0007_usage.sql"),
         migration!("tenant-template", "0008_telephony.sql"),
         migration!("tenant-template", "0009_llm_keys.sql"),
+        migration!("tenant-template", "0010_llm_key_base_url.sql"),
     ],
 };
 

@@ -13,13 +13,13 @@ use std::sync::Arc;
 use axum::extract::ws::{Message, WebSocket, close_code};
 use futures::StreamExt as _;
 
-use super::plan::CallPlan;
+use super::plan::{CallPlan, CallSecrets};
 use super::protocol::{ClientError, Event, Protocol};
 use super::realtime::Connect;
 use super::session::{self, CallContext, CallStart};
 use super::socket::Outbox;
 use super::twilio::{self, TwilioStream};
-use crate::agents::llm_keys;
+use crate::agents::{ActiveAgent, AgentError, llm_keys, tool_headers};
 use crate::auth::{AuthError, Permission};
 use crate::calls::{self, CallError, NewCall};
 use crate::db::TenantId;
@@ -142,17 +142,17 @@ pub async fn admit(app: &AppState, grant: Grant) -> Result<Admitted, ClientError
             return Err(ClientError::new(e.code(), e.to_string()).closing(close_code::ERROR));
         }
     };
-    let keys = llm_keys::open_keys(&tenant.db, &app.secrets, grant.tenant).await;
+    let secrets = open_secrets(app, &tenant, &agent).await;
     let mut plan = CallPlan::new(
         &agent,
         grant.tenant,
-        keys.as_ref().unwrap_or(&Default::default()),
+        secrets.as_ref().unwrap_or(&Default::default()),
         &app.config.llm,
     );
-    // Keys that cannot be opened leave the agent without its LLM: the call goes on and the caller hears the
+    // Secrets that cannot be opened leave the agent without its LLM: the call goes on and the caller hears the
     // apology; the plan says why.
-    if let Err(e) = keys {
-        tracing::error!(error = %e, "cannot open the tenant's LLM keys");
+    if let Err(e) = secrets {
+        tracing::error!(error = %e, "cannot open the agent's secrets");
         plan.brain = Err(e.to_string());
     }
     Ok(Admitted {
@@ -167,6 +167,19 @@ pub async fn admit(app: &AppState, grant: Grant) -> Result<Admitted, ClientError
             settings: app.config.live.clone(),
             shutdown: app.shutdown.clone(),
         },
+    })
+}
+
+/// The tenant's LLM keys and the agent's tool headers, in clear, for this call.
+async fn open_secrets(
+    app: &AppState,
+    tenant: &Tenant,
+    agent: &ActiveAgent,
+) -> Result<CallSecrets, AgentError> {
+    let config = &agent.version.config;
+    Ok(CallSecrets {
+        llm_keys: llm_keys::open_keys(&tenant.db, &app.secrets, tenant.id).await?,
+        tool_headers: tool_headers::open(&app.secrets, tenant.id, &agent.agent.id, config)?,
     })
 }
 

@@ -1,20 +1,30 @@
 //! Where an agent's configuration becomes a call: [`CallPlan::new`] turns the agent's active version (and the
-//! tenant's LLM keys) into everything a live call runs with — turn detection, the brain's provider chain and
-//! tools, the voice, barge-in and end-call rules. It is pure: no I/O, no clock. The session reads the plan,
-//! never the agent's configuration.
+//! secrets it uses: the tenant's LLM keys, its tools' headers) into everything a live call runs with — turn
+//! detection, the brain's provider chain and tools, the voice, barge-in and end-call rules. It is pure: no I/O,
+//! no clock. The session reads the plan, never the agent's configuration.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::agents::ActiveAgent;
+use crate::agents::llm_keys::OpenKey;
+use crate::agents::tool_headers::OpenHeaders;
 use crate::brain::{AgentSpec, BrainError, ProviderConfig, ToolSet, ToolSpec, WebhookTool};
 use crate::db::TenantId;
 use crate::live::LlmSettings;
 use crate::model::AgentConfig;
 use crate::model::agent::{HttpMethod, ToolKind};
-use crate::redact::Secret;
 use crate::voice::TurnConfig;
+
+/// The secrets a call's agent uses, opened for it when it is admitted.
+#[derive(Debug, Default)]
+pub struct CallSecrets {
+    /// The tenant's LLM keys by provider name.
+    pub llm_keys: HashMap<String, OpenKey>,
+    /// Webhook tools' request headers by tool name.
+    pub tool_headers: HashMap<String, OpenHeaders>,
+}
 
 /// Everything a live call needs from its agent, decided once when the call is admitted.
 #[derive(Debug, Clone)]
@@ -71,11 +81,11 @@ pub struct EndRules {
 }
 
 impl CallPlan {
-    /// The plan for a call with `agent` in `tenant`, whose LLM providers get `keys` (provider name → key).
+    /// The plan for a call with `agent` in `tenant`, whose LLM providers and tools get `secrets`.
     pub fn new(
         agent: &ActiveAgent,
         tenant: TenantId,
-        keys: &HashMap<String, Secret<String>>,
+        secrets: &CallSecrets,
         llm: &LlmSettings,
     ) -> Self {
         let config = &agent.version.config;
@@ -85,7 +95,7 @@ impl CallPlan {
             agent_id: agent.agent.id.clone(),
             version: agent.version.version,
             turns: turn_config(config),
-            brain: brain_spec(config, tenant, keys, llm)
+            brain: brain_spec(config, tenant, secrets, llm)
                 .map(Arc::new)
                 .map_err(|e| e.to_string()),
             system_prompt: config.system_prompt.clone(),
@@ -146,11 +156,12 @@ fn turn_config(config: &AgentConfig) -> TurnConfig {
     }
 }
 
-/// The brain's view of an agent: its provider chain (with the tenant's keys) and its tools.
+/// The brain's view of an agent: its provider chain (with the tenant's keys, each only where it belongs) and its
+/// tools (with their headers).
 fn brain_spec(
     config: &AgentConfig,
     tenant: TenantId,
-    keys: &HashMap<String, Secret<String>>,
+    secrets: &CallSecrets,
     settings: &LlmSettings,
 ) -> Result<AgentSpec, BrainError> {
     let llm = &config.llm;
@@ -164,7 +175,13 @@ fn brain_spec(
                 target.base_url.clone(),
                 target.model.clone(),
             );
-            provider.api_key = keys.get(&target.provider).map(|k| k.expose().clone());
+            // The agent's base URL is an editor's to change; the key goes there only if it is the provider's
+            // public endpoint or the one stored with the key.
+            provider.api_key = secrets
+                .llm_keys
+                .get(&target.provider)
+                .filter(|key| key.may_go_to(&target.provider, &target.base_url))
+                .map(|key| key.key.expose().clone());
             provider.temperature = Some(llm.temperature as f32);
             provider.max_tokens = Some(llm.max_tokens.max(1) as u32);
             provider.connect_timeout = settings.connect_timeout;
@@ -197,6 +214,12 @@ fn brain_spec(
                 if let Some(ms) = tool.timeout_ms {
                     webhook.timeout = Duration::from_millis(ms.max(1) as u64);
                 }
+                if let Some(headers) = secrets.tool_headers.get(&tool.name) {
+                    webhook.headers = headers
+                        .iter()
+                        .map(|(name, value)| (name.clone(), value.expose().clone()))
+                        .collect();
+                }
                 ToolSpec::Webhook(webhook)
             }
         })
@@ -209,6 +232,7 @@ mod tests {
     use super::*;
     use crate::agents::AgentConfigInput;
     use crate::model::agent::{EndCallRules, InterruptionSettings};
+    use crate::redact::Secret;
     use crate::repo::agents::{AgentRow, VersionRow};
 
     fn agent(config: AgentConfig) -> ActiveAgent {
@@ -264,7 +288,7 @@ mod tests {
         let plan = CallPlan::new(
             &agent(config),
             TenantId::generate(),
-            &HashMap::new(),
+            &CallSecrets::default(),
             &settings(),
         );
         assert_eq!((plan.agent_id.as_str(), plan.version), ("a1", 3));
@@ -291,7 +315,7 @@ mod tests {
             CallPlan::new(
                 &agent(config),
                 TenantId::generate(),
-                &HashMap::new(),
+                &CallSecrets::default(),
                 &settings(),
             )
             .barge_in
@@ -309,13 +333,71 @@ mod tests {
     }
 
     #[test]
-    fn tenant_keys_reach_only_their_provider() {
-        let keys = HashMap::from([("groq".to_string(), Secret::new("gsk_123".to_string()))]);
-        let plan = CallPlan::new(&agent(config()), TenantId::generate(), &keys, &settings());
-        let spec = plan.brain.unwrap();
+    fn tenant_keys_reach_only_their_provider_and_its_endpoints() {
+        let key = |base_url: Option<&str>| OpenKey {
+            key: Secret::new("sk_123".to_string()),
+            base_url: base_url.map(str::to_owned),
+        };
+        let keyed = |config: AgentConfig, keys: Vec<(&str, OpenKey)>| {
+            let secrets = CallSecrets {
+                llm_keys: keys.into_iter().map(|(p, k)| (p.to_string(), k)).collect(),
+                ..CallSecrets::default()
+            };
+            let plan = CallPlan::new(&agent(config), TenantId::generate(), &secrets, &settings());
+            plan.brain.unwrap().providers()[0].config.api_key.clone()
+        };
+        // Default: openai at its public endpoint.
+        assert_eq!(
+            keyed(config(), vec![("groq", key(None))]),
+            None,
+            "another provider's key"
+        );
+        assert_eq!(
+            keyed(config(), vec![("openai", key(None))]).as_deref(),
+            Some("sk_123")
+        );
+        // The agent's editor points openai somewhere else: the key stays home.
+        let mut elsewhere = config();
+        elsewhere.llm.primary.base_url = "https://collector.example.com/v1".into();
+        assert_eq!(keyed(elsewhere.clone(), vec![("openai", key(None))]), None);
+        // Unless that is where an admin bound the key.
+        let bound = key(Some("https://collector.example.com/v1"));
+        assert_eq!(
+            keyed(elsewhere, vec![("openai", bound)]).as_deref(),
+            Some("sk_123")
+        );
+    }
+
+    #[test]
+    fn webhook_tools_get_their_headers() {
+        let mut config = config();
+        config.tools.push(crate::model::agent::Tool {
+            kind: ToolKind::Webhook,
+            name: "lookup".into(),
+            description: String::new(),
+            parameters: None,
+            url: Some("https://example.com/x".into()),
+            method: None,
+            timeout_ms: None,
+            destinations: Vec::new(),
+            headers: Vec::new(),
+        });
+        let secrets = CallSecrets {
+            tool_headers: HashMap::from([(
+                "lookup".to_string(),
+                vec![(
+                    "Authorization".to_string(),
+                    Secret::new("Bearer t".to_string()),
+                )],
+            )]),
+            ..CallSecrets::default()
+        };
+        let plan = CallPlan::new(&agent(config), TenantId::generate(), &secrets, &settings());
+        let brain = plan.brain.unwrap();
+        let debug = format!("{:?}", brain.tools());
         assert!(
-            spec.providers().iter().all(|p| p.config.api_key.is_none()),
-            "openai has no key here"
+            debug.contains("authorization") && !debug.contains("Bearer t"),
+            "{debug}"
         );
     }
 }
