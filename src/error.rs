@@ -116,6 +116,10 @@ error_codes! {
     InputAudioBufferCommitEmpty = ("INPUT_AUDIO_BUFFER_COMMIT_EMPTY", 400, "a commit with no buffered audio"),
     ConversationAlreadyHasActiveResponse = ("CONVERSATION_ALREADY_HAS_ACTIVE_RESPONSE", 409, "a response was asked for while the agent is answering"),
     ResponseCancelNotActive = ("RESPONSE_CANCEL_NOT_ACTIVE", 409, "a cancel with no response in progress"),
+    InputAudioTooFast = ("INPUT_AUDIO_TOO_FAST", 429, "live-call audio arrives faster than twice real time (after a 20 s burst); the excess is dropped"),
+    InputTextTooLong = ("INPUT_TEXT_TOO_LONG", 413, "a typed message (`conversation.item.create`) over 4,096 characters"),
+    ItemRateExceeded = ("ITEM_RATE_EXCEEDED", 429, "typed messages arrive faster than allowed (10 at once, then one a second)"),
+    TranscriptionBacklog = ("TRANSCRIPTION_BACKLOG", 503, "too many of the call's utterances wait for transcription; this one was dropped"),
     ItemTruncateInvalidItemId = ("ITEM_TRUNCATE_INVALID_ITEM_ID", 400, "a truncate naming an item that is not the latest agent message"),
 
     // Why an LLM provider failed (the call timeline's `llm_provider_failed` events).
