@@ -20,6 +20,8 @@ pub const MAX_TEXT_CHARS: usize = 4096;
 /// Typed messages a client may send at once; then one per [`TEXT_ITEM_EVERY`].
 pub const TEXT_ITEM_BURST: u32 = 10;
 pub const TEXT_ITEM_EVERY: Duration = Duration::from_secs(1);
+/// While audio keeps coming too fast, its dropping is reported at most this often.
+pub const AUDIO_REPORT_EVERY: Duration = Duration::from_secs(5);
 /// Utterances of one call waiting for (or in) speech-to-text; another one is dropped.
 pub const MAX_PENDING_TRANSCRIPTIONS: usize = 8;
 
@@ -64,17 +66,17 @@ impl Bucket {
 pub struct CallLimits {
     audio: Bucket,
     items: Bucket,
-    /// The last audio message was refused (refusals are reported once per run).
-    audio_refused: bool,
+    /// When dropped audio was last reported.
+    audio_reported: Option<Instant>,
 }
 
-/// Whether audio is taken, and whether a refusal is the first of a run (to report).
+/// Whether audio is taken, and whether its refusal is to be reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AudioVerdict {
     Accepted,
-    /// Refused; the first of a run of refusals.
+    /// Refused; `report` for the first refusal in [`AUDIO_REPORT_EVERY`].
     Refused {
-        first: bool,
+        report: bool,
     },
 }
 
@@ -83,7 +85,7 @@ impl CallLimits {
         Self {
             audio: Bucket::new(AUDIO_BURST, AUDIO_SPEED, now),
             items: Bucket::new(TEXT_ITEM_EVERY * TEXT_ITEM_BURST, 1, now),
-            audio_refused: false,
+            audio_reported: None,
         }
     }
 
@@ -92,13 +94,15 @@ impl CallLimits {
         let per_second = format.sample_rate() as u64 * format.bytes_per_sample() as u64;
         let length = Duration::from_micros(bytes as u64 * 1_000_000 / per_second.max(1));
         if self.audio.take(length, now) {
-            self.audio_refused = false;
-            AudioVerdict::Accepted
-        } else {
-            AudioVerdict::Refused {
-                first: !std::mem::replace(&mut self.audio_refused, true),
-            }
+            return AudioVerdict::Accepted;
         }
+        let report = self
+            .audio_reported
+            .is_none_or(|at| now.saturating_duration_since(at) >= AUDIO_REPORT_EVERY);
+        if report {
+            self.audio_reported = Some(now);
+        }
+        AudioVerdict::Refused { report }
     }
 
     /// Takes one typed message arriving at `now`, unless they come too fast.
@@ -127,7 +131,7 @@ mod tests {
                 AudioVerdict::Accepted
             );
         }
-        // All at once: the 20 s burst passes, then refusals, reported once.
+        // All at once: the 20 s burst passes, then refusals, the first one reported.
         let mut limits = CallLimits::new(start);
         let accepted = (0..1000)
             .map(|_| limits.audio(AudioFormat::Pcm16, CHUNK, start))
@@ -136,9 +140,9 @@ mod tests {
         assert_eq!(accepted, 200, "20 s of 100 ms chunks");
         assert_eq!(
             limits.audio(AudioFormat::Pcm16, CHUNK, start),
-            AudioVerdict::Refused { first: false }
+            AudioVerdict::Refused { report: false }
         );
-        // A second later, two more seconds of audio are welcome; then refusals start a new run.
+        // A second later, two more seconds of audio are welcome; refusals stay quiet for a while.
         let later = start + Duration::from_secs(1);
         for _ in 0..20 {
             assert_eq!(
@@ -148,8 +152,14 @@ mod tests {
         }
         assert_eq!(
             limits.audio(AudioFormat::Pcm16, CHUNK, later),
-            AudioVerdict::Refused { first: true }
+            AudioVerdict::Refused { report: false }
         );
+        let much_later = start + AUDIO_REPORT_EVERY;
+        let reported = (0..500)
+            .map(|_| limits.audio(AudioFormat::Pcm16, CHUNK, much_later))
+            .filter(|v| *v == AudioVerdict::Refused { report: true })
+            .count();
+        assert_eq!(reported, 1);
         // G.711 is 8000 bytes a second: 20 ms Twilio frames at six times real time are refused in time.
         let mut phone = CallLimits::new(start);
         let mut now = start;

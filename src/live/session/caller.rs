@@ -37,7 +37,7 @@ pub(super) struct Transcribed {
 
 impl<P: Protocol> Session<P> {
     /// Caller audio from the client: handed to the listening stage, unless it comes faster than the call's
-    /// audio pace allows (then it is dropped, and the first of a run of drops is reported).
+    /// audio pace allows (then it is dropped, and reported every few seconds while that goes on).
     pub(super) async fn caller_audio(&mut self, bytes: Vec<u8>) -> Result<(), Ending> {
         match self
             .limits
@@ -47,8 +47,8 @@ impl<P: Protocol> Session<P> {
                 self.listener.send(Listen::Audio(bytes)).await;
                 Ok(())
             }
-            AudioVerdict::Refused { first: false } => Ok(()),
-            AudioVerdict::Refused { first: true } => {
+            AudioVerdict::Refused { report: false } => Ok(()),
+            AudioVerdict::Refused { report: true } => {
                 metrics::counter!("voxedge_live_limited_total", "code" => ErrorCode::InputAudioTooFast.wire())
                     .increment(1);
                 self.timeline(
