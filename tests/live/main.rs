@@ -12,6 +12,7 @@ mod agent;
 mod answering;
 mod barge_in;
 mod ending;
+mod limits;
 mod realtime;
 mod subscriptions;
 mod twilio;
