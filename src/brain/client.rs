@@ -170,6 +170,12 @@ impl ProviderStream {
         }
         let mut response = builder.send().await.map_err(|e| request_failed(&e))?;
         let status = response.status();
+        if status.is_redirection() {
+            return Err(BrainError::Status {
+                status: status.as_u16(),
+                body: "redirects are not followed".into(),
+            });
+        }
         if !status.is_success() {
             let mut body = Vec::new();
             // The start of the error body is enough to say why; never read an unbounded body.
