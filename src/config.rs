@@ -12,6 +12,7 @@ use crate::db::TenantCacheSettings;
 use crate::identity::IdentitySettings;
 use crate::identity::lockout::LockoutPolicy;
 use crate::live::{LiveSettings, LlmSettings};
+use crate::outbound::OutboundPolicy;
 use crate::ratelimit::{PlanLimits, RateLimitSettings};
 use crate::redact::Secret;
 use crate::voice::VoiceConfig;
@@ -112,6 +113,15 @@ pub struct ServeArgs {
     /// Webhook request timeout in milliseconds.
     #[arg(long, env = "VOXEDGE_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000)]
     pub webhook_timeout_ms: u64,
+    /// Address ranges (CIDR, comma-separated) tenants' URLs may reach besides public addresses, e.g.
+    /// `127.0.0.1/32` for a local Ollama. Default: none.
+    #[arg(
+        long,
+        env = "VOXEDGE_ALLOW_OUTBOUND",
+        value_delimiter = ',',
+        value_parser = crate::outbound::parse_range
+    )]
+    pub allow_outbound: Vec<ipnet::IpNet>,
     /// Serve GraphiQL to browsers at GET /graphql.
     #[arg(long, env = "VOXEDGE_GRAPHIQL", default_value_t = true, action = clap::ArgAction::Set)]
     pub graphiql: bool,
@@ -230,6 +240,8 @@ pub struct Config {
     pub graphql: GraphqlLimits,
     pub event_buffer: usize,
     pub webhooks: DispatcherSettings,
+    /// Where tenants' URLs (webhooks, tools, LLM base URLs) may lead.
+    pub outbound: OutboundPolicy,
     /// The configured master key, if any (else the data directory's key file).
     pub secret_key: Option<Secret<String>>,
     pub identity: IdentitySettings,
@@ -306,6 +318,7 @@ impl Config {
                 timeout: Duration::from_millis(args.webhook_timeout_ms),
                 ..DispatcherSettings::default()
             },
+            outbound: OutboundPolicy::allowing(args.allow_outbound),
             graphql: GraphqlLimits {
                 max_depth: args.graphql_max_depth,
                 max_complexity: args.graphql_max_complexity,

@@ -127,6 +127,10 @@ error_codes! {
     InputAudioBufferCommitEmpty = ("INPUT_AUDIO_BUFFER_COMMIT_EMPTY", 400, "a commit with no buffered audio"),
     ConversationAlreadyHasActiveResponse = ("CONVERSATION_ALREADY_HAS_ACTIVE_RESPONSE", 409, "a response was asked for while the agent is answering"),
     ResponseCancelNotActive = ("RESPONSE_CANCEL_NOT_ACTIVE", 409, "a cancel with no response in progress"),
+    InputAudioTooFast = ("INPUT_AUDIO_TOO_FAST", 429, "live-call audio arrives faster than twice real time (after a 20 s burst); the excess is dropped"),
+    InputTextTooLong = ("INPUT_TEXT_TOO_LONG", 413, "a typed message (`conversation.item.create`) over 4,096 characters"),
+    ItemRateExceeded = ("ITEM_RATE_EXCEEDED", 429, "typed messages arrive faster than allowed (10 at once, then one a second)"),
+    TranscriptionBacklog = ("TRANSCRIPTION_BACKLOG", 503, "too many of the call's utterances wait for transcription; this one was dropped"),
     ItemTruncateInvalidItemId = ("ITEM_TRUNCATE_INVALID_ITEM_ID", 400, "a truncate naming an item that is not the latest agent message"),
 
     // Why an LLM provider failed (the call timeline's `llm_provider_failed` events).
@@ -137,6 +141,9 @@ error_codes! {
     ProviderUnreachable = ("PROVIDER_UNREACHABLE", 502, "the provider could not be reached"),
     ProviderError = ("PROVIDER_ERROR", 502, "the provider's stream broke, or did not follow the protocol"),
     Config = ("CONFIG", 400, "the agent's LLM or tool configuration is unusable"),
+    LlmReplyTooLarge = ("LLM_REPLY_TOO_LARGE", 502, "an LLM reply ran past the reply's byte limit and was cut off there"),
+    LlmTooManyToolCalls = ("LLM_TOO_MANY_TOOL_CALLS", 502, "an LLM reply called more tools than one response may; only the first ones ran"),
+    ToolFailed = ("TOOL_FAILED", 502, "a webhook tool answered with an error or could not be reached, or the model's call was refused"),
 
     // Field-level problems (`extensions.fields[].code`).
     Required = ("REQUIRED", 400, "a value is missing or empty"),
@@ -166,6 +173,7 @@ error_codes! {
     InvalidTimezone = ("INVALID_TIMEZONE", 400, "not an IANA time zone such as `America/New_York`"),
     InvalidVariables = ("INVALID_VARIABLES", 400, "variables are not a JSON object of names to short texts"),
     InvalidCsv = ("INVALID_CSV", 400, "a CSV line cannot be read (unbalanced quotes, wrong number of cells, no header)"),
+    UrlNotAllowed = ("URL_NOT_ALLOWED", 400, "a URL that points at an address tenants may not reach (loopback, private, link-local, ...; see `--allow-outbound`)"),
     UnknownDirection = ("UNKNOWN_DIRECTION", 400, "not a call direction"),
     UnknownProvider = ("UNKNOWN_PROVIDER", 400, "not an LLM provider we know"),
     UnknownStatus = ("UNKNOWN_STATUS", 400, "not a call status"),

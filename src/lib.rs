@@ -36,6 +36,7 @@
 //! | | [`clock`] | "now" (movable in tests) and how stored times are shown |
 //! | | [`secrets`] | the server master key, derived subkeys, encryption of tenant secrets at rest |
 //! | | [`redact`] | keeping emails, phone numbers and credentials out of logs |
+//! | | [`outbound`] | requests to tenants' URLs (webhooks, tools, LLMs): public addresses only, no redirects |
 //! | | [`shutdown`] | graceful shutdown: drain, grace period, close live sessions |
 //! | | [`telemetry`] | JSON logs (tracing) and Prometheus metrics |
 //!
@@ -68,6 +69,7 @@ pub mod http;
 pub mod identity;
 pub mod live;
 pub mod model;
+pub mod outbound;
 pub mod ratelimit;
 pub mod redact;
 pub mod repo;

@@ -106,6 +106,7 @@ impl AppState {
             .context("cannot load the server secret key")?;
         let webhooks = Dispatcher::new(
             config.webhooks.clone(),
+            &config.outbound,
             secrets.clone(),
             catalog.clone(),
             tenants.clone(),
@@ -178,7 +179,8 @@ impl AppState {
             secrets,
             limits,
             voice: Arc::new(VoiceModels::none()),
-            brain: Brain::new(config.llm.breaker).context("cannot build the LLM clients")?,
+            brain: Brain::new(config.llm.breaker, &config.outbound)
+                .context("cannot build the LLM clients")?,
             config: Arc::new(config),
         })
     }

@@ -125,6 +125,10 @@ fn describe() {
         "How long the most overdue queued webhook delivery has waited past its due time (0: keeping up)."
     );
     describe_counter!(
+        "voxedge_outbound_refused_total",
+        "Requests to tenant URLs refused by the outbound policy (loopback, private, ...), by purpose: input (a URL being saved), webhook, tool, llm."
+    );
+    describe_counter!(
         "voxedge_sign_in_failures_total",
         "Failed sign-ins (wrong email or password, lock-outs), including unknown emails."
     );

@@ -56,6 +56,7 @@ pub const TENANT: Migrations = Migrations {
         migration!("tenant-template", "0010_billing.sql"),
         migration!("tenant-template", "0011_outbound_calls.sql"),
         migration!("tenant-template", "0012_campaigns.sql"),
+        migration!("tenant-template", "0013_llm_key_base_url.sql"),
     ],
 };
 

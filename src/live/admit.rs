@@ -13,13 +13,13 @@ use std::sync::Arc;
 use axum::extract::ws::{Message, WebSocket, close_code};
 use futures::StreamExt as _;
 
-use super::plan::{CallFacts, CallPlan};
+use super::plan::{CallFacts, CallPlan, CallSecrets};
 use super::protocol::{ClientError, Event, Protocol};
 use super::realtime::Connect;
 use super::session::{self, CallContext, CallStart};
 use super::socket::Outbox;
 use super::twilio::{self, TwilioStream};
-use crate::agents::llm_keys;
+use crate::agents::{ActiveAgent, AgentError, llm_keys, tool_headers};
 use crate::auth::{AuthError, Permission};
 use crate::billing::{Admission, BillingError};
 use crate::calls::{self, CallError, NewCall};
@@ -179,11 +179,11 @@ pub async fn admit(
         variables,
         outbound_phone: arrival.existing.is_some(),
     };
-    let keys = llm_keys::open_keys(&tenant.db, &app.secrets, grant.tenant).await;
+    let secrets = open_secrets(app, &tenant, &agent).await;
     let plan = CallPlan::new(
         &agent,
         grant.tenant,
-        keys.as_ref().unwrap_or(&Default::default()),
+        secrets.as_ref().unwrap_or(&Default::default()),
         &app.config.llm,
         facts,
     );
@@ -205,10 +205,10 @@ pub async fn admit(
             return Err(ClientError::refusal(e));
         }
     };
-    // Keys that cannot be opened leave the agent without its LLM: the call goes on and the caller hears the
+    // Secrets that cannot be opened leave the agent without its LLM: the call goes on and the caller hears the
     // apology; the plan says why.
-    if let Err(e) = keys {
-        tracing::error!(error = %e, "cannot open the tenant's LLM keys");
+    if let Err(e) = secrets {
+        tracing::error!(error = %e, "cannot open the agent's secrets");
         plan.brain = Err(e.to_string());
     }
     Ok(Admitted {
@@ -225,6 +225,19 @@ pub async fn admit(
             shutdown: app.shutdown.clone(),
             live_calls: app.live_calls.clone(),
         },
+    })
+}
+
+/// The tenant's LLM keys and the agent's tool headers, in clear, for this call.
+async fn open_secrets(
+    app: &AppState,
+    tenant: &Tenant,
+    agent: &ActiveAgent,
+) -> Result<CallSecrets, AgentError> {
+    let config = &agent.version.config;
+    Ok(CallSecrets {
+        llm_keys: llm_keys::open_keys(&tenant.db, &app.secrets, tenant.id).await?,
+        tool_headers: tool_headers::open(&app.secrets, tenant.id, &agent.agent.id, config)?,
     })
 }
 

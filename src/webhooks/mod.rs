@@ -9,6 +9,7 @@
 //! Also sent: `X-Voxedge-Event` (event type) and `X-Voxedge-Delivery` (unique delivery id, stable across
 //! retries, for idempotency).
 
+mod deliver;
 mod dispatcher;
 mod endpoints;
 mod error;

@@ -14,6 +14,7 @@ mod answering;
 mod barge_in;
 mod dtmf;
 mod ending;
+mod limits;
 mod realtime;
 mod subscriptions;
 mod twilio;

@@ -13,6 +13,7 @@ use super::screening::Voicemail;
 use super::turn_timer::TurnTimer;
 use super::{Ending, Session, new_item_id};
 use crate::error::{ErrorCode, Reportable as _};
+use crate::live::limits::{self, AudioVerdict};
 use crate::live::listen::{Heard, Listen};
 use crate::live::protocol::{ClientError, Event, Protocol};
 use crate::model::{Metric, NewUsage, Speaker};
@@ -36,6 +37,39 @@ pub(super) struct Transcribed {
 }
 
 impl<P: Protocol> Session<P> {
+    /// Caller audio from the client: handed to the listening stage, unless it comes faster than the call's
+    /// audio pace allows (then it is dropped, and reported every few seconds while that goes on).
+    pub(super) async fn caller_audio(&mut self, bytes: Vec<u8>) -> Result<(), Ending> {
+        match self
+            .limits
+            .audio(self.input_format, bytes.len(), Instant::now())
+        {
+            AudioVerdict::Accepted => {
+                self.listener.send(Listen::Audio(bytes)).await;
+                Ok(())
+            }
+            AudioVerdict::Refused { report: false } => Ok(()),
+            AudioVerdict::Refused { report: true } => {
+                metrics::counter!("voxedge_live_limited_total", "code" => ErrorCode::InputAudioTooFast.wire())
+                    .increment(1);
+                self.timeline(
+                    "input_audio_dropped",
+                    json!({ "code": ErrorCode::InputAudioTooFast.wire(), "positionMs": self.position_ms }),
+                )
+                .await;
+                let error = ClientError::new(
+                    ErrorCode::InputAudioTooFast,
+                    format!(
+                        "audio is accepted at most {}x real time (after a {} s burst); this audio was dropped",
+                        limits::AUDIO_SPEED,
+                        limits::AUDIO_BURST.as_secs()
+                    ),
+                );
+                self.client_error(error).await
+            }
+        }
+    }
+
     /// Acts on what the listening stage reports.
     pub(super) async fn heard(&mut self, heard: Heard) -> Result<(), Ending> {
         match heard {
@@ -136,12 +170,37 @@ impl<P: Protocol> Session<P> {
             text: None,
         })
         .await?;
-        self.transcribe(item_id, utterance);
-        Ok(())
+        self.transcribe(item_id, utterance).await
     }
 
-    /// Queues `utterance` on the STT pool; its caller turn ended now.
-    pub(super) fn transcribe(&mut self, item_id: String, utterance: Utterance) {
+    /// Queues `utterance` on the STT pool (its caller turn ended now) — unless too many of the call's
+    /// utterances wait already: then it is dropped, with a timeline event and a `.failed` transcription.
+    pub(super) async fn transcribe(
+        &mut self,
+        item_id: String,
+        utterance: Utterance,
+    ) -> Result<(), Ending> {
+        if self.pending.len() >= limits::MAX_PENDING_TRANSCRIPTIONS {
+            let audio_ms = utterance.audio_end_ms - utterance.audio_start_ms;
+            let code = ErrorCode::TranscriptionBacklog;
+            metrics::counter!("voxedge_live_limited_total", "code" => code.wire()).increment(1);
+            tracing::warn!(audio_ms, "transcription backlog full; utterance dropped");
+            self.timeline(
+                "transcription_dropped",
+                json!({ "itemId": item_id, "code": code.wire(), "audioMs": audio_ms }),
+            )
+            .await;
+            let error = ClientError::new(
+                code,
+                format!(
+                    "{} utterances of this call wait for transcription already; this one was dropped",
+                    limits::MAX_PENDING_TRANSCRIPTIONS
+                ),
+            );
+            return self
+                .emit(Event::TranscriptionFailed { item_id, error })
+                .await;
+        }
         let turn_ended = Instant::now();
         let stt = Arc::clone(&self.stt);
         let audio_ms = utterance.audio_end_ms - utterance.audio_start_ms;
@@ -157,6 +216,7 @@ impl<P: Protocol> Session<P> {
                 audio_ms,
             }
         }));
+        Ok(())
     }
 
     pub(super) async fn transcribed(
@@ -215,12 +275,37 @@ impl<P: Protocol> Session<P> {
         }
     }
 
-    /// A message the caller typed (`conversation.item.create`): part of the conversation and the transcript.
+    /// A message the caller typed (`conversation.item.create`): part of the conversation and the transcript,
+    /// within the call's limits on typed messages (size and rate).
     pub(super) async fn user_text(
         &mut self,
         item_id: Option<String>,
         text: String,
     ) -> Result<(), Ending> {
+        let refusal = if text.chars().count() > limits::MAX_TEXT_CHARS {
+            Some(ClientError::new(
+                ErrorCode::InputTextTooLong,
+                format!(
+                    "typed messages are limited to {} characters",
+                    limits::MAX_TEXT_CHARS
+                ),
+            ))
+        } else if !self.limits.text_item(Instant::now()) {
+            Some(ClientError::new(
+                ErrorCode::ItemRateExceeded,
+                format!(
+                    "at most {} typed messages at once, then one per second",
+                    limits::TEXT_ITEM_BURST
+                ),
+            ))
+        } else {
+            None
+        };
+        if let Some(error) = refusal {
+            metrics::counter!("voxedge_live_limited_total", "code" => error.code.wire())
+                .increment(1);
+            return self.client_error(error.param("item.content")).await;
+        }
         let item_id = item_id.unwrap_or_else(new_item_id);
         let at = self.position_ms;
         self.store_caller_segment(&text, at, at, None, None).await;
@@ -360,7 +445,8 @@ impl<P: Protocol> Session<P> {
                 Heard::Finished(Ok(last)) => {
                     if let Some(utterance) = last {
                         let item_id = self.speech_item.take().unwrap_or_else(new_item_id);
-                        self.transcribe(item_id, utterance);
+                        // The client may be gone; what matters now is the transcript.
+                        let _ = self.transcribe(item_id, utterance).await;
                     }
                     return;
                 }
@@ -372,7 +458,7 @@ impl<P: Protocol> Session<P> {
             };
             for utterance in utterances {
                 let item_id = self.speech_item.take().unwrap_or_else(new_item_id);
-                self.transcribe(item_id, utterance);
+                let _ = self.transcribe(item_id, utterance).await;
             }
         }
     }

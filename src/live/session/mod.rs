@@ -34,6 +34,7 @@ use futures::stream::{FuturesOrdered, SplitStream};
 use tokio::time::Instant;
 
 use super::LiveSettings;
+use super::limits::CallLimits;
 use super::listen::{Listen, Listener, ListenerStage};
 use super::plan::CallPlan;
 use super::protocol::{ClientError, Command, Event, Protocol};
@@ -133,6 +134,8 @@ pub async fn run<P: Protocol>(
         recorder: Recorder::start(tenant.clone(), call_id.clone()),
         conversation: Conversation::new(plan.system_prompt.clone()),
         ends_at: now + plan.ending.max_duration,
+        limits: CallLimits::new(now),
+        input_format: start.input_format,
         tenant,
         plan,
         stt,
@@ -237,6 +240,10 @@ struct Session<P> {
     signals: mpsc::UnboundedReceiver<Signal>,
     /// Keeps the call in the registry while the session runs.
     _registration: Registration,
+    /// What the caller has used of the call's limits (audio pace, typed messages).
+    limits: CallLimits,
+    /// The caller's audio format, as last configured (to measure audio against the clock).
+    input_format: AudioFormat,
 }
 
 impl<P: Protocol> Session<P> {
@@ -346,7 +353,7 @@ impl<P: Protocol> Session<P> {
 
     async fn command(&mut self, command: Command) -> Result<(), Ending> {
         match command {
-            Command::Audio(bytes) => self.listener.send(Listen::Audio(bytes)).await,
+            Command::Audio(bytes) => self.caller_audio(bytes).await?,
             Command::Commit => self.listener.send(Listen::Commit).await,
             Command::ClearInput => self.listener.send(Listen::Clear).await,
             Command::Configure {
@@ -361,11 +368,13 @@ impl<P: Protocol> Session<P> {
                 if let Some(create) = create_response {
                     self.create_response = create;
                 }
-                if let Some(format) = input_format
-                    && let Err(e) = Listener::check_format(format)
-                {
-                    let error = ClientError::new(ErrorCode::UnsupportedAudioFormat, e.to_string());
-                    return self.client_error(error).await;
+                if let Some(format) = input_format {
+                    if let Err(e) = Listener::check_format(format) {
+                        let error =
+                            ClientError::new(ErrorCode::UnsupportedAudioFormat, e.to_string());
+                        return self.client_error(error).await;
+                    }
+                    self.input_format = format;
                 }
                 // Applied (and confirmed to the client) once the stage has heard the audio sent before it.
                 self.configuring
