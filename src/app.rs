@@ -104,10 +104,11 @@ impl Application {
     }
 }
 
-/// Background work: webhook delivery, and periodic upkeep that applies the tenant cache's pending
+/// Background work: webhook and email delivery, and periodic upkeep that applies the tenant cache's pending
 /// evictions, so idle tenants close even when no request comes to trigger it.
 fn spawn_housekeeping(state: &AppState) {
     tokio::spawn(state.webhooks.clone().run(state.shutdown.draining()));
+    tokio::spawn(state.mailer.clone().run(state.shutdown.draining()));
     let tenants = state.tenants.clone();
     let draining = state.shutdown.draining();
     tokio::spawn(async move {

@@ -23,6 +23,7 @@
 //! | | [`identity`] | users, sign-up/sign-in sessions with rotating refresh tokens, members, invitations |
 //! | | [`auth`] | principals, roles and permissions, API keys, access and session tokens, credential checks |
 //! | | [`webhooks`] | signed outgoing webhooks: outbox, dispatcher, retries |
+//! | | [`email`] | email templates, the outbox in the catalog and its SMTP sender |
 //! | | [`telephony`] | the tenant's Twilio account, phone numbers → agents, TwiML, outbound calls |
 //! | | [`audit`] | the tenant audit log |
 //! | | [`events`] | the per-tenant live event bus behind subscriptions |
@@ -35,7 +36,7 @@
 //! | | [`secrets`] | the server master key, derived subkeys, encryption of tenant secrets at rest |
 //! | | [`redact`] | keeping emails, phone numbers and credentials out of logs |
 //! | | [`shutdown`] | graceful shutdown: drain, grace period, close live sessions |
-//! | | [`telemetry`] | JSON logs (tracing) and Prometheus metrics |
+//! | | [`telemetry`] | JSON logs (tracing), Prometheus metrics, OpenTelemetry traces over OTLP |
 //!
 //! Requests flow `http` → `auth` (principal) → `graphql` resolvers → domain functions (given a
 //! [`tenants::Tenant`] or the service they need) → `repo` SQL on a [`db::Database`], whose SQLite work runs on
@@ -57,6 +58,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod email;
 pub mod error;
 pub mod events;
 pub mod graphql;

@@ -49,6 +49,7 @@ pub const TENANT: Migrations = Migrations {
         migration!("tenant-template", "0007_usage.sql"),
         migration!("tenant-template", "0008_telephony.sql"),
         migration!("tenant-template", "0009_llm_keys.sql"),
+        migration!("tenant-template", "0010_milestones.sql"),
     ],
 };
 
@@ -59,6 +60,7 @@ pub const CATALOG: Migrations = Migrations {
         migration!("src/db/catalog_migrations", "0001_tenants.sql"),
         migration!("src/db/catalog_migrations", "0002_identity.sql"),
         migration!("src/db/catalog_migrations", "0003_webhook_queue.sql"),
+        migration!("src/db/catalog_migrations", "0004_email.sql"),
     ],
 };
 

@@ -1,18 +1,21 @@
 //! SQL, as plain functions over `&Connection` / `&Transaction` with named parameters.
 //!
 //! Resolvers and handlers never build SQL; they call these functions through `Database::read` / `write`.
-//! `catalog.db` tables: [`tenants`], [`users`], [`memberships`], [`sessions`], [`invites`], and the
-//! webhook queue in [`webhooks`]. Tenant database tables: [`meta`], [`api_keys`], [`agents`], [`calls`],
-//! [`webhooks`], [`audit`], [`usage`], [`telephony`], [`llm_keys`].
+//! `catalog.db` tables: [`tenants`], [`users`], [`memberships`], [`sessions`], [`invites`], email links and
+//! the outbox in [`email`], and the webhook queue in [`webhooks`]. Tenant database tables: [`meta`],
+//! [`api_keys`], [`agents`], [`calls`], [`webhooks`], [`audit`], [`usage`], [`telephony`], [`llm_keys`],
+//! [`milestones`].
 
 pub mod agents;
 pub mod api_keys;
 pub mod audit;
 pub mod calls;
+pub mod email;
 pub mod invites;
 pub mod llm_keys;
 pub mod memberships;
 pub mod meta;
+pub mod milestones;
 pub mod sessions;
 pub mod telephony;
 pub mod tenants;
