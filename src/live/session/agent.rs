@@ -271,6 +271,9 @@ impl<P: Protocol> Session<P> {
             }
             Output::ToolResult { name, ok, elapsed } => {
                 metrics::counter!("voxedge_tool_calls_total", "ok" => ok.to_string()).increment(1);
+                if let Some(timer) = &mut s.timer {
+                    timer.tool(&name, ok, Instant::now(), elapsed);
+                }
                 self.timeline(
                     "tool_result",
                     json!({ "name": name, "ok": ok, "elapsedMs": elapsed.as_millis() as u64 }),
