@@ -141,13 +141,10 @@ impl Mailer {
     }
 
     /// Queues `email` in the caller's catalog transaction (so it is sent if and only if the change that
-    /// asked for it commits); call [`Mailer::wake`] once committed. Returns the email's id.
-    pub fn queue_in(
-        &self,
-        conn: &Connection,
-        email: &Email,
-        now: i64,
-    ) -> Result<String, StorageError> {
+    /// asked for it commits); call [`Mailer::wake`] once committed. Returns the email's id. The outbox keeps
+    /// the system's time (when to send is about the real world, not the identity clock tests move).
+    pub fn queue_in(&self, conn: &Connection, email: &Email) -> Result<String, StorageError> {
+        let now = crate::clock::now_ms();
         let id = crate::db::new_id();
         let plain = serde_json::to_vec(email).map_err(|e| StorageError::Corrupt(e.to_string()))?;
         let sealed = self.inner.secrets.encrypt(&plain, &seal_context(&id));
@@ -158,11 +155,10 @@ impl Mailer {
     /// Queues `email` on its own and wakes the sender.
     pub async fn queue(&self, email: Email) -> Result<String, StorageError> {
         let this = self.clone();
-        let now = crate::clock::now_ms();
         let id = self
             .inner
             .catalog
-            .write(move |tx| this.queue_in(tx, &email, now))
+            .write(move |tx| this.queue_in(tx, &email))
             .await?;
         self.wake();
         Ok(id)

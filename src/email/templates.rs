@@ -130,9 +130,9 @@ fn greeting(name: Option<&str>) -> String {
 /// "1 hour", "3 days", "15 minutes".
 fn human(duration: Duration) -> String {
     let secs = duration.as_secs();
-    let (n, unit) = if secs >= 86_400 && secs % 86_400 == 0 {
+    let (n, unit) = if secs >= 86_400 && secs.is_multiple_of(86_400) {
         (secs / 86_400, "day")
-    } else if secs >= 3600 && secs % 3600 == 0 {
+    } else if secs >= 3600 && secs.is_multiple_of(3600) {
         (secs / 3600, "hour")
     } else {
         ((secs / 60).max(1), "minute")

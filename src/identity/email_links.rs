@@ -116,7 +116,7 @@ impl Identity {
             .write(move |tx| {
                 repo::email::spend_unused(tx, &row.user_id, VERIFY, now)?;
                 repo::email::insert_token(tx, &row)?;
-                mailer.queue_in(tx, &email, now)
+                mailer.queue_in(tx, &email)
             })
             .await?;
         self.mailer.wake();
@@ -181,7 +181,7 @@ impl Identity {
                 }
                 repo::email::spend_unused(tx, &row.user_id, RESET, now)?;
                 repo::email::insert_token(tx, &row)?;
-                mailer.queue_in(tx, &message, now)?;
+                mailer.queue_in(tx, &message)?;
                 Ok(true)
             })
             .await?;
@@ -244,7 +244,7 @@ impl Identity {
         notice: BillingNotice,
         origin: &str,
     ) -> Result<usize, IdentityError> {
-        let (mailer, now) = (self.mailer.clone(), self.clock.now_ms());
+        let mailer = self.mailer.clone();
         let link = format!("{}/settings/billing", origin.trim_end_matches('/'));
         let sent = self
             .catalog
@@ -257,7 +257,7 @@ impl Identity {
                 for member in repo::memberships::list_for_tenant(tx, tenant_id, None, 1000)? {
                     if matches!(member.role, Role::Owner | Role::Billing) {
                         let email = templates::billing(&member.email, &tenant.name, &notice, &link);
-                        mailer.queue_in(tx, &email, now)?;
+                        mailer.queue_in(tx, &email)?;
                         sent += 1;
                     }
                 }

@@ -112,7 +112,7 @@ impl Identity {
                     mailed_link.expose(),
                     ttl,
                 );
-                mailer.queue_in(tx, &email, now)?;
+                mailer.queue_in(tx, &email)?;
                 Ok(false)
             })
             .await?;

@@ -117,7 +117,7 @@ impl Identity {
                 repo::users::insert(tx, &row)?;
                 repo::memberships::insert(tx, tenant_id, &row.id, Role::Owner, row.created_at)?;
                 repo::email::insert_token(tx, &token)?;
-                mailer.queue_in(tx, &email, row.created_at).map(drop)
+                mailer.queue_in(tx, &email).map(drop)
             })
             .await
             .map_err(|err| match err {

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod process;
+pub mod smtp;
 pub mod voice;
 pub mod ws;
 
