@@ -108,13 +108,28 @@ fn start_past(tracer: &opentelemetry::global::BoxedTracer, parent: &Context, spa
     cx.span().end_with_timestamp(end);
 }
 
-/// The wall-clock time of a monotonic instant (spans are exported in wall-clock time).
-pub fn wall(at: tokio::time::Instant) -> SystemTime {
-    let (now, wall_now) = (tokio::time::Instant::now(), SystemTime::now());
-    if at <= now {
-        wall_now - (now - at)
-    } else {
-        wall_now + (at - now)
+/// Monotonic instants as wall-clock times (spans are exported in wall-clock time), all from one reading of both
+/// clocks, so instants keep their order and exact distances.
+#[derive(Debug, Clone, Copy)]
+pub struct Wall {
+    instant: tokio::time::Instant,
+    system: SystemTime,
+}
+
+impl Wall {
+    pub fn now() -> Self {
+        Self {
+            instant: tokio::time::Instant::now(),
+            system: SystemTime::now(),
+        }
+    }
+
+    pub fn at(&self, at: tokio::time::Instant) -> SystemTime {
+        if at <= self.instant {
+            self.system - (self.instant - at)
+        } else {
+            self.system + (at - self.instant)
+        }
     }
 }
 
@@ -126,8 +141,8 @@ mod tests {
     fn instants_map_to_wall_clock_times_in_order() {
         let now = tokio::time::Instant::now();
         let earlier = now - std::time::Duration::from_millis(250);
-        let (a, b) = (wall(earlier), wall(now));
-        let gap = b.duration_since(a).unwrap().as_millis();
-        assert!((245..=255).contains(&gap), "{gap}");
+        let wall = Wall::now();
+        let (a, b) = (wall.at(earlier), wall.at(now));
+        assert_eq!(b.duration_since(a).unwrap().as_millis(), 250);
     }
 }

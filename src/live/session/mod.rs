@@ -156,6 +156,7 @@ pub async fn run<P: Protocol>(
         unanswered: None,
         speech_started_ms: None,
         last_activity: now,
+        started: now,
         reprompted: false,
         call_sid: start.call_sid,
         closing: false,
@@ -213,6 +214,8 @@ struct Session<P> {
     speech_started_ms: Option<u64>,
     /// Last time the caller or the agent spoke: silence is measured from here.
     last_activity: Instant,
+    /// When the call started.
+    started: Instant,
     /// The silence reprompt was said and the caller has not spoken since.
     reprompted: bool,
     /// The agent's maximum call duration ends the call here.

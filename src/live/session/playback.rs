@@ -226,7 +226,7 @@ impl<P: Protocol> Session<P> {
             let mut timings = timer.to_json();
             timings["responseId"] = json!(s.id);
             self.timeline("turn", timings).await;
-            timer.export(&tracing::Span::current(), &s.id);
+            timer.export(&tracing::Span::current(), &s.id, self.started);
         }
         match s.after {
             Some(After::HangUp) => return Err(Ending::rule("agent_hangup")),

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::time::Instant;
 
-use crate::telemetry::trace::{PastSpan, export_past, wall};
+use crate::telemetry::trace::{PastSpan, Wall, export_past};
 
 /// Latency of one turn, from the end of the caller's speech.
 #[derive(Debug, Clone)]
@@ -82,9 +82,17 @@ impl TurnTimer {
     /// included) to its last stage, with children `vad.end_of_turn`, `stt`, `llm.first_token`, `tts.first_audio`
     /// and one `tool` per tool. Each carries its figure from the timeline event in `voxedge.ms` (milliseconds
     /// from the end of the caller's turn); the turn carries them all. No words, no phone numbers.
-    pub(super) fn export(&self, call: &tracing::Span, response_id: &str) {
+    pub(super) fn export(&self, call: &tracing::Span, response_id: &str, call_started: Instant) {
+        let clock = Wall::now();
+        let wall = |at| clock.at(at);
         let zero = self.caller_done;
-        let start = zero - self.end_of_turn.unwrap_or_default();
+        // The silence is measured in audio: a client streaming faster than real time makes it longer than the
+        // wall time it took, so it never reaches back before the call.
+        let start = zero
+            .checked_sub(self.end_of_turn.unwrap_or_default())
+            .unwrap_or(zero)
+            .max(call_started)
+            .min(zero);
         let mut end = [
             self.transcribed,
             self.first_token,
