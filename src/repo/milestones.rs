@@ -73,3 +73,43 @@ pub fn reach(conn: &Connection, milestone: Milestone, at: i64) -> Result<bool> {
     )?;
     Ok(changed == 1)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::migrations::TENANT;
+
+    #[test]
+    fn upgrading_backfills_what_a_tenant_had_already_done() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        TENANT.upgrade_to(&mut conn, 9).unwrap();
+        conn.execute_batch(
+            "insert into agents (id, name, active_version, created_at, updated_at) values ('a1', 'A', 1, 500, 500);
+             insert into agents (id, name, active_version, created_at, updated_at) values ('a2', 'B', 1, 300, 300);
+             insert into agent_versions (agent_id, version, name, config, created_by, created_at)
+                 values ('a1', 1, 'A', '{}', 'cli', 500);
+             insert into calls (id, agent_id, agent_version, direction, transport, status, created_at, updated_at)
+                 values ('c1', 'a1', 1, 'inbound', 'web', 'queued', 600, 600);",
+        )
+        .unwrap();
+        TENANT.upgrade(&mut conn).unwrap();
+        let found = get(&conn).unwrap();
+        assert_eq!(found.at(Milestone::FirstAgent), Some(300));
+        assert_eq!(found.at(Milestone::FirstCall), None, "never connected");
+        // From now on the triggers record them.
+        conn.execute(
+            "update calls set status = 'in_progress', answered_at = 700 where id = 'c1'",
+            [],
+        )
+        .unwrap();
+        conn.execute("update calls set answered_at = 800 where id = 'c1'", [])
+            .unwrap();
+        assert_eq!(get(&conn).unwrap().at(Milestone::FirstCall), Some(700));
+        assert!(reach(&conn, Milestone::FirstPaidInvoice, 900).unwrap());
+        assert!(!reach(&conn, Milestone::FirstPaidInvoice, 950).unwrap());
+        assert_eq!(
+            get(&conn).unwrap().at(Milestone::FirstPaidInvoice),
+            Some(900)
+        );
+    }
+}
