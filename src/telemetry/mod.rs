@@ -193,6 +193,10 @@ fn describe() {
         "How long the most overdue queued webhook delivery has waited past its due time (0: keeping up)."
     );
     describe_counter!(
+        "voxedge_emails_total",
+        "Email send attempts by kind and outcome (sent, logged without SMTP, retry, gave_up)."
+    );
+    describe_counter!(
         "voxedge_sign_in_failures_total",
         "Failed sign-ins (wrong email or password, lock-outs), including unknown emails."
     );
