@@ -11,8 +11,11 @@ import { AgentsPage } from "./pages/agents/AgentsPage";
 import { NewAgentPage } from "./pages/agents/NewAgentPage";
 import { AuditPage } from "./pages/audit/AuditPage";
 import { AcceptInvitePage } from "./pages/auth/AcceptInvitePage";
+import { ForgotPasswordPage } from "./pages/auth/ForgotPasswordPage";
+import { ResetPasswordPage } from "./pages/auth/ResetPasswordPage";
 import { SignInPage } from "./pages/auth/SignInPage";
 import { SignUpPage } from "./pages/auth/SignUpPage";
+import { VerifyEmailPage } from "./pages/auth/VerifyEmailPage";
 import { CallPage } from "./pages/calls/CallPage";
 import { CallsPage } from "./pages/calls/CallsPage";
 import { ApiKeysPage } from "./pages/keys/ApiKeysPage";
@@ -32,6 +35,10 @@ export function App() {
         <Route path="/signin" element={<SignedOut><SignInPage /></SignedOut>} />
         <Route path="/signup" element={<SignedOut><SignUpPage /></SignedOut>} />
         <Route path="/accept-invite" element={<AcceptInvitePage />} />
+        {/* The emailed links; they work signed in or not. */}
+        <Route path="/verify-email" element={<VerifyEmailPage />} />
+        <Route path="/forgot-password" element={<ForgotPasswordPage />} />
+        <Route path="/reset-password" element={<ResetPasswordPage />} />
         <Route element={<SignedIn />}>
           <Route index element={<Home />} />
           <Route path="agents" element={<Allowed to="ReadAgents"><AgentsPage /></Allowed>} />

@@ -82,6 +82,8 @@ export async function startServer(extraArgs = []) {
   return {
     url,
     logs,
+    /** Runs a `voxedge` subcommand on this server's data directory; resolves with its stdout. */
+    cli: (args) => runCli(dataDir, args),
     gql: (query, variables = {}, token) => gql(url, query, variables, token),
     async stop() {
       child.kill("SIGTERM");
@@ -89,6 +91,17 @@ export async function startServer(extraArgs = []) {
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+async function runCli(dataDir, args) {
+  const child = spawn(binary, ["--data-dir", dataDir, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk) => (stdout += chunk));
+  child.stderr.on("data", (chunk) => (stderr += chunk));
+  const [code] = await once(child, "exit");
+  if (code !== 0) throw new Error(`voxedge ${args.join(" ")} exited with ${code}:\n${stderr}`);
+  return stdout;
 }
 
 /** POSTs one GraphQL operation; returns `data`, throws with the error code otherwise. */
