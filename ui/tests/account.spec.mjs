@@ -6,11 +6,14 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import {
+  createAgentByApi,
   horizontalOverflow,
   launchBrowser,
   PASSWORD,
   screenshot,
   seriousViolations,
+  signInThroughPortal,
+  signUpByApi,
   startServer,
   uniqueEmail,
 } from "./support.mjs";
@@ -96,5 +99,25 @@ test("verification and reset links work once, and forgot-password explains itsel
   await page.getByLabel("Password").fill(newPassword);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByTestId("signed-in-as").waitFor({ state: "attached" });
+  await page.close();
+});
+
+test("the getting-started checklist follows the tenant's onboarding milestones", async () => {
+  const owner = await signUpByApi(server, "checklist-owner", "Checklist Co");
+  const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+  page.setDefaultTimeout(10_000);
+  await signInThroughPortal(page, server, owner.email);
+  await page.goto(`${server.url}/agents`);
+  const checklist = page.getByRole("region", { name: "Getting started" });
+  await checklist.getByRole("link", { name: "Create an agent" }).waitFor();
+  assert.equal(await checklist.getByText("Done").count(), 0);
+  await check(page, "getting-started");
+
+  await createAgentByApi(server, owner.accessToken, "Reception");
+  await page.reload();
+  await checklist.getByText("Done").waitFor();
+  assert.equal(await checklist.getByRole("link", { name: "Create an agent" }).count(), 0, "the step is done");
+  await checklist.getByRole("link", { name: "Talk to it: a first call" }).waitFor();
+  await check(page, "getting-started-agent-done");
   await page.close();
 });
