@@ -104,10 +104,12 @@ impl Application {
     }
 }
 
-/// Background work: webhook delivery, the outbound scheduler (campaigns, placed calls), and periodic upkeep that applies the tenant cache's pending
-/// evictions, so idle tenants close even when no request comes to trigger it.
+/// Background work: webhook and email delivery, the billing job, the outbound scheduler (campaigns, placed
+/// calls), and periodic upkeep that applies the tenant cache's pending evictions, so idle tenants close even when
+/// no request comes to trigger it.
 fn spawn_housekeeping(state: &AppState) {
     tokio::spawn(state.webhooks.clone().run(state.shutdown.draining()));
+    tokio::spawn(state.mailer.clone().run(state.shutdown.draining()));
     tokio::spawn(crate::billing::job::run(
         state.billing.clone(),
         state.tenant_opener(),

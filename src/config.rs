@@ -9,6 +9,7 @@ use crate::billing::{BillingArgs, BillingSettings};
 use crate::brain::BreakerConfig;
 use crate::db::SqliteSettings;
 use crate::db::TenantCacheSettings;
+use crate::email::EmailSettings;
 use crate::identity::IdentitySettings;
 use crate::identity::lockout::LockoutPolicy;
 use crate::live::{LiveSettings, LlmSettings};
@@ -140,6 +141,47 @@ pub struct ServeArgs {
     /// Seconds an invitation can be accepted.
     #[arg(long, env = "VOXEDGE_INVITE_TTL_SECS", default_value_t = 7 * 24 * 3600)]
     pub invite_ttl_secs: u64,
+    /// SMTP server for email: `smtp://user:pass@host:587?tls=required` (STARTTLS), `smtps://...:465`
+    /// (TLS), `smtp://host:25` (plain). Unset: emails are written to the log (redacted), not sent.
+    #[arg(long, env = "VOXEDGE_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The `From:` of every email.
+    #[arg(
+        long,
+        env = "VOXEDGE_EMAIL_FROM",
+        default_value = "voxedge <no-reply@localhost>"
+    )]
+    pub email_from: String,
+    /// Attempts per email before it is given up.
+    #[arg(long, env = "VOXEDGE_EMAIL_MAX_ATTEMPTS", default_value_t = 8)]
+    pub email_max_attempts: u32,
+    /// Milliseconds before the first retry of an email; each later one waits 3× longer (at most 1 h).
+    #[arg(long, env = "VOXEDGE_EMAIL_RETRY_BASE_MS", default_value_t = 30_000)]
+    pub email_retry_base_ms: u64,
+    /// Seconds an email verification link works.
+    #[arg(
+        long,
+        env = "VOXEDGE_EMAIL_VERIFICATION_TTL_SECS",
+        default_value_t = 3 * 24 * 3600
+    )]
+    pub email_verification_ttl_secs: u64,
+    /// Seconds a new account may be used before its email address must be verified.
+    #[arg(
+        long,
+        env = "VOXEDGE_EMAIL_VERIFICATION_GRACE_SECS",
+        default_value_t = 7 * 24 * 3600
+    )]
+    pub email_verification_grace_secs: u64,
+    /// Seconds a password reset link works.
+    #[arg(long, env = "VOXEDGE_PASSWORD_RESET_TTL_SECS", default_value_t = 3600)]
+    pub password_reset_ttl_secs: u64,
+    /// OpenTelemetry collector to export traces to over OTLP/HTTP, e.g. `http://127.0.0.1:4318` (spans are
+    /// posted to `/v1/traces` under it). Unset: no traces are exported.
+    #[arg(long, env = "VOXEDGE_OTLP_ENDPOINT", value_parser = parse_origin)]
+    pub otlp_endpoint: Option<String>,
+    /// OTLP/HTTP encoding: `protobuf` or `json`.
+    #[arg(long, env = "VOXEDGE_OTLP_PROTOCOL", value_enum, default_value_t = crate::telemetry::OtlpProtocol::Protobuf)]
+    pub otlp_protocol: crate::telemetry::OtlpProtocol,
     /// GraphQL requests per minute per tenant on the free plan (0: unlimited).
     #[arg(long, env = "VOXEDGE_RATE_LIMIT_FREE", default_value_t = 600)]
     pub rate_limit_free: u32,
@@ -258,6 +300,10 @@ pub struct Config {
     pub billing: BillingSettings,
     /// How often the outbound scheduler looks at running campaigns and unsettled calls.
     pub outbound_tick: Duration,
+    /// SMTP and the email outbox.
+    pub email: EmailSettings,
+    /// Where traces are exported (`None`: nowhere).
+    pub otlp: Option<crate::telemetry::OtlpSettings>,
 }
 
 /// Limits applied to every GraphQL operation.
@@ -330,7 +376,22 @@ impl Config {
                 access_ttl: Duration::from_secs(args.access_token_ttl_secs),
                 refresh_ttl: Duration::from_secs(args.refresh_token_ttl_secs),
                 invite_ttl: Duration::from_secs(args.invite_ttl_secs),
+                verify_ttl: Duration::from_secs(args.email_verification_ttl_secs),
+                reset_ttl: Duration::from_secs(args.password_reset_ttl_secs),
+                verification_grace: Duration::from_secs(args.email_verification_grace_secs),
             },
+            email: EmailSettings {
+                smtp_url: args.smtp_url.filter(|u| !u.is_empty()).map(Secret::new),
+                from: args.email_from,
+                max_attempts: args.email_max_attempts.max(1),
+                retry_base: Duration::from_millis(args.email_retry_base_ms),
+            },
+            otlp: args
+                .otlp_endpoint
+                .map(|endpoint| crate::telemetry::OtlpSettings {
+                    endpoint,
+                    protocol: args.otlp_protocol,
+                }),
             rate_limits: RateLimitSettings {
                 graphql: PlanLimits {
                     free: args.rate_limit_free,

@@ -25,6 +25,7 @@
 //! | | [`auth`] | principals, roles and permissions, API keys, access and session tokens, credential checks |
 //! | | [`webhooks`] | signed outgoing webhooks: outbox, dispatcher, retries |
 //! | | [`billing`] | price book and plans, cost of usage, admission limits, invoices, dunning, Stripe |
+//! | | [`email`] | email templates, the outbox in the catalog and its SMTP sender |
 //! | | [`telephony`] | the tenant's Twilio account, phone numbers → agents, TwiML, outbound calls, status callbacks, reconciling |
 //! | | [`audit`] | the tenant audit log |
 //! | | [`events`] | the per-tenant live event bus behind subscriptions |
@@ -38,7 +39,7 @@
 //! | | [`redact`] | keeping emails, phone numbers and credentials out of logs |
 //! | | [`outbound`] | requests to tenants' URLs (webhooks, tools, LLMs): public addresses only, no redirects |
 //! | | [`shutdown`] | graceful shutdown: drain, grace period, close live sessions |
-//! | | [`telemetry`] | JSON logs (tracing) and Prometheus metrics |
+//! | | [`telemetry`] | JSON logs (tracing), Prometheus metrics, OpenTelemetry traces over OTLP |
 //!
 //! Requests flow `http` → `auth` (principal) → `graphql` resolvers → domain functions (given a
 //! [`tenants::Tenant`] or the service they need) → `repo` SQL on a [`db::Database`], whose SQLite work runs on
@@ -62,6 +63,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod email;
 pub mod error;
 pub mod events;
 pub mod graphql;

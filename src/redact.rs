@@ -42,7 +42,7 @@ pub fn phone(value: &str) -> String {
 
 /// A credential (API key, JWT, refresh or invite token) reduced to its kind: `vxk_…`, `jwt…`.
 pub fn token(value: &str) -> String {
-    let kind = ["vxk_", "vxs_", "vxr_", "vxi_"]
+    let kind = ["vxk_", "vxs_", "vxr_", "vxi_", "vxv_", "vxp_"]
         .into_iter()
         .find(|p| value.starts_with(p))
         .unwrap_or(if value.starts_with("eyJ") { "jwt" } else { "" });

@@ -18,6 +18,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::migrations::CATALOG;
 use crate::db::{Database, OpenMode, StorageError, TenantId, TenantStore};
+use crate::email::Mailer;
 use crate::events::EventBus;
 use crate::identity::Identity;
 use crate::live::registry::LiveCalls;
@@ -54,8 +55,10 @@ pub struct AppState {
     pub limits: Arc<RateLimits>,
     /// Voice engines (VAD, STT, TTS). Loaded by the server at start; CLI commands run without them.
     pub voice: Arc<VoiceModels>,
-    /// Portal identity: sign-up, sessions, members.
+    /// Portal identity: sign-up, sessions, members, the links it mails.
     pub identity: Identity,
+    /// The email outbox and its sender.
+    pub mailer: Mailer,
     /// Calls through tenants' Twilio accounts.
     pub telephony: Telephony,
     /// LLM clients and circuit breakers shared by every call.
@@ -126,6 +129,7 @@ impl AppState {
             clock.clone(),
             catalog.clone(),
         ));
+        let mailer = Mailer::new(config.email.clone(), catalog.clone(), secrets.clone())?;
         let identity = Identity::new(
             catalog.clone(),
             tenants.clone(),
@@ -134,6 +138,7 @@ impl AppState {
             limits.clone(),
             config.identity,
             config.region.clone(),
+            mailer.clone(),
         );
         let telephony = Telephony::new(
             TwilioApi::new(config.twilio_api_url.clone(), Duration::from_secs(10)),
@@ -168,6 +173,7 @@ impl AppState {
             tenants,
             auth,
             identity,
+            mailer,
             telephony,
             agents: AgentCache::new(),
             events,

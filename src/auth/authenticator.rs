@@ -170,6 +170,7 @@ impl Authenticator {
                 tenant_id: token.tenant_id,
                 role: row.role,
                 actor: Actor::ApiKey { key_id: row.id },
+                unverified_since: None,
             },
             expires_at: row.expires_at,
         })
@@ -205,6 +206,10 @@ impl Authenticator {
             actor: Actor::User {
                 user_id: member.user_id,
             },
+            unverified_since: member
+                .email_verified_at
+                .is_none()
+                .then_some(member.user_created_at),
         };
         self.sessions
             .insert(grant.family_id, principal.clone())

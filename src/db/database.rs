@@ -213,7 +213,9 @@ impl Database {
             .reads
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let readers = self.inner.readers.clone();
+        let span = self.span("read");
         let outcome = tokio::task::spawn_blocking(move || {
+            let _in = span.enter();
             let conn = readers.get()?;
             Ok(f(&conn))
         })
@@ -241,8 +243,12 @@ impl Database {
         T: Send + 'static,
         E: From<StorageError> + Send + 'static,
     {
-        let mut writer = self.inner.writer.clone().lock_owned().await;
+        let span = self.span("write");
+        let mut writer =
+            tracing::Instrument::instrument(self.inner.writer.clone().lock_owned(), span.clone())
+                .await;
         let outcome = tokio::task::spawn_blocking(move || {
+            let _in = span.enter();
             let tx = writer.transaction_with_behavior(TransactionBehavior::Immediate)?;
             // An error of `f` rolls the transaction back (dropping it does).
             let out = match f(&tx) {
@@ -255,6 +261,31 @@ impl Database {
         })
         .await;
         flatten(outcome)
+    }
+}
+
+impl Database {
+    /// A span for SQLite work (`read`: a read connection; `write`: waiting for the writer, then one
+    /// transaction) under the current span — none outside any (background tasks start no traces of their own).
+    /// The database is named by its file: `catalog`, or the tenant id.
+    fn span(&self, operation: &'static str) -> tracing::Span {
+        if tracing::Span::current().is_none() {
+            return tracing::Span::none();
+        }
+        let name = self
+            .inner
+            .path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("sqlite");
+        tracing::info_span!(
+            "sqlite",
+            otel.name = %format!("sqlite {operation}"),
+            otel.kind = "client",
+            db.system.name = "sqlite",
+            db.namespace = %name,
+            db.operation.name = operation,
+        )
     }
 }
 

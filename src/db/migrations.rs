@@ -57,6 +57,7 @@ pub const TENANT: Migrations = Migrations {
         migration!("tenant-template", "0011_outbound_calls.sql"),
         migration!("tenant-template", "0012_campaigns.sql"),
         migration!("tenant-template", "0013_llm_key_base_url.sql"),
+        migration!("tenant-template", "0014_milestones.sql"),
     ],
 };
 
@@ -69,6 +70,7 @@ pub const CATALOG: Migrations = Migrations {
         migration!("src/db/catalog_migrations", "0003_webhook_queue.sql"),
         migration!("src/db/catalog_migrations", "0004_billing.sql"),
         migration!("src/db/catalog_migrations", "0005_outbound_queue.sql"),
+        migration!("src/db/catalog_migrations", "0006_email.sql"),
     ],
 };
 

@@ -36,6 +36,27 @@ impl User {
     async fn created_at(&self) -> DateTime<Utc> {
         datetime(self.0.created_at)
     }
+
+    /// Whether the email address is verified (a verification link followed, or a mailed invitation or
+    /// password reset used).
+    async fn email_verified(&self) -> bool {
+        self.0.email_verified_at.is_some()
+    }
+
+    async fn email_verified_at(&self) -> Option<DateTime<Utc>> {
+        self.0.email_verified_at.map(datetime)
+    }
+
+    /// Until when the account works without a verified email address (null once verified). After it, tenant
+    /// operations fail with `EMAIL_NOT_VERIFIED` until the address is verified.
+    async fn verify_email_by(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
+        let grace = ctx.app().identity.settings().verification_grace;
+        let grace = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
+        self.0
+            .email_verified_at
+            .is_none()
+            .then(|| datetime(self.0.created_at.saturating_add(grace)))
+    }
 }
 
 /// A started session. Keep the refresh token secret: it is shown once and works once.
@@ -75,6 +96,15 @@ impl AuthPayload {
     async fn role(&self) -> Role {
         self.0.role
     }
+
+    /// Only from `signUp` on a server that sends no email (no SMTP configured): the link that verifies the
+    /// address, which would otherwise have been emailed. Null everywhere else.
+    async fn verification_link(&self) -> Option<&str> {
+        self.0
+            .verification_link
+            .as_ref()
+            .map(|l| l.expose().as_str())
+    }
 }
 
 #[derive(InputObject)]
@@ -108,7 +138,8 @@ pub struct AuthMutation;
 
 #[Object]
 impl AuthMutation {
-    /// Creates an account and a tenant owned by it, and signs in to that tenant.
+    /// Creates an account and a tenant owned by it, and signs in to that tenant. A link to verify the email
+    /// address is mailed (or, without SMTP, returned as `verificationLink`).
     async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> ApiResult<AuthPayload> {
         let signed_in = ctx
             .app()
@@ -118,6 +149,7 @@ impl AuthMutation {
                 password: Secret::new(input.password),
                 name: input.name,
                 tenant_name: input.tenant_name,
+                origin: ctx.public_origin(),
             })
             .await?;
         note_session(ctx, &signed_in, None);

@@ -27,12 +27,23 @@ pub trait ContextExt {
     fn principal(&self) -> ApiResult<&Principal>;
     /// The request's batching loader for the principal's tenant.
     fn loader(&self) -> ApiResult<&DataLoader<TenantLoader>>;
-    /// The principal, after checking it holds `permission`.
+    /// The principal, after checking it holds `permission` and, for a user, that their email address is
+    /// verified or still within its grace period.
     fn authorize(&self, permission: Permission) -> ApiResult<&Principal> {
         let principal = self.principal()?;
         principal.require(permission)?;
+        if let Some(since) = principal.unverified_since {
+            let grace = self.app().config.identity.verification_grace;
+            let due = since.saturating_add(i64::try_from(grace.as_millis()).unwrap_or(i64::MAX));
+            if self.app().clock.now_ms() >= due {
+                return Err(AuthError::EmailNotVerified.into());
+            }
+        }
         Ok(principal)
     }
+    /// Where links the server hands out point: `--public-url`, else the origin the request came in on, else
+    /// the listen address.
+    fn public_origin(&self) -> String;
 }
 
 /// The principal's tenant.
@@ -53,6 +64,18 @@ impl ContextExt for Context<'_> {
             .data_opt::<Principal>()
             .filter(|p| !matches!(p.actor, Actor::Session { .. }))
             .ok_or(AuthError::Unauthenticated)?)
+    }
+
+    fn public_origin(&self) -> String {
+        let app = self.app();
+        app.config
+            .public_url
+            .clone()
+            .or_else(|| {
+                self.data_opt::<RequestMeta>()
+                    .and_then(|m| m.public_origin.clone())
+            })
+            .unwrap_or_else(|| format!("http://{}", app.config.listen))
     }
 
     fn loader(&self) -> ApiResult<&DataLoader<TenantLoader>> {

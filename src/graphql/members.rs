@@ -140,11 +140,17 @@ pub struct InviteMemberInput {
     pub role: Role,
 }
 
-/// A new invitation. `token` is shown once: deliver it to the invitee, who passes it to `acceptInvite`.
+/// A new invitation, emailed to the invitee when the server sends email. `token` and `link` are shown once:
+/// when `emailed` is false, hand the link to the invitee (it opens the portal's accept page, which passes the
+/// token to `acceptInvite`).
 #[derive(SimpleObject)]
 pub struct InviteMemberPayload {
     pub invite: Invite,
     pub token: String,
+    /// The portal page that accepts the invitation.
+    pub link: String,
+    /// Whether the invitation was emailed (false: this server sends no email).
+    pub emailed: bool,
 }
 
 #[derive(InputObject)]
@@ -169,7 +175,7 @@ pub struct MemberMutation;
 
 #[Object]
 impl MemberMutation {
-    /// Invites someone by email. Owners and admins.
+    /// Invites someone by email (the invitation is mailed to them). Owners and admins.
     async fn invite_member(
         &self,
         ctx: &Context<'_>,
@@ -179,11 +185,13 @@ impl MemberMutation {
         let issued = ctx
             .app()
             .identity
-            .invite(principal, &input.email, input.role)
+            .invite(principal, &input.email, input.role, &ctx.public_origin())
             .await?;
         Ok(InviteMemberPayload {
             invite: Invite(issued.invite),
             token: issued.token.into_inner(),
+            link: issued.link.into_inner(),
+            emailed: issued.emailed,
         })
     }
 

@@ -4,6 +4,7 @@
 //! carry a stable `extensions.code` (see [`codes`]). `schema.graphql` at the repository root is this
 //! schema's SDL, kept in sync by a test.
 
+mod account;
 mod agents;
 mod api_keys;
 pub mod audit;
@@ -20,6 +21,7 @@ mod live;
 mod llm_keys;
 pub mod loaders;
 mod members;
+mod onboarding;
 pub mod pagination;
 mod session_tokens;
 mod telephony;
@@ -61,6 +63,7 @@ pub struct Mutation(
     telephony::TelephonyMutation,
     llm_keys::LlmKeyMutation,
     auth::AuthMutation,
+    account::AccountMutation,
     members::MemberMutation,
     session_tokens::SessionTokenMutation,
     billing::BillingMutation,

@@ -6,6 +6,7 @@ use super::auth::User;
 use chrono::{DateTime, Utc};
 
 use super::context::ContextExt;
+use super::onboarding::Onboarding;
 use crate::auth::{Actor, Permission, Principal};
 use crate::clock::datetime;
 use crate::error::{ApiError, ApiResult};
@@ -128,6 +129,12 @@ impl Tenant {
 
     async fn created_at(&self) -> DateTime<Utc> {
         datetime(self.0.created_at)
+    }
+
+    /// Getting started: when the tenant first made an agent, had a call, routed a phone number, paid an
+    /// invoice. The caller's own tenant only.
+    async fn onboarding(&self, ctx: &Context<'_>) -> ApiResult<Onboarding> {
+        Onboarding::load(ctx, self.0.id).await
     }
 }
 

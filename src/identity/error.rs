@@ -16,6 +16,12 @@ pub enum IdentityError {
     /// A refresh token or invitation that is not ours, spent or expired; the message says which kind.
     #[error("{0}")]
     InvalidToken(&'static str),
+    /// A mailed link (verification, reset, invitation) past its lifetime.
+    #[error("{0}")]
+    LinkExpired(&'static str),
+    /// A mailed link that was already followed.
+    #[error("{0}")]
+    LinkUsed(&'static str),
     #[error("the refresh token has expired")]
     RefreshExpired,
     #[error("this session has ended")]
@@ -58,6 +64,8 @@ impl Reportable for IdentityError {
             Self::InvalidCredentials => ErrorCode::InvalidCredentials,
             Self::EmailTaken | Self::Conflict(_) => ErrorCode::Conflict,
             Self::InvalidToken(_) => ErrorCode::InvalidToken,
+            Self::LinkExpired(_) => ErrorCode::LinkExpired,
+            Self::LinkUsed(_) => ErrorCode::LinkAlreadyUsed,
             Self::RefreshExpired => ErrorCode::TokenExpired,
             Self::SessionEnded => ErrorCode::TokenRevoked,
             Self::RefreshTokenReused => ErrorCode::RefreshTokenReused,

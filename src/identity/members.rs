@@ -11,6 +11,7 @@ use super::sessions::SignedIn;
 use super::{Identity, IdentityError, OpaqueToken};
 use crate::auth::{Actor, Principal};
 use crate::db::{StorageError, TenantId};
+use crate::email::templates;
 use crate::model::Role;
 use crate::redact::Secret;
 use crate::repo;
@@ -25,6 +26,10 @@ const INVITE_PREFIX: &str = "vxi_";
 pub struct IssuedInvite {
     pub invite: InviteRow,
     pub token: Secret<String>,
+    /// The portal link that accepts it (`/accept-invite?token=...`), as mailed.
+    pub link: Secret<String>,
+    /// Whether it was emailed to the invitee (else the inviter passes the link on).
+    pub emailed: bool,
 }
 
 /// Who is accepting an invitation.
@@ -41,12 +46,14 @@ pub enum Accepting {
 }
 
 impl Identity {
-    /// Invites `email` to the principal's tenant with `role` (never owner, never above the inviter's).
+    /// Invites `email` to the principal's tenant with `role` (never owner, never above the inviter's), and
+    /// mails the invitation, with its link into the portal at `origin`.
     pub async fn invite(
         &self,
         principal: &Principal,
         email: &str,
         role: Role,
+        origin: &str,
     ) -> Result<IssuedInvite, IdentityError> {
         let email = Email::parse(email, "input.email")?;
         if role == Role::Owner {
@@ -73,6 +80,13 @@ impl Identity {
             revoked_at: None,
         };
         let row = invite.clone();
+        let link = super::email_links::link(origin, "/accept-invite", &full);
+        let (mailer, mailed_link, ttl) =
+            (self.mailer.clone(), link.clone(), self.settings.invite_ttl);
+        let inviter = match &principal.actor {
+            Actor::User { user_id } => Some(user_id.clone()),
+            _ => None,
+        };
         let already_member = self
             .catalog
             .write(move |tx| {
@@ -83,21 +97,40 @@ impl Identity {
                 }
                 repo::invites::revoke_pending_for_email(tx, tenant_id, &row.email_key, now)?;
                 repo::invites::insert(tx, &row)?;
+                let workspace = repo::tenants::get(tx, tenant_id)?
+                    .map(|t| t.name)
+                    .unwrap_or_default();
+                let inviter = match inviter {
+                    Some(id) => repo::users::get(tx, &id)?.map(|u| u.name.unwrap_or(u.email)),
+                    None => None,
+                };
+                let email = templates::invite(
+                    &row.email,
+                    &workspace,
+                    inviter.as_deref(),
+                    role.as_str(),
+                    mailed_link.expose(),
+                    ttl,
+                );
+                mailer.queue_in(tx, &email)?;
                 Ok(false)
             })
             .await?;
         if already_member {
             return Err(IdentityError::Conflict("already a member of this tenant"));
         }
+        self.mailer.wake();
         Ok(IssuedInvite {
             invite,
             token: full,
+            link,
+            emailed: self.mailer.delivers(),
         })
     }
 
     /// Accepts an invitation: joins its tenant and starts a session there.
     pub async fn accept(&self, raw: &str, who: Accepting) -> Result<SignedIn, IdentityError> {
-        let invalid = || IdentityError::InvalidToken("invalid or expired invitation");
+        let invalid = || IdentityError::InvalidToken("invalid or withdrawn invitation");
         let token = OpaqueToken::parse(raw, INVITE_PREFIX).ok_or_else(invalid)?;
         let now = self.clock.now_ms();
         let id = token.id.clone();
@@ -105,9 +138,20 @@ impl Identity {
             .catalog
             .read(move |conn| repo::invites::get(conn, &id))
             .await?
-            .filter(|i| token.matches(&i.secret_hash))
-            .filter(|i| i.accepted_at.is_none() && i.revoked_at.is_none() && i.expires_at > now)
+            .filter(|i| token.matches(&i.secret_hash) && i.revoked_at.is_none())
             .ok_or_else(invalid)?;
+        if invite.accepted_at.is_some() {
+            return Err(IdentityError::LinkUsed(
+                "this invitation was already accepted",
+            ));
+        }
+        if invite.expires_at <= now {
+            return Err(IdentityError::LinkExpired(
+                "this invitation has expired; ask for a new one",
+            ));
+        }
+        // Only a mailed invitation proves the address; one handed over by the inviter does not.
+        let emailed = self.mailer.delivers();
         let key = invite.email_key.clone();
         let existing = self
             .catalog
@@ -149,6 +193,8 @@ impl Identity {
                     name,
                     password_hash,
                     created_at: now,
+                    // A mailed invitation proves the address; one handed over by the inviter does not.
+                    email_verified_at: emailed.then_some(now),
                 };
                 (user, true)
             }
@@ -167,9 +213,14 @@ impl Identity {
                     )));
                 }
                 if !repo::invites::mark_accepted(tx, &invite_id, &row.id, now)? {
-                    return Ok(Err(invalid()));
+                    return Ok(Err(IdentityError::LinkUsed(
+                        "this invitation was already accepted",
+                    )));
                 }
                 repo::memberships::insert(tx, tenant_id, &row.id, role, now)?;
+                if emailed {
+                    repo::users::mark_email_verified(tx, &row.id, now)?;
+                }
                 Ok(Ok(()))
             })
             .await

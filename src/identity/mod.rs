@@ -6,11 +6,14 @@
 //! - [`members`]: invite, accept, change role, remove, transfer ownership — a tenant always keeps
 //!   exactly one owner.
 //! - [`lockout`]: brute-force protection for sign-in.
+//! - [`email_links`]: what identity mails — email verification, password reset, invitations, billing notices
+//!   — and following those single-use links.
 //!
 //! Users, memberships, sessions and invites live in the catalog (a user may belong to several tenants);
 //! what they do is recorded in each tenant's audit log.
 
 pub mod credentials;
+pub mod email_links;
 mod error;
 pub mod lockout;
 pub mod members;
@@ -30,6 +33,7 @@ use subtle::ConstantTimeEq as _;
 use crate::auth::Authenticator;
 use crate::clock::Clock;
 use crate::db::{Database, TenantStore};
+use crate::email::Mailer;
 use crate::ratelimit::RateLimits;
 use crate::redact::Secret;
 
@@ -42,6 +46,12 @@ pub struct IdentitySettings {
     pub refresh_ttl: Duration,
     /// Invitations.
     pub invite_ttl: Duration,
+    /// Email verification links.
+    pub verify_ttl: Duration,
+    /// Password reset links.
+    pub reset_ttl: Duration,
+    /// How long a new account may be used before its email address must be verified.
+    pub verification_grace: Duration,
 }
 
 /// Portal identity: what signing up, signing in and managing members work with. Cheap to clone.
@@ -59,9 +69,12 @@ pub struct Identity {
     settings: IdentitySettings,
     /// The region new tenants are homed in.
     region: Option<String>,
+    /// Sends verification, reset and invitation emails.
+    mailer: Mailer,
 }
 
 impl Identity {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         catalog: Database,
         tenants: TenantStore,
@@ -70,6 +83,7 @@ impl Identity {
         limits: Arc<RateLimits>,
         settings: IdentitySettings,
         region: Option<String>,
+        mailer: Mailer,
     ) -> Self {
         Self {
             catalog,
@@ -79,12 +93,23 @@ impl Identity {
             limits,
             settings,
             region,
+            mailer,
         }
+    }
+
+    /// The lifetimes and grace periods in force.
+    pub fn settings(&self) -> &IdentitySettings {
+        &self.settings
+    }
+
+    /// Whether emails really leave the server (else flows show links to whoever may see them).
+    pub fn emails_delivered(&self) -> bool {
+        self.mailer.delivers()
     }
 }
 
 /// An opaque bearer token `<prefix><id>_<secret>` whose secret is stored as a SHA-256 hash. Used for
-/// refresh tokens (`vxr_`) and invitations (`vxi_`).
+/// refresh tokens (`vxr_`), invitations (`vxi_`), email verification (`vxv_`) and password reset (`vxp_`) links.
 #[derive(Debug)]
 pub struct OpaqueToken {
     pub id: String,

@@ -30,6 +30,8 @@ pub struct SignedIn {
     pub refresh_token: Secret<String>,
     /// Unix milliseconds.
     pub refresh_expires_at: i64,
+    /// At sign-up on a server that sends no email: the verification link, for the portal to show.
+    pub verification_link: Option<Secret<String>>,
 }
 
 /// What sign-up needs.
@@ -39,6 +41,8 @@ pub struct SignUp {
     pub password: Secret<String>,
     pub name: Option<String>,
     pub tenant_name: String,
+    /// The portal's origin, for the verification link.
+    pub origin: String,
 }
 
 /// A failed sign-in, with the tenants whose audit logs should record it (the account's tenants, when
@@ -99,23 +103,34 @@ impl Identity {
             name,
             password_hash,
             created_at: self.clock.now_ms(),
+            email_verified_at: None,
         };
         let row = user.clone();
         let tenant_id = tenant.id;
+        let (verification, email) = self.verification_for(&user, &input.origin);
+        let mailer = self.mailer.clone();
+        let token = verification.row;
         // A concurrent sign-up with the same email loses here and leaves an empty tenant behind: harmless,
         // and rarer than worth a distributed undo.
         self.catalog
             .write(move |tx| {
                 repo::users::insert(tx, &row)?;
-                repo::memberships::insert(tx, tenant_id, &row.id, Role::Owner, row.created_at)
+                repo::memberships::insert(tx, tenant_id, &row.id, Role::Owner, row.created_at)?;
+                repo::email::insert_token(tx, &token)?;
+                mailer.queue_in(tx, &email).map(drop)
             })
             .await
             .map_err(|err| match err {
                 err if err.is_unique_violation() => IdentityError::EmailTaken,
                 other => other.into(),
             })?;
+        self.mailer.wake();
         tracing::info!(user_id = %user.id, tenant_id = %tenant_id, email = %redact::email(&user.email), "signed up");
-        self.start_session(user, tenant_id, Role::Owner).await
+        let mut signed_in = self.start_session(user, tenant_id, Role::Owner).await?;
+        if !self.mailer.delivers() {
+            signed_in.verification_link = Some(verification.link);
+        }
+        Ok(signed_in)
     }
 
     /// Signs in with email and password, into `tenant` or the user's first tenant.
@@ -272,6 +287,7 @@ impl Identity {
                     access_expires_at: access_exp,
                     refresh_token: full,
                     refresh_expires_at: now + refresh_ttl,
+                    verification_link: None,
                 })
             }
             Outcome::Refused(error, revoked_family) => {
@@ -374,6 +390,7 @@ impl Identity {
             access_expires_at,
             refresh_token: full,
             refresh_expires_at,
+            verification_link: None,
         })
     }
 }

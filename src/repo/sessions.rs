@@ -137,3 +137,23 @@ pub fn mark_used(conn: &Connection, id: &str, now: i64) -> Result<bool> {
     )?;
     Ok(changed == 1)
 }
+
+/// Revokes every live family of a user, in every tenant (a password reset). Returns the ids revoked.
+pub fn revoke_user_families(
+    conn: &Connection,
+    user_id: &str,
+    reason: &str,
+    now: i64,
+) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "update token_families set revoked_at = :now, revoked_reason = :reason
+         where user_id = :user_id and revoked_at is null
+         returning id",
+    )?;
+    Ok(stmt
+        .query_map(
+            named_params! { ":user_id": user_id, ":reason": reason, ":now": now },
+            |row| row.get(0),
+        )?
+        .collect::<rusqlite::Result<_>>()?)
+}

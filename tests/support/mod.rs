@@ -4,6 +4,7 @@
 
 pub mod process;
 pub mod twilio;
+pub mod smtp;
 pub mod voice;
 pub mod ws;
 

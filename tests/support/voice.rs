@@ -238,7 +238,12 @@ pub async fn append_audio(client: &mut JsonSocket, audio: &[u8], chunk: usize) {
 
 /// Connects to `/v1/twilio/stream` and sends `connected` and `start` with `parameters`.
 pub async fn twilio(server: &TestServer, parameters: Value) -> JsonSocket {
-    let (socket, _) = tokio_tungstenite::connect_async(server.ws_url("/v1/twilio/stream"))
+    twilio_at(&server.ws_url("/v1/twilio/stream"), parameters).await
+}
+
+/// [`twilio`] to the stream at `url`.
+pub async fn twilio_at(url: &str, parameters: Value) -> JsonSocket {
+    let (socket, _) = tokio_tungstenite::connect_async(url)
         .await
         .expect("twilio stream connects");
     let mut client = JsonSocket { socket };

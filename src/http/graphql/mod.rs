@@ -22,6 +22,8 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
+use tracing::Instrument as _;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use super::HttpState;
 use super::middleware::RequestId;
@@ -153,6 +155,7 @@ async fn execute(
         Err(err) => return error_response(media, err),
     };
     let (mut request, operation_type) = request;
+    let tenant = principal.as_ref().map(|p| p.tenant_id);
     if let Some(principal) = principal {
         request = request
             .data(crate::graphql::loaders::for_tenant(
@@ -162,13 +165,14 @@ async fn execute(
             .data::<Principal>(principal);
     }
     request = request.data(meta);
-    let started = Instant::now();
-    let response = state.schema.execute(request).await;
     let kind = match operation_type {
         OperationType::Query => "query",
         OperationType::Mutation => "mutation",
         OperationType::Subscription => "subscription",
     };
+    let span = operation_span(kind, request.operation_name.as_deref(), tenant);
+    let started = Instant::now();
+    let response = state.schema.execute(request).instrument(span.clone()).await;
     let request_error = response.errors.iter().any(is_request_error);
     let outcome = if response.errors.is_empty() {
         "ok"
@@ -177,6 +181,13 @@ async fn execute(
     } else {
         "error"
     };
+    span.set_attribute("voxedge.outcome", outcome);
+    if let Some(code) = response.errors.first().and_then(code_of) {
+        span.set_attribute("error.code", code.to_string());
+        if outcome == "error" && code == ErrorCode::Internal.as_str() {
+            span.set_status(opentelemetry::trace::Status::error("INTERNAL"));
+        }
+    }
     metrics::counter!("voxedge_graphql_operations_total", "type" => kind, "outcome" => outcome)
         .increment(1);
     metrics::histogram!("voxedge_graphql_operation_duration_seconds", "type" => kind)
@@ -230,6 +241,35 @@ async fn execute(
             .insert(header::RETRY_AFTER, secs.into());
     }
     response
+}
+
+/// The span of one GraphQL operation: its type and name (bounded, as the client chose it — never the document
+/// or variables, which may hold personal data) and the tenant; the outcome is added once it ran.
+fn operation_span(
+    kind: &str,
+    name: Option<&str>,
+    tenant: Option<crate::db::TenantId>,
+) -> tracing::Span {
+    let name: Option<String> = name
+        .filter(|n| !n.is_empty())
+        .map(|n| n.chars().take(100).collect());
+    let span = tracing::info_span!(
+        "graphql",
+        otel.name = %match &name {
+            Some(name) => format!("{kind} {name}"),
+            None => kind.to_string(),
+        },
+        trace_id = tracing::field::Empty,
+    );
+    span.set_attribute("graphql.operation.type", kind.to_string());
+    if let Some(name) = name {
+        span.set_attribute("graphql.operation.name", name);
+    }
+    if let Some(tenant) = tenant {
+        span.set_attribute("voxedge.tenant_id", tenant.to_string());
+    }
+    crate::telemetry::trace::record_trace_id(&span);
+    span
 }
 
 fn is_request_error(err: &ServerError) -> bool {

@@ -283,6 +283,9 @@ impl<P: Protocol> Session<P> {
                 elapsed,
             } => {
                 metrics::counter!("voxedge_tool_calls_total", "ok" => ok.to_string()).increment(1);
+                if let Some(timer) = &mut s.timer {
+                    timer.tool(&name, ok, Instant::now(), elapsed);
+                }
                 let mut data =
                     json!({ "name": name, "ok": ok, "elapsedMs": elapsed.as_millis() as u64 });
                 if let Some(code) = code {

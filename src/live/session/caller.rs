@@ -18,6 +18,7 @@ use crate::live::listen::{Heard, Listen};
 use crate::live::protocol::{ClientError, Event, Protocol};
 use crate::model::{Metric, NewUsage, Speaker};
 use crate::repo::calls::NewSegment;
+use crate::voice::turn::StopReason;
 use crate::voice::{Transcription, TurnEvent, Utterance, VoiceError};
 
 /// How long the listening stage has to hand over the last words once the connection is over.
@@ -33,6 +34,8 @@ pub(super) struct Transcribed {
     speech_start_ms: u64,
     speech_end_ms: u64,
     audio_ms: u64,
+    /// The silence voice activity detection waited for before it ended the turn (`None`: committed by hand).
+    end_of_turn: Option<Duration>,
     result: Result<Transcription, VoiceError>,
 }
 
@@ -205,6 +208,8 @@ impl<P: Protocol> Session<P> {
         let stt = Arc::clone(&self.stt);
         let audio_ms = utterance.audio_end_ms - utterance.audio_start_ms;
         let (speech_start_ms, speech_end_ms) = (utterance.speech_start_ms, utterance.speech_end_ms);
+        let end_of_turn = (utterance.reason == StopReason::Silence)
+            .then(|| Duration::from_millis(utterance.audio_end_ms.saturating_sub(speech_end_ms)));
         // Spawned so the work is queued on the pool now, not when the session next polls it.
         self.pending.push_back(tokio::spawn(async move {
             Transcribed {
@@ -214,6 +219,7 @@ impl<P: Protocol> Session<P> {
                 speech_start_ms,
                 speech_end_ms,
                 audio_ms,
+                end_of_turn,
             }
         }));
         Ok(())
@@ -255,7 +261,7 @@ impl<P: Protocol> Session<P> {
                     text: text.clone(),
                 })
                 .await?;
-                let timer = TurnTimer::new(done.turn_ended);
+                let timer = TurnTimer::new(done.turn_ended, done.end_of_turn);
                 self.caller_said(text, timer, done.speech_end_ms).await
             }
             Err(e) => {

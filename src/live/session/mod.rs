@@ -32,6 +32,7 @@ use axum::extract::ws::{Message, WebSocket, close_code};
 use futures::StreamExt as _;
 use futures::stream::{FuturesOrdered, SplitStream};
 use tokio::time::Instant;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use super::LiveSettings;
 use super::limits::CallLimits;
@@ -124,7 +125,19 @@ pub async fn run<P: Protocol>(
             return;
         }
     };
-    let span = tracing::info_span!("call", tenant = %tenant.id, call = %call_id);
+    // A trace of its own per call (whatever the connection's request was part of), named by ids only.
+    let span = tracing::info_span!(
+        parent: None,
+        "call",
+        otel.name = "call",
+        tenant = %tenant.id,
+        call = %call_id,
+        trace_id = tracing::field::Empty,
+    );
+    span.set_attribute("voxedge.tenant_id", tenant.id.to_string());
+    span.set_attribute("voxedge.call_id", call_id.clone());
+    span.set_attribute("voxedge.agent_id", plan.agent_id.clone());
+    crate::telemetry::trace::record_trace_id(&span);
     let output = protocol.output_audio();
     let (sink, stream) = socket.split();
     let now = Instant::now();
@@ -163,6 +176,7 @@ pub async fn run<P: Protocol>(
         unanswered: None,
         speech_started_ms: None,
         last_activity: now,
+        started: now,
         reprompted: false,
         call_sid: start.call_sid,
         closing: false,
@@ -224,6 +238,8 @@ struct Session<P> {
     speech_started_ms: Option<u64>,
     /// Last time the caller or the agent spoke: silence is measured from here.
     last_activity: Instant,
+    /// When the call started.
+    started: Instant,
     /// The silence reprompt was said and the caller has not spoken since.
     reprompted: bool,
     /// The agent's maximum call duration ends the call here.
@@ -458,6 +474,9 @@ impl<P: Protocol> Session<P> {
         }
         let Self { recorder, out, .. } = self;
         recorder.finish(ending.status, ending.reason).await;
+        let call = tracing::Span::current();
+        call.set_attribute("voxedge.call_status", ending.status.as_str());
+        call.set_attribute("voxedge.ended_reason", ending.reason.to_string());
         tracing::info!(
             status = ending.status.as_str(),
             reason = ending.reason,

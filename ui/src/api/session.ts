@@ -38,6 +38,13 @@ const SWITCH_TENANT = graphql(`
   mutation SwitchTenant($tenantId: ID!) { switchTenant(tenantId: $tenantId) { ...AuthFields } }
 `);
 const REFRESH = graphql(`mutation Refresh($t: String!) { refreshSession(refreshToken: $t) { ...AuthFields } }`);
+const VERIFY_EMAIL = graphql(`mutation VerifyEmail($token: String!) { verifyEmail(token: $token) { id email } }`);
+const REQUEST_RESET = graphql(`
+  mutation RequestPasswordReset($email: String!) { requestPasswordReset(email: $email) { emailed } }
+`);
+const RESET_PASSWORD = graphql(`
+  mutation ResetPassword($input: ResetPasswordInput!) { resetPassword(input: $input) { id email } }
+`);
 const LOGOUT = graphql(`mutation Logout($t: String!) { logout(refreshToken: $t) { sessionId } }`);
 
 /** Codes after which the session cannot be used any more: the person must sign in again. */
@@ -84,6 +91,24 @@ export class SessionStore {
     const data = await this.requestMaybeSignedIn(ACCEPT_INVITE, { input });
     this.endSessionQuietly();
     this.start(data.acceptInvite);
+  }
+
+  /** Follows an email verification link (signed in or not). Resolves with the verified address. */
+  async verifyEmail(token: string): Promise<string> {
+    const data = await this.requestMaybeSignedIn(VERIFY_EMAIL, { token });
+    return data.verifyEmail.email;
+  }
+
+  /** Asks for a reset link; resolves with whether this server emails them. */
+  async requestPasswordReset(email: string): Promise<boolean> {
+    const data = await postGraphql(REQUEST_RESET, { email });
+    return data.requestPasswordReset.emailed;
+  }
+
+  /** Follows a reset link. The server signs the account out everywhere, so this browser is signed out too. */
+  async resetPassword(input: { token: string; password: string }): Promise<void> {
+    await postGraphql(RESET_PASSWORD, { input });
+    this.clear(null);
   }
 
   /** Tokens for another tenant of the same user; the old session is signed out. */
