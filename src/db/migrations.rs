@@ -59,6 +59,7 @@ pub const CATALOG: Migrations = Migrations {
         migration!("src/db/catalog_migrations", "0001_tenants.sql"),
         migration!("src/db/catalog_migrations", "0002_identity.sql"),
         migration!("src/db/catalog_migrations", "0003_webhook_queue.sql"),
+        migration!("src/db/catalog_migrations", "0004_session_limits.sql"),
     ],
 };
 
