@@ -2,10 +2,11 @@
 //!
 //! - [`credentials`]: email and password rules, password hashing (argon2id, OWASP parameters).
 //! - [`sessions`]: sign up, sign in, refresh (rotating refresh tokens, reuse revokes the family),
-//!   sign out, switch tenant. Access tokens are scoped to one tenant at a time.
+//!   sign out (everywhere), switch tenant. Access tokens are scoped to one tenant at a time; a session
+//!   switched from another ends with it, and every session ends by an absolute time.
 //! - [`members`]: invite, accept, change role, remove, transfer ownership — a tenant always keeps
 //!   exactly one owner.
-//! - [`lockout`]: brute-force protection for sign-in.
+//! - [`lockout`]: brute-force protection for sign-in (and for passwords given to accept an invitation).
 //!
 //! Users, memberships, sessions and invites live in the catalog (a user may belong to several tenants);
 //! what they do is recorded in each tenant's audit log.
@@ -42,6 +43,9 @@ pub struct IdentitySettings {
     pub refresh_ttl: Duration,
     /// Invitations.
     pub invite_ttl: Duration,
+    /// The absolute lifetime of a sign-in session, however often it is refreshed (sessions made by
+    /// switching tenant end with the one they were made from).
+    pub session_lifetime: Duration,
 }
 
 /// Portal identity: what signing up, signing in and managing members work with. Cheap to clone.
