@@ -12,12 +12,14 @@ mod auth;
 mod calls;
 pub mod codes;
 pub mod context;
+pub mod guard;
 mod heartbeat;
 mod live;
 mod llm_keys;
 pub mod loaders;
 mod members;
 pub mod pagination;
+pub mod session_cookie;
 mod session_tokens;
 mod telephony;
 mod transcript_search;
@@ -74,7 +76,12 @@ pub fn build(state: AppState, limits: GraphqlLimits) -> AppSchema {
     .data(state)
     .limit_depth(limits.max_depth)
     .limit_complexity(limits.max_complexity)
+    .limit_directives(limits.max_directives)
     .extension(codes::ErrorCodes)
+    .extension(guard::DocumentGuard {
+        max_aliases: limits.max_aliases,
+        max_fields: limits.max_complexity,
+    })
     .extension(audit::Audit)
     .finish()
 }
