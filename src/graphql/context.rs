@@ -1,5 +1,7 @@
 //! What resolvers get from the request context.
 
+use std::sync::{Arc, Mutex};
+
 use async_graphql::Context;
 use async_graphql::dataloader::DataLoader;
 
@@ -20,6 +22,30 @@ pub struct RequestMeta {
     pub public_origin: Option<String>,
 }
 
+/// The sign-in session an access token belongs to (request data, set by the edges for access tokens).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionId(pub String);
+
+/// The permissions an operation's resolvers asked for. A GraphQL WebSocket attaches one to each
+/// operation it runs, so when a member's role changes it can tell whether a live subscription is still
+/// allowed.
+#[derive(Debug, Default)]
+pub struct RequiredPermissions(Mutex<Vec<Permission>>);
+
+impl RequiredPermissions {
+    fn record(&self, permission: Permission) {
+        let mut needed = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if !needed.contains(&permission) {
+            needed.push(permission);
+        }
+    }
+
+    /// What was asked for so far.
+    pub fn all(&self) -> Vec<Permission> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
 pub trait ContextExt {
     /// The shared application state.
     fn app(&self) -> &AppState;
@@ -28,11 +54,7 @@ pub trait ContextExt {
     /// The request's batching loader for the principal's tenant.
     fn loader(&self) -> ApiResult<&DataLoader<TenantLoader>>;
     /// The principal, after checking it holds `permission`.
-    fn authorize(&self, permission: Permission) -> ApiResult<&Principal> {
-        let principal = self.principal()?;
-        principal.require(permission)?;
-        Ok(principal)
-    }
+    fn authorize(&self, permission: Permission) -> ApiResult<&Principal>;
 }
 
 /// The principal's tenant.
@@ -53,6 +75,15 @@ impl ContextExt for Context<'_> {
             .data_opt::<Principal>()
             .filter(|p| !matches!(p.actor, Actor::Session { .. }))
             .ok_or(AuthError::Unauthenticated)?)
+    }
+
+    fn authorize(&self, permission: Permission) -> ApiResult<&Principal> {
+        let principal = self.principal()?;
+        principal.require(permission)?;
+        if let Some(needed) = self.data_opt::<Arc<RequiredPermissions>>() {
+            needed.record(permission);
+        }
+        Ok(principal)
     }
 
     fn loader(&self) -> ApiResult<&DataLoader<TenantLoader>> {

@@ -28,7 +28,8 @@ use super::middleware::RequestId;
 use crate::auth::Principal;
 use crate::error::{ApiError, ErrorCode};
 use crate::graphql::codes::code_of;
-use crate::graphql::context::RequestMeta;
+use crate::graphql::context::{RequestMeta, SessionId};
+use crate::graphql::session_cookie::CookieSession;
 use crate::ratelimit::Limited;
 use params::{GraphqlParams, parse_get_params, parse_post_body, prepare, require_json_body};
 
@@ -82,14 +83,28 @@ pub async fn get(
         && wants_html
         && state.app.config.graphql.graphiql
     {
-        return Html(
-            async_graphql::http::GraphiQLSource::build()
-                .endpoint("/graphql")
-                .subscription_endpoint("/graphql")
-                .title("voxedge GraphQL")
-                .finish(),
+        // GraphiQL loads its scripts and styles from a CDN, so its policy restricts only framing.
+        return (
+            [
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static("frame-ancestors 'none'"),
+                ),
+                (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+                (
+                    header::REFERRER_POLICY,
+                    HeaderValue::from_static("no-referrer"),
+                ),
+            ],
+            Html(
+                async_graphql::http::GraphiQLSource::build()
+                    .endpoint("/graphql")
+                    .subscription_endpoint("/graphql")
+                    .title("voxedge GraphQL")
+                    .finish(),
+            ),
         )
-        .into_response();
+            .into_response();
     }
     let media = match Media::negotiate(&headers) {
         Ok(media) => media,
@@ -128,11 +143,12 @@ async fn execute(
     params: GraphqlParams,
     meta: RequestMeta,
 ) -> Response {
-    let principal = match super::authenticate(&state.app, headers).await {
-        Ok(principal) => principal,
+    let verified = match super::authenticate(&state.app, headers).await {
+        Ok(verified) => verified,
         Err(err) => return error_response(media, err),
     };
-    let limited = match &principal {
+    let principal = verified.as_ref().map(|v| &v.principal);
+    let limited = match principal {
         Some(p) => {
             state
                 .app
@@ -153,15 +169,19 @@ async fn execute(
         Err(err) => return error_response(media, err),
     };
     let (mut request, operation_type) = request;
-    if let Some(principal) = principal {
-        request = request
-            .data(crate::graphql::loaders::for_tenant(
-                &state.app.tenants,
-                principal.tenant_id,
-            ))
-            .data::<Principal>(principal);
+    if let Some(verified) = verified {
+        request = request.data(crate::graphql::loaders::for_tenant(
+            &state.app.tenants,
+            verified.principal.tenant_id,
+        ));
+        if let Some(session) = verified.session_id {
+            request = request.data(SessionId(session));
+        }
+        request = request.data::<Principal>(verified.principal);
     }
-    request = request.data(meta);
+    request = request
+        .data(meta)
+        .data(CookieSession::from_headers(headers));
     let started = Instant::now();
     let response = state.schema.execute(request).await;
     let kind = match operation_type {
@@ -223,7 +243,14 @@ async fn execute(
     } else {
         StatusCode::OK
     };
-    let mut response = json_response(media, status, serde_json::Value::Object(body));
+    let mut http_response = json_response(media, status, serde_json::Value::Object(body));
+    // Headers resolvers set (the session cookie).
+    for (name, value) in &response.http_headers {
+        http_response
+            .headers_mut()
+            .append(name.clone(), value.clone());
+    }
+    let mut response = http_response;
     if let Some(secs) = retry_after {
         response
             .headers_mut()
