@@ -102,6 +102,29 @@ pub struct ServeArgs {
     /// Largest accepted GraphQL query complexity (each field costs 1, lists multiply by page size).
     #[arg(long, env = "VOXEDGE_GRAPHQL_MAX_COMPLEXITY", default_value_t = 2000)]
     pub graphql_max_complexity: usize,
+    /// Most field aliases one GraphQL document may use (fragments counted where they are spread).
+    #[arg(long, env = "VOXEDGE_GRAPHQL_MAX_ALIASES", default_value_t = 30)]
+    pub graphql_max_aliases: usize,
+    /// Most directives one GraphQL field may carry.
+    #[arg(long, env = "VOXEDGE_GRAPHQL_MAX_DIRECTIVES", default_value_t = 5)]
+    pub graphql_max_directives: usize,
+    /// Largest GraphQL WebSocket message, in bytes (checked from the first message, before credentials).
+    #[arg(long, env = "VOXEDGE_GRAPHQL_WS_MAX_MESSAGE_BYTES", default_value_t = 64 * 1024)]
+    pub graphql_ws_max_message_bytes: usize,
+    /// Most operations running at once on one GraphQL WebSocket (0: unlimited).
+    #[arg(
+        long,
+        env = "VOXEDGE_GRAPHQL_WS_MAX_SUBSCRIPTIONS",
+        default_value_t = 50
+    )]
+    pub graphql_ws_max_subscriptions: usize,
+    /// Most GraphQL WebSocket operations running at once per tenant, over all its sockets (0: unlimited).
+    #[arg(
+        long,
+        env = "VOXEDGE_GRAPHQL_WS_MAX_TENANT_SUBSCRIPTIONS",
+        default_value_t = 1000
+    )]
+    pub graphql_ws_max_tenant_subscriptions: usize,
     /// Events buffered per tenant for live subscriptions before a slow subscriber must resynchronise.
     #[arg(long, env = "VOXEDGE_EVENT_BUFFER", default_value_t = 4096)]
     pub event_buffer: usize,
@@ -182,6 +205,12 @@ pub struct ServeArgs {
     /// OTLP/HTTP encoding: `protobuf` or `json`.
     #[arg(long, env = "VOXEDGE_OTLP_PROTOCOL", value_enum, default_value_t = crate::telemetry::OtlpProtocol::Protobuf)]
     pub otlp_protocol: crate::telemetry::OtlpProtocol,
+    /// Seconds a sign-in session lasts at most, however often it is refreshed.
+    #[arg(long, env = "VOXEDGE_SESSION_MAX_LIFETIME_SECS", default_value_t = 30 * 24 * 3600)]
+    pub session_max_lifetime_secs: u64,
+    /// Bearer token `GET /metrics` requires; unset: /metrics is open (keep it off the public network).
+    #[arg(long, env = "VOXEDGE_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
     /// GraphQL requests per minute per tenant on the free plan (0: unlimited).
     #[arg(long, env = "VOXEDGE_RATE_LIMIT_FREE", default_value_t = 600)]
     pub rate_limit_free: u32,
@@ -207,6 +236,13 @@ pub struct ServeArgs {
     /// Requests without credentials (sign-up, sign-in, ...) per minute per client IP (0: unlimited).
     #[arg(long, env = "VOXEDGE_RATE_LIMIT_ANONYMOUS", default_value_t = 120)]
     pub rate_limit_anonymous: u32,
+    /// Identity mutations (signUp, login, acceptInvite, refreshSession, switchTenant) per minute per
+    /// client IP, each counted (0: unlimited).
+    #[arg(long, env = "VOXEDGE_RATE_LIMIT_IDENTITY", default_value_t = 60)]
+    pub rate_limit_identity: u32,
+    /// Sign-ups per hour per client IP (0: unlimited).
+    #[arg(long, env = "VOXEDGE_SIGNUP_LIMIT_PER_HOUR", default_value_t = 10)]
+    pub signup_limit_per_hour: u32,
     /// Failed sign-ins to one account, within the window, that lock it out (0: never).
     #[arg(
         long,
@@ -304,6 +340,8 @@ pub struct Config {
     pub email: EmailSettings,
     /// Where traces are exported (`None`: nowhere).
     pub otlp: Option<crate::telemetry::OtlpSettings>,
+    /// The bearer token `/metrics` requires, when set.
+    pub metrics_token: Option<Secret<String>>,
 }
 
 /// Limits applied to every GraphQL operation.
@@ -311,7 +349,15 @@ pub struct Config {
 pub struct GraphqlLimits {
     pub max_depth: usize,
     pub max_complexity: usize,
+    /// Field aliases per document.
+    pub max_aliases: usize,
+    /// Directives per field.
+    pub max_directives: usize,
     pub graphiql: bool,
+    /// Largest WebSocket message.
+    pub ws_max_message_bytes: usize,
+    /// Operations running at once per WebSocket (0: unlimited).
+    pub ws_max_operations: usize,
 }
 
 /// Accepts an http(s) origin (`scheme://host[:port]`, an optional trailing `/`) and returns it without the
@@ -368,9 +414,17 @@ impl Config {
             graphql: GraphqlLimits {
                 max_depth: args.graphql_max_depth,
                 max_complexity: args.graphql_max_complexity,
+                max_aliases: args.graphql_max_aliases,
+                max_directives: args.graphql_max_directives,
                 graphiql: args.graphiql,
+                ws_max_message_bytes: args.graphql_ws_max_message_bytes.max(1024),
+                ws_max_operations: args.graphql_ws_max_subscriptions,
             },
             secret_key: args.secret_key.map(Secret::new),
+            metrics_token: args
+                .metrics_token
+                .filter(|t| !t.trim().is_empty())
+                .map(Secret::new),
             ui_dir: args.ui_dir,
             identity: IdentitySettings {
                 access_ttl: Duration::from_secs(args.access_token_ttl_secs),
@@ -379,6 +433,7 @@ impl Config {
                 verify_ttl: Duration::from_secs(args.email_verification_ttl_secs),
                 reset_ttl: Duration::from_secs(args.password_reset_ttl_secs),
                 verification_grace: Duration::from_secs(args.email_verification_grace_secs),
+                session_lifetime: Duration::from_secs(args.session_max_lifetime_secs.max(1)),
             },
             email: EmailSettings {
                 smtp_url: args.smtp_url.filter(|u| !u.is_empty()).map(Secret::new),
@@ -404,6 +459,9 @@ impl Config {
                     enterprise: args.ws_connect_limit_enterprise,
                 },
                 anonymous_per_ip: args.rate_limit_anonymous,
+                identity_per_ip: args.rate_limit_identity,
+                signups_per_ip_per_hour: args.signup_limit_per_hour,
+                subscriptions_per_tenant: args.graphql_ws_max_tenant_subscriptions,
                 login_account: LockoutPolicy {
                     max_failures: args.login_max_failures_per_account,
                     window: Duration::from_secs(args.login_failure_window_secs),

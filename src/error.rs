@@ -54,6 +54,9 @@ error_codes! {
     GraphqlUnknownOperation = ("GRAPHQL_UNKNOWN_OPERATION", 400, "the operation to run cannot be determined (unknown or missing `operationName`)"),
     QueryTooDeep = ("QUERY_TOO_DEEP", 400, "the query nests deeper than the configured limit"),
     QueryTooComplex = ("QUERY_TOO_COMPLEX", 400, "the query's complexity exceeds the configured limit"),
+    TooManyAliases = ("TOO_MANY_ALIASES", 400, "the document uses more field aliases than the configured limit"),
+    TooManyDirectives = ("TOO_MANY_DIRECTIVES", 400, "a field carries more directives than the configured limit"),
+    TooManyIdentityMutations = ("TOO_MANY_IDENTITY_MUTATIONS", 400, "a request may run at most one of `signUp`, `login`, `acceptInvite`, `refreshSession`, `switchTenant` (aliases included)"),
     MethodNotAllowed = ("METHOD_NOT_ALLOWED", 405, "method not allowed (e.g. a mutation over GET)"),
     NotAcceptable = ("NOT_ACCEPTABLE", 406, "the `Accept` header allows no media type we can produce"),
     PayloadTooLarge = ("PAYLOAD_TOO_LARGE", 413, "the request body is larger than the configured limit"),
@@ -79,6 +82,9 @@ error_codes! {
     Forbidden = ("FORBIDDEN", 403, "authenticated, but the role does not allow this"),
     InvalidSignature = ("INVALID_SIGNATURE", 403, "a signed inbound request has a missing or wrong signature, or names no tenant"),
     RateLimited = ("RATE_LIMITED", 429, "too many requests, or locked out after failed sign-ins (`Retry-After`)"),
+    TooManySubscriptions = ("TOO_MANY_SUBSCRIPTIONS", 429, "over the cap of operations running at once on one GraphQL WebSocket, or in one tenant"),
+    InviteLocked = ("INVITE_LOCKED", 403, "the invitation is locked after too many wrong passwords; ask for a new one"),
+    CsrfCheckFailed = ("CSRF_CHECK_FAILED", 403, "a request using the refresh-token cookie lacks the `X-Voxedge-CSRF` header or comes from another site"),
 
     // State.
     NotFound = ("NOT_FOUND", 404, "no such object (or not visible to this principal)"),
@@ -208,6 +214,9 @@ impl ErrorCode {
                 | Self::GraphqlUnknownOperation
                 | Self::QueryTooDeep
                 | Self::QueryTooComplex
+                | Self::TooManyAliases
+                | Self::TooManyDirectives
+                | Self::TooManyIdentityMutations
         )
     }
 }

@@ -11,7 +11,7 @@ pub mod keys;
 pub mod tokens;
 
 pub use api_key::{ApiKeyToken, IssuedApiKey, display_prefix, hash_secret, issue_api_key};
-pub use authenticator::Authenticator;
+pub use authenticator::{Authenticator, Revocation, Verified};
 pub use error::AuthError;
 pub use tokens::{AccessGrant, SessionGrant, TokenSigner};
 

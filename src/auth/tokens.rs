@@ -110,8 +110,20 @@ impl TokenSigner {
         tenant_id: TenantId,
         family_id: &str,
     ) -> Result<(String, i64), AuthError> {
+        self.issue_access_until(user_id, tenant_id, family_id, i64::MAX)
+    }
+
+    /// A new access token that expires no later than its session's absolute end (`session_end_ms`, unix
+    /// ms), and its expiry (unix seconds).
+    pub fn issue_access_until(
+        &self,
+        user_id: &str,
+        tenant_id: TenantId,
+        family_id: &str,
+        session_end_ms: i64,
+    ) -> Result<(String, i64), AuthError> {
         let now = self.clock.now_secs();
-        let exp = now + secs(self.access_ttl);
+        let exp = (now + secs(self.access_ttl)).min(session_end_ms.div_euclid(1000));
         let claims = AccessClaims {
             iss: ISSUER.into(),
             aud: ACCESS_AUDIENCE.into(),

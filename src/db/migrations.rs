@@ -71,6 +71,7 @@ pub const CATALOG: Migrations = Migrations {
         migration!("src/db/catalog_migrations", "0004_billing.sql"),
         migration!("src/db/catalog_migrations", "0005_outbound_queue.sql"),
         migration!("src/db/catalog_migrations", "0006_email.sql"),
+        migration!("src/db/catalog_migrations", "0007_session_limits.sql"),
     ],
 };
 

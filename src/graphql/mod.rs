@@ -16,6 +16,7 @@ mod calls;
 mod campaigns;
 pub mod codes;
 pub mod context;
+pub mod guard;
 mod heartbeat;
 mod live;
 mod llm_keys;
@@ -23,6 +24,7 @@ pub mod loaders;
 mod members;
 mod onboarding;
 pub mod pagination;
+pub mod session_cookie;
 mod session_tokens;
 mod telephony;
 mod transcript_search;
@@ -88,7 +90,12 @@ pub fn build(state: AppState, limits: GraphqlLimits) -> AppSchema {
     .data(state)
     .limit_depth(limits.max_depth)
     .limit_complexity(limits.max_complexity)
+    .limit_directives(limits.max_directives)
     .extension(codes::ErrorCodes)
+    .extension(guard::DocumentGuard {
+        max_aliases: limits.max_aliases,
+        max_fields: limits.max_complexity,
+    })
     .extension(audit::Audit)
     .finish()
 }

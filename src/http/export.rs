@@ -69,7 +69,8 @@ async fn prepare(
 ) -> Result<(crate::db::Database, CallFilter), ApiError> {
     let principal = super::authenticate(&state.app, headers)
         .await?
-        .ok_or(AuthError::Unauthenticated)?;
+        .ok_or(AuthError::Unauthenticated)?
+        .principal;
     principal.require(Permission::ReadCalls)?;
     let filter = parse_filter(params)?;
     Ok((state.app.tenants.get(principal.tenant_id).await?, filter))

@@ -1,5 +1,6 @@
 //! Per-request telemetry: a request id, a tracing span (exported as the request's server span, continuing an
-//! incoming `traceparent`), one log line, and Prometheus metrics.
+//! incoming `traceparent`), one log line, and Prometheus metrics; and `X-Content-Type-Options: nosniff` on every
+//! response.
 
 use std::time::Instant;
 
@@ -72,6 +73,15 @@ pub async fn observe(mut request: Request, next: Next) -> Response {
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
+    response
+}
+
+/// Every response is to be taken as the type it says it is (JSON stays JSON, never sniffed into HTML).
+pub async fn nosniff(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        axum::http::header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     response
 }
 

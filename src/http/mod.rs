@@ -38,7 +38,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 
-use crate::auth::Principal;
+use crate::auth::Verified;
 use crate::error::{ApiError, ErrorCode};
 use crate::graphql::AppSchema;
 use crate::state::AppState;
@@ -69,6 +69,7 @@ pub fn router(app: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .fallback(portal::fallback)
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::map_response(middleware::nosniff))
         .layer(axum::middleware::from_fn(middleware::observe))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("handler panicked");
@@ -84,7 +85,6 @@ async fn graphql_get(
     request_id: Option<axum::Extension<RequestId>>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-    protocol: Result<async_graphql_axum::GraphQLProtocol, axum::http::StatusCode>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     let request_id = request_id.map(|axum::Extension(id)| id);
@@ -93,7 +93,7 @@ async fn graphql_get(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
     match upgrade {
-        Ok(upgrade) => ws::upgrade(state, peer, request_id, headers, upgrade, protocol.ok()).await,
+        Ok(upgrade) => ws::upgrade(state, peer, request_id, headers, upgrade).await,
         Err(rejection) if wants_upgrade => rejection.into_response(),
         Err(_) => graphql::get(state, peer, request_id, headers, query).await,
     }
@@ -104,7 +104,7 @@ async fn graphql_get(
 pub async fn authenticate(
     app: &AppState,
     headers: &HeaderMap,
-) -> Result<Option<Principal>, ApiError> {
+) -> Result<Option<Verified>, ApiError> {
     match headers.get(header::AUTHORIZATION) {
         None => Ok(None),
         Some(value) => {

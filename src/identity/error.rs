@@ -28,6 +28,12 @@ pub enum IdentityError {
     SessionEnded,
     #[error("this refresh token was already used; the session has been revoked")]
     RefreshTokenReused,
+    /// The session reached its absolute lifetime, however often it was refreshed.
+    #[error("this session reached its maximum lifetime; sign in again")]
+    SessionExpired,
+    /// Too many wrong passwords were given for this invitation.
+    #[error("this invitation is locked after too many wrong passwords; ask for a new one")]
+    InviteLocked,
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -66,7 +72,8 @@ impl Reportable for IdentityError {
             Self::InvalidToken(_) => ErrorCode::InvalidToken,
             Self::LinkExpired(_) => ErrorCode::LinkExpired,
             Self::LinkUsed(_) => ErrorCode::LinkAlreadyUsed,
-            Self::RefreshExpired => ErrorCode::TokenExpired,
+            Self::RefreshExpired | Self::SessionExpired => ErrorCode::TokenExpired,
+            Self::InviteLocked => ErrorCode::InviteLocked,
             Self::SessionEnded => ErrorCode::TokenRevoked,
             Self::RefreshTokenReused => ErrorCode::RefreshTokenReused,
             Self::Forbidden(_) => ErrorCode::Forbidden,

@@ -2,10 +2,11 @@
 //!
 //! - [`credentials`]: email and password rules, password hashing (argon2id, OWASP parameters).
 //! - [`sessions`]: sign up, sign in, refresh (rotating refresh tokens, reuse revokes the family),
-//!   sign out, switch tenant. Access tokens are scoped to one tenant at a time.
+//!   sign out (everywhere), switch tenant. Access tokens are scoped to one tenant at a time; a session
+//!   switched from another ends with it, and every session ends by an absolute time.
 //! - [`members`]: invite, accept, change role, remove, transfer ownership — a tenant always keeps
 //!   exactly one owner.
-//! - [`lockout`]: brute-force protection for sign-in.
+//! - [`lockout`]: brute-force protection for sign-in (and for passwords given to accept an invitation).
 //! - [`email_links`]: what identity mails — email verification, password reset, invitations, billing notices
 //!   — and following those single-use links.
 //!
@@ -52,6 +53,9 @@ pub struct IdentitySettings {
     pub reset_ttl: Duration,
     /// How long a new account may be used before its email address must be verified.
     pub verification_grace: Duration,
+    /// The absolute lifetime of a sign-in session, however often it is refreshed (sessions made by
+    /// switching tenant end with the one they were made from).
+    pub session_lifetime: Duration,
 }
 
 /// Portal identity: what signing up, signing in and managing members work with. Cheap to clone.

@@ -159,6 +159,14 @@ fn describe() {
         "voxedge_graphql_ws_connections",
         "Open GraphQL WebSocket connections."
     );
+    describe_counter!(
+        "voxedge_graphql_ws_closes_total",
+        "GraphQL WebSockets closed by the server, by close code (4401: credential no longer valid, 4403: role no longer allows a running subscription)."
+    );
+    describe_gauge!(
+        "voxedge_rate_limit_keys",
+        "Clients (IPs, tenants, accounts) the rate limiters and lock-outs track after pruning."
+    );
     describe_gauge!("voxedge_tenants_open", "Tenant databases currently open.");
     describe_gauge!(
         "voxedge_live_sessions",

@@ -30,7 +30,8 @@ use super::middleware::RequestId;
 use crate::auth::Principal;
 use crate::error::{ApiError, ErrorCode};
 use crate::graphql::codes::code_of;
-use crate::graphql::context::RequestMeta;
+use crate::graphql::context::{RequestMeta, SessionId};
+use crate::graphql::session_cookie::CookieSession;
 use crate::ratelimit::Limited;
 use params::{GraphqlParams, parse_get_params, parse_post_body, prepare, require_json_body};
 
@@ -84,14 +85,28 @@ pub async fn get(
         && wants_html
         && state.app.config.graphql.graphiql
     {
-        return Html(
-            async_graphql::http::GraphiQLSource::build()
-                .endpoint("/graphql")
-                .subscription_endpoint("/graphql")
-                .title("voxedge GraphQL")
-                .finish(),
+        // GraphiQL loads its scripts and styles from a CDN, so its policy restricts only framing.
+        return (
+            [
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static("frame-ancestors 'none'"),
+                ),
+                (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+                (
+                    header::REFERRER_POLICY,
+                    HeaderValue::from_static("no-referrer"),
+                ),
+            ],
+            Html(
+                async_graphql::http::GraphiQLSource::build()
+                    .endpoint("/graphql")
+                    .subscription_endpoint("/graphql")
+                    .title("voxedge GraphQL")
+                    .finish(),
+            ),
         )
-        .into_response();
+            .into_response();
     }
     let media = match Media::negotiate(&headers) {
         Ok(media) => media,
@@ -130,11 +145,12 @@ async fn execute(
     params: GraphqlParams,
     meta: RequestMeta,
 ) -> Response {
-    let principal = match super::authenticate(&state.app, headers).await {
-        Ok(principal) => principal,
+    let verified = match super::authenticate(&state.app, headers).await {
+        Ok(verified) => verified,
         Err(err) => return error_response(media, err),
     };
-    let limited = match &principal {
+    let principal = verified.as_ref().map(|v| &v.principal);
+    let limited = match principal {
         Some(p) => {
             state
                 .app
@@ -155,16 +171,20 @@ async fn execute(
         Err(err) => return error_response(media, err),
     };
     let (mut request, operation_type) = request;
-    let tenant = principal.as_ref().map(|p| p.tenant_id);
-    if let Some(principal) = principal {
-        request = request
-            .data(crate::graphql::loaders::for_tenant(
-                &state.app.tenants,
-                principal.tenant_id,
-            ))
-            .data::<Principal>(principal);
+    let tenant = verified.as_ref().map(|v| v.principal.tenant_id);
+    if let Some(verified) = verified {
+        request = request.data(crate::graphql::loaders::for_tenant(
+            &state.app.tenants,
+            verified.principal.tenant_id,
+        ));
+        if let Some(session) = verified.session_id {
+            request = request.data(SessionId(session));
+        }
+        request = request.data::<Principal>(verified.principal);
     }
-    request = request.data(meta);
+    request = request
+        .data(meta)
+        .data(CookieSession::from_headers(headers));
     let kind = match operation_type {
         OperationType::Query => "query",
         OperationType::Mutation => "mutation",
@@ -234,7 +254,14 @@ async fn execute(
     } else {
         StatusCode::OK
     };
-    let mut response = json_response(media, status, serde_json::Value::Object(body));
+    let mut http_response = json_response(media, status, serde_json::Value::Object(body));
+    // Headers resolvers set (the session cookie).
+    for (name, value) in &response.http_headers {
+        http_response
+            .headers_mut()
+            .append(name.clone(), value.clone());
+    }
+    let mut response = http_response;
     if let Some(secs) = retry_after {
         response
             .headers_mut()
