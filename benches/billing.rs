@@ -44,7 +44,12 @@ fn cpu_seconds() -> f64 {
     // Fields after the command name (which is in parentheses and may contain spaces): utime is the 12th.
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     (ticks(11) + ticks(12)) / 100.0
 }
 
@@ -77,10 +82,20 @@ async fn run() -> anyhow::Result<()> {
             system_prompt: "You help.".into(),
             ..Default::default()
         };
-        let (agent, _) =
-            voxedge::agents::create(&tenant.db, "bench".into(), &format!("Agent {a}"), config)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let saving = voxedge::agents::Saving {
+            tenant: tenant.id,
+            outbound: &state.config.outbound,
+            secrets: &state.secrets,
+        };
+        let (agent, _) = voxedge::agents::create(
+            &tenant.db,
+            saving,
+            "bench".into(),
+            &format!("Agent {a}"),
+            config,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
         for _ in 0..10 {
             let call = calls::create(
                 &tenant,
@@ -91,6 +106,7 @@ async fn run() -> anyhow::Result<()> {
                     from: None,
                     to: None,
                     metadata: serde_json::json!({}),
+                    variables: Default::default(),
                 },
             )
             .await?;

@@ -116,7 +116,7 @@ fn spawn_housekeeping(state: &AppState) {
         state.tenant_opener(),
         state.shutdown.draining(),
     ));
-    tokio::spawn(state.outbound.clone().run(state.shutdown.draining()));
+    tokio::spawn(state.scheduler.clone().run(state.shutdown.draining()));
     let tenants = state.tenants.clone();
     let limits = state.limits.clone();
     let draining = state.shutdown.draining();

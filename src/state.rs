@@ -68,7 +68,7 @@ pub struct AppState {
     /// The calls running on this server, for Twilio's callbacks.
     pub live_calls: LiveCalls,
     /// Campaigns and placed calls in the background.
-    pub outbound: Scheduler,
+    pub scheduler: Scheduler,
 }
 
 impl AppState {
@@ -155,7 +155,7 @@ impl AppState {
             .context("cannot seed the default price book")?;
         let events = EventBus::new(config.event_buffer);
         let live_calls = LiveCalls::new();
-        let outbound = Scheduler::new(SchedulerParts {
+        let scheduler = Scheduler::new(SchedulerParts {
             catalog: catalog.clone(),
             tenants: tenants.clone(),
             events: events.clone(),
@@ -178,7 +178,7 @@ impl AppState {
             agents: AgentCache::new(),
             events,
             live_calls,
-            outbound,
+            scheduler,
             webhooks,
             shutdown: Shutdown::new(),
             clock,

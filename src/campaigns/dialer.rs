@@ -32,6 +32,16 @@ pub struct Dialer<'a> {
     pub max_wait_ms: i64,
 }
 
+/// What every call a turn places for one campaign shares.
+#[derive(Clone, Copy)]
+struct Round<'a> {
+    campaign: &'a CampaignRow,
+    agent: &'a ActiveAgent,
+    /// The tenant's limits, checked again as each call is created.
+    admission: &'a Admission,
+    origin: &'a str,
+}
+
 fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),
@@ -161,6 +171,12 @@ impl Dialer<'_> {
         };
         let windows = Windows::stored(&campaign.windows);
         let default_zone = parse_zone(&campaign.timezone).unwrap_or(chrono_tz::UTC);
+        let round = Round {
+            campaign,
+            agent: &agent,
+            admission: &admission,
+            origin: &origin,
+        };
         let mut dialled = 0;
         for contact in due {
             if dialled >= slots {
@@ -174,10 +190,7 @@ impl Dialer<'_> {
             if !windows.is_open(zone, now) {
                 continue;
             }
-            if self
-                .dial_contact(tenant, campaign, &agent, contact, &admission, &origin, now)
-                .await?
-            {
+            if self.dial_contact(tenant, &round, contact, now).await? {
                 dialled += 1;
             }
         }
@@ -189,13 +202,16 @@ impl Dialer<'_> {
     async fn dial_contact(
         &self,
         tenant: &Tenant,
-        campaign: &CampaignRow,
-        agent: &ActiveAgent,
+        round: &Round<'_>,
         contact: ContactRow,
-        admission: &Admission,
-        origin: &str,
         now: i64,
     ) -> Result<bool, CampaignError> {
+        let Round {
+            campaign,
+            agent,
+            admission,
+            origin,
+        } = *round;
         if agent.agent.archived_at.is_some() {
             return Err(CampaignError::AgentArchived);
         }

@@ -121,7 +121,7 @@ impl AuthPayload {
     /// Only from `signUp` on a server that sends no email (no SMTP configured): the link that verifies the
     /// address, which would otherwise have been emailed. Null everywhere else.
     async fn verification_link(&self) -> Option<&str> {
-        self.0
+        self.signed_in
             .verification_link
             .as_ref()
             .map(|l| l.expose().as_str())

@@ -385,7 +385,7 @@ impl CampaignMutation {
                 ),
             )?;
             // Before the change commits, so a crash cannot leave a running campaign nobody schedules.
-            app.outbound.queue(tenant.id).await?;
+            app.scheduler.queue(tenant.id).await?;
         }
         let origin = public_origin(ctx);
         if matches!(action, Action::Start | Action::Resume) && origin.is_none() {
@@ -396,7 +396,7 @@ impl CampaignMutation {
         }
         let campaign = campaigns::act(&tenant, id.0, action, origin, app.clock.now_ms()).await?;
         audit::note(ctx, |n| n.target = Some(campaign.id.clone()));
-        app.outbound.wake();
+        app.scheduler.wake();
         Ok(Campaign(campaign))
     }
 }
@@ -464,7 +464,7 @@ impl CampaignMutation {
         let id = campaign_id.0.clone();
         let import = campaigns::add_contacts(&tenant, id, csv, app.clock.now_ms()).await?;
         audit::note(ctx, |n| n.target = Some(campaign_id.0.clone()));
-        app.outbound.wake();
+        app.scheduler.wake();
         Ok(ContactImport {
             added: import.added as i32,
             rejected: import

@@ -80,7 +80,8 @@ async fn render(
 ) -> Result<String, ApiError> {
     let principal = super::authenticate(&state.app, headers)
         .await?
-        .ok_or(AuthError::Unauthenticated)?;
+        .ok_or(AuthError::Unauthenticated)?
+        .principal;
     principal.require(Permission::ReadBilling)?;
     let billing = &state.app.billing;
     let now = billing.now();

@@ -132,7 +132,9 @@ impl Identity {
             })?;
         self.mailer.wake();
         tracing::info!(user_id = %user.id, tenant_id = %tenant_id, email = %redact::email(&user.email), "signed up");
-        let mut signed_in = self.start_session(user, tenant_id, Role::Owner, None).await?;
+        let mut signed_in = self
+            .start_session(user, tenant_id, Role::Owner, None)
+            .await?;
         if !self.mailer.delivers() {
             signed_in.verification_link = Some(verification.link);
         }

@@ -215,12 +215,12 @@ mod tests {
             r#"{"base_fee": "999", "unit_prices": {"call_ms": "0.01"}, "monthly_minutes": null}"#,
         )
         .unwrap();
-        let terms = terms().with(&overrides);
-        assert_eq!(terms.base_fee, d("999"));
-        assert_eq!(terms.unit_prices.call_ms, d("0.01"));
-        assert_eq!(terms.included.call_ms, d("2000"));
-        assert_eq!(terms.concurrent_calls, Some(10));
-        assert_eq!(terms.monthly_minutes, None, "null lifts the limit");
+        let changed = terms().with(&overrides);
+        assert_eq!(changed.base_fee, d("999"));
+        assert_eq!(changed.unit_prices.call_ms, d("0.01"));
+        assert_eq!(changed.included.call_ms, d("2000"));
+        assert_eq!(changed.concurrent_calls, Some(10));
+        assert_eq!(changed.monthly_minutes, None, "null lifts the limit");
         assert!(TermsOverride::default().is_empty());
         // Stored and read back, overrides mean the same: an empty one changes nothing, a lifted limit stays lifted.
         for stored in [TermsOverride::default(), overrides] {

@@ -3,8 +3,8 @@
 #![allow(dead_code)]
 
 pub mod process;
-pub mod twilio;
 pub mod smtp;
+pub mod twilio;
 pub mod voice;
 pub mod ws;
 
