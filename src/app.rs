@@ -106,18 +106,37 @@ impl Application {
     }
 }
 
-/// Background work: webhook delivery, and periodic upkeep that applies the tenant cache's pending
-/// evictions, so idle tenants close even when no request comes to trigger it.
+/// Background work: webhook and email delivery, the billing job, the outbound scheduler (campaigns, placed
+/// calls), and periodic upkeep that applies the tenant cache's pending evictions, so idle tenants close even when
+/// no request comes to trigger it, and forgets rate-limit state of clients whose budgets have refilled (it would
+/// otherwise grow with every IP ever seen).
 fn spawn_housekeeping(state: &AppState) {
     tokio::spawn(state.webhooks.clone().run(state.shutdown.draining()));
+    tokio::spawn(state.mailer.clone().run(state.shutdown.draining()));
+    tokio::spawn(crate::billing::job::run(
+        state.billing.clone(),
+        state.tenant_opener(),
+        state.shutdown.draining(),
+    ));
+    tokio::spawn(state.scheduler.clone().run(state.shutdown.draining()));
     let tenants = state.tenants.clone();
+    let limits = state.limits.clone();
     let draining = state.shutdown.draining();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(15));
+        let mut round = 0u32;
         tokio::pin!(draining);
         loop {
             tokio::select! {
-                _ = tick.tick() => tenants.run_pending_tasks().await,
+                _ = tick.tick() => {
+                    tenants.run_pending_tasks().await;
+                    // Once a minute: budgets are per minute, so state a minute old has refilled.
+                    if round.is_multiple_of(4) {
+                        let keys = limits.prune();
+                        metrics::gauge!("voxedge_rate_limit_keys").set(keys as f64);
+                    }
+                    round = round.wrapping_add(1);
+                }
                 () = &mut draining => break,
             }
         }

@@ -22,14 +22,18 @@ pub enum TenantEvent {
     CallEvent(Arc<CallEventRow>),
     /// A transcript segment was added or replaced.
     Segment(Arc<SegmentRow>),
+    /// A campaign (its id) changed: its state, or where its contacts stand.
+    Campaign(Arc<String>),
 }
 
 impl TenantEvent {
-    pub fn call_id(&self) -> &str {
+    /// The call the event is about, if it is about one.
+    pub fn call_id(&self) -> Option<&str> {
         match self {
-            TenantEvent::Call(call) => &call.id,
-            TenantEvent::CallEvent(event) => &event.call_id,
-            TenantEvent::Segment(segment) => &segment.call_id,
+            TenantEvent::Call(call) => Some(&call.id),
+            TenantEvent::CallEvent(event) => Some(&event.call_id),
+            TenantEvent::Segment(segment) => Some(&segment.call_id),
+            TenantEvent::Campaign(_) => None,
         }
     }
 }
@@ -118,7 +122,7 @@ mod tests {
         let mut rx_a = bus.subscribe(a);
         let mut rx_b = bus.subscribe(b);
         bus.publish(a, segment("call-a", 1));
-        assert_eq!(rx_a.recv().await.unwrap().call_id(), "call-a");
+        assert_eq!(rx_a.recv().await.unwrap().call_id(), Some("call-a"));
         assert!(
             rx_b.try_recv().is_err(),
             "tenant b sees nothing of tenant a"

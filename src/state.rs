@@ -10,7 +10,10 @@ use scheduled_thread_pool::ScheduledThreadPool;
 
 use crate::agents::AgentCache;
 use crate::auth::{Authenticator, TokenSigner};
+use crate::billing::Billing;
 use crate::brain::Brain;
+use crate::campaigns::Scheduler;
+use crate::campaigns::scheduler::SchedulerParts;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::db::migrations::{CATALOG, REGION};
@@ -19,8 +22,10 @@ use crate::edge::follower::{self, FollowSettings, Lag};
 use crate::edge::internal::Internal;
 use crate::edge::litestream::Litestream;
 use crate::edge::{Edge, Freshness};
+use crate::email::Mailer;
 use crate::events::EventBus;
 use crate::identity::Identity;
+use crate::live::registry::LiveCalls;
 use crate::ratelimit::RateLimits;
 use crate::secrets::Secrets;
 use crate::shutdown::Shutdown;
@@ -54,12 +59,20 @@ pub struct AppState {
     pub limits: Arc<RateLimits>,
     /// Voice engines (VAD, STT, TTS). Loaded by the server at start; CLI commands run without them.
     pub voice: Arc<VoiceModels>,
-    /// Portal identity: sign-up, sessions, members.
+    /// Portal identity: sign-up, sessions, members, the links it mails.
     pub identity: Identity,
+    /// The email outbox and its sender.
+    pub mailer: Mailer,
     /// Calls through tenants' Twilio accounts.
     pub telephony: Telephony,
     /// LLM clients and circuit breakers shared by every call.
     pub brain: Brain,
+    /// Plans, prices, quotas, invoices, dunning, Stripe.
+    pub billing: Billing,
+    /// The calls running on this server, for Twilio's callbacks.
+    pub live_calls: LiveCalls,
+    /// Campaigns and placed calls in the background.
+    pub scheduler: Scheduler,
     /// Regions: where tenants live, the catalog replica, moves and restores.
     pub edge: Edge,
     /// How far the catalog replica is behind the primary (when Litestream is configured).
@@ -136,6 +149,7 @@ impl AppState {
             .context("cannot load the server secret key")?;
         let webhooks = Dispatcher::new(
             config.webhooks.clone(),
+            &config.outbound,
             secrets.clone(),
             region_db.clone(),
             tenants.clone(),
@@ -162,7 +176,7 @@ impl AppState {
             data_dir.clone(),
             config.sqlite.clone(),
             catalog.clone(),
-            region_db,
+            region_db.clone(),
             tenants.clone(),
             internal,
             freshness,
@@ -174,6 +188,7 @@ impl AppState {
             clock.clone(),
             catalog.clone(),
         ));
+        let mailer = Mailer::new(config.email.clone(), catalog.clone(), secrets.clone())?;
         let identity = Identity::new(
             catalog.clone(),
             edge.clone(),
@@ -181,27 +196,55 @@ impl AppState {
             clock.clone(),
             limits.clone(),
             config.identity,
+            mailer.clone(),
         );
         let telephony = Telephony::new(
             TwilioApi::new(config.twilio_api_url.clone(), Duration::from_secs(10)),
             secrets.clone(),
             signer,
+            clock.clone(),
+            region_db.clone(),
         );
+        let billing = Billing::new(catalog.clone(), clock.clone(), config.billing.clone())
+            .context("cannot set up billing")?;
+        billing
+            .seed_defaults()
+            .await
+            .context("cannot seed the default price book")?;
+        let events = EventBus::new(config.event_buffer);
+        let live_calls = LiveCalls::new();
+        let scheduler = Scheduler::new(SchedulerParts {
+            region_db: region_db.clone(),
+            tenants: tenants.clone(),
+            events: events.clone(),
+            webhooks: webhooks.clone(),
+            telephony: telephony.clone(),
+            billing: billing.clone(),
+            live: live_calls.clone(),
+            clock: clock.clone(),
+            public_url: config.public_url.clone(),
+            tick: config.outbound_tick,
+        });
         Ok(Self {
+            billing,
             catalog,
             tenants,
             auth,
             identity,
+            mailer,
             telephony,
             agents: AgentCache::new(),
-            events: EventBus::new(config.event_buffer),
+            events,
+            live_calls,
+            scheduler,
             webhooks,
             shutdown: Shutdown::new(),
             clock,
             secrets,
             limits,
             voice: Arc::new(VoiceModels::none()),
-            brain: Brain::new(config.llm.breaker).context("cannot build the LLM clients")?,
+            brain: Brain::new(config.llm.breaker, &config.outbound)
+                .context("cannot build the LLM clients")?,
             edge,
             lag,
             config: Arc::new(config),
@@ -229,6 +272,15 @@ impl AppState {
                 self.lag.clone(),
             );
         }
+    }
+
+    /// Opens tenants by id, for background work over many of them.
+    pub fn tenant_opener(&self) -> crate::tenants::Tenants {
+        crate::tenants::Tenants::new(
+            self.tenants.clone(),
+            self.events.clone(),
+            self.webhooks.clone(),
+        )
     }
 
     /// The tenant, its database opened on demand, for domain functions.

@@ -8,11 +8,13 @@
 //! - [`format`] — [`AudioFormat`] (what the wire carries) with streaming [`FormatDecoder`] (wire → 16 kHz f32 for
 //!   the pipeline) and [`FormatEncoder`] (f32 at any rate → wire).
 //! - [`wav`] — WAV files in and out (recordings, tests, benchmarks).
+//! - [`tones`] — DTMF keys as audio, and the single-frequency power measure tone detection uses.
 
 pub mod format;
 pub mod g711;
 pub mod pcm;
 pub mod resample;
+pub mod tones;
 pub mod wav;
 
 pub use format::{AudioFormat, FormatDecoder, FormatEncoder};

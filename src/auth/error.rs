@@ -34,6 +34,9 @@ pub enum AuthError {
     Forbidden(String),
     #[error("API key not found")]
     KeyNotFound,
+    /// A user past the grace period without a verified email address.
+    #[error("verify your email address to go on: follow the link we sent, or ask for a new one")]
+    EmailNotVerified,
     #[error(transparent)]
     Invalid(#[from] InvalidInput),
     #[error(transparent)]
@@ -65,6 +68,7 @@ impl Reportable for AuthError {
             Self::TokenRevoked => ErrorCode::TokenRevoked,
             Self::Forbidden(_) => ErrorCode::Forbidden,
             Self::KeyNotFound => ErrorCode::NotFound,
+            Self::EmailNotVerified => ErrorCode::EmailNotVerified,
             Self::Invalid(e) => e.code(),
             Self::Storage(e) => e.code(),
             Self::Internal(_) => ErrorCode::Internal,

@@ -6,8 +6,9 @@
 //!
 //! - Access token: `sub` user id, `tid` tenant id, `sid` sign-in session (token family), minutes long.
 //!   The tenant id is bound into the signed claims; every request checks the membership it names.
-//! - Session token: `tid` tenant id, `agent` agent id, `sub` who minted it; at most 10 minutes long.
-//!   Only the live-call WebSocket accepts it, via [`super::Authenticator::verify_session_token`].
+//! - Session token: `tid` tenant id, `agent` agent id, `sub` who minted it; at most 10 minutes long; `vars`
+//!   the call's variables, encrypted with the server key (the token travels through browsers, and variables may
+//!   be personal). Only the live-call WebSocket accepts it, via [`super::Authenticator::verify_session_token`].
 
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::AuthError;
 use crate::clock::Clock;
 use crate::db::TenantId;
+use crate::model::Variables;
 use crate::secrets::Secrets;
 
 const ISSUER: &str = "voxedge";
@@ -49,6 +51,9 @@ struct SessionClaims {
     jti: String,
     iat: i64,
     exp: i64,
+    /// The call's variables, sealed (absent when there are none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    vars: Option<String>,
 }
 
 /// A verified access token.
@@ -76,6 +81,8 @@ pub struct SessionGrant {
     pub issued_at: i64,
     /// Unix seconds.
     pub expires_at: i64,
+    /// Variables the call's agent texts are filled with.
+    pub variables: Variables,
 }
 
 /// Issues and verifies signed tokens. Cheap to clone.
@@ -107,8 +114,20 @@ impl TokenSigner {
         tenant_id: TenantId,
         family_id: &str,
     ) -> Result<(String, i64), AuthError> {
+        self.issue_access_until(user_id, tenant_id, family_id, i64::MAX)
+    }
+
+    /// A new access token that expires no later than its session's absolute end (`session_end_ms`, unix
+    /// ms), and its expiry (unix seconds).
+    pub fn issue_access_until(
+        &self,
+        user_id: &str,
+        tenant_id: TenantId,
+        family_id: &str,
+        session_end_ms: i64,
+    ) -> Result<(String, i64), AuthError> {
         let now = self.clock.now_secs();
-        let exp = now + secs(self.access_ttl);
+        let exp = (now + secs(self.access_ttl)).min(session_end_ms.div_euclid(1000));
         let claims = AccessClaims {
             iss: ISSUER.into(),
             aud: ACCESS_AUDIENCE.into(),
@@ -146,17 +165,35 @@ impl TokenSigner {
         issued_by: &str,
         ttl: Duration,
     ) -> Result<(String, i64), AuthError> {
+        self.issue_session_with(tenant_id, agent_id, issued_by, ttl, &Variables::new())
+    }
+
+    /// [`TokenSigner::issue_session`] for a call with `variables`.
+    pub fn issue_session_with(
+        &self,
+        tenant_id: TenantId,
+        agent_id: &str,
+        issued_by: &str,
+        ttl: Duration,
+        variables: &Variables,
+    ) -> Result<(String, i64), AuthError> {
         let now = self.clock.now_secs();
         let exp = now + secs(ttl.min(MAX_SESSION_TOKEN_TTL));
+        let jti = crate::db::new_id();
+        let vars = (!variables.is_empty()).then(|| {
+            let json = serde_json::to_vec(variables).expect("invariant: variables serialise");
+            self.secrets.encrypt(&json, &variables_context(&jti))
+        });
         let claims = SessionClaims {
             iss: ISSUER.into(),
             aud: SESSION_AUDIENCE.into(),
             sub: issued_by.into(),
             tid: tenant_id.to_string(),
             agent: agent_id.into(),
-            jti: crate::db::new_id(),
+            jti,
             iat: now,
             exp,
+            vars,
         };
         let key = EncodingKey::from_secret(self.secrets.session_token_key());
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key)
@@ -176,12 +213,23 @@ impl TokenSigner {
         if claims.exp - claims.iat > secs(MAX_SESSION_TOKEN_TTL) {
             return Err(invalid_token());
         }
+        let variables = match &claims.vars {
+            None => Variables::new(),
+            Some(sealed) => {
+                let json = self
+                    .secrets
+                    .decrypt(sealed, &variables_context(&claims.jti))
+                    .map_err(|_| invalid_token())?;
+                serde_json::from_slice(json.expose()).map_err(|_| invalid_token())?
+            }
+        };
         Ok(SessionGrant {
             tenant_id: claims.tid.parse().map_err(|_| invalid_token())?,
             agent_id: claims.agent,
             issued_by: claims.sub,
             issued_at: claims.iat,
             expires_at: claims.exp,
+            variables,
         })
     }
 
@@ -192,6 +240,11 @@ impl TokenSigner {
             Ok(())
         }
     }
+}
+
+/// What a token's sealed variables are bound to: that token alone.
+fn variables_context(jti: &str) -> String {
+    format!("session-variables:{jti}")
 }
 
 fn secs(duration: Duration) -> i64 {
@@ -287,5 +340,35 @@ mod tests {
             signer.verify_session(&token).unwrap_err().code(),
             ErrorCode::TokenExpired
         );
+    }
+
+    #[test]
+    fn session_variables_travel_sealed() {
+        let (signer, _) = make_signer(1);
+        let variables = Variables(
+            [("first_name".to_string(), "Ada Lovelace".to_string())]
+                .into_iter()
+                .collect(),
+        );
+        let (token, _) = signer
+            .issue_session_with(
+                TenantId::generate(),
+                "a",
+                "cli",
+                Duration::from_secs(60),
+                &variables,
+            )
+            .unwrap();
+        assert_eq!(signer.verify_session(&token).unwrap().variables, variables);
+        let payload = token.split('.').nth(1).unwrap();
+        let claims =
+            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+                .unwrap();
+        assert!(
+            !String::from_utf8_lossy(&claims).contains("Lovelace"),
+            "values are not readable from the token"
+        );
+        let (other, _) = make_signer(2);
+        assert!(other.verify_session(&token).is_err());
     }
 }

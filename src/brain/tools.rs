@@ -17,6 +17,8 @@ use super::webhook::{WebhookTarget, WebhookTool};
 pub const END_CALL: &str = "end_call";
 /// Name of the built-in tool that transfers the call.
 pub const TRANSFER_CALL: &str = "transfer_call";
+/// Name of the built-in tool that presses phone keys.
+pub const SEND_DTMF: &str = "send_dtmf";
 
 /// One tool as configured on an agent.
 #[derive(Debug, Clone)]
@@ -30,6 +32,8 @@ pub enum ToolSpec {
         /// Allowed destinations (numbers, SIP URIs or queue names); empty allows any string.
         destinations: Vec<String>,
     },
+    /// Built-in `send_dtmf(digits)`: the keys are played as tones in the agent's audio, in order with its words.
+    SendDtmf,
 }
 
 #[derive(Debug)]
@@ -37,6 +41,7 @@ enum ToolKind {
     Webhook(Box<WebhookTarget>),
     EndCall,
     TransferCall,
+    SendDtmf,
 }
 
 struct CompiledTool {
@@ -58,6 +63,9 @@ pub(crate) enum Invocation<'a> {
     TransferCall {
         to: String,
         reason: Option<String>,
+    },
+    SendDtmf {
+        digits: String,
     },
     /// Unknown tool or invalid arguments: this text goes back to the model instead of a result.
     Refused(String),
@@ -93,7 +101,7 @@ impl ToolSet {
         for spec in specs {
             let (name, description, parameters, kind) = match spec {
                 ToolSpec::Webhook(w) => {
-                    if [END_CALL, TRANSFER_CALL].contains(&w.name.as_str()) {
+                    if [END_CALL, TRANSFER_CALL, SEND_DTMF].contains(&w.name.as_str()) {
                         return Err(config(&w.name, "name is reserved for a built-in tool"));
                     }
                     let target = w.target()?;
@@ -141,6 +149,25 @@ impl ToolSet {
                         ToolKind::TransferCall,
                     )
                 }
+                ToolSpec::SendDtmf => (
+                    SEND_DTMF.to_owned(),
+                    "Press keys on the phone keypad, e.g. to choose an option in a phone menu. The tones \
+                     play after what you say before calling it. `w` waits half a second."
+                        .to_owned(),
+                    json!({
+                        "type": "object",
+                        "properties": {
+                            "digits": {
+                                "type": "string",
+                                "pattern": "^[0-9*#A-Dw]{1,32}$",
+                                "description": "Keys to press in order: 0-9, *, #, A-D; w pauses 0.5 s."
+                            }
+                        },
+                        "required": ["digits"],
+                        "additionalProperties": false
+                    }),
+                    ToolKind::SendDtmf,
+                ),
             };
             check_name(&name)?;
             if tools.iter().any(|t| t.name == name) {
@@ -245,6 +272,11 @@ impl ToolSet {
                 // The schema requires a string `to`; this arm only guards a schema edit.
                 None => Invocation::Refused(format!("{TRANSFER_CALL} needs a destination `to`")),
             },
+            ToolKind::SendDtmf => match text("digits") {
+                Some(digits) => Invocation::SendDtmf { digits },
+                // The schema requires the digits; this arm only guards a schema edit.
+                None => Invocation::Refused(format!("{SEND_DTMF} needs `digits`")),
+            },
         }
     }
 }
@@ -334,6 +366,21 @@ mod tests {
             tools.resolve(TRANSFER_CALL, r#"{"to":"ceo"}"#),
             Invocation::Refused(_)
         ));
+    }
+
+    #[test]
+    fn send_dtmf_takes_keypad_digits_only() {
+        let tools = ToolSet::new(vec![ToolSpec::SendDtmf]).expect("valid tools");
+        assert!(matches!(
+            tools.resolve(SEND_DTMF, r#"{"digits":"1w23#"}"#),
+            Invocation::SendDtmf { digits } if digits == "1w23#"
+        ));
+        for bad in [r#"{"digits":"12x"}"#, r#"{"digits":""}"#, "{}"] {
+            assert!(
+                matches!(tools.resolve(SEND_DTMF, bad), Invocation::Refused(_)),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -14,10 +14,12 @@ use std::sync::Arc;
 use serde_json::json;
 
 use crate::agents::is_e164;
+use crate::billing::Admission;
 use crate::clock::now_ms;
+use crate::db::TenantId;
 use crate::error::{ErrorCode, FieldError, InvalidInput};
 use crate::events::TenantEvent;
-use crate::model::{CallStatus, Direction, Metric, NewUsage, Transport};
+use crate::model::{CallStatus, Direction, Metric, NewUsage, Transport, Variables};
 use crate::repo;
 use crate::repo::calls::{CallEventRow, CallRow, NewSegment, SegmentRow};
 use crate::tenants::{Change, Tenant};
@@ -35,6 +37,8 @@ pub struct NewCall {
     pub from: Option<String>,
     pub to: Option<String>,
     pub metadata: serde_json::Value,
+    /// What the agent's `{{placeholders}}` are filled with (stored when any are given).
+    pub variables: Variables,
 }
 
 fn validate_new_call(call: &NewCall) -> Result<(), InvalidInput> {
@@ -65,60 +69,102 @@ fn validate_new_call(call: &NewCall) -> Result<(), InvalidInput> {
     InvalidInput::check(errors)
 }
 
-/// Creates a call in `queued`, pinned to the agent's active version.
+/// Records a call in `queued`, pinned to the agent's active version (`createCall`: a call carried elsewhere,
+/// which no quota refuses and which holds no concurrent-call slot).
 pub async fn create(tenant: &Tenant, new: NewCall) -> Result<CallRow, CallError> {
+    create_with(tenant, new, None).await
+}
+
+/// Creates a call voxedge carries (live, placed through Twilio) once `admission` allows one more, checked in
+/// the same transaction, so concurrent starts never exceed a limit and a refused start creates nothing.
+pub async fn create_admitted(
+    tenant: &Tenant,
+    new: NewCall,
+    admission: Admission,
+) -> Result<CallRow, CallError> {
+    create_with(tenant, new, Some(admission)).await
+}
+
+async fn create_with(
+    tenant: &Tenant,
+    new: NewCall,
+    admission: Option<Admission>,
+) -> Result<CallRow, CallError> {
     validate_new_call(&new)?;
     let tenant_id = tenant.id;
     tenant
         .commit(move |tx| {
-            let agent =
-                repo::agents::get_agent(tx, &new.agent_id)?.ok_or(CallError::AgentNotFound)?;
-            if agent.archived_at.is_some() {
-                return Err(CallError::AgentArchived);
-            }
-            let now = now_ms();
-            let call = CallRow {
-                id: crate::db::new_id(),
-                agent_id: agent.id,
-                agent_version: agent.active_version,
-                direction: new.direction,
-                transport: new.transport,
-                from_address: new.from,
-                to_address: new.to,
-                status: CallStatus::Queued,
-                ended_reason: None,
-                created_at: now,
-                answered_at: None,
-                ended_at: None,
-                duration_ms: None,
-                updated_at: now,
-                metadata: new.metadata,
-            };
-            repo::calls::insert_call(tx, &call)?;
-            let event = repo::calls::insert_event(
-                tx,
-                &call.id,
-                "created",
-                &json!({ "status": "queued", "agentVersion": call.agent_version }),
-                now,
-            )?;
-            let deliveries = webhooks::enqueue(
-                tx,
-                tenant_id,
-                WebhookEvent::CallCreated,
-                json!({ "call": call_json(&call) }),
-            )?;
-            let call = Arc::new(call);
+            let (call, events, deliveries) =
+                insert(tx, tenant_id, new, admission.as_ref(), now_ms())?;
             Ok(Change {
-                value: (*call).clone(),
-                events: vec![
-                    TenantEvent::Call(call),
-                    TenantEvent::CallEvent(Arc::new(event)),
-                ],
+                value: call,
+                events,
                 deliveries,
             })
         })
         .await
+}
+
+/// Creates a call inside the caller's transaction (a campaign attempt and its call are one change): the call,
+/// the events to publish once committed, and the webhook deliveries queued. With an `admission`, the call is one
+/// voxedge carries: refused unless the tenant's limits allow one more, and holding a concurrent-call slot.
+pub fn insert(
+    tx: &rusqlite::Transaction<'_>,
+    tenant_id: TenantId,
+    new: NewCall,
+    admission: Option<&Admission>,
+    now: i64,
+) -> Result<(CallRow, Vec<TenantEvent>, usize), CallError> {
+    validate_new_call(&new)?;
+    let agent = repo::agents::get_agent(tx, &new.agent_id)?.ok_or(CallError::AgentNotFound)?;
+    if agent.archived_at.is_some() {
+        return Err(CallError::AgentArchived);
+    }
+    if let Some(admission) = admission {
+        admission.check(tx).map_err(CallError::Refused)?;
+    }
+    let call = CallRow {
+        id: crate::db::new_id(),
+        agent_id: agent.id,
+        agent_version: agent.active_version,
+        direction: new.direction,
+        transport: new.transport,
+        from_address: new.from,
+        to_address: new.to,
+        status: CallStatus::Queued,
+        ended_reason: None,
+        created_at: now,
+        answered_at: None,
+        ended_at: None,
+        duration_ms: None,
+        updated_at: now,
+        metadata: new.metadata,
+    };
+    repo::calls::insert_call(tx, &call)?;
+    if admission.is_some() {
+        repo::calls::mark_carried(tx, &call.id)?;
+    }
+    if !new.variables.is_empty() {
+        repo::calls::insert_variables(tx, &call.id, &new.variables)?;
+    }
+    let event = repo::calls::insert_event(
+        tx,
+        &call.id,
+        "created",
+        &json!({ "status": "queued", "agentVersion": call.agent_version }),
+        now,
+    )?;
+    let deliveries = webhooks::enqueue(
+        tx,
+        tenant_id,
+        WebhookEvent::CallCreated,
+        json!({ "call": call_json(&call) }),
+    )?;
+    let events = vec![
+        TenantEvent::Call(Arc::new(call.clone())),
+        TenantEvent::CallEvent(Arc::new(event)),
+    ];
+    Ok((call, events, deliveries))
 }
 
 /// Moves a call to `to`, refusing transitions the state machine does not allow. `reason` becomes the

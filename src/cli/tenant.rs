@@ -5,9 +5,13 @@ use std::time::Duration;
 use clap::Subcommand;
 use serde_json::json;
 
+use crate::auth::keys;
+use crate::clock::datetime;
+use crate::model::Role;
 use crate::config::Config;
 use crate::db::TenantId;
 use crate::repo;
+use crate::repo::milestones::Milestone;
 use crate::state::AppState;
 
 #[derive(Debug, Subcommand)]
@@ -37,6 +41,13 @@ pub enum TenantCommand {
     /// List tenants.
     List {
         /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Onboarding per tenant: when each first made an agent, had a call, routed a phone number, paid an
+    /// invoice; then how many tenants reached each.
+    Milestones {
+        /// One JSON object per tenant per line (no summary) instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -119,6 +130,70 @@ pub async fn run(state: AppState, command: TenantCommand) -> anyhow::Result<()> 
                 }
             }
         }
+        TenantCommand::Milestones { json } => milestones(&state, json).await?,
+    }
+    Ok(())
+}
+
+/// Reads every tenant's milestones (opening each database, like `voxedge migrate`).
+async fn milestones(state: &AppState, json: bool) -> anyhow::Result<()> {
+    let tenants = state.catalog.read(repo::tenants::list).await?;
+    let mut reached = [0usize; 4];
+    if !json {
+        println!(
+            "{:<26}  {:<20}  {:<20}  {:<20}  {:<20}  NAME",
+            "TENANT ID", "FIRST AGENT", "FIRST CALL", "FIRST PHONE NUMBER", "FIRST PAID INVOICE"
+        );
+    }
+    for t in &tenants {
+        let found = match state.tenants.get(t.id).await {
+            Ok(db) => db.read(repo::milestones::get).await,
+            Err(e) => Err(e),
+        };
+        let found = match found {
+            Ok(found) => found,
+            Err(e) => {
+                eprintln!("{}: {e}", t.id);
+                continue;
+            }
+        };
+        let at = |m: Milestone| found.at(m).map(|ms| datetime(ms).to_rfc3339());
+        for (count, m) in reached.iter_mut().zip(Milestone::ALL) {
+            *count += usize::from(found.at(m).is_some());
+        }
+        if json {
+            println!(
+                "{}",
+                json!({
+                    "tenant_id": t.id.to_string(), "name": t.name, "created_at": datetime(t.created_at).to_rfc3339(),
+                    "first_agent_at": at(Milestone::FirstAgent), "first_call_at": at(Milestone::FirstCall),
+                    "first_phone_number_at": at(Milestone::FirstPhoneNumber),
+                    "first_paid_invoice_at": at(Milestone::FirstPaidInvoice),
+                })
+            );
+        } else {
+            let cell = |m: Milestone| {
+                found.at(m).map_or("-".to_string(), |ms| {
+                    datetime(ms).format("%Y-%m-%d %H:%M").to_string()
+                })
+            };
+            println!(
+                "{:<26}  {:<20}  {:<20}  {:<20}  {:<20}  {}",
+                t.id.to_string(),
+                cell(Milestone::FirstAgent),
+                cell(Milestone::FirstCall),
+                cell(Milestone::FirstPhoneNumber),
+                cell(Milestone::FirstPaidInvoice),
+                t.name
+            );
+        }
+    }
+    if !json {
+        let [agent, call, phone, paid] = reached;
+        println!(
+            "{} tenants: {agent} made an agent, {call} had a call, {phone} routed a number, {paid} paid an invoice",
+            tenants.len()
+        );
     }
     Ok(())
 }

@@ -299,7 +299,9 @@ impl Database {
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
+        let span = self.span("read");
         let outcome = tokio::task::spawn_blocking(move || {
+            let _in = span.enter();
             let conn = readers.connect()?;
             Ok(f(&conn))
         })
@@ -328,11 +330,13 @@ impl Database {
         E: From<StorageError> + Send + 'static,
     {
         let writer = self.inner.writer.clone().ok_or(StorageError::Replica)?;
-        let mut writer = writer.lock_owned().await;
+        let span = self.span("write");
+        let mut writer = tracing::Instrument::instrument(writer.lock_owned(), span.clone()).await;
         if let Some(reason) = self.frozen().clone() {
             return Err(StorageError::Frozen(reason).into());
         }
         let outcome = tokio::task::spawn_blocking(move || {
+            let _in = span.enter();
             let tx = writer.transaction_with_behavior(TransactionBehavior::Immediate)?;
             // An error of `f` rolls the transaction back (dropping it does).
             let out = match f(&tx) {
@@ -345,6 +349,31 @@ impl Database {
         })
         .await;
         flatten(outcome)
+    }
+}
+
+impl Database {
+    /// A span for SQLite work (`read`: a read connection; `write`: waiting for the writer, then one
+    /// transaction) under the current span — none outside any (background tasks start no traces of their own).
+    /// The database is named by its file: `catalog`, or the tenant id.
+    fn span(&self, operation: &'static str) -> tracing::Span {
+        if tracing::Span::current().is_none() {
+            return tracing::Span::none();
+        }
+        let name = self
+            .inner
+            .path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("sqlite");
+        tracing::info_span!(
+            "sqlite",
+            otel.name = %format!("sqlite {operation}"),
+            otel.kind = "client",
+            db.system.name = "sqlite",
+            db.namespace = %name,
+            db.operation.name = operation,
+        )
     }
 }
 

@@ -4,20 +4,27 @@
 //! carry a stable `extensions.code` (see [`codes`]). `schema.graphql` at the repository root is this
 //! schema's SDL, kept in sync by a test.
 
+mod account;
 mod agents;
 mod api_keys;
 pub mod audit;
 mod audit_log;
 mod auth;
+mod billing;
+mod billing_types;
 mod calls;
+mod campaigns;
 pub mod codes;
 pub mod context;
+pub mod guard;
 mod heartbeat;
 mod live;
 mod llm_keys;
 pub mod loaders;
 mod members;
+mod onboarding;
 pub mod pagination;
+pub mod session_cookie;
 mod session_tokens;
 mod telephony;
 mod transcript_search;
@@ -36,6 +43,7 @@ pub struct Query(
     api_keys::ApiKeyQuery,
     agents::AgentQuery,
     calls::CallQuery,
+    campaigns::CampaignQuery,
     transcript_search::TranscriptSearchQuery,
     webhooks::WebhookQuery,
     telephony::TelephonyQuery,
@@ -43,6 +51,7 @@ pub struct Query(
     members::MemberQuery,
     audit_log::AuditQuery,
     usage::UsageQuery,
+    billing::BillingQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -51,16 +60,23 @@ pub struct Mutation(
     api_keys::ApiKeyMutation,
     agents::AgentMutation,
     calls::CallMutation,
+    campaigns::CampaignMutation,
     webhooks::WebhookMutation,
     telephony::TelephonyMutation,
     llm_keys::LlmKeyMutation,
     auth::AuthMutation,
+    account::AccountMutation,
     members::MemberMutation,
     session_tokens::SessionTokenMutation,
+    billing::BillingMutation,
 );
 
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(heartbeat::HeartbeatSubscription, live::LiveSubscription);
+pub struct Subscription(
+    heartbeat::HeartbeatSubscription,
+    live::LiveSubscription,
+    campaigns::CampaignSubscription,
+);
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
@@ -92,7 +108,12 @@ pub fn build(state: AppState, limits: GraphqlLimits) -> AppSchema {
     .data(state)
     .limit_depth(limits.max_depth)
     .limit_complexity(limits.max_complexity)
+    .limit_directives(limits.max_directives)
     .extension(codes::ErrorCodes)
+    .extension(guard::DocumentGuard {
+        max_aliases: limits.max_aliases,
+        max_fields: limits.max_complexity,
+    })
     .extension(audit::Audit)
     .finish()
 }

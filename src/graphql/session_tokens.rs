@@ -2,14 +2,16 @@
 
 use std::time::Duration;
 
-use async_graphql::{Context, ID, Object, SimpleObject};
+use async_graphql::{Context, ID, Json, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::context::ContextExt;
+use super::context::{ContextExt, tenant};
+use crate::agents::template;
 use crate::auth::Permission;
 use crate::auth::tokens::MAX_SESSION_TOKEN_TTL;
 use crate::clock::datetime;
 use crate::error::{ApiResult, ErrorCode, InvalidInput};
+use crate::model::Variables;
 
 /// A live-call session token. It opens the live-call WebSocket for one agent, for minutes, and nothing
 /// else (GraphQL refuses it).
@@ -26,15 +28,18 @@ pub struct SessionTokenMutation;
 #[Object]
 impl SessionTokenMutation {
     /// Mints a token valid for `ttlSeconds` (1–600) that lets a browser or SDK connect to a live call
-    /// with agent `agentId` without holding a real key. The agent's existence is checked when the
-    /// WebSocket connects.
+    /// with agent `agentId` without holding a real key. `variables` (a JSON object of names to texts) fill the
+    /// agent's `{{placeholders}}`; they travel in the token encrypted. When the agent exists, a placeholder
+    /// without a value fails with MISSING_VARIABLES now; the WebSocket checks again when it connects.
     async fn create_session_token(
         &self,
         ctx: &Context<'_>,
         agent_id: ID,
         #[graphql(default = 300)] ttl_seconds: i32,
+        variables: Option<Json<serde_json::Value>>,
     ) -> ApiResult<SessionToken> {
         let principal = ctx.authorize(Permission::CreateSessionTokens)?;
+        let variables = Variables::from_json(variables.map(|Json(v)| v), "variables")?;
         let invalid = InvalidInput::field;
         let max = MAX_SESSION_TOKEN_TTL.as_secs() as i32;
         if !(1..=max).contains(&ttl_seconds) {
@@ -53,11 +58,17 @@ impl SessionTokenMutation {
             )
             .into());
         }
-        let (token, expires_at) = ctx.app().auth.signer().issue_session(
+        let app = ctx.app();
+        let tenant = tenant(ctx, principal).await?;
+        if let Ok(agent) = app.agents.active(&tenant.db, tenant.id, &agent_id).await {
+            template::check_complete(&agent.version.config, &variables, "variables")?;
+        }
+        let (token, expires_at) = app.auth.signer().issue_session_with(
             principal.tenant_id,
             &agent_id,
             &principal.actor.label(),
             Duration::from_secs(ttl_seconds.unsigned_abs().into()),
+            &variables,
         )?;
         Ok(SessionToken {
             token,

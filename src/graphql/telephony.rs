@@ -1,7 +1,7 @@
 //! Telephony: the tenant's Twilio account and the phone numbers routed to its agents.
 
 use async_graphql::connection::Connection;
-use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
+use async_graphql::{Context, ID, InputObject, Json, MaybeUndefined, Object};
 use chrono::{DateTime, Utc};
 
 use super::agents::Agent;
@@ -26,7 +26,7 @@ pub struct TwilioAccount {
 }
 
 /// The server's public origin: `--public-url`, else the one the request came in on.
-fn public_origin(ctx: &Context<'_>) -> Option<String> {
+pub(super) fn public_origin(ctx: &Context<'_>) -> Option<String> {
     ctx.app().config.public_url.clone().or_else(|| {
         ctx.data_opt::<RequestMeta>()
             .and_then(|meta| meta.public_origin.clone())
@@ -269,26 +269,37 @@ impl TelephonyMutation {
     }
 
     /// Calls `to` (E.164) from `from` (a number of the tenant's Twilio account) and connects the agent
-    /// once answered. Returns the call record (outbound, queued); if Twilio refuses, the call is marked
-    /// failed and the error (TELEPHONY_PROVIDER_ERROR) says why.
+    /// once answered. `variables` (a JSON object of names to texts) fill the agent's `{{placeholders}}`, with
+    /// `caller_number` and `called_number` added; a placeholder without a value fails with MISSING_VARIABLES
+    /// before anyone is dialled. Twilio reports back (ringing, answered, busy, no answer, ...) and, when the
+    /// agent screens for answering machines, who answered. Returns the call record (outbound, queued); if Twilio
+    /// refuses, the call is marked failed and the error (TELEPHONY_PROVIDER_ERROR) says why. A tenant at its
+    /// plan's concurrent-call limit, past its monthly minutes or suspended is refused (CONCURRENT_CALL_LIMIT,
+    /// MONTHLY_MINUTES_EXHAUSTED, TENANT_SUSPENDED) before anything is created or dialled.
     async fn place_call(
         &self,
         ctx: &Context<'_>,
         agent_id: ID,
         to: String,
         from: String,
+        variables: Option<Json<serde_json::Value>>,
     ) -> ApiResult<Call> {
         let principal = ctx.authorize(Permission::ManageCalls)?;
+        let variables =
+            crate::model::Variables::from_json(variables.map(|Json(v)| v), "variables")?;
         let call = OutboundCall {
             agent_id: agent_id.0,
             to,
             from,
+            variables,
+            metadata: serde_json::json!({ "provider": "twilio" }),
         };
         let tenant = tenant(ctx, principal).await?;
+        let limits = ctx.app().billing.admission(tenant.id).await?;
         let row = ctx
             .app()
             .telephony
-            .place_call(&tenant, public_origin(ctx), call)
+            .place_call(&tenant, public_origin(ctx), call, limits)
             .await?;
         Ok(Call(row))
     }

@@ -4,9 +4,12 @@
 //! |---|---|
 //! | `POST /graphql`, `GET /graphql` | GraphQL over HTTP; WebSocket upgrade for subscriptions; GraphiQL |
 //! | `GET /export/calls.csv` | calls matching a filter, streamed as CSV |
+//! | `GET /export/usage.csv` | usage and cost per day, agent and metric, as CSV |
+//! | `POST /v1/stripe/webhook` | Stripe's signed events (payments, subscriptions) |
 //! | `GET /v1/realtime` | live call over the OpenAI-Realtime-compatible WebSocket protocol |
 //! | `GET /v1/twilio/{tenant_id}/stream` | live phone call over Twilio Media Streams (`/v1/twilio/stream`: older TwiML) |
 //! | `POST /v1/twilio/{tenant_id}/voice` | Twilio's signed voice webhook for a tenant's numbers; answers TwiML |
+//! | `POST /v1/twilio/{tenant_id}/status` | Twilio's signed status and answering-machine callbacks for placed calls |
 //! | `GET /healthz` | alive |
 //! | `GET /readyz` | catalog open, data directory writable, not draining |
 //! | `GET /metrics` | Prometheus text format |
@@ -14,6 +17,7 @@
 //! | anything else | the portal (`--ui-dir`) with a single-page-app fallback, else JSON `NOT_FOUND` |
 
 mod export;
+mod export_usage;
 mod graphql;
 mod internal;
 mod live;
@@ -21,6 +25,8 @@ pub mod middleware;
 mod ops;
 mod portal;
 pub mod routing;
+mod stripe_webhook;
+mod twilio_status;
 mod twilio_voice;
 mod ws;
 
@@ -35,7 +41,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 
-use crate::auth::Principal;
+use crate::auth::Verified;
 use crate::error::{ApiError, ErrorCode};
 use crate::graphql::AppSchema;
 use crate::state::AppState;
@@ -56,6 +62,8 @@ pub fn router(app: AppState) -> Router {
     Router::new()
         .route("/graphql", get(graphql_get).post(graphql::post))
         .route("/export/calls.csv", get(export::calls_csv))
+        .route("/export/usage.csv", get(export_usage::usage_csv))
+        .route("/v1/stripe/webhook", post(stripe_webhook::receive))
         .route("/v1/realtime", get(live::realtime))
         .route("/v1/twilio/stream", get(live::twilio_stream))
         .route(
@@ -90,6 +98,7 @@ pub fn router(app: AppState) -> Router {
             "/internal/tenants/{id}/restore",
             post(internal::restore_tenant),
         )
+        .route("/v1/twilio/{tenant_id}/status", post(twilio_status::status))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
@@ -99,6 +108,7 @@ pub fn router(app: AppState) -> Router {
             state.clone(),
             routing::route,
         ))
+        .layer(axum::middleware::map_response(middleware::nosniff))
         .layer(axum::middleware::from_fn(middleware::observe))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("handler panicked");
@@ -114,7 +124,6 @@ async fn graphql_get(
     request_id: Option<axum::Extension<RequestId>>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-    protocol: Result<async_graphql_axum::GraphQLProtocol, axum::http::StatusCode>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     let request_id = request_id.map(|axum::Extension(id)| id);
@@ -123,7 +132,7 @@ async fn graphql_get(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
     match upgrade {
-        Ok(upgrade) => ws::upgrade(state, peer, request_id, headers, upgrade, protocol.ok()).await,
+        Ok(upgrade) => ws::upgrade(state, peer, request_id, headers, upgrade).await,
         Err(rejection) if wants_upgrade => rejection.into_response(),
         Err(_) => graphql::get(state, peer, request_id, headers, query).await,
     }
@@ -134,7 +143,7 @@ async fn graphql_get(
 pub async fn authenticate(
     app: &AppState,
     headers: &HeaderMap,
-) -> Result<Option<Principal>, ApiError> {
+) -> Result<Option<Verified>, ApiError> {
     match headers.get(header::AUTHORIZATION) {
         None => Ok(None),
         Some(value) => {

@@ -2,12 +2,15 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use sha2::{Digest as _, Sha256};
+use subtle::ConstantTimeEq as _;
 
 use super::HttpState;
 use crate::db::{AtPath as _, StorageError};
+use crate::error::{ApiError, ErrorCode};
 
 /// The process is up.
 pub async fn healthz() -> Json<serde_json::Value> {
@@ -72,9 +75,14 @@ pub async fn readyz(State(state): State<HttpState>) -> Response {
     (status, Json(body)).into_response()
 }
 
-/// Prometheus text exposition.
-pub async fn metrics(State(state): State<HttpState>) -> Response {
+/// Prometheus text exposition; behind `Authorization: Bearer <--metrics-token>` when one is set.
+pub async fn metrics(State(state): State<HttpState>, headers: HeaderMap) -> Response {
     let app = &state.app;
+    if let Some(expected) = &app.config.metrics_token
+        && let Err(err) = check_metrics_token(&headers, expected.expose())
+    {
+        return err.into_response();
+    }
     // Apply pending evictions first so the open-tenant gauge is exact at scrape time.
     app.tenants.run_pending_tasks().await;
     metrics::gauge!("voxedge_tenants_open").set(app.tenants.open_count() as f64);
@@ -98,4 +106,32 @@ pub async fn metrics(State(state): State<HttpState>) -> Response {
         body,
     )
         .into_response()
+}
+
+/// The scrape's bearer token must be the configured one (compared in constant time, as digests so the
+/// length does not show either).
+fn check_metrics_token(headers: &HeaderMap, expected: &str) -> Result<(), ApiError> {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    let Some(presented) = presented else {
+        return Err(ApiError::new(
+            ErrorCode::Unauthenticated,
+            "/metrics needs `Authorization: Bearer <metrics token>`",
+        ));
+    };
+    let same: bool = Sha256::digest(presented.as_bytes())
+        .ct_eq(&Sha256::digest(expected.as_bytes()))
+        .into();
+    if same {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorCode::InvalidToken,
+            "wrong metrics token",
+        ))
+    }
 }

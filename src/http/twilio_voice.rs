@@ -12,7 +12,8 @@
 //! 4. the signature, in constant time (`403 INVALID_SIGNATURE`);
 //! 5. the tenant's request budget (`429 RATE_LIMITED`, so Twilio falls back to the number's fallback URL).
 //!
-//! Then the call is answered with TwiML (see [`crate::telephony::inbound`]).
+//! A suspended tenant, or one at its plan's concurrent-call limit or past its monthly minutes, gets a short
+//! `<Say>` and a hang-up. Then the call is answered with TwiML (see [`crate::telephony::inbound`]).
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -21,6 +22,7 @@ use axum::http::{HeaderMap, Uri, header};
 use axum::response::{IntoResponse, Response};
 
 use super::HttpState;
+use crate::billing::BillingError;
 use crate::db::TenantId;
 use crate::error::Reportable as _;
 use crate::error::{ApiError, ErrorCode};
@@ -51,13 +53,25 @@ fn denied() -> ApiError {
     )
 }
 
-async fn answer(
+/// A Twilio webhook whose signature checked out.
+pub(super) struct Verified {
+    pub tenant: TenantId,
+    /// The tenant's catalog status (`active`, `suspended`, ...).
+    pub status: String,
+    pub db: crate::db::Database,
+    pub params: Vec<(String, String)>,
+    /// The public origin the signature was checked against.
+    pub origin: String,
+}
+
+/// Steps 1–4 above, shared by every Twilio webhook.
+pub(super) async fn verify(
     state: &HttpState,
     tenant_id: &str,
     uri: &Uri,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<String, ApiError> {
+) -> Result<Verified, ApiError> {
     let app = &state.app;
     let params = form_params(headers, body, app.config.max_body_bytes)?;
     let provided = headers
@@ -88,12 +102,52 @@ async fn answer(
     if !signature::verify(auth_token.expose(), &url, &params, provided) {
         // The URL is what the signature was checked against: when it is not the one Twilio called
         // (a proxy rewrote Host or the scheme), `--public-url` fixes it.
-        tracing::warn!(tenant_id = %tenant, url = %url, "Twilio voice webhook with a bad signature");
+        tracing::warn!(tenant_id = %tenant, url = %url, "Twilio webhook with a bad signature");
         return Err(denied());
     }
-    if record.status != "active" {
-        tracing::info!(tenant_id = %tenant, status = %record.status, "inbound call for an inactive tenant");
-        return Ok(twiml::say_and_hang_up(inbound::SERVICE_UNAVAILABLE));
+    Ok(Verified {
+        tenant,
+        status: record.status,
+        db,
+        params,
+        origin,
+    })
+}
+
+async fn answer(
+    state: &HttpState,
+    tenant_id: &str,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<String, ApiError> {
+    let app = &state.app;
+    let Verified {
+        tenant,
+        status,
+        db,
+        params,
+        origin,
+    } = verify(state, tenant_id, uri, headers, body).await?;
+    // The same standing and limits as every other call start; the stream's admission checks them again,
+    // atomically, when it creates the call — this answers the caller in words instead of a dropped line.
+    let limits = app.billing.admission(tenant).await?;
+    let admitted = match limits.check_status() {
+        Ok(()) => db.read(move |conn| limits.check(conn)).await,
+        Err(refusal) => Err(refusal),
+    };
+    if let Err(refusal) = admitted {
+        if !refusal.is_refusal() {
+            return Err(refusal.into());
+        }
+        tracing::info!(tenant_id = %tenant, status = %status, code = %refusal.code(), "inbound call refused by the tenant's plan or standing");
+        metrics::counter!("voxedge_call_admissions_refused_total", "reason" => refusal.refusal_reason())
+            .increment(1);
+        let message = match refusal {
+            BillingError::ConcurrentCallLimit { .. } => inbound::ALL_LINES_BUSY,
+            _ => inbound::SERVICE_UNAVAILABLE,
+        };
+        return Ok(twiml::say_and_hang_up(message));
     }
     app.limits.check_tenant(tenant, Limited::Graphql).await?;
     let call = InboundCall::from_params(&params);

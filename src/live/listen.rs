@@ -16,7 +16,8 @@ use tokio::sync::mpsc;
 use crate::audio::{AudioError, AudioFormat, FormatDecoder, PIPELINE_SAMPLE_RATE, samples_to_ms};
 use crate::voice::turn::StopReason;
 use crate::voice::{
-    SileroVad, TurnConfig, TurnDetector, TurnEvent, Utterance, VadStream, VoiceError,
+    Beep, BeepDetector, SileroVad, TurnConfig, TurnDetector, TurnEvent, Utterance, VadStream,
+    VoiceError,
 };
 
 /// Listens to one caller.
@@ -34,6 +35,10 @@ pub struct Listener {
     received: u64,
     /// Longest utterance, from the turn settings (also bounds the manual buffer).
     max_utterance_samples: usize,
+    /// Listening for an answering machine's beep (outbound calls, while screening).
+    beeps: Option<BeepDetector>,
+    /// Beeps heard and not yet reported.
+    heard_beeps: Vec<Beep>,
 }
 
 impl Listener {
@@ -53,7 +58,25 @@ impl Listener {
             manual_start: 0,
             received: 0,
             max_utterance_samples: ms_to_samples(max),
+            beeps: None,
+            heard_beeps: Vec::new(),
         })
+    }
+
+    /// Also listens for beeps (an answering machine's, before its recording starts).
+    pub fn with_beep_detection(mut self) -> Self {
+        self.beeps = Some(BeepDetector::new());
+        self
+    }
+
+    /// Stops listening for beeps.
+    pub fn stop_beep_detection(&mut self) {
+        self.beeps = None;
+    }
+
+    /// Beeps heard since the last call.
+    pub fn take_beeps(&mut self) -> Vec<Beep> {
+        std::mem::take(&mut self.heard_beeps)
     }
 
     /// Whether audio in `format` can be listened to.
@@ -116,6 +139,9 @@ impl Listener {
             return Ok(Vec::new());
         }
         self.received += samples.len() as u64;
+        if let Some(detector) = &mut self.beeps {
+            self.heard_beeps.extend(detector.push(&samples));
+        }
         let Some(turns) = &mut self.turns else {
             self.manual.extend_from_slice(&samples);
             let excess = self.manual.len().saturating_sub(self.max_utterance_samples);
@@ -200,6 +226,8 @@ pub enum Listen {
         format: Option<AudioFormat>,
         turns: Option<Option<TurnConfig>>,
     },
+    /// Stop listening for beeps (answered by nothing: it changes no audio already heard).
+    StopBeeps,
     /// The call is over: flush what is left.
     Finish,
 }
@@ -207,11 +235,13 @@ pub enum Listen {
 /// What the listening stage reports, in the order it was asked.
 #[derive(Debug)]
 pub enum Heard {
-    /// Audio was heard up to `position_ms`; the caller is `speaking`; `turns` are the turn events it completed.
+    /// Audio was heard up to `position_ms`; the caller is `speaking`; `turns` are the turn events it completed;
+    /// `beeps` the beeps that ended in it (when listening for them).
     Audio {
         position_ms: u64,
         speaking: bool,
         turns: Vec<TurnEvent>,
+        beeps: Vec<Beep>,
     },
     /// Voice activity detection failed on audio.
     Failed(VoiceError),
@@ -246,9 +276,14 @@ impl ListenerStage {
                             position_ms: listener.position_ms(),
                             speaking: listener.caller_speaking(),
                             turns,
+                            beeps: listener.take_beeps(),
                         },
                         Err(e) => Heard::Failed(e),
                     },
+                    Listen::StopBeeps => {
+                        listener.stop_beep_detection();
+                        continue;
+                    }
                     Listen::Commit => Heard::Committed(listener.commit()),
                     Listen::Clear => {
                         listener.clear();

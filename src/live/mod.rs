@@ -10,10 +10,14 @@
 //! - [`protocol`] — what both protocols translate to and from: client [`Command`]s and session [`Event`]s.
 //! - [`session`] — the call driver: listens, transcribes on the STT pool, has the agent answer, and ends the call
 //!   in a proper state however it ends.
+//! - [`limits`] — what one call may ask of the server: audio pace, typed messages, transcriptions waiting.
 //! - [`listen`] — [`Listener`]: wire audio → 16 kHz → Silero VAD → turns (or manual commits), run as a stage of
 //!   its own so the call never waits on VAD.
 //! - [`respond`] — one task per agent response: LLM (brain) → sentences → TTS → encoded audio.
 //! - [`playout`] — the agent's audio paced to playback, and what the caller heard of it (barge-in).
+//! - [`voicemail`] — [`voicemail::Screener`]: a person or an answering machine, from the first seconds of an
+//!   outbound call's audio and Twilio's verdict; when the machine is ready for the message.
+//! - [`registry`] — [`registry::LiveCalls`]: the calls running here, so Twilio's callbacks reach their sessions.
 //! - [`recorder`] — timeline events, transcript segments, usage and the final state, written by a task of their
 //!   own so the call never waits on SQLite.
 //! - [`socket`] — the sending side: a bounded queue and writer task, so a client that stops reading is dropped
@@ -26,16 +30,19 @@
 //! ```
 
 pub mod admit;
+pub mod limits;
 pub mod listen;
 pub mod plan;
 pub mod playout;
 pub mod protocol;
 pub mod realtime;
 pub mod recorder;
+pub mod registry;
 pub mod respond;
 pub mod session;
 pub mod socket;
 pub mod twilio;
+pub mod voicemail;
 
 use std::time::Duration;
 

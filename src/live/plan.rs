@@ -1,20 +1,34 @@
 //! Where an agent's configuration becomes a call: [`CallPlan::new`] turns the agent's active version (and the
-//! tenant's LLM keys) into everything a live call runs with — turn detection, the brain's provider chain and
-//! tools, the voice, barge-in and end-call rules. It is pure: no I/O, no clock. The session reads the plan,
-//! never the agent's configuration.
+//! secrets it uses — the tenant's LLM keys, its tools' headers — and the call's variables) into everything a live
+//! call runs with: turn detection, the brain's provider chain and tools, the voice, barge-in and end-call rules,
+//! the texts with their `{{variables}}` filled in, and what to do on an answering machine. [`OutboundDial`] is the
+//! same for placing a call: which variables it needs and whether Twilio should listen for a machine. It is pure:
+//! no I/O, no clock. The session reads the plan, never the agent's configuration.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::agents::ActiveAgent;
+use crate::agents::llm_keys::OpenKey;
+use crate::agents::tool_headers::OpenHeaders;
+use crate::agents::{ActiveAgent, template};
 use crate::brain::{AgentSpec, BrainError, ProviderConfig, ToolSet, ToolSpec, WebhookTool};
 use crate::db::TenantId;
+use crate::error::{ErrorCode, Reportable};
 use crate::live::LlmSettings;
-use crate::model::AgentConfig;
-use crate::model::agent::{HttpMethod, ToolKind};
-use crate::redact::Secret;
+use crate::live::voicemail::ScreeningRules;
+use crate::model::agent::{HttpMethod, ToolKind, VoicemailAction};
+use crate::model::{AgentConfig, Variables};
 use crate::voice::TurnConfig;
+
+/// The secrets a call's agent uses, opened for it when it is admitted.
+#[derive(Debug, Default)]
+pub struct CallSecrets {
+    /// The tenant's LLM keys by provider name.
+    pub llm_keys: HashMap<String, OpenKey>,
+    /// Webhook tools' request headers by tool name.
+    pub tool_headers: HashMap<String, OpenHeaders>,
+}
 
 /// Everything a live call needs from its agent, decided once when the call is admitted.
 #[derive(Debug, Clone)]
@@ -38,6 +52,79 @@ pub struct CallPlan {
     pub transfers: Vec<(String, String)>,
     /// Shown to Realtime clients in `session.created`.
     pub temperature: f64,
+    /// Listen for an answering machine before speaking (outbound phone calls whose agent detects voicemail).
+    pub voicemail: Option<VoicemailPlan>,
+    /// The call's variables, as filled into the texts above.
+    pub variables: Variables,
+}
+
+/// What the call brings to its plan: its variables, and whether an answering machine may pick it up.
+#[derive(Debug, Clone, Default)]
+pub struct CallFacts {
+    pub variables: Variables,
+    /// An outbound phone call (the only kind a machine answers).
+    pub outbound_phone: bool,
+}
+
+/// Why a call cannot start with its agent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// The agent's texts use variables the call does not have (never filled with blanks).
+    #[error("{}", template::missing_message(.0))]
+    MissingVariables(Vec<String>),
+}
+
+impl Reportable for PlanError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::MissingVariables(_) => ErrorCode::MissingVariables,
+        }
+    }
+}
+
+/// Answering-machine handling.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VoicemailPlan {
+    /// `None`: hang up; `Some(message)`: leave it after the beep.
+    pub message: Option<String>,
+    /// How the first seconds of audio are judged.
+    pub screening: ScreeningRules,
+}
+
+/// How to place an outbound call with an agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundDial {
+    /// Ask Twilio for answering-machine detection (asynchronous, waiting for the end of the greeting).
+    pub machine_detection: bool,
+}
+
+impl OutboundDial {
+    /// Checks that `variables` (with the call's numbers) fill every text of `agent`, before anyone is dialled.
+    pub fn new(agent: &ActiveAgent, variables: &Variables) -> Result<Self, PlanError> {
+        let config = &agent.version.config;
+        let missing: Vec<String> = template::required(config)
+            .into_iter()
+            .filter(|name| variables.get(name).is_none())
+            .collect();
+        if !missing.is_empty() {
+            return Err(PlanError::MissingVariables(missing));
+        }
+        Ok(Self {
+            machine_detection: config.voicemail.detection,
+        })
+    }
+}
+
+/// Fills `text`, collecting what is missing.
+fn fill(text: &str, variables: &Variables, missing: &mut Vec<String>) -> String {
+    template::fill(text, variables).unwrap_or_else(|names| {
+        for name in names {
+            if !missing.contains(&name) {
+                missing.push(name);
+            }
+        }
+        String::new()
+    })
 }
 
 /// How the agent sounds.
@@ -71,28 +158,55 @@ pub struct EndRules {
 }
 
 impl CallPlan {
-    /// The plan for a call with `agent` in `tenant`, whose LLM providers get `keys` (provider name → key).
+    /// The plan for a call with `agent` in `tenant`, whose LLM providers and tools get `secrets`. Refused when
+    /// the agent's texts use variables the call does not have.
     pub fn new(
         agent: &ActiveAgent,
         tenant: TenantId,
-        keys: &HashMap<String, Secret<String>>,
+        secrets: &CallSecrets,
         llm: &LlmSettings,
-    ) -> Self {
+        call: CallFacts,
+    ) -> Result<Self, PlanError> {
         let config = &agent.version.config;
         let interruption = &config.interruption;
         let end_call = &config.end_call;
-        Self {
+        let variables = call.variables;
+        let mut missing = Vec::new();
+        let system_prompt = fill(&config.system_prompt, &variables, &mut missing);
+        let first_message = config
+            .first_message
+            .as_deref()
+            .filter(|text| !text.trim().is_empty())
+            .map(|text| fill(text, &variables, &mut missing));
+        let voicemail =
+            (call.outbound_phone && config.voicemail.detection).then(|| VoicemailPlan {
+                message: match config.voicemail.action {
+                    VoicemailAction::HangUp => None,
+                    VoicemailAction::LeaveMessage => config
+                        .voicemail_message
+                        .as_deref()
+                        .map(|text| fill(text, &variables, &mut missing)),
+                },
+                screening: ScreeningRules {
+                    max_greeting: Duration::from_secs(
+                        config.voicemail.max_greeting_secs.max(1) as u64
+                    ),
+                    ..ScreeningRules::default()
+                },
+            });
+        if !missing.is_empty() {
+            missing.sort();
+            return Err(PlanError::MissingVariables(missing));
+        }
+        Ok(Self {
             agent_id: agent.agent.id.clone(),
             version: agent.version.version,
             turns: turn_config(config),
-            brain: brain_spec(config, tenant, keys, llm)
+            brain: brain_spec(config, tenant, secrets, llm)
                 .map(Arc::new)
                 .map_err(|e| e.to_string()),
-            system_prompt: config.system_prompt.clone(),
-            first_message: config
-                .first_message
-                .clone()
-                .filter(|text| !text.trim().is_empty()),
+            system_prompt,
+            first_message,
             apology: config.llm.apology_message.clone(),
             voice: VoicePlan {
                 voice_id: config.voice.voice_id.clone(),
@@ -123,7 +237,9 @@ impl CallPlan {
                 .map(|d| (d.name.clone(), d.phone_number.clone()))
                 .collect(),
             temperature: config.llm.temperature,
-        }
+            voicemail,
+            variables,
+        })
     }
 
     /// The number of a transfer destination, by the name the model gave it (or its number).
@@ -146,11 +262,12 @@ fn turn_config(config: &AgentConfig) -> TurnConfig {
     }
 }
 
-/// The brain's view of an agent: its provider chain (with the tenant's keys) and its tools.
+/// The brain's view of an agent: its provider chain (with the tenant's keys, each only where it belongs) and its
+/// tools (with their headers).
 fn brain_spec(
     config: &AgentConfig,
     tenant: TenantId,
-    keys: &HashMap<String, Secret<String>>,
+    secrets: &CallSecrets,
     settings: &LlmSettings,
 ) -> Result<AgentSpec, BrainError> {
     let llm = &config.llm;
@@ -164,7 +281,13 @@ fn brain_spec(
                 target.base_url.clone(),
                 target.model.clone(),
             );
-            provider.api_key = keys.get(&target.provider).map(|k| k.expose().clone());
+            // The agent's base URL is an editor's to change; the key goes there only if it is the provider's
+            // public endpoint or the one stored with the key.
+            provider.api_key = secrets
+                .llm_keys
+                .get(&target.provider)
+                .filter(|key| key.may_go_to(&target.provider, &target.base_url))
+                .map(|key| key.key.expose().clone());
             provider.temperature = Some(llm.temperature as f32);
             provider.max_tokens = Some(llm.max_tokens.max(1) as u32);
             provider.connect_timeout = settings.connect_timeout;
@@ -177,6 +300,7 @@ fn brain_spec(
         .iter()
         .map(|tool| match tool.kind {
             ToolKind::EndCall => ToolSpec::EndCall,
+            ToolKind::SendDtmf => ToolSpec::SendDtmf,
             ToolKind::TransferCall => ToolSpec::TransferCall {
                 destinations: tool.destinations.iter().map(|d| d.name.clone()).collect(),
             },
@@ -197,6 +321,12 @@ fn brain_spec(
                 if let Some(ms) = tool.timeout_ms {
                     webhook.timeout = Duration::from_millis(ms.max(1) as u64);
                 }
+                if let Some(headers) = secrets.tool_headers.get(&tool.name) {
+                    webhook.headers = headers
+                        .iter()
+                        .map(|(name, value)| (name.clone(), value.expose().clone()))
+                        .collect();
+                }
                 ToolSpec::Webhook(webhook)
             }
         })
@@ -209,6 +339,7 @@ mod tests {
     use super::*;
     use crate::agents::AgentConfigInput;
     use crate::model::agent::{EndCallRules, InterruptionSettings};
+    use crate::redact::Secret;
     use crate::repo::agents::{AgentRow, VersionRow};
 
     fn agent(config: AgentConfig) -> ActiveAgent {
@@ -264,9 +395,11 @@ mod tests {
         let plan = CallPlan::new(
             &agent(config),
             TenantId::generate(),
-            &HashMap::new(),
+            &CallSecrets::default(),
             &settings(),
-        );
+            CallFacts::default(),
+        )
+        .unwrap();
         assert_eq!((plan.agent_id.as_str(), plan.version), ("a1", 3));
         assert_eq!(plan.turns.silence_duration_ms, 700);
         assert!(plan.brain.is_ok());
@@ -291,9 +424,11 @@ mod tests {
             CallPlan::new(
                 &agent(config),
                 TenantId::generate(),
-                &HashMap::new(),
+                &CallSecrets::default(),
                 &settings(),
+                CallFacts::default(),
             )
+            .unwrap()
             .barge_in
         };
         let by_duration = plan_with(true, 2, 300);
@@ -309,13 +444,134 @@ mod tests {
     }
 
     #[test]
-    fn tenant_keys_reach_only_their_provider() {
-        let keys = HashMap::from([("groq".to_string(), Secret::new("gsk_123".to_string()))]);
-        let plan = CallPlan::new(&agent(config()), TenantId::generate(), &keys, &settings());
-        let spec = plan.brain.unwrap();
+    fn tenant_keys_reach_only_their_provider_and_its_endpoints() {
+        let key = |base_url: Option<&str>| OpenKey {
+            key: Secret::new("sk_123".to_string()),
+            base_url: base_url.map(str::to_owned),
+        };
+        let keyed = |config: AgentConfig, keys: Vec<(&str, OpenKey)>| {
+            let secrets = CallSecrets {
+                llm_keys: keys.into_iter().map(|(p, k)| (p.to_string(), k)).collect(),
+                ..CallSecrets::default()
+            };
+            let plan = CallPlan::new(
+                &agent(config),
+                TenantId::generate(),
+                &secrets,
+                &settings(),
+                CallFacts::default(),
+            )
+            .unwrap();
+            plan.brain.unwrap().providers()[0].config.api_key.clone()
+        };
+        // Default: openai at its public endpoint.
+        assert_eq!(
+            keyed(config(), vec![("groq", key(None))]),
+            None,
+            "another provider's key"
+        );
+        assert_eq!(
+            keyed(config(), vec![("openai", key(None))]).as_deref(),
+            Some("sk_123")
+        );
+        // The agent's editor points openai somewhere else: the key stays home.
+        let mut elsewhere = config();
+        elsewhere.llm.primary.base_url = "https://collector.example.com/v1".into();
+        assert_eq!(keyed(elsewhere.clone(), vec![("openai", key(None))]), None);
+        // Unless that is where an admin bound the key.
+        let bound = key(Some("https://collector.example.com/v1"));
+        assert_eq!(
+            keyed(elsewhere, vec![("openai", bound)]).as_deref(),
+            Some("sk_123")
+        );
+    }
+
+    #[test]
+    fn webhook_tools_get_their_headers() {
+        let mut config = config();
+        config.tools.push(crate::model::agent::Tool {
+            kind: ToolKind::Webhook,
+            name: "lookup".into(),
+            description: String::new(),
+            parameters: None,
+            url: Some("https://example.com/x".into()),
+            method: None,
+            timeout_ms: None,
+            destinations: Vec::new(),
+            headers: Vec::new(),
+        });
+        let secrets = CallSecrets {
+            tool_headers: HashMap::from([(
+                "lookup".to_string(),
+                vec![(
+                    "Authorization".to_string(),
+                    Secret::new("Bearer t".to_string()),
+                )],
+            )]),
+            ..CallSecrets::default()
+        };
+        let plan = CallPlan::new(
+            &agent(config),
+            TenantId::generate(),
+            &secrets,
+            &settings(),
+            CallFacts::default(),
+        )
+        .unwrap();
+        let brain = plan.brain.unwrap();
+        let debug = format!("{:?}", brain.tools());
         assert!(
-            spec.providers().iter().all(|p| p.config.api_key.is_none()),
-            "openai has no key here"
+            debug.contains("authorization") && !debug.contains("Bearer t"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn variables_fill_every_text_and_missing_ones_refuse_the_call() {
+        let mut config = config();
+        config.system_prompt = "You call {{first_name}} about {{topic}}.".into();
+        config.first_message = Some("Hi {{first_name}}!".into());
+        config.voicemail.action = VoicemailAction::LeaveMessage;
+        config.voicemail_message =
+            Some("Please call back, {{first_name}}. {{caller_number}}".into());
+        let variables = Variables(
+            [("first_name", "Ada"), ("topic", "your visit")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
+        let plan_for = |variables: Variables, outbound_phone| {
+            CallPlan::new(
+                &agent(config.clone()),
+                TenantId::generate(),
+                &CallSecrets::default(),
+                &settings(),
+                CallFacts {
+                    variables,
+                    outbound_phone,
+                },
+            )
+        };
+        let plan = plan_for(variables.clone(), false).unwrap();
+        assert_eq!(plan.system_prompt, "You call Ada about your visit.");
+        assert_eq!(plan.first_message.as_deref(), Some("Hi Ada!"));
+        assert_eq!(plan.voicemail, None, "only outbound phone calls screen");
+        let err = plan_for(variables.clone(), true).unwrap_err();
+        assert_eq!(
+            err,
+            PlanError::MissingVariables(vec!["caller_number".into()])
+        );
+        assert_eq!(err.code(), ErrorCode::MissingVariables);
+        let with_number = variables.with_phone_numbers(Some("+14155550100"), None);
+        let plan = plan_for(with_number, true).unwrap();
+        assert_eq!(
+            plan.voicemail.unwrap().message.as_deref(),
+            Some("Please call back, Ada. +14155550100")
+        );
+        let err = plan_for(Variables::new(), false).unwrap_err();
+        assert_eq!(
+            err,
+            PlanError::MissingVariables(vec!["first_name".into(), "topic".into()])
         );
     }
 }

@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::audio::{AudioFormat, FormatEncoder, samples_to_ms};
+use crate::audio::{AudioFormat, FormatEncoder, samples_to_ms, tones};
 use crate::brain::{AgentSpec, Brain, BrainEvent, Conversation, Finish, Turn};
 use crate::error::{ErrorCode, Reportable as _};
 use crate::voice::{SentenceChunker, TextToSpeech};
@@ -54,6 +54,8 @@ pub enum Output {
     ToolResult {
         name: String,
         ok: bool,
+        /// Why it failed (`None` when it worked).
+        code: Option<ErrorCode>,
         elapsed: Duration,
     },
     EndCall {
@@ -62,6 +64,10 @@ pub enum Output {
     Transfer {
         to: String,
         reason: Option<String>,
+    },
+    /// Keys pressed (`send_dtmf`); their tones follow as a sentence without text.
+    KeysPressed {
+        digits: String,
     },
     Usage {
         prompt_tokens: u32,
@@ -72,6 +78,11 @@ pub enum Output {
         code: ErrorCode,
         message: String,
         mid_stream: bool,
+    },
+    /// The LLM's response was cut off at a limit (`code` says which).
+    ReplyCut {
+        code: ErrorCode,
+        limit: usize,
     },
     /// No provider answered: the sentences that follow are the agent's apology.
     Apologising,
@@ -182,8 +193,23 @@ async fn think(
                 .await?;
             }
             BrainEvent::ToolResult {
-                name, ok, elapsed, ..
-            } => send(Output::ToolResult { name, ok, elapsed }).await?,
+                name,
+                ok,
+                code,
+                elapsed,
+                ..
+            } => {
+                send(Output::ToolResult {
+                    name,
+                    ok,
+                    code,
+                    elapsed,
+                })
+                .await?
+            }
+            BrainEvent::ReplyCut { code, limit, .. } => {
+                send(Output::ReplyCut { code, limit }).await?
+            }
             BrainEvent::EndCall { reason } => {
                 voice.flush().await?;
                 send(Output::EndCall { reason }).await?;
@@ -191,6 +217,14 @@ async fn think(
             BrainEvent::TransferCall { to, reason } => {
                 voice.flush().await?;
                 send(Output::Transfer { to, reason }).await?;
+            }
+            BrainEvent::SendDtmf { digits } => {
+                voice.flush().await?;
+                send(Output::KeysPressed {
+                    digits: digits.clone(),
+                })
+                .await?;
+                voice.keys(&digits).await?;
             }
             BrainEvent::Usage {
                 prompt_tokens,
@@ -276,6 +310,26 @@ impl Voice {
     async fn say_all(&mut self, text: &str) -> Result<(), Gone> {
         self.push(text).await?;
         self.flush().await
+    }
+
+    /// Plays `digits` as DTMF tones, in order with the sentences around them.
+    async fn keys(&mut self, digits: &str) -> Result<(), Gone> {
+        let rate = self.format.sample_rate();
+        let samples = tones::dtmf(digits, rate);
+        let audio = FormatEncoder::new(self.format, rate)
+            .map(|mut encoder| {
+                let mut bytes = encoder.encode(&samples);
+                bytes.extend(encoder.flush());
+                bytes
+            })
+            .map_err(|e| tracing::warn!(error = %e, "cannot encode DTMF tones"))
+            .ok();
+        let sentence = Sentence {
+            text: String::new(),
+            audio,
+            tts_error: None,
+        };
+        Ok(self.tx.send(Output::Sentence(sentence)).await?)
     }
 
     async fn speak(&mut self, text: String) -> Result<(), Gone> {

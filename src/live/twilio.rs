@@ -229,12 +229,22 @@ impl Start {
                     "accountSid": self.account_sid,
                 }
             }),
+            variables: plan.variables.clone(),
         }
     }
 
     /// The record an outbound call placed with `placeCall` already has.
     pub fn existing_call(&self) -> Option<String> {
         self.parameter("callId")
+    }
+
+    /// What admission needs before the plan: the placed call's record, the numbers.
+    pub fn arrival(&self) -> crate::live::admit::Arrival {
+        let number = |name: &str| self.parameter(name).filter(|n| is_e164(n));
+        crate::live::admit::Arrival {
+            existing: self.existing_call(),
+            phone: Some((number("from"), number("to"))),
+        }
     }
 
     /// How the call starts: µ-law 8 kHz, the agent's turn detection.

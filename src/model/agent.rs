@@ -22,6 +22,44 @@ pub struct AgentConfig {
     pub end_call: EndCallRules,
     pub interruption: InterruptionSettings,
     pub turn_detection: TurnDetection,
+    /// What the agent does when an outbound phone call reaches an answering machine.
+    #[serde(default)]
+    pub voicemail: VoicemailSettings,
+    /// Left on an answering machine after the beep when `voicemail.action` is `LEAVE_MESSAGE`; may use
+    /// `{{variables}}` like the system prompt and first message.
+    #[serde(default)]
+    pub voicemail_message: Option<String>,
+}
+
+/// Answering-machine handling on outbound phone calls: Twilio's detection (`MachineDetection`, asynchronous)
+/// and the server's own check on the first seconds of audio (a long uninterrupted greeting, a beep).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SimpleObject)]
+#[serde(rename_all = "camelCase")]
+pub struct VoicemailSettings {
+    /// Listen for an answering machine before speaking (outbound phone calls only).
+    pub detection: bool,
+    pub action: VoicemailAction,
+    /// Longest wait for the greeting's beep (or its end) before the message is left anyway, in seconds (5–120).
+    pub max_greeting_secs: i32,
+}
+
+impl Default for VoicemailSettings {
+    fn default() -> Self {
+        Self {
+            detection: true,
+            action: VoicemailAction::HangUp,
+            max_greeting_secs: 30,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Enum)]
+#[serde(rename_all = "snake_case")]
+pub enum VoicemailAction {
+    /// Hang up at once; the call ends with `endedReason` `voicemail`.
+    HangUp,
+    /// Wait for the beep, say `voicemailMessage`, then hang up (`endedReason` `voicemail`).
+    LeaveMessage,
 }
 
 /// How the agent sounds.
@@ -62,19 +100,23 @@ pub fn default_silence_reprompt() -> String {
 /// One OpenAI-compatible model endpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SimpleObject)]
 #[serde(rename_all = "camelCase")]
+#[graphql(complex)]
 pub struct LlmTarget {
     /// Provider name: `openai`, `groq`, `together`, `ollama`, `vllm` or `custom`. API keys are tenant
-    /// credentials looked up by this name, never part of the agent.
+    /// credentials looked up by this name, never part of the agent; a key is sent only to the provider's
+    /// public endpoint or to the base URL stored with it (`setLlmKey`).
     pub provider: String,
     /// The model, e.g. `gpt-4o-mini` or `llama-3.1-8b-instant`.
     pub model: String,
-    /// Base URL of the Chat Completions API; defaults to the provider's public endpoint.
+    /// Served by a resolver that hides query strings and user info from roles that cannot edit agents.
+    #[graphql(skip)]
     pub base_url: String,
 }
 
 /// A function the model may call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SimpleObject)]
 #[serde(rename_all = "camelCase")]
+#[graphql(complex)]
 pub struct Tool {
     pub kind: ToolKind,
     /// Function name the model sees: letters, digits, `_` and `-`, at most 64.
@@ -83,13 +125,29 @@ pub struct Tool {
     pub description: String,
     /// JSON Schema of the arguments (webhook tools).
     pub parameters: Option<Json<serde_json::Value>>,
-    /// Where a webhook tool is called (http or https).
+    /// Where a webhook tool is called (http or https). Served by a resolver that hides query strings and user
+    /// info from roles that cannot edit agents.
+    #[graphql(skip)]
     pub url: Option<String>,
     pub method: Option<HttpMethod>,
+    /// Extra request headers of a webhook tool (e.g. `Authorization`): names only, values are write-only.
+    #[serde(default)]
+    pub headers: Vec<ToolHeader>,
     /// Webhook timeout in milliseconds, 100–30000.
     pub timeout_ms: Option<i32>,
     /// Where `TRANSFER_CALL` may send the caller.
     pub destinations: Vec<TransferDestination>,
+}
+
+/// A request header a webhook tool sends. The value is stored sealed with the server key and never served.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, SimpleObject)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolHeader {
+    /// The header's name, e.g. `Authorization`.
+    pub name: String,
+    /// The value, sealed (see `agents::tool_headers`).
+    #[graphql(skip)]
+    pub sealed: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Enum)]
@@ -101,6 +159,8 @@ pub enum ToolKind {
     EndCall,
     /// Built-in: transfers the caller to one of `destinations`.
     TransferCall,
+    /// Built-in: presses keys on the phone (DTMF tones in the agent's audio), e.g. to get through a phone menu.
+    SendDtmf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Enum)]

@@ -5,7 +5,7 @@
 //!   │  │       │            └───────► failed
 //!   │  │       ├─► no_answer | busy | failed | canceled
 //!   │  └───────┼─► in_progress        (web calls connect without ringing)
-//!   └──────────┴─► failed | canceled
+//!   └──────────┴─► no_answer | busy | failed | canceled   (Twilio may report these without ringing)
 //! ```
 //! Terminal states never change again.
 
@@ -66,8 +66,10 @@ impl CallStatus {
         use CallStatus::*;
         matches!(
             (self, next),
-            (Queued, Ringing | InProgress | Failed | Canceled)
-                | (Ringing, InProgress | NoAnswer | Busy | Failed | Canceled)
+            (
+                Queued,
+                Ringing | InProgress | NoAnswer | Busy | Failed | Canceled
+            ) | (Ringing, InProgress | NoAnswer | Busy | Failed | Canceled)
                 | (InProgress, Completed | Failed)
         )
     }

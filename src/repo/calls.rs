@@ -135,6 +135,25 @@ fn segment_from_row(row: &Row<'_>) -> rusqlite::Result<SegmentRow> {
     })
 }
 
+/// Marks a call as carried by voxedge itself (it holds a concurrent-call slot until it ends).
+pub fn mark_carried(conn: &Connection, call_id: &str) -> Result<()> {
+    conn.execute(
+        "update calls set carried = 1 where id = :id",
+        named_params! { ":id": call_id },
+    )?;
+    Ok(())
+}
+
+/// Calls voxedge carries that are queued, ringing or in progress (the concurrent-call count).
+pub fn count_carried_open(conn: &Connection) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(
+            "select count(*) from calls
+             where carried = 1 and status in ('queued', 'ringing', 'in_progress')",
+        )?
+        .query_row([], |row| row.get(0))?)
+}
+
 pub fn insert_call(conn: &Connection, call: &CallRow) -> Result<()> {
     conn.prepare_cached(
         "insert into calls (id, agent_id, agent_version, direction, transport, from_address, to_address, status,
@@ -385,4 +404,42 @@ pub fn search_segments(
         |row| Ok(SearchHit { segment: segment_from_row(row)?, snippet: row.get(10)?, rank: row.get(11)? }),
     )?
     .collect::<rusqlite::Result<_>>()?)
+}
+
+/// Stores the variables a call was placed with.
+pub fn insert_variables(
+    conn: &Connection,
+    call_id: &str,
+    variables: &crate::model::Variables,
+) -> Result<()> {
+    conn.prepare_cached(
+        "insert into call_variables (call_id, variables) values (:call_id, :variables)",
+    )?
+    .execute(named_params! {
+        ":call_id": call_id,
+        ":variables": serde_json::to_string(variables).expect("invariant: variables serialise"),
+    })?;
+    Ok(())
+}
+
+/// The variables a call was placed with (empty when none were given).
+pub fn get_variables(conn: &Connection, call_id: &str) -> Result<crate::model::Variables> {
+    Ok(conn
+        .prepare_cached("select variables from call_variables where call_id = :call_id")?
+        .query_row(named_params! { ":call_id": call_id }, |row| {
+            super::json_column(row, 0)
+        })
+        .optional()?
+        .unwrap_or_default())
+}
+
+/// Calls queued, ringing or in progress.
+pub fn count_active(conn: &Connection) -> Result<usize> {
+    let n: i64 = conn
+        .prepare_cached(
+            "select count(*) from calls indexed by calls_by_status
+             where status in ('queued', 'ringing', 'in_progress')",
+        )?
+        .query_row([], |row| row.get(0))?;
+    Ok(n as usize)
 }

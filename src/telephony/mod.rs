@@ -6,7 +6,10 @@
 //! - [`signature`]: `X-Twilio-Signature`, checked on every webhook with the tenant's auth token.
 //! - [`inbound`]: answering an inbound call with TwiML ([`twiml`]): `<Connect><Stream>` to the live-call
 //!   stream with a short-lived session token for the number's agent, or a message and a hang-up.
-//! - [`outbound`]: placing a call from an agent through Twilio's REST API, with the same stream TwiML.
+//! - [`outbound`]: placing a call from an agent through Twilio's REST API ([`api`]), with the same stream TwiML,
+//!   status callbacks and answering-machine detection.
+//! - [`status`]: Twilio's status and answering-machine callbacks, mapped onto the call's state machine.
+//! - [`reconcile`]: settling placed calls whose outcome we missed (a lost callback, a restart) by asking Twilio.
 //!
 //! Twilio reaches a tenant at its own voice URL, `{public url}/v1/twilio/{tenant id}/voice`
 //! ([`voice_url`]), so the number lookup happens in that tenant's database. The HTTP edge
@@ -15,19 +18,23 @@
 //! token; the tenant in its path lets routing send it to the tenant's home region before the upgrade.
 
 pub mod account;
+pub mod api;
 mod error;
 pub mod inbound;
 pub mod numbers;
 pub mod outbound;
+pub mod reconcile;
 pub mod signature;
+pub mod status;
 pub mod twiml;
 pub mod values;
 
 pub use account::{AccountInput, delete_account, get_account, open_token, set_account};
+pub use api::TwilioApi;
 pub use error::TelephonyError;
 pub use inbound::InboundCall;
 pub use numbers::{NumberChange, NumberInput, add_number, remove_number, update_number};
-pub use outbound::{OutboundCall, Telephony, TwilioApi};
+pub use outbound::{OutboundCall, Telephony};
 
 use crate::db::TenantId;
 
@@ -37,6 +44,11 @@ pub const STREAM_PATH: &str = "/v1/twilio/stream";
 /// The voice webhook's path for a tenant.
 pub fn voice_path(tenant: TenantId) -> String {
     format!("/v1/twilio/{tenant}/voice")
+}
+
+/// Where Twilio posts a tenant's call status and answering-machine callbacks (`?callId=` names the call).
+pub fn status_path(tenant: TenantId) -> String {
+    format!("/v1/twilio/{tenant}/status")
 }
 
 /// The URL to paste into the Twilio console ("A call comes in" → Webhook, HTTP POST), given the server's

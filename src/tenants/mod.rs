@@ -76,6 +76,36 @@ impl Tenant {
     }
 }
 
+/// Opens tenants by id, for background work that serves many (the billing job, Stripe's webhooks). Cheap to
+/// clone.
+#[derive(Clone)]
+pub struct Tenants {
+    store: crate::db::TenantStore,
+    events: EventBus,
+    webhooks: Dispatcher,
+}
+
+impl Tenants {
+    pub fn new(store: crate::db::TenantStore, events: EventBus, webhooks: Dispatcher) -> Self {
+        Self {
+            store,
+            events,
+            webhooks,
+        }
+    }
+
+    /// The tenant, its database opened on demand.
+    pub async fn open(&self, id: TenantId) -> Result<Tenant, StorageError> {
+        let db = self.store.get(id).await?;
+        Ok(Tenant::new(
+            id,
+            db,
+            self.events.clone(),
+            self.webhooks.clone(),
+        ))
+    }
+}
+
 /// Failures looking up or provisioning tenants.
 #[derive(Debug, thiserror::Error)]
 pub enum TenantError {

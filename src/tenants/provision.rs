@@ -51,6 +51,17 @@ pub async fn register(
                 created_at: now_ms(),
             };
             repo::tenants::insert(tx, &record)?;
+            // The tenant is billed on its plan from the moment it exists.
+            repo::billing::set_tenant_plan(
+                tx,
+                id,
+                &repo::billing::TenantPlan {
+                    effective_from: record.created_at,
+                    plan: record.plan.clone(),
+                    overrides: Default::default(),
+                    changed_by: "provision".into(),
+                },
+            )?;
             Ok::<_, StorageError>(record)
         })
         .await?;

@@ -10,12 +10,14 @@
 //! - [`vad`] — Silero VAD: speech probability per 32 ms window, with per-call recurrent state.
 //! - [`turn`] — [`TurnDetector`]: OpenAI `server_vad` turn semantics over those probabilities (sans-I/O).
 //! - [`stt`] — Whisper (whisper-rs) speech to text with decoder settings tuned for short utterances.
+//! - [`beep`] — [`BeepDetector`]: the tone ending an answering machine's greeting (sans-I/O).
 //! - [`tts`] — Piper text to speech (espeak-ng phonemes, ONNX model) and the [`SentenceChunker`] that feeds it.
 //! - [`VoiceError`] — the one error type of this layer, with stable codes.
 //!
 //! Stage logic ([`TurnDetector`], [`SentenceChunker`], the audio codecs) takes time and input from outside;
 //! only the engines touch models, and only on their pools.
 
+pub mod beep;
 mod error;
 pub mod models;
 pub mod pool;
@@ -28,6 +30,7 @@ pub mod vad;
 #[cfg(test)]
 pub(crate) mod testing;
 
+pub use beep::{Beep, BeepDetector};
 pub use error::{ModelKind, VoiceError};
 pub use models::{ModelStatus, VoiceConfig, VoiceModels, VoiceOptions, VoiceStatus};
 pub use pool::InferencePool;

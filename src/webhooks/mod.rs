@@ -9,6 +9,7 @@
 //! Also sent: `X-Voxedge-Event` (event type) and `X-Voxedge-Delivery` (unique delivery id, stable across
 //! retries, for idempotency).
 
+mod deliver;
 mod dispatcher;
 mod endpoints;
 mod error;
@@ -45,14 +46,34 @@ pub enum WebhookEvent {
     /// A finished call's full transcript.
     #[graphql(name = "TRANSCRIPT_READY")]
     TranscriptReady,
+    /// A month's invoice was issued (finalized).
+    #[graphql(name = "BILLING_INVOICE_ISSUED")]
+    BillingInvoiceIssued,
+    /// An invoice was paid.
+    #[graphql(name = "BILLING_INVOICE_PAID")]
+    BillingInvoicePaid,
+    /// A payment of an invoice failed.
+    #[graphql(name = "BILLING_PAYMENT_FAILED")]
+    BillingPaymentFailed,
+    /// The tenant became active, past due or suspended.
+    #[graphql(name = "BILLING_STATUS_CHANGED")]
+    BillingStatusChanged,
+    /// Every contact of a campaign reached a final outcome (with the campaign's progress).
+    #[graphql(name = "CAMPAIGN_COMPLETED")]
+    CampaignCompleted,
 }
 
 impl WebhookEvent {
-    pub const ALL: [WebhookEvent; 4] = [
+    pub const ALL: [WebhookEvent; 9] = [
         Self::CallCreated,
         Self::CallStarted,
         Self::CallEnded,
         Self::TranscriptReady,
+        Self::BillingInvoiceIssued,
+        Self::BillingInvoicePaid,
+        Self::BillingPaymentFailed,
+        Self::BillingStatusChanged,
+        Self::CampaignCompleted,
     ];
 
     /// The wire name, e.g. `call.ended`.
@@ -62,6 +83,11 @@ impl WebhookEvent {
             Self::CallStarted => "call.started",
             Self::CallEnded => "call.ended",
             Self::TranscriptReady => "transcript.ready",
+            Self::BillingInvoiceIssued => "billing.invoice_issued",
+            Self::BillingInvoicePaid => "billing.invoice_paid",
+            Self::BillingPaymentFailed => "billing.payment_failed",
+            Self::BillingStatusChanged => "billing.status_changed",
+            Self::CampaignCompleted => "campaign.completed",
         }
     }
 

@@ -59,10 +59,18 @@ impl GqlWs {
 
     /// The next protocol message (answering pings), or how the connection ended.
     pub async fn next_message(&mut self) -> Result<Value, Ended> {
+        self.next_within(Duration::from_secs(10))
+            .await
+            .expect("a websocket message within 10 s")
+    }
+
+    /// [`GqlWs::next_message`] waiting at most `within`; `None` when nothing came.
+    pub async fn next_within(&mut self, within: Duration) -> Option<Result<Value, Ended>> {
+        let deadline = tokio::time::Instant::now() + within;
         loop {
-            let frame = tokio::time::timeout(Duration::from_secs(10), self.socket.next())
+            let frame = tokio::time::timeout_at(deadline, self.socket.next())
                 .await
-                .expect("a websocket message within 10 s");
+                .ok()?;
             match frame {
                 Some(Ok(Message::Text(text))) => {
                     let value: Value = serde_json::from_str(&text).expect("JSON message");
@@ -70,21 +78,45 @@ impl GqlWs {
                         self.send(json!({ "type": "pong" })).await;
                         continue;
                     }
-                    return Ok(value);
+                    return Some(Ok(value));
                 }
                 Some(Ok(Message::Close(frame))) => {
                     let (code, reason) = frame
                         .map(|f| (u16::from(f.code), f.reason.to_string()))
                         .unwrap_or((1005, String::new()));
-                    return Err(Ended::Closed { code, reason });
+                    return Some(Err(Ended::Closed { code, reason }));
                 }
                 Some(Ok(_)) => continue,
                 Some(Err(_)) | None => {
-                    return Err(Ended::Closed {
+                    return Some(Err(Ended::Closed {
                         code: 1006,
                         reason: "abnormal".into(),
-                    });
+                    }));
                 }
+            }
+        }
+    }
+
+    /// Reads (and drops) messages until the server closes the connection: its close code and reason, or
+    /// `None` if it is still open after `limit`.
+    pub async fn closed_within(&mut self, limit: Duration) -> Option<(u16, String)> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next_within(left).await? {
+                Ok(_) => continue,
+                Err(Ended::Closed { code, reason }) => return Some((code, reason)),
+                Err(Ended::Rejected(status)) => panic!("rejected with {status}"),
+            }
+        }
+    }
+
+    /// The next message about operation `id` (others are dropped).
+    pub async fn next_for(&mut self, id: &str) -> Result<Value, Ended> {
+        loop {
+            let message = self.next_message().await?;
+            if message["id"] == id {
+                return Ok(message);
             }
         }
     }

@@ -7,6 +7,7 @@ mod support;
 
 mod config;
 mod outbound;
+mod status;
 mod voice;
 
 // Helpers shared by the test modules, which `use crate::*`.

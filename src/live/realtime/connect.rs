@@ -93,6 +93,7 @@ impl Connect {
             from: self.client.clone(),
             to: None,
             metadata: json!({ "protocol": if self.beta { "realtime-beta" } else { "realtime" } }),
+            variables: plan.variables.clone(),
         }
     }
 

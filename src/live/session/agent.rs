@@ -17,7 +17,11 @@ use crate::live::respond::{Output, Responder, Script};
 /// What to do once the agent has finished speaking.
 pub(super) enum After {
     HangUp,
-    Transfer { to: String },
+    Transfer {
+        to: String,
+    },
+    /// The voicemail message was left.
+    Voicemail,
 }
 
 /// The response in progress.
@@ -46,6 +50,8 @@ pub(super) struct Speaking {
     pub(super) after: Option<After>,
     /// Call audio position where the agent started speaking.
     pub(super) start_ms: Option<u64>,
+    /// Call audio position when the response was begun (caller speech ending before it is not a barge-in).
+    pub(super) begun_at_ms: u64,
     /// `response.done` was sent (all produced and sent; playback may go on).
     pub(super) done_sent: bool,
 }
@@ -160,6 +166,7 @@ impl<P: Protocol> Session<P> {
             usage: None,
             after: None,
             start_ms: None,
+            begun_at_ms: self.position_ms,
             done_sent: false,
         });
         self.emit(Event::ResponseCreated { response_id: id }).await
@@ -220,7 +227,7 @@ impl<P: Protocol> Session<P> {
             }
             Output::Sentence(sentence) => {
                 let audio = sentence.audio.unwrap_or_default();
-                if !audio.is_empty() {
+                if !audio.is_empty() && !sentence.text.is_empty() {
                     s.tts_chars += sentence.text.chars().count();
                     if let Some(timer) = &mut s.timer {
                         timer.mark(Stage::TtsFirstAudio, Instant::now());
@@ -269,17 +276,41 @@ impl<P: Protocol> Session<P> {
                 self.timeline("tool_call", json!({ "name": name, "callId": call_id }))
                     .await;
             }
-            Output::ToolResult { name, ok, elapsed } => {
+            Output::ToolResult {
+                name,
+                ok,
+                code,
+                elapsed,
+            } => {
                 metrics::counter!("voxedge_tool_calls_total", "ok" => ok.to_string()).increment(1);
+                if let Some(timer) = &mut s.timer {
+                    timer.tool(&name, ok, Instant::now(), elapsed);
+                }
+                let mut data =
+                    json!({ "name": name, "ok": ok, "elapsedMs": elapsed.as_millis() as u64 });
+                if let Some(code) = code {
+                    data["code"] = json!(code.wire());
+                }
+                self.timeline("tool_result", data).await;
+            }
+            Output::ReplyCut { code, limit } => {
+                metrics::counter!("voxedge_llm_replies_cut_total", "code" => code.wire())
+                    .increment(1);
                 self.timeline(
-                    "tool_result",
-                    json!({ "name": name, "ok": ok, "elapsedMs": elapsed.as_millis() as u64 }),
+                    "llm_reply_cut",
+                    json!({ "code": code.wire(), "limit": limit }),
                 )
                 .await;
             }
             Output::EndCall { reason } => {
                 s.after = Some(After::HangUp);
                 self.timeline("end_call_requested", json!({ "reason": reason }))
+                    .await;
+            }
+            Output::KeysPressed { digits } => {
+                metrics::counter!("voxedge_dtmf_sent_total").increment(1);
+                let id = s.id.clone();
+                self.timeline("dtmf_sent", json!({ "digits": digits, "responseId": id }))
                     .await;
             }
             Output::Transfer { to, reason } => {

@@ -45,6 +45,10 @@ impl<P: Protocol> Session<P> {
         let (Some(started), Some(_)) = (self.speech_started_ms, &self.speaking) else {
             return Ok(());
         };
+        // An answering machine's sounds never stop the voicemail message.
+        if self.screening() {
+            return Ok(());
+        }
         let rules = self.plan.barge_in;
         let Some(threshold) = rules.after_speaking else {
             return Ok(());

@@ -99,7 +99,11 @@ impl<P: Protocol> Session<P> {
 
     /// When the caller's silence ends the call or earns a reprompt: nobody speaking, nothing being transcribed.
     pub(super) fn silence_deadline(&self) -> Option<Instant> {
-        if self.speaking.is_some() || self.speech_item.is_some() || !self.pending.is_empty() {
+        if self.speaking.is_some()
+            || self.speech_item.is_some()
+            || !self.pending.is_empty()
+            || self.screening()
+        {
             return None;
         }
         Some(self.last_activity + self.plan.ending.silence_timeout)

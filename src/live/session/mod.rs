@@ -12,13 +12,16 @@
 //!
 //! This file is the loop; [`caller`] is the caller's side (listening, transcribing, what the caller said),
 //! [`agent`] the agent's (responses), [`playback`] playing them and recording what was heard, [`barge_in`] the
-//! caller talking over the agent, [`ending`] end-call rules, [`turn_timer`] per-turn latency.
+//! caller talking over the agent, [`ending`] end-call rules, [`keys`] keys the caller presses, [`screening`]
+//! answering machines on outbound calls, [`turn_timer`] per-turn latency.
 
 mod agent;
 mod barge_in;
 mod caller;
 mod ending;
+mod keys;
 mod playback;
+mod screening;
 mod turn_timer;
 
 use std::collections::VecDeque;
@@ -29,13 +32,17 @@ use axum::extract::ws::{Message, WebSocket, close_code};
 use futures::StreamExt as _;
 use futures::stream::{FuturesOrdered, SplitStream};
 use tokio::time::Instant;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use super::LiveSettings;
+use super::limits::CallLimits;
 use super::listen::{Listen, Listener, ListenerStage};
 use super::plan::CallPlan;
 use super::protocol::{ClientError, Command, Event, Protocol};
 use super::recorder::Recorder;
+use super::registry::{LiveCalls, Registration, Signal};
 use super::socket::{self, Incoming, Outbox};
+use super::voicemail::Screener;
 use crate::audio::AudioFormat;
 use crate::brain::{Brain, Conversation};
 use crate::error::ErrorCode;
@@ -47,6 +54,9 @@ use agent::Speaking;
 use barge_in::LastMessage;
 use caller::Pending;
 use ending::Ending;
+use keys::Keys;
+use screening::Voicemail;
+use tokio::sync::mpsc;
 use turn_timer::TurnTimer;
 
 /// The parts of the server a call runs on, handed over by admission.
@@ -63,6 +73,8 @@ pub struct CallContext {
     pub telephony: Telephony,
     pub settings: LiveSettings,
     pub shutdown: Shutdown,
+    /// Where Twilio's callbacks find the call's session.
+    pub live_calls: LiveCalls,
 }
 
 /// What the transport says about how the call starts.
@@ -98,8 +110,14 @@ pub async fn run<P: Protocol>(
         telephony,
         settings,
         shutdown,
+        live_calls,
     } = context;
+    let screening = plan
+        .voicemail
+        .as_ref()
+        .map(|voicemail| Voicemail::Screening(Screener::new(voicemail.screening)));
     let listener = match Listener::new(vad, start.input_format, start.turn_detection) {
+        Ok(listener) if screening.is_some() => ListenerStage::start(listener.with_beep_detection()),
         Ok(listener) => ListenerStage::start(listener),
         Err(e) => {
             // Admission checked the format; should it still fail, the call ends rather than start deaf.
@@ -107,15 +125,30 @@ pub async fn run<P: Protocol>(
             return;
         }
     };
-    let span = tracing::info_span!("call", tenant = %tenant.id, call = %call_id);
+    // A trace of its own per call (whatever the connection's request was part of), named by ids only.
+    let span = tracing::info_span!(
+        parent: None,
+        "call",
+        otel.name = "call",
+        tenant = %tenant.id,
+        call = %call_id,
+        trace_id = tracing::field::Empty,
+    );
+    span.set_attribute("voxedge.tenant_id", tenant.id.to_string());
+    span.set_attribute("voxedge.call_id", call_id.clone());
+    span.set_attribute("voxedge.agent_id", plan.agent_id.clone());
+    crate::telemetry::trace::record_trace_id(&span);
     let output = protocol.output_audio();
     let (sink, stream) = socket.split();
     let now = Instant::now();
+    let (registration, signals) = live_calls.register(tenant.id, &call_id);
     let session = Session {
         out: Outbox::start(sink, settings.write_timeout),
         recorder: Recorder::start(tenant.clone(), call_id.clone()),
         conversation: Conversation::new(plan.system_prompt.clone()),
         ends_at: now + plan.ending.max_duration,
+        limits: CallLimits::new(now),
+        input_format: start.input_format,
         tenant,
         plan,
         stt,
@@ -143,9 +176,14 @@ pub async fn run<P: Protocol>(
         unanswered: None,
         speech_started_ms: None,
         last_activity: now,
+        started: now,
         reprompted: false,
         call_sid: start.call_sid,
         closing: false,
+        voicemail: screening,
+        keys: Keys::default(),
+        signals,
+        _registration: registration,
     };
     tracing::Instrument::instrument(session.serve(stream), span).await;
 }
@@ -200,6 +238,8 @@ struct Session<P> {
     speech_started_ms: Option<u64>,
     /// Last time the caller or the agent spoke: silence is measured from here.
     last_activity: Instant,
+    /// When the call started.
+    started: Instant,
     /// The silence reprompt was said and the caller has not spoken since.
     reprompted: bool,
     /// The agent's maximum call duration ends the call here.
@@ -208,6 +248,18 @@ struct Session<P> {
     call_sid: Option<String>,
     /// The call is ending: what is still transcribed is recorded, not answered.
     closing: bool,
+    /// Answering-machine screening, or a voicemail message being left (`None`: a conversation).
+    voicemail: Option<Voicemail>,
+    /// Keys pressed and not yet told to the agent.
+    keys: Keys,
+    /// Twilio's callbacks for this call.
+    signals: mpsc::UnboundedReceiver<Signal>,
+    /// Keeps the call in the registry while the session runs.
+    _registration: Registration,
+    /// What the caller has used of the call's limits (audio pace, typed messages).
+    limits: CallLimits,
+    /// The caller's audio format, as last configured (to measure audio against the clock).
+    input_format: AudioFormat,
 }
 
 impl<P: Protocol> Session<P> {
@@ -218,6 +270,8 @@ impl<P: Protocol> Session<P> {
             call_id: self.call_id.clone(),
         };
         let ending = match self.emit(created).await {
+            // A call being screened for an answering machine waits to hear who answered.
+            Ok(()) if self.screening() => self.converse(&mut stream).await,
             Ok(()) => match self.greet().await {
                 Ok(()) => self.converse(&mut stream).await,
                 Err(ending) => ending,
@@ -254,6 +308,8 @@ impl<P: Protocol> Session<P> {
                     self.incoming(incoming).await
                 }
                 () = agent::sleep_until(silence) => self.silence().await,
+                () = agent::sleep_until(self.keys.due) => self.keys_done().await,
+                Some(signal) = self.signals.recv() => self.signal(signal).await,
                 _ = ping.tick() => {
                     if last_heard.elapsed() > self.settings.idle_timeout {
                         Err(Ending::completed("connection_lost", close_code::AWAY))
@@ -313,7 +369,7 @@ impl<P: Protocol> Session<P> {
 
     async fn command(&mut self, command: Command) -> Result<(), Ending> {
         match command {
-            Command::Audio(bytes) => self.listener.send(Listen::Audio(bytes)).await,
+            Command::Audio(bytes) => self.caller_audio(bytes).await?,
             Command::Commit => self.listener.send(Listen::Commit).await,
             Command::ClearInput => self.listener.send(Listen::Clear).await,
             Command::Configure {
@@ -328,11 +384,13 @@ impl<P: Protocol> Session<P> {
                 if let Some(create) = create_response {
                     self.create_response = create;
                 }
-                if let Some(format) = input_format
-                    && let Err(e) = Listener::check_format(format)
-                {
-                    let error = ClientError::new(ErrorCode::UnsupportedAudioFormat, e.to_string());
-                    return self.client_error(error).await;
+                if let Some(format) = input_format {
+                    if let Err(e) = Listener::check_format(format) {
+                        let error =
+                            ClientError::new(ErrorCode::UnsupportedAudioFormat, e.to_string());
+                        return self.client_error(error).await;
+                    }
+                    self.input_format = format;
                 }
                 // Applied (and confirmed to the client) once the stage has heard the audio sent before it.
                 self.configuring
@@ -369,10 +427,7 @@ impl<P: Protocol> Session<P> {
                 item_id,
                 audio_end_ms,
             } => self.truncate(item_id, audio_end_ms).await?,
-            Command::Dtmf(digit) => {
-                self.timeline("dtmf", serde_json::json!({ "digit": digit }))
-                    .await
-            }
+            Command::Dtmf(digit) => self.key_pressed(digit).await?,
             Command::PlaybackMark(name) => self.played(&name),
             Command::Hangup => return Err(Ending::completed("caller_hangup", close_code::NORMAL)),
         }
@@ -419,6 +474,9 @@ impl<P: Protocol> Session<P> {
         }
         let Self { recorder, out, .. } = self;
         recorder.finish(ending.status, ending.reason).await;
+        let call = tracing::Span::current();
+        call.set_attribute("voxedge.call_status", ending.status.as_str());
+        call.set_attribute("voxedge.ended_reason", ending.reason.to_string());
         tracing::info!(
             status = ending.status.as_str(),
             reason = ending.reason,

@@ -54,6 +54,10 @@ impl<P: Protocol> Session<P> {
                             (item_id, index, audio)
                         }
                     };
+                    if text.is_empty() {
+                        // Keys pressed (`send_dtmf`): tones without words.
+                        continue;
+                    }
                     let s = self.speaking.as_mut().expect("invariant: still speaking");
                     let delta = if s.said.is_empty() {
                         text.clone()
@@ -226,15 +230,17 @@ impl<P: Protocol> Session<P> {
             let mut timings = timer.to_json();
             timings["responseId"] = json!(s.id);
             self.timeline("turn", timings).await;
+            timer.export(&tracing::Span::current(), &s.id, self.started);
         }
         match s.after {
             Some(After::HangUp) => return Err(Ending::rule("agent_hangup")),
+            Some(After::Voicemail) => return Err(Ending::rule("voicemail")),
             Some(After::Transfer { to }) => return Err(self.transfer(&to).await),
             None => {}
         }
         if !self.waiting.is_empty() && !self.closing {
             let waiting = std::mem::take(&mut self.waiting);
-            let timer = waiting.last().and_then(|(_, timer)| *timer);
+            let timer = waiting.last().and_then(|(_, timer)| timer.clone());
             for (text, _) in waiting {
                 self.conversation.push_user(text);
             }

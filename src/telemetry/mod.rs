@@ -1,11 +1,28 @@
-//! Logs (tracing, JSON by default) and metrics (Prometheus, through the `metrics` facade).
+//! Logs (tracing, JSON by default), metrics (Prometheus, through the `metrics` facade) and traces
+//! (OpenTelemetry, exported over OTLP/HTTP when `--otlp-endpoint` is set).
+//!
+//! - [`otlp`]: the exporter.
+//! - [`trace`]: trace context at the edges (`traceparent`, trace ids in logs) and spans of past work.
+//!
+//! What is traced: every HTTP request (`GET /graphql`, ...), every GraphQL operation over HTTP (tenant,
+//! operation type and name, outcome), the SQLite work they do, and live calls — one trace per call, with a span
+//! per turn and its stages. Attributes never hold personal data: ids, names of operations, codes and timings.
+
+pub mod otlp;
+pub mod trace;
+
+pub use otlp::{OtlpProtocol, OtlpSettings};
 
 use std::sync::OnceLock;
 
 use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use tracing_subscriber::EnvFilter;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{EnvFilter, Layer};
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -16,9 +33,43 @@ pub enum LogFormat {
     Text,
 }
 
-/// Installs the global tracing subscriber writing to `writer`. The filter comes from `VOXEDGE_LOG`
-/// (e.g. `info,voxedge=debug`), falling back to `RUST_LOG`, then `info`.
+/// Installs the global tracing subscriber writing logs to `writer`, without trace export.
 pub fn init_tracing<W>(format: LogFormat, writer: W)
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    // Without an exporter nothing can fail.
+    let _ = init(format, writer, None, None);
+}
+
+/// What [`init`] started; [`Telemetry::shutdown`] exports the spans still buffered.
+#[must_use]
+pub struct Telemetry {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl Telemetry {
+    /// Flushes and stops the exporter (waits up to its timeout). Call before the runtime stops.
+    pub async fn shutdown(self) {
+        if let Some(provider) = self.provider {
+            // The batch processor exports from its own thread through the runtime: wait for it off the runtime.
+            let done = tokio::task::spawn_blocking(move || provider.shutdown()).await;
+            if let Ok(Err(e)) = done {
+                tracing::warn!(error = %e, "traces not all exported at shutdown");
+            }
+        }
+    }
+}
+
+/// Installs the global tracing subscriber: logs to `writer` in `format`, and, with `otlp`, spans exported to
+/// a collector. The filter comes from `VOXEDGE_LOG` (e.g. `info,voxedge=debug`), falling back to `RUST_LOG`,
+/// then `info`; it applies to exported spans too. Call inside the Tokio runtime when `otlp` is set.
+pub fn init<W>(
+    format: LogFormat,
+    writer: W,
+    otlp: Option<&OtlpSettings>,
+    region: Option<&str>,
+) -> anyhow::Result<Telemetry>
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
@@ -27,20 +78,37 @@ where
         .and_then(|f| EnvFilter::try_new(f).ok())
         .or_else(|| EnvFilter::try_from_default_env().ok())
         .unwrap_or_else(|| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer);
-    let result = match format {
-        LogFormat::Json => builder
+    let fmt = tracing_subscriber::fmt::layer().with_writer(writer);
+    let logs = match format {
+        LogFormat::Json => fmt
             .json()
             .with_current_span(true)
             .with_span_list(false)
             .flatten_event(true)
-            .try_init(),
-        LogFormat::Text => builder.try_init(),
+            .boxed(),
+        LogFormat::Text => fmt.boxed(),
     };
+    let provider = otlp.map(|o| otlp::provider(o, region)).transpose()?;
+    let traces = provider.as_ref().map(|p| {
+        tracing_opentelemetry::layer()
+            .with_tracer(p.tracer("voxedge"))
+            .with_tracked_inactivity(false)
+    });
+    let installed = tracing_subscriber::registry()
+        .with(filter)
+        .with(logs)
+        .with(traces)
+        .try_init();
     // A second init (several servers in one test process) keeps the first subscriber.
-    drop(result);
+    if installed.is_ok()
+        && let Some(provider) = &provider
+    {
+        // Spans of past work (live-call turns) are built through the global tracer.
+        opentelemetry::global::set_tracer_provider(provider.clone());
+    }
+    Ok(Telemetry {
+        provider: installed.is_ok().then_some(provider).flatten(),
+    })
 }
 
 /// Latency buckets in seconds: 0.5 ms to 30 s.
@@ -91,6 +159,14 @@ fn describe() {
         "voxedge_graphql_ws_connections",
         "Open GraphQL WebSocket connections."
     );
+    describe_counter!(
+        "voxedge_graphql_ws_closes_total",
+        "GraphQL WebSockets closed by the server, by close code (4401: credential no longer valid, 4403: role no longer allows a running subscription)."
+    );
+    describe_gauge!(
+        "voxedge_rate_limit_keys",
+        "Clients (IPs, tenants, accounts) the rate limiters and lock-outs track after pruning."
+    );
     describe_gauge!("voxedge_tenants_open", "Tenant databases currently open.");
     describe_gauge!(
         "voxedge_live_sessions",
@@ -113,12 +189,24 @@ fn describe() {
         "Tenant databases not opened, by reason: refused (damaged or too new: TENANT_UNAVAILABLE) or missing."
     );
     describe_counter!(
+        "voxedge_call_recorder_waits_total",
+        "Times a live call waited for its recorder's queue (storage far behind)."
+    );
+    describe_counter!(
         "voxedge_api_errors_total",
         "Errors sent to API clients by code: HTTP error responses and GraphQL field errors."
     );
     describe_gauge!(
         "voxedge_webhook_queue_overdue_seconds",
         "How long the most overdue queued webhook delivery has waited past its due time (0: keeping up)."
+    );
+    describe_counter!(
+        "voxedge_outbound_refused_total",
+        "Requests to tenant URLs refused by the outbound policy (loopback, private, ...), by purpose: input (a URL being saved), webhook, tool, llm."
+    );
+    describe_counter!(
+        "voxedge_emails_total",
+        "Email send attempts by kind and outcome (sent, logged without SMTP, retry, gave_up)."
     );
     describe_counter!(
         "voxedge_sign_in_failures_total",
