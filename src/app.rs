@@ -110,15 +110,22 @@ impl Application {
 /// calls), and periodic upkeep that applies the tenant cache's pending evictions, so idle tenants close even when
 /// no request comes to trigger it, and forgets rate-limit state of clients whose budgets have refilled (it would
 /// otherwise grow with every IP ever seen).
+///
+/// The email outbox and the billing job write the catalog, so they run in the primary region only (elsewhere
+/// the catalog is a read-only replica); the billing job there bills the tenants homed in the primary region.
 fn spawn_housekeeping(state: &AppState) {
     tokio::spawn(state.webhooks.clone().run(state.shutdown.draining()));
-    tokio::spawn(state.mailer.clone().run(state.shutdown.draining()));
-    tokio::spawn(crate::billing::job::run(
-        state.billing.clone(),
-        state.tenant_opener(),
-        state.shutdown.draining(),
-    ));
     tokio::spawn(state.scheduler.clone().run(state.shutdown.draining()));
+    let edge = &state.config.edge;
+    if edge.is_primary() {
+        tokio::spawn(state.mailer.clone().run(state.shutdown.draining()));
+        tokio::spawn(crate::billing::job::run(
+            state.billing.clone(),
+            state.tenant_opener(),
+            edge.multi_region().then(|| edge.region().to_string()),
+            state.shutdown.draining(),
+        ));
+    }
     let tenants = state.tenants.clone();
     let limits = state.limits.clone();
     let draining = state.shutdown.draining();

@@ -207,10 +207,13 @@ impl AppState {
         );
         let billing = Billing::new(catalog.clone(), clock.clone(), config.billing.clone())
             .context("cannot set up billing")?;
-        billing
-            .seed_defaults()
-            .await
-            .context("cannot seed the default price book")?;
+        if primary {
+            // Elsewhere the catalog is the primary's replica, price book included.
+            billing
+                .seed_defaults()
+                .await
+                .context("cannot seed the default price book")?;
+        }
         let events = EventBus::new(config.event_buffer);
         let live_calls = LiveCalls::new();
         let scheduler = Scheduler::new(SchedulerParts {

@@ -20,11 +20,20 @@ use crate::tenants::{Tenant, Tenants};
 /// Most months one run closes for a tenant (a server down for years catches up over several runs).
 const MAX_CATCH_UP_MONTHS: usize = 36;
 
-/// Runs the job until `stop` resolves.
-pub async fn run(billing: Billing, tenants: Tenants, stop: impl Future<Output = ()> + Send) {
+/// Runs the job until `stop` resolves. With several regions, `region` is this one (the primary): tenants homed
+/// in other regions are not billed here, since their files are not on this machine.
+pub async fn run(
+    billing: Billing,
+    tenants: Tenants,
+    region: Option<String>,
+    stop: impl Future<Output = ()> + Send,
+) {
     let mut tick = tokio::time::interval(billing.settings().job_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut state = JobState::default();
+    let mut state = JobState {
+        region,
+        ..JobState::default()
+    };
     tokio::pin!(stop);
     loop {
         tokio::select! {
@@ -42,6 +51,8 @@ pub async fn run(billing: Billing, tenants: Tenants, stop: impl Future<Output = 
 #[derive(Debug, Default)]
 pub struct JobState {
     settled: HashMap<TenantId, i64>,
+    /// This region, when there are several: only tenants homed here are billed.
+    region: Option<String>,
 }
 
 /// One run over every tenant. A tenant that fails is logged and retried next run; the others go on.
@@ -61,7 +72,15 @@ pub async fn run_once(
             ))
         })
         .await?;
-    for record in records.iter().filter(|r| r.status != "deleted") {
+    let homed_here = |home: &Option<String>| match (&state.region, home) {
+        (Some(here), Some(home)) => here == home,
+        _ => true,
+    };
+    let billed: Vec<_> = records
+        .iter()
+        .filter(|r| r.status != "deleted" && homed_here(&r.home_region))
+        .collect();
+    for record in billed {
         let id = record.id;
         let settled = state.settled.get(&id) == Some(&current.start_ms);
         let past_due = matches!(record.status.as_str(), "past_due" | "suspended");

@@ -4,8 +4,8 @@
 
 mod billing;
 mod data;
-mod remote;
 mod plan;
+mod remote;
 mod tenant;
 mod user;
 

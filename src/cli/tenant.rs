@@ -7,9 +7,9 @@ use serde_json::json;
 
 use crate::auth::keys;
 use crate::clock::datetime;
-use crate::model::Role;
 use crate::config::Config;
 use crate::db::TenantId;
+use crate::model::Role;
 use crate::repo;
 use crate::repo::milestones::Milestone;
 use crate::state::AppState;

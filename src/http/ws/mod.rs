@@ -152,10 +152,12 @@ async fn serve(
             Err(refused) => Err(refused),
         };
     let handshake = match handshake {
-        Ok((credential, verified)) => match wrong_region(&state, verified.principal.tenant_id).await {
-            Some(refused) => Err(refused),
-            None => Ok((credential, verified)),
-        },
+        Ok((credential, verified)) => {
+            match wrong_region(&state, verified.principal.tenant_id).await {
+                Some(refused) => Err(refused),
+                None => Ok((credential, verified)),
+            }
+        }
         Err(refused) => Err(refused),
     };
     match handshake {
