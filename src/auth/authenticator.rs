@@ -479,6 +479,7 @@ async fn ask_home(
             actor: Actor::ApiKey {
                 key_id: verdict.key_id,
             },
+            unverified_since: None,
         },
         expires_at: verdict.expires_at,
     })

@@ -5,11 +5,9 @@ use std::time::Duration;
 use clap::Subcommand;
 use serde_json::json;
 
-use crate::auth::keys;
 use crate::clock::datetime;
 use crate::config::Config;
 use crate::db::TenantId;
-use crate::model::Role;
 use crate::repo;
 use crate::repo::milestones::Milestone;
 use crate::state::AppState;

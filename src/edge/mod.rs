@@ -39,6 +39,7 @@ use serde::{Deserialize, Serialize};
 use crate::audit;
 use crate::config::DataDir;
 use crate::db::{Database, SqliteSettings, StorageError, TenantId, TenantStore};
+use crate::error::Reportable as _;
 use crate::repo;
 use internal::Internal;
 use litestream::Litestream;
@@ -76,6 +77,14 @@ struct Inner {
     live_calls: LiveCalls,
     /// Tenants that moved from this machine to another region (from `region.db`).
     moved: std::sync::RwLock<HashMap<TenantId, String>>,
+}
+
+/// What `/internal/tenants/{id}/revoke-keys` is asked: revoke the keys one member (or key) made.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeysToRevoke {
+    /// `user:<id>` or `key:<id>`, as keys record who made them.
+    pub creator: String,
+    pub at: i64,
 }
 
 /// An audit entry sent to a tenant's home region.
@@ -233,6 +242,38 @@ impl Edge {
             None => moved.remove(&tenant),
         };
         Ok(())
+    }
+
+    /// Revokes the API keys `creator` made in `tenant`, wherever the tenant lives (removing a member is a catalog
+    /// change, made in the primary; the keys are in the tenant's own file). Returns the ids revoked.
+    pub async fn revoke_keys_created_by(
+        &self,
+        auth: &crate::auth::Authenticator,
+        tenant: TenantId,
+        creator: String,
+        at: i64,
+    ) -> Result<Vec<String>, EdgeError> {
+        match self.locate(tenant).await? {
+            Home::Here => {
+                let db = self.inner.tenants.get(tenant).await?;
+                crate::auth::keys::revoke_created_by(&db, auth, tenant, creator, at)
+                    .await
+                    .map_err(|e| EdgeError::Remote {
+                        code: e.code(),
+                        message: e.to_string(),
+                    })
+            }
+            Home::Elsewhere(region) => {
+                let path = format!("/internal/tenants/{tenant}/revoke-keys");
+                let ask = KeysToRevoke { creator, at };
+                Ok(self
+                    .inner
+                    .internal
+                    .post(Some(&region), &path, &ask, Duration::from_secs(10))
+                    .await?)
+            }
+            Home::Unknown => Err(EdgeError::NotFound),
+        }
     }
 
     /// Appends an audit entry to `tenant`'s log, wherever it lives (catalog changes are made in the primary,

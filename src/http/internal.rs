@@ -25,7 +25,7 @@ use super::HttpState;
 use crate::auth::{KeyToVerify, KeyVerdict};
 use crate::db::TenantId;
 use crate::edge::internal::{HEADER, verify};
-use crate::edge::{AuditEntry, EdgeError, moves, provision, restore};
+use crate::edge::{AuditEntry, EdgeError, KeysToRevoke, moves, provision, restore};
 use crate::error::{ApiError, ApiResult, ErrorCode};
 use crate::state::AppState;
 
@@ -166,6 +166,24 @@ pub async fn audit(
     let db = state.app.tenants.get(id).await?;
     crate::audit::record(&db, entry.at, entry.event).await?;
     ok(json!({ "ok": true }))
+}
+
+pub async fn revoke_keys(
+    State(state): State<HttpState>,
+    Path(id): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let ask: KeysToRevoke = signed(&state.app, &uri, &headers, &body)?;
+    let id = tenant(&id)?;
+    if !state.app.tenants.is_here(id) {
+        return Err(EdgeError::NotFound.into());
+    }
+    let db = state.app.tenants.get(id).await?;
+    let revoked =
+        crate::auth::keys::revoke_created_by(&db, &state.app.auth, id, ask.creator, ask.at).await?;
+    ok(revoked)
 }
 
 pub async fn verify_key(

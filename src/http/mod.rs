@@ -90,6 +90,10 @@ pub fn router(app: AppState) -> Router {
         )
         .route("/internal/tenants/{id}/audit", post(internal::audit))
         .route(
+            "/internal/tenants/{id}/revoke-keys",
+            post(internal::revoke_keys),
+        )
+        .route(
             "/internal/tenants/{id}/verify-key",
             post(internal::verify_key),
         )

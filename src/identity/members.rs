@@ -374,15 +374,15 @@ impl Identity {
         );
         // Keys first: should removing the membership then fail, the member stays with fewer keys, never
         // the other way round.
-        let db = self.tenants.get(tenant_id).await?;
-        let keys = crate::auth::keys::revoke_created_by(
-            &db,
-            &self.auth,
-            tenant_id,
-            format!("user:{}", member.user_id),
-            now,
-        )
-        .await?;
+        let keys = self
+            .edge
+            .revoke_keys_created_by(
+                &self.auth,
+                tenant_id,
+                format!("user:{}", member.user_id),
+                now,
+            )
+            .await?;
         if !keys.is_empty() {
             tracing::info!(tenant_id = %tenant_id, user_id = %member.user_id, keys = keys.len(), "revoked the removed member's API keys");
         }
