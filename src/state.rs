@@ -205,8 +205,18 @@ impl AppState {
             clock.clone(),
             region_db.clone(),
         );
-        let billing = Billing::new(catalog.clone(), clock.clone(), config.billing.clone())
-            .context("cannot set up billing")?;
+        let portal_origin = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", config.listen));
+        let billing = Billing::new(
+            catalog.clone(),
+            mailer.clone(),
+            portal_origin,
+            clock.clone(),
+            config.billing.clone(),
+        )
+        .context("cannot set up billing")?;
         if primary {
             // Elsewhere the catalog is the primary's replica, price book included.
             billing

@@ -604,3 +604,78 @@ async fn operators_can_hand_out_a_reset_link() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("not found"));
 }
+
+#[tokio::test]
+async fn billing_notices_reach_owners_when_an_invoice_is_issued() {
+    use voxedge::billing::job::{self, JobState};
+    use voxedge::billing::plans::{self, PlanChange};
+    use voxedge::billing::pricing::Month;
+
+    let mut smtp = SmtpServer::start();
+    let url = smtp.url();
+    let server = support::spawn_with(move |config| {
+        config.email.smtp_url = Some(voxedge::redact::Secret::new(url));
+        config.email.from = "voxedge <no-reply@voxedge.test>".into();
+        config.public_url = Some(PUBLIC_URL.into());
+        // The job runs when the test runs it; the month's draft is issued at once.
+        config.billing.job_interval = Duration::from_secs(3600);
+        config.billing.finalize_delay = Duration::ZERO;
+    })
+    .await;
+    let owner = server.sign_up("owner@example.com", "Engines").await;
+    let verification = smtp.next_mail().await;
+    assert_eq!(
+        verification["subject"],
+        "Confirm your email address for voxedge"
+    );
+    let tenant: voxedge::db::TenantId = owner.tenant_id.parse().unwrap();
+    // Pro has a monthly base fee, so the month's invoice is owed.
+    plans::change(
+        &server.state.billing,
+        tenant,
+        PlanChange {
+            plan: "pro".into(),
+            overrides: None,
+            changed_by: "cli".into(),
+            operator: true,
+            effective_from: None,
+        },
+    )
+    .await
+    .expect("plan assigned");
+    let billing = &server.state.billing;
+    let month = Month::containing(billing.now());
+    server.state.clock.advance(Duration::from_millis(
+        (month.end_ms + 3_600_000 - billing.now()) as u64,
+    ));
+    job::run_once(
+        billing,
+        &server.state.tenant_opener(),
+        &mut JobState::default(),
+    )
+    .await
+    .expect("billing job runs");
+
+    let mail = smtp.next_mail().await;
+    assert_eq!(mail["rcpt_tos"], json!(["owner@example.com"]));
+    let subject = mail["subject"].as_str().unwrap();
+    assert!(
+        subject.starts_with("Invoice ") && subject.ends_with(" for Engines"),
+        "{subject}"
+    );
+    let text = mail["text"].as_str().unwrap();
+    assert!(text.contains(" USD"), "the total, in its currency: {text}");
+    assert!(
+        text.contains(&format!("{PUBLIC_URL}/settings/billing")),
+        "{text}"
+    );
+    // Running the job again issues nothing new, so nothing more is mailed.
+    job::run_once(
+        billing,
+        &server.state.tenant_opener(),
+        &mut JobState::default(),
+    )
+    .await
+    .expect("billing job runs");
+    assert!(smtp.mail_within(Duration::from_secs(2)).await.is_none());
+}

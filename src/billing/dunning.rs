@@ -14,6 +14,7 @@ use serde_json::json;
 
 use super::invoices::{has_failed_payment, wanted_status};
 use super::{Billing, BillingError};
+use crate::email::templates::BillingNotice;
 use crate::model::TenantStatus;
 use crate::repo;
 use crate::repo::audit::AuditRow;
@@ -95,5 +96,8 @@ pub async fn reconcile(
             })
         })
         .await?;
+    if to == TenantStatus::Suspended {
+        billing.notify(tenant_id, BillingNotice::Suspended).await;
+    }
     Ok(to)
 }

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::pricing::{self, Computed, LineKind, Month};
 use super::{Billing, BillingError};
+use crate::email::templates::BillingNotice;
 use crate::error::{ErrorCode, InvalidInput};
 use crate::model::{TenantStatus, round_cents};
 use crate::repo;
@@ -171,7 +172,7 @@ pub async fn finalize(
 ) -> Result<InvoiceRow, BillingError> {
     let now = billing.now();
     let tenant_id = tenant.id;
-    tenant
+    let invoice = tenant
         .commit(move |tx| {
             let mut invoice =
                 repo::invoices::get(tx, &invoice_id)?.ok_or(BillingError::InvoiceNotFound)?;
@@ -202,7 +203,19 @@ pub async fn finalize(
                 deliveries,
             })
         })
-        .await
+        .await?;
+    if invoice.status == "open" {
+        billing
+            .notify(
+                tenant_id,
+                BillingNotice::InvoiceIssued {
+                    number: invoice.number.clone(),
+                    total: amount(&invoice),
+                },
+            )
+            .await;
+    }
+    Ok(invoice)
 }
 
 /// Moves an invoice to `to` as the state machine allows (operators, Stripe's webhooks). A payment settles
@@ -260,17 +273,18 @@ pub async fn transition(
 /// Records a failed payment attempt of an unpaid invoice (a failure reported after it was paid or voided
 /// changes nothing). Returns whether the invoice is now awaiting payment after a failure.
 pub async fn payment_failed(
+    billing: &Billing,
     tenant: &Tenant,
     invoice_id: String,
     at: i64,
 ) -> Result<bool, BillingError> {
     let tenant_id = tenant.id;
-    tenant
+    let (unpaid, first) = tenant
         .commit(move |tx| {
             let mut invoice =
                 repo::invoices::get(tx, &invoice_id)?.ok_or(BillingError::InvoiceNotFound)?;
             if !matches!(invoice.status.as_str(), "open" | "uncollectible") {
-                return Ok(Change::quiet(false));
+                return Ok::<_, BillingError>(Change::quiet((false, None)));
             }
             let first = invoice.payment_failed_at.is_none();
             invoice.payment_failed_at = Some(at);
@@ -286,12 +300,29 @@ pub async fn payment_failed(
                 0
             };
             Ok(Change {
-                value: true,
+                value: (true, first.then_some(invoice)),
                 events: Vec::new(),
                 deliveries,
             })
         })
-        .await
+        .await?;
+    if let Some(invoice) = first {
+        billing
+            .notify(
+                tenant_id,
+                BillingNotice::PaymentFailed {
+                    number: invoice.number.clone(),
+                    total: amount(&invoice),
+                },
+            )
+            .await;
+    }
+    Ok(unpaid)
+}
+
+/// An invoice's total as its emails say it, e.g. `12.34 USD`.
+fn amount(invoice: &InvoiceRow) -> String {
+    format!("{:.2} {}", invoice.total, invoice.currency.to_uppercase())
 }
 
 /// Issues a credit note (a refund or correction) against an issued invoice. Credits never exceed its total.

@@ -36,7 +36,10 @@ use std::time::Duration;
 use moka::future::Cache;
 
 use crate::clock::Clock;
-use crate::db::{Database, TenantId};
+use crate::db::{Database, StorageError, TenantId};
+use crate::email::Mailer;
+use crate::email::templates::{self, BillingNotice};
+use crate::model::Role;
 use crate::model::TenantStatus;
 use crate::repo;
 use pricing::{Resolved, Schedule};
@@ -70,6 +73,10 @@ pub struct Billing {
 
 struct Inner {
     catalog: Database,
+    /// Billing emails to owners and billing members (invoice issued, payment failed, suspended).
+    mailer: Mailer,
+    /// The portal's origin, for the billing page the emails link.
+    portal_origin: String,
     clock: Clock,
     settings: BillingSettings,
     stripe: Option<stripe::StripeBilling>,
@@ -79,6 +86,8 @@ struct Inner {
 impl Billing {
     pub fn new(
         catalog: Database,
+        mailer: Mailer,
+        portal_origin: String,
         clock: Clock,
         settings: BillingSettings,
     ) -> Result<Self, BillingError> {
@@ -90,6 +99,8 @@ impl Billing {
         Ok(Self {
             inner: Arc::new(Inner {
                 catalog,
+                mailer,
+                portal_origin,
                 clock,
                 settings,
                 stripe,
@@ -167,6 +178,40 @@ impl Billing {
             terms.as_ref().map(|t| &t.terms),
             now,
         ))
+    }
+
+    /// Emails `notice` to the tenant's owner and billing members (through the outbox, so it survives a
+    /// restart). Best effort: a notice that cannot be queued is logged and the billing step it follows stands.
+    pub async fn notify(&self, tenant_id: TenantId, notice: BillingNotice) {
+        let mailer = self.inner.mailer.clone();
+        let link = format!(
+            "{}/settings/billing",
+            self.inner.portal_origin.trim_end_matches('/')
+        );
+        let queued = self
+            .inner
+            .catalog
+            .write(move |tx| {
+                let Some(tenant) = repo::tenants::get(tx, tenant_id)? else {
+                    return Ok::<_, StorageError>(0);
+                };
+                let mut queued = 0;
+                for member in repo::memberships::list_for_tenant(tx, tenant_id, None, 1000)? {
+                    if matches!(member.role, Role::Owner | Role::Billing) {
+                        let email = templates::billing(&member.email, &tenant.name, &notice, &link);
+                        mailer.queue_in(tx, &email)?;
+                        queued += 1;
+                    }
+                }
+                Ok(queued)
+            })
+            .await;
+        match queued {
+            Ok(_) => self.inner.mailer.wake(),
+            Err(e) => {
+                tracing::warn!(tenant_id = %tenant_id, error = %e, "cannot queue a billing email")
+            }
+        }
     }
 
     /// Seeds the default price book into an empty catalog (first start).

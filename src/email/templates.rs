@@ -82,8 +82,8 @@ pub enum BillingNotice {
     Suspended,
 }
 
-/// A billing email for `workspace`; `link` opens its billing page. The hook billing calls through
-/// [`crate::identity::Identity::send_billing_notice`] once invoices exist.
+/// A billing email for `workspace`; `link` opens its billing page. Sent by
+/// [`crate::billing::Billing::notify`].
 pub fn billing(to: &str, workspace: &str, notice: &BillingNotice, link: &str) -> Email {
     let (kind, subject, body) = match notice {
         BillingNotice::InvoiceIssued { number, total } => (

@@ -8,7 +8,7 @@
 //!   whether an account exists — and mailed only, never shown (that would hand the account to whoever asked).
 //!   Choosing the new password revokes every session of the user, in every tenant.
 //! - **Invitations** (`vxi_`, see [`super::members`]) are mailed to the invitee.
-//! - **Billing notices** go to a tenant's owner and billing members ([`Identity::send_billing_notice`]).
+//! - **Billing notices** go to a tenant's owner and billing members ([`crate::billing::Billing::notify`]).
 //!
 //! Every link works once, until it expires: a spent one answers `LINK_ALREADY_USED`, an expired one
 //! `LINK_EXPIRED`. Without an SMTP server the emails go to the log (redacted), and the verification and
@@ -18,9 +18,8 @@ use std::time::Duration;
 
 use super::credentials::{self, Email};
 use super::{Identity, IdentityError, OpaqueToken};
-use crate::db::{StorageError, TenantId};
-use crate::email::templates::{self, BillingNotice};
-use crate::model::Role;
+use crate::db::StorageError;
+use crate::email::templates;
 use crate::redact::{self, Secret};
 use crate::repo;
 use crate::repo::email::EmailTokenRow;
@@ -233,39 +232,6 @@ impl Identity {
         self.limits.login_accounts.reset(&email.key);
         tracing::info!(user_id = %user.id, sessions_revoked = families.len(), "password reset");
         Ok(user)
-    }
-
-    /// Queues `notice` for the owner and billing members of `tenant_id`. `origin` is the portal's; the email
-    /// links its billing page. The hook billing calls when it issues an invoice, a payment fails or the tenant
-    /// is suspended.
-    pub async fn send_billing_notice(
-        &self,
-        tenant_id: TenantId,
-        notice: BillingNotice,
-        origin: &str,
-    ) -> Result<usize, IdentityError> {
-        let mailer = self.mailer.clone();
-        let link = format!("{}/settings/billing", origin.trim_end_matches('/'));
-        let sent = self
-            .catalog
-            .write(move |tx| {
-                let tenant = repo::tenants::get(tx, tenant_id)?;
-                let Some(tenant) = tenant else {
-                    return Ok::<_, StorageError>(0);
-                };
-                let mut sent = 0;
-                for member in repo::memberships::list_for_tenant(tx, tenant_id, None, 1000)? {
-                    if matches!(member.role, Role::Owner | Role::Billing) {
-                        let email = templates::billing(&member.email, &tenant.name, &notice, &link);
-                        mailer.queue_in(tx, &email)?;
-                        sent += 1;
-                    }
-                }
-                Ok(sent)
-            })
-            .await?;
-        self.mailer.wake();
-        Ok(sent)
     }
 
     /// The stored token a mailed link names, checked: ours, of this purpose, not used, not expired.

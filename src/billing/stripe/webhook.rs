@@ -192,7 +192,8 @@ async fn apply(
             let Some(invoice) = local_invoice(&tenant, object).await? else {
                 return Ok("ignored: not a voxedge invoice".into());
             };
-            let unpaid = invoices::payment_failed(&tenant, invoice, event.created * 1000).await?;
+            let unpaid =
+                invoices::payment_failed(billing, &tenant, invoice, event.created * 1000).await?;
             dunning::reconcile(billing, &tenant, "invoice.payment_failed").await?;
             Ok(if unpaid {
                 "applied".into()
