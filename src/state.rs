@@ -73,6 +73,8 @@ pub struct AppState {
     pub live_calls: LiveCalls,
     /// Campaigns and placed calls in the background.
     pub scheduler: Scheduler,
+    /// Ends the calls a previous process left open, once per tenant.
+    pub recovery: crate::calls::Recovery,
     /// Regions: where tenants live, the catalog replica, moves and restores.
     pub edge: Edge,
     /// How far the catalog replica is behind the primary (when Litestream is configured).
@@ -226,11 +228,15 @@ impl AppState {
         }
         let events = EventBus::new(config.event_buffer);
         let live_calls = LiveCalls::new();
+        let recovery = crate::calls::Recovery::default();
         let scheduler = Scheduler::new(SchedulerParts {
             region_db: region_db.clone(),
-            tenants: tenants.clone(),
-            events: events.clone(),
-            webhooks: webhooks.clone(),
+            tenants: crate::tenants::Tenants::new(
+                tenants.clone(),
+                events.clone(),
+                webhooks.clone(),
+                recovery.clone(),
+            ),
             telephony: telephony.clone(),
             billing: billing.clone(),
             live: live_calls.clone(),
@@ -258,6 +264,7 @@ impl AppState {
             voice: Arc::new(VoiceModels::none()),
             brain: Brain::new(config.llm.breaker, &config.outbound)
                 .context("cannot build the LLM clients")?,
+            recovery,
             edge,
             lag,
             config: Arc::new(config),
@@ -293,18 +300,13 @@ impl AppState {
             self.tenants.clone(),
             self.events.clone(),
             self.webhooks.clone(),
+            self.recovery.clone(),
         )
     }
 
     /// The tenant, its database opened on demand, for domain functions.
     pub async fn tenant(&self, id: TenantId) -> Result<Tenant, StorageError> {
-        let db = self.tenants.get(id).await?;
-        Ok(Tenant::new(
-            id,
-            db,
-            self.events.clone(),
-            self.webhooks.clone(),
-        ))
+        self.tenant_opener().open(id).await
     }
 }
 

@@ -5,9 +5,11 @@
 
 mod error;
 mod json;
+mod recovery;
 
 pub use error::CallError;
 pub use json::call_json;
+pub use recovery::Recovery;
 
 use std::sync::Arc;
 
@@ -176,6 +178,17 @@ pub async fn transition(
     to: CallStatus,
     reason: Option<String>,
 ) -> Result<CallRow, CallError> {
+    transition_at(tenant, call_id, to, reason, None).await
+}
+
+/// [`transition`], with the end of a call that ended before now (`ended_at`: when it was last heard of).
+async fn transition_at(
+    tenant: &Tenant,
+    call_id: String,
+    to: CallStatus,
+    reason: Option<String>,
+    ended_at: Option<i64>,
+) -> Result<CallRow, CallError> {
     if let Some(reason) = &reason
         && !(1..=200).contains(&reason.chars().count())
     {
@@ -196,9 +209,12 @@ pub async fn transition(
                 call.answered_at = Some(now);
             }
             if to.is_terminal() {
-                call.ended_at = Some(now);
+                let ended = ended_at.unwrap_or(now).min(now);
+                call.ended_at = Some(ended);
                 call.ended_reason = Some(reason.clone().unwrap_or_else(|| to.as_str().to_string()));
-                let duration = call.answered_at.map_or(0, |answered| now - answered);
+                let duration = call
+                    .answered_at
+                    .map_or(0, |answered| (ended - answered).max(0));
                 call.duration_ms = Some(duration);
                 let usage = NewUsage::for_call(&call.id, "duration", Metric::CallMs, duration);
                 repo::usage::record(tx, &usage, now)?;

@@ -16,14 +16,12 @@ use tokio::sync::Notify;
 use super::dialer::Dialer;
 use crate::billing::Billing;
 use crate::clock::Clock;
-use crate::db::{Database, StorageError, TenantId, TenantStore};
+use crate::db::{Database, StorageError, TenantId};
 use crate::error::Reportable as _;
-use crate::events::EventBus;
 use crate::live::registry::LiveCalls;
 use crate::repo;
 use crate::telephony::Telephony;
-use crate::tenants::Tenant;
-use crate::webhooks::Dispatcher;
+use crate::tenants::Tenants;
 
 /// A tenant with placed calls not ended is looked at this often (the reconciler only acts on stale ones).
 const UNENDED_CALLS_EVERY: Duration = Duration::from_secs(5);
@@ -40,9 +38,7 @@ pub struct Scheduler {
 
 struct Inner {
     region_db: Database,
-    tenants: TenantStore,
-    events: EventBus,
-    webhooks: Dispatcher,
+    tenants: Tenants,
     telephony: Telephony,
     billing: Billing,
     live: LiveCalls,
@@ -57,9 +53,8 @@ struct Inner {
 /// The parts of the server the scheduler uses.
 pub struct SchedulerParts {
     pub region_db: Database,
-    pub tenants: TenantStore,
-    pub events: EventBus,
-    pub webhooks: Dispatcher,
+    /// Opens tenants (ending calls a previous process left open, first).
+    pub tenants: Tenants,
     pub telephony: Telephony,
     pub billing: Billing,
     pub live: LiveCalls,
@@ -79,8 +74,6 @@ impl Scheduler {
             inner: Arc::new(Inner {
                 region_db: parts.region_db,
                 tenants: parts.tenants,
-                events: parts.events,
-                webhooks: parts.webhooks,
                 telephony: parts.telephony,
                 billing: parts.billing,
                 live: parts.live,
@@ -160,8 +153,7 @@ impl Scheduler {
     /// One turn for a tenant: when it next needs one (`None`: no outbound work left).
     pub async fn turn(&self, id: TenantId) -> Result<Option<i64>, StorageError> {
         let inner = &self.inner;
-        let db = inner.tenants.get(id).await?;
-        let tenant = Tenant::new(id, db, inner.events.clone(), inner.webhooks.clone());
+        let tenant = inner.tenants.open(id).await?;
         let mut next = None;
         match inner
             .telephony

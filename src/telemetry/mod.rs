@@ -189,6 +189,10 @@ fn describe() {
         "Tenant databases not opened, by reason: refused (damaged or too new: TENANT_UNAVAILABLE) or missing."
     );
     describe_counter!(
+        "voxedge_calls_recovered_total",
+        "Calls a previous process left open (killed, crashed) and this one ended with endedReason server_crashed."
+    );
+    describe_counter!(
         "voxedge_call_recorder_waits_total",
         "Times a live call waited for its recorder's queue (storage far behind)."
     );

@@ -83,26 +83,31 @@ pub struct Tenants {
     store: crate::db::TenantStore,
     events: EventBus,
     webhooks: Dispatcher,
+    recovery: crate::calls::Recovery,
 }
 
 impl Tenants {
-    pub fn new(store: crate::db::TenantStore, events: EventBus, webhooks: Dispatcher) -> Self {
+    pub fn new(
+        store: crate::db::TenantStore,
+        events: EventBus,
+        webhooks: Dispatcher,
+        recovery: crate::calls::Recovery,
+    ) -> Self {
         Self {
             store,
             events,
             webhooks,
+            recovery,
         }
     }
 
-    /// The tenant, its database opened on demand.
+    /// The tenant, its database opened on demand; the first time in this process, the calls a previous
+    /// process left open are ended ([`crate::calls::Recovery`]).
     pub async fn open(&self, id: TenantId) -> Result<Tenant, StorageError> {
         let db = self.store.get(id).await?;
-        Ok(Tenant::new(
-            id,
-            db,
-            self.events.clone(),
-            self.webhooks.clone(),
-        ))
+        let tenant = Tenant::new(id, db, self.events.clone(), self.webhooks.clone());
+        self.recovery.once(&tenant).await;
+        Ok(tenant)
     }
 }
 
