@@ -29,12 +29,16 @@ async fn twilio() -> (String, Arc<Mutex<usize>>) {
             post(|State(count): State<Arc<Mutex<usize>>>| async move {
                 // Slow enough that the 50 starts overlap while calls are being placed.
                 tokio::time::sleep(Duration::from_millis(20)).await;
-                *count.lock().unwrap() += 1;
+                let n = {
+                    let mut count = count.lock().unwrap();
+                    *count += 1;
+                    *count
+                };
+                // Every call Twilio makes has its own SID.
+                let sid = format!("CA{n:032x}");
                 (
                     StatusCode::CREATED,
-                    axum::Json(
-                        json!({ "sid": "CAfeedfeedfeedfeedfeedfeedfeedfeed", "status": "queued" }),
-                    ),
+                    axum::Json(json!({ "sid": sid, "status": "queued" })),
                 )
             }),
         )

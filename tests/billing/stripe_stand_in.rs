@@ -254,7 +254,7 @@ async fn without_stripe_the_portal_is_not_configured_and_everything_else_works()
     let (_, body) = server
         .gql(
             Some(&tenant.key),
-            "{ billing { paymentsEnabled plan { id baseFee { amount } } forecast { amount } } }",
+            "{ billing { paymentsEnabled plan { id baseFee { amount } concurrentCallLimit monthlyMinuteLimit } forecast { amount } } }",
             json!({}),
         )
         .await;

@@ -19,6 +19,8 @@ async fn server() -> (TestServer, StripeStandIn) {
     let url = stand_in.url.clone();
     let server = support::spawn_with(move |c| {
         quiet_job(c);
+        // The tenant's webhook receiver is a local server.
+        support::allow_loopback(c);
         c.billing.grace = Duration::from_secs(14 * 86_400);
         c.billing.stripe = Some(voxedge::billing::config::StripeSettings {
             secret_key: voxedge::redact::Secret::new("sk_test_voxedge".into()),
