@@ -58,8 +58,10 @@ fn keys_in(mulaw: &[u8]) -> String {
                 })
             })
             .flatten();
-        if key.is_some() && key != last {
-            keys.push(key.unwrap());
+        if let Some(pressed) = key
+            && key != last
+        {
+            keys.push(pressed);
         }
         last = key;
     }
