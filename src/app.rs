@@ -104,11 +104,13 @@ impl Application {
     }
 }
 
-/// Background work: webhook delivery, the outbound scheduler (campaigns, placed calls), and periodic upkeep that applies the tenant cache's pending
-/// evictions, so idle tenants close even when no request comes to trigger it.
+/// Background work: webhook delivery, the outbound scheduler (campaigns, placed calls), post-call analysis, and
+/// periodic upkeep that applies the tenant cache's pending evictions, so idle tenants close even when no request
+/// comes to trigger it.
 fn spawn_housekeeping(state: &AppState) {
     tokio::spawn(state.webhooks.clone().run(state.shutdown.draining()));
     tokio::spawn(state.outbound.clone().run(state.shutdown.draining()));
+    tokio::spawn(state.analyst.clone().run(state.shutdown.draining()));
     let tenants = state.tenants.clone();
     let draining = state.shutdown.draining();
     tokio::spawn(async move {

@@ -21,6 +21,7 @@
 //! | | [`agents`] | voice agents and their versioned configuration, LLM keys |
 //! | | [`calls`] | calls, their state machine, timeline and transcripts; how many a tenant may have at once |
 //! | | [`campaigns`] | outbound campaigns: CSV contacts, calling windows, retries, the outbound scheduler |
+//! | | [`analysis`] | post-call analysis: summary, success, sentiment, extraction by the agent's LLM, in the background |
 //! | | [`identity`] | users, sign-up/sign-in sessions with rotating refresh tokens, members, invitations |
 //! | | [`auth`] | principals, roles and permissions, API keys, access and session tokens, credential checks |
 //! | | [`webhooks`] | signed outgoing webhooks: outbox, dispatcher, retries |
@@ -48,6 +49,7 @@
 //! timeline are written by a recorder task, and the agent answers through [`brain`] and [`voice`].
 
 pub mod agents;
+pub mod analysis;
 pub mod app;
 pub mod audio;
 pub mod audit;

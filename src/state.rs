@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use scheduled_thread_pool::ScheduledThreadPool;
 
 use crate::agents::AgentCache;
+use crate::analysis::{AnalysisQueue, Analyst, AnalystParts};
 use crate::auth::{Authenticator, TokenSigner};
 use crate::brain::Brain;
 use crate::calls::CallCapacity;
@@ -66,6 +67,10 @@ pub struct AppState {
     pub capacity: CallCapacity,
     /// Campaigns and placed calls in the background.
     pub outbound: Scheduler,
+    /// Which tenants have post-call analyses to run.
+    pub analysis: AnalysisQueue,
+    /// Runs post-call analyses in the background.
+    pub analyst: Analyst,
 }
 
 impl AppState {
@@ -144,11 +149,24 @@ impl AppState {
         let events = EventBus::new(config.event_buffer);
         let live_calls = LiveCalls::new();
         let capacity = CallCapacity::new(config.max_concurrent_calls, limits.clone());
+        let analysis = AnalysisQueue::new(catalog.clone(), clock.clone());
+        let brain = Brain::new(config.llm.breaker).context("cannot build the LLM clients")?;
+        let analyst = Analyst::new(AnalystParts {
+            queue: analysis.clone(),
+            tenants: tenants.clone(),
+            events: events.clone(),
+            webhooks: webhooks.clone(),
+            brain: brain.clone(),
+            secrets: secrets.clone(),
+            llm: config.llm.clone(),
+            clock: clock.clone(),
+        });
         let outbound = Scheduler::new(SchedulerParts {
             catalog: catalog.clone(),
             tenants: tenants.clone(),
             events: events.clone(),
             webhooks: webhooks.clone(),
+            analysis: analysis.clone(),
             telephony: telephony.clone(),
             capacity: capacity.clone(),
             live: live_calls.clone(),
@@ -167,13 +185,15 @@ impl AppState {
             live_calls,
             capacity,
             outbound,
+            analysis,
+            analyst,
             webhooks,
             shutdown: Shutdown::new(),
             clock,
             secrets,
             limits,
             voice: Arc::new(VoiceModels::none()),
-            brain: Brain::new(config.llm.breaker).context("cannot build the LLM clients")?,
+            brain,
             config: Arc::new(config),
         })
     }
@@ -186,6 +206,7 @@ impl AppState {
             db,
             self.events.clone(),
             self.webhooks.clone(),
+            self.analysis.clone(),
         ))
     }
 }

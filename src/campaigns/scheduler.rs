@@ -14,6 +14,7 @@ use futures::StreamExt as _;
 use tokio::sync::Notify;
 
 use super::dialer::Dialer;
+use crate::analysis::AnalysisQueue;
 use crate::calls::CallCapacity;
 use crate::clock::Clock;
 use crate::db::{Database, StorageError, TenantId, TenantStore};
@@ -43,6 +44,7 @@ struct Inner {
     tenants: TenantStore,
     events: EventBus,
     webhooks: Dispatcher,
+    analysis: AnalysisQueue,
     telephony: Telephony,
     capacity: CallCapacity,
     live: LiveCalls,
@@ -60,6 +62,7 @@ pub struct SchedulerParts {
     pub tenants: TenantStore,
     pub events: EventBus,
     pub webhooks: Dispatcher,
+    pub analysis: AnalysisQueue,
     pub telephony: Telephony,
     pub capacity: CallCapacity,
     pub live: LiveCalls,
@@ -81,6 +84,7 @@ impl Scheduler {
                 tenants: parts.tenants,
                 events: parts.events,
                 webhooks: parts.webhooks,
+                analysis: parts.analysis,
                 telephony: parts.telephony,
                 capacity: parts.capacity,
                 live: parts.live,
@@ -161,7 +165,13 @@ impl Scheduler {
     pub async fn turn(&self, id: TenantId) -> Result<Option<i64>, StorageError> {
         let inner = &self.inner;
         let db = inner.tenants.get(id).await?;
-        let tenant = Tenant::new(id, db, inner.events.clone(), inner.webhooks.clone());
+        let tenant = Tenant::new(
+            id,
+            db,
+            inner.events.clone(),
+            inner.webhooks.clone(),
+            inner.analysis.clone(),
+        );
         let mut next = None;
         match inner
             .telephony

@@ -51,6 +51,7 @@ pub const TENANT: Migrations = Migrations {
         migration!("tenant-template", "0009_llm_keys.sql"),
         migration!("tenant-template", "0010_outbound_calls.sql"),
         migration!("tenant-template", "0011_campaigns.sql"),
+        migration!("tenant-template", "0012_call_analyses.sql"),
     ],
 };
 
@@ -62,6 +63,7 @@ pub const CATALOG: Migrations = Migrations {
         migration!("src/db/catalog_migrations", "0002_identity.sql"),
         migration!("src/db/catalog_migrations", "0003_webhook_queue.sql"),
         migration!("src/db/catalog_migrations", "0004_outbound_queue.sql"),
+        migration!("src/db/catalog_migrations", "0005_analysis_queue.sql"),
     ],
 };
 

@@ -5,6 +5,7 @@ use async_graphql::{Context, ID, InputObject, Json, Object};
 use chrono::{DateTime, Utc};
 
 use super::agents::{Agent, AgentVersion, load_version};
+use super::analysis::CallAnalysis;
 use super::context::{ContextExt, tenant};
 use super::loaders::AgentKey;
 use super::pagination::{KeysetCursor, PageRequest, connection_complexity};
@@ -12,6 +13,7 @@ use crate::auth::Permission;
 use crate::calls::{self, NewCall};
 use crate::clock::datetime;
 use crate::error::{ApiError, ApiResult, ErrorCode, InvalidInput};
+use crate::model::analysis::Sentiment;
 use crate::model::{CallStatus, Direction, Speaker, Transport};
 use crate::repo;
 use crate::repo::calls::{CallEventRow, CallFilter, CallRow, NewSegment, SegmentRow};
@@ -97,6 +99,15 @@ impl Call {
             .read(move |conn| repo::calls::get_variables(conn, &id))
             .await?;
         Ok(Json(variables.to_json()))
+    }
+
+    /// The post-call analysis (agents with `analysis.enabled`, answered calls, once ended).
+    async fn analysis(&self, ctx: &Context<'_>) -> ApiResult<Option<CallAnalysis>> {
+        let principal = ctx.authorize(Permission::ReadCalls)?;
+        let db = tenant(ctx, principal).await?.db;
+        let id = self.0.id.clone();
+        let row = db.read(move |conn| repo::analysis::get(conn, &id)).await?;
+        Ok(row.map(CallAnalysis))
     }
 
     /// The call's timeline, oldest first.
@@ -232,6 +243,12 @@ pub struct CallFilterInput {
     pub created_before: Option<DateTime<Utc>>,
     /// Every word must occur in the call's transcript.
     pub text: Option<String>,
+    /// The post-call analysis judged the call a success (true) or not (false).
+    pub success: Option<bool>,
+    /// The post-call analysis found the caller's sentiment to be this.
+    pub sentiment: Option<Sentiment>,
+    /// Every word must occur in the post-call analysis summary.
+    pub summary: Option<String>,
 }
 
 impl CallFilterInput {
@@ -250,7 +267,29 @@ impl CallFilterInput {
             }
             None => Vec::new(),
         };
+        let summary_terms = match self.summary {
+            Some(text) => {
+                let words: Vec<String> = text
+                    .split(|c: char| !c.is_alphanumeric() && c != '\'')
+                    .filter(|w| !w.is_empty())
+                    .take(32)
+                    .map(str::to_lowercase)
+                    .collect();
+                if words.is_empty() {
+                    return Err(InvalidInput::field(
+                        "filter.summary",
+                        ErrorCode::EmptyQuery,
+                        "give at least one word",
+                    ));
+                }
+                words
+            }
+            None => Vec::new(),
+        };
         Ok(CallFilter {
+            success: self.success,
+            sentiment: self.sentiment,
+            summary_terms,
             statuses: self.status,
             agent_id: self.agent_id.map(|id| id.0),
             direction: self.direction,

@@ -5,6 +5,7 @@
 //! schema's SDL, kept in sync by a test.
 
 mod agents;
+mod analysis;
 mod api_keys;
 pub mod audit;
 mod audit_log;

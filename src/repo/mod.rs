@@ -2,11 +2,12 @@
 //!
 //! Resolvers and handlers never build SQL; they call these functions through `Database::read` / `write`.
 //! `catalog.db` tables: [`tenants`], [`users`], [`memberships`], [`sessions`], [`invites`], and the
-//! webhook queue in [`webhooks`], the outbound queue in [`outbound`]. Tenant database tables: [`meta`],
+//! webhook queue in [`webhooks`], the outbound queue in [`outbound`], the analysis queue in [`analysis`]. Tenant database tables: [`meta`],
 //! [`api_keys`], [`agents`], [`calls`], [`webhooks`], [`audit`], [`usage`], [`telephony`], [`llm_keys`],
-//! [`outbound`] (calls placed through Twilio), [`campaigns`].
+//! [`outbound`] (calls placed through Twilio), [`campaigns`], [`analysis`] (post-call analyses).
 
 pub mod agents;
+pub mod analysis;
 pub mod api_keys;
 pub mod audit;
 pub mod calls;

@@ -1,9 +1,9 @@
 //! Tenants: the handle domain code works through ([`Tenant`]), and provisioning new ones ([`provision`]).
 //!
 //! A [`Tenant`] is one open tenant database plus where that tenant's changes are announced: the live event
-//! bus (subscriptions) and the webhook dispatcher. Domain functions take a `&Tenant` — never the whole
-//! application state — and [`Tenant::commit`] is the one way a change is written, published in commit
-//! order, and handed to webhook delivery.
+//! bus (subscriptions), the webhook dispatcher and the post-call analysis queue. Domain functions take a
+//! `&Tenant` — never the whole application state — and [`Tenant::commit`] is the one way a change is
+//! written, published in commit order, and handed to webhook delivery.
 
 mod provision;
 
@@ -11,6 +11,7 @@ pub use provision::{MAX_NAME_CHARS, find, provision, slugify, validate_name};
 
 use rusqlite::Transaction;
 
+use crate::analysis::AnalysisQueue;
 use crate::db::{Database, StorageError, TenantId};
 use crate::error::{ErrorCode, InvalidInput, Reportable};
 use crate::events::{EventBus, TenantEvent};
@@ -23,6 +24,7 @@ pub struct Tenant {
     pub db: Database,
     events: EventBus,
     webhooks: Dispatcher,
+    analysis: AnalysisQueue,
 }
 
 /// What a committed change produced: its value, the events to publish, and how many webhook deliveries it
@@ -45,13 +47,25 @@ impl<T> Change<T> {
 }
 
 impl Tenant {
-    pub fn new(id: TenantId, db: Database, events: EventBus, webhooks: Dispatcher) -> Self {
+    pub fn new(
+        id: TenantId,
+        db: Database,
+        events: EventBus,
+        webhooks: Dispatcher,
+        analysis: AnalysisQueue,
+    ) -> Self {
         Self {
             id,
             db,
             events,
             webhooks,
+            analysis,
         }
+    }
+
+    /// Where this tenant's post-call analyses are queued.
+    pub fn analysis(&self) -> &AnalysisQueue {
+        &self.analysis
     }
 
     /// Runs `f` in one write transaction. After it commits, its events are published (while the writer is

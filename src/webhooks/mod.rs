@@ -48,15 +48,19 @@ pub enum WebhookEvent {
     /// Every contact of a campaign reached a final outcome (with the campaign's progress).
     #[graphql(name = "CAMPAIGN_COMPLETED")]
     CampaignCompleted,
+    /// A call's post-call analysis finished (done or failed), with the analysis.
+    #[graphql(name = "CALL_ANALYZED")]
+    CallAnalyzed,
 }
 
 impl WebhookEvent {
-    pub const ALL: [WebhookEvent; 5] = [
+    pub const ALL: [WebhookEvent; 6] = [
         Self::CallCreated,
         Self::CallStarted,
         Self::CallEnded,
         Self::TranscriptReady,
         Self::CampaignCompleted,
+        Self::CallAnalyzed,
     ];
 
     /// The wire name, e.g. `call.ended`.
@@ -67,6 +71,7 @@ impl WebhookEvent {
             Self::CallEnded => "call.ended",
             Self::TranscriptReady => "transcript.ready",
             Self::CampaignCompleted => "campaign.completed",
+            Self::CallAnalyzed => "call.analyzed",
         }
     }
 
