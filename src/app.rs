@@ -104,6 +104,30 @@ impl Application {
     }
 }
 
+/// Deletes recordings past their tenant's retention, every `cleanup_every` (the first time right after start).
+async fn sweep_recordings(state: AppState) {
+    let draining = state.shutdown.draining();
+    tokio::pin!(draining);
+    let mut tick = tokio::time::interval(state.recordings.cleanup_every());
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = &mut draining => break,
+        }
+        for id in state.recordings.tenants_with_recordings() {
+            let swept = match state.tenant(id).await {
+                Ok(tenant) => state.recordings.sweep(&tenant).await,
+                Err(e) => Err(e),
+            };
+            match swept {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(tenant_id = %id, deleted = n, "expired recordings deleted"),
+                Err(e) => tracing::warn!(tenant_id = %id, error = %e, "cannot sweep recordings"),
+            }
+        }
+    }
+}
+
 /// Background work: webhook delivery, the outbound scheduler (campaigns, placed calls), post-call analysis, and
 /// periodic upkeep that applies the tenant cache's pending evictions, so idle tenants close even when no request
 /// comes to trigger it.
@@ -111,6 +135,7 @@ fn spawn_housekeeping(state: &AppState) {
     tokio::spawn(state.webhooks.clone().run(state.shutdown.draining()));
     tokio::spawn(state.outbound.clone().run(state.shutdown.draining()));
     tokio::spawn(state.analyst.clone().run(state.shutdown.draining()));
+    tokio::spawn(sweep_recordings(state.clone()));
     let tenants = state.tenants.clone();
     let draining = state.shutdown.draining();
     tokio::spawn(async move {

@@ -122,6 +122,7 @@ error_codes! {
 
     // Why an LLM provider failed (the call timeline's `llm_provider_failed` events).
     CircuitOpen = ("CIRCUIT_OPEN", 503, "the provider's circuit breaker is open, so it was not asked"),
+    UrlExpired = ("URL_EXPIRED", 403, "a signed download URL (a call recording's) is past its expiry; ask for a new one"),
     AnalysisInvalidOutput = ("ANALYSIS_INVALID_OUTPUT", 502, "a post-call analysis failed: the agent's LLM answered twice without JSON matching the schema"),
     AnalysisLlmFailed = ("ANALYSIS_LLM_FAILED", 502, "a post-call analysis failed: no LLM provider answered in any attempt"),
     FirstTokenTimeout = ("FIRST_TOKEN_TIMEOUT", 504, "no first token within the provider's first-token timeout"),

@@ -21,6 +21,7 @@
 //! | | [`agents`] | voice agents and their versioned configuration, LLM keys |
 //! | | [`calls`] | calls, their state machine, timeline and transcripts; how many a tenant may have at once |
 //! | | [`campaigns`] | outbound campaigns: CSV contacts, calling windows, retries, the outbound scheduler |
+//! | | [`recordings`] | call recordings: stereo FLAC files per tenant, streamed while the call runs, signed URLs, retention |
 //! | | [`analysis`] | post-call analysis: summary, success, sentiment, extraction by the agent's LLM, in the background |
 //! | | [`identity`] | users, sign-up/sign-in sessions with rotating refresh tokens, members, invitations |
 //! | | [`auth`] | principals, roles and permissions, API keys, access and session tokens, credential checks |
@@ -69,6 +70,7 @@ pub mod identity;
 pub mod live;
 pub mod model;
 pub mod ratelimit;
+pub mod recordings;
 pub mod redact;
 pub mod repo;
 pub mod secrets;

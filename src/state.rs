@@ -23,6 +23,7 @@ use crate::events::EventBus;
 use crate::identity::Identity;
 use crate::live::registry::LiveCalls;
 use crate::ratelimit::RateLimits;
+use crate::recordings::Recordings;
 use crate::secrets::Secrets;
 use crate::shutdown::Shutdown;
 use crate::telephony::{Telephony, TwilioApi};
@@ -71,6 +72,8 @@ pub struct AppState {
     pub analysis: AnalysisQueue,
     /// Runs post-call analyses in the background.
     pub analyst: Analyst,
+    /// Call recordings: files, signed URLs, retention.
+    pub recordings: Recordings,
 }
 
 impl AppState {
@@ -149,6 +152,13 @@ impl AppState {
         let events = EventBus::new(config.event_buffer);
         let live_calls = LiveCalls::new();
         let capacity = CallCapacity::new(config.max_concurrent_calls, limits.clone());
+        let recordings = Recordings::new(
+            data_dir.recordings(),
+            secrets.recording_url_key(),
+            config.recordings,
+            config.public_url.clone(),
+            clock.clone(),
+        );
         let analysis = AnalysisQueue::new(catalog.clone(), clock.clone());
         let brain = Brain::new(config.llm.breaker).context("cannot build the LLM clients")?;
         let analyst = Analyst::new(AnalystParts {
@@ -187,6 +197,7 @@ impl AppState {
             outbound,
             analysis,
             analyst,
+            recordings,
             webhooks,
             shutdown: Shutdown::new(),
             clock,

@@ -26,6 +26,8 @@ pub struct AgentConfigInput {
     pub voicemail_message: Option<String>,
     /// Default: off.
     pub analysis: Option<AnalysisSettingsInput>,
+    /// Record live calls. Default true.
+    pub record_calls: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, InputObject)]
@@ -395,6 +397,7 @@ impl AgentConfigInput {
             voicemail,
             voicemail_message: self.voicemail_message,
             analysis,
+            record_calls: self.record_calls.unwrap_or(true),
         })
     }
 }

@@ -52,6 +52,7 @@ pub const TENANT: Migrations = Migrations {
         migration!("tenant-template", "0010_outbound_calls.sql"),
         migration!("tenant-template", "0011_campaigns.sql"),
         migration!("tenant-template", "0012_call_analyses.sql"),
+        migration!("tenant-template", "0013_call_recordings.sql"),
     ],
 };
 

@@ -9,6 +9,7 @@ use super::analysis::CallAnalysis;
 use super::context::{ContextExt, tenant};
 use super::loaders::AgentKey;
 use super::pagination::{KeysetCursor, PageRequest, connection_complexity};
+use super::recordings::CallRecording;
 use crate::auth::Permission;
 use crate::calls::{self, NewCall};
 use crate::clock::datetime;
@@ -108,6 +109,11 @@ impl Call {
         let id = self.0.id.clone();
         let row = db.read(move |conn| repo::analysis::get(conn, &id)).await?;
         Ok(row.map(CallAnalysis))
+    }
+
+    /// The call's recording (live calls of agents that record), once the call has ended.
+    async fn recording(&self, ctx: &Context<'_>) -> ApiResult<Option<CallRecording>> {
+        super::recordings::load(ctx, &self.0.id).await
     }
 
     /// The call's timeline, oldest first.

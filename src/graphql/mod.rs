@@ -20,6 +20,7 @@ mod llm_keys;
 pub mod loaders;
 mod members;
 pub mod pagination;
+mod recordings;
 mod session_tokens;
 mod telephony;
 mod transcript_search;
@@ -54,6 +55,7 @@ pub struct Mutation(
     api_keys::ApiKeyMutation,
     agents::AgentMutation,
     calls::CallMutation,
+    recordings::RecordingMutation,
     campaigns::CampaignMutation,
     webhooks::WebhookMutation,
     telephony::TelephonyMutation,

@@ -19,6 +19,7 @@ mod live;
 pub mod middleware;
 mod ops;
 mod portal;
+mod recordings;
 mod twilio_status;
 mod twilio_voice;
 mod ws;
@@ -58,6 +59,10 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/twilio/stream", get(live::twilio_stream))
         .route("/v1/twilio/{tenant_id}/voice", post(twilio_voice::voice))
         .route("/v1/twilio/{tenant_id}/status", post(twilio_status::status))
+        .route(
+            "/v1/recordings/{tenant_id}/{file}",
+            get(recordings::download),
+        )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

@@ -32,6 +32,13 @@ pub struct AgentConfig {
     /// What the agent's LLM reads from each answered call once it has ended.
     #[serde(default)]
     pub analysis: AnalysisSettings,
+    /// Record live calls (both sides, one stereo file); off: this agent's calls are never recorded.
+    #[serde(default = "default_true")]
+    pub record_calls: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// Post-call analysis: after an answered call ends, the agent's LLM (same providers and tenant keys) writes a

@@ -4,7 +4,7 @@
 //! `catalog.db` tables: [`tenants`], [`users`], [`memberships`], [`sessions`], [`invites`], and the
 //! webhook queue in [`webhooks`], the outbound queue in [`outbound`], the analysis queue in [`analysis`]. Tenant database tables: [`meta`],
 //! [`api_keys`], [`agents`], [`calls`], [`webhooks`], [`audit`], [`usage`], [`telephony`], [`llm_keys`],
-//! [`outbound`] (calls placed through Twilio), [`campaigns`], [`analysis`] (post-call analyses).
+//! [`outbound`] (calls placed through Twilio), [`campaigns`], [`analysis`] (post-call analyses), [`recordings`].
 
 pub mod agents;
 pub mod analysis;
@@ -17,6 +17,7 @@ pub mod llm_keys;
 pub mod memberships;
 pub mod meta;
 pub mod outbound;
+pub mod recordings;
 pub mod sessions;
 pub mod telephony;
 pub mod tenants;

@@ -14,5 +14,6 @@ mod barge_in;
 mod dtmf;
 mod ending;
 mod realtime;
+mod recording;
 mod subscriptions;
 mod twilio;

@@ -50,6 +50,8 @@ pub struct CallPlan {
     pub voicemail: Option<VoicemailPlan>,
     /// The call's variables, as filled into the texts above.
     pub variables: Variables,
+    /// Record the call (the agent has not opted out).
+    pub record: bool,
 }
 
 /// What the call brings to its plan: its variables, and whether an answering machine may pick it up.
@@ -233,6 +235,7 @@ impl CallPlan {
             temperature: config.llm.temperature,
             voicemail,
             variables,
+            record: config.record_calls,
         })
     }
 

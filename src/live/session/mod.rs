@@ -44,6 +44,7 @@ use super::voicemail::Screener;
 use crate::audio::AudioFormat;
 use crate::brain::{Brain, Conversation};
 use crate::error::ErrorCode;
+use crate::recordings::{CallRecording, Recordings};
 use crate::shutdown::Shutdown;
 use crate::telephony::Telephony;
 use crate::tenants::Tenant;
@@ -73,6 +74,8 @@ pub struct CallContext {
     pub shutdown: Shutdown,
     /// Where Twilio's callbacks find the call's session.
     pub live_calls: LiveCalls,
+    /// Where the call's recording goes.
+    pub recordings: Recordings,
 }
 
 /// What the transport says about how the call starts.
@@ -109,7 +112,12 @@ pub async fn run<P: Protocol>(
         settings,
         shutdown,
         live_calls,
+        recordings,
     } = context;
+    let recording = plan
+        .record
+        .then(|| recordings.start(tenant.id, &call_id, start.input_format))
+        .flatten();
     let screening = plan
         .voicemail
         .as_ref()
@@ -131,6 +139,7 @@ pub async fn run<P: Protocol>(
     let session = Session {
         out: Outbox::start(sink, settings.write_timeout),
         recorder: Recorder::start(tenant.clone(), call_id.clone()),
+        recording,
         conversation: Conversation::new(plan.system_prompt.clone()),
         ends_at: now + plan.ending.max_duration,
         tenant,
@@ -185,6 +194,8 @@ struct Session<P> {
     out: Outbox,
     /// Writes the call's timeline, transcript, usage and final state.
     recorder: Recorder,
+    /// Both sides' audio, into the call's recording file; `None`: not recorded.
+    recording: Option<CallRecording>,
     /// Decodes, detects speech and cuts turns, beside the loop.
     listener: ListenerStage,
     /// The server detects turns (else the client commits).
@@ -346,7 +357,12 @@ impl<P: Protocol> Session<P> {
 
     async fn command(&mut self, command: Command) -> Result<(), Ending> {
         match command {
-            Command::Audio(bytes) => self.listener.send(Listen::Audio(bytes)).await,
+            Command::Audio(bytes) => {
+                if let Some(recording) = &self.recording {
+                    recording.caller(&bytes);
+                }
+                self.listener.send(Listen::Audio(bytes)).await
+            }
             Command::Commit => self.listener.send(Listen::Commit).await,
             Command::ClearInput => self.listener.send(Listen::Clear).await,
             Command::Configure {
@@ -366,6 +382,9 @@ impl<P: Protocol> Session<P> {
                 {
                     let error = ClientError::new(ErrorCode::UnsupportedAudioFormat, e.to_string());
                     return self.client_error(error).await;
+                }
+                if let (Some(format), Some(recording)) = (input_format, &self.recording) {
+                    recording.input_format(format);
                 }
                 // Applied (and confirmed to the client) once the stage has heard the audio sent before it.
                 self.configuring
@@ -447,7 +466,17 @@ impl<P: Protocol> Session<P> {
                 "call ended before its last utterances were transcribed"
             );
         }
-        let Self { recorder, out, .. } = self;
+        let Self {
+            recorder,
+            out,
+            recording,
+            ..
+        } = self;
+        if let Some(recording) = recording
+            && let Some(row) = recording.finish().await
+        {
+            recorder.recording(row).await;
+        }
         recorder.finish(ending.status, ending.reason).await;
         tracing::info!(
             status = ending.status.as_str(),
