@@ -1,12 +1,16 @@
 //! Both sides of a call on one timeline: caller left, agent right, at 16 kHz, in sample positions counted from
 //! the start of the call. Pure: the writer feeds it and drains what can no longer change.
 //!
-//! The caller's audio arrives as a stream: each piece goes where the last one ended, unless the caller fell silent
-//! on the wire (nothing sent), in which case it goes where the call's clock says it ends. The agent's audio goes
+//! The caller's audio arrives as a stream: each piece goes where the last one ended, unless the stream fell more
+//! than [`JITTER`] behind the call's clock (the client sent nothing for a while), in which case it goes where the
+//! clock says it ends. Pieces that merely arrive late (network, a busy server) stay contiguous. The agent's audio goes
 //! where playback put it: where the last piece ended, or now, after a pause. A barge-in cuts the agent's channel
 //! where playback stopped, so audio sent ahead of the playback clock but never heard is not kept.
 
 use std::collections::VecDeque;
+
+/// How far (in samples, 16 kHz) the caller's stream may lag the call's clock before the gap counts as silence.
+pub const JITTER: u64 = 16_000;
 
 /// Two channels not yet written out, from sample `flushed` on.
 #[derive(Debug, Default)]
@@ -31,10 +35,13 @@ impl Timeline {
     /// The caller's next audio, received when the call's clock was at sample `now`.
     pub fn caller(&mut self, samples: &[i16], now: u64) {
         let len = samples.len() as u64;
-        let start = self
-            .caller_end
-            .max(now.saturating_sub(len))
-            .max(self.flushed);
+        let due = now.saturating_sub(len);
+        let start = if due > self.caller_end + JITTER {
+            due
+        } else {
+            self.caller_end
+        }
+        .max(self.flushed);
         put(&mut self.caller, (start - self.flushed) as usize, samples);
         self.caller_end = start + len;
     }
@@ -108,14 +115,20 @@ mod tests {
     }
 
     #[test]
-    fn a_silent_wire_leaves_a_gap_and_streamed_audio_stays_contiguous() {
+    fn a_silent_wire_leaves_a_gap_and_late_or_fast_audio_stays_contiguous() {
         let mut t = Timeline::default();
         t.caller(&[1, 1], 2);
-        // Nothing sent for a while: the next piece ends where the clock is.
-        t.caller(&[2, 2], 6);
+        // Late by less than the jitter allowance: it follows on.
+        t.caller(&[2, 2], 4 + JITTER / 2);
+        // Nothing sent for longer: the next piece ends where the clock is.
+        let now = 6 + 2 * JITTER;
+        t.caller(&[3, 3], now);
         // Sent faster than real time: it follows on, never overlaps.
-        t.caller(&[3], 5);
-        assert_eq!(left(&t.drain(7)), [1, 1, 0, 0, 2, 2, 3]);
+        t.caller(&[4], now - 10);
+        let out = left(&t.drain(now + 1));
+        assert_eq!(out[..4], [1, 1, 2, 2]);
+        assert!(out[4..now as usize - 2].iter().all(|&s| s == 0));
+        assert_eq!(out[now as usize - 2..], [3, 3, 4]);
     }
 
     #[test]
