@@ -11,6 +11,7 @@ pub mod audit;
 mod audit_log;
 mod auth;
 mod calls;
+mod campaign_progress;
 mod campaigns;
 pub mod codes;
 pub mod context;
@@ -69,7 +70,7 @@ pub struct Mutation(
 pub struct Subscription(
     heartbeat::HeartbeatSubscription,
     live::LiveSubscription,
-    campaigns::CampaignSubscription,
+    campaign_progress::CampaignSubscription,
 );
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
