@@ -113,8 +113,14 @@ async fn run() -> anyhow::Result<()> {
     )
     .await?
     .key;
+    let saving = agents::Saving {
+        tenant: tenant.id,
+        outbound: &state.config.outbound,
+        secrets: &state.secrets,
+    };
     let (agent, _) = agents::create(
         &db,
+        saving,
         "bench".into(),
         "Agent",
         AgentConfigInput {

@@ -90,6 +90,8 @@ fn main() {
     let mut config = Config::for_data_dir(data.path());
     config.voice = voice;
     config.rate_limits.ws_connects.free = 0;
+    // The LLM stand-in runs on 127.0.0.1, which tenants' URLs reach only with `--allow-outbound`.
+    config.outbound = voxedge::outbound::OutboundPolicy::parse("127.0.0.1/32").expect("a range");
     let (addr, key, llm) = rt.block_on(async {
         let llm = OpenAiServer::start().await;
         let app = Application::build(config).await.expect("server builds");

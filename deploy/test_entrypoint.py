@@ -1,9 +1,11 @@
 """Runs deploy/entrypoint.sh for real, as the release image does, and checks what it promises.
 
 1. No replica configured: the entrypoint becomes `voxedge serve` itself, which serves /healthz.
-2. A file:// replica: Litestream runs voxedge as its child with VOXEDGE_WAL_AUTOCHECKPOINT=0; a tenant created
-   with `voxedge tenant create` and a later write through GraphQL reach the replica, and `litestream restore` of
-   the tenant file and of the catalog gives databases holding them; SIGTERM stops both cleanly (exit 0).
+2. A file:// replica: Litestream runs voxedge as its child with VOXEDGE_WAL_AUTOCHECKPOINT=0 and VOXEDGE_REPLICA_URL
+   set; a tenant created with `voxedge tenant create` and a later write through GraphQL reach the replica, and
+   `litestream restore` of the tenant file and of the catalog gives databases holding them; SIGTERM stops both
+   cleanly (exit 0). Then the entrypoint starts on a fresh, empty data directory with the same replica: it restores
+   the region's data first (`voxedge restore --from-replica`), and the tenant and its write are there.
 3. An S3 replica on a local S3 server (moto): the same, through the S3 API, restored from the bucket.
 
 Run by deploy/test-entrypoint, which provides VOXEDGE_BIN, LITESTREAM_BIN and a Python with moto and boto3.
@@ -154,36 +156,44 @@ def restore(replica_url, out, extra_env=None):
     return result.returncode == 0
 
 
-def restore_with_voxedge(tmp, tenant, catalog, tenant_file):
-    """README's recipe: files restored from the replica, laid out as `voxedge backup` makes them, go into a data
-    directory with `voxedge restore --tenant`."""
-    backup = tmp / "from-replica"
-    (backup / "tenants").mkdir(parents=True)
-    os.replace(catalog, backup / "catalog.db")
-    os.replace(tenant_file, backup / "tenants" / f"{tenant}.db")
-    manifest = {"created_at": 0, "voxedge_version": "", "catalog_version": 0,
-                "tenants": [{"id": tenant, "schema_version": 0, "bytes": 0}]}
-    (backup / "manifest.json").write_text(json.dumps(manifest))
-    env = {**os.environ, "VOXEDGE_DATA_DIR": str(tmp / "restored-data")}
-    run = lambda *args: subprocess.run([VOXEDGE, "--log-format", "text", *args], env=env, check=True,
-                                       capture_output=True, text=True).stdout
-    run("restore", "--from", str(backup), "--tenant", tenant)
-    check(tenant in run("tenant", "list", "--json"), "voxedge restore --tenant brings the replicated tenant back")
-    with sqlite3.connect(tmp / "restored-data" / "tenants" / f"{tenant}.db") as conn:
-        keys = conn.execute("select count(*) from api_keys where name = 'written after start'").fetchone()[0]
-    check(keys == 1, "the restored tenant has the key written through GraphQL")
+def comes_back_on_a_fresh_volume(tmp, extra_env, tenant):
+    """A replaced machine: the entrypoint on an empty data directory restores everything from the replica first."""
+    fresh = tmp / "fresh"
+    fresh.mkdir()
+    app = Entrypoint(fresh, extra_env)
+    try:
+        check(any("restoring this region's data from the replica" in line for line in app.lines),
+              "on a fresh volume the entrypoint restores from the replica before serving")
+        check(tenant in app.voxedge("tenant", "list", "--json"), "the restored data directory has the tenant")
+        with sqlite3.connect(fresh / "data" / "tenants" / f"{tenant}.db") as conn:
+            keys = conn.execute("select count(*) from api_keys where name = 'written after start'").fetchone()[0]
+        check(keys == 1, "the restored tenant has the key written through GraphQL")
+    finally:
+        check(app.stop() == 0, "SIGTERM stops the restored server cleanly")
 
 
-def replication_case(tmp, extra_env, replica_url_of, restore_env=None):
+def replica_url(root, path):
+    """A path under a replica root URL, before its query string."""
+    base, _, query = root.partition("?")
+    return f"{base}/{path}" + (f"?{query}" if query else "")
+
+
+def replication_case(tmp, extra_env, root, region, restore_env=None):
     """Tenant writes reach the replica; returns nothing, raises on failure."""
+    replica_url_of = lambda path: replica_url(root, path)
     app = Entrypoint(tmp, extra_env)
     try:
         check(exe_name(app.proc.pid) == "litestream", "with a replica, the entrypoint process is litestream")
         child = wait_for("voxedge under litestream", lambda: app.children())
         check(exe_name(child[0]) == Path(VOXEDGE).name, "voxedge runs as litestream's child")
+        child_env = environ(child[0])
         check(
-            environ(child[0]).get("VOXEDGE_WAL_AUTOCHECKPOINT") == "0",
+            child_env.get("VOXEDGE_WAL_AUTOCHECKPOINT") == "0",
             "voxedge leaves checkpoints to litestream (VOXEDGE_WAL_AUTOCHECKPOINT=0)",
+        )
+        check(
+            child_env.get("VOXEDGE_REPLICA_URL") == root,
+            f"voxedge reads the replicas at VOXEDGE_REPLICA_URL ({child_env.get('VOXEDGE_REPLICA_URL')})",
         )
         check(app.get("/healthz")[0] == 200, "/healthz answers 200")
 
@@ -199,7 +209,7 @@ def replication_case(tmp, extra_env, replica_url_of, restore_env=None):
         restored = tmp / "restored-tenant.db"
 
         def tenant_replicated():
-            if not restore(replica_url_of(f"tenants/{tenant}.db"), restored, restore_env):
+            if not restore(replica_url_of(f"regions/{region}/tenants/{tenant}.db"), restored, restore_env):
                 return False
             return rows(restored, "select count(*) from api_keys where name = 'written after start'") == [(1,)]
 
@@ -215,12 +225,12 @@ def replication_case(tmp, extra_env, replica_url_of, restore_env=None):
 
         wait_for("the tenant in the replicated catalog", catalog_replicated)
         check(True, "litestream restore of the catalog has the tenant row")
-        restore_with_voxedge(tmp, tenant, catalog, restored)
     finally:
         status = app.stop()
     check(status == 0, f"SIGTERM stops litestream and voxedge cleanly (exit {status})")
     voxedge_lines = [line for line in app.lines if line.startswith("{")]  # voxedge logs JSON, Litestream text
     check(any("shut" in line.lower() or "drain" in line.lower() for line in voxedge_lines), "voxedge logged its shutdown")
+    comes_back_on_a_fresh_volume(tmp, extra_env, tenant)
 
 
 def main():
@@ -240,8 +250,10 @@ def main():
         case = tmp / "file"
         case.mkdir()
         replica = case / "replica"
-        replication_case(case, {"LITESTREAM_REPLICA_URL": f"file://{replica}"}, lambda p: f"file://{replica}/{p}")
-        check((replica / "tenants").is_dir() and (replica / "catalog").is_dir(), "replica has catalog/ and tenants/")
+        replication_case(case, {"LITESTREAM_REPLICA_URL": f"file://{replica}"}, f"file://{replica}", "local")
+        check((replica / "regions" / "local" / "tenants").is_dir() and (replica / "catalog").is_dir()
+              and (replica / "regions" / "local" / "region").is_dir(),
+              "replica has catalog/, regions/local/tenants/ and regions/local/region/")
 
         print("S3 replica (moto):")
         from moto.server import ThreadedMotoServer
@@ -264,15 +276,15 @@ def main():
                 "BUCKET_NAME": "voxedge-backups",  # as `fly storage create` sets it
                 "AWS_ENDPOINT_URL_S3": endpoint,
                 "FLY_REGION": "fra",
-                "FLY_MACHINE_ID": "m123",
                 "LITESTREAM_FORCE_PATH_STYLE": "true",
             }
-            prefix = "voxedge/fra/m123"
-            url = lambda p: f"s3://voxedge-backups/{prefix}/{p}?endpoint={endpoint}&forcePathStyle=true&region=us-east-1"
-            replication_case(case, env, url, creds)
+            prefix = "voxedge"
+            root = f"s3://voxedge-backups/{prefix}?endpoint={endpoint}&region=us-east-1&forcePathStyle=true"
+            replication_case(case, env, root, "fra", creds)
             keys = [o["Key"] for o in s3.list_objects_v2(Bucket="voxedge-backups").get("Contents", [])]
             check(any(k.startswith(prefix + "/catalog/") for k in keys), f"bucket has {prefix}/catalog/…")
-            check(any(k.startswith(prefix + "/tenants/") for k in keys), f"bucket has {prefix}/tenants/…")
+            check(any(k.startswith(prefix + "/regions/fra/tenants/") for k in keys),
+                  f"bucket has {prefix}/regions/fra/tenants/…")
         finally:
             server.stop()
 

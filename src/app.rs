@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
-use crate::state::AppState;
+use crate::state::{AppState, Opener};
 use crate::voice::{VoiceModels, VoiceOptions};
 
 /// A bound, ready-to-run server.
@@ -28,7 +28,7 @@ impl Application {
         let voice = tokio::task::spawn_blocking(move || {
             VoiceModels::load(&voice_config, VoiceOptions::default())
         });
-        let mut state = AppState::open(config).await?;
+        let mut state = AppState::open_as(config, Opener::Server).await?;
         state.voice = Arc::new(voice.await?);
         let listener = TcpListener::bind(listen)
             .await
@@ -58,11 +58,13 @@ impl Application {
         let grace = state.config.shutdown_grace;
         tracing::info!(
             address = %listener.local_addr()?,
-            region = state.config.region.as_deref().unwrap_or("-"),
+            region = state.config.edge.region(),
+            primary = state.config.edge.primary(),
             data_dir = %state.config.data_dir.root().display(),
             "voxedge listening"
         );
         spawn_housekeeping(&state);
+        state.start_edge();
         let router = crate::http::router(state.clone());
         let server = axum::serve(
             listener,
@@ -128,22 +130,46 @@ async fn sweep_recordings(state: AppState) {
     }
 }
 
-/// Background work: webhook delivery, the outbound scheduler (campaigns, placed calls), post-call analysis, and
-/// periodic upkeep that applies the tenant cache's pending evictions, so idle tenants close even when no request
-/// comes to trigger it.
+/// Background work: webhook and email delivery, the billing job, the outbound scheduler (campaigns, placed
+/// calls), post-call analysis, the recordings' retention sweep, and periodic upkeep that applies the tenant cache's pending evictions, so idle tenants close even when
+/// no request comes to trigger it, and forgets rate-limit state of clients whose budgets have refilled (it would
+/// otherwise grow with every IP ever seen).
+///
+/// The email outbox and the billing job write the catalog, so they run in the primary region only (elsewhere
+/// the catalog is a read-only replica); the billing job there bills the tenants homed in the primary region.
 fn spawn_housekeeping(state: &AppState) {
     tokio::spawn(state.webhooks.clone().run(state.shutdown.draining()));
-    tokio::spawn(state.outbound.clone().run(state.shutdown.draining()));
+    tokio::spawn(state.scheduler.clone().run(state.shutdown.draining()));
     tokio::spawn(state.analyst.clone().run(state.shutdown.draining()));
     tokio::spawn(sweep_recordings(state.clone()));
+    let edge = &state.config.edge;
+    if edge.is_primary() {
+        tokio::spawn(state.mailer.clone().run(state.shutdown.draining()));
+        tokio::spawn(crate::billing::job::run(
+            state.billing.clone(),
+            state.tenant_opener(),
+            edge.multi_region().then(|| edge.region().to_string()),
+            state.shutdown.draining(),
+        ));
+    }
     let tenants = state.tenants.clone();
+    let limits = state.limits.clone();
     let draining = state.shutdown.draining();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(15));
+        let mut round = 0u32;
         tokio::pin!(draining);
         loop {
             tokio::select! {
-                _ = tick.tick() => tenants.run_pending_tasks().await,
+                _ = tick.tick() => {
+                    tenants.run_pending_tasks().await;
+                    // Once a minute: budgets are per minute, so state a minute old has refilled.
+                    if round.is_multiple_of(4) {
+                        let keys = limits.prune();
+                        metrics::gauge!("voxedge_rate_limit_keys").set(keys as f64);
+                    }
+                    round = round.wrapping_add(1);
+                }
                 () = &mut draining => break,
             }
         }

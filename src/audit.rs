@@ -10,7 +10,7 @@ use crate::repo;
 use crate::repo::audit::AuditRow;
 
 /// What happened, before it is stamped with an id and a time.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Event {
     pub actor: String,
     pub action: String,

@@ -24,14 +24,46 @@ pub fn datetime(ms: i64) -> DateTime<Utc> {
 }
 
 /// The system clock plus an offset that only tests change. Cheap to clone; clones share the offset.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Clock {
     offset_ms: Arc<AtomicI64>,
+    /// Told when the offset moves, so timers waiting for a wall-clock time re-check it at once.
+    moved: Arc<tokio::sync::watch::Sender<()>>,
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Self {
+            offset_ms: Arc::default(),
+            moved: Arc::new(tokio::sync::watch::Sender::new(())),
+        }
+    }
 }
 
 impl Clock {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Resolves once this clock reads `at_ms` (unix ms) or later: a timer on the server's wall clock, which
+    /// also fires when a test moves the clock past it.
+    pub async fn sleep_until_ms(&self, at_ms: i64) {
+        let mut moved = self.moved.subscribe();
+        loop {
+            let left = at_ms.saturating_sub(self.now_ms());
+            if left <= 0 {
+                return;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(left.unsigned_abs())) => {}
+                changed = moved.changed() => {
+                    if changed.is_err() {
+                        // Unreachable while `self` holds the sender; sleep out the rest instead.
+                        tokio::time::sleep(Duration::from_millis(left.unsigned_abs())).await;
+                    }
+                }
+            }
+        }
     }
 
     /// Wall-clock time as unix milliseconds (the storage format).
@@ -54,6 +86,7 @@ impl Clock {
     pub fn advance(&self, by: Duration) {
         let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
         self.offset_ms.fetch_add(ms, Ordering::Relaxed);
+        self.moved.send_replace(());
     }
 }
 
@@ -77,5 +110,22 @@ mod tests {
         other.advance(Duration::from_secs(3600));
         assert!(clock.now_ms() >= ms + 3_600_000);
         assert!(clock.instant() >= instant + Duration::from_secs(3600));
+    }
+
+    #[tokio::test]
+    async fn timers_fire_when_the_clock_is_moved_past_them() {
+        let clock = Clock::new();
+        let at = clock.now_ms() + 3_600_000;
+        let timer = tokio::spawn({
+            let clock = clock.clone();
+            async move { clock.sleep_until_ms(at).await }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!timer.is_finished());
+        clock.advance(Duration::from_secs(3601));
+        tokio::time::timeout(Duration::from_secs(1), timer)
+            .await
+            .expect("fired at once")
+            .unwrap();
     }
 }

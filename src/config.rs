@@ -5,12 +5,16 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::billing::{BillingArgs, BillingSettings};
 use crate::brain::BreakerConfig;
 use crate::db::SqliteSettings;
 use crate::db::TenantCacheSettings;
+use crate::edge::{EdgeSettings, ReplicaRoot};
+use crate::email::EmailSettings;
 use crate::identity::IdentitySettings;
 use crate::identity::lockout::LockoutPolicy;
 use crate::live::{LiveSettings, LlmSettings};
+use crate::outbound::OutboundPolicy;
 use crate::ratelimit::{PlanLimits, RateLimitSettings};
 use crate::redact::Secret;
 use crate::voice::VoiceConfig;
@@ -44,6 +48,26 @@ impl DataDir {
         self.root.join("recordings")
     }
 
+    /// `region.db`: this machine's own state (webhook queue, tenants that moved away).
+    pub fn region_db(&self) -> PathBuf {
+        self.root.join("region.db")
+    }
+
+    /// Where the catalog replica is restored and followed (outside the primary region).
+    pub fn replica(&self) -> PathBuf {
+        self.root.join("replica")
+    }
+
+    /// Where restores from the replica are staged before they replace a tenant (never replicated).
+    pub fn staging(&self) -> PathBuf {
+        self.root.join("staging")
+    }
+
+    /// Tenant files that moved to another region, kept until an operator deletes them.
+    pub fn moved(&self) -> PathBuf {
+        self.root.join("moved")
+    }
+
     /// Creates the directories if missing.
     pub fn ensure(&self) -> std::io::Result<()> {
         std::fs::create_dir_all(self.tenants())
@@ -56,9 +80,24 @@ pub struct ServeArgs {
     /// Address to listen on; port 0 picks a free port (the bound address is logged).
     #[arg(long, env = "VOXEDGE_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Region this instance serves (tenants homed elsewhere are replayed there with `fly-replay`).
+    /// Region this instance serves (tenants homed elsewhere are replayed there with `fly-replay`); unset:
+    /// `FLY_REGION`.
     #[arg(long, env = "VOXEDGE_REGION")]
     pub region: Option<String>,
+    /// The region that owns the catalog; catalog writes made elsewhere are replayed there. Unset:
+    /// `PRIMARY_REGION`; neither: a single-region server.
+    #[arg(long, env = "VOXEDGE_PRIMARY_REGION")]
+    pub primary_region: Option<String>,
+    /// Every region the app runs in, comma-separated (sign-up and moves accept only these); unset: any.
+    #[arg(long, env = "VOXEDGE_REGIONS", value_delimiter = ',')]
+    pub regions: Vec<String>,
+    /// Root URL of the Litestream replicas (`s3://bucket/prefix?endpoint=…`, `file:///dir`), laid out as
+    /// deploy/litestream-config writes them: regions follow the catalog from it, moves and restores read it.
+    #[arg(long, env = "VOXEDGE_REPLICA_URL", value_parser = parse_replica)]
+    pub replica_url: Option<ReplicaRoot>,
+    /// The Litestream executable (catalog replica, restores, moves).
+    #[arg(long, env = "VOXEDGE_LITESTREAM", default_value = "litestream")]
+    pub litestream: PathBuf,
     /// Header holding the client's IP, set by a trusted proxy (e.g. `fly-client-ip`); unset: the TCP peer.
     #[arg(long, env = "VOXEDGE_CLIENT_IP_HEADER")]
     pub client_ip_header: Option<String>,
@@ -104,6 +143,29 @@ pub struct ServeArgs {
     /// Largest accepted GraphQL query complexity (each field costs 1, lists multiply by page size).
     #[arg(long, env = "VOXEDGE_GRAPHQL_MAX_COMPLEXITY", default_value_t = 2000)]
     pub graphql_max_complexity: usize,
+    /// Most field aliases one GraphQL document may use (fragments counted where they are spread).
+    #[arg(long, env = "VOXEDGE_GRAPHQL_MAX_ALIASES", default_value_t = 30)]
+    pub graphql_max_aliases: usize,
+    /// Most directives one GraphQL field may carry.
+    #[arg(long, env = "VOXEDGE_GRAPHQL_MAX_DIRECTIVES", default_value_t = 5)]
+    pub graphql_max_directives: usize,
+    /// Largest GraphQL WebSocket message, in bytes (checked from the first message, before credentials).
+    #[arg(long, env = "VOXEDGE_GRAPHQL_WS_MAX_MESSAGE_BYTES", default_value_t = 64 * 1024)]
+    pub graphql_ws_max_message_bytes: usize,
+    /// Most operations running at once on one GraphQL WebSocket (0: unlimited).
+    #[arg(
+        long,
+        env = "VOXEDGE_GRAPHQL_WS_MAX_SUBSCRIPTIONS",
+        default_value_t = 50
+    )]
+    pub graphql_ws_max_subscriptions: usize,
+    /// Most GraphQL WebSocket operations running at once per tenant, over all its sockets (0: unlimited).
+    #[arg(
+        long,
+        env = "VOXEDGE_GRAPHQL_WS_MAX_TENANT_SUBSCRIPTIONS",
+        default_value_t = 1000
+    )]
+    pub graphql_ws_max_tenant_subscriptions: usize,
     /// Events buffered per tenant for live subscriptions before a slow subscriber must resynchronise.
     #[arg(long, env = "VOXEDGE_EVENT_BUFFER", default_value_t = 4096)]
     pub event_buffer: usize,
@@ -116,6 +178,15 @@ pub struct ServeArgs {
     /// Webhook request timeout in milliseconds.
     #[arg(long, env = "VOXEDGE_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000)]
     pub webhook_timeout_ms: u64,
+    /// Address ranges (CIDR, comma-separated) tenants' URLs may reach besides public addresses, e.g.
+    /// `127.0.0.1/32` for a local Ollama. Default: none.
+    #[arg(
+        long,
+        env = "VOXEDGE_ALLOW_OUTBOUND",
+        value_delimiter = ',',
+        value_parser = crate::outbound::parse_range
+    )]
+    pub allow_outbound: Vec<ipnet::IpNet>,
     /// Serve GraphiQL to browsers at GET /graphql.
     #[arg(long, env = "VOXEDGE_GRAPHIQL", default_value_t = true, action = clap::ArgAction::Set)]
     pub graphiql: bool,
@@ -134,6 +205,53 @@ pub struct ServeArgs {
     /// Seconds an invitation can be accepted.
     #[arg(long, env = "VOXEDGE_INVITE_TTL_SECS", default_value_t = 7 * 24 * 3600)]
     pub invite_ttl_secs: u64,
+    /// SMTP server for email: `smtp://user:pass@host:587?tls=required` (STARTTLS), `smtps://...:465`
+    /// (TLS), `smtp://host:25` (plain). Unset: emails are written to the log (redacted), not sent.
+    #[arg(long, env = "VOXEDGE_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// The `From:` of every email.
+    #[arg(
+        long,
+        env = "VOXEDGE_EMAIL_FROM",
+        default_value = "voxedge <no-reply@localhost>"
+    )]
+    pub email_from: String,
+    /// Attempts per email before it is given up.
+    #[arg(long, env = "VOXEDGE_EMAIL_MAX_ATTEMPTS", default_value_t = 8)]
+    pub email_max_attempts: u32,
+    /// Milliseconds before the first retry of an email; each later one waits 3× longer (at most 1 h).
+    #[arg(long, env = "VOXEDGE_EMAIL_RETRY_BASE_MS", default_value_t = 30_000)]
+    pub email_retry_base_ms: u64,
+    /// Seconds an email verification link works.
+    #[arg(
+        long,
+        env = "VOXEDGE_EMAIL_VERIFICATION_TTL_SECS",
+        default_value_t = 3 * 24 * 3600
+    )]
+    pub email_verification_ttl_secs: u64,
+    /// Seconds a new account may be used before its email address must be verified.
+    #[arg(
+        long,
+        env = "VOXEDGE_EMAIL_VERIFICATION_GRACE_SECS",
+        default_value_t = 7 * 24 * 3600
+    )]
+    pub email_verification_grace_secs: u64,
+    /// Seconds a password reset link works.
+    #[arg(long, env = "VOXEDGE_PASSWORD_RESET_TTL_SECS", default_value_t = 3600)]
+    pub password_reset_ttl_secs: u64,
+    /// OpenTelemetry collector to export traces to over OTLP/HTTP, e.g. `http://127.0.0.1:4318` (spans are
+    /// posted to `/v1/traces` under it). Unset: no traces are exported.
+    #[arg(long, env = "VOXEDGE_OTLP_ENDPOINT", value_parser = parse_origin)]
+    pub otlp_endpoint: Option<String>,
+    /// OTLP/HTTP encoding: `protobuf` or `json`.
+    #[arg(long, env = "VOXEDGE_OTLP_PROTOCOL", value_enum, default_value_t = crate::telemetry::OtlpProtocol::Protobuf)]
+    pub otlp_protocol: crate::telemetry::OtlpProtocol,
+    /// Seconds a sign-in session lasts at most, however often it is refreshed.
+    #[arg(long, env = "VOXEDGE_SESSION_MAX_LIFETIME_SECS", default_value_t = 30 * 24 * 3600)]
+    pub session_max_lifetime_secs: u64,
+    /// Bearer token `GET /metrics` requires; unset: /metrics is open (keep it off the public network).
+    #[arg(long, env = "VOXEDGE_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
     /// GraphQL requests per minute per tenant on the free plan (0: unlimited).
     #[arg(long, env = "VOXEDGE_RATE_LIMIT_FREE", default_value_t = 600)]
     pub rate_limit_free: u32,
@@ -159,6 +277,13 @@ pub struct ServeArgs {
     /// Requests without credentials (sign-up, sign-in, ...) per minute per client IP (0: unlimited).
     #[arg(long, env = "VOXEDGE_RATE_LIMIT_ANONYMOUS", default_value_t = 120)]
     pub rate_limit_anonymous: u32,
+    /// Identity mutations (signUp, login, acceptInvite, refreshSession, switchTenant) per minute per
+    /// client IP, each counted (0: unlimited).
+    #[arg(long, env = "VOXEDGE_RATE_LIMIT_IDENTITY", default_value_t = 60)]
+    pub rate_limit_identity: u32,
+    /// Sign-ups per hour per client IP (0: unlimited).
+    #[arg(long, env = "VOXEDGE_SIGNUP_LIMIT_PER_HOUR", default_value_t = 10)]
+    pub signup_limit_per_hour: u32,
     /// Failed sign-ins to one account, within the window, that lock it out (0: never).
     #[arg(
         long,
@@ -178,6 +303,9 @@ pub struct ServeArgs {
     /// Voice model files and the ONNX Runtime library.
     #[command(flatten)]
     pub voice: VoiceConfig,
+    /// Stripe, dunning and the billing job.
+    #[command(flatten)]
+    pub billing: BillingArgs,
     /// Milliseconds between WebSocket pings on live calls.
     #[arg(long, env = "VOXEDGE_LIVE_PING_INTERVAL_MS", default_value_t = 5000)]
     pub live_ping_interval_ms: u64,
@@ -201,19 +329,6 @@ pub struct ServeArgs {
         default_value_t = 4000
     )]
     pub llm_first_token_timeout_ms: u64,
-    /// Calls a tenant on the free plan may have going at once (campaigns dial within it).
-    #[arg(long, env = "VOXEDGE_MAX_CONCURRENT_CALLS_FREE", default_value_t = 5)]
-    pub max_concurrent_calls_free: u32,
-    /// Calls a tenant on the pro plan may have going at once.
-    #[arg(long, env = "VOXEDGE_MAX_CONCURRENT_CALLS_PRO", default_value_t = 25)]
-    pub max_concurrent_calls_pro: u32,
-    /// Calls a tenant on the enterprise plan may have going at once.
-    #[arg(
-        long,
-        env = "VOXEDGE_MAX_CONCURRENT_CALLS_ENTERPRISE",
-        default_value_t = 100
-    )]
-    pub max_concurrent_calls_enterprise: u32,
     /// Milliseconds between the outbound scheduler's looks at running campaigns and unsettled calls.
     #[arg(long, env = "VOXEDGE_OUTBOUND_TICK_MS", default_value_t = 1000)]
     pub outbound_tick_ms: u64,
@@ -236,7 +351,8 @@ pub struct ServeArgs {
 pub struct Config {
     pub data_dir: DataDir,
     pub listen: SocketAddr,
-    pub region: Option<String>,
+    /// Regions, the primary, the replicas.
+    pub edge: EdgeSettings,
     pub client_ip_header: Option<String>,
     /// `scheme://host[:port]` without a trailing slash, when configured.
     pub public_url: Option<String>,
@@ -250,6 +366,8 @@ pub struct Config {
     pub graphql: GraphqlLimits,
     pub event_buffer: usize,
     pub webhooks: DispatcherSettings,
+    /// Where tenants' URLs (webhooks, tools, LLM base URLs) may lead.
+    pub outbound: OutboundPolicy,
     /// The configured master key, if any (else the data directory's key file).
     pub secret_key: Option<Secret<String>>,
     pub identity: IdentitySettings,
@@ -262,12 +380,18 @@ pub struct Config {
     pub llm: LlmSettings,
     /// The built portal, served at `/` with a single-page-app fallback.
     pub ui_dir: PathBuf,
-    /// Concurrent calls per plan.
-    pub max_concurrent_calls: PlanLimits,
+    /// Stripe, dunning and the billing job.
+    pub billing: BillingSettings,
     /// How often the outbound scheduler looks at running campaigns and unsettled calls.
     pub outbound_tick: Duration,
     /// Call recordings: signed URL lifetime, default retention.
     pub recordings: RecordingSettings,
+    /// SMTP and the email outbox.
+    pub email: EmailSettings,
+    /// Where traces are exported (`None`: nowhere).
+    pub otlp: Option<crate::telemetry::OtlpSettings>,
+    /// The bearer token `/metrics` requires, when set.
+    pub metrics_token: Option<Secret<String>>,
 }
 
 /// Call recordings (see `src/recordings`).
@@ -285,7 +409,15 @@ pub struct RecordingSettings {
 pub struct GraphqlLimits {
     pub max_depth: usize,
     pub max_complexity: usize,
+    /// Field aliases per document.
+    pub max_aliases: usize,
+    /// Directives per field.
+    pub max_directives: usize,
     pub graphiql: bool,
+    /// Largest WebSocket message.
+    pub ws_max_message_bytes: usize,
+    /// Operations running at once per WebSocket (0: unlimited).
+    pub ws_max_operations: usize,
 }
 
 /// Accepts an http(s) origin (`scheme://host[:port]`, an optional trailing `/`) and returns it without the
@@ -304,17 +436,34 @@ pub fn parse_origin(value: &str) -> Result<String, String> {
     Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
+fn parse_replica(value: &str) -> Result<ReplicaRoot, String> {
+    ReplicaRoot::parse(value)
+}
+
 impl Config {
     pub fn from_args(data_dir: PathBuf, args: ServeArgs) -> Self {
-        // `--region` wins; Fly sets FLY_REGION on every machine.
+        // Flags win; Fly sets FLY_REGION on every machine, and fly.toml sets PRIMARY_REGION.
+        let env = |name: &str| std::env::var(name).ok();
         let region = args
             .region
-            .or_else(|| std::env::var("FLY_REGION").ok())
+            .or_else(|| env("FLY_REGION"))
             .filter(|r| !r.is_empty());
+        let primary = args
+            .primary_region
+            .or_else(|| env("PRIMARY_REGION"))
+            .filter(|r| !r.is_empty());
+        let edge = EdgeSettings {
+            region,
+            primary,
+            regions: args.regions.into_iter().filter(|r| !r.is_empty()).collect(),
+            replica: args.replica_url,
+            litestream: args.litestream,
+            public_url: args.public_url.clone(),
+        };
         Self {
             data_dir: DataDir::new(data_dir),
             listen: args.listen,
-            region,
+            edge,
             client_ip_header: args.client_ip_header.map(|h| h.to_ascii_lowercase()),
             public_url: args.public_url,
             twilio_api_url: args.twilio_api_url,
@@ -338,18 +487,43 @@ impl Config {
                 timeout: Duration::from_millis(args.webhook_timeout_ms),
                 ..DispatcherSettings::default()
             },
+            outbound: OutboundPolicy::allowing(args.allow_outbound),
             graphql: GraphqlLimits {
                 max_depth: args.graphql_max_depth,
                 max_complexity: args.graphql_max_complexity,
+                max_aliases: args.graphql_max_aliases,
+                max_directives: args.graphql_max_directives,
                 graphiql: args.graphiql,
+                ws_max_message_bytes: args.graphql_ws_max_message_bytes.max(1024),
+                ws_max_operations: args.graphql_ws_max_subscriptions,
             },
             secret_key: args.secret_key.map(Secret::new),
+            metrics_token: args
+                .metrics_token
+                .filter(|t| !t.trim().is_empty())
+                .map(Secret::new),
             ui_dir: args.ui_dir,
             identity: IdentitySettings {
                 access_ttl: Duration::from_secs(args.access_token_ttl_secs),
                 refresh_ttl: Duration::from_secs(args.refresh_token_ttl_secs),
                 invite_ttl: Duration::from_secs(args.invite_ttl_secs),
+                verify_ttl: Duration::from_secs(args.email_verification_ttl_secs),
+                reset_ttl: Duration::from_secs(args.password_reset_ttl_secs),
+                verification_grace: Duration::from_secs(args.email_verification_grace_secs),
+                session_lifetime: Duration::from_secs(args.session_max_lifetime_secs.max(1)),
             },
+            email: EmailSettings {
+                smtp_url: args.smtp_url.filter(|u| !u.is_empty()).map(Secret::new),
+                from: args.email_from,
+                max_attempts: args.email_max_attempts.max(1),
+                retry_base: Duration::from_millis(args.email_retry_base_ms),
+            },
+            otlp: args
+                .otlp_endpoint
+                .map(|endpoint| crate::telemetry::OtlpSettings {
+                    endpoint,
+                    protocol: args.otlp_protocol,
+                }),
             rate_limits: RateLimitSettings {
                 graphql: PlanLimits {
                     free: args.rate_limit_free,
@@ -362,6 +536,9 @@ impl Config {
                     enterprise: args.ws_connect_limit_enterprise,
                 },
                 anonymous_per_ip: args.rate_limit_anonymous,
+                identity_per_ip: args.rate_limit_identity,
+                signups_per_ip_per_hour: args.signup_limit_per_hour,
+                subscriptions_per_tenant: args.graphql_ws_max_tenant_subscriptions,
                 login_account: LockoutPolicy {
                     max_failures: args.login_max_failures_per_account,
                     window: Duration::from_secs(args.login_failure_window_secs),
@@ -374,16 +551,12 @@ impl Config {
                 },
             },
             voice: args.voice,
+            billing: BillingSettings::from_args(args.billing),
             live: LiveSettings {
                 ping_interval: Duration::from_millis(args.live_ping_interval_ms.max(1)),
                 idle_timeout: Duration::from_millis(args.live_idle_timeout_ms.max(1)),
                 write_timeout: Duration::from_millis(args.live_write_timeout_ms.max(1)),
                 max_message_bytes: args.live_max_message_bytes,
-            },
-            max_concurrent_calls: PlanLimits {
-                free: args.max_concurrent_calls_free,
-                pro: args.max_concurrent_calls_pro,
-                enterprise: args.max_concurrent_calls_enterprise,
             },
             outbound_tick: Duration::from_millis(args.outbound_tick_ms.max(10)),
             recordings: RecordingSettings {

@@ -54,6 +54,9 @@ error_codes! {
     GraphqlUnknownOperation = ("GRAPHQL_UNKNOWN_OPERATION", 400, "the operation to run cannot be determined (unknown or missing `operationName`)"),
     QueryTooDeep = ("QUERY_TOO_DEEP", 400, "the query nests deeper than the configured limit"),
     QueryTooComplex = ("QUERY_TOO_COMPLEX", 400, "the query's complexity exceeds the configured limit"),
+    TooManyAliases = ("TOO_MANY_ALIASES", 400, "the document uses more field aliases than the configured limit"),
+    TooManyDirectives = ("TOO_MANY_DIRECTIVES", 400, "a field carries more directives than the configured limit"),
+    TooManyIdentityMutations = ("TOO_MANY_IDENTITY_MUTATIONS", 400, "a request may run at most one of `signUp`, `login`, `acceptInvite`, `refreshSession`, `switchTenant` (aliases included)"),
     MethodNotAllowed = ("METHOD_NOT_ALLOWED", 405, "method not allowed (e.g. a mutation over GET)"),
     NotAcceptable = ("NOT_ACCEPTABLE", 406, "the `Accept` header allows no media type we can produce"),
     PayloadTooLarge = ("PAYLOAD_TOO_LARGE", 413, "the request body is larger than the configured limit"),
@@ -73,9 +76,15 @@ error_codes! {
     TokenRevoked = ("TOKEN_REVOKED", 401, "the token's session was signed out or revoked, or its membership ended"),
     InvalidCredentials = ("INVALID_CREDENTIALS", 401, "wrong email or password (deliberately not saying which)"),
     RefreshTokenReused = ("REFRESH_TOKEN_REUSED", 401, "a refresh token was used twice; its whole session is now revoked"),
+    LinkExpired = ("LINK_EXPIRED", 400, "an emailed link (email verification, password reset, invitation) has expired; ask for a new one"),
+    LinkAlreadyUsed = ("LINK_ALREADY_USED", 409, "an emailed link was already used; each works once"),
+    EmailNotVerified = ("EMAIL_NOT_VERIFIED", 403, "the account's grace period is over: verify the email address (`resendVerificationEmail`) to go on"),
     Forbidden = ("FORBIDDEN", 403, "authenticated, but the role does not allow this"),
     InvalidSignature = ("INVALID_SIGNATURE", 403, "a signed inbound request has a missing or wrong signature, or names no tenant"),
     RateLimited = ("RATE_LIMITED", 429, "too many requests, or locked out after failed sign-ins (`Retry-After`)"),
+    TooManySubscriptions = ("TOO_MANY_SUBSCRIPTIONS", 429, "over the cap of operations running at once on one GraphQL WebSocket, or in one tenant"),
+    InviteLocked = ("INVITE_LOCKED", 403, "the invitation is locked after too many wrong passwords; ask for a new one"),
+    CsrfCheckFailed = ("CSRF_CHECK_FAILED", 403, "a request using the refresh-token cookie lacks the `X-Voxedge-CSRF` header or comes from another site"),
 
     // State.
     NotFound = ("NOT_FOUND", 404, "no such object (or not visible to this principal)"),
@@ -88,10 +97,25 @@ error_codes! {
     TelephonyNotConfigured = ("TELEPHONY_NOT_CONFIGURED", 404, "the tenant has not configured telephony (no Twilio account)"),
     TelephonyProviderError = ("TELEPHONY_PROVIDER_ERROR", 502, "the telephony provider refused a request or could not be reached"),
 
+    // Billing, quotas and payments.
+    ConcurrentCallLimit = ("CONCURRENT_CALL_LIMIT", 429, "the tenant is at its plan's concurrent-call limit; a new call can start when one ends"),
+    MonthlyMinutesExhausted = ("MONTHLY_MINUTES_EXHAUSTED", 402, "the tenant has used its plan's call minutes for this month; new calls start again next month or on a bigger plan"),
+    TenantSuspended = ("TENANT_SUSPENDED", 402, "the tenant is suspended for an unpaid invoice: no new calls until it is paid (data stays readable)"),
+    PlanNotAvailable = ("PLAN_NOT_AVAILABLE", 403, "the plan cannot be chosen by the tenant itself (an operator assigns it)"),
+    BillingNotConfigured = ("BILLING_NOT_CONFIGURED", 404, "the server has no payment provider configured (`--stripe-secret-key`)"),
+    PaymentProviderError = ("PAYMENT_PROVIDER_ERROR", 502, "the payment provider (Stripe) refused a request or could not be reached"),
+    WebhookSignatureInvalid = ("WEBHOOK_SIGNATURE_INVALID", 400, "an inbound webhook's signature header is missing or wrong, or its timestamp is outside the tolerance"),
+
     // The server.
     Internal = ("INTERNAL", 500, "an unexpected failure; details are in the server log, never in the response"),
     TenantUnavailable = ("TENANT_UNAVAILABLE", 503, "the tenant's database cannot be used (corrupt, or written by a newer version)"),
     ServiceUnavailable = ("SERVICE_UNAVAILABLE", 503, "the server is busy, shutting down or not ready (`Retry-After`)"),
+
+    // Regions.
+    WrongRegion = ("WRONG_REGION", 409, "the request belongs to another region; the `fly-replay` header names it, and Fly's proxy replays the request there"),
+    TenantReadOnly = ("TENANT_READ_ONLY", 503, "the tenant is being moved to another region or restored: reads work, writes are refused for a few seconds (`Retry-After`)"),
+    RegionUnavailable = ("REGION_UNAVAILABLE", 503, "another region this request needs could not be reached, or gave no usable answer"),
+    ReplicaUnavailable = ("REPLICA_UNAVAILABLE", 503, "the Litestream replica could not be used: not configured, unreachable, or holding nothing for that time"),
 
     // Voice engines (live calls, `/readyz`).
     VoiceModelMissing = ("VOICE_MODEL_MISSING", 503, "a voice model is not configured or its file does not exist"),
@@ -118,6 +142,10 @@ error_codes! {
     InputAudioBufferCommitEmpty = ("INPUT_AUDIO_BUFFER_COMMIT_EMPTY", 400, "a commit with no buffered audio"),
     ConversationAlreadyHasActiveResponse = ("CONVERSATION_ALREADY_HAS_ACTIVE_RESPONSE", 409, "a response was asked for while the agent is answering"),
     ResponseCancelNotActive = ("RESPONSE_CANCEL_NOT_ACTIVE", 409, "a cancel with no response in progress"),
+    InputAudioTooFast = ("INPUT_AUDIO_TOO_FAST", 429, "live-call audio arrives faster than twice real time (after a 20 s burst); the excess is dropped"),
+    InputTextTooLong = ("INPUT_TEXT_TOO_LONG", 413, "a typed message (`conversation.item.create`) over 4,096 characters"),
+    ItemRateExceeded = ("ITEM_RATE_EXCEEDED", 429, "typed messages arrive faster than allowed (10 at once, then one a second)"),
+    TranscriptionBacklog = ("TRANSCRIPTION_BACKLOG", 503, "too many of the call's utterances wait for transcription; this one was dropped"),
     ItemTruncateInvalidItemId = ("ITEM_TRUNCATE_INVALID_ITEM_ID", 400, "a truncate naming an item that is not the latest agent message"),
 
     // Why an LLM provider failed (the call timeline's `llm_provider_failed` events).
@@ -131,6 +159,9 @@ error_codes! {
     ProviderUnreachable = ("PROVIDER_UNREACHABLE", 502, "the provider could not be reached"),
     ProviderError = ("PROVIDER_ERROR", 502, "the provider's stream broke, or did not follow the protocol"),
     Config = ("CONFIG", 400, "the agent's LLM or tool configuration is unusable"),
+    LlmReplyTooLarge = ("LLM_REPLY_TOO_LARGE", 502, "an LLM reply ran past the reply's byte limit and was cut off there"),
+    LlmTooManyToolCalls = ("LLM_TOO_MANY_TOOL_CALLS", 502, "an LLM reply called more tools than one response may; only the first ones ran"),
+    ToolFailed = ("TOOL_FAILED", 502, "a webhook tool answered with an error or could not be reached, or the model's call was refused"),
 
     // Field-level problems (`extensions.fields[].code`).
     Required = ("REQUIRED", 400, "a value is missing or empty"),
@@ -160,8 +191,10 @@ error_codes! {
     InvalidTimezone = ("INVALID_TIMEZONE", 400, "not an IANA time zone such as `America/New_York`"),
     InvalidVariables = ("INVALID_VARIABLES", 400, "variables are not a JSON object of names to short texts"),
     InvalidCsv = ("INVALID_CSV", 400, "a CSV line cannot be read (unbalanced quotes, wrong number of cells, no header)"),
+    UrlNotAllowed = ("URL_NOT_ALLOWED", 400, "a URL that points at an address tenants may not reach (loopback, private, link-local, ...; see `--allow-outbound`)"),
     UnknownDirection = ("UNKNOWN_DIRECTION", 400, "not a call direction"),
     UnknownProvider = ("UNKNOWN_PROVIDER", 400, "not an LLM provider we know"),
+    UnknownRegion = ("UNKNOWN_REGION", 400, "not a region this deployment runs in (`--regions`)"),
     UnknownStatus = ("UNKNOWN_STATUS", 400, "not a call status"),
     WeakPassword = ("WEAK_PASSWORD", 400, "a password that is too common or contains the email"),
     AgentArchived = ("AGENT_ARCHIVED", 409, "the agent is archived and takes no new calls or numbers"),
@@ -191,6 +224,9 @@ impl ErrorCode {
                 | Self::GraphqlUnknownOperation
                 | Self::QueryTooDeep
                 | Self::QueryTooComplex
+                | Self::TooManyAliases
+                | Self::TooManyDirectives
+                | Self::TooManyIdentityMutations
         )
     }
 }

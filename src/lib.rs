@@ -7,25 +7,28 @@
 //!
 //! | layer | module | role |
 //! |---|---|---|
-//! | edge | [`cli`] | the `voxedge` command line: `serve`, `tenant`, `migrate`, `schema`, `backup`, `restore` |
+//! | edge | [`cli`] | the `voxedge` command line: `serve`, `tenant`, `plan`, `usage`, `invoice`, `migrate`, `schema`, `backup`, `restore` |
 //! | | [`app`] | assembly: loads the voice models, opens the [`state`], binds, serves until stopped |
 //! | | [`state`] | [`state::AppState`], the one value the edges share; domain code never takes it |
 //! | | [`http`] | routes: GraphQL over HTTP and WebSocket, live-call WebSockets, Twilio voice webhook, ops |
 //! | | [`graphql`] | the GraphQL schema, one file per domain; resolvers stay thin |
 //! | | [`error`] | the one table of error codes, and [`error::ApiError`], every layer's error as clients see it |
+//! | | [`edge`] | regions: where a tenant lives, the catalog replica, signed internal requests, moves, restores (Litestream) |
 //! | live calls | [`live`] | Realtime and Twilio protocols, admission, the call plan, listening, answering, recording |
 //! | | [`voice`] | voice engines: Silero VAD and turn detection, Whisper STT, Piper TTS, model loading |
 //! | | [`brain`] | the agent's brain: streaming LLM replies over a provider chain, tools, circuit breakers |
 //! | | [`audio`] | audio frames, G.711, PCM16, streaming resampling, WAV |
 //! | domain | [`tenants`] | [`tenants::Tenant`], the handle domain functions work through; provisioning |
 //! | | [`agents`] | voice agents and their versioned configuration, LLM keys |
-//! | | [`calls`] | calls, their state machine, timeline and transcripts; how many a tenant may have at once |
+//! | | [`calls`] | calls, their state machine, timeline and transcripts |
 //! | | [`campaigns`] | outbound campaigns: CSV contacts, calling windows, retries, the outbound scheduler |
 //! | | [`recordings`] | call recordings: stereo FLAC files per tenant, streamed while the call runs, signed URLs, retention |
 //! | | [`analysis`] | post-call analysis: summary, success, sentiment, extraction by the agent's LLM, in the background |
 //! | | [`identity`] | users, sign-up/sign-in sessions with rotating refresh tokens, members, invitations |
 //! | | [`auth`] | principals, roles and permissions, API keys, access and session tokens, credential checks |
 //! | | [`webhooks`] | signed outgoing webhooks: outbox, dispatcher, retries |
+//! | | [`billing`] | price book and plans, cost of usage, admission limits, invoices, dunning, Stripe |
+//! | | [`email`] | email templates, the outbox in the catalog and its SMTP sender |
 //! | | [`telephony`] | the tenant's Twilio account, phone numbers → agents, TwiML, outbound calls, status callbacks, reconciling |
 //! | | [`audit`] | the tenant audit log |
 //! | | [`events`] | the per-tenant live event bus behind subscriptions |
@@ -37,8 +40,9 @@
 //! | | [`clock`] | "now" (movable in tests) and how stored times are shown |
 //! | | [`secrets`] | the server master key, derived subkeys, encryption of tenant secrets at rest |
 //! | | [`redact`] | keeping emails, phone numbers and credentials out of logs |
+//! | | [`outbound`] | requests to tenants' URLs (webhooks, tools, LLMs): public addresses only, no redirects |
 //! | | [`shutdown`] | graceful shutdown: drain, grace period, close live sessions |
-//! | | [`telemetry`] | JSON logs (tracing) and Prometheus metrics |
+//! | | [`telemetry`] | JSON logs (tracing), Prometheus metrics, OpenTelemetry traces over OTLP |
 //!
 //! Requests flow `http` → `auth` (principal) → `graphql` resolvers → domain functions (given a
 //! [`tenants::Tenant`] or the service they need) → `repo` SQL on a [`db::Database`], whose SQLite work runs on
@@ -55,6 +59,7 @@ pub mod app;
 pub mod audio;
 pub mod audit;
 pub mod auth;
+pub mod billing;
 pub mod brain;
 pub mod calls;
 pub mod campaigns;
@@ -62,6 +67,8 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod db;
+pub mod edge;
+pub mod email;
 pub mod error;
 pub mod events;
 pub mod graphql;
@@ -69,6 +76,7 @@ pub mod http;
 pub mod identity;
 pub mod live;
 pub mod model;
+pub mod outbound;
 pub mod ratelimit;
 pub mod recordings;
 pub mod redact;

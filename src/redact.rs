@@ -6,6 +6,7 @@
 //! use voxedge::redact::{self, Secret};
 //! tracing::info!(email = %redact::email("Ada.Lovelace@Example.com"), "signed up"); // a***@e***.com
 //! tracing::info!(phone = %redact::phone("+44 20 7946 0958"), "call"); // +******58
+//! assert_eq!(redact::url("https://u:p@h.example/a?key=k"), "https://h.example/a");
 //! let password = Secret::new("hunter2 hunter2".to_string());
 //! assert_eq!(format!("{password:?} {password}"), "<redacted> <redacted>");
 //! ```
@@ -41,11 +42,28 @@ pub fn phone(value: &str) -> String {
 
 /// A credential (API key, JWT, refresh or invite token) reduced to its kind: `vxk_…`, `jwt…`.
 pub fn token(value: &str) -> String {
-    let kind = ["vxk_", "vxs_", "vxr_", "vxi_"]
+    let kind = ["vxk_", "vxs_", "vxr_", "vxi_", "vxv_", "vxp_"]
         .into_iter()
         .find(|p| value.starts_with(p))
         .unwrap_or(if value.starts_with("eyJ") { "jwt" } else { "" });
     format!("{kind}<redacted>")
+}
+
+/// A URL without the parts that carry credentials — user info, query string and fragment:
+/// `https://user:pw@hooks.example.com/a?key=s3cret` → `https://hooks.example.com/a`. A value that is not a
+/// URL is hidden whole.
+pub fn url(value: &str) -> String {
+    match reqwest::Url::parse(value) {
+        Ok(mut url) => {
+            // Only fails for URLs without a host (`mailto:`), which then keep no user info anyway.
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.set_query(None);
+            url.set_fragment(None);
+            url.to_string()
+        }
+        Err(_) => "<redacted>".to_string(),
+    }
 }
 
 /// A value that must never be printed: `Debug` and `Display` show `<redacted>`. Use `expose()` where the

@@ -54,6 +54,7 @@ struct Keys {
     session_tokens: Secret<[u8; KEY_BYTES]>,
     tenant_secrets: Secret<[u8; KEY_BYTES]>,
     recording_urls: Secret<[u8; KEY_BYTES]>,
+    internal_requests: Secret<[u8; KEY_BYTES]>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -78,6 +79,7 @@ impl Secrets {
                 session_tokens: derive(b"jwt session tokens"),
                 tenant_secrets: derive(b"aead tenant secrets"),
                 recording_urls: derive(b"hmac recording urls"),
+                internal_requests: derive(b"hmac internal requests"),
             }),
         }
     }
@@ -104,6 +106,11 @@ impl Secrets {
     /// Key signing and verifying ephemeral live-call session tokens (HS256).
     pub fn session_token_key(&self) -> &[u8] {
         self.inner.session_tokens.expose()
+    }
+
+    /// Key signing requests one region (or the CLI) sends another (HMAC-SHA256).
+    pub fn internal_request_key(&self) -> &[u8] {
+        self.inner.internal_requests.expose()
     }
 
     /// Encrypts `plaintext` for storage, bound to `context`.

@@ -71,7 +71,7 @@ async fn invitations_roles_removal_and_ownership_transfer() {
         .await;
     assert_eq!(
         error_code(&body),
-        "INVALID_TOKEN",
+        "LINK_ALREADY_USED",
         "an invitation works once: {body}"
     );
 

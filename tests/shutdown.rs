@@ -99,3 +99,74 @@ async fn sigterm_gives_live_subscriptions_the_grace_period_then_closes_them_1001
         .unwrap();
     assert_eq!(exit, Some(0));
 }
+
+async fn gql(
+    server: &ServerProcess,
+    key: &str,
+    query: &str,
+    variables: serde_json::Value,
+) -> serde_json::Value {
+    let body: serde_json::Value = reqwest::Client::new()
+        .post(server.url("/graphql"))
+        .bearer_auth(key)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .expect("request sent")
+        .json()
+        .await
+        .expect("JSON body");
+    assert!(body.get("errors").is_none(), "{body}");
+    body["data"].clone()
+}
+
+#[tokio::test]
+async fn a_call_left_open_by_a_kill_9_is_ended_server_crashed_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let tenant = stdout_json(&run_ok(dir.path(), &["tenant", "create", "--name", "Acme"]));
+    let key = tenant["api_key"].as_str().unwrap().to_string();
+    let voice = support::voice::voice_config();
+    let models = voice.models_dir.to_string_lossy().into_owned();
+    let ort = voice.ort_dylib.unwrap().to_string_lossy().into_owned();
+    let args = ["--models-dir", models.as_str(), "--ort-dylib", ort.as_str()];
+    let mut server = ServerProcess::start(dir.path(), &args);
+    let agent = gql(
+        &server,
+        &key,
+        "mutation($i: CreateAgentInput!) { createAgent(input: $i) { id } }",
+        json!({ "i": { "name": "Front desk", "config": { "systemPrompt": "You help." } } }),
+    )
+    .await["createAgent"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let url = format!("ws://{}/v1/realtime?agent={agent}", server.addr);
+    let mut call =
+        support::voice::realtime_at(&url, support::voice::RealtimeAuth::Header(&key), false).await;
+    let created = call.next().await.expect("session.created");
+    assert_eq!(created["type"], "session.created", "{created}");
+    let calls = "{ calls(first: 5) { nodes { id status endedReason durationMs } } }";
+    let open = gql(&server, &key, calls, json!({})).await;
+    assert_eq!(open["calls"]["nodes"][0]["status"], "IN_PROGRESS", "{open}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // kill -9: nothing gets to end the call.
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    drop(call);
+    let server = ServerProcess::start(dir.path(), &args);
+    let ended = gql(&server, &key, calls, json!({})).await;
+    let ended = &ended["calls"]["nodes"][0];
+    assert_eq!(ended["status"], "FAILED", "{ended}");
+    assert_eq!(ended["endedReason"], "server_crashed", "{ended}");
+    assert!(ended["durationMs"].as_i64().is_some(), "{ended}");
+    // Ended once: asking again changes nothing, and a new call can start.
+    let again = gql(&server, &key, calls, json!({})).await;
+    assert_eq!(&again["calls"]["nodes"][0], ended);
+    let url = format!("ws://{}/v1/realtime?agent={agent}", server.addr);
+    let mut call =
+        support::voice::realtime_at(&url, support::voice::RealtimeAuth::Header(&key), false).await;
+    let created = call.next().await.expect("session.created");
+    assert_eq!(created["type"], "session.created", "{created}");
+}

@@ -79,6 +79,7 @@ fn signature_valid(secret: &str, header: &str, body: &str) -> bool {
 
 async fn fast_retry_server() -> TestServer {
     support::spawn_with(|c| {
+        support::allow_loopback(c);
         c.webhooks.retry_base = Duration::from_millis(50);
         c.webhooks.max_attempts = 3;
         c.webhooks.timeout = Duration::from_secs(2);
@@ -331,4 +332,56 @@ async fn a_refused_change_writes_no_delivery_and_endpoints_are_validated_and_iso
             .unwrap()
             .starts_with("whsec_")
     );
+}
+
+#[tokio::test]
+async fn a_hanging_endpoint_of_one_tenant_does_not_hold_up_another_tenants_deliveries() {
+    // Default dispatcher settings: each attempt at a hanging endpoint takes the whole 10 s timeout.
+    let server = support::spawn_with(support::allow_loopback).await;
+    let hung = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hung.clone();
+    let app = axum::Router::new().route(
+        "/hang",
+        axum::routing::post(move || {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            std::future::pending::<()>()
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hang_url = format!("http://{}/hang", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    // One tenant with thirty deliveries queued for an endpoint that never answers.
+    let slow = server.tenant("Slow").await;
+    endpoint(&server, &slow.key, &hang_url, &["CALL_CREATED"]).await;
+    let agent = server
+        .create_agent(&slow.key, "A", json!({ "systemPrompt": "Hi" }))
+        .await;
+    for _ in 0..30 {
+        server
+            .create_call(
+                &slow.key,
+                &agent,
+                json!({ "direction": "INBOUND", "transport": "WEB" }),
+            )
+            .await;
+    }
+    for _ in 0..100 {
+        if hung.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Meanwhile another tenant's delivery goes out at once.
+    let fast = server.tenant("Fast").await;
+    let (receiver, url) = Receiver::start(&[]).await;
+    endpoint(&server, &fast.key, &url, &["CALL_CREATED"]).await;
+    let started = std::time::Instant::now();
+    new_call(&server, &fast.key).await;
+    receiver.wait_for(1).await;
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(3), "waited {waited:?}");
+    // And the hanging endpoint is asked once at a time, not once per queued delivery.
+    assert_eq!(hung.load(std::sync::atomic::Ordering::SeqCst), 1);
 }

@@ -3,7 +3,7 @@
 
 use async_graphql::{InputObject, Json};
 
-use super::validate::{Check, validate_tool};
+use super::validate::{Check, SealHeader, validate_tool};
 use crate::error::{ErrorCode, InvalidInput};
 use crate::model::agent::*;
 
@@ -93,6 +93,27 @@ pub struct ToolInput {
     pub timeout_ms: Option<i32>,
     #[graphql(default)]
     pub destinations: Vec<TransferDestinationInput>,
+    /// Request headers a webhook tool sends (e.g. `Authorization`), at most 16. Values are stored encrypted and
+    /// never shown again. Left out (null): the tool keeps the headers the same-named webhook tool has now;
+    /// `[]` removes them.
+    pub headers: Option<Vec<ToolHeaderInput>>,
+}
+
+/// A webhook tool's request header.
+#[derive(Clone, InputObject)]
+pub struct ToolHeaderInput {
+    pub name: String,
+    /// Write-only.
+    pub value: String,
+}
+
+/// Header values are tenant secrets; keep them out of logs.
+impl std::fmt::Debug for ToolHeaderInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToolHeaderInput")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, InputObject)]
@@ -133,9 +154,43 @@ pub struct TurnDetectionInput {
     pub silence_duration_ms: Option<i32>,
 }
 
+/// A checked configuration whose tools may still have to take their headers from the current version.
+#[derive(Debug)]
+pub struct ConfigDraft {
+    config: AgentConfig,
+    /// Tools (by position) that left their headers out.
+    keep_headers: Vec<usize>,
+}
+
+impl ConfigDraft {
+    /// The configuration as it is stored: a tool that left its headers out keeps those of the same-named
+    /// webhook tool in `current` (none for a new agent or a new tool).
+    pub fn complete(mut self, current: Option<&AgentConfig>) -> AgentConfig {
+        for i in self.keep_headers {
+            let kept = current
+                .and_then(|c| c.tool(&self.config.tools[i].name))
+                .filter(|t| t.kind == ToolKind::Webhook)
+                .map(|t| t.headers.clone())
+                .unwrap_or_default();
+            self.config.tools[i].headers = kept;
+        }
+        self.config
+    }
+
+    /// The checked configuration (tools that left their headers out have none yet).
+    pub fn config(&self) -> &AgentConfig {
+        &self.config
+    }
+}
+
 impl AgentConfigInput {
-    /// Applies defaults and validates; field paths are reported under `prefix` (e.g. `input.config`).
-    pub fn into_config(self, prefix: &str) -> Result<AgentConfig, InvalidInput> {
+    /// Applies defaults and validates (field paths under `prefix`, e.g. `input.config`), then seals tool header
+    /// values with `seal`.
+    pub fn into_draft(
+        self,
+        prefix: &str,
+        seal: &SealHeader<'_>,
+    ) -> Result<ConfigDraft, InvalidInput> {
         let mut check = Check { errors: Vec::new() };
         let at = |field: &str| format!("{prefix}.{field}");
         check.text(&at("systemPrompt"), &self.system_prompt, 1, 20_000);
@@ -280,6 +335,7 @@ impl AgentConfigInput {
             check.fail(at("tools"), ErrorCode::TooMany, "at most 32 tools");
         }
         let mut tools = Vec::with_capacity(self.tools.len());
+        let mut keep_headers = Vec::new();
         for (i, tool) in self.tools.into_iter().enumerate() {
             let field = at(&format!("tools[{i}]"));
             if tools.iter().any(|t: &Tool| t.name == tool.name) {
@@ -289,7 +345,11 @@ impl AgentConfigInput {
                     "tool names must be unique",
                 );
             }
-            tools.push(validate_tool(&mut check, &field, tool));
+            let (tool, keep) = validate_tool(&mut check, &field, tool, seal);
+            if keep {
+                keep_headers.push(i);
+            }
+            tools.push(tool);
         }
 
         let end_in = self.end_call.unwrap_or_default();
@@ -377,7 +437,7 @@ impl AgentConfigInput {
         if !check.errors.is_empty() {
             return Err(InvalidInput(check.errors));
         }
-        Ok(AgentConfig {
+        let config = AgentConfig {
             system_prompt: self.system_prompt,
             first_message: self.first_message,
             language,
@@ -398,7 +458,19 @@ impl AgentConfigInput {
             voicemail_message: self.voicemail_message,
             analysis,
             record_calls: self.record_calls.unwrap_or(true),
+        };
+        Ok(ConfigDraft {
+            config,
+            keep_headers,
         })
+    }
+
+    /// [`Self::into_draft`] for a new agent, in tests (header values are "sealed" as they are).
+    #[cfg(test)]
+    pub fn into_config(self, prefix: &str) -> Result<AgentConfig, InvalidInput> {
+        Ok(self
+            .into_draft(prefix, &|_, value| value.to_owned())?
+            .complete(None))
     }
 }
 
@@ -440,6 +512,10 @@ mod tests {
                 method: None,
                 timeout_ms: Some(10),
                 destinations: vec![],
+                headers: Some(vec![ToolHeaderInput {
+                    name: "Host".into(),
+                    value: "evil".into(),
+                }]),
             },
             ToolInput {
                 kind: ToolKind::TransferCall,
@@ -453,6 +529,7 @@ mod tests {
                     name: "sales".into(),
                     phone_number: "555-1234".into(),
                 }],
+                headers: None,
             },
         ];
         let err = input.into_config("input.config").unwrap_err();
@@ -468,6 +545,10 @@ mod tests {
                 ErrorCode::InvalidJsonSchema,
             ),
             ("input.config.tools[0].timeoutMs", ErrorCode::OutOfRange),
+            (
+                "input.config.tools[0].headers[0].name",
+                ErrorCode::InvalidName,
+            ),
             (
                 "input.config.tools[1].destinations[0].phoneNumber",
                 ErrorCode::InvalidPhoneNumber,

@@ -9,10 +9,12 @@ mod error;
 pub mod input;
 pub mod llm_keys;
 pub mod template;
+pub mod tool_headers;
+mod urls;
 mod validate;
 
 pub use error::AgentError;
-pub use input::AgentConfigInput;
+pub use input::{AgentConfigInput, ConfigDraft};
 pub use validate::is_e164;
 
 use std::sync::Arc;
@@ -23,8 +25,10 @@ use moka::future::Cache;
 use crate::clock::now_ms;
 use crate::db::{Database, TenantId};
 use crate::model::AgentConfig;
+use crate::outbound::OutboundPolicy;
 use crate::repo;
 use crate::repo::agents::{AgentRow, VersionRow};
+use crate::secrets::Secrets;
 use crate::tenants::validate_name;
 
 /// An agent with the configuration it currently runs.
@@ -53,6 +57,7 @@ impl AgentCache {
                 .max_capacity(50_000)
                 // Changes invalidate entries at once; the TTL only bounds memory for agents never used again.
                 .time_to_idle(Duration::from_secs(3600))
+                .support_invalidation_closures()
                 .build(),
         }
     }
@@ -86,6 +91,17 @@ impl AgentCache {
             .await
     }
 
+    /// Forgets every agent of `tenant` (its file was restored to an earlier state).
+    pub fn forget_tenant(&self, tenant: TenantId) {
+        if self
+            .active
+            .invalidate_entries_if(move |(t, _), _| *t == tenant)
+            .is_err()
+        {
+            self.active.invalidate_all();
+        }
+    }
+
     async fn forget(&self, tenant: TenantId, agent_id: &str) {
         self.active
             .invalidate(&(tenant, agent_id.to_string()))
@@ -93,18 +109,45 @@ impl AgentCache {
     }
 }
 
+/// What saving a configuration takes besides the database: where its URLs may lead, and the server key that
+/// seals its tools' header values (bound to the tenant).
+#[derive(Clone, Copy)]
+pub struct Saving<'a> {
+    pub tenant: TenantId,
+    pub outbound: &'a OutboundPolicy,
+    pub secrets: &'a Secrets,
+}
+
+impl Saving<'_> {
+    /// Checks `input` as agent `agent_id`'s configuration: fields, then URLs. Nothing is stored.
+    async fn check(
+        &self,
+        agent_id: &str,
+        input: AgentConfigInput,
+    ) -> Result<ConfigDraft, AgentError> {
+        let draft = {
+            let seal = tool_headers::sealer(self.secrets, self.tenant, agent_id);
+            input.into_draft("input.config", &seal)?
+        };
+        urls::check(draft.config(), self.outbound, "input.config").await?;
+        Ok(draft)
+    }
+}
+
 /// Creates an agent at version 1.
 pub async fn create(
     db: &Database,
+    saving: Saving<'_>,
     created_by: String,
     name: &str,
     config: AgentConfigInput,
 ) -> Result<(AgentRow, VersionRow), AgentError> {
     let name = validate_name(name, "input.name")?;
-    let config = config.into_config("input.config")?;
+    let id = crate::db::new_id();
+    let config = saving.check(&id, config).await?.complete(None);
     let now = now_ms();
     let agent = AgentRow {
-        id: crate::db::new_id(),
+        id,
         name: name.clone(),
         active_version: 1,
         archived_at: None,
@@ -143,7 +186,7 @@ pub struct AgentChange {
 pub async fn update(
     db: &Database,
     cache: &AgentCache,
-    tenant: TenantId,
+    saving: Saving<'_>,
     created_by: String,
     id: String,
     change: AgentChange,
@@ -156,21 +199,24 @@ pub async fn update(
         .as_deref()
         .map(|n| validate_name(n, "input.name"))
         .transpose()?;
-    let config = change
-        .config
-        .map(|c| c.into_config("input.config"))
-        .transpose()?;
+    let draft = match change.config {
+        Some(config) => Some(saving.check(&id, config).await?),
+        None => None,
+    };
     let expected = change.expected_version;
     let note = change.note;
     let result = new_version(db, id.clone(), expected, created_by, move |current| {
         (
             name.unwrap_or_else(|| current.name.clone()),
-            config.unwrap_or_else(|| current.config.clone()),
+            draft.map_or_else(
+                || current.config.clone(),
+                |draft| draft.complete(Some(&current.config)),
+            ),
             note,
         )
     })
     .await;
-    cache.forget(tenant, &id).await;
+    cache.forget(saving.tenant, &id).await;
     result
 }
 

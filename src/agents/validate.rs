@@ -3,7 +3,7 @@
 
 use async_graphql::Json;
 
-use super::input::ToolInput;
+use super::input::{ToolHeaderInput, ToolInput};
 use crate::error::{ErrorCode, FieldError};
 use crate::model::agent::*;
 
@@ -91,7 +91,89 @@ pub fn is_e164(number: &str) -> bool {
     })
 }
 
-pub(super) fn validate_tool(check: &mut Check, field: &str, tool: ToolInput) -> Tool {
+/// Seals a webhook tool header's clear value for storage: (header name, value) → sealed text.
+pub type SealHeader<'a> = dyn Fn(&str, &str) -> String + 'a;
+
+/// Headers a tool may not set: the HTTP layer or voxedge owns them.
+const RESERVED_HEADERS: [&str; 12] = [
+    "host",
+    "content-length",
+    "content-type",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+    "expect",
+    "proxy-authorization",
+    "proxy-connection",
+];
+
+/// Checks a webhook tool's headers and seals their values.
+fn tool_headers(
+    check: &mut Check,
+    field: &str,
+    inputs: Vec<ToolHeaderInput>,
+    seal: &SealHeader<'_>,
+) -> Vec<ToolHeader> {
+    if inputs.len() > 16 {
+        check.fail(field, ErrorCode::TooMany, "at most 16 headers");
+    }
+    let mut headers: Vec<ToolHeader> = Vec::with_capacity(inputs.len());
+    for (i, header) in inputs.into_iter().enumerate() {
+        let at = format!("{field}[{i}]");
+        let lower = header.name.to_ascii_lowercase();
+        if reqwest::header::HeaderName::from_bytes(header.name.as_bytes()).is_err()
+            || header.name.len() > 100
+        {
+            check.fail(
+                format!("{at}.name"),
+                ErrorCode::InvalidName,
+                "must be an HTTP header name (letters, digits and -)",
+            );
+        } else if RESERVED_HEADERS.contains(&lower.as_str()) || lower.starts_with("x-voxedge-") {
+            check.fail(
+                format!("{at}.name"),
+                ErrorCode::InvalidName,
+                "this header is set by the server",
+            );
+        } else if headers
+            .iter()
+            .any(|h| h.name.eq_ignore_ascii_case(&header.name))
+        {
+            check.fail(
+                format!("{at}.name"),
+                ErrorCode::Duplicate,
+                "header names must be unique",
+            );
+        }
+        check.text(&format!("{at}.value"), &header.value, 1, 4096);
+        if reqwest::header::HeaderValue::from_str(&header.value).is_err() {
+            check.fail(
+                format!("{at}.value"),
+                ErrorCode::InvalidCharacters,
+                "must be visible ASCII (no line breaks)",
+            );
+        }
+        // Only a configuration without errors is stored; sealing is for those.
+        if check.errors.is_empty() {
+            headers.push(ToolHeader {
+                sealed: seal(&lower, &header.value),
+                name: header.name,
+            });
+        }
+    }
+    headers
+}
+
+/// A checked tool, and whether it left its headers out (it then keeps the ones it has).
+pub(super) fn validate_tool(
+    check: &mut Check,
+    field: &str,
+    tool: ToolInput,
+    seal: &SealHeader<'_>,
+) -> (Tool, bool) {
     let name_ok = (1..=64).contains(&tool.name.len())
         && tool
             .name
@@ -156,12 +238,27 @@ pub(super) fn validate_tool(check: &mut Check, field: &str, tool: ToolInput) -> 
         }
         ToolKind::EndCall | ToolKind::SendDtmf => {}
     }
-    Tool {
+    if tool.kind != ToolKind::Webhook && tool.headers.as_ref().is_some_and(|h| !h.is_empty()) {
+        check.fail(
+            format!("{field}.headers"),
+            ErrorCode::InvalidFormat,
+            "only webhook tools send headers",
+        );
+    }
+    let keep_headers = tool.kind == ToolKind::Webhook && tool.headers.is_none();
+    let headers = match tool.headers {
+        Some(inputs) if tool.kind == ToolKind::Webhook => {
+            tool_headers(check, &format!("{field}.headers"), inputs, seal)
+        }
+        _ => Vec::new(),
+    };
+    let tool = Tool {
         kind: tool.kind,
         name: tool.name,
         description: tool.description,
         parameters: tool.parameters,
         url: tool.url,
+        headers,
         method: match tool.kind {
             ToolKind::Webhook => Some(tool.method.unwrap_or(HttpMethod::Post)),
             _ => None,
@@ -178,7 +275,8 @@ pub(super) fn validate_tool(check: &mut Check, field: &str, tool: ToolInput) -> 
                 phone_number: d.phone_number,
             })
             .collect(),
-    }
+    };
+    (tool, keep_headers)
 }
 
 #[cfg(test)]

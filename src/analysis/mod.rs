@@ -3,7 +3,7 @@
 //! success criteria, the caller's sentiment, and data extracted into the agent's JSON Schema.
 //!
 //! The job's state is the call's row in `call_analyses`, written in the transaction that ends the call, so
-//! nothing is lost to a restart; the catalog's `analysis_queue` names tenants with work (see [`AnalysisQueue`]).
+//! nothing is lost to a restart; `region.db`'s `analysis_queue` names tenants with work (see [`AnalysisQueue`]).
 //! The [`Analyst`] runs due jobs: a model that does not answer is retried with backoff; an answer that does not
 //! match the schema gets one retry with the validation errors, then the analysis is stored as failed. Results go
 //! on the call (`Call.analysis`), out as a `call.analyzed` webhook, and the tokens into usage like any LLM call.

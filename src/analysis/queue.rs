@@ -1,4 +1,4 @@
-//! Which tenants have analyses to run: the catalog's `analysis_queue`, and a wake-up for the [`super::Analyst`].
+//! Which tenants have analyses to run: `region.db`'s `analysis_queue`, and a wake-up for the [`super::Analyst`].
 
 use std::sync::Arc;
 
@@ -11,15 +11,15 @@ use crate::repo;
 /// A handle on the analysis queue. Cheap to clone; every [`crate::tenants::Tenant`] carries one.
 #[derive(Clone)]
 pub struct AnalysisQueue {
-    catalog: Database,
+    region_db: Database,
     clock: Clock,
     pub(super) wake: Arc<Notify>,
 }
 
 impl AnalysisQueue {
-    pub fn new(catalog: Database, clock: Clock) -> Self {
+    pub fn new(region_db: Database, clock: Clock) -> Self {
         Self {
-            catalog,
+            region_db,
             clock,
             wake: Arc::new(Notify::new()),
         }
@@ -29,7 +29,7 @@ impl AnalysisQueue {
     /// restart in between leaves at most a stale entry (one look), never a forgotten analysis.
     pub async fn queue(&self, tenant: TenantId) -> Result<(), StorageError> {
         let now = self.clock.now_ms();
-        self.catalog
+        self.region_db
             .write(move |tx| repo::analysis::queue_tenant(tx, tenant, now))
             .await
     }
@@ -39,7 +39,7 @@ impl AnalysisQueue {
         self.wake.notify_one();
     }
 
-    pub(super) fn catalog(&self) -> &Database {
-        &self.catalog
+    pub(super) fn region_db(&self) -> &Database {
+        &self.region_db
     }
 }

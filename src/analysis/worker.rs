@@ -76,7 +76,7 @@ impl Analyst {
             let due = self
                 .inner
                 .queue
-                .catalog()
+                .region_db()
                 .read(move |conn| repo::analysis::due_tenants(conn, now, 64))
                 .await
                 .unwrap_or_else(|e| {
@@ -108,7 +108,7 @@ impl Analyst {
         let settled = self
             .inner
             .queue
-            .catalog()
+            .region_db()
             .write(move |tx| repo::analysis::settle_tenant(tx, &tenant, version, next))
             .await;
         if let Err(e) = settled {

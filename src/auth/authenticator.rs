@@ -7,20 +7,50 @@
 //! Verifying an API key costs an argon2id hash, and an access token needs its membership and session
 //! looked up, so verdicts are cached for a short time-to-live (API keys keyed by the SHA-256 of the
 //! presented key, never the key itself; access tokens by their session). Revoking a key, signing out,
-//! or changing a membership removes the affected entries at once on this instance; other instances
-//! notice within the TTL.
+//! or changing a membership removes the affected entries at once on this instance, and is announced as a
+//! [`Revocation`] to whatever holds a credential open (GraphQL WebSockets); other instances notice within
+//! the TTL.
+//!
+//! An unknown key id (or tenant) costs the same argon2id verification as a wrong secret, so response
+//! times do not tell which keys exist.
+//!
+//! Outside the primary region the catalog is a replica a second or two behind: a session made moments ago may
+//! not be in it yet, so a token newer than the replica waits (briefly) for it instead of being refused. An API
+//! key of a tenant homed in another region (a catalog mutation replayed to the primary) is checked by that
+//! region, over a signed internal request.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use moka::future::Cache;
 use sha2::{Digest, Sha256};
+use tokio::sync::broadcast;
 
 use super::tokens::{SESSION_TOKEN_PREFIX, SessionGrant, TokenSigner};
 use super::{Actor, ApiKeyToken, AuthError, Principal};
 use crate::clock::Clock;
 use crate::db::{Database, StorageError, TenantId, TenantStore};
+use crate::edge::Freshness;
+use crate::edge::internal::Internal;
+use crate::model::Role;
 use crate::repo;
+
+/// How long a credential newer than the catalog replica waits for it.
+const REPLICA_WAIT: Duration = Duration::from_secs(5);
+
+/// An API key as its tenant's home region verified it (the body of `/internal/tenants/{id}/verify-key`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct KeyVerdict {
+    pub key_id: String,
+    pub role: String,
+    pub expires_at: Option<i64>,
+}
+
+/// What `/internal/tenants/{id}/verify-key` is asked.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct KeyToVerify {
+    pub key: String,
+}
 
 /// A key that verified, and until when that verdict may be reused.
 #[derive(Debug, Clone)]
@@ -28,6 +58,34 @@ struct VerifiedKey {
     principal: Principal,
     expires_at: Option<i64>,
 }
+
+/// A credential that checked out: who it is, and what ends it by itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub principal: Principal,
+    /// When the credential stops working on its own (unix ms): an access token's or a key's expiry.
+    pub expires_at_ms: Option<i64>,
+    /// The sign-in session (token family) of an access token.
+    pub session_id: Option<String>,
+}
+
+/// A change that may end credentials already in use. Holders of a long-lived connection listen for these
+/// ([`Authenticator::revocations`]) and check their credential again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revocation {
+    /// An API key was revoked.
+    ApiKey { tenant_id: TenantId, key_id: String },
+    /// A sign-in session ended (sign-out, reuse of a refresh token, a parent session ended).
+    Session { family_id: String },
+    /// A member's role changed or their membership ended.
+    Member {
+        tenant_id: TenantId,
+        user_id: String,
+    },
+}
+
+/// Revocations buffered for a slow listener before it is told it lagged (and must re-check anyway).
+const REVOCATION_BUFFER: usize = 1024;
 
 /// Resolves credentials against the catalog and tenant databases, through caches.
 #[derive(Clone)]
@@ -39,9 +97,15 @@ pub struct Authenticator {
     verified: Cache<[u8; 32], VerifiedKey>,
     /// Sign-in session (token family id) → the member it signs in, while the session is live.
     sessions: Cache<String, Principal>,
+    /// How fresh the catalog replica is (always fresh on the primary).
+    freshness: Freshness,
+    /// Asks a tenant's home region about its API keys; `None` on a single-region server.
+    remote: Option<Internal>,
+    revocations: broadcast::Sender<Revocation>,
 }
 
 impl Authenticator {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         tenants: TenantStore,
         catalog: Database,
@@ -49,12 +113,16 @@ impl Authenticator {
         clock: Clock,
         cache_ttl: Duration,
         cache_capacity: u64,
+        freshness: Freshness,
+        remote: Option<Internal>,
     ) -> Self {
         Self {
             tenants,
             catalog,
             signer,
             clock,
+            freshness,
+            remote,
             verified: Cache::builder()
                 .max_capacity(cache_capacity)
                 .time_to_live(cache_ttl)
@@ -65,7 +133,18 @@ impl Authenticator {
                 .time_to_live(cache_ttl)
                 .support_invalidation_closures()
                 .build(),
+            revocations: broadcast::Sender::new(REVOCATION_BUFFER),
         }
+    }
+
+    /// Revocations from now on: a connection holding a credential open checks it again on each.
+    pub fn revocations(&self) -> broadcast::Receiver<Revocation> {
+        self.revocations.subscribe()
+    }
+
+    fn announce(&self, revocation: Revocation) {
+        // No listener is fine: nothing is holding a credential open.
+        let _ = self.revocations.send(revocation);
     }
 
     /// The token signer (sign-in and session-token minting use it).
@@ -74,13 +153,18 @@ impl Authenticator {
     }
 
     /// Resolves an HTTP `Authorization` header value (`Bearer <credential>`).
-    pub async fn authenticate_header(&self, value: &str) -> Result<Principal, AuthError> {
+    pub async fn authenticate_header(&self, value: &str) -> Result<Verified, AuthError> {
         let credential = bearer_credential(value)?;
-        self.authenticate(credential).await
+        self.verify(credential).await
     }
 
     /// Resolves a bare credential: an API key or an access token.
     pub async fn authenticate(&self, credential: &str) -> Result<Principal, AuthError> {
+        Ok(self.verify(credential).await?.principal)
+    }
+
+    /// Resolves a bare credential, with what ends it.
+    pub async fn verify(&self, credential: &str) -> Result<Verified, AuthError> {
         if credential.starts_with(SESSION_TOKEN_PREFIX) {
             return Err(AuthError::InvalidToken(
                 "session tokens only authenticate live-call WebSockets",
@@ -102,46 +186,96 @@ impl Authenticator {
     pub async fn verify_session_token(&self, token: &str) -> Result<SessionGrant, AuthError> {
         let grant = self.signer.verify_session(token.trim())?;
         let tenant_id = grant.tenant_id;
-        let tenant = self
-            .catalog
-            .read(move |conn| repo::tenants::get(conn, tenant_id))
-            .await?;
+        let read = || {
+            self.catalog
+                .read(move |conn| repo::tenants::get(conn, tenant_id))
+        };
+        let mut tenant = read().await?;
+        if tenant.is_none() && self.wait_for_replica(grant.issued_at).await {
+            tenant = read().await?;
+        }
+        // A past-due tenant still takes calls and a suspended one is refused by admission with its own code
+        // (`TENANT_SUSPENDED`); only a tenant that is gone invalidates its tokens.
         match tenant {
-            Some(t) if t.status == "active" => Ok(grant),
+            Some(t) if t.status != "deleted" => Ok(grant),
             _ => Err(AuthError::InvalidToken("invalid token")),
         }
     }
 
-    async fn authenticate_api_key(&self, credential: &str) -> Result<Principal, AuthError> {
+    async fn authenticate_api_key(&self, credential: &str) -> Result<Verified, AuthError> {
         let fingerprint: [u8; 32] = Sha256::digest(credential.as_bytes()).into();
         if let Some(hit) = self.verified.get(&fingerprint).await {
             metrics::counter!("voxedge_cache_hits_total", "cache" => "api_key").increment(1);
             self.check_key_expiry(hit.expires_at)?;
-            return Ok(hit.principal);
+            return Ok(Verified {
+                principal: hit.principal,
+                expires_at_ms: hit.expires_at,
+                session_id: None,
+            });
         }
         metrics::counter!("voxedge_cache_misses_total", "cache" => "api_key").increment(1);
         let token = ApiKeyToken::parse(credential)?;
-        let verified = self.verify_api_key(token).await?;
-        let principal = verified.principal.clone();
+        let verified = self.verify_api_key(token, credential, true).await?;
+        let result = Verified {
+            principal: verified.principal.clone(),
+            expires_at_ms: verified.expires_at,
+            session_id: None,
+        };
         self.verified.insert(fingerprint, verified).await;
-        Ok(principal)
+        Ok(result)
     }
 
-    async fn verify_api_key(&self, token: ApiKeyToken) -> Result<VerifiedKey, AuthError> {
+    /// Checks an API key of a tenant that lives here (for another region asking); never asks elsewhere.
+    pub async fn verify_key_here(&self, credential: &str) -> Result<KeyVerdict, AuthError> {
+        let token = ApiKeyToken::parse(credential.trim())?;
+        let verified = self.verify_api_key(token, credential, false).await?;
+        let Actor::ApiKey { key_id } = verified.principal.actor else {
+            return Err(AuthError::internal(
+                "an API key verified as another kind of actor",
+            ));
+        };
+        Ok(KeyVerdict {
+            key_id,
+            role: verified.principal.role.to_string(),
+            expires_at: verified.expires_at,
+        })
+    }
+
+    async fn verify_api_key(
+        &self,
+        token: ApiKeyToken,
+        credential: &str,
+        may_ask_home: bool,
+    ) -> Result<VerifiedKey, AuthError> {
+        let token = Arc::new(token);
         let db = match self.tenants.get(token.tenant_id).await {
             Ok(db) => db,
             Err(StorageError::Open(err)) if matches!(*err, StorageError::TenantNotFound(_)) => {
-                return Err(AuthError::InvalidApiKey);
+                let Some(remote) = self.remote.as_ref().filter(|_| may_ask_home) else {
+                    return Err(self.no_such_key(token).await);
+                };
+                // Only tenants the catalog knows are asked about (not any well-formed key someone makes up).
+                let tenant_id = token.tenant_id;
+                let known = self
+                    .catalog
+                    .read(move |conn| repo::tenants::get(conn, tenant_id))
+                    .await?
+                    .is_some();
+                return match known {
+                    true => ask_home(remote, tenant_id, credential).await,
+                    false => Err(self.no_such_key(token).await),
+                };
             }
             Err(err) => return Err(err.into()),
         };
         let key_id = token.key_id.clone();
         let row = db
             .read(move |conn| repo::api_keys::get(conn, &key_id))
-            .await?
-            .ok_or(AuthError::InvalidApiKey)?;
+            .await?;
+        let Some(row) = row else {
+            return Err(self.no_such_key(token).await);
+        };
         let hash = row.secret_hash.clone();
-        let token = Arc::new(token);
         let check = token.clone();
         let matches = tokio::task::spawn_blocking(move || check.secret_matches(&hash))
             .await
@@ -168,26 +302,47 @@ impl Authenticator {
                 tenant_id: token.tenant_id,
                 role: row.role,
                 actor: Actor::ApiKey { key_id: row.id },
+                unverified_since: None,
             },
             expires_at: row.expires_at,
         })
     }
 
-    async fn authenticate_access_token(&self, token: &str) -> Result<Principal, AuthError> {
+    /// Refuses a key whose tenant or id does not exist only after the same hashing work a wrong secret
+    /// costs, so timing does not reveal which key ids exist.
+    async fn no_such_key(&self, token: Arc<ApiKeyToken>) -> AuthError {
+        if let Err(err) = tokio::task::spawn_blocking(move || token.verify_against_nothing()).await
+        {
+            tracing::warn!(error = %err, "dummy key verification failed");
+        }
+        AuthError::InvalidApiKey
+    }
+
+    async fn authenticate_access_token(&self, token: &str) -> Result<Verified, AuthError> {
         let grant = self.signer.verify_access(token)?;
+        let verified = |principal: Principal| Verified {
+            principal,
+            expires_at_ms: Some(grant.expires_at.saturating_mul(1000)),
+            session_id: Some(grant.family_id.clone()),
+        };
         if let Some(principal) = self.sessions.get(&grant.family_id).await {
-            return Ok(principal);
+            return Ok(verified(principal));
         }
         let revoked = || AuthError::TokenRevoked;
-        let (family_id, user_id) = (grant.family_id.clone(), grant.user_id.clone());
-        let (family, member) = self
-            .catalog
-            .read(move |conn| {
+        let read = || {
+            let (family_id, user_id) = (grant.family_id.clone(), grant.user_id.clone());
+            let tenant_id = grant.tenant_id;
+            self.catalog.read(move |conn| {
                 let family = repo::sessions::get_family(conn, &family_id)?;
-                let member = repo::memberships::get(conn, grant.tenant_id, &user_id)?;
+                let member = repo::memberships::get(conn, tenant_id, &user_id)?;
                 Ok::<_, StorageError>((family, member))
             })
-            .await?;
+        };
+        let (mut family, mut member) = read().await?;
+        // A session made moments ago in the primary may not have reached this region's replica yet.
+        if (family.is_none() || member.is_none()) && self.wait_for_replica(grant.issued_at).await {
+            (family, member) = read().await?;
+        }
         // The signed claims and the stored session must agree on who and which tenant.
         let family = family.ok_or_else(revoked)?;
         if family.revoked_at.is_some()
@@ -203,15 +358,23 @@ impl Authenticator {
             actor: Actor::User {
                 user_id: member.user_id,
             },
+            unverified_since: member
+                .email_verified_at
+                .is_none()
+                .then_some(member.user_created_at),
         };
         self.sessions
-            .insert(grant.family_id, principal.clone())
+            .insert(grant.family_id.clone(), principal.clone())
             .await;
-        Ok(principal)
+        Ok(verified(principal))
     }
 
     /// Makes a revoked key stop working on this instance immediately.
     pub fn forget_api_key(&self, tenant_id: TenantId, key_id: &str) {
+        let announced = Revocation::ApiKey {
+            tenant_id,
+            key_id: key_id.to_owned(),
+        };
         let key_id = key_id.to_owned();
         let result = self.verified.invalidate_entries_if(move |_, verified| {
             verified.principal.tenant_id == tenant_id
@@ -222,16 +385,31 @@ impl Authenticator {
             tracing::error!(error = %err, "invalidation closure refused; clearing the key cache");
             self.verified.invalidate_all();
         }
+        self.announce(announced);
+    }
+
+    /// Forgets every verified API key of `tenant` (its file was restored to an earlier state).
+    pub fn forget_tenant_keys(&self, tenant_id: TenantId) {
+        let result = self
+            .verified
+            .invalidate_entries_if(move |_, verified| verified.principal.tenant_id == tenant_id);
+        if result.is_err() {
+            self.verified.invalidate_all();
+        }
     }
 
     /// Makes a signed-out or revoked session's access tokens stop working on this instance at once.
     pub async fn forget_session(&self, family_id: &str) {
         self.sessions.invalidate(family_id).await;
+        self.announce(Revocation::Session {
+            family_id: family_id.to_owned(),
+        });
     }
 
     /// Makes a member's changed role (or removal) take effect on this instance at once.
     pub fn forget_member(&self, tenant_id: TenantId, user_id: &str) {
         let user_id = user_id.to_owned();
+        let announced = user_id.clone();
         let result = self.sessions.invalidate_entries_if(move |_, principal| {
             principal.tenant_id == tenant_id
                 && matches!(&principal.actor, Actor::User { user_id: id } if *id == user_id)
@@ -240,6 +418,24 @@ impl Authenticator {
             tracing::error!(error = %err, "invalidation closure refused; clearing the session cache");
             self.sessions.invalidate_all();
         }
+        self.announce(Revocation::Member {
+            tenant_id,
+            user_id: announced,
+        });
+    }
+
+    /// Waits for the catalog replica to hold what the primary wrote up to a token issued at `issued_at` (unix
+    /// seconds). True if it waited and the replica caught up (so a second look is worth it).
+    async fn wait_for_replica(&self, issued_at: i64) -> bool {
+        if self.freshness.is_primary() {
+            return false;
+        }
+        // `iat` is rounded down to the second: the session may be up to a second newer.
+        let after_ms = issued_at.saturating_add(1).saturating_mul(1000);
+        if self.freshness.heartbeat().is_some_and(|h| h > after_ms) {
+            return false;
+        }
+        self.freshness.wait_past(after_ms, REPLICA_WAIT).await
     }
 
     fn check_key_expiry(&self, expires_at: Option<i64>) -> Result<(), AuthError> {
@@ -248,6 +444,45 @@ impl Authenticator {
             _ => Ok(()),
         }
     }
+}
+
+/// Asks the tenant's home region to verify one of its API keys.
+async fn ask_home(
+    remote: &Internal,
+    tenant: TenantId,
+    credential: &str,
+) -> Result<VerifiedKey, AuthError> {
+    let path = format!("/internal/tenants/{tenant}/verify-key");
+    let ask = KeyToVerify {
+        key: credential.to_string(),
+    };
+    let verdict: KeyVerdict = remote
+        .post(None, &path, &ask, Duration::from_secs(10))
+        .await
+        .map_err(|err| {
+            use crate::error::Reportable as _;
+            AuthError::Elsewhere {
+                code: err.code(),
+                message: err.to_string(),
+            }
+        })?;
+    let role: Role = verdict.role.parse().map_err(|_| {
+        AuthError::internal(format!(
+            "unknown role {:?} from the home region",
+            verdict.role
+        ))
+    })?;
+    Ok(VerifiedKey {
+        principal: Principal {
+            tenant_id: tenant,
+            role,
+            actor: Actor::ApiKey {
+                key_id: verdict.key_id,
+            },
+            unverified_since: None,
+        },
+        expires_at: verdict.expires_at,
+    })
 }
 
 /// Extracts the credential from `Bearer <credential>` (the scheme is case-insensitive, per RFC 9110).

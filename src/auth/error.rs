@@ -34,6 +34,9 @@ pub enum AuthError {
     Forbidden(String),
     #[error("API key not found")]
     KeyNotFound,
+    /// A user past the grace period without a verified email address.
+    #[error("verify your email address to go on: follow the link we sent, or ask for a new one")]
+    EmailNotVerified,
     #[error(transparent)]
     Invalid(#[from] InvalidInput),
     #[error(transparent)]
@@ -41,6 +44,9 @@ pub enum AuthError {
     /// Signing or hashing failed (never the client's fault).
     #[error("{0}")]
     Internal(String),
+    /// The tenant's home region refused or could not check the credential; its code is kept.
+    #[error("{message}")]
+    Elsewhere { code: ErrorCode, message: String },
 }
 
 impl AuthError {
@@ -62,9 +68,11 @@ impl Reportable for AuthError {
             Self::TokenRevoked => ErrorCode::TokenRevoked,
             Self::Forbidden(_) => ErrorCode::Forbidden,
             Self::KeyNotFound => ErrorCode::NotFound,
+            Self::EmailNotVerified => ErrorCode::EmailNotVerified,
             Self::Invalid(e) => e.code(),
             Self::Storage(e) => e.code(),
             Self::Internal(_) => ErrorCode::Internal,
+            Self::Elsewhere { code, .. } => *code,
         }
     }
 

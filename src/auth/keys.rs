@@ -64,18 +64,47 @@ pub async fn create_at(
     Ok(issued)
 }
 
-/// Revokes a key; it stops working on this instance at once.
+/// Revokes a key on behalf of someone holding `granter_role`, who may only revoke keys with a role they
+/// could grant (a developer cannot cut off the owner's integration). It stops working on this instance
+/// at once, open WebSockets included.
 pub async fn revoke(
     db: &Database,
     auth: &Authenticator,
     tenant_id: TenantId,
+    granter_role: Role,
     key_id: String,
 ) -> Result<ApiKeyRow, AuthError> {
     let id = key_id.clone();
     let revoked = db
-        .write(move |tx| repo::api_keys::revoke(tx, &id, now_ms()))
-        .await?
-        .ok_or(AuthError::KeyNotFound)?;
+        .write(move |tx| {
+            let key = repo::api_keys::get(tx, &id)?.ok_or(AuthError::KeyNotFound)?;
+            if !granter_role.can_grant(key.role) {
+                return Err(AuthError::Forbidden(format!(
+                    "a {granter_role} may not revoke a key with the {} role",
+                    key.role
+                )));
+            }
+            repo::api_keys::revoke(tx, &id, now_ms())?.ok_or(AuthError::KeyNotFound)
+        })
+        .await?;
     auth.forget_api_key(tenant_id, &key_id);
+    Ok(revoked)
+}
+
+/// Revokes the keys `creator` (an actor label, `user:<id>`) created and the keys those created, at any
+/// depth; they stop working on this instance at once. Returns their ids.
+pub async fn revoke_created_by(
+    db: &Database,
+    auth: &Authenticator,
+    tenant_id: TenantId,
+    creator: String,
+    now: i64,
+) -> Result<Vec<String>, AuthError> {
+    let revoked = db
+        .write(move |tx| repo::api_keys::revoke_created_by(tx, &creator, now))
+        .await?;
+    for key_id in &revoked {
+        auth.forget_api_key(tenant_id, key_id);
+    }
     Ok(revoked)
 }

@@ -11,7 +11,7 @@ pub mod keys;
 pub mod tokens;
 
 pub use api_key::{ApiKeyToken, IssuedApiKey, display_prefix, hash_secret, issue_api_key};
-pub use authenticator::Authenticator;
+pub use authenticator::{Authenticator, KeyToVerify, KeyVerdict, Revocation, Verified};
 pub use error::AuthError;
 pub use tokens::{AccessGrant, SessionGrant, TokenSigner};
 
@@ -140,6 +140,9 @@ pub struct Principal {
     pub tenant_id: TenantId,
     pub role: Role,
     pub actor: Actor,
+    /// For a user whose email address is not verified yet: when they signed up (the grace period runs from
+    /// there). `None` for verified users and API keys.
+    pub unverified_since: Option<i64>,
 }
 
 impl Principal {
@@ -193,6 +196,7 @@ mod tests {
             actor: Actor::Session {
                 agent_id: "a".into(),
             },
+            unverified_since: None,
         };
         for permission in Permission::ALL {
             assert!(principal.require(permission).is_err());

@@ -64,6 +64,8 @@ pub struct AccessGrant {
     /// The sign-in session (token family) the token belongs to.
     pub family_id: String,
     /// Unix seconds.
+    pub issued_at: i64,
+    /// Unix seconds.
     pub expires_at: i64,
 }
 
@@ -75,6 +77,8 @@ pub struct SessionGrant {
     pub agent_id: String,
     /// Who minted it (`user:<id>`, `api_key:<id>`).
     pub issued_by: String,
+    /// Unix seconds.
+    pub issued_at: i64,
     /// Unix seconds.
     pub expires_at: i64,
     /// Variables the call's agent texts are filled with.
@@ -110,8 +114,20 @@ impl TokenSigner {
         tenant_id: TenantId,
         family_id: &str,
     ) -> Result<(String, i64), AuthError> {
+        self.issue_access_until(user_id, tenant_id, family_id, i64::MAX)
+    }
+
+    /// A new access token that expires no later than its session's absolute end (`session_end_ms`, unix
+    /// ms), and its expiry (unix seconds).
+    pub fn issue_access_until(
+        &self,
+        user_id: &str,
+        tenant_id: TenantId,
+        family_id: &str,
+        session_end_ms: i64,
+    ) -> Result<(String, i64), AuthError> {
         let now = self.clock.now_secs();
-        let exp = now + secs(self.access_ttl);
+        let exp = (now + secs(self.access_ttl)).min(session_end_ms.div_euclid(1000));
         let claims = AccessClaims {
             iss: ISSUER.into(),
             aud: ACCESS_AUDIENCE.into(),
@@ -136,6 +152,7 @@ impl TokenSigner {
             tenant_id: claims.tid.parse().map_err(|_| invalid_token())?,
             user_id: claims.sub,
             family_id: claims.sid,
+            issued_at: claims.iat,
             expires_at: claims.exp,
         })
     }
@@ -210,6 +227,7 @@ impl TokenSigner {
             tenant_id: claims.tid.parse().map_err(|_| invalid_token())?,
             agent_id: claims.agent,
             issued_by: claims.sub,
+            issued_at: claims.iat,
             expires_at: claims.exp,
             variables,
         })

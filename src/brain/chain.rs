@@ -10,12 +10,14 @@ use std::sync::{Mutex, PoisonError};
 use tokio::time::{Instant, timeout_at};
 
 use super::breaker::{BreakerConfig, BreakerState, CircuitBreaker};
-use super::chunk::{Accumulator, Response};
+use super::chunk::{Accumulator, Cut, Response};
 use super::client::{Http, Item, ProviderStream, Request};
-use super::config::{AgentSpec, Provider};
+use super::config::{AgentSpec, Provider, ReplyLimits};
 use super::error::BrainError;
 use super::events::BrainEvent;
 use super::turn::Emitter;
+use crate::error::ErrorCode;
+use crate::outbound::OutboundClient;
 
 /// One breaker per provider name, shared by every call in the process: when a provider is down,
 /// one call's failures spare the next calls the wait.
@@ -121,7 +123,9 @@ pub(crate) async fn run_round(
             continue;
         };
         let result = match http.llm_client(provider.config.connect_timeout) {
-            Ok(client) => attempt(&client, provider, request, id_prefix, emit).await,
+            Ok(client) => {
+                attempt(&client, provider, request, agent.limits(), id_prefix, emit).await
+            }
             Err(error) => Err((error, String::new())),
         };
         match result {
@@ -148,11 +152,12 @@ pub(crate) async fn run_round(
     RoundOutcome::AllFailed
 }
 
-/// One request to one provider. On failure returns the error and the text already streamed.
+/// One request to one provider, cut off at `limits`. On failure returns the error and the text already streamed.
 async fn attempt(
-    client: &reqwest::Client,
+    client: &OutboundClient,
     provider: &Provider,
     request: Request<'_>,
+    limits: ReplyLimits,
     id_prefix: &str,
     emit: &Emitter,
 ) -> Result<Response, (BrainError, String)> {
@@ -188,7 +193,7 @@ async fn attempt(
         Ok(Err(error)) => return Err((error, streamed)),
         Err(_) => return Err((timeout_error, streamed)),
     };
-    loop {
+    let cut = loop {
         let (by, timeout_error) = deadline(&acc);
         let item = match timeout_at(by, stream.next()).await {
             Ok(Ok(item)) => item,
@@ -204,16 +209,35 @@ async fn attempt(
                 Ok(None) => {}
                 Err(error) => return Err((error, streamed)),
             },
-            Item::Done => break,
+            Item::Done => break None,
+            Item::Overflow => break Some(Cut::TooLarge),
             // Some servers close right after the finishing chunk without `[DONE]`; without a
             // finish reason the response is cut off.
-            Item::Eof if acc.is_finished() => break,
+            Item::Eof if acc.is_finished() => break None,
             Item::Eof => {
                 let error =
                     BrainError::Stream("connection closed before the reply finished".into());
                 return Err((error, streamed));
             }
         }
-    }
-    Ok(acc.finish(id_prefix))
+        if let Some(cut) = acc.over(&limits) {
+            break Some(cut);
+        }
+    };
+    let Some(cut) = cut else {
+        return Ok(acc.finish(id_prefix));
+    };
+    // Dropping the stream closes the connection: the provider stops generating.
+    drop(stream);
+    let (code, limit) = match cut {
+        Cut::TooLarge => (ErrorCode::LlmReplyTooLarge, limits.max_bytes),
+        Cut::TooManyToolCalls => (ErrorCode::LlmTooManyToolCalls, limits.max_tool_calls),
+    };
+    tracing::warn!(provider = %config.name, %code, limit, "LLM reply cut off");
+    emit.send(BrainEvent::ReplyCut {
+        provider: config.name.clone(),
+        code,
+        limit,
+    });
+    Ok(acc.finish_cut(id_prefix, cut, limits.max_tool_calls))
 }

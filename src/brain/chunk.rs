@@ -82,6 +82,15 @@ pub(crate) struct Response {
     pub(crate) usage: Option<ReportedUsage>,
 }
 
+/// Why a response was cut off before the provider finished it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cut {
+    /// Over the byte limits (reply or stream).
+    TooLarge,
+    /// A tool call past the limit started.
+    TooManyToolCalls,
+}
+
 #[derive(Debug, Default)]
 struct PartialCall {
     id: Option<String>,
@@ -166,6 +175,41 @@ impl Accumulator {
     /// Whether any text or tool-call fragment has arrived: the "first token".
     pub(crate) fn has_output(&self) -> bool {
         self.has_output
+    }
+
+    /// Whether the response so far is over `limits` (checked after each chunk).
+    pub(crate) fn over(&self, limits: &super::config::ReplyLimits) -> Option<Cut> {
+        if self.calls.len() > limits.max_tool_calls {
+            return Some(Cut::TooManyToolCalls);
+        }
+        let calls: usize = self
+            .calls
+            .values()
+            .map(|c| c.name.len() + c.arguments.len())
+            .sum();
+        (self.text.len() + calls > limits.max_bytes).then_some(Cut::TooLarge)
+    }
+
+    /// The response as far as it got when it was cut: too large keeps the text and drops the tool calls,
+    /// whose arguments may be unfinished; too many tool calls keeps the text and the first `max_tool_calls`.
+    pub(crate) fn finish_cut(
+        mut self,
+        id_prefix: &str,
+        cut: Cut,
+        max_tool_calls: usize,
+    ) -> Response {
+        match cut {
+            Cut::TooLarge => {
+                self.calls.clear();
+                self.finish_reason = Some("length".into());
+            }
+            Cut::TooManyToolCalls => {
+                let keep: Vec<usize> = self.calls.keys().copied().take(max_tool_calls).collect();
+                self.calls.retain(|index, _| keep.contains(index));
+                self.finish_reason = Some("tool_calls".into());
+            }
+        }
+        self.finish(id_prefix)
     }
 
     /// Whether the provider said why it stopped, i.e. the response is complete.

@@ -4,6 +4,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+use reqwest::Method;
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use serde::Serialize;
 use serde_json::Value;
@@ -12,6 +13,7 @@ use super::chunk::shorten;
 use super::config::Provider;
 use super::error::{BrainError, describe};
 use super::sse::SseDecoder;
+use crate::outbound::{self, OutboundClient, OutboundPolicy};
 
 /// Installs rustls' `ring` crypto provider as the process default, once.
 ///
@@ -26,23 +28,28 @@ pub fn install_crypto_provider() {
     });
 }
 
-/// The HTTP clients the brain shares across calls, so connections to a provider are reused.
+/// The HTTP clients the brain shares across calls, so connections to a provider are reused. Providers' base
+/// URLs and webhook tools' URLs are tenant input, so every client obeys the outbound policy.
 #[derive(Debug)]
 pub(crate) struct Http {
+    outbound: OutboundPolicy,
     /// reqwest sets the connect timeout per client, so providers with the same connect timeout
     /// share one client (and its connection pools).
-    llm: Mutex<HashMap<Duration, reqwest::Client>>,
-    webhooks: reqwest::Client,
+    llm: Mutex<HashMap<Duration, OutboundClient>>,
+    webhooks: OutboundClient,
 }
 
 impl Http {
-    pub(crate) fn new() -> Result<Self, BrainError> {
+    pub(crate) fn new(outbound: &OutboundPolicy) -> Result<Self, BrainError> {
         install_crypto_provider();
-        let webhooks = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .build()
+        let webhooks = outbound
+            .client(
+                "tool",
+                reqwest::Client::builder().connect_timeout(Duration::from_secs(5)),
+            )
             .map_err(|e| BrainError::Config(format!("HTTP client: {e}")))?;
         Ok(Self {
+            outbound: outbound.clone(),
             llm: Mutex::new(HashMap::new()),
             webhooks,
         })
@@ -51,22 +58,26 @@ impl Http {
     pub(crate) fn llm_client(
         &self,
         connect_timeout: Duration,
-    ) -> Result<reqwest::Client, BrainError> {
+    ) -> Result<OutboundClient, BrainError> {
         // The map is only ever inserted into, so a poisoned lock still holds usable clients.
         let mut clients = self.llm.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(client) = clients.get(&connect_timeout) {
             return Ok(client.clone());
         }
-        let client = reqwest::Client::builder()
-            .connect_timeout(connect_timeout)
-            .tcp_nodelay(true)
-            .build()
+        let client = self
+            .outbound
+            .client(
+                "llm",
+                reqwest::Client::builder()
+                    .connect_timeout(connect_timeout)
+                    .tcp_nodelay(true),
+            )
             .map_err(|e| BrainError::Config(format!("HTTP client: {e}")))?;
         clients.insert(connect_timeout, client.clone());
         Ok(client)
     }
 
-    pub(crate) fn webhooks(&self) -> &reqwest::Client {
+    pub(crate) fn webhooks(&self) -> &OutboundClient {
         &self.webhooks
     }
 }
@@ -78,6 +89,8 @@ pub(crate) struct Request<'a> {
     pub(crate) tools: &'a [Value],
     /// Forbid tool calls (`tool_choice: "none"`): the model must answer in words now.
     pub(crate) words_only: bool,
+    /// Most bytes of the response body read before it is cut off.
+    pub(crate) max_stream_bytes: usize,
 }
 
 #[derive(Serialize)]
@@ -111,6 +124,8 @@ pub(crate) enum Item {
     Done,
     /// The body ended without `[DONE]`.
     Eof,
+    /// More bytes than the response may have were read; stop reading.
+    Overflow,
 }
 
 /// One streaming response. Dropping it drops the connection, which is how a cancelled reply stops
@@ -120,12 +135,15 @@ pub(crate) struct ProviderStream {
     decoder: SseDecoder,
     pending: VecDeque<String>,
     eof: bool,
+    /// Bytes of the body read so far, and how many may be.
+    read: usize,
+    max_bytes: usize,
 }
 
 impl ProviderStream {
     /// Sends the request and checks the response head; the body is read by [`Self::next`].
     pub(crate) async fn open(
-        client: &reqwest::Client,
+        client: &OutboundClient,
         provider: &Provider,
         request: Request<'_>,
     ) -> Result<Self, BrainError> {
@@ -143,17 +161,21 @@ impl ProviderStream {
             tool_choice: (request.words_only && !request.tools.is_empty()).then_some("none"),
         };
         let mut builder = client
-            .post(provider.url.clone())
+            .request(Method::POST, provider.url.clone())
+            .map_err(|refused| BrainError::NotAllowed(refused.to_string()))?
             .header(ACCEPT, "text/event-stream")
             .json(&body);
         if let Some(key) = &config.api_key {
             builder = builder.bearer_auth(key);
         }
-        let mut response = builder
-            .send()
-            .await
-            .map_err(|e| BrainError::Request(describe(&e)))?;
+        let mut response = builder.send().await.map_err(|e| request_failed(&e))?;
         let status = response.status();
+        if status.is_redirection() {
+            return Err(BrainError::Status {
+                status: status.as_u16(),
+                body: "redirects are not followed".into(),
+            });
+        }
         if !status.is_success() {
             let mut body = Vec::new();
             // The start of the error body is enough to say why; never read an unbounded body.
@@ -183,6 +205,8 @@ impl ProviderStream {
             decoder: SseDecoder::new(),
             pending: VecDeque::new(),
             eof: false,
+            read: 0,
+            max_bytes: request.max_stream_bytes,
         })
     }
 
@@ -198,8 +222,14 @@ impl ProviderStream {
             if self.eof {
                 return Ok(Item::Eof);
             }
+            if self.read > self.max_bytes {
+                return Ok(Item::Overflow);
+            }
             match self.response.chunk().await {
-                Ok(Some(bytes)) => self.pending.extend(self.decoder.feed(&bytes)?),
+                Ok(Some(bytes)) => {
+                    self.read += bytes.len();
+                    self.pending.extend(self.decoder.feed(&bytes)?);
+                }
                 Ok(None) => {
                     self.eof = true;
                     self.pending.extend(self.decoder.finish());
@@ -207,5 +237,13 @@ impl ProviderStream {
                 Err(e) => return Err(BrainError::Stream(describe(&e))),
             }
         }
+    }
+}
+
+/// A request that could not be sent: refused by the outbound policy, or failed on the network.
+pub(crate) fn request_failed(error: &reqwest::Error) -> BrainError {
+    match outbound::refusal(error) {
+        Some(refused) => BrainError::NotAllowed(refused.to_string()),
+        None => BrainError::Request(describe(error)),
     }
 }

@@ -126,6 +126,32 @@ impl fmt::Debug for ProviderConfig {
     }
 }
 
+/// Caps on one streamed response, so that no provider — or whatever a base URL points at — can make a reply
+/// unbounded. Cut-offs are reported as [`BrainEvent::ReplyCut`](super::BrainEvent::ReplyCut).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplyLimits {
+    /// Reply text plus tool-call names and arguments, in bytes; past it the response ends there (its text so
+    /// far is kept, its unfinished tool calls dropped).
+    pub max_bytes: usize,
+    /// Tool calls in one response; the stream is cut when one more starts, and the first ones run.
+    pub max_tool_calls: usize,
+    /// Bytes read from the provider for one response (chunk framing included: a stream of empty chunks
+    /// counts too).
+    pub max_stream_bytes: usize,
+}
+
+impl Default for ReplyLimits {
+    /// 32 KiB of reply (a voice answer is a few hundred bytes; `maxTokens` ≤ 4096 is ~16 KiB), 8 tool calls,
+    /// 1 MiB of stream.
+    fn default() -> Self {
+        Self {
+            max_bytes: 32 * 1024,
+            max_tool_calls: 8,
+            max_stream_bytes: 1 << 20,
+        }
+    }
+}
+
 /// A provider whose URL has been parsed, as the driver uses it.
 #[derive(Debug, Clone)]
 pub(crate) struct Provider {
@@ -142,6 +168,7 @@ pub struct AgentSpec {
     apology: String,
     max_tool_rounds: u32,
     context_tokens: usize,
+    limits: ReplyLimits,
 }
 
 impl AgentSpec {
@@ -173,7 +200,19 @@ impl AgentSpec {
             apology: Self::DEFAULT_APOLOGY.to_owned(),
             max_tool_rounds: 3,
             context_tokens: 6000,
+            limits: ReplyLimits::default(),
         })
+    }
+
+    /// Caps on each response (see [`ReplyLimits`]).
+    pub fn with_limits(mut self, limits: ReplyLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The caps on each response.
+    pub fn limits(&self) -> ReplyLimits {
+        self.limits
     }
 
     /// Text spoken (as [`BrainEvent::Apology`](super::BrainEvent::Apology)) when every provider fails.

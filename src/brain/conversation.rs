@@ -11,6 +11,12 @@ use serde_json::{Value, json};
 /// Estimated fixed cost of one chat message (role and framing) in tokens.
 const MESSAGE_OVERHEAD: usize = 4;
 
+/// Turns a conversation keeps, and their estimated tokens: far more than any prompt budget sends, so
+/// dropping the oldest beyond them changes no request, and a call that goes on for hours (or a client
+/// that keeps typing) holds bounded memory.
+const MAX_TURNS: usize = 500;
+const MAX_KEPT_TOKENS: usize = 200_000;
+
 /// A cheap token estimate: one token per four bytes of UTF-8, rounded up.
 ///
 /// Providers use different tokenizers, so an exact count for one would still be wrong for the next;
@@ -154,16 +160,30 @@ impl Conversation {
     /// Appends a turn.
     pub fn push(&mut self, turn: Turn) {
         self.turns.push(turn);
+        self.bound();
     }
 
     /// Appends what the caller said.
     pub fn push_user(&mut self, text: impl Into<String>) {
-        self.turns.push(Turn::User(text.into()));
+        self.push(Turn::User(text.into()));
     }
 
     /// Appends what the agent said.
     pub fn push_assistant(&mut self, text: impl Into<String>) {
-        self.turns.push(Turn::Assistant(text.into()));
+        self.push(Turn::Assistant(text.into()));
+    }
+
+    /// Drops the oldest turns beyond [`MAX_TURNS`] and [`MAX_KEPT_TOKENS`]; the newest turn always stays.
+    fn bound(&mut self) {
+        let excess = self.turns.len().saturating_sub(MAX_TURNS);
+        self.turns.drain(..excess);
+        let mut kept: usize = self.turns.iter().map(Turn::estimated_tokens).sum();
+        let mut drop = 0;
+        while kept > MAX_KEPT_TOKENS && drop + 1 < self.turns.len() {
+            kept -= self.turns[drop].estimated_tokens();
+            drop += 1;
+        }
+        self.turns.drain(..drop);
     }
 
     /// Replaces the agent's latest words `said` with `heard` (what the caller heard of them; empty drops the
@@ -187,6 +207,7 @@ impl Conversation {
     /// Appends the turns a reply produced (see [`ReplySummary::turns`](super::ReplySummary::turns)).
     pub fn extend(&mut self, turns: impl IntoIterator<Item = Turn>) {
         self.turns.extend(turns);
+        self.bound();
     }
 
     /// The request's messages: the system prompt, then the newest whole turns whose estimated size
@@ -351,5 +372,24 @@ mod tests {
         assert_eq!(estimate_tokens(""), 0);
         assert_eq!(estimate_tokens("abc"), 1);
         assert_eq!(estimate_tokens("abcde"), 2);
+    }
+
+    #[test]
+    fn memory_is_bounded_oldest_first() {
+        let mut c = Conversation::new("sys");
+        for i in 0..2_000 {
+            c.push_user(format!("question {i}"));
+        }
+        assert_eq!(c.turns().len(), MAX_TURNS);
+        assert_eq!(c.turns().last(), Some(&Turn::User("question 1999".into())));
+        let mut big = Conversation::new("sys");
+        for _ in 0..100 {
+            big.push_user("x".repeat(40_000));
+        }
+        let kept: usize = big.turns().iter().map(Turn::estimated_tokens).sum();
+        assert!(kept <= MAX_KEPT_TOKENS && big.turns().len() == 19, "{kept}");
+        let mut huge = Conversation::new("sys");
+        huge.push_user("y".repeat(2_000_000));
+        assert_eq!(huge.turns().len(), 1, "the newest turn always stays");
     }
 }

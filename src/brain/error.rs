@@ -17,6 +17,9 @@ pub enum BrainError {
     /// The provider's circuit breaker is open, so it was not asked at all.
     #[error("circuit breaker open")]
     CircuitOpen,
+    /// The URL leads to an address tenants may not reach (see [`crate::outbound`]); nothing was sent.
+    #[error("not allowed: {0}")]
+    NotAllowed(String),
     /// Connecting or sending the request failed (refused, DNS, TLS, connect timeout).
     #[error("request failed: {0}")]
     Request(String),
@@ -54,6 +57,7 @@ impl Reportable for BrainError {
             Self::OverallTimeout(_) => ErrorCode::Timeout,
             Self::Status { .. } => ErrorCode::ProviderStatus,
             Self::Config(_) => ErrorCode::Config,
+            Self::NotAllowed(_) => ErrorCode::UrlNotAllowed,
             Self::Request(_) => ErrorCode::ProviderUnreachable,
             Self::Stream(_) | Self::Protocol(_) | Self::Provider(_) => ErrorCode::ProviderError,
         }

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::conversation::Turn;
 use super::error::BrainError;
+use crate::error::ErrorCode;
 
 /// One event of a reply, in the order things happened.
 ///
@@ -33,6 +34,8 @@ pub enum BrainEvent {
         name: String,
         /// False when the arguments were refused or the webhook failed; `content` then says why.
         ok: bool,
+        /// Why it failed, for the call timeline: `URL_NOT_ALLOWED`, `TIMEOUT` or `TOOL_FAILED`.
+        code: Option<ErrorCode>,
         /// The text sent back to the model.
         content: String,
         /// How long validation and the webhook took.
@@ -74,6 +77,16 @@ pub enum BrainEvent {
         error: BrainError,
         /// The failure came after text had been streamed; the reply ends there.
         mid_stream: bool,
+    },
+    /// The provider's response was cut off at one of the agent's [`ReplyLimits`](super::ReplyLimits): what
+    /// came before the cut stands (text, the first tool calls), the rest was never read.
+    ReplyCut {
+        /// Provider name.
+        provider: String,
+        /// `LLM_REPLY_TOO_LARGE` or `LLM_TOO_MANY_TOOL_CALLS`.
+        code: ErrorCode,
+        /// The limit that was reached (bytes, or tool calls).
+        limit: usize,
     },
     /// No provider could answer: speak this text so the caller is not left in silence.
     Apology(String),

@@ -12,7 +12,9 @@
 //! use tokio_util::sync::CancellationToken;
 //! use voxedge::brain::*;
 //!
-//! let brain = Brain::new(BreakerConfig::default())?; // one per process
+//! // One per process. Providers' URLs may only reach public addresses, plus a local Ollama here.
+//! let outbound = voxedge::outbound::OutboundPolicy::parse("127.0.0.1/32").expect("a valid range");
+//! let brain = Brain::new(BreakerConfig::default(), &outbound)?;
 //! let agent = Arc::new(AgentSpec::new(
 //!     vec![
 //!         ProviderConfig::new("groq", "https://api.groq.com/openai/v1", "llama-3.3-70b-versatile")
@@ -63,7 +65,7 @@ mod webhook;
 
 pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker};
 pub use client::install_crypto_provider;
-pub use config::{AgentSpec, ProviderConfig};
+pub use config::{AgentSpec, ProviderConfig, ReplyLimits};
 pub use conversation::{Conversation, ToolExchange, Turn, estimate_tokens};
 pub use error::BrainError;
 pub use events::{BrainEvent, Finish, ReplySummary};

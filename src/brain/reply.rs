@@ -17,6 +17,7 @@ use super::conversation::Conversation;
 use super::error::BrainError;
 use super::events::BrainEvent;
 use super::turn::{Emitter, Shared, drive};
+use crate::outbound::OutboundPolicy;
 
 /// The agent brain: one per process, cheap to clone. It holds the HTTP clients (so connections to
 /// providers are reused across calls) and one circuit breaker per provider name.
@@ -26,11 +27,12 @@ pub struct Brain {
 }
 
 impl Brain {
-    /// A brain whose breakers open as `breaker` says. Installs the TLS crypto provider if needed.
-    pub fn new(breaker: BreakerConfig) -> Result<Self, BrainError> {
+    /// A brain whose breakers open as `breaker` says, reaching providers and webhook tools only where
+    /// `outbound` allows. Installs the TLS crypto provider if needed.
+    pub fn new(breaker: BreakerConfig, outbound: &OutboundPolicy) -> Result<Self, BrainError> {
         Ok(Self {
             shared: Arc::new(Shared {
-                http: Http::new()?,
+                http: Http::new(outbound)?,
                 breakers: Breakers::new(breaker),
             }),
         })

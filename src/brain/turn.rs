@@ -120,6 +120,7 @@ pub(crate) async fn drive(
             messages: &messages,
             tools: agent.tools().definitions(),
             words_only: action.is_some() || round >= agent.max_tool_rounds(),
+            max_stream_bytes: agent.limits().max_stream_bytes,
         };
         let id_prefix = format!("{reply_id}_{round}");
         let response = match run_round(

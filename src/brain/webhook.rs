@@ -1,14 +1,14 @@
 //! Webhook tools: their configuration, and executing the tool calls of one model response.
 //!
-//! Every call is validated first; valid webhook calls then run concurrently (a caller waits in
-//! silence meanwhile), each bounded by its own timeout. Whatever happens, each call gets a result
+//! Every call is validated first; valid webhook calls then run concurrently, a few at a time (a caller
+//! waits in silence meanwhile), each bounded by its own timeout. Whatever happens, each call gets a result
 //! text, because the next request must answer every call id and because a clear error lets the
 //! model recover ("the booking system is down, can I take a message?").
 
 use std::fmt;
 use std::time::Duration;
 
-use futures::future::join_all;
+use futures::StreamExt as _;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 use serde_json::{Value, json};
@@ -21,9 +21,14 @@ use super::error::{BrainError, describe};
 use super::events::BrainEvent;
 use super::tools::{Invocation, ToolSet, config};
 use super::turn::Emitter;
+use crate::error::ErrorCode;
+use crate::outbound::{self, OutboundClient};
 
 /// Longest webhook response passed to the model; more would crowd out the conversation.
 const MAX_RESULT_BYTES: usize = 16 * 1024;
+
+/// Webhook calls of one response running at once; the rest wait their turn.
+const CONCURRENT_CALLS: usize = 4;
 
 /// A tenant's HTTP endpoint exposed to the model as a function.
 #[derive(Clone)]
@@ -143,8 +148,11 @@ pub(crate) struct Executed {
     pub(crate) action: Option<CallAction>,
 }
 
+/// Why a tool call did not give the model a result: the timeline's code, and the text for the model.
+type Failure = (ErrorCode, String);
+
 enum Pending<'a> {
-    Ready(Result<String, String>),
+    Ready(Result<String, Failure>),
     Webhook(&'a WebhookTarget, Value),
 }
 
@@ -166,7 +174,9 @@ pub(crate) async fn execute(
             });
             let chosen = match tools.resolve(&call.name, &call.arguments) {
                 Invocation::Webhook { target, args } => return Pending::Webhook(target, args),
-                Invocation::Refused(reason) => return Pending::Ready(Err(reason)),
+                Invocation::Refused(reason) => {
+                    return Pending::Ready(Err((ErrorCode::ToolFailed, reason)));
+                }
                 Invocation::SendDtmf { digits } => {
                     // In order with the calls around it: the pipeline plays the tones where they fall.
                     emit.send(BrainEvent::SendDtmf {
@@ -181,9 +191,10 @@ pub(crate) async fn execute(
             // Only the first call-control action counts; a model asking to both hang up and
             // transfer gets told the second one was not done.
             if action.is_some() {
-                return Pending::Ready(Err(
+                return Pending::Ready(Err((
+                    ErrorCode::ToolFailed,
                     "not done: another call-control action was already taken".into(),
-                ));
+                )));
             }
             let result = match &chosen {
                 CallAction::EndCall { .. } => json!({"status": "the call ends after your reply"}),
@@ -197,24 +208,25 @@ pub(crate) async fn execute(
         .collect();
 
     let client = http.webhooks();
-    let results = join_all(pending.into_iter().zip(&calls).map(|(p, call)| async move {
-        let started = Instant::now();
-        let result = match p {
-            Pending::Ready(result) => result,
-            Pending::Webhook(target, args) => call_webhook(client, target, call, &args).await,
-        };
-        (result, started.elapsed())
-    }))
-    .await;
+    let runs: Vec<_> = pending
+        .into_iter()
+        .zip(&calls)
+        .map(|(p, call)| run(client, p, call))
+        .collect();
+    let results: Vec<_> = futures::stream::iter(runs)
+        .buffered(CONCURRENT_CALLS)
+        .collect()
+        .await;
 
     let mut exchanges = Vec::with_capacity(calls.len());
     for ((result, elapsed), call) in results.into_iter().zip(calls) {
-        let ok = result.is_ok();
-        let content = result.unwrap_or_else(|error| json!({ "error": error }).to_string());
+        let code = result.as_ref().err().map(|(code, _)| *code);
+        let content = result.unwrap_or_else(|(_, error)| json!({ "error": error }).to_string());
         emit.send(BrainEvent::ToolResult {
             id: call.id.clone(),
             name: call.name.clone(),
-            ok,
+            ok: code.is_none(),
+            code,
             content: content.clone(),
             elapsed,
         });
@@ -228,13 +240,27 @@ pub(crate) async fn execute(
     Executed { exchanges, action }
 }
 
-/// Sends validated arguments to a webhook; `Err` holds a text for the model.
+/// One call's result, and how long it took.
+async fn run(
+    client: &OutboundClient,
+    pending: Pending<'_>,
+    call: &RawToolCall,
+) -> (Result<String, Failure>, Duration) {
+    let started = Instant::now();
+    let result = match pending {
+        Pending::Ready(result) => result,
+        Pending::Webhook(target, args) => call_webhook(client, target, call, &args).await,
+    };
+    (result, started.elapsed())
+}
+
+/// Sends validated arguments to a webhook; `Err` holds a code for the timeline and a text for the model.
 async fn call_webhook(
-    client: &reqwest::Client,
+    client: &OutboundClient,
     target: &WebhookTarget,
     call: &RawToolCall,
     args: &Value,
-) -> Result<String, String> {
+) -> Result<String, Failure> {
     let sends_body = !matches!(target.method, Method::GET | Method::DELETE);
     let mut url = target.url.clone();
     if !sends_body && let Value::Object(map) = args {
@@ -246,8 +272,15 @@ async fn call_webhook(
             };
         }
     }
+    let not_allowed = |refused: &outbound::Refused| {
+        (
+            ErrorCode::UrlNotAllowed,
+            format!("{} was not called: {refused}", call.name),
+        )
+    };
     let mut request = client
         .request(target.method.clone(), url)
+        .map_err(|refused| not_allowed(&refused))?
         .headers(target.headers.clone())
         // Lets the tenant's endpoint recognise a retried call.
         .header("x-voxedge-tool-call-id", &call.id)
@@ -257,10 +290,18 @@ async fn call_webhook(
     }
     // Webhook URLs may carry tenant secrets in their query; keep them out of error texts.
     let failed = |e: reqwest::Error| {
-        if e.is_timeout() {
-            format!("{} did not answer within {:?}", call.name, target.timeout)
+        if let Some(refused) = outbound::refusal(&e) {
+            not_allowed(refused)
+        } else if e.is_timeout() {
+            (
+                ErrorCode::Timeout,
+                format!("{} did not answer within {:?}", call.name, target.timeout),
+            )
         } else {
-            format!("{} failed: {}", call.name, describe(&e.without_url()))
+            (
+                ErrorCode::ToolFailed,
+                format!("{} failed: {}", call.name, describe(&e.without_url())),
+            )
         }
     };
     let mut response = request.send().await.map_err(failed)?;
@@ -274,12 +315,25 @@ async fn call_webhook(
     }
     let text = String::from_utf8_lossy(&body);
     let text = text.trim();
+    if status.is_redirection() {
+        return Err((
+            ErrorCode::ToolFailed,
+            format!(
+                "{} answered {} (redirects are not followed)",
+                call.name,
+                status_text(status)
+            ),
+        ));
+    }
     if !status.is_success() {
-        return Err(format!(
-            "{} answered {}: {}",
-            call.name,
-            status_text(status),
-            shorten(text, 500)
+        return Err((
+            ErrorCode::ToolFailed,
+            format!(
+                "{} answered {}: {}",
+                call.name,
+                status_text(status),
+                shorten(text, 500)
+            ),
         ));
     }
     if text.is_empty() {

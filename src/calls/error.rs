@@ -1,5 +1,6 @@
 //! [`CallError`]: why a call could not be created or changed.
 
+use crate::billing::BillingError;
 use crate::db::StorageError;
 use crate::error::{ErrorCode, InvalidInput, Reportable};
 use crate::model::CallStatus;
@@ -14,6 +15,9 @@ pub enum CallError {
     AgentArchived,
     #[error("a {} call cannot become {}", .from.as_str(), .to.as_str())]
     InvalidTransition { from: CallStatus, to: CallStatus },
+    /// Admission refused a new call (quota, suspension).
+    #[error(transparent)]
+    Refused(BillingError),
     #[error(transparent)]
     Invalid(#[from] InvalidInput),
     #[error(transparent)]
@@ -26,6 +30,7 @@ impl Reportable for CallError {
             Self::NotFound | Self::AgentNotFound => ErrorCode::NotFound,
             Self::AgentArchived => ErrorCode::Conflict,
             Self::InvalidTransition { .. } => ErrorCode::InvalidStateTransition,
+            Self::Refused(e) => e.code(),
             Self::Invalid(e) => e.code(),
             Self::Storage(e) => e.code(),
         }
@@ -33,6 +38,7 @@ impl Reportable for CallError {
 
     fn inner(&self) -> Option<&dyn Reportable> {
         match self {
+            Self::Refused(e) => Some(e),
             Self::Invalid(e) => Some(e),
             Self::Storage(e) => Some(e),
             _ => None,

@@ -3,19 +3,20 @@
 //! Every change is one transaction ([`Tenant::commit`]) that also appends to the call's timeline and writes
 //! webhook deliveries; the resulting events are published on the tenant's bus after commit, in commit order.
 
-mod capacity;
 mod error;
 mod json;
+mod recovery;
 
-pub use capacity::CallCapacity;
 pub use error::CallError;
 pub use json::call_json;
+pub use recovery::Recovery;
 
 use std::sync::Arc;
 
 use serde_json::json;
 
 use crate::agents::is_e164;
+use crate::billing::Admission;
 use crate::clock::now_ms;
 use crate::db::TenantId;
 use crate::error::{ErrorCode, FieldError, InvalidInput};
@@ -70,13 +71,33 @@ fn validate_new_call(call: &NewCall) -> Result<(), InvalidInput> {
     InvalidInput::check(errors)
 }
 
-/// Creates a call in `queued`, pinned to the agent's active version.
+/// Records a call in `queued`, pinned to the agent's active version (`createCall`: a call carried elsewhere,
+/// which no quota refuses and which holds no concurrent-call slot).
 pub async fn create(tenant: &Tenant, new: NewCall) -> Result<CallRow, CallError> {
+    create_with(tenant, new, None).await
+}
+
+/// Creates a call voxedge carries (live, placed through Twilio) once `admission` allows one more, checked in
+/// the same transaction, so concurrent starts never exceed a limit and a refused start creates nothing.
+pub async fn create_admitted(
+    tenant: &Tenant,
+    new: NewCall,
+    admission: Admission,
+) -> Result<CallRow, CallError> {
+    create_with(tenant, new, Some(admission)).await
+}
+
+async fn create_with(
+    tenant: &Tenant,
+    new: NewCall,
+    admission: Option<Admission>,
+) -> Result<CallRow, CallError> {
     validate_new_call(&new)?;
     let tenant_id = tenant.id;
     tenant
         .commit(move |tx| {
-            let (call, events, deliveries) = insert(tx, tenant_id, new, now_ms())?;
+            let (call, events, deliveries) =
+                insert(tx, tenant_id, new, admission.as_ref(), now_ms())?;
             Ok(Change {
                 value: call,
                 events,
@@ -87,17 +108,22 @@ pub async fn create(tenant: &Tenant, new: NewCall) -> Result<CallRow, CallError>
 }
 
 /// Creates a call inside the caller's transaction (a campaign attempt and its call are one change): the call,
-/// the events to publish once committed, and the webhook deliveries queued.
+/// the events to publish once committed, and the webhook deliveries queued. With an `admission`, the call is one
+/// voxedge carries: refused unless the tenant's limits allow one more, and holding a concurrent-call slot.
 pub fn insert(
     tx: &rusqlite::Transaction<'_>,
     tenant_id: TenantId,
     new: NewCall,
+    admission: Option<&Admission>,
     now: i64,
 ) -> Result<(CallRow, Vec<TenantEvent>, usize), CallError> {
     validate_new_call(&new)?;
     let agent = repo::agents::get_agent(tx, &new.agent_id)?.ok_or(CallError::AgentNotFound)?;
     if agent.archived_at.is_some() {
         return Err(CallError::AgentArchived);
+    }
+    if let Some(admission) = admission {
+        admission.check(tx).map_err(CallError::Refused)?;
     }
     let call = CallRow {
         id: crate::db::new_id(),
@@ -117,6 +143,9 @@ pub fn insert(
         metadata: new.metadata,
     };
     repo::calls::insert_call(tx, &call)?;
+    if admission.is_some() {
+        repo::calls::mark_carried(tx, &call.id)?;
+    }
     if !new.variables.is_empty() {
         repo::calls::insert_variables(tx, &call.id, &new.variables)?;
     }
@@ -149,6 +178,17 @@ pub async fn transition(
     to: CallStatus,
     reason: Option<String>,
 ) -> Result<CallRow, CallError> {
+    transition_at(tenant, call_id, to, reason, None).await
+}
+
+/// [`transition`], with the end of a call that ended before now (`ended_at`: when it was last heard of).
+async fn transition_at(
+    tenant: &Tenant,
+    call_id: String,
+    to: CallStatus,
+    reason: Option<String>,
+    ended_at: Option<i64>,
+) -> Result<CallRow, CallError> {
     if let Some(reason) = &reason
         && !(1..=200).contains(&reason.chars().count())
     {
@@ -173,9 +213,12 @@ pub async fn transition(
                 call.answered_at = Some(now);
             }
             if to.is_terminal() {
-                call.ended_at = Some(now);
+                let ended = ended_at.unwrap_or(now).min(now);
+                call.ended_at = Some(ended);
                 call.ended_reason = Some(reason.clone().unwrap_or_else(|| to.as_str().to_string()));
-                let duration = call.answered_at.map_or(0, |answered| now - answered);
+                let duration = call
+                    .answered_at
+                    .map_or(0, |answered| (ended - answered).max(0));
                 call.duration_ms = Some(duration);
                 let usage = NewUsage::for_call(&call.id, "duration", Metric::CallMs, duration);
                 repo::usage::record(tx, &usage, now)?;

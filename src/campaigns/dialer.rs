@@ -7,7 +7,8 @@ use serde_json::json;
 use super::window::{Windows, parse_zone};
 use super::{CampaignError, campaign_json, changed};
 use crate::agents::ActiveAgent;
-use crate::calls::{self, CallCapacity, NewCall};
+use crate::billing::{Admission, Billing};
+use crate::calls::{self, CallError, NewCall};
 use crate::error::Reportable as _;
 use crate::live::plan::OutboundDial;
 use crate::model::campaign::{CallOutcome, CampaignStatus, ContactStatus, outcome_of};
@@ -22,13 +23,23 @@ use crate::webhooks::{self, WebhookEvent};
 /// What a turn works with.
 pub struct Dialer<'a> {
     pub telephony: &'a Telephony,
-    pub capacity: &'a CallCapacity,
+    pub billing: &'a Billing,
     /// `--public-url`, else each campaign's recorded origin.
     pub public_url: Option<&'a str>,
     /// How soon to look again while calls are on.
     pub tick_ms: i64,
     /// The longest a tenant with a running campaign waits for its next turn.
     pub max_wait_ms: i64,
+}
+
+/// What every call a turn places for one campaign shares.
+#[derive(Clone, Copy)]
+struct Round<'a> {
+    campaign: &'a CampaignRow,
+    agent: &'a ActiveAgent,
+    /// The tenant's limits, checked again as each call is created.
+    admission: &'a Admission,
+    origin: &'a str,
 }
 
 fn earliest(a: Option<i64>, b: Option<i64>) -> Option<i64> {
@@ -124,7 +135,9 @@ impl Dialer<'_> {
         now: i64,
     ) -> Result<usize, CampaignError> {
         let mut slots = (campaign.max_concurrent_calls - open).max(0) as usize;
-        if let Some(free) = self.capacity.free_slots(tenant).await? {
+        let admission = self.billing.admission(tenant.id).await?;
+        let limits = admission.clone();
+        if let Some(free) = tenant.db.read(move |conn| limits.free_slots(conn)).await? {
             slots = slots.min(free);
         }
         if slots == 0 {
@@ -158,6 +171,12 @@ impl Dialer<'_> {
         };
         let windows = Windows::stored(&campaign.windows);
         let default_zone = parse_zone(&campaign.timezone).unwrap_or(chrono_tz::UTC);
+        let round = Round {
+            campaign,
+            agent: &agent,
+            admission: &admission,
+            origin: &origin,
+        };
         let mut dialled = 0;
         for contact in due {
             if dialled >= slots {
@@ -171,10 +190,7 @@ impl Dialer<'_> {
             if !windows.is_open(zone, now) {
                 continue;
             }
-            if self
-                .dial_contact(tenant, campaign, &agent, contact, &origin, now)
-                .await?
-            {
+            if self.dial_contact(tenant, &round, contact, now).await? {
                 dialled += 1;
             }
         }
@@ -186,12 +202,16 @@ impl Dialer<'_> {
     async fn dial_contact(
         &self,
         tenant: &Tenant,
-        campaign: &CampaignRow,
-        agent: &ActiveAgent,
+        round: &Round<'_>,
         contact: ContactRow,
-        origin: &str,
         now: i64,
     ) -> Result<bool, CampaignError> {
+        let Round {
+            campaign,
+            agent,
+            admission,
+            origin,
+        } = *round;
         if agent.agent.archived_at.is_some() {
             return Err(CampaignError::AgentArchived);
         }
@@ -215,9 +235,13 @@ impl Dialer<'_> {
             metadata: json!({ "campaignId": campaign.id, "contactId": contact.id, "attempt": attempt }),
             variables,
         };
-        let (tenant_id, campaign_id, contact_id) =
-            (tenant.id, campaign.id.clone(), contact.id.clone());
-        let call: Option<CallRow> = tenant
+        let (tenant_id, campaign_id, contact_id, admission) = (
+            tenant.id,
+            campaign.id.clone(),
+            contact.id.clone(),
+            admission.clone(),
+        );
+        let placed = tenant
             .commit(move |tx| {
                 // Another turn may have taken it meanwhile; the contact's row decides.
                 let Some(mut contact) = repo::campaigns::get_contact(tx, &contact_id)? else {
@@ -226,7 +250,8 @@ impl Dialer<'_> {
                 if contact.status != ContactStatus::Pending || contact.attempts + 1 != attempt {
                     return Ok(Change::quiet(None));
                 }
-                let (call, mut events, deliveries) = calls::insert(tx, tenant_id, new, now)?;
+                let (call, mut events, deliveries) =
+                    calls::insert(tx, tenant_id, new, Some(&admission), now)?;
                 repo::outbound::insert_twilio_call(tx, &call.id, now)?;
                 repo::campaigns::insert_attempt(
                     tx,
@@ -247,7 +272,17 @@ impl Dialer<'_> {
                     deliveries,
                 })
             })
-            .await?;
+            .await;
+        let call: Option<CallRow> = match placed {
+            Ok(call) => call,
+            // Another call took the plan's last slot (or the tenant was suspended) since the turn looked: the
+            // contact waits for the next turn.
+            Err(CampaignError::Call(CallError::Refused(refusal))) => {
+                tracing::info!(campaign_id = %campaign.id, code = %refusal.code(), "campaign call waits for room");
+                None
+            }
+            Err(e) => return Err(e),
+        };
         let Some(call) = call else {
             return Ok(false);
         };

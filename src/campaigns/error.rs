@@ -1,5 +1,6 @@
 //! [`CampaignError`]: why a campaign could not be created or changed.
 
+use crate::billing::BillingError;
 use crate::calls::CallError;
 use crate::db::StorageError;
 use crate::error::{ErrorCode, InvalidInput, Reportable};
@@ -28,6 +29,8 @@ pub enum CampaignError {
     #[error(transparent)]
     Call(#[from] CallError),
     #[error(transparent)]
+    Billing(#[from] BillingError),
+    #[error(transparent)]
     Storage(#[from] StorageError),
 }
 
@@ -40,6 +43,7 @@ impl Reportable for CampaignError {
             Self::Invalid(e) => e.code(),
             Self::Telephony(e) => e.code(),
             Self::Call(e) => e.code(),
+            Self::Billing(e) => e.code(),
             Self::Storage(e) => e.code(),
         }
     }
@@ -49,6 +53,7 @@ impl Reportable for CampaignError {
             Self::Invalid(e) => Some(e),
             Self::Telephony(e) => Some(e),
             Self::Call(e) => Some(e),
+            Self::Billing(e) => Some(e),
             Self::Storage(e) => Some(e),
             _ => None,
         }

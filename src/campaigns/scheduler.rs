@@ -1,7 +1,7 @@
 //! The outbound scheduler: a background task that gives every tenant with outbound work — a running campaign,
 //! or placed calls that have not ended — its turns.
 //!
-//! The catalog's `outbound_queue` names those tenants and when each is next due; entries are written before the
+//! `region.db`'s `outbound_queue` names those tenants and when each is next due; entries are written before the
 //! tenant's own change commits, so after a restart the queue still names every tenant with work, without opening
 //! every tenant file. A turn settles placed calls whose news was lost ([`Telephony::reconcile`]) and then runs the
 //! tenant's campaigns ([`super::dialer`]). Time comes from the server [`Clock`], so tests move it instead of
@@ -14,17 +14,14 @@ use futures::StreamExt as _;
 use tokio::sync::Notify;
 
 use super::dialer::Dialer;
-use crate::analysis::AnalysisQueue;
-use crate::calls::CallCapacity;
+use crate::billing::Billing;
 use crate::clock::Clock;
-use crate::db::{Database, StorageError, TenantId, TenantStore};
+use crate::db::{Database, StorageError, TenantId};
 use crate::error::Reportable as _;
-use crate::events::EventBus;
 use crate::live::registry::LiveCalls;
 use crate::repo;
 use crate::telephony::Telephony;
-use crate::tenants::Tenant;
-use crate::webhooks::Dispatcher;
+use crate::tenants::Tenants;
 
 /// A tenant with placed calls not ended is looked at this often (the reconciler only acts on stale ones).
 const UNENDED_CALLS_EVERY: Duration = Duration::from_secs(5);
@@ -40,13 +37,10 @@ pub struct Scheduler {
 }
 
 struct Inner {
-    catalog: Database,
-    tenants: TenantStore,
-    events: EventBus,
-    webhooks: Dispatcher,
-    analysis: AnalysisQueue,
+    region_db: Database,
+    tenants: Tenants,
     telephony: Telephony,
-    capacity: CallCapacity,
+    billing: Billing,
     live: LiveCalls,
     clock: Clock,
     public_url: Option<String>,
@@ -58,13 +52,11 @@ struct Inner {
 
 /// The parts of the server the scheduler uses.
 pub struct SchedulerParts {
-    pub catalog: Database,
-    pub tenants: TenantStore,
-    pub events: EventBus,
-    pub webhooks: Dispatcher,
-    pub analysis: AnalysisQueue,
+    pub region_db: Database,
+    /// Opens tenants (ending calls a previous process left open, first).
+    pub tenants: Tenants,
     pub telephony: Telephony,
-    pub capacity: CallCapacity,
+    pub billing: Billing,
     pub live: LiveCalls,
     pub clock: Clock,
     pub public_url: Option<String>,
@@ -80,13 +72,10 @@ impl Scheduler {
         let started_at = parts.clock.now_ms();
         Self {
             inner: Arc::new(Inner {
-                catalog: parts.catalog,
+                region_db: parts.region_db,
                 tenants: parts.tenants,
-                events: parts.events,
-                webhooks: parts.webhooks,
-                analysis: parts.analysis,
                 telephony: parts.telephony,
-                capacity: parts.capacity,
+                billing: parts.billing,
                 live: parts.live,
                 clock: parts.clock,
                 public_url: parts.public_url,
@@ -106,7 +95,7 @@ impl Scheduler {
     pub async fn queue(&self, tenant: TenantId) -> Result<(), StorageError> {
         let now = self.inner.clock.now_ms();
         self.inner
-            .catalog
+            .region_db
             .write(move |tx| repo::outbound::queue_tenant(tx, tenant, now))
             .await
     }
@@ -118,7 +107,7 @@ impl Scheduler {
             let now = self.inner.clock.now_ms();
             let due = self
                 .inner
-                .catalog
+                .region_db
                 .read(move |conn| repo::outbound::due_tenants(conn, now, 64))
                 .await
                 .unwrap_or_else(|e| {
@@ -153,7 +142,7 @@ impl Scheduler {
         };
         let settled = self
             .inner
-            .catalog
+            .region_db
             .write(move |tx| repo::outbound::settle_tenant(tx, &tenant, version, next))
             .await;
         if let Err(e) = settled {
@@ -164,14 +153,7 @@ impl Scheduler {
     /// One turn for a tenant: when it next needs one (`None`: no outbound work left).
     pub async fn turn(&self, id: TenantId) -> Result<Option<i64>, StorageError> {
         let inner = &self.inner;
-        let db = inner.tenants.get(id).await?;
-        let tenant = Tenant::new(
-            id,
-            db,
-            inner.events.clone(),
-            inner.webhooks.clone(),
-            inner.analysis.clone(),
-        );
+        let tenant = inner.tenants.open(id).await?;
         let mut next = None;
         match inner
             .telephony
@@ -187,7 +169,7 @@ impl Scheduler {
         }
         let dialer = Dialer {
             telephony: &inner.telephony,
-            capacity: &inner.capacity,
+            billing: &inner.billing,
             public_url: inner.public_url.as_deref(),
             tick_ms: ms(inner.tick),
             max_wait_ms: ms(MAX_WAIT),

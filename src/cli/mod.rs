@@ -2,8 +2,12 @@
 //! the same directory (SQLite WAL + busy timeouts make that safe). Results go to stdout (JSON where a
 //! script would read them); logs go to stderr.
 
+mod billing;
 mod data;
+mod plan;
+mod remote;
 mod tenant;
+mod user;
 
 use std::path::PathBuf;
 
@@ -12,7 +16,7 @@ use clap::{Parser, Subcommand};
 use crate::app::Application;
 use crate::config::{Config, ServeArgs};
 use crate::state::AppState;
-use crate::telemetry::{LogFormat, init_tracing};
+use crate::telemetry::LogFormat;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -40,9 +44,21 @@ pub struct Cli {
 pub enum Command {
     /// Serve the API, live calls and the portal.
     Serve(Box<ServeArgs>),
-    /// Create and list tenants.
+    /// Create and list tenants; their onboarding milestones.
     #[command(subcommand)]
     Tenant(tenant::TenantCommand),
+    /// The price book and tenants' plans.
+    #[command(subcommand)]
+    Plan(plan::PlanCommand),
+    /// Check the usage rollups against the ledger; correct the ledger with adjustments.
+    #[command(subcommand)]
+    Usage(billing::UsageCommand),
+    /// Tenants' invoices: list, close months now, mark paid/void/uncollectible, credit notes.
+    #[command(subcommand)]
+    Invoice(billing::InvoiceCommand),
+    /// Portal users: password reset links, for servers that send no email.
+    #[command(subcommand)]
+    User(user::UserCommand),
     /// Bring the catalog and every tenant database to the current schema.
     Migrate,
     /// Print the GraphQL schema (SDL).
@@ -56,25 +72,42 @@ pub enum Command {
         #[arg(long)]
         tenant: Option<String>,
     },
-    /// Restore a backup made by `voxedge backup` into the data directory.
-    Restore {
-        /// Backup directory.
-        #[arg(long)]
-        from: PathBuf,
-        /// Restore only this tenant (its file and catalog row).
-        #[arg(long)]
-        tenant: Option<String>,
-    },
+    /// Restore a backup made by `voxedge backup` (`--from DIR`), one tenant to a point in time from the
+    /// Litestream replica, online (`--tenant ID --at TIME`), or a whole data directory from the replica
+    /// (`--from-replica`).
+    Restore(Box<data::RestoreArgs>),
 }
 
 /// Parses the command line and runs it.
 pub fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    init_tracing(cli.log_format, std::io::stderr);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(dispatch(cli))
+    runtime.block_on(async {
+        // Only the server exports traces.
+        let (otlp, region) = match &cli.command {
+            Command::Serve(args) => (
+                args.otlp_endpoint
+                    .clone()
+                    .map(|endpoint| crate::telemetry::OtlpSettings {
+                        endpoint,
+                        protocol: args.otlp_protocol,
+                    }),
+                args.region.clone(),
+            ),
+            _ => (None, None),
+        };
+        let telemetry = crate::telemetry::init(
+            cli.log_format,
+            std::io::stderr,
+            otlp.as_ref(),
+            region.as_deref(),
+        )?;
+        let result = dispatch(cli).await;
+        telemetry.shutdown().await;
+        result
+    })
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<()> {
@@ -85,14 +118,19 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             print!("{}", crate::graphql::sdl());
             Ok(())
         }
+        Command::Tenant(tenant::TenantCommand::Move { tenant, to, server }) => {
+            tenant::move_tenant(Config::for_data_dir(data_dir), tenant, to, server).await
+        }
         Command::Tenant(command) => tenant::run(open_state(data_dir).await?, command).await,
+        Command::Plan(command) => plan::run(open_state(data_dir).await?, command).await,
+        Command::Usage(command) => billing::usage(open_state(data_dir).await?, command).await,
+        Command::Invoice(command) => billing::invoice(open_state(data_dir).await?, command).await,
+        Command::User(command) => user::run(open_state(data_dir).await?, command).await,
         Command::Migrate => data::migrate(open_state(data_dir).await?).await,
         Command::Backup { out, tenant } => {
             data::backup(Config::for_data_dir(data_dir), out, tenant).await
         }
-        Command::Restore { from, tenant } => {
-            data::restore(Config::for_data_dir(data_dir), from, tenant).await
-        }
+        Command::Restore(args) => data::restore(Config::for_data_dir(data_dir), *args).await,
     }
 }
 

@@ -213,7 +213,7 @@ fn copy_into(
 }
 
 /// One backup step copying every page, retried while the destination is busy.
-fn run_backup(src: &Connection, dst: &mut Connection) -> Result<(), StorageError> {
+pub(crate) fn run_backup(src: &Connection, dst: &mut Connection) -> Result<(), StorageError> {
     let backup = Backup::new(src, dst)?;
     for attempt in 0..50 {
         match backup.step(-1)? {
@@ -224,7 +224,7 @@ fn run_backup(src: &Connection, dst: &mut Connection) -> Result<(), StorageError
     Err(StorageError::Busy)
 }
 
-fn verify_tenant_file(path: &Path, id: TenantId) -> Result<(), StorageError> {
+pub(crate) fn verify_tenant_file(path: &Path, id: TenantId) -> Result<(), StorageError> {
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let version = user_version(&conn)?;
     TENANT.refuse_if_newer(version)?;

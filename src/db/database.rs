@@ -50,8 +50,56 @@ struct Inner {
     path: PathBuf,
     /// Reads run so far (tests use it to prove a page costs a constant number of queries).
     reads: std::sync::atomic::AtomicU64,
-    writer: Arc<tokio::sync::Mutex<Connection>>,
-    readers: r2d2::Pool<SqliteConnectionManager>,
+    /// `None` for a replica, which only Litestream writes.
+    writer: Option<Arc<tokio::sync::Mutex<Connection>>>,
+    /// Swapped when a replica is restored afresh into a new file.
+    readers: std::sync::RwLock<Readers>,
+    /// Why writes are refused for now (a tenant being moved or restored), if they are.
+    frozen: std::sync::Mutex<Option<String>>,
+}
+
+/// Where reads get their connection.
+#[derive(Clone)]
+enum Readers {
+    /// A pool of connections kept open (files this process writes: their page caches stay valid).
+    Pool(r2d2::Pool<SqliteConnectionManager>),
+    /// A new connection per read, for a replica Litestream writes underneath: a WAL-mode primary does not bump the
+    /// header's change counter, so a connection kept open could serve pages from its cache that are out of date.
+    Fresh {
+        path: PathBuf,
+        busy_timeout: Duration,
+    },
+}
+
+impl Readers {
+    fn connect(&self) -> Result<ReadConnection, StorageError> {
+        match self {
+            Self::Pool(pool) => Ok(ReadConnection::Pooled(pool.get()?)),
+            Self::Fresh { path, busy_timeout } => {
+                let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                let conn = Connection::open_with_flags(path, flags)?;
+                conn.busy_timeout(*busy_timeout)?;
+                conn.execute_batch("pragma query_only = on;")?;
+                Ok(ReadConnection::Fresh(conn))
+            }
+        }
+    }
+}
+
+enum ReadConnection {
+    Pooled(r2d2::PooledConnection<SqliteConnectionManager>),
+    Fresh(Connection),
+}
+
+impl std::ops::Deref for ReadConnection {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        match self {
+            Self::Pooled(conn) => conn,
+            Self::Fresh(conn) => conn,
+        }
+    }
 }
 
 impl std::fmt::Debug for Database {
@@ -166,30 +214,63 @@ impl Database {
         settings: &SqliteSettings,
         threads: &Arc<ScheduledThreadPool>,
     ) -> Self {
-        let busy_timeout = settings.busy_timeout;
-        let manager = SqliteConnectionManager::file(path)
-            // Readers need write access to the WAL index (-shm); `query_only` keeps them from writing data.
-            .with_flags(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-            .with_init(move |conn| {
-                conn.busy_timeout(busy_timeout)?;
-                conn.execute_batch("pragma query_only = on; pragma foreign_keys = on;")
-            });
-        let readers = r2d2::Pool::builder()
-            .max_size(settings.read_pool_size.max(1))
-            // Readers open on demand and close when idle, so thousands of cached tenants cost few files.
-            .min_idle(Some(0))
-            .idle_timeout(Some(settings.read_idle_timeout))
-            .connection_timeout(settings.busy_timeout)
-            .thread_pool(threads.clone())
-            .build_unchecked(manager);
+        // Readers need write access to the WAL index (-shm); `query_only` keeps them from writing data.
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let readers = Readers::Pool(read_pool(path, flags, settings, threads));
+        Self::new(path, Some(writer), readers)
+    }
+
+    /// A read-only view of a replica that Litestream keeps up to date (`litestream restore -f`): no writer, and a
+    /// fresh read-only connection per read. Writes fail with [`StorageError::Replica`].
+    pub fn replica(path: &Path, settings: &SqliteSettings) -> Self {
+        Self::new(path, None, fresh_readers(path, settings))
+    }
+
+    /// Points a replica's readers at a newly restored file; reads in flight finish on the old one.
+    pub fn swap_replica(&self, path: &Path, settings: &SqliteSettings) {
+        *self
+            .inner
+            .readers
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = fresh_readers(path, settings);
+    }
+
+    fn new(path: &Path, writer: Option<Connection>, readers: Readers) -> Self {
         Self {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
                 reads: std::sync::atomic::AtomicU64::new(0),
-                writer: Arc::new(tokio::sync::Mutex::new(writer)),
-                readers,
+                writer: writer.map(|w| Arc::new(tokio::sync::Mutex::new(w))),
+                readers: std::sync::RwLock::new(readers),
+                frozen: std::sync::Mutex::new(None),
             }),
         }
+    }
+
+    /// Waits for the write in progress, runs `last` on the writer connection (e.g. a marker a replica must
+    /// show), then refuses every later write with [`StorageError::Frozen`] until [`thaw`](Self::thaw). Reads go on.
+    pub async fn freeze<T, F>(&self, reason: &str, last: F) -> Result<T, StorageError>
+    where
+        F: FnOnce(&mut Connection) -> Result<T, StorageError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let writer = self.inner.writer.clone().ok_or(StorageError::Replica)?;
+        let mut writer = writer.lock_owned().await;
+        let out = tokio::task::spawn_blocking(move || last(&mut writer)).await??;
+        *self.frozen() = Some(reason.to_string());
+        Ok(out)
+    }
+
+    /// Accepts writes again after [`freeze`](Self::freeze).
+    pub fn thaw(&self) {
+        *self.frozen() = None;
+    }
+
+    fn frozen(&self) -> std::sync::MutexGuard<'_, Option<String>> {
+        self.inner
+            .frozen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The database file.
@@ -212,9 +293,16 @@ impl Database {
         self.inner
             .reads
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let readers = self.inner.readers.clone();
+        let readers = self
+            .inner
+            .readers
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let span = self.span("read");
         let outcome = tokio::task::spawn_blocking(move || {
-            let conn = readers.get()?;
+            let _in = span.enter();
+            let conn = readers.connect()?;
             Ok(f(&conn))
         })
         .await;
@@ -241,8 +329,14 @@ impl Database {
         T: Send + 'static,
         E: From<StorageError> + Send + 'static,
     {
-        let mut writer = self.inner.writer.clone().lock_owned().await;
+        let writer = self.inner.writer.clone().ok_or(StorageError::Replica)?;
+        let span = self.span("write");
+        let mut writer = tracing::Instrument::instrument(writer.lock_owned(), span.clone()).await;
+        if let Some(reason) = self.frozen().clone() {
+            return Err(StorageError::Frozen(reason).into());
+        }
         let outcome = tokio::task::spawn_blocking(move || {
+            let _in = span.enter();
             let tx = writer.transaction_with_behavior(TransactionBehavior::Immediate)?;
             // An error of `f` rolls the transaction back (dropping it does).
             let out = match f(&tx) {
@@ -258,6 +352,31 @@ impl Database {
     }
 }
 
+impl Database {
+    /// A span for SQLite work (`read`: a read connection; `write`: waiting for the writer, then one
+    /// transaction) under the current span — none outside any (background tasks start no traces of their own).
+    /// The database is named by its file: `catalog`, or the tenant id.
+    fn span(&self, operation: &'static str) -> tracing::Span {
+        if tracing::Span::current().is_none() {
+            return tracing::Span::none();
+        }
+        let name = self
+            .inner
+            .path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("sqlite");
+        tracing::info_span!(
+            "sqlite",
+            otel.name = %format!("sqlite {operation}"),
+            otel.kind = "client",
+            db.system.name = "sqlite",
+            db.namespace = %name,
+            db.operation.name = operation,
+        )
+    }
+}
+
 /// The result of work run on the blocking pool: the work's own result, or a storage failure around it (the
 /// connection, the transaction, the worker thread), told to the caller in its error type.
 fn flatten<T, E: From<StorageError>>(
@@ -268,6 +387,37 @@ fn flatten<T, E: From<StorageError>>(
         Ok(Err(storage)) => Err(storage.into()),
         Err(panicked) => Err(StorageError::from(panicked).into()),
     }
+}
+
+fn fresh_readers(path: &Path, settings: &SqliteSettings) -> Readers {
+    Readers::Fresh {
+        path: path.to_path_buf(),
+        busy_timeout: settings.busy_timeout,
+    }
+}
+
+/// A pool of reader connections that open on demand and close when idle, so thousands of cached tenants
+/// cost few files. `query_only` keeps them from writing even where the file would allow it.
+fn read_pool(
+    path: &Path,
+    flags: OpenFlags,
+    settings: &SqliteSettings,
+    threads: &Arc<ScheduledThreadPool>,
+) -> r2d2::Pool<SqliteConnectionManager> {
+    let busy_timeout = settings.busy_timeout;
+    let manager = SqliteConnectionManager::file(path)
+        .with_flags(flags)
+        .with_init(move |conn| {
+            conn.busy_timeout(busy_timeout)?;
+            conn.execute_batch("pragma query_only = on; pragma foreign_keys = on;")
+        });
+    r2d2::Pool::builder()
+        .max_size(settings.read_pool_size.max(1))
+        .min_idle(Some(0))
+        .idle_timeout(Some(settings.read_idle_timeout))
+        .connection_timeout(settings.busy_timeout)
+        .thread_pool(threads.clone())
+        .build_unchecked(manager)
 }
 
 fn connect(

@@ -4,8 +4,12 @@
 //! missing step and sets the new version in one `BEGIN IMMEDIATE` transaction, so a crash or a concurrent
 //! migrator (a CLI `voxedge migrate` next to a running server) can never leave a half-migrated file.
 //! Pragmas are set outside the transaction by the caller, as SQLite requires.
+//!
+//! Foreign keys are off while the steps run and checked as a whole before the commit (`foreign_key_check`),
+//! as SQLite's own procedure for changing a table's constraints asks: rebuilding a table that others
+//! reference (new table, copy, drop, rename) would otherwise fail or cascade half-way.
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior};
 
 use super::StorageError;
 
@@ -49,10 +53,13 @@ pub const TENANT: Migrations = Migrations {
         migration!("tenant-template", "0007_usage.sql"),
         migration!("tenant-template", "0008_telephony.sql"),
         migration!("tenant-template", "0009_llm_keys.sql"),
-        migration!("tenant-template", "0010_outbound_calls.sql"),
-        migration!("tenant-template", "0011_campaigns.sql"),
-        migration!("tenant-template", "0012_call_analyses.sql"),
-        migration!("tenant-template", "0013_call_recordings.sql"),
+        migration!("tenant-template", "0010_billing.sql"),
+        migration!("tenant-template", "0011_outbound_calls.sql"),
+        migration!("tenant-template", "0012_campaigns.sql"),
+        migration!("tenant-template", "0013_llm_key_base_url.sql"),
+        migration!("tenant-template", "0014_milestones.sql"),
+        migration!("tenant-template", "0015_call_analyses.sql"),
+        migration!("tenant-template", "0016_call_recordings.sql"),
     ],
 };
 
@@ -63,8 +70,20 @@ pub const CATALOG: Migrations = Migrations {
         migration!("src/db/catalog_migrations", "0001_tenants.sql"),
         migration!("src/db/catalog_migrations", "0002_identity.sql"),
         migration!("src/db/catalog_migrations", "0003_webhook_queue.sql"),
-        migration!("src/db/catalog_migrations", "0004_outbound_queue.sql"),
-        migration!("src/db/catalog_migrations", "0005_analysis_queue.sql"),
+        migration!("src/db/catalog_migrations", "0004_billing.sql"),
+        migration!("src/db/catalog_migrations", "0005_email.sql"),
+        migration!("src/db/catalog_migrations", "0006_session_limits.sql"),
+        migration!("src/db/catalog_migrations", "0007_heartbeat.sql"),
+    ],
+};
+
+/// `region.db`: this machine's own state (webhook queue, tenants that moved away).
+pub const REGION: Migrations = Migrations {
+    kind: "region",
+    steps: &[
+        migration!("src/db/region_migrations", "0001_region.sql"),
+        migration!("src/db/region_migrations", "0002_outbound_queue.sql"),
+        migration!("src/db/region_migrations", "0003_analysis_queue.sql"),
     ],
 };
 
@@ -86,6 +105,15 @@ impl Migrations {
         if found >= target {
             return Ok(found);
         }
+        let foreign_keys: bool = conn.pragma_query_value(None, "foreign_keys", |row| row.get(0))?;
+        conn.pragma_update(None, "foreign_keys", false)?;
+        let result = self.apply(conn, target);
+        conn.pragma_update(None, "foreign_keys", foreign_keys)?;
+        result.map(|()| found)
+    }
+
+    /// Runs the missing steps up to `target` in one transaction; foreign keys are checked before it commits.
+    fn apply(&self, conn: &mut Connection, target: u32) -> Result<(), StorageError> {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         // Re-read under the write lock: another process may have migrated while we waited for it.
         let current = user_version(&tx)?;
@@ -110,9 +138,22 @@ impl Migrations {
                 "applied migration"
             );
         }
+        let broken: Option<String> = tx
+            .query_row(
+                "select \"table\" from pragma_foreign_key_check",
+                [],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if let Some(table) = broken {
+            return Err(StorageError::Corrupt(format!(
+                "{} migration left rows in {table} whose foreign keys point nowhere",
+                self.kind
+            )));
+        }
         tx.pragma_update(None, "user_version", target.max(current))?;
         tx.commit()?;
-        Ok(found)
+        Ok(())
     }
 
     /// Refuses a database written by a newer binary, before anything touches it.
@@ -165,6 +206,7 @@ mod tests {
         let root = env!("CARGO_MANIFEST_DIR");
         check_dir(&TENANT, &format!("{root}/tenant-template"));
         check_dir(&CATALOG, &format!("{root}/src/db/catalog_migrations"));
+        check_dir(&REGION, &format!("{root}/src/db/region_migrations"));
     }
 
     #[test]

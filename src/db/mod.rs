@@ -61,6 +61,14 @@ pub enum StorageError {
     /// Opening a tenant failed; every request that waited on the same open shares the error.
     #[error(transparent)]
     Open(std::sync::Arc<StorageError>),
+    /// A write to a replica (the catalog outside the primary region): it belongs in the primary.
+    #[error(
+        "this is a read-only replica of the catalog; catalog changes are made in the primary region"
+    )]
+    Replica,
+    /// The tenant is being moved or restored: reads work, writes wait until it is done.
+    #[error("the tenant is read-only for a moment ({0}); retry shortly")]
+    Frozen(String),
 }
 
 impl StorageError {
@@ -117,6 +125,8 @@ impl Reportable for StorageError {
             }
             Self::Busy => ErrorCode::ServiceUnavailable,
             Self::Open(inner) => inner.code(),
+            Self::Replica => ErrorCode::WrongRegion,
+            Self::Frozen(_) => ErrorCode::TenantReadOnly,
             _ => ErrorCode::Internal,
         }
     }
@@ -135,6 +145,7 @@ impl Reportable for StorageError {
     fn retry_after_secs(&self) -> Option<u64> {
         match self {
             Self::Open(inner) => inner.retry_after_secs(),
+            Self::Frozen(_) => Some(2),
             other => matches!(other, Self::Busy).then_some(1),
         }
     }

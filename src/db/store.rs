@@ -144,6 +144,16 @@ impl TenantStore {
         .await?
     }
 
+    /// True when tenant `id` lives on this machine: its database is open or its file exists.
+    pub fn is_here(&self, id: TenantId) -> bool {
+        self.inner.open.contains_key(&id) || self.path_of(id).exists()
+    }
+
+    /// Tenant `id`'s database if it is open now (without opening it).
+    pub async fn get_if_open(&self, id: TenantId) -> Option<Database> {
+        self.inner.open.get(&id).await
+    }
+
     /// Closes tenant `id`'s database if it is open (e.g. after a restore replaced the file).
     pub async fn close(&self, id: TenantId) {
         self.inner.open.invalidate(&id).await;

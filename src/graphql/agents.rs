@@ -1,17 +1,19 @@
 //! Agents and their versions.
 
 use async_graphql::connection::Connection;
-use async_graphql::{Context, ID, InputObject, Object};
+use async_graphql::{ComplexObject, Context, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 
 use super::context::{ContextExt, tenant};
 use super::loaders::VersionKey;
 use super::pagination::{KeysetCursor, PageRequest, connection_complexity};
 use crate::agents::{self, AgentChange, AgentConfigInput};
-use crate::auth::Permission;
+use crate::auth::{Permission, Principal};
 use crate::clock::datetime;
 use crate::error::{ApiError, ApiResult};
 use crate::model::AgentConfig;
+use crate::model::agent::{LlmTarget, Tool};
+use crate::redact;
 use crate::repo;
 use crate::repo::agents::{AgentRow, VersionRow};
 
@@ -119,6 +121,35 @@ impl AgentVersion {
     }
 }
 
+/// Tool and LLM URLs may carry credentials in their query or user info; only roles that can edit agents see
+/// them whole.
+#[ComplexObject]
+impl LlmTarget {
+    /// Base URL of the Chat Completions API; defaults to the provider's public endpoint. Without EditAgents,
+    /// shown without query string and user info.
+    async fn base_url(&self, ctx: &Context<'_>) -> String {
+        shown_url(ctx, &self.base_url)
+    }
+}
+
+#[ComplexObject]
+impl Tool {
+    /// Where a webhook tool is called (http or https). Without EditAgents, shown without query string and
+    /// user info.
+    async fn url(&self, ctx: &Context<'_>) -> Option<String> {
+        self.url.as_deref().map(|url| shown_url(ctx, url))
+    }
+}
+
+/// `url` as the principal may see it.
+pub(super) fn shown_url(ctx: &Context<'_>, url: &str) -> String {
+    if ctx.authorize(Permission::EditAgents).is_ok() {
+        url.to_owned()
+    } else {
+        redact::url(url)
+    }
+}
+
 /// Loads one version through the request's DataLoader.
 pub async fn load_version(
     ctx: &Context<'_>,
@@ -196,6 +227,16 @@ pub struct UpdateAgentInput {
     pub note: Option<String>,
 }
 
+/// What saving a configuration needs from the server, for the principal's tenant.
+fn saving<'a>(ctx: &'a Context<'_>, principal: &Principal) -> agents::Saving<'a> {
+    let app = ctx.app();
+    agents::Saving {
+        tenant: principal.tenant_id,
+        outbound: &app.config.outbound,
+        secrets: &app.secrets,
+    }
+}
+
 #[derive(Default)]
 pub struct AgentMutation;
 
@@ -204,8 +245,15 @@ impl AgentMutation {
     async fn create_agent(&self, ctx: &Context<'_>, input: CreateAgentInput) -> ApiResult<Agent> {
         let principal = ctx.authorize(Permission::EditAgents)?;
         let db = tenant(ctx, principal).await?.db;
-        let (agent, _) =
-            agents::create(&db, principal.actor.label(), &input.name, input.config).await?;
+        let saving = saving(ctx, principal);
+        let (agent, _) = agents::create(
+            &db,
+            saving,
+            principal.actor.label(),
+            &input.name,
+            input.config,
+        )
+        .await?;
         Ok(Agent(agent))
     }
 
@@ -227,7 +275,7 @@ impl AgentMutation {
         let (agent, _) = agents::update(
             &db,
             &ctx.app().agents,
-            principal.tenant_id,
+            saving(ctx, principal),
             principal.actor.label(),
             id.0,
             change,

@@ -146,11 +146,19 @@ impl ApiKeyMutation {
         })
     }
 
-    /// Revokes an API key; it stops working immediately.
+    /// Revokes an API key; it stops working immediately (open WebSockets included). Only keys with a role
+    /// you could grant.
     async fn revoke_api_key(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ApiKey> {
         let principal = ctx.authorize(Permission::ManageApiKeys)?;
         let db = tenant(ctx, principal).await?.db;
-        let row = keys::revoke(&db, &ctx.app().auth, principal.tenant_id, id.0).await?;
+        let row = keys::revoke(
+            &db,
+            &ctx.app().auth,
+            principal.tenant_id,
+            principal.role,
+            id.0,
+        )
+        .await?;
         Ok(ApiKey {
             tenant_id: principal.tenant_id,
             row,

@@ -17,7 +17,7 @@ use async_graphql::{Context, Name, Request, ServerResult, Value, Variables};
 
 use super::codes::code_of;
 use super::context::RequestMeta;
-use crate::audit::{self, Event};
+use crate::audit::Event;
 use crate::auth::Principal;
 use crate::db::TenantId;
 use crate::state::AppState;
@@ -125,10 +125,11 @@ impl Extension for AuditExtension {
             tracing::info!(action = %event.action, outcome = event.error_code.as_deref().unwrap_or("ok"), ip = event.ip.as_deref().unwrap_or("-"), "unscoped mutation");
         }
         for tenant_id in tenants {
-            let recorded = match app.tenants.get(tenant_id).await {
-                Ok(db) => audit::record(&db, app.clock.now_ms(), event.clone()).await,
-                Err(err) => Err(err),
-            };
+            // In its home region's file, which for catalog changes made in the primary may be elsewhere.
+            let recorded = app
+                .edge
+                .record_audit(tenant_id, app.clock.now_ms(), event.clone())
+                .await;
             if let Err(err) = recorded {
                 tracing::error!(tenant_id = %tenant_id, action = %event.action, error = %err, "audit entry not recorded");
             }

@@ -1,10 +1,15 @@
 //! Sign-up, sign-in, refresh, sign-out and tenant switching for portal users.
+//!
+//! Every identity mutation counts against the client IP's identity budget (sign-ups also against the
+//! hourly sign-up budget), one by one; [`super::guard`] refuses requests that bundle several. Portal
+//! clients keep the refresh token in a cookie ([`super::session_cookie`]).
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::audit::note;
-use super::context::{ContextExt, RequestMeta};
+use super::context::{ContextExt, RequestMeta, SessionId};
+use super::session_cookie::{self, CookieSession};
 use super::viewer::Tenant;
 use crate::auth::Actor;
 use crate::clock::datetime;
@@ -36,44 +41,90 @@ impl User {
     async fn created_at(&self) -> DateTime<Utc> {
         datetime(self.0.created_at)
     }
+
+    /// Whether the email address is verified (a verification link followed, or a mailed invitation or
+    /// password reset used).
+    async fn email_verified(&self) -> bool {
+        self.0.email_verified_at.is_some()
+    }
+
+    async fn email_verified_at(&self) -> Option<DateTime<Utc>> {
+        self.0.email_verified_at.map(datetime)
+    }
+
+    /// Until when the account works without a verified email address (null once verified). After it, tenant
+    /// operations fail with `EMAIL_NOT_VERIFIED` until the address is verified.
+    async fn verify_email_by(&self, ctx: &Context<'_>) -> Option<DateTime<Utc>> {
+        let grace = ctx.app().identity.settings().verification_grace;
+        let grace = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
+        self.0
+            .email_verified_at
+            .is_none()
+            .then(|| datetime(self.0.created_at.saturating_add(grace)))
+    }
 }
 
 /// A started session. Keep the refresh token secret: it is shown once and works once.
-pub struct AuthPayload(pub SignedIn);
+pub struct AuthPayload {
+    signed_in: SignedIn,
+    /// The refresh token went into the session cookie instead of the body.
+    in_cookie: bool,
+}
+
+impl AuthPayload {
+    /// The payload of a started session; a cookie-mode client gets its refresh token as the cookie.
+    pub fn deliver(ctx: &Context<'_>, signed_in: SignedIn) -> Self {
+        let in_cookie = session_cookie::deliver(ctx, &signed_in, ctx.app().clock.now_ms());
+        Self {
+            signed_in,
+            in_cookie,
+        }
+    }
+}
 
 #[Object]
 impl AuthPayload {
     /// Send as `Authorization: Bearer <accessToken>`; valid for minutes, for one tenant.
     async fn access_token(&self) -> &str {
-        self.0.access_token.expose()
+        self.signed_in.access_token.expose()
     }
 
     async fn access_token_expires_at(&self) -> DateTime<Utc> {
-        datetime(self.0.access_expires_at.saturating_mul(1000))
+        datetime(self.signed_in.access_expires_at.saturating_mul(1000))
     }
 
     /// Exchange with `refreshSession` for new tokens. Single use: reusing one revokes the session.
-    async fn refresh_token(&self) -> &str {
-        self.0.refresh_token.expose()
+    /// Null for clients that sent `X-Voxedge-CSRF`: theirs is in the HttpOnly session cookie.
+    async fn refresh_token(&self) -> Option<&str> {
+        (!self.in_cookie).then(|| self.signed_in.refresh_token.expose().as_str())
     }
 
     async fn refresh_token_expires_at(&self) -> DateTime<Utc> {
-        datetime(self.0.refresh_expires_at)
+        datetime(self.signed_in.refresh_expires_at)
     }
 
     async fn user(&self) -> User {
-        User(self.0.user.clone())
+        User(self.signed_in.user.clone())
     }
 
     /// The tenant the tokens are scoped to.
     async fn tenant(&self, ctx: &Context<'_>) -> ApiResult<Tenant> {
         Ok(Tenant(
-            tenants::find(&ctx.app().catalog, self.0.tenant_id).await?,
+            tenants::find(&ctx.app().catalog, self.signed_in.tenant_id).await?,
         ))
     }
 
     async fn role(&self) -> Role {
-        self.0.role
+        self.signed_in.role
+    }
+
+    /// Only from `signUp` on a server that sends no email (no SMTP configured): the link that verifies the
+    /// address, which would otherwise have been emailed. Null everywhere else.
+    async fn verification_link(&self) -> Option<&str> {
+        self.signed_in
+            .verification_link
+            .as_ref()
+            .map(|l| l.expose().as_str())
     }
 }
 
@@ -86,6 +137,9 @@ pub struct SignUpInput {
     pub name: Option<String>,
     /// Your company: a new tenant you will own.
     pub tenant_name: String,
+    /// The region your tenant's data lives in and its calls are served from (e.g. `fra`). Default: the region
+    /// that received the sign-up.
+    pub region: Option<String>,
 }
 
 #[derive(InputObject)]
@@ -103,13 +157,36 @@ pub struct LogoutPayload {
     pub session_id: ID,
 }
 
+/// Result of `logoutEverywhere`.
+#[derive(SimpleObject)]
+pub struct LogoutEverywherePayload {
+    /// How many sessions were still live and are now ended.
+    pub sessions_ended: i32,
+}
+
+/// Counts one identity mutation against the client IP's budgets (`RATE_LIMITED` when over).
+pub(super) fn identity_budget(ctx: &Context<'_>, sign_up: bool) -> ApiResult<()> {
+    let ip = ctx.data_opt::<RequestMeta>().and_then(|m| m.ip.as_deref());
+    ctx.app().limits.check_identity(ip, sign_up)?;
+    Ok(())
+}
+
+/// The cookie facts of the request (none over WebSocket).
+fn cookies<'c>(ctx: &'c Context<'_>) -> std::borrow::Cow<'c, CookieSession> {
+    ctx.data_opt::<CookieSession>()
+        .map_or_else(Default::default, std::borrow::Cow::Borrowed)
+}
+
 #[derive(Default)]
 pub struct AuthMutation;
 
 #[Object]
 impl AuthMutation {
-    /// Creates an account and a tenant owned by it, and signs in to that tenant.
+    /// Creates an account and a tenant owned by it, and signs in to that tenant. A link to verify the email
+    /// address is mailed (or, without SMTP, returned as `verificationLink`). Limited per client IP
+    /// (`--signup-limit-per-hour`).
     async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> ApiResult<AuthPayload> {
+        identity_budget(ctx, true)?;
         let signed_in = ctx
             .app()
             .identity
@@ -118,15 +195,21 @@ impl AuthMutation {
                 password: Secret::new(input.password),
                 name: input.name,
                 tenant_name: input.tenant_name,
+                region: input.region.or_else(|| {
+                    ctx.data_opt::<RequestMeta>()
+                        .and_then(|m| m.serving_region.clone())
+                }),
+                origin: ctx.public_origin(),
             })
             .await?;
         note_session(ctx, &signed_in, None);
-        Ok(AuthPayload(signed_in))
+        Ok(AuthPayload::deliver(ctx, signed_in))
     }
 
     /// Signs in with email and password. Repeated failures lock the account (and the client IP) out
     /// for a while (`RATE_LIMITED`).
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> ApiResult<AuthPayload> {
+        identity_budget(ctx, false)?;
         let tenant = input
             .tenant_id
             .map(|id| parse_tenant(&id, "input.tenantId"))
@@ -145,7 +228,7 @@ impl AuthMutation {
         {
             Ok(signed_in) => {
                 note_session(ctx, &signed_in, Some("signIn"));
-                Ok(AuthPayload(signed_in))
+                Ok(AuthPayload::deliver(ctx, signed_in))
             }
             Err(failure) => {
                 metrics::counter!("voxedge_sign_in_failures_total").increment(1);
@@ -160,20 +243,41 @@ impl AuthMutation {
         }
     }
 
-    /// Exchanges a refresh token for new tokens (the old refresh token is spent).
+    /// Exchanges a refresh token for new tokens (the old refresh token is spent). Without
+    /// `refreshToken`, the session cookie's is used (see the README, Authentication).
     async fn refresh_session(
         &self,
         ctx: &Context<'_>,
-        refresh_token: String,
+        refresh_token: Option<String>,
     ) -> ApiResult<AuthPayload> {
-        let signed_in = ctx.app().identity.refresh(&refresh_token).await?;
-        note_session(ctx, &signed_in, None);
-        Ok(AuthPayload(signed_in))
+        identity_budget(ctx, false)?;
+        let token = cookies(ctx).refresh_token(refresh_token)?;
+        match ctx.app().identity.refresh(token.expose()).await {
+            Ok(signed_in) => {
+                note_session(ctx, &signed_in, None);
+                Ok(AuthPayload::deliver(ctx, signed_in))
+            }
+            Err(err) => {
+                let err = ApiError::from(err);
+                // A cookie that can never work again is dropped; a client can retry after a limit.
+                if !matches!(err.code, ErrorCode::RateLimited | ErrorCode::Internal) {
+                    session_cookie::clear(ctx);
+                }
+                Err(err)
+            }
+        }
     }
 
-    /// Signs out: ends the session the refresh token belongs to, access tokens included.
-    async fn logout(&self, ctx: &Context<'_>, refresh_token: String) -> ApiResult<LogoutPayload> {
-        let family = ctx.app().identity.sign_out(&refresh_token).await?;
+    /// Signs out: ends the sign-in the refresh token belongs to (its session, and the sessions switched
+    /// from it), access tokens included. Without `refreshToken`, the session cookie's is used.
+    async fn logout(
+        &self,
+        ctx: &Context<'_>,
+        refresh_token: Option<String>,
+    ) -> ApiResult<LogoutPayload> {
+        let token = cookies(ctx).refresh_token(refresh_token);
+        session_cookie::clear(ctx);
+        let family = ctx.app().identity.sign_out(token?.expose()).await?;
         note(ctx, |n| {
             n.tenants = vec![family.tenant_id];
             n.actor = Some(format!("user:{}", family.user_id));
@@ -185,16 +289,38 @@ impl AuthMutation {
         })
     }
 
-    /// New tokens for another tenant the signed-in user belongs to.
-    async fn switch_tenant(&self, ctx: &Context<'_>, tenant_id: ID) -> ApiResult<AuthPayload> {
+    /// Ends every session of the signed-in user, in every tenant, on every device.
+    async fn logout_everywhere(&self, ctx: &Context<'_>) -> ApiResult<LogoutEverywherePayload> {
         let principal = ctx.principal()?;
         let Actor::User { user_id } = &principal.actor else {
+            return Err(ApiError::forbidden("only signed-in users have sessions"));
+        };
+        let ended = ctx.app().identity.sign_out_everywhere(user_id).await?;
+        session_cookie::clear(ctx);
+        note(ctx, |n| n.target = Some(format!("user:{user_id}")));
+        Ok(LogoutEverywherePayload {
+            sessions_ended: i32::try_from(ended).unwrap_or(i32::MAX),
+        })
+    }
+
+    /// New tokens for another tenant the signed-in user belongs to. The new session is made from the
+    /// current one and ends with it (signing out, or a revocation, ends both).
+    async fn switch_tenant(&self, ctx: &Context<'_>, tenant_id: ID) -> ApiResult<AuthPayload> {
+        identity_budget(ctx, false)?;
+        let principal = ctx.principal()?;
+        let (Actor::User { user_id }, Some(SessionId(session))) =
+            (&principal.actor, ctx.data_opt::<SessionId>())
+        else {
             return Err(ApiError::forbidden("only signed-in users switch tenants"));
         };
         let tenant = parse_tenant(&tenant_id, "tenantId")?;
-        let signed_in = ctx.app().identity.switch_tenant(user_id, tenant).await?;
+        let signed_in = ctx
+            .app()
+            .identity
+            .switch_tenant(user_id, principal.tenant_id, session, tenant)
+            .await?;
         note_session(ctx, &signed_in, None);
-        Ok(AuthPayload(signed_in))
+        Ok(AuthPayload::deliver(ctx, signed_in))
     }
 }
 

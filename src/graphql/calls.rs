@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::agents::{Agent, AgentVersion, load_version};
 use super::analysis::CallAnalysis;
+use super::billing_types::{CallCostLine, Money};
 use super::context::{ContextExt, tenant};
 use super::loaders::AgentKey;
 use super::pagination::{KeysetCursor, PageRequest, connection_complexity};
@@ -21,6 +22,15 @@ use crate::repo::calls::{CallEventRow, CallFilter, CallRow, NewSegment, SegmentR
 
 /// A phone or web conversation with an agent.
 pub struct Call(pub CallRow);
+
+impl Call {
+    /// The call's cost; `ReadBilling` only.
+    async fn priced(&self, ctx: &Context<'_>) -> ApiResult<crate::billing::usage::Cost> {
+        let principal = ctx.authorize(Permission::ReadBilling)?;
+        let tenant = tenant(ctx, principal).await?;
+        Ok(crate::billing::usage::call_cost(&ctx.app().billing, &tenant, &self.0).await?)
+    }
+}
 
 #[Object]
 impl Call {
@@ -88,6 +98,25 @@ impl Call {
 
     async fn metadata(&self) -> Json<&serde_json::Value> {
         Json(&self.0.metadata)
+    }
+
+    /// What the call cost: its usage at the tenant's unit prices on the day it was made (list price, before
+    /// the plan's included quantities, which only the month's invoice applies), rounded half-even to the
+    /// cent per metric. Owners, admins and billing members only.
+    async fn cost(&self, ctx: &Context<'_>) -> ApiResult<Money> {
+        let cost = self.priced(ctx).await?;
+        Ok(Money::cents(cost.total, &cost.currency))
+    }
+
+    /// The cost by metric. Owners, admins and billing members only.
+    async fn cost_breakdown(&self, ctx: &Context<'_>) -> ApiResult<Vec<CallCostLine>> {
+        let cost = self.priced(ctx).await?;
+        let currency = cost.currency.clone();
+        Ok(cost
+            .lines
+            .into_iter()
+            .map(|line| CallCostLine::new(line, &currency))
+            .collect())
     }
 
     /// What the agent's `{{placeholders}}` were filled with (given when the call was placed or its session

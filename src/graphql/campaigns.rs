@@ -326,7 +326,7 @@ impl CampaignMutation {
                 ),
             )?;
             // Before the change commits, so a crash cannot leave a running campaign nobody schedules.
-            app.outbound.queue(tenant.id).await?;
+            app.scheduler.queue(tenant.id).await?;
         }
         let origin = public_origin(ctx);
         if matches!(action, Action::Start | Action::Resume) && origin.is_none() {
@@ -337,7 +337,7 @@ impl CampaignMutation {
         }
         let campaign = campaigns::act(&tenant, id.0, action, origin, app.clock.now_ms()).await?;
         audit::note(ctx, |n| n.target = Some(campaign.id.clone()));
-        app.outbound.wake();
+        app.scheduler.wake();
         Ok(Campaign(campaign))
     }
 }
@@ -379,7 +379,12 @@ impl CampaignMutation {
                 max_attempts: retry_in.max_attempts.unwrap_or(defaults.max_attempts),
             },
         };
-        let limit = app.capacity.plan_limit(tenant.id).await?;
+        let limit = app
+            .billing
+            .admission(tenant.id)
+            .await?
+            .concurrent_calls
+            .unwrap_or(0);
         let campaign = campaigns::create(&tenant, input, limit, app.clock.now_ms()).await?;
         audit::note(ctx, |n| n.target = Some(campaign.id.clone()));
         Ok(Campaign(campaign))
@@ -400,7 +405,7 @@ impl CampaignMutation {
         let id = campaign_id.0.clone();
         let import = campaigns::add_contacts(&tenant, id, csv, app.clock.now_ms()).await?;
         audit::note(ctx, |n| n.target = Some(campaign_id.0.clone()));
-        app.outbound.wake();
+        app.scheduler.wake();
         Ok(ContactImport {
             added: import.added as i32,
             rejected: import

@@ -59,9 +59,10 @@ impl Extension for ErrorCodesExtension {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        next.run(ctx, query, variables)
-            .await
-            .map_err(|err| with_code(err, ErrorCode::GraphqlParseFailed))
+        next.run(ctx, query, variables).await.map_err(|err| {
+            let code = parse_code(&err.message);
+            with_code(err, code)
+        })
     }
 
     async fn validation(
@@ -102,6 +103,17 @@ fn with_code(mut err: ServerError, code: ErrorCode) -> ServerError {
             .set("code", code.as_str());
     }
     err
+}
+
+fn parse_code(message: &str) -> ErrorCode {
+    // async-graphql checks these limits while parsing, with these fixed messages (schema.rs).
+    if message.starts_with("The number of directives on the field") {
+        ErrorCode::TooManyDirectives
+    } else if message.starts_with("The recursion depth of the query cannot be greater than") {
+        ErrorCode::QueryTooDeep
+    } else {
+        ErrorCode::GraphqlParseFailed
+    }
 }
 
 fn validation_code(message: &str) -> ErrorCode {

@@ -1,5 +1,7 @@
 //! What resolvers get from the request context.
 
+use std::sync::{Arc, Mutex};
+
 use async_graphql::Context;
 use async_graphql::dataloader::DataLoader;
 
@@ -18,6 +20,32 @@ pub struct RequestMeta {
     /// The origin the client reached us at (`Host` and `X-Forwarded-Proto`), for URLs shown to it when
     /// `--public-url` is unset.
     pub public_origin: Option<String>,
+    /// The region that first received the request, when another region replayed it here (`fly-replay-src`).
+    pub serving_region: Option<String>,
+}
+
+/// The sign-in session an access token belongs to (request data, set by the edges for access tokens).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionId(pub String);
+
+/// The permissions an operation's resolvers asked for. A GraphQL WebSocket attaches one to each
+/// operation it runs, so when a member's role changes it can tell whether a live subscription is still
+/// allowed.
+#[derive(Debug, Default)]
+pub struct RequiredPermissions(Mutex<Vec<Permission>>);
+
+impl RequiredPermissions {
+    fn record(&self, permission: Permission) {
+        let mut needed = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if !needed.contains(&permission) {
+            needed.push(permission);
+        }
+    }
+
+    /// What was asked for so far.
+    pub fn all(&self) -> Vec<Permission> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
 }
 
 pub trait ContextExt {
@@ -27,12 +55,12 @@ pub trait ContextExt {
     fn principal(&self) -> ApiResult<&Principal>;
     /// The request's batching loader for the principal's tenant.
     fn loader(&self) -> ApiResult<&DataLoader<TenantLoader>>;
-    /// The principal, after checking it holds `permission`.
-    fn authorize(&self, permission: Permission) -> ApiResult<&Principal> {
-        let principal = self.principal()?;
-        principal.require(permission)?;
-        Ok(principal)
-    }
+    /// The principal, after checking it holds `permission` and, for a user, that their email address is
+    /// verified or still within its grace period.
+    fn authorize(&self, permission: Permission) -> ApiResult<&Principal>;
+    /// Where links the server hands out point: `--public-url`, else the origin the request came in on, else
+    /// the listen address.
+    fn public_origin(&self) -> String;
 }
 
 /// The principal's tenant.
@@ -53,6 +81,34 @@ impl ContextExt for Context<'_> {
             .data_opt::<Principal>()
             .filter(|p| !matches!(p.actor, Actor::Session { .. }))
             .ok_or(AuthError::Unauthenticated)?)
+    }
+
+    fn authorize(&self, permission: Permission) -> ApiResult<&Principal> {
+        let principal = self.principal()?;
+        principal.require(permission)?;
+        if let Some(since) = principal.unverified_since {
+            let grace = self.app().config.identity.verification_grace;
+            let due = since.saturating_add(i64::try_from(grace.as_millis()).unwrap_or(i64::MAX));
+            if self.app().clock.now_ms() >= due {
+                return Err(AuthError::EmailNotVerified.into());
+            }
+        }
+        if let Some(needed) = self.data_opt::<Arc<RequiredPermissions>>() {
+            needed.record(permission);
+        }
+        Ok(principal)
+    }
+
+    fn public_origin(&self) -> String {
+        let app = self.app();
+        app.config
+            .public_url
+            .clone()
+            .or_else(|| {
+                self.data_opt::<RequestMeta>()
+                    .and_then(|m| m.public_origin.clone())
+            })
+            .unwrap_or_else(|| format!("http://{}", app.config.listen))
     }
 
     fn loader(&self) -> ApiResult<&DataLoader<TenantLoader>> {

@@ -4,8 +4,13 @@
 //! from the database, so nothing committed in between is missed. A subscriber that falls behind the
 //! bus (`Lagged`) resynchronises from the database: `callUpdated` re-sends the current call,
 //! `transcriptSegments` re-sends every segment it has not delivered, `activeCalls` sends a fresh list.
+//!
+//! `transcriptSegments` reads stored segments a page at a time, as the subscriber takes them, and
+//! remembers what it sent in bounded memory, so a call with a very long transcript costs a page, not the
+//! whole call, per subscriber.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
+use std::hash::{Hash as _, Hasher as _};
 use std::time::Duration;
 
 use async_graphql::{Context, ID, Result, Subscription};
@@ -23,6 +28,13 @@ use crate::repo::calls::SegmentRow;
 
 /// Most calls one `activeCalls` message lists.
 const ACTIVE_CALLS_LIMIT: usize = 500;
+
+/// Stored transcript segments read per page.
+const SEGMENT_PAGE: usize = 100;
+
+/// Segments whose delivered state a `transcriptSegments` subscriber remembers exactly; older final ones
+/// are remembered only as a high-water mark.
+const REMEMBERED_SEGMENTS: usize = 1024;
 
 #[derive(Default)]
 pub struct LiveSubscription;
@@ -90,16 +102,25 @@ impl LiveSubscription {
             .await?
             .ok_or_else(|| ApiError::not_found("call"))?;
         Ok(async_stream::stream! {
-            let mut sent = Delivered::default();
-            for segment in stored_segments(&db, &id, after_seq).await {
-                if sent.is_new(&segment) {
-                    yield TranscriptSegment(segment);
+            let mut sent = Delivered::new(after_seq);
+            let mut cursor = after_seq;
+            loop {
+                let Some(page) = segment_page(&db, &id, cursor).await else { return };
+                let done = page.len() < SEGMENT_PAGE;
+                for segment in page {
+                    cursor = segment.seq;
+                    if sent.replayed(&segment) {
+                        yield TranscriptSegment(segment);
+                    }
+                }
+                if done {
+                    break;
                 }
             }
             loop {
                 match events.recv().await {
                     Ok(TenantEvent::Segment(segment)) if segment.call_id == id && segment.seq > after_seq => {
-                        if sent.is_new(&segment) {
+                        if sent.live(&segment) {
                             yield TranscriptSegment((*segment).clone());
                         }
                     }
@@ -107,9 +128,18 @@ impl LiveSubscription {
                     Err(RecvError::Lagged(missed)) => {
                         tracing::warn!(missed, "transcriptSegments subscriber lagged; resynchronising");
                         metrics::counter!("voxedge_subscription_resyncs_total", "subscription" => "transcriptSegments").increment(1);
-                        for segment in stored_segments(&db, &id, after_seq).await {
-                            if sent.is_new(&segment) {
-                                yield TranscriptSegment(segment);
+                        let mut cursor = sent.replay_from();
+                        loop {
+                            let Some(page) = segment_page(&db, &id, cursor).await else { return };
+                            let done = page.len() < SEGMENT_PAGE;
+                            for segment in page {
+                                cursor = segment.seq;
+                                if sent.replayed(&segment) {
+                                    yield TranscriptSegment(segment);
+                                }
+                            }
+                            if done {
+                                break;
                             }
                         }
                     }
@@ -166,40 +196,128 @@ async fn active(db: &Database) -> ApiResult<Vec<Call>> {
     Ok(rows.into_iter().map(Call).collect())
 }
 
-/// Every stored segment after `after_seq`, read in pages.
-async fn stored_segments(db: &Database, call_id: &str, after_seq: i64) -> Vec<SegmentRow> {
-    let mut all = Vec::new();
-    let mut cursor = after_seq;
-    loop {
-        let id = call_id.to_string();
-        let page = db
-            .read(move |conn| repo::calls::list_segments(conn, &id, cursor, 1000))
-            .await
-            .unwrap_or_default();
-        let Some(last) = page.last() else { break };
-        cursor = last.seq;
-        let done = page.len() < 1000;
-        all.extend(page);
-        if done {
-            break;
-        }
-    }
-    all
+/// One page of stored segments after `after_seq`; `None` (logged) when the database fails, which ends the
+/// subscription rather than silently skipping segments.
+async fn segment_page(db: &Database, call_id: &str, after_seq: i64) -> Option<Vec<SegmentRow>> {
+    let id = call_id.to_string();
+    let page = db
+        .read(move |conn| repo::calls::list_segments(conn, &id, after_seq, SEGMENT_PAGE))
+        .await;
+    page.inspect_err(|err| tracing::warn!(error = %err, "transcript segments could not be read"))
+        .ok()
 }
 
-/// What a transcript subscriber has been sent, so replays after a resync skip what it already has.
-#[derive(Default)]
+/// What a transcript subscriber has been sent, so replays after a resync skip what it already has —
+/// in bounded memory: the exact state (final or not, a hash of the text) of the latest
+/// [`REMEMBERED_SEGMENTS`] segments, and below that a high-water mark under which every segment not
+/// remembered was sent final.
 struct Delivered {
-    by_seq: HashMap<i64, (bool, String)>,
+    recent: BTreeMap<i64, (bool, u64)>,
+    floor: i64,
 }
 
 impl Delivered {
-    fn is_new(&mut self, segment: &SegmentRow) -> bool {
-        let state = (segment.is_final, segment.text.clone());
-        if self.by_seq.get(&segment.seq) == Some(&state) {
+    fn new(after_seq: i64) -> Self {
+        Self {
+            recent: BTreeMap::new(),
+            floor: after_seq,
+        }
+    }
+
+    fn state(segment: &SegmentRow) -> (bool, u64) {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        segment.text.hash(&mut hasher);
+        (segment.is_final, hasher.finish())
+    }
+
+    /// A segment read from the database: whether the subscriber lacks it (in this state).
+    fn replayed(&mut self, segment: &SegmentRow) -> bool {
+        let state = Self::state(segment);
+        match self.recent.get(&segment.seq) {
+            Some(sent) if *sent == state => false,
+            None if segment.seq <= self.floor => false,
+            _ => {
+                self.remember(segment.seq, state);
+                true
+            }
+        }
+    }
+
+    /// A segment as it was just recognised or replaced: whether it is news to the subscriber.
+    fn live(&mut self, segment: &SegmentRow) -> bool {
+        let state = Self::state(segment);
+        if self.recent.get(&segment.seq) == Some(&state) {
             return false;
         }
-        self.by_seq.insert(segment.seq, state);
+        self.remember(segment.seq, state);
         true
+    }
+
+    /// Where a replay must start for nothing unsent to be skipped.
+    fn replay_from(&self) -> i64 {
+        let open = self
+            .recent
+            .iter()
+            .find(|(_, (is_final, _))| !is_final)
+            .map_or(self.floor, |(seq, _)| seq - 1);
+        self.floor.min(open)
+    }
+
+    fn remember(&mut self, seq: i64, state: (bool, u64)) {
+        self.recent.insert(seq, state);
+        while self.recent.len() > REMEMBERED_SEGMENTS {
+            // Forget the oldest final segment; segments still partial stay remembered exactly.
+            let Some(oldest) = self
+                .recent
+                .iter()
+                .find(|(_, (is_final, _))| *is_final)
+                .map(|(seq, _)| *seq)
+            else {
+                break;
+            };
+            self.recent.remove(&oldest);
+            self.floor = self.floor.max(oldest);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Speaker;
+
+    fn segment(seq: i64, text: &str, is_final: bool) -> SegmentRow {
+        SegmentRow {
+            id: seq,
+            call_id: "c".into(),
+            seq,
+            speaker: Speaker::Caller,
+            text: text.into(),
+            start_ms: 0,
+            end_ms: 0,
+            confidence: None,
+            is_final,
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn delivered_segments_are_remembered_in_bounded_memory() {
+        let mut sent = Delivered::new(0);
+        assert!(sent.replayed(&segment(1, "partial", false)));
+        for seq in 2..=5000 {
+            assert!(sent.replayed(&segment(seq, "words", true)));
+        }
+        assert!(sent.recent.len() <= REMEMBERED_SEGMENTS);
+        // The partial one is still known exactly, so a replay starts before it.
+        assert_eq!(sent.replay_from(), 0);
+        assert!(!sent.replayed(&segment(1, "partial", false)));
+        assert!(sent.replayed(&segment(1, "partial, now final", true)));
+        assert!(sent.replay_from() > 3000);
+        // Old final segments are not sent again on a replay; a live change to one is.
+        assert!(!sent.replayed(&segment(10, "words", true)));
+        assert!(sent.live(&segment(10, "corrected words", true)));
+        assert!(!sent.live(&segment(10, "corrected words", true)));
+        assert!(sent.replayed(&segment(5001, "new", true)));
     }
 }

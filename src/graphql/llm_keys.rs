@@ -3,12 +3,13 @@
 use async_graphql::{Context, InputObject, Object};
 use chrono::{DateTime, Utc};
 
+use super::agents::shown_url;
 use super::audit;
 use super::context::{ContextExt, tenant};
 use crate::agents::llm_keys;
 use crate::auth::Permission;
 use crate::clock::datetime;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::redact::Secret;
 use crate::repo::llm_keys::LlmKeyRow;
 
@@ -27,6 +28,12 @@ impl LlmKey {
         &self.0.api_key_last4
     }
 
+    /// Where the key may be sent besides the provider's public endpoint (set by an owner or admin). Without
+    /// EditAgents, shown without query string and user info.
+    async fn base_url(&self, ctx: &Context<'_>) -> Option<String> {
+        self.0.base_url.as_deref().map(|url| shown_url(ctx, url))
+    }
+
     async fn created_at(&self) -> DateTime<Utc> {
         datetime(self.0.created_at)
     }
@@ -42,6 +49,20 @@ pub struct SetLlmKeyInput {
     pub provider: String,
     /// Sent as `Authorization: Bearer <apiKey>` to the provider. Stored encrypted, never shown again.
     pub api_key: String,
+    /// Besides the provider's public endpoint, the one base URL the key may be sent to (an agent whose
+    /// `baseUrl` is exactly this gets the key); required for keys of `vllm` and `custom` to be used at all.
+    /// Owners and admins only. Left out: the public endpoint only.
+    pub base_url: Option<String>,
+}
+
+/// Keys are secrets; keep them out of logs.
+impl std::fmt::Debug for SetLlmKeyInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SetLlmKeyInput")
+            .field("provider", &self.provider)
+            .field("base_url", &self.base_url)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Default)]
@@ -66,16 +87,25 @@ pub struct LlmKeyMutation;
 
 #[Object]
 impl LlmKeyMutation {
-    /// Sets (or replaces) the key for a provider. Calls starting from now use it.
+    /// Sets (or replaces) the key for a provider. Calls starting from now use it. Naming a `baseUrl` decides
+    /// where the tenant's key may go, so it needs ManageTenant (owners, admins) on top of EditAgents.
     async fn set_llm_key(&self, ctx: &Context<'_>, input: SetLlmKeyInput) -> ApiResult<LlmKey> {
         let principal = ctx.authorize(Permission::EditAgents)?;
+        if input.base_url.is_some() {
+            principal.require(Permission::ManageTenant).map_err(|_| {
+                ApiError::forbidden("only owners and admins may bind a key to a base URL")
+            })?;
+        }
         let db = tenant(ctx, principal).await?.db;
+        let app = ctx.app();
         let row = llm_keys::set_key(
             &db,
-            &ctx.app().secrets,
+            &app.secrets,
+            &app.config.outbound,
             principal.tenant_id,
             input.provider,
             Secret::new(input.api_key),
+            input.base_url,
         )
         .await?;
         audit::note(ctx, |n| n.target = Some(row.provider.clone()));

@@ -4,8 +4,8 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::auth::{AuthPayload, note_session, required};
-use super::context::ContextExt;
+use super::auth::{AuthPayload, identity_budget, note_session, required};
+use super::context::{ContextExt, RequestMeta, SessionId};
 use super::pagination::{KeysetCursor, PageRequest, connection_complexity};
 use crate::auth::{Actor, Permission};
 use crate::clock::datetime;
@@ -140,11 +140,17 @@ pub struct InviteMemberInput {
     pub role: Role,
 }
 
-/// A new invitation. `token` is shown once: deliver it to the invitee, who passes it to `acceptInvite`.
+/// A new invitation, emailed to the invitee when the server sends email. `token` and `link` are shown once:
+/// when `emailed` is false, hand the link to the invitee (it opens the portal's accept page, which passes the
+/// token to `acceptInvite`).
 #[derive(SimpleObject)]
 pub struct InviteMemberPayload {
     pub invite: Invite,
     pub token: String,
+    /// The portal page that accepts the invitation.
+    pub link: String,
+    /// Whether the invitation was emailed (false: this server sends no email).
+    pub emailed: bool,
 }
 
 #[derive(InputObject)]
@@ -169,7 +175,7 @@ pub struct MemberMutation;
 
 #[Object]
 impl MemberMutation {
-    /// Invites someone by email. Owners and admins.
+    /// Invites someone by email (the invitation is mailed to them). Owners and admins.
     async fn invite_member(
         &self,
         ctx: &Context<'_>,
@@ -179,11 +185,13 @@ impl MemberMutation {
         let issued = ctx
             .app()
             .identity
-            .invite(principal, &input.email, input.role)
+            .invite(principal, &input.email, input.role, &ctx.public_origin())
             .await?;
         Ok(InviteMemberPayload {
             invite: Invite(issued.invite),
             token: issued.token.into_inner(),
+            link: issued.link.into_inner(),
+            emailed: issued.emailed,
         })
     }
 
@@ -195,24 +203,28 @@ impl MemberMutation {
     }
 
     /// Joins the invitation's tenant, signed in (the invited email's account) or not (with a password),
-    /// and starts a session there.
+    /// and starts a session there. Wrong passwords count toward the sign-in lock-outs and, after a few,
+    /// lock the invitation (`INVITE_LOCKED`).
     async fn accept_invite(
         &self,
         ctx: &Context<'_>,
         input: AcceptInviteInput,
     ) -> ApiResult<AuthPayload> {
+        identity_budget(ctx, false)?;
         let who = match ctx.principal().ok().map(|p| &p.actor) {
             Some(Actor::User { user_id }) => Accepting::User {
                 user_id: user_id.clone(),
+                session_id: ctx.data_opt::<SessionId>().map(|s| s.0.clone()),
             },
             _ => Accepting::Anonymous {
                 password: Secret::new(input.password.ok_or_else(|| required("input.password"))?),
                 name: input.name,
             },
         };
-        let signed_in = ctx.app().identity.accept(&input.token, who).await?;
+        let ip = ctx.data_opt::<RequestMeta>().and_then(|m| m.ip.as_deref());
+        let signed_in = ctx.app().identity.accept(&input.token, who, ip).await?;
         note_session(ctx, &signed_in, None);
-        Ok(AuthPayload(signed_in))
+        Ok(AuthPayload::deliver(ctx, signed_in))
     }
 
     /// Changes a member's role. Owners and admins, never above their own role.
@@ -230,7 +242,9 @@ impl MemberMutation {
         Ok(Member(member))
     }
 
-    /// Removes a member (owners and admins), or leaves the tenant (any member but the owner).
+    /// Removes a member (owners and admins), or leaves the tenant (any member but the owner). Their
+    /// sessions in the tenant end, and the API keys they created (and keys those keys created) are
+    /// revoked.
     async fn remove_member(&self, ctx: &Context<'_>, user_id: ID) -> ApiResult<Member> {
         let principal = ctx.principal()?;
         Ok(Member(

@@ -4,24 +4,30 @@
 //! carry a stable `extensions.code` (see [`codes`]). `schema.graphql` at the repository root is this
 //! schema's SDL, kept in sync by a test.
 
+mod account;
 mod agents;
 mod analysis;
 mod api_keys;
 pub mod audit;
 mod audit_log;
 mod auth;
+mod billing;
+mod billing_types;
 mod calls;
 mod campaign_progress;
 mod campaigns;
 pub mod codes;
 pub mod context;
+pub mod guard;
 mod heartbeat;
 mod live;
 mod llm_keys;
 pub mod loaders;
 mod members;
+mod onboarding;
 pub mod pagination;
 mod recordings;
+pub mod session_cookie;
 mod session_tokens;
 mod telephony;
 mod transcript_search;
@@ -48,6 +54,7 @@ pub struct Query(
     members::MemberQuery,
     audit_log::AuditQuery,
     usage::UsageQuery,
+    billing::BillingQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -62,8 +69,10 @@ pub struct Mutation(
     telephony::TelephonyMutation,
     llm_keys::LlmKeyMutation,
     auth::AuthMutation,
+    account::AccountMutation,
     members::MemberMutation,
     session_tokens::SessionTokenMutation,
+    billing::BillingMutation,
 );
 
 #[derive(MergedSubscription, Default)]
@@ -75,6 +84,24 @@ pub struct Subscription(
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
+/// The mutations that write the catalog (users, sessions, memberships, invitations, tenants). Outside the primary
+/// region they are replayed there before anything runs (`http::routing`); every other mutation writes only its
+/// tenant's own file, in the tenant's home region. A test makes every mutation of the schema choose a side.
+pub const CATALOG_MUTATIONS: &[&str] = &[
+    "signUp",
+    "login",
+    "refreshSession",
+    "logout",
+    "switchTenant",
+    "inviteMember",
+    "revokeInvite",
+    "acceptInvite",
+    "changeMemberRole",
+    "removeMember",
+    "transferOwnership",
+    "updateTenant",
+];
+
 /// The schema served by the API, with its limits and the application state resolvers use.
 pub fn build(state: AppState, limits: GraphqlLimits) -> AppSchema {
     Schema::build(
@@ -85,7 +112,12 @@ pub fn build(state: AppState, limits: GraphqlLimits) -> AppSchema {
     .data(state)
     .limit_depth(limits.max_depth)
     .limit_complexity(limits.max_complexity)
+    .limit_directives(limits.max_directives)
     .extension(codes::ErrorCodes)
+    .extension(guard::DocumentGuard {
+        max_aliases: limits.max_aliases,
+        max_fields: limits.max_complexity,
+    })
     .extension(audit::Audit)
     .finish()
 }
@@ -99,4 +131,69 @@ pub fn sdl() -> String {
     )
     .finish()
     .sdl()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Mutations that write only their tenant's file (served in its home region).
+    const TENANT_MUTATIONS: &[&str] = &[
+        "createAgent",
+        "updateAgent",
+        "rollbackAgent",
+        "archiveAgent",
+        "unarchiveAgent",
+        "createApiKey",
+        "revokeApiKey",
+        "createCall",
+        "updateCallStatus",
+        "addTranscriptSegments",
+        "createWebhookEndpoint",
+        "updateWebhookEndpoint",
+        "deleteWebhookEndpoint",
+        "rotateWebhookSecret",
+        "retryWebhookDelivery",
+        "setTwilioAccount",
+        "deleteTwilioAccount",
+        "addPhoneNumber",
+        "updatePhoneNumber",
+        "removePhoneNumber",
+        "placeCall",
+        "setLlmKey",
+        "deleteLlmKey",
+        "createSessionToken",
+    ];
+
+    #[test]
+    fn every_mutation_says_whether_it_writes_the_catalog() {
+        let sdl = sdl();
+        let start = sdl
+            .find("type Mutation {")
+            .expect("the schema has mutations");
+        let end = start + sdl[start..].find("\n}").expect("the type ends");
+        // Descriptions go; field lines are one tab in and start with the field's name.
+        let without_docs: String = sdl[start..end].split("\"\"\"").step_by(2).collect();
+        let fields: Vec<&str> = without_docs
+            .lines()
+            .filter_map(|line| line.strip_prefix('\t'))
+            .filter(|line| line.starts_with(|c: char| c.is_ascii_lowercase()))
+            .filter_map(|line| line.split(['(', ':']).next())
+            .collect();
+        assert!(fields.len() > 20, "parsed {fields:?}");
+        for field in &fields {
+            let catalog = CATALOG_MUTATIONS.contains(field);
+            let tenant = TENANT_MUTATIONS.contains(field);
+            assert!(
+                catalog ^ tenant,
+                "mutation {field}: list it in CATALOG_MUTATIONS if it writes the catalog, else in TENANT_MUTATIONS"
+            );
+        }
+        for listed in CATALOG_MUTATIONS.iter().chain(TENANT_MUTATIONS) {
+            assert!(
+                fields.contains(listed),
+                "{listed} is not a mutation any more"
+            );
+        }
+    }
 }

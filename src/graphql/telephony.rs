@@ -273,7 +273,9 @@ impl TelephonyMutation {
     /// `caller_number` and `called_number` added; a placeholder without a value fails with MISSING_VARIABLES
     /// before anyone is dialled. Twilio reports back (ringing, answered, busy, no answer, ...) and, when the
     /// agent screens for answering machines, who answered. Returns the call record (outbound, queued); if Twilio
-    /// refuses, the call is marked failed and the error (TELEPHONY_PROVIDER_ERROR) says why.
+    /// refuses, the call is marked failed and the error (TELEPHONY_PROVIDER_ERROR) says why. A tenant at its
+    /// plan's concurrent-call limit, past its monthly minutes or suspended is refused (CONCURRENT_CALL_LIMIT,
+    /// MONTHLY_MINUTES_EXHAUSTED, TENANT_SUSPENDED) before anything is created or dialled.
     async fn place_call(
         &self,
         ctx: &Context<'_>,
@@ -293,10 +295,11 @@ impl TelephonyMutation {
             metadata: serde_json::json!({ "provider": "twilio" }),
         };
         let tenant = tenant(ctx, principal).await?;
+        let limits = ctx.app().billing.admission(tenant.id).await?;
         let row = ctx
             .app()
             .telephony
-            .place_call(&tenant, public_origin(ctx), call)
+            .place_call(&tenant, public_origin(ctx), call, limits)
             .await?;
         Ok(Call(row))
     }

@@ -78,18 +78,32 @@ impl From<TranscriptSearchOrder> for repo::calls::SearchOrder {
     }
 }
 
-/// Offset cursors for search results (ranked lists have no stable key).
-#[derive(Debug, Clone, Copy)]
+/// Offset cursors for search results (ranked lists have no stable key): the position of the last
+/// result seen. Positions are at most `i64::MAX - 1`, so the next page's offset (one more) is still one
+/// SQLite takes; anything else is refused as `INVALID_CURSOR`, never wrapped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OffsetCursor(pub usize);
+
+impl OffsetCursor {
+    /// The offset of the first result after this one.
+    pub fn next_offset(self) -> Option<usize> {
+        self.0.checked_add(1).filter(|n| i64::try_from(*n).is_ok())
+    }
+}
 
 impl CursorType for OffsetCursor {
     type Error = &'static str;
 
     fn decode_cursor(s: &str) -> Result<Self, Self::Error> {
-        s.strip_prefix("o:")
-            .and_then(|n| n.parse().ok())
+        let position = s
+            .strip_prefix("o:")
+            .and_then(|n| n.parse::<u64>().ok())
+            .ok_or("invalid cursor")?;
+        usize::try_from(position)
+            .ok()
             .map(Self)
-            .ok_or("invalid cursor")
+            .filter(|cursor| cursor.next_offset().is_some())
+            .ok_or("cursor out of range")
     }
 
     fn encode_cursor(&self) -> String {
@@ -116,12 +130,9 @@ impl TranscriptSearchQuery {
         let principal = ctx.authorize(Permission::ReadCalls)?;
         let page = PageRequest::new(first, None)?;
         let offset = match after {
-            Some(cursor) => {
-                OffsetCursor::decode_cursor(&cursor)
-                    .map_err(|e| InvalidInput::field("after", ErrorCode::InvalidCursor, e))?
-                    .0
-                    + 1
-            }
+            Some(cursor) => OffsetCursor::decode_cursor(&cursor)
+                .and_then(|c| c.next_offset().ok_or("cursor out of range"))
+                .map_err(|e| InvalidInput::field("after", ErrorCode::InvalidCursor, e))?,
             None => 0,
         };
         let fts = calls::fts_query(&query).ok_or_else(|| {
@@ -160,7 +171,8 @@ impl TranscriptSearchQuery {
             .edges
             .extend(hits.into_iter().enumerate().map(|(i, hit)| {
                 Edge::new(
-                    OffsetCursor(offset + i),
+                    // At most i64::MAX + 100: no overflow in a 64-bit usize.
+                    OffsetCursor(offset.saturating_add(i)),
                     TranscriptHit {
                         snippet: hit.snippet,
                         rank: hit.rank,
@@ -169,5 +181,30 @@ impl TranscriptSearchQuery {
                 )
             }));
         Ok(connection)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offset_cursors_never_wrap() {
+        assert_eq!(OffsetCursor::decode_cursor("o:19"), Ok(OffsetCursor(19)));
+        assert_eq!(OffsetCursor(19).next_offset(), Some(20));
+        for bad in [
+            "o:18446744073709551615",
+            "o:9223372036854775807",
+            "o:99999999999999999999999",
+            "o:-1",
+            "19",
+        ] {
+            assert!(OffsetCursor::decode_cursor(bad).is_err(), "{bad}");
+        }
+        let last = format!("o:{}", i64::MAX - 1);
+        assert_eq!(
+            OffsetCursor::decode_cursor(&last).unwrap().next_offset(),
+            Some(i64::MAX as usize)
+        );
     }
 }

@@ -6,10 +6,11 @@ use super::auth::User;
 use chrono::{DateTime, Utc};
 
 use super::context::ContextExt;
+use super::onboarding::Onboarding;
 use crate::auth::{Actor, Permission, Principal};
 use crate::clock::datetime;
 use crate::error::{ApiError, ApiResult};
-use crate::model::Role;
+use crate::model::{Role, TenantStatus};
 use crate::repo;
 use crate::repo::tenants::TenantRecord;
 use crate::tenants;
@@ -115,12 +116,25 @@ impl Tenant {
         self.0.home_region.as_deref()
     }
 
+    /// The plan in effect now (`free`, `pro`, `enterprise`, ...); `billing { plan }` has its terms.
     async fn plan(&self) -> &str {
         &self.0.plan
     }
 
+    /// `ACTIVE`; `PAST_DUE` after a failed payment (calls still work); `SUSPENDED` when unpaid past the grace
+    /// period (no new calls; everything stays readable).
+    async fn status(&self) -> TenantStatus {
+        TenantStatus::parse(&self.0.status)
+    }
+
     async fn created_at(&self) -> DateTime<Utc> {
         datetime(self.0.created_at)
+    }
+
+    /// Getting started: when the tenant first made an agent, had a call, routed a phone number, paid an
+    /// invoice. The caller's own tenant only.
+    async fn onboarding(&self, ctx: &Context<'_>) -> ApiResult<Onboarding> {
+        Onboarding::load(ctx, self.0.id).await
     }
 }
 

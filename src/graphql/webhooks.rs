@@ -239,8 +239,10 @@ impl WebhookMutation {
     ) -> ApiResult<WebhookSecretPayload> {
         let principal = ctx.authorize(Permission::ManageWebhooks)?;
         let tenant = tenant(ctx, principal).await?;
+        let app = ctx.app();
         let (row, secret) =
-            webhooks::create_endpoint(&tenant, &ctx.app().secrets, input.into()).await?;
+            webhooks::create_endpoint(&tenant, &app.secrets, &app.config.outbound, input.into())
+                .await?;
         Ok(WebhookSecretPayload {
             secret,
             endpoint: WebhookEndpoint(row),
@@ -256,7 +258,8 @@ impl WebhookMutation {
         let principal = ctx.authorize(Permission::ManageWebhooks)?;
         let tenant = tenant(ctx, principal).await?;
         Ok(WebhookEndpoint(
-            webhooks::update_endpoint(&tenant, id.0, input.into()).await?,
+            webhooks::update_endpoint(&tenant, &ctx.app().config.outbound, id.0, input.into())
+                .await?,
         ))
     }
 

@@ -69,7 +69,8 @@ async fn prepare(
 ) -> Result<(crate::db::Database, CallFilter), ApiError> {
     let principal = super::authenticate(&state.app, headers)
         .await?
-        .ok_or(AuthError::Unauthenticated)?;
+        .ok_or(AuthError::Unauthenticated)?
+        .principal;
     principal.require(Permission::ReadCalls)?;
     let filter = parse_filter(params)?;
     Ok((state.app.tenants.get(principal.tenant_id).await?, filter))
@@ -201,7 +202,7 @@ fn row(call: &CallRow, agent_name: Option<&String>) -> Vec<String> {
 }
 
 /// Spreadsheets execute cells starting with these characters as formulas; prefix them with `'`.
-fn safe(value: &str) -> String {
+pub(super) fn safe(value: &str) -> String {
     if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{value}")
     } else {

@@ -2,11 +2,12 @@
 //! Streams). Both hand the socket to [`crate::live`] as a tracked session, so shutdown waits for calls to end.
 
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
 use super::HttpState;
+use crate::db::TenantId;
 use crate::error::{ApiError, ErrorCode};
 use crate::live::{admit, realtime};
 
@@ -41,6 +42,22 @@ pub async fn realtime(
 }
 
 pub async fn twilio_stream(State(state): State<HttpState>, upgrade: WebSocketUpgrade) -> Response {
+    twilio(state, None, upgrade)
+}
+
+/// The stream URL TwiML names: the tenant in the path lets routing send the upgrade to its home region.
+pub async fn twilio_tenant_stream(
+    State(state): State<HttpState>,
+    Path(tenant_id): Path<String>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    match tenant_id.parse::<TenantId>() {
+        Ok(tenant) => twilio(state, Some(tenant), upgrade),
+        Err(_) => ApiError::new(ErrorCode::NotFound, "no such tenant").into_response(),
+    }
+}
+
+fn twilio(state: HttpState, tenant: Option<TenantId>, upgrade: WebSocketUpgrade) -> Response {
     if let Some(refused) = draining(&state) {
         return refused;
     }
@@ -51,7 +68,7 @@ pub async fn twilio_stream(State(state): State<HttpState>, upgrade: WebSocketUpg
         .max_frame_size(max)
         .on_upgrade(move |socket| {
             let shutdown = app.shutdown.clone();
-            shutdown.spawn_session(admit::twilio(app, socket));
+            shutdown.spawn_session(admit::twilio(app, tenant, socket));
             std::future::ready(())
         })
 }

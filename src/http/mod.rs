@@ -4,22 +4,29 @@
 //! |---|---|
 //! | `POST /graphql`, `GET /graphql` | GraphQL over HTTP; WebSocket upgrade for subscriptions; GraphiQL |
 //! | `GET /export/calls.csv` | calls matching a filter, streamed as CSV |
+//! | `GET /export/usage.csv` | usage and cost per day, agent and metric, as CSV |
+//! | `POST /v1/stripe/webhook` | Stripe's signed events (payments, subscriptions) |
 //! | `GET /v1/realtime` | live call over the OpenAI-Realtime-compatible WebSocket protocol |
-//! | `GET /v1/twilio/stream` | live phone call over Twilio Media Streams |
+//! | `GET /v1/twilio/{tenant_id}/stream` | live phone call over Twilio Media Streams (`/v1/twilio/stream`: older TwiML) |
 //! | `POST /v1/twilio/{tenant_id}/voice` | Twilio's signed voice webhook for a tenant's numbers; answers TwiML |
 //! | `POST /v1/twilio/{tenant_id}/status` | Twilio's signed status and answering-machine callbacks for placed calls |
 //! | `GET /healthz` | alive |
 //! | `GET /readyz` | catalog open, data directory writable, not draining |
 //! | `GET /metrics` | Prometheus text format |
+//! | `POST /internal/…` | signed requests between regions and from the CLI (see `internal.rs`) |
 //! | anything else | the portal (`--ui-dir`) with a single-page-app fallback, else JSON `NOT_FOUND` |
 
 mod export;
+mod export_usage;
 mod graphql;
+mod internal;
 mod live;
 pub mod middleware;
 mod ops;
 mod portal;
 mod recordings;
+pub mod routing;
+mod stripe_webhook;
 mod twilio_status;
 mod twilio_voice;
 mod ws;
@@ -35,7 +42,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 
-use crate::auth::Principal;
+use crate::auth::Verified;
 use crate::error::{ApiError, ErrorCode};
 use crate::graphql::AppSchema;
 use crate::state::AppState;
@@ -52,12 +59,50 @@ pub struct HttpState {
 pub fn router(app: AppState) -> Router {
     let schema = crate::graphql::build(app.clone(), app.config.graphql);
     let max_body = app.config.max_body_bytes;
+    let state = HttpState { app, schema };
     Router::new()
         .route("/graphql", get(graphql_get).post(graphql::post))
         .route("/export/calls.csv", get(export::calls_csv))
+        .route("/export/usage.csv", get(export_usage::usage_csv))
+        .route("/v1/stripe/webhook", post(stripe_webhook::receive))
         .route("/v1/realtime", get(live::realtime))
         .route("/v1/twilio/stream", get(live::twilio_stream))
+        .route(
+            "/v1/twilio/{tenant_id}/stream",
+            get(live::twilio_tenant_stream),
+        )
         .route("/v1/twilio/{tenant_id}/voice", post(twilio_voice::voice))
+        .route("/internal/primary/tenants", post(internal::create_tenant))
+        .route(
+            "/internal/primary/tenants/{id}/home",
+            post(internal::set_home),
+        )
+        .route(
+            "/internal/regions/{region}/tenants/{id}",
+            post(internal::create_file),
+        )
+        .route(
+            "/internal/regions/{region}/tenants/{id}/pull",
+            post(internal::pull),
+        )
+        .route(
+            "/internal/regions/{region}/tenants/{id}/activate",
+            post(internal::activate),
+        )
+        .route("/internal/tenants/{id}/audit", post(internal::audit))
+        .route(
+            "/internal/tenants/{id}/revoke-keys",
+            post(internal::revoke_keys),
+        )
+        .route(
+            "/internal/tenants/{id}/verify-key",
+            post(internal::verify_key),
+        )
+        .route("/internal/tenants/{id}/move", post(internal::move_tenant))
+        .route(
+            "/internal/tenants/{id}/restore",
+            post(internal::restore_tenant),
+        )
         .route("/v1/twilio/{tenant_id}/status", post(twilio_status::status))
         .route(
             "/v1/recordings/{tenant_id}/{file}",
@@ -68,12 +113,17 @@ pub fn router(app: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .fallback(portal::fallback)
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            routing::route,
+        ))
+        .layer(axum::middleware::map_response(middleware::nosniff))
         .layer(axum::middleware::from_fn(middleware::observe))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("handler panicked");
             ApiError::new(ErrorCode::Internal, "internal error").into_response()
         }))
-        .with_state(HttpState { app, schema })
+        .with_state(state)
 }
 
 /// `GET /graphql` serves three things: the subscription WebSocket, GraphiQL, and GET queries.
@@ -83,7 +133,6 @@ async fn graphql_get(
     request_id: Option<axum::Extension<RequestId>>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-    protocol: Result<async_graphql_axum::GraphQLProtocol, axum::http::StatusCode>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     let request_id = request_id.map(|axum::Extension(id)| id);
@@ -92,7 +141,7 @@ async fn graphql_get(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
     match upgrade {
-        Ok(upgrade) => ws::upgrade(state, peer, request_id, headers, upgrade, protocol.ok()).await,
+        Ok(upgrade) => ws::upgrade(state, peer, request_id, headers, upgrade).await,
         Err(rejection) if wants_upgrade => rejection.into_response(),
         Err(_) => graphql::get(state, peer, request_id, headers, query).await,
     }
@@ -103,7 +152,7 @@ async fn graphql_get(
 pub async fn authenticate(
     app: &AppState,
     headers: &HeaderMap,
-) -> Result<Option<Principal>, ApiError> {
+) -> Result<Option<Verified>, ApiError> {
     match headers.get(header::AUTHORIZATION) {
         None => Ok(None),
         Some(value) => {

@@ -10,6 +10,11 @@
 //!
 //! When the portal is not built, pages say how to build it; the API works regardless. The directory
 //! is read on every request, so a rebuild shows without a restart.
+//!
+//! Every portal response carries a Content-Security-Policy that allows only the portal's own files
+//! (scripts, styles, the microphone worklet) and connections to this origin (the API and its
+//! WebSockets), refuses framing (`frame-ancestors 'none'`, and `X-Frame-Options: DENY` for older
+//! browsers), sends no referrer, and lets only this origin ask for the microphone.
 
 use std::path::Path;
 
@@ -30,6 +35,12 @@ const API_PREFIXES: [&str; 6] = [
 
 /// Vite puts content-hashed files here: they never change, so browsers may keep them for good.
 const HASHED_ASSETS: &str = "/assets/";
+
+/// The portal's Content-Security-Policy: its own files only; the API and live calls on this origin
+/// (`'self'` covers same-origin `ws:`/`wss:`); SVG icons may be data URLs; no plugins, no framing.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+img-src 'self' data:; font-src 'self'; connect-src 'self'; media-src 'self' blob:; worker-src 'self'; \
+object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 const NOT_BUILT: &str = "The voxedge portal is not built.\n\n\
 Build it with `npm ci && npm run build` in ui/ (scripts/start does this), or point --ui-dir\n\
@@ -55,11 +66,34 @@ pub async fn fallback(State(state): State<HttpState>, request: Request) -> Respo
     } else {
         serve(ServeDir::new(dir), request).await
     };
-    match response.status() {
+    let response = match response.status() {
         StatusCode::NOT_FOUND if navigation || root => not_built(dir),
-        StatusCode::NOT_FOUND => no_such_route(),
+        StatusCode::NOT_FOUND => return no_such_route(),
         _ => with_cache_control(response, hashed),
-    }
+    };
+    with_security_headers(response)
+}
+
+fn with_security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        "permissions-policy",
+        HeaderValue::from_static("microphone=(self), camera=(), geolocation=(), payment=()"),
+    );
+    headers.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    response
 }
 
 /// Runs a `tower-http` file service (they never fail: I/O errors become 404/500 responses).

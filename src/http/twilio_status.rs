@@ -54,6 +54,6 @@ async fn handle(
     )
     .await?;
     // A call of a campaign may have ended: its next contact can be dialled.
-    app.outbound.wake();
+    app.scheduler.wake();
     Ok(())
 }

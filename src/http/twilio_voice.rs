@@ -12,7 +12,8 @@
 //! 4. the signature, in constant time (`403 INVALID_SIGNATURE`);
 //! 5. the tenant's request budget (`429 RATE_LIMITED`, so Twilio falls back to the number's fallback URL).
 //!
-//! Then the call is answered with TwiML (see [`crate::telephony::inbound`]).
+//! A suspended tenant, or one at its plan's concurrent-call limit or past its monthly minutes, gets a short
+//! `<Say>` and a hang-up. Then the call is answered with TwiML (see [`crate::telephony::inbound`]).
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -21,6 +22,7 @@ use axum::http::{HeaderMap, Uri, header};
 use axum::response::{IntoResponse, Response};
 
 use super::HttpState;
+use crate::billing::BillingError;
 use crate::db::TenantId;
 use crate::error::Reportable as _;
 use crate::error::{ApiError, ErrorCode};
@@ -127,9 +129,25 @@ async fn answer(
         params,
         origin,
     } = verify(state, tenant_id, uri, headers, body).await?;
-    if status != "active" {
-        tracing::info!(tenant_id = %tenant, status = %status, "inbound call for an inactive tenant");
-        return Ok(twiml::say_and_hang_up(inbound::SERVICE_UNAVAILABLE));
+    // The same standing and limits as every other call start; the stream's admission checks them again,
+    // atomically, when it creates the call — this answers the caller in words instead of a dropped line.
+    let limits = app.billing.admission(tenant).await?;
+    let admitted = match limits.check_status() {
+        Ok(()) => db.read(move |conn| limits.check(conn)).await,
+        Err(refusal) => Err(refusal),
+    };
+    if let Err(refusal) = admitted {
+        if !refusal.is_refusal() {
+            return Err(refusal.into());
+        }
+        tracing::info!(tenant_id = %tenant, status = %status, code = %refusal.code(), "inbound call refused by the tenant's plan or standing");
+        metrics::counter!("voxedge_call_admissions_refused_total", "reason" => refusal.refusal_reason())
+            .increment(1);
+        let message = match refusal {
+            BillingError::ConcurrentCallLimit { .. } => inbound::ALL_LINES_BUSY,
+            _ => inbound::SERVICE_UNAVAILABLE,
+        };
+        return Ok(twiml::say_and_hang_up(message));
     }
     app.limits.check_tenant(tenant, Limited::Graphql).await?;
     let call = InboundCall::from_params(&params);
@@ -137,7 +155,7 @@ async fn answer(
         &db,
         app.auth.signer(),
         tenant,
-        &telephony::stream_url(&origin),
+        &telephony::stream_url(&origin, tenant),
         &call,
     )
     .await?)

@@ -16,12 +16,24 @@ pub enum IdentityError {
     /// A refresh token or invitation that is not ours, spent or expired; the message says which kind.
     #[error("{0}")]
     InvalidToken(&'static str),
+    /// A mailed link (verification, reset, invitation) past its lifetime.
+    #[error("{0}")]
+    LinkExpired(&'static str),
+    /// A mailed link that was already followed.
+    #[error("{0}")]
+    LinkUsed(&'static str),
     #[error("the refresh token has expired")]
     RefreshExpired,
     #[error("this session has ended")]
     SessionEnded,
     #[error("this refresh token was already used; the session has been revoked")]
     RefreshTokenReused,
+    /// The session reached its absolute lifetime, however often it was refreshed.
+    #[error("this session reached its maximum lifetime; sign in again")]
+    SessionExpired,
+    /// Too many wrong passwords were given for this invitation.
+    #[error("this invitation is locked after too many wrong passwords; ask for a new one")]
+    InviteLocked,
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -38,6 +50,9 @@ pub enum IdentityError {
     Tenant(#[from] TenantError),
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// Creating the tenant in its home region failed.
+    #[error(transparent)]
+    Edge(#[from] crate::edge::EdgeError),
     /// Hashing failed (never the client's fault).
     #[error("{0}")]
     Internal(String),
@@ -58,7 +73,10 @@ impl Reportable for IdentityError {
             Self::InvalidCredentials => ErrorCode::InvalidCredentials,
             Self::EmailTaken | Self::Conflict(_) => ErrorCode::Conflict,
             Self::InvalidToken(_) => ErrorCode::InvalidToken,
-            Self::RefreshExpired => ErrorCode::TokenExpired,
+            Self::LinkExpired(_) => ErrorCode::LinkExpired,
+            Self::LinkUsed(_) => ErrorCode::LinkAlreadyUsed,
+            Self::RefreshExpired | Self::SessionExpired => ErrorCode::TokenExpired,
+            Self::InviteLocked => ErrorCode::InviteLocked,
             Self::SessionEnded => ErrorCode::TokenRevoked,
             Self::RefreshTokenReused => ErrorCode::RefreshTokenReused,
             Self::Forbidden(_) => ErrorCode::Forbidden,
@@ -69,6 +87,7 @@ impl Reportable for IdentityError {
             Self::Auth(e) => e.code(),
             Self::Tenant(e) => e.code(),
             Self::Storage(e) => e.code(),
+            Self::Edge(e) => e.code(),
         }
     }
 
@@ -79,6 +98,7 @@ impl Reportable for IdentityError {
             Self::Auth(e) => Some(e),
             Self::Tenant(e) => Some(e),
             Self::Storage(e) => Some(e),
+            Self::Edge(e) => Some(e),
             _ => None,
         }
     }

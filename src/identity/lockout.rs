@@ -60,11 +60,7 @@ impl Lockouts {
         }
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() > PRUNE_ABOVE {
-            let horizon = self.policy.window.max(self.policy.lockout);
-            entries.retain(|_, e| {
-                e.locked_until.is_some_and(|u| u > now)
-                    || now.duration_since(e.window_start) < horizon
-            });
+            self.retain_live(&mut entries, now);
         }
         let entry = entries.entry(key.to_string()).or_insert(Entry {
             failures: 0,
@@ -86,6 +82,23 @@ impl Lockouts {
             return Err(until - now);
         }
         Ok(())
+    }
+
+    /// Forgets entries whose window and lock-out are both over; returns how many are left. The server runs
+    /// it on a timer, so memory follows recent failures rather than every key that ever failed.
+    pub fn prune(&self, now: Instant) -> usize {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        self.retain_live(&mut entries, now);
+        entries.shrink_to_fit();
+        entries.len()
+    }
+
+    fn retain_live(&self, entries: &mut HashMap<String, Entry>, now: Instant) {
+        let horizon = self.policy.window.max(self.policy.lockout);
+        entries.retain(|_, e| {
+            e.locked_until.is_some_and(|u| u > now)
+                || now.saturating_duration_since(e.window_start) < horizon
+        });
     }
 
     /// Forgets `key`'s failures (after a successful sign-in).

@@ -2,15 +2,19 @@
 //!
 //! - [`credentials`]: email and password rules, password hashing (argon2id, OWASP parameters).
 //! - [`sessions`]: sign up, sign in, refresh (rotating refresh tokens, reuse revokes the family),
-//!   sign out, switch tenant. Access tokens are scoped to one tenant at a time.
+//!   sign out (everywhere), switch tenant. Access tokens are scoped to one tenant at a time; a session
+//!   switched from another ends with it, and every session ends by an absolute time.
 //! - [`members`]: invite, accept, change role, remove, transfer ownership — a tenant always keeps
 //!   exactly one owner.
-//! - [`lockout`]: brute-force protection for sign-in.
+//! - [`lockout`]: brute-force protection for sign-in (and for passwords given to accept an invitation).
+//! - [`email_links`]: what identity mails — email verification, password reset, invitations, billing notices
+//!   — and following those single-use links.
 //!
 //! Users, memberships, sessions and invites live in the catalog (a user may belong to several tenants);
 //! what they do is recorded in each tenant's audit log.
 
 pub mod credentials;
+pub mod email_links;
 mod error;
 pub mod lockout;
 pub mod members;
@@ -29,7 +33,9 @@ use subtle::ConstantTimeEq as _;
 
 use crate::auth::Authenticator;
 use crate::clock::Clock;
-use crate::db::{Database, TenantStore};
+use crate::db::Database;
+use crate::edge::Edge;
+use crate::email::Mailer;
 use crate::ratelimit::RateLimits;
 use crate::redact::Secret;
 
@@ -42,6 +48,15 @@ pub struct IdentitySettings {
     pub refresh_ttl: Duration,
     /// Invitations.
     pub invite_ttl: Duration,
+    /// Email verification links.
+    pub verify_ttl: Duration,
+    /// Password reset links.
+    pub reset_ttl: Duration,
+    /// How long a new account may be used before its email address must be verified.
+    pub verification_grace: Duration,
+    /// The absolute lifetime of a sign-in session, however often it is refreshed (sessions made by
+    /// switching tenant end with the one they were made from).
+    pub session_lifetime: Duration,
 }
 
 /// Portal identity: what signing up, signing in and managing members work with. Cheap to clone.
@@ -49,42 +64,53 @@ pub struct IdentitySettings {
 pub struct Identity {
     /// Users, memberships, sessions and invitations.
     catalog: Database,
-    /// New tenants are created here at sign-up.
-    tenants: TenantStore,
+    /// New tenants are created in their home region at sign-up.
+    edge: Edge,
     /// Issues tokens; forgets revoked sessions and changed members at once.
     auth: Authenticator,
     clock: Clock,
     /// Sign-in lock-outs.
     limits: Arc<RateLimits>,
     settings: IdentitySettings,
-    /// The region new tenants are homed in.
-    region: Option<String>,
+    /// Sends verification, reset and invitation emails.
+    mailer: Mailer,
 }
 
 impl Identity {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         catalog: Database,
-        tenants: TenantStore,
+        edge: Edge,
         auth: Authenticator,
         clock: Clock,
         limits: Arc<RateLimits>,
         settings: IdentitySettings,
-        region: Option<String>,
+        mailer: Mailer,
     ) -> Self {
         Self {
             catalog,
-            tenants,
+            edge,
             auth,
             clock,
             limits,
             settings,
-            region,
+            mailer,
         }
+    }
+
+    /// The lifetimes and grace periods in force.
+    pub fn settings(&self) -> &IdentitySettings {
+        &self.settings
+    }
+
+    /// Whether emails really leave the server (else flows show links to whoever may see them).
+    pub fn emails_delivered(&self) -> bool {
+        self.mailer.delivers()
     }
 }
 
 /// An opaque bearer token `<prefix><id>_<secret>` whose secret is stored as a SHA-256 hash. Used for
-/// refresh tokens (`vxr_`) and invitations (`vxi_`).
+/// refresh tokens (`vxr_`), invitations (`vxi_`), email verification (`vxv_`) and password reset (`vxp_`) links.
 #[derive(Debug)]
 pub struct OpaqueToken {
     pub id: String,

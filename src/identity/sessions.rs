@@ -3,6 +3,12 @@
 //! A session is a *token family*: the refresh tokens issued from one sign-in, scoped to one tenant.
 //! Refresh tokens rotate: each is used once and replaced. Presenting a spent one means it was copied,
 //! so the whole family is revoked — the thief's and the user's tokens alike, access tokens included.
+//!
+//! `switchTenant` makes a child session of the one it is called with: revoking a session revokes every
+//! session switched from it, so a stolen access token cannot be turned into a session that outlives the
+//! victim's sign-out. Signing out ends the whole sign-in (the first session and all switched from it).
+//! Every session ends at an absolute time (`--session-max-lifetime-secs` after sign-in, inherited by
+//! switched sessions), however often it is refreshed; refresh tokens and access tokens never outlive it.
 
 use super::credentials::{self, Email};
 use super::{Identity, IdentityError, OpaqueToken};
@@ -30,6 +36,8 @@ pub struct SignedIn {
     pub refresh_token: Secret<String>,
     /// Unix milliseconds.
     pub refresh_expires_at: i64,
+    /// At sign-up on a server that sends no email: the verification link, for the portal to show.
+    pub verification_link: Option<Secret<String>>,
 }
 
 /// What sign-up needs.
@@ -39,6 +47,10 @@ pub struct SignUp {
     pub password: Secret<String>,
     pub name: Option<String>,
     pub tenant_name: String,
+    /// The tenant's home region (default: this region).
+    pub region: Option<String>,
+    /// The portal's origin, for the verification link.
+    pub origin: String,
 }
 
 /// A failed sign-in, with the tenants whose audit logs should record it (the account's tenants, when
@@ -85,13 +97,15 @@ impl Identity {
         let password = input.password;
         let password_hash =
             tokio::task::spawn_blocking(move || credentials::hash_password(&password)).await??;
-        let tenant = tenants::provision(
-            &self.catalog,
-            &self.tenants,
+        let tenant = crate::edge::provision::provision(
+            &self.edge,
             &tenant_name,
-            self.region.clone(),
+            input.region.as_deref(),
+            "input.region",
+            false,
         )
-        .await?;
+        .await?
+        .record;
         let user = UserRow {
             id: crate::db::new_id(),
             email: email.display,
@@ -99,23 +113,36 @@ impl Identity {
             name,
             password_hash,
             created_at: self.clock.now_ms(),
+            email_verified_at: None,
         };
         let row = user.clone();
         let tenant_id = tenant.id;
+        let (verification, email) = self.verification_for(&user, &input.origin);
+        let mailer = self.mailer.clone();
+        let token = verification.row;
         // A concurrent sign-up with the same email loses here and leaves an empty tenant behind: harmless,
         // and rarer than worth a distributed undo.
         self.catalog
             .write(move |tx| {
                 repo::users::insert(tx, &row)?;
-                repo::memberships::insert(tx, tenant_id, &row.id, Role::Owner, row.created_at)
+                repo::memberships::insert(tx, tenant_id, &row.id, Role::Owner, row.created_at)?;
+                repo::email::insert_token(tx, &token)?;
+                mailer.queue_in(tx, &email).map(drop)
             })
             .await
             .map_err(|err| match err {
                 err if err.is_unique_violation() => IdentityError::EmailTaken,
                 other => other.into(),
             })?;
+        self.mailer.wake();
         tracing::info!(user_id = %user.id, tenant_id = %tenant_id, email = %redact::email(&user.email), "signed up");
-        self.start_session(user, tenant_id, Role::Owner).await
+        let mut signed_in = self
+            .start_session(user, tenant_id, Role::Owner, None)
+            .await?;
+        if !self.mailer.delivers() {
+            signed_in.verification_link = Some(verification.link);
+        }
+        Ok(signed_in)
     }
 
     /// Signs in with email and password, into `tenant` or the user's first tenant.
@@ -195,7 +222,7 @@ impl Identity {
             });
         };
         Ok(self
-            .start_session(user, member.tenant_id, member.role)
+            .start_session(user, member.tenant_id, member.role, None)
             .await?)
     }
 
@@ -205,15 +232,17 @@ impl Identity {
         let token = OpaqueToken::parse(raw, REFRESH_PREFIX).ok_or_else(invalid)?;
         let now = self.clock.now_ms();
         let refresh_ttl = ms(self.settings.refresh_ttl);
+        let lifetime = ms(self.settings.session_lifetime);
         let (next, full) = OpaqueToken::generate(REFRESH_PREFIX);
         enum Outcome {
             Rotated(Box<(FamilyRow, crate::repo::memberships::MemberRow, UserRow)>),
-            Refused(IdentityError, Option<String>),
+            Refused(IdentityError, Vec<String>),
         }
         let outcome = self
             .catalog
             .write(move |tx| {
-                let refuse = |e: IdentityError| Ok::<_, StorageError>(Outcome::Refused(e, None));
+                let refuse =
+                    |e: IdentityError| Ok::<_, StorageError>(Outcome::Refused(e, Vec::new()));
                 let Some(row) = repo::sessions::get_refresh_token(tx, &token.id)? else {
                     return refuse(invalid());
                 };
@@ -227,20 +256,22 @@ impl Identity {
                     return refuse(IdentityError::SessionEnded);
                 }
                 if row.used_at.is_some() || !repo::sessions::mark_used(tx, &row.id, now)? {
-                    repo::sessions::revoke_family(tx, &family.id, "reuse", now)?;
-                    return Ok(Outcome::Refused(
-                        IdentityError::RefreshTokenReused,
-                        Some(family.id),
-                    ));
+                    let revoked = repo::sessions::revoke_family(tx, &family.id, "reuse", now)?;
+                    return Ok(Outcome::Refused(IdentityError::RefreshTokenReused, revoked));
                 }
                 if row.expires_at <= now {
                     return refuse(IdentityError::RefreshExpired);
                 }
+                let end = session_end(&family, lifetime);
+                if end <= now {
+                    return refuse(IdentityError::SessionExpired);
+                }
                 let member = repo::memberships::get(tx, family.tenant_id, &family.user_id)?;
                 let user = repo::users::get(tx, &family.user_id)?;
                 let (Some(member), Some(user)) = (member, user) else {
-                    repo::sessions::revoke_family(tx, &family.id, "membership_ended", now)?;
-                    return refuse(IdentityError::SessionEnded);
+                    let revoked =
+                        repo::sessions::revoke_family(tx, &family.id, "membership_ended", now)?;
+                    return Ok(Outcome::Refused(IdentityError::SessionEnded, revoked));
                 };
                 repo::sessions::insert_refresh_token(
                     tx,
@@ -249,7 +280,7 @@ impl Identity {
                         family_id: family.id.clone(),
                         secret_hash: next.secret_hash(),
                         created_at: now,
-                        expires_at: now + refresh_ttl,
+                        expires_at: (now + refresh_ttl).min(end),
                         used_at: None,
                     },
                 )?;
@@ -259,10 +290,13 @@ impl Identity {
         match outcome {
             Outcome::Rotated(rotated) => {
                 let (family, member, user) = *rotated;
-                let (access, access_exp) =
-                    self.auth
-                        .signer()
-                        .issue_access(&user.id, family.tenant_id, &family.id)?;
+                let end = session_end(&family, lifetime);
+                let (access, access_exp) = self.auth.signer().issue_access_until(
+                    &user.id,
+                    family.tenant_id,
+                    &family.id,
+                    end,
+                )?;
                 Ok(SignedIn {
                     user,
                     tenant_id: family.tenant_id,
@@ -271,25 +305,37 @@ impl Identity {
                     access_token: Secret::new(access),
                     access_expires_at: access_exp,
                     refresh_token: full,
-                    refresh_expires_at: now + refresh_ttl,
+                    refresh_expires_at: (now + refresh_ttl).min(end),
+                    verification_link: None,
                 })
             }
-            Outcome::Refused(error, revoked_family) => {
-                if let Some(family) = revoked_family {
-                    tracing::warn!(family_id = %family, "refresh token reuse: session revoked");
-                    self.auth.forget_session(&family).await;
+            Outcome::Refused(error, revoked) => {
+                if matches!(error, IdentityError::RefreshTokenReused) {
+                    tracing::warn!(
+                        sessions = revoked.len(),
+                        "refresh token reuse: session revoked"
+                    );
                 }
+                self.forget_sessions(&revoked).await;
                 Err(error)
             }
         }
     }
 
-    /// Ends the session a refresh token belongs to. Returns it (for the audit log).
+    /// Makes revoked sessions stop working on this instance at once (open WebSockets included).
+    pub(super) async fn forget_sessions(&self, families: &[String]) {
+        for family in families {
+            self.auth.forget_session(family).await;
+        }
+    }
+
+    /// Ends the sign-in a refresh token belongs to: its session, the one it was switched from (if any),
+    /// and every session switched from those. Returns the token's session (for the audit log).
     pub async fn sign_out(&self, raw: &str) -> Result<FamilyRow, IdentityError> {
         let invalid = || IdentityError::InvalidToken("invalid refresh token");
         let token = OpaqueToken::parse(raw, REFRESH_PREFIX).ok_or_else(invalid)?;
         let now = self.clock.now_ms();
-        let family = self
+        let signed_out = self
             .catalog
             .write(move |tx| {
                 let row = repo::sessions::get_refresh_token(tx, &token.id)?
@@ -297,51 +343,89 @@ impl Identity {
                 let Some(row) = row else {
                     return Ok::<_, StorageError>(None);
                 };
-                repo::sessions::revoke_family(tx, &row.family_id, "sign_out", now)?;
-                repo::sessions::get_family(tx, &row.family_id)
+                let root = repo::sessions::root_of(tx, &row.family_id)?;
+                let revoked = repo::sessions::revoke_family(tx, &root, "sign_out", now)?;
+                Ok(repo::sessions::get_family(tx, &row.family_id)?.map(|f| (f, revoked)))
             })
-            .await?
-            .ok_or_else(invalid)?;
-        self.auth.forget_session(&family.id).await;
+            .await?;
+        let (family, revoked) = signed_out.ok_or_else(invalid)?;
+        self.forget_sessions(&revoked).await;
         Ok(family)
     }
 
-    /// A new session for the same user in another of their tenants.
+    /// Ends every session of a user, in every tenant. Returns how many were live.
+    pub async fn sign_out_everywhere(&self, user_id: &str) -> Result<usize, IdentityError> {
+        let (id, now) = (user_id.to_string(), self.clock.now_ms());
+        let revoked = self
+            .catalog
+            .write(move |tx| {
+                repo::sessions::revoke_user_families(tx, &id, "sign_out_everywhere", now)
+            })
+            .await?;
+        self.forget_sessions(&revoked).await;
+        Ok(revoked.len())
+    }
+
+    /// A new session for the same user in another of their tenants, made from (and ending with) the
+    /// session `from_session` they are signed in to `from_tenant` with.
     pub async fn switch_tenant(
         &self,
         user_id: &str,
+        from_tenant: TenantId,
+        from_session: &str,
         tenant_id: TenantId,
     ) -> Result<SignedIn, IdentityError> {
-        let id = user_id.to_string();
-        let (user, member) = self
+        if tenant_id == from_tenant {
+            return Err(IdentityError::Conflict(
+                "already signed in to this tenant: switch to another one",
+            ));
+        }
+        let (id, parent_id) = (user_id.to_string(), from_session.to_string());
+        let (user, member, parent) = self
             .catalog
             .read(move |conn| {
                 let user = repo::users::get(conn, &id)?;
                 let member = repo::memberships::get(conn, tenant_id, &id)?;
-                Ok::<_, StorageError>((user, member))
+                let parent = repo::sessions::get_family(conn, &parent_id)?;
+                Ok::<_, StorageError>((user, member, parent))
             })
             .await?;
+        let parent = parent
+            .filter(|p| p.revoked_at.is_none() && p.user_id == user_id)
+            .ok_or(IdentityError::SessionEnded)?;
         match (user, member) {
-            (Some(user), Some(member)) => self.start_session(user, tenant_id, member.role).await,
+            (Some(user), Some(member)) => {
+                self.start_session(user, tenant_id, member.role, Some(&parent))
+                    .await
+            }
             _ => Err(IdentityError::NotFound("tenant")),
         }
     }
 
-    /// Starts a token family for `user` in `tenant_id` and issues its first tokens.
+    /// Starts a token family for `user` in `tenant_id` and issues its first tokens. A session switched
+    /// from `parent` hangs under it and ends when it does.
     pub(super) async fn start_session(
         &self,
         user: UserRow,
         tenant_id: TenantId,
         role: Role,
+        parent: Option<&FamilyRow>,
     ) -> Result<SignedIn, IdentityError> {
         let now = self.clock.now_ms();
-        let refresh_expires_at = now + ms(self.settings.refresh_ttl);
+        let lifetime = ms(self.settings.session_lifetime);
+        let end = parent.map_or(now.saturating_add(lifetime), |p| session_end(p, lifetime));
+        if end <= now {
+            return Err(IdentityError::SessionExpired);
+        }
+        let refresh_expires_at = (now + ms(self.settings.refresh_ttl)).min(end);
         let family = FamilyRow {
             id: crate::db::new_id(),
             user_id: user.id.clone(),
             tenant_id,
             created_at: now,
             revoked_at: None,
+            parent_id: parent.map(|p| p.id.clone()),
+            expires_at: Some(end),
         };
         let (token, full) = OpaqueToken::generate(REFRESH_PREFIX);
         let stored = family.clone();
@@ -364,7 +448,7 @@ impl Identity {
         let (access, access_expires_at) = self
             .auth
             .signer()
-            .issue_access(&user.id, tenant_id, &family.id)?;
+            .issue_access_until(&user.id, tenant_id, &family.id, end)?;
         Ok(SignedIn {
             user,
             tenant_id,
@@ -374,8 +458,17 @@ impl Identity {
             access_expires_at,
             refresh_token: full,
             refresh_expires_at,
+            verification_link: None,
         })
     }
+}
+
+/// When a session ends for good: its stored end, or for sessions from before there was one, its start
+/// plus the configured lifetime.
+fn session_end(family: &FamilyRow, lifetime: i64) -> i64 {
+    family
+        .expires_at
+        .unwrap_or_else(|| family.created_at.saturating_add(lifetime))
 }
 
 fn ms(duration: std::time::Duration) -> i64 {

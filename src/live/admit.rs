@@ -13,14 +13,15 @@ use std::sync::Arc;
 use axum::extract::ws::{Message, WebSocket, close_code};
 use futures::StreamExt as _;
 
-use super::plan::{CallFacts, CallPlan};
+use super::plan::{CallFacts, CallPlan, CallSecrets};
 use super::protocol::{ClientError, Event, Protocol};
 use super::realtime::Connect;
 use super::session::{self, CallContext, CallStart};
 use super::socket::Outbox;
 use super::twilio::{self, TwilioStream};
-use crate::agents::llm_keys;
+use crate::agents::{ActiveAgent, AgentError, llm_keys, tool_headers};
 use crate::auth::{AuthError, Permission};
+use crate::billing::{Admission, BillingError};
 use crate::calls::{self, CallError, NewCall};
 use crate::db::TenantId;
 use crate::error::{ErrorCode, InvalidInput, Reportable as _};
@@ -49,8 +50,9 @@ pub async fn realtime(app: AppState, connect: Connect, socket: WebSocket) {
     }
 }
 
-/// Serves a Twilio Media Stream (`/v1/twilio/stream`) until its call ends.
-pub async fn twilio(app: AppState, mut socket: WebSocket) {
+/// Serves a Twilio Media Stream (`/v1/twilio/{tenant}/stream`, or `/v1/twilio/stream` from older TwiML) until
+/// its call ends. With a tenant in the path, the token must be that tenant's.
+pub async fn twilio(app: AppState, path_tenant: Option<TenantId>, mut socket: WebSocket) {
     let start = match twilio::wait_for_start(&mut socket).await {
         Ok(start) => start,
         Err(error) => {
@@ -61,6 +63,11 @@ pub async fn twilio(app: AppState, mut socket: WebSocket) {
     };
     let admitted = match start.token() {
         Ok(token) => match authorize(&app, &token, None).await {
+            Ok(grant) if path_tenant.is_some_and(|t| t != grant.tenant) => {
+                Err(ClientError::refusal(AuthError::InvalidToken(
+                    "this stream's token is for another tenant",
+                )))
+            }
             Ok(grant) => admit(&app, grant, start.arrival()).await,
             Err(error) => Err(error),
         },
@@ -136,6 +143,10 @@ pub async fn authorize(
 /// A call that passed admission, ready to start once the transport has said what its record holds.
 pub struct Admitted {
     context: CallContext,
+    /// Counts the call against its tenant while it runs (a move waits for it).
+    _live: crate::edge::CallGuard,
+    /// The plan limits and standing the call record is created against.
+    limits: Admission,
 }
 
 /// Admits a call for `grant`: rate limit, agent, voice engines, plan (refused when the agent's texts use
@@ -149,7 +160,14 @@ pub async fn admit(
         .check_tenant(grant.tenant, Limited::WsConnect)
         .await
         .map_err(|e| ClientError::refusal(e).closing(close_code::AGAIN))?;
+    let live = app.edge.live_calls().enter(grant.tenant).ok_or_else(|| {
+        ClientError::refusal(crate::db::StorageError::Frozen(
+            "moving to another region".into(),
+        ))
+        .closing(close_code::AGAIN)
+    })?;
     let tenant = app.tenant(grant.tenant).await?;
+    let limits = app.billing.admission(grant.tenant).await?;
     let agent = app
         .agents
         .active(&tenant.db, grant.tenant, &grant.agent_id)
@@ -175,11 +193,11 @@ pub async fn admit(
         variables,
         outbound_phone: arrival.existing.is_some(),
     };
-    let keys = llm_keys::open_keys(&tenant.db, &app.secrets, grant.tenant).await;
+    let secrets = open_secrets(app, &tenant, &agent).await;
     let plan = CallPlan::new(
         &agent,
         grant.tenant,
-        keys.as_ref().unwrap_or(&Default::default()),
+        secrets.as_ref().unwrap_or(&Default::default()),
         &app.config.llm,
         facts,
     );
@@ -201,13 +219,15 @@ pub async fn admit(
             return Err(ClientError::refusal(e));
         }
     };
-    // Keys that cannot be opened leave the agent without its LLM: the call goes on and the caller hears the
+    // Secrets that cannot be opened leave the agent without its LLM: the call goes on and the caller hears the
     // apology; the plan says why.
-    if let Err(e) = keys {
-        tracing::error!(error = %e, "cannot open the tenant's LLM keys");
+    if let Err(e) = secrets {
+        tracing::error!(error = %e, "cannot open the agent's secrets");
         plan.brain = Err(e.to_string());
     }
     Ok(Admitted {
+        _live: live,
+        limits,
         context: CallContext {
             tenant,
             plan: Arc::new(plan),
@@ -221,6 +241,19 @@ pub async fn admit(
             live_calls: app.live_calls.clone(),
             recordings: app.recordings.clone(),
         },
+    })
+}
+
+/// The tenant's LLM keys and the agent's tool headers, in clear, for this call.
+async fn open_secrets(
+    app: &AppState,
+    tenant: &Tenant,
+    agent: &ActiveAgent,
+) -> Result<CallSecrets, AgentError> {
+    let config = &agent.version.config;
+    Ok(CallSecrets {
+        llm_keys: llm_keys::open_keys(&tenant.db, &app.secrets, tenant.id).await?,
+        tool_headers: tool_headers::open(&app.secrets, tenant.id, &agent.agent.id, config)?,
     })
 }
 
@@ -240,29 +273,44 @@ impl Admitted {
         socket: WebSocket,
         protocol: P,
     ) {
-        let Self { context } = self;
+        let Self {
+            context,
+            limits,
+            _live,
+        } = self;
         if let Err(e) = super::listen::Listener::check_format(start.input_format) {
             let error = ClientError::new(ErrorCode::UnsupportedAudioFormat, e.to_string())
                 .closing(close_code::ERROR);
             return refuse(&context.settings, socket, protocol, error).await;
         }
-        let call_id = match begin(&context, new, existing).await {
+        let call_id = match begin(&context, new, existing, limits).await {
             Ok(id) => id,
             Err(e) => {
-                return refuse(&context.settings, socket, protocol, ClientError::refusal(e)).await;
+                let mut error = ClientError::refusal(crate::error::ApiError::report(&e));
+                if let CallError::Refused(refusal) = &e {
+                    metrics::counter!("voxedge_call_admissions_refused_total", "reason" => refusal.refusal_reason())
+                        .increment(1);
+                    if matches!(refusal, BillingError::ConcurrentCallLimit { .. }) {
+                        error = error.closing(close_code::AGAIN);
+                    }
+                }
+                return refuse(&context.settings, socket, protocol, error).await;
             }
         };
         session::run(context, call_id, start, socket, protocol).await;
     }
 }
 
-/// The call record the session continues: a new one, or (an outbound call placed through Twilio) the one made
-/// when it was placed — which only the agent it was placed for may continue, once. Twilio's status callback may
-/// have marked it answered already.
+/// The call record the session continues: a new one, admitted against the tenant's plan limits in the
+/// transaction that creates it, or (an outbound call placed through Twilio) the one made when it was placed —
+/// which only the agent it was placed for may continue, once, and which already holds its concurrent-call slot.
+/// Twilio's status callback may have marked it answered already. A placed call whose tenant was suspended
+/// meanwhile is refused, with the refusal on its timeline.
 async fn begin(
     context: &CallContext,
     new: NewCall,
     existing: Option<String>,
+    limits: Admission,
 ) -> Result<String, CallError> {
     let tenant: &Tenant = &context.tenant;
     let id = match existing {
@@ -277,6 +325,10 @@ async fn begin(
                     if call.agent_id == new.agent_id
                         && !context.live_calls.is_live(tenant.id, &id) =>
                 {
+                    if let Err(refusal) = limits.check_status() {
+                        refuse_placed_call(tenant, &id, &refusal).await;
+                        return Err(CallError::Refused(refusal));
+                    }
                     if call.status == CallStatus::InProgress {
                         return Ok(id);
                     }
@@ -285,10 +337,31 @@ async fn begin(
                 _ => return Err(CallError::NotFound),
             }
         }
-        None => calls::create(tenant, new).await?.id,
+        None => calls::create_admitted(tenant, new, limits).await?.id,
     };
     calls::transition(tenant, id.clone(), CallStatus::InProgress, None).await?;
     Ok(id)
+}
+
+/// Records why a placed call may not start and ends it `failed`.
+async fn refuse_placed_call(tenant: &Tenant, call_id: &str, refusal: &BillingError) {
+    let event =
+        serde_json::json!({ "code": refusal.code().as_str(), "message": refusal.to_string() });
+    if let Err(e) =
+        calls::record_event(tenant, call_id.to_string(), "admission_refused", event).await
+    {
+        tracing::error!(call_id, code = %e.code(), "cannot record an admission refusal");
+    }
+    let failed = calls::transition(
+        tenant,
+        call_id.to_string(),
+        CallStatus::Failed,
+        Some(refusal.refusal_reason().to_string()),
+    )
+    .await;
+    if let Err(e) = failed {
+        tracing::error!(call_id, code = %e.code(), "cannot fail a refused call");
+    }
 }
 
 /// Turns a connection away before a call starts: reports `error` (if the protocol can) and closes with its

@@ -10,6 +10,7 @@
 //! - [`protocol`] — what both protocols translate to and from: client [`Command`]s and session [`Event`]s.
 //! - [`session`] — the call driver: listens, transcribes on the STT pool, has the agent answer, and ends the call
 //!   in a proper state however it ends.
+//! - [`limits`] — what one call may ask of the server: audio pace, typed messages, transcriptions waiting.
 //! - [`listen`] — [`Listener`]: wire audio → 16 kHz → Silero VAD → turns (or manual commits), run as a stage of
 //!   its own so the call never waits on VAD.
 //! - [`respond`] — one task per agent response: LLM (brain) → sentences → TTS → encoded audio.
@@ -29,6 +30,7 @@
 //! ```
 
 pub mod admit;
+pub mod limits;
 pub mod listen;
 pub mod plan;
 pub mod playout;

@@ -54,6 +54,8 @@ pub enum Output {
     ToolResult {
         name: String,
         ok: bool,
+        /// Why it failed (`None` when it worked).
+        code: Option<ErrorCode>,
         elapsed: Duration,
     },
     EndCall {
@@ -76,6 +78,11 @@ pub enum Output {
         code: ErrorCode,
         message: String,
         mid_stream: bool,
+    },
+    /// The LLM's response was cut off at a limit (`code` says which).
+    ReplyCut {
+        code: ErrorCode,
+        limit: usize,
     },
     /// No provider answered: the sentences that follow are the agent's apology.
     Apologising,
@@ -186,8 +193,23 @@ async fn think(
                 .await?;
             }
             BrainEvent::ToolResult {
-                name, ok, elapsed, ..
-            } => send(Output::ToolResult { name, ok, elapsed }).await?,
+                name,
+                ok,
+                code,
+                elapsed,
+                ..
+            } => {
+                send(Output::ToolResult {
+                    name,
+                    ok,
+                    code,
+                    elapsed,
+                })
+                .await?
+            }
+            BrainEvent::ReplyCut { code, limit, .. } => {
+                send(Output::ReplyCut { code, limit }).await?
+            }
             BrainEvent::EndCall { reason } => {
                 voice.flush().await?;
                 send(Output::EndCall { reason }).await?;

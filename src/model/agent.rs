@@ -123,19 +123,23 @@ pub fn default_silence_reprompt() -> String {
 /// One OpenAI-compatible model endpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SimpleObject)]
 #[serde(rename_all = "camelCase")]
+#[graphql(complex)]
 pub struct LlmTarget {
     /// Provider name: `openai`, `groq`, `together`, `ollama`, `vllm` or `custom`. API keys are tenant
-    /// credentials looked up by this name, never part of the agent.
+    /// credentials looked up by this name, never part of the agent; a key is sent only to the provider's
+    /// public endpoint or to the base URL stored with it (`setLlmKey`).
     pub provider: String,
     /// The model, e.g. `gpt-4o-mini` or `llama-3.1-8b-instant`.
     pub model: String,
-    /// Base URL of the Chat Completions API; defaults to the provider's public endpoint.
+    /// Served by a resolver that hides query strings and user info from roles that cannot edit agents.
+    #[graphql(skip)]
     pub base_url: String,
 }
 
 /// A function the model may call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, SimpleObject)]
 #[serde(rename_all = "camelCase")]
+#[graphql(complex)]
 pub struct Tool {
     pub kind: ToolKind,
     /// Function name the model sees: letters, digits, `_` and `-`, at most 64.
@@ -144,13 +148,29 @@ pub struct Tool {
     pub description: String,
     /// JSON Schema of the arguments (webhook tools).
     pub parameters: Option<Json<serde_json::Value>>,
-    /// Where a webhook tool is called (http or https).
+    /// Where a webhook tool is called (http or https). Served by a resolver that hides query strings and user
+    /// info from roles that cannot edit agents.
+    #[graphql(skip)]
     pub url: Option<String>,
     pub method: Option<HttpMethod>,
+    /// Extra request headers of a webhook tool (e.g. `Authorization`): names only, values are write-only.
+    #[serde(default)]
+    pub headers: Vec<ToolHeader>,
     /// Webhook timeout in milliseconds, 100–30000.
     pub timeout_ms: Option<i32>,
     /// Where `TRANSFER_CALL` may send the caller.
     pub destinations: Vec<TransferDestination>,
+}
+
+/// A request header a webhook tool sends. The value is stored sealed with the server key and never served.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, SimpleObject)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolHeader {
+    /// The header's name, e.g. `Authorization`.
+    pub name: String,
+    /// The value, sealed (see `agents::tool_headers`).
+    #[graphql(skip)]
+    pub sealed: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Enum)]

@@ -30,6 +30,11 @@ impl Metric {
         Metric::TtsCharacters,
     ];
 
+    /// The metric stored as `name` in `usage_events.metric`.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == name)
+    }
+
     /// The name stored in `usage_events.metric`.
     pub fn as_str(self) -> &'static str {
         match self {

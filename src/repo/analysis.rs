@@ -1,5 +1,5 @@
 //! Post-call analyses (tenant `call_analyses`, one row per analysed call, also the job's state) and the
-//! catalog's `analysis_queue` (which tenants have analyses to run).
+//! `region.db`'s `analysis_queue` (which tenants have analyses to run).
 
 use rusqlite::{Connection, OptionalExtension, Row, named_params};
 
@@ -148,7 +148,7 @@ pub fn update(conn: &Connection, row: &AnalysisRow) -> Result<bool> {
     Ok(changed == 1)
 }
 
-/// Catalog: marks a tenant as having analyses due at `due_at` (keeps the earlier time if queued).
+/// `region.db`: marks a tenant as having analyses due at `due_at` (keeps the earlier time if queued).
 pub fn queue_tenant(conn: &Connection, tenant: TenantId, due_at: i64) -> Result<()> {
     conn.prepare_cached(
         "insert into analysis_queue (tenant_id, due_at) values (:tenant_id, :due_at)
@@ -158,7 +158,7 @@ pub fn queue_tenant(conn: &Connection, tenant: TenantId, due_at: i64) -> Result<
     Ok(())
 }
 
-/// Catalog: tenants with analyses due by `now`, with the queue row's version.
+/// `region.db`: tenants with analyses due by `now`, with the queue row's version.
 pub fn due_tenants(conn: &Connection, now: i64, limit: usize) -> Result<Vec<(String, i64)>> {
     Ok(conn
         .prepare_cached(
@@ -170,7 +170,7 @@ pub fn due_tenants(conn: &Connection, now: i64, limit: usize) -> Result<Vec<(Str
         .collect::<rusqlite::Result<_>>()?)
 }
 
-/// Catalog: after a tenant's turn, sets its next due time, or removes it when nothing is pending — unless it
+/// `region.db`: after a tenant's turn, sets its next due time, or removes it when nothing is pending — unless it
 /// was re-queued meanwhile (`version` changed), in which case the newer entry stands.
 pub fn settle_tenant(
     conn: &Connection,

@@ -97,6 +97,26 @@ pub fn revoke(conn: &Connection, id: &str, now: i64) -> Result<Option<ApiKeyRow>
     get(conn, id)
 }
 
+/// Revokes every live key `creator` (an actor label, `user:<id>`) created, and every key those keys
+/// created, at any depth. Returns the ids revoked now.
+pub fn revoke_created_by(conn: &Connection, creator: &str, now: i64) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "with recursive doomed(id) as (
+             select id from api_keys where created_by = :creator
+             union
+             select k.id from api_keys k join doomed d on k.created_by = 'api_key:' || d.id
+         )
+         update api_keys set revoked_at = :now
+         where id in (select id from doomed) and revoked_at is null
+         returning id",
+    )?;
+    Ok(stmt
+        .query_map(named_params! { ":creator": creator, ":now": now }, |row| {
+            row.get(0)
+        })?
+        .collect::<rusqlite::Result<_>>()?)
+}
+
 pub fn touch_last_used(conn: &Connection, id: &str, now: i64) -> Result<()> {
     conn.execute(
         "update api_keys set last_used_at = :now where id = :id",

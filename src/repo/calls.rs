@@ -141,6 +141,43 @@ fn segment_from_row(row: &Row<'_>) -> rusqlite::Result<SegmentRow> {
     })
 }
 
+/// Marks a call as carried by voxedge itself (it holds a concurrent-call slot until it ends).
+pub fn mark_carried(conn: &Connection, call_id: &str) -> Result<()> {
+    conn.execute(
+        "update calls set carried = 1 where id = :id",
+        named_params! { ":id": call_id },
+    )?;
+    Ok(())
+}
+
+/// Calls voxedge carries that are queued, ringing or in progress (the concurrent-call count).
+pub fn count_carried_open(conn: &Connection) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(
+            "select count(*) from calls
+             where carried = 1 and status in ('queued', 'ringing', 'in_progress')",
+        )?
+        .query_row([], |row| row.get(0))?)
+}
+
+/// Calls voxedge carried that a process which is gone left open: in progress, or created for a live call
+/// and not yet started (calls placed through Twilio and still queued or ringing are Twilio's to settle), with
+/// when each was last heard of (its latest timeline event, transcript segment or status change).
+pub fn orphaned_calls(conn: &Connection) -> Result<Vec<(String, i64)>> {
+    Ok(conn
+        .prepare_cached(
+            "select c.id, max(c.updated_at,
+                    coalesce((select max(at) from call_events e where e.call_id = c.id), 0),
+                    coalesce((select max(created_at) from transcript_segments s where s.call_id = c.id), 0))
+             from calls c
+             where c.carried = 1
+               and (c.status = 'in_progress'
+                    or (c.status = 'queued' and not exists (select 1 from twilio_calls t where t.call_id = c.id)))",
+        )?
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?)
+}
+
 pub fn insert_call(conn: &Connection, call: &CallRow) -> Result<()> {
     conn.prepare_cached(
         "insert into calls (id, agent_id, agent_version, direction, transport, from_address, to_address, status,

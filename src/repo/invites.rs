@@ -22,10 +22,12 @@ pub struct InviteRow {
     pub accepted_at: Option<i64>,
     pub accepted_by: Option<String>,
     pub revoked_at: Option<i64>,
+    /// Wrong passwords given to accept it.
+    pub failed_attempts: i64,
 }
 
 const COLUMNS: &str = "id, tenant_id, email, email_key, role, secret_hash, invited_by, created_at, \
-                       expires_at, accepted_at, accepted_by, revoked_at";
+                       expires_at, accepted_at, accepted_by, revoked_at, failed_attempts";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<InviteRow> {
     Ok(InviteRow {
@@ -41,12 +43,13 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<InviteRow> {
         accepted_at: row.get(9)?,
         accepted_by: row.get(10)?,
         revoked_at: row.get(11)?,
+        failed_attempts: row.get(12)?,
     })
 }
 
 pub fn insert(conn: &Connection, invite: &InviteRow) -> Result<()> {
     conn.execute(
-        &format!("insert into invites ({COLUMNS}) values (:id, :tenant_id, :email, :email_key, :role, :secret_hash, :invited_by, :created_at, :expires_at, null, null, null)"),
+        &format!("insert into invites ({COLUMNS}) values (:id, :tenant_id, :email, :email_key, :role, :secret_hash, :invited_by, :created_at, :expires_at, null, null, null, 0)"),
         named_params! {
             ":id": invite.id,
             ":tenant_id": invite.tenant_id.to_string(),
@@ -125,6 +128,15 @@ pub fn revoke(conn: &Connection, tenant_id: TenantId, id: &str, now: i64) -> Res
         named_params! { ":id": id, ":tenant_id": tenant_id.to_string(), ":now": now },
     )?;
     Ok(changed == 1)
+}
+
+/// Counts a wrong password given for an invite; returns how many there have been.
+pub fn record_failed_attempt(conn: &Connection, id: &str) -> Result<i64> {
+    Ok(conn.query_row(
+        "update invites set failed_attempts = failed_attempts + 1 where id = :id returning failed_attempts",
+        named_params! { ":id": id },
+        |row| row.get(0),
+    )?)
 }
 
 /// Marks an invite accepted; false if it was already accepted or revoked (a race lost).

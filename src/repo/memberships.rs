@@ -15,9 +15,13 @@ pub struct MemberRow {
     pub created_at: i64,
     pub email: String,
     pub name: Option<String>,
+    /// When the user signed up.
+    pub user_created_at: i64,
+    /// When the user verified their email address (`None`: not yet).
+    pub email_verified_at: Option<i64>,
 }
 
-const COLUMNS: &str = "m.tenant_id, m.user_id, m.role, m.created_at, u.email, u.name";
+const COLUMNS: &str = "m.tenant_id, m.user_id, m.role, m.created_at, u.email, u.name, u.created_at, u.email_verified_at";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<MemberRow> {
     Ok(MemberRow {
@@ -27,6 +31,8 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<MemberRow> {
         created_at: row.get(3)?,
         email: row.get(4)?,
         name: row.get(5)?,
+        user_created_at: row.get(6)?,
+        email_verified_at: row.get(7)?,
     })
 }
 

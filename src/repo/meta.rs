@@ -24,3 +24,24 @@ pub fn set_tenant_id(conn: &Connection, id: TenantId) -> Result<()> {
     )?;
     Ok(())
 }
+
+/// The id of the move that last took this file away from a region (`voxedge tenant move`): written as the very
+/// last change before the move, so a restored copy that shows it holds everything.
+pub fn move_marker(conn: &Connection) -> Result<Option<String>> {
+    Ok(conn
+        .query_row(
+            "select value from tenant_meta where key = 'move_id'",
+            [],
+            |row| row.get(0),
+        )
+        .optional()?)
+}
+
+pub fn set_move_marker(conn: &Connection, move_id: &str) -> Result<()> {
+    conn.execute(
+        "insert into tenant_meta (key, value) values ('move_id', :id)
+         on conflict (key) do update set value = excluded.value",
+        named_params! { ":id": move_id },
+    )?;
+    Ok(())
+}

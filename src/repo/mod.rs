@@ -1,23 +1,31 @@
 //! SQL, as plain functions over `&Connection` / `&Transaction` with named parameters.
 //!
 //! Resolvers and handlers never build SQL; they call these functions through `Database::read` / `write`.
-//! `catalog.db` tables: [`tenants`], [`users`], [`memberships`], [`sessions`], [`invites`], and the
-//! webhook queue in [`webhooks`], the outbound queue in [`outbound`], the analysis queue in [`analysis`]. Tenant database tables: [`meta`],
-//! [`api_keys`], [`agents`], [`calls`], [`webhooks`], [`audit`], [`usage`], [`telephony`], [`llm_keys`],
-//! [`outbound`] (calls placed through Twilio), [`campaigns`], [`analysis`] (post-call analyses), [`recordings`].
+//! `catalog.db` tables: [`tenants`], [`users`], [`memberships`], [`sessions`], [`invites`], email links and
+//! the outbox in [`email`], the price book and payment accounts in [`billing`], the heartbeat in [`regions`].
+//! `region.db` (this machine's own state): the webhook queue in [`webhooks`], the outbound queue in
+//! [`outbound`], the analysis queue in [`analysis`], moved tenants in [`regions`]. Tenant database tables:
+//! [`meta`], [`api_keys`], [`agents`], [`calls`], [`webhooks`], [`audit`], [`usage`], [`invoices`], [`telephony`],
+//! [`llm_keys`], [`outbound`] (calls placed through Twilio), [`campaigns`], [`milestones`], [`analysis`]
+//! (post-call analyses), [`recordings`].
 
 pub mod agents;
 pub mod analysis;
 pub mod api_keys;
 pub mod audit;
+pub mod billing;
 pub mod calls;
 pub mod campaigns;
+pub mod email;
 pub mod invites;
+pub mod invoices;
 pub mod llm_keys;
 pub mod memberships;
 pub mod meta;
+pub mod milestones;
 pub mod outbound;
 pub mod recordings;
+pub mod regions;
 pub mod sessions;
 pub mod telephony;
 pub mod tenants;

@@ -1,4 +1,4 @@
-//! Tenant database → `twilio_calls` (outbound calls placed through Twilio); catalog → `outbound_queue` (tenants
+//! Tenant database → `twilio_calls` (outbound calls placed through Twilio); `region.db` → `outbound_queue` (tenants
 //! the outbound scheduler looks after).
 
 use rusqlite::{Connection, OptionalExtension, Row, named_params};
@@ -114,7 +114,7 @@ pub fn unended_twilio_calls(
         .collect())
 }
 
-/// Catalog: marks a tenant as having outbound work due at `due_at` (keeps the earlier time if queued).
+/// `region.db`: marks a tenant as having outbound work due at `due_at` (keeps the earlier time if queued).
 pub fn queue_tenant(conn: &Connection, tenant: TenantId, due_at: i64) -> Result<()> {
     conn.prepare_cached(
         "insert into outbound_queue (tenant_id, due_at) values (:tenant_id, :due_at)
@@ -124,7 +124,7 @@ pub fn queue_tenant(conn: &Connection, tenant: TenantId, due_at: i64) -> Result<
     Ok(())
 }
 
-/// Catalog: tenants with outbound work due by `now`, with the queue row's version.
+/// `region.db`: tenants with outbound work due by `now`, with the queue row's version.
 pub fn due_tenants(conn: &Connection, now: i64, limit: usize) -> Result<Vec<(String, i64)>> {
     Ok(conn
         .prepare_cached(
@@ -136,7 +136,7 @@ pub fn due_tenants(conn: &Connection, now: i64, limit: usize) -> Result<Vec<(Str
         .collect::<rusqlite::Result<_>>()?)
 }
 
-/// Catalog: after a tenant's turn, sets its next due time, or removes it when it has no outbound work left —
+/// `region.db`: after a tenant's turn, sets its next due time, or removes it when it has no outbound work left —
 /// unless it was re-queued meanwhile (`version` changed), in which case the newer entry stands.
 pub fn settle_tenant(
     conn: &Connection,

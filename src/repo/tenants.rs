@@ -106,3 +106,27 @@ pub fn rename(conn: &Connection, id: TenantId, name: &str) -> Result<bool> {
     )?;
     Ok(changed == 1)
 }
+
+/// Moves a tenant's home to `region` (the end of `voxedge tenant move`).
+pub fn set_home(conn: &Connection, id: TenantId, region: &str) -> Result<bool> {
+    let changed = conn.execute(
+        "update tenants set home_region = :region where id = :id",
+        named_params! { ":id": id.to_string(), ":region": region },
+    )?;
+    Ok(changed == 1)
+}
+
+/// Tenants whose home is `region` (with `or_unset`, also those with no home: a single-region server's).
+pub fn list_homed(conn: &Connection, region: &str, or_unset: bool) -> Result<Vec<TenantRecord>> {
+    let mut stmt = conn.prepare(&format!(
+        "select {COLUMNS} from tenants
+         where home_region = :region or (:or_unset and home_region is null)
+         order by created_at, id"
+    ))?;
+    Ok(stmt
+        .query_map(
+            named_params! { ":region": region, ":or_unset": or_unset },
+            from_row,
+        )?
+        .collect::<rusqlite::Result<_>>()?)
+}

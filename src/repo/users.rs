@@ -15,9 +15,11 @@ pub struct UserRow {
     /// argon2id PHC string.
     pub password_hash: String,
     pub created_at: i64,
+    /// When the user proved they own the address (a verification link, or an invitation sent to it).
+    pub email_verified_at: Option<i64>,
 }
 
-const COLUMNS: &str = "id, email, email_key, name, password_hash, created_at";
+const COLUMNS: &str = "id, email, email_key, name, password_hash, created_at, email_verified_at";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<UserRow> {
     Ok(UserRow {
@@ -27,13 +29,14 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<UserRow> {
         name: row.get(3)?,
         password_hash: row.get(4)?,
         created_at: row.get(5)?,
+        email_verified_at: row.get(6)?,
     })
 }
 
 pub fn insert(conn: &Connection, user: &UserRow) -> Result<()> {
     conn.execute(
-        "insert into users (id, email, email_key, name, password_hash, created_at)
-         values (:id, :email, :email_key, :name, :password_hash, :created_at)",
+        "insert into users (id, email, email_key, name, password_hash, created_at, email_verified_at)
+         values (:id, :email, :email_key, :name, :password_hash, :created_at, :email_verified_at)",
         named_params! {
             ":id": user.id,
             ":email": user.email,
@@ -41,6 +44,7 @@ pub fn insert(conn: &Connection, user: &UserRow) -> Result<()> {
             ":name": user.name,
             ":password_hash": user.password_hash,
             ":created_at": user.created_at,
+            ":email_verified_at": user.email_verified_at,
         },
     )?;
     Ok(())
@@ -64,4 +68,22 @@ pub fn find_by_email_key(conn: &Connection, email_key: &str) -> Result<Option<Us
             from_row,
         )
         .optional()?)
+}
+
+/// Marks the user's address verified (the first verification is kept).
+pub fn mark_email_verified(conn: &Connection, id: &str, now: i64) -> Result<()> {
+    conn.execute(
+        "update users set email_verified_at = coalesce(email_verified_at, :now) where id = :id",
+        named_params! { ":id": id, ":now": now },
+    )?;
+    Ok(())
+}
+
+/// Replaces the user's password hash.
+pub fn set_password_hash(conn: &Connection, id: &str, password_hash: &str) -> Result<bool> {
+    let changed = conn.execute(
+        "update users set password_hash = :password_hash where id = :id",
+        named_params! { ":id": id, ":password_hash": password_hash },
+    )?;
+    Ok(changed == 1)
 }

@@ -1,4 +1,4 @@
-//! Tenant database → `webhook_endpoints`, `webhook_deliveries`; catalog → `webhook_queue`.
+//! Tenant database → `webhook_endpoints`, `webhook_deliveries`; `region.db` → `webhook_queue`.
 
 use super::Result;
 use rusqlite::{Connection, OptionalExtension, Row, named_params};
@@ -216,6 +216,17 @@ pub fn due_deliveries(
         .collect::<rusqlite::Result<_>>()?)
 }
 
+/// Holds back an endpoint's pending deliveries due before `until`: it just failed, so its other deliveries
+/// wait for the failed one's retry instead of each spending a timeout on it. Returns how many moved.
+pub fn postpone_endpoint(conn: &Connection, endpoint_id: &str, until: i64) -> Result<usize> {
+    Ok(conn
+        .prepare_cached(
+            "update webhook_deliveries set next_attempt_at = :until
+             where endpoint_id = :endpoint_id and status = 'pending' and next_attempt_at < :until",
+        )?
+        .execute(named_params! { ":endpoint_id": endpoint_id, ":until": until })?)
+}
+
 /// When the next pending delivery is due, if any.
 pub fn next_due(conn: &Connection) -> Result<Option<i64>> {
     Ok(conn.query_row(
@@ -246,7 +257,7 @@ pub fn list_deliveries(
     .collect::<rusqlite::Result<_>>()?)
 }
 
-/// Catalog: marks a tenant as having deliveries due at `due_at` (keeps the earlier time if already queued).
+/// `region.db`: marks a tenant as having deliveries due at `due_at` (keeps the earlier time if already queued).
 pub fn queue_tenant(conn: &Connection, tenant: TenantId, due_at: i64) -> Result<()> {
     conn.prepare_cached(
         "insert into webhook_queue (tenant_id, due_at) values (:tenant_id, :due_at)
@@ -256,14 +267,33 @@ pub fn queue_tenant(conn: &Connection, tenant: TenantId, due_at: i64) -> Result<
     Ok(())
 }
 
-/// Catalog: tenants with deliveries due by `now`, with the queue row's version.
-pub fn due_tenants(conn: &Connection, now: i64, limit: usize) -> Result<Vec<(String, i64)>> {
-    Ok(conn.prepare_cached("select tenant_id, version from webhook_queue where due_at <= :now order by due_at limit :limit")?
-        .query_map(named_params! { ":now": now, ":limit": limit as i64 }, |row| Ok((row.get(0)?, row.get(1)?)))?
+/// A tenant waiting in `region.db`'s webhook queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedTenant {
+    pub tenant_id: String,
+    /// Changes on every re-queue (see [`settle_tenant`]).
+    pub version: i64,
+    /// When its earliest pending delivery is due.
+    pub due_at: i64,
+}
+
+/// `region.db`: the first `limit` queued tenants, earliest due first.
+pub fn queue_head(conn: &Connection, limit: usize) -> Result<Vec<QueuedTenant>> {
+    Ok(conn
+        .prepare_cached(
+            "select tenant_id, version, due_at from webhook_queue order by due_at, tenant_id limit :limit",
+        )?
+        .query_map(named_params! { ":limit": limit as i64 }, |row| {
+            Ok(QueuedTenant {
+                tenant_id: row.get(0)?,
+                version: row.get(1)?,
+                due_at: row.get(2)?,
+            })
+        })?
         .collect::<rusqlite::Result<_>>()?)
 }
 
-/// Catalog: the earliest due time of any queued tenant.
+/// `region.db`: the earliest due time of any queued tenant.
 pub fn earliest_due(conn: &Connection) -> Result<Option<i64>> {
     Ok(
         conn.query_row("select min(due_at) from webhook_queue", [], |row| {
@@ -272,7 +302,7 @@ pub fn earliest_due(conn: &Connection) -> Result<Option<i64>> {
     )
 }
 
-/// Catalog: after processing a tenant, sets its next due time, or removes it when nothing is pending —
+/// `region.db`: after processing a tenant, sets its next due time, or removes it when nothing is pending —
 /// unless it was re-queued meanwhile (`version` changed), in which case the newer entry stands.
 pub fn settle_tenant(
     conn: &Connection,
@@ -281,14 +311,39 @@ pub fn settle_tenant(
     next_due: Option<i64>,
 ) -> Result<()> {
     match next_due {
+        // Re-queued meanwhile: its new due time may be earlier than what this pass saw.
         Some(due_at) => conn.execute(
-            "update webhook_queue set due_at = :due_at where tenant_id = :tenant_id",
-            named_params! { ":tenant_id": tenant, ":due_at": due_at },
+            "update webhook_queue set due_at = case when version = :version then :due_at else min(due_at, :due_at) end
+             where tenant_id = :tenant_id",
+            named_params! { ":tenant_id": tenant, ":due_at": due_at, ":version": seen_version },
         )?,
         None => conn.execute(
             "delete from webhook_queue where tenant_id = :tenant_id and version = :version",
             named_params! { ":tenant_id": tenant, ":version": seen_version },
         )?,
     };
+    Ok(())
+}
+
+/// Catalog: the queue rows written there before it moved to `region.db`; [`forget_catalog_queue`] removes them.
+pub fn catalog_queue(conn: &Connection) -> Result<Vec<(String, i64)>> {
+    Ok(conn
+        .prepare("select tenant_id, due_at from webhook_queue")?
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?)
+}
+
+/// Catalog: empties the old queue table once its rows are in `region.db`.
+pub fn forget_catalog_queue(conn: &Connection) -> Result<()> {
+    conn.execute("delete from webhook_queue", [])?;
+    Ok(())
+}
+
+/// `region.db`: forgets a tenant's queue entry (it moved to another region, whose dispatcher takes over).
+pub fn unqueue_tenant(conn: &Connection, tenant: TenantId) -> Result<()> {
+    conn.execute(
+        "delete from webhook_queue where tenant_id = :tenant_id",
+        named_params! { ":tenant_id": tenant.to_string() },
+    )?;
     Ok(())
 }

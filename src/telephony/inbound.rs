@@ -21,7 +21,10 @@ pub const TOKEN_ISSUER: &str = "twilio";
 pub const NOT_ROUTED: &str = "Sorry, this number is not connected to an agent. Goodbye.";
 /// Said when the number's agent is archived.
 pub const AGENT_UNAVAILABLE: &str = "Sorry, this agent is not available right now. Goodbye.";
-/// Said when the tenant is suspended.
+/// Said when the tenant is at its plan's concurrent-call limit.
+pub const ALL_LINES_BUSY: &str =
+    "Sorry, all lines are busy right now. Please call again later. Goodbye.";
+/// Said when the tenant is suspended or has used its plan's minutes for the month.
 pub const SERVICE_UNAVAILABLE: &str = "Sorry, this service is not available right now. Goodbye.";
 
 /// The webhook parameters an inbound call is answered from.

@@ -13,8 +13,9 @@
 //!
 //! Twilio reaches a tenant at its own voice URL, `{public url}/v1/twilio/{tenant id}/voice`
 //! ([`voice_url`]), so the number lookup happens in that tenant's database. The HTTP edge
-//! (`http::twilio_voice`) verifies the signature before anything here runs. The stream itself,
-//! [`STREAM_PATH`], is served by the live-call pipeline, which verifies the token.
+//! (`http::twilio_voice`) verifies the signature before anything here runs. The stream itself
+//! ([`stream_url`], `/v1/twilio/{tenant id}/stream`) is served by the live-call pipeline, which verifies the
+//! token; the tenant in its path lets routing send it to the tenant's home region before the upgrade.
 
 pub mod account;
 pub mod api;
@@ -37,7 +38,7 @@ pub use outbound::{OutboundCall, Telephony};
 
 use crate::db::TenantId;
 
-/// Where Twilio opens the call's Media Stream (WebSocket).
+/// Where Twilio opened Media Streams before streams named their tenant (still served, in the tenant's region).
 pub const STREAM_PATH: &str = "/v1/twilio/stream";
 
 /// The voice webhook's path for a tenant.
@@ -56,8 +57,8 @@ pub fn voice_url(public_origin: &str, tenant: TenantId) -> String {
     format!("{public_origin}{}", voice_path(tenant))
 }
 
-/// The Media Stream URL for a public origin: `wss://` for `https://` origins, `ws://` for `http://`.
-pub fn stream_url(public_origin: &str) -> String {
+/// The Media Stream URL of `tenant` for a public origin: `wss://` for `https://` origins, `ws://` for `http://`.
+pub fn stream_url(public_origin: &str, tenant: TenantId) -> String {
     let host = public_origin
         .strip_prefix("https://")
         .map(|host| format!("wss://{host}"))
@@ -67,7 +68,7 @@ pub fn stream_url(public_origin: &str) -> String {
                 .map(|host| format!("ws://{host}"))
         })
         .unwrap_or_else(|| format!("wss://{public_origin}"));
-    format!("{host}{STREAM_PATH}")
+    format!("{host}/v1/twilio/{tenant}/stream")
 }
 
 #[cfg(test)]
@@ -82,12 +83,12 @@ mod tests {
             format!("https://voxedge.fly.dev/v1/twilio/{tenant}/voice")
         );
         assert_eq!(
-            stream_url("https://voxedge.fly.dev"),
-            "wss://voxedge.fly.dev/v1/twilio/stream"
+            stream_url("https://voxedge.fly.dev", tenant),
+            format!("wss://voxedge.fly.dev/v1/twilio/{tenant}/stream")
         );
         assert_eq!(
-            stream_url("http://127.0.0.1:8080"),
-            "ws://127.0.0.1:8080/v1/twilio/stream"
+            stream_url("http://127.0.0.1:8080", tenant),
+            format!("ws://127.0.0.1:8080/v1/twilio/{tenant}/stream")
         );
     }
 }

@@ -18,6 +18,7 @@ use super::values::E164;
 use super::{TelephonyError, get_account, inbound, open_token, status_path, stream_url, twiml};
 use crate::agents::ActiveAgent;
 use crate::auth::TokenSigner;
+use crate::billing::Admission;
 use crate::calls::{self, NewCall};
 use crate::clock::Clock;
 use crate::db::Database;
@@ -43,8 +44,8 @@ pub struct Telephony {
     secrets: Secrets,
     signer: TokenSigner,
     pub(super) clock: Clock,
-    /// Holds the outbound queue: tenants whose placed calls the scheduler looks after.
-    catalog: Database,
+    /// `region.db`, with the outbound queue: tenants whose placed calls the scheduler looks after.
+    region_db: Database,
 }
 
 /// A call to place.
@@ -87,14 +88,14 @@ impl Telephony {
         secrets: Secrets,
         signer: TokenSigner,
         clock: Clock,
-        catalog: Database,
+        region_db: Database,
     ) -> Self {
         Self {
             twilio,
             secrets,
             signer,
             clock,
-            catalog,
+            region_db,
         }
     }
 
@@ -128,23 +129,26 @@ impl Telephony {
             .await
     }
 
-    /// Marks `tenant` in the catalog as having outbound work, due at once. Written before the tenant's own change
+    /// Marks `tenant` in `region.db` as having outbound work, due at once. Written before the tenant's own change
     /// commits, so no crash can leave a call the scheduler does not know about.
     pub async fn queue(&self, tenant: &Tenant) -> Result<(), TelephonyError> {
         let (id, now) = (tenant.id, self.clock.now_ms());
-        self.catalog
+        self.region_db
             .write(move |tx| repo::outbound::queue_tenant(tx, id, now))
             .await?;
         Ok(())
     }
 
     /// Places a call from the agent through the tenant's Twilio account. `origin` is the server's public
-    /// origin, where Twilio opens the stream and posts status callbacks.
+    /// origin, where Twilio opens the stream and posts status callbacks. The call record is created only if
+    /// `limits` admit one more call (checked in the transaction that creates it); it holds a concurrent-call slot
+    /// from then on.
     pub async fn place_call(
         &self,
         tenant: &Tenant,
         origin: Option<String>,
         call: OutboundCall,
+        limits: Admission,
     ) -> Result<CallRow, TelephonyError> {
         let numbers = Numbers::parse(&call.to, &call.from)?;
         self.credentials(tenant).await?;
@@ -180,7 +184,8 @@ impl Telephony {
         let (tenant_id, now) = (tenant.id, self.clock.now_ms());
         let row = tenant
             .commit(move |tx| {
-                let (call, events, deliveries) = calls::insert(tx, tenant_id, new, now)?;
+                let (call, events, deliveries) =
+                    calls::insert(tx, tenant_id, new, Some(&limits), now)?;
                 repo::outbound::insert_twilio_call(tx, &call.id, now)?;
                 Ok::<_, TelephonyError>(Change {
                     value: call,
@@ -188,7 +193,13 @@ impl Telephony {
                     deliveries,
                 })
             })
-            .await?;
+            .await
+            .inspect_err(|e| {
+                if let TelephonyError::Call(calls::CallError::Refused(refusal)) = e {
+                    metrics::counter!("voxedge_call_admissions_refused_total", "reason" => refusal.refusal_reason())
+                        .increment(1);
+                }
+            })?;
         self.dial(tenant, &origin, &row, &dial).await?;
         Ok(row)
     }
@@ -218,7 +229,7 @@ impl Telephony {
             OUTBOUND_STREAM_TOKEN_TTL,
         )?;
         let twiml = twiml::connect_stream(
-            &stream_url(origin),
+            &stream_url(origin, tenant.id),
             &[
                 ("token", token.as_str()),
                 ("from", from),

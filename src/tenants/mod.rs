@@ -7,7 +7,7 @@
 
 mod provision;
 
-pub use provision::{MAX_NAME_CHARS, find, provision, slugify, validate_name};
+pub use provision::{MAX_NAME_CHARS, find, provision, register, slugify, validate_name};
 
 use rusqlite::Transaction;
 
@@ -87,6 +87,50 @@ impl Tenant {
             self.webhooks.queued(self.id).await;
         }
         Ok(change.value)
+    }
+}
+
+/// Opens tenants by id, for background work that serves many (the billing job, Stripe's webhooks). Cheap to
+/// clone.
+#[derive(Clone)]
+pub struct Tenants {
+    store: crate::db::TenantStore,
+    events: EventBus,
+    webhooks: Dispatcher,
+    analysis: AnalysisQueue,
+    recovery: crate::calls::Recovery,
+}
+
+impl Tenants {
+    pub fn new(
+        store: crate::db::TenantStore,
+        events: EventBus,
+        webhooks: Dispatcher,
+        analysis: AnalysisQueue,
+        recovery: crate::calls::Recovery,
+    ) -> Self {
+        Self {
+            store,
+            events,
+            webhooks,
+            analysis,
+            recovery,
+        }
+    }
+
+    /// The tenant, its database opened on demand; the first time in this process, the calls a previous
+    /// process left open are ended ([`crate::calls::Recovery`]).
+    pub async fn open(&self, id: TenantId) -> Result<Tenant, StorageError> {
+        let db = self.store.get(id).await?;
+        let tenant = Tenant::new(
+            id,
+            db,
+            self.events.clone(),
+            self.webhooks.clone(),
+            self.analysis.clone(),
+        );
+        self.recovery.once(&tenant).await;
+        Ok(tenant)
     }
 }
 

@@ -21,6 +21,22 @@ pub async fn provision(
     let name = validate_name(name, "name")?;
     let id = TenantId::generate();
     store.create(id).await?;
+    let created = register(catalog, id, name, home_region).await;
+    if created.is_err() {
+        let path = store.path_of(id);
+        let _ = tokio::task::spawn_blocking(move || std::fs::remove_file(path)).await;
+    }
+    created
+}
+
+/// Adds the catalog row of a tenant whose file already exists (here, or in its home region), with a unique
+/// slug. `name` must be validated already.
+pub async fn register(
+    catalog: &Database,
+    id: TenantId,
+    name: String,
+    home_region: Option<String>,
+) -> Result<TenantRecord, TenantError> {
     let base_slug = slugify(&name);
     let created = catalog
         .write(move |tx| {
@@ -35,14 +51,21 @@ pub async fn provision(
                 created_at: now_ms(),
             };
             repo::tenants::insert(tx, &record)?;
+            // The tenant is billed on its plan from the moment it exists.
+            repo::billing::set_tenant_plan(
+                tx,
+                id,
+                &repo::billing::TenantPlan {
+                    effective_from: record.created_at,
+                    plan: record.plan.clone(),
+                    overrides: Default::default(),
+                    changed_by: "provision".into(),
+                },
+            )?;
             Ok::<_, StorageError>(record)
         })
-        .await;
-    if created.is_err() {
-        let path = store.path_of(id);
-        let _ = tokio::task::spawn_blocking(move || std::fs::remove_file(path)).await;
-    }
-    Ok(created?)
+        .await?;
+    Ok(created)
 }
 
 /// Trims a display name and checks it is 1..=100 printable characters.

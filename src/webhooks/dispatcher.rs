@@ -1,25 +1,29 @@
-//! Sends queued webhook deliveries.
+//! Sends queued webhook deliveries, fairly across tenants.
 //!
-//! The catalog's `webhook_queue` names tenants with pending deliveries and when the earliest is due; the
-//! dispatcher wakes when something is queued or comes due, works through due tenants (several at once,
-//! one task per tenant so each tenant's deliveries go out in order), and records every attempt in the
-//! tenant's delivery log. Failures retry with exponential backoff until the attempt budget is spent.
+//! `region.db`'s `webhook_queue` names tenants with pending deliveries and when the earliest is due. The
+//! dispatcher wakes when something is queued, comes due or a worker finishes, and starts a worker for each due
+//! tenant that has none, up to `concurrency` tenants at once, earliest due first. Workers run independently:
+//! a tenant whose endpoint hangs holds only its own worker, never the queue.
+//!
+//! A worker ([`super::deliver`]) has a time slice: when it is used up the tenant goes back in the queue, behind
+//! every tenant that was due before it, so one tenant with a huge backlog takes turns with the others. Within a
+//! tenant, deliveries to one endpoint go out in order, and a few endpoints are served at once.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt as _;
 use tokio::sync::Notify;
+use tokio::task::{Id, JoinSet};
 
-use super::endpoints::secret_context;
-use super::signature;
 use crate::clock::now_ms;
-use crate::db::{Database, StorageError, TenantId, TenantStore};
+use crate::db::{Database, TenantId, TenantStore};
+use crate::outbound::{OutboundClient, OutboundPolicy};
 use crate::repo;
-use crate::repo::webhooks::{DeliveryRow, EndpointRow};
+use crate::repo::webhooks::QueuedTenant;
 use crate::secrets::Secrets;
 
-/// Retry and timeout policy.
+/// Retry, timeout and fairness policy.
 #[derive(Debug, Clone)]
 pub struct DispatcherSettings {
     /// Attempts before a delivery is given up (marked failed).
@@ -30,8 +34,13 @@ pub struct DispatcherSettings {
     pub retry_max: Duration,
     /// Per-request timeout.
     pub timeout: Duration,
-    /// Tenants processed at once.
+    /// Tenants served at once. A worker mostly waits on the network, so this can be generous.
     pub concurrency: usize,
+    /// Endpoints of one tenant served at once (each endpoint's deliveries go out in order).
+    pub per_tenant: usize,
+    /// How long a tenant's worker runs before the tenant goes back in the queue behind the others (a request
+    /// under way finishes first, within `timeout`).
+    pub slice: Duration,
 }
 
 impl DispatcherSettings {
@@ -49,46 +58,50 @@ impl Default for DispatcherSettings {
             retry_base: Duration::from_secs(10),
             retry_max: Duration::from_secs(3600),
             timeout: Duration::from_secs(10),
-            concurrency: 8,
+            concurrency: 32,
+            per_tenant: 4,
+            slice: Duration::from_secs(5),
         }
     }
 }
 
 #[derive(Clone)]
 pub struct Dispatcher {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
-struct Inner {
-    settings: DispatcherSettings,
-    /// Holds the webhook queue (which tenants have deliveries due).
-    catalog: Database,
-    tenants: TenantStore,
+pub(super) struct Inner {
+    pub(super) settings: DispatcherSettings,
+    /// `region.db`, holding the webhook queue (which tenants have deliveries due).
+    queue: Database,
+    pub(super) tenants: TenantStore,
     wake: Notify,
-    http: reqwest::Client,
+    /// Tenants' endpoints are tenant input: every request goes through the outbound policy.
+    pub(super) http: OutboundClient,
     /// Decrypts endpoints' signing secrets.
-    secrets: Secrets,
+    pub(super) secrets: Secrets,
 }
 
 impl Dispatcher {
     pub fn new(
         settings: DispatcherSettings,
+        outbound: &OutboundPolicy,
         secrets: Secrets,
-        catalog: Database,
+        queue: Database,
         tenants: TenantStore,
     ) -> Self {
-        crate::brain::install_crypto_provider();
-        let http = reqwest::Client::builder()
-            .timeout(settings.timeout)
-            // A redirect could point a tenant's webhook anywhere; endpoints must answer directly.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("voxedge-webhooks/", env!("CARGO_PKG_VERSION")))
-            .build()
+        let http = outbound
+            .client(
+                "webhook",
+                reqwest::Client::builder()
+                    .timeout(settings.timeout)
+                    .user_agent(concat!("voxedge-webhooks/", env!("CARGO_PKG_VERSION"))),
+            )
             .expect("invariant: a client with these options always builds");
         Self {
             inner: Arc::new(Inner {
                 settings,
-                catalog,
+                queue,
                 tenants,
                 wake: Notify::new(),
                 http,
@@ -97,13 +110,13 @@ impl Dispatcher {
         }
     }
 
-    /// Records in the catalog that `tenant` has deliveries due now, and wakes the dispatcher. Call after
+    /// Records in the queue that `tenant` has deliveries due now, and wakes the dispatcher. Call after
     /// the transaction that wrote them committed.
     pub async fn queued(&self, tenant: TenantId) {
         let now = now_ms();
         let result = self
             .inner
-            .catalog
+            .queue
             .write(move |tx| repo::webhooks::queue_tenant(tx, tenant, now))
             .await;
         if let Err(err) = result {
@@ -112,174 +125,112 @@ impl Dispatcher {
         self.inner.wake.notify_one();
     }
 
-    /// Runs until `stop` resolves.
+    /// Runs until `stop` resolves. Workers still sending then are dropped: their deliveries stay pending and
+    /// go out again later (receivers deduplicate by `X-Voxedge-Delivery`).
     pub async fn run(self, stop: impl std::future::Future<Output = ()>) {
         tokio::pin!(stop);
-        let catalog = self.inner.catalog.clone();
+        let concurrency = self.inner.settings.concurrency.max(1);
+        let mut workers = JoinSet::new();
+        // Which tenant each worker serves, and the tenants that have one.
+        let mut serving: HashMap<Id, String> = HashMap::new();
+        let mut active: HashSet<String> = HashSet::new();
         loop {
-            let now = now_ms();
-            let due = catalog
-                .read(move |conn| repo::webhooks::due_tenants(conn, now, 64))
-                .await
-                .unwrap_or_else(|err| {
-                    tracing::error!(error = %err, "cannot read the webhook queue");
-                    Vec::new()
-                });
-            let busy = !due.is_empty();
-            futures::stream::iter(due)
-                .for_each_concurrent(self.inner.settings.concurrency, |(tenant, version)| {
-                    let this = self.clone();
-                    async move { this.process_tenant(tenant, version).await }
-                })
-                .await;
-            if busy {
-                continue;
+            while let Some(done) = workers.try_join_next_with_id() {
+                finished(done, &mut serving, &mut active);
             }
-            let earliest = catalog
-                .read(repo::webhooks::earliest_due)
+            let free = concurrency - workers.len();
+            let waiting: Vec<QueuedTenant> = self
+                .queue_head(active.len() + free + 1)
                 .await
-                .ok()
-                .flatten();
-            let wait = earliest.map_or(Duration::from_secs(30), |at| {
-                Duration::from_millis((at - now_ms()).clamp(0, 30_000) as u64)
-            });
+                .into_iter()
+                .filter(|q| !active.contains(&q.tenant_id))
+                .collect();
+            let now = now_ms();
+            let mut next_due = None;
+            for queued in waiting {
+                if queued.due_at > now || workers.len() >= concurrency {
+                    next_due = Some(queued.due_at);
+                    break;
+                }
+                let this = self.clone();
+                let tenant = queued.tenant_id.clone();
+                let handle = workers.spawn(async move { this.serve(queued).await });
+                serving.insert(handle.id(), tenant.clone());
+                active.insert(tenant);
+            }
+            // With every slot taken, only a finishing worker frees one; otherwise sleep until the next is due.
+            let wait = match next_due {
+                Some(at) if workers.len() < concurrency => {
+                    Duration::from_millis((at - now_ms()).clamp(0, 30_000) as u64)
+                }
+                _ => Duration::from_secs(30),
+            };
             tokio::select! {
                 () = &mut stop => break,
                 () = self.inner.wake.notified() => {}
                 () = tokio::time::sleep(wait) => {}
+                Some(done) = workers.join_next_with_id(), if !workers.is_empty() => {
+                    finished(done, &mut serving, &mut active);
+                }
             }
         }
+        workers.shutdown().await;
     }
 
-    async fn process_tenant(&self, tenant: String, version: i64) {
-        let next_due = match self.deliver_due(&tenant).await {
-            Ok(next_due) => next_due,
-            Err(err) => {
+    async fn queue_head(&self, limit: usize) -> Vec<QueuedTenant> {
+        self.inner
+            .queue
+            .read(move |conn| repo::webhooks::queue_head(conn, limit))
+            .await
+            .unwrap_or_else(|err| {
+                tracing::error!(error = %err, "cannot read the webhook queue");
+                Vec::new()
+            })
+    }
+
+    /// One turn of a tenant: deliver what is due within the time slice, then put the tenant back in the queue
+    /// for its next due delivery (now, if the slice ran out first), or take it off.
+    async fn serve(&self, queued: QueuedTenant) {
+        let QueuedTenant {
+            tenant_id, version, ..
+        } = queued;
+        let next_due = match tenant_id.parse() {
+            Ok(id) => self.deliver_slice(id).await.unwrap_or_else(|err| {
                 // Retry the tenant later rather than spinning on a broken database.
-                tracing::error!(tenant_id = %tenant, error = %err, "webhook dispatch failed");
+                tracing::error!(tenant_id = %tenant_id, error = %err, "webhook dispatch failed");
                 Some(now_ms() + self.inner.settings.retry_base.as_millis() as i64)
+            }),
+            Err(_) => {
+                tracing::error!(tenant_id = %tenant_id, "bad tenant id in webhook_queue");
+                None
             }
         };
         let settled = self
             .inner
-            .catalog
-            .write(move |tx| repo::webhooks::settle_tenant(tx, &tenant, version, next_due))
+            .queue
+            .write(move |tx| repo::webhooks::settle_tenant(tx, &tenant_id, version, next_due))
             .await;
         if let Err(err) = settled {
             tracing::error!(error = %err, "cannot update the webhook queue");
         }
     }
+}
 
-    /// Sends every due delivery of one tenant; returns when the next pending one is due.
-    async fn deliver_due(&self, tenant: &str) -> Result<Option<i64>, StorageError> {
-        let id: TenantId = tenant.parse().map_err(|_| {
-            StorageError::Corrupt(format!("bad tenant id {tenant:?} in webhook_queue"))
-        })?;
-        let db = self.inner.tenants.get(id).await?;
-        loop {
-            let now = now_ms();
-            let due = db
-                .read(move |conn| repo::webhooks::due_deliveries(conn, now, 50))
-                .await?;
-            if due.is_empty() {
-                break;
-            }
-            for (delivery, endpoint) in due {
-                let outcome = self.attempt(id, &delivery, &endpoint).await;
-                let updated = self.record(delivery, outcome);
-                db.write(move |tx| repo::webhooks::update_delivery(tx, &updated))
-                    .await?;
-            }
+/// Forgets a finished worker's tenant, so it can be served again.
+fn finished(
+    done: Result<(Id, ()), tokio::task::JoinError>,
+    serving: &mut HashMap<Id, String>,
+    active: &mut HashSet<String>,
+) {
+    let id = match done {
+        Ok((id, ())) => id,
+        Err(err) => {
+            tracing::error!(error = %err, "a webhook worker failed");
+            err.id()
         }
-        db.read(repo::webhooks::next_due).await
-    }
-
-    async fn attempt(
-        &self,
-        tenant: TenantId,
-        delivery: &DeliveryRow,
-        endpoint: &EndpointRow,
-    ) -> Result<u16, (Option<u16>, String)> {
-        let context = secret_context(tenant, &endpoint.id);
-        let Ok(secret) = self.inner.secrets.decrypt(&endpoint.secret, &context) else {
-            // The server key changed since the secret was stored: rotating the secret repairs it.
-            return Err((
-                None,
-                "cannot decrypt the signing secret; rotate it".to_string(),
-            ));
-        };
-        let secret = String::from_utf8_lossy(secret.expose()).into_owned();
-        let timestamp = now_ms() / 1000;
-        let response = self
-            .inner
-            .http
-            .post(&endpoint.url)
-            .header("content-type", "application/json")
-            .header("x-voxedge-event", &delivery.event_type)
-            .header("x-voxedge-delivery", &delivery.id)
-            .header(
-                "x-voxedge-signature",
-                signature(&secret, timestamp, &delivery.payload),
-            )
-            .body(delivery.payload.clone())
-            .send()
-            .await;
-        match response {
-            Ok(response) if response.status().is_success() => Ok(response.status().as_u16()),
-            Ok(response) => Err((
-                Some(response.status().as_u16()),
-                format!("HTTP {}", response.status()),
-            )),
-            Err(err) => Err((
-                None,
-                if err.is_timeout() {
-                    "timed out".to_string()
-                } else {
-                    "connection failed".to_string()
-                },
-            )),
-        }
-    }
-
-    fn record(
-        &self,
-        mut delivery: DeliveryRow,
-        outcome: Result<u16, (Option<u16>, String)>,
-    ) -> DeliveryRow {
-        let now = now_ms();
-        delivery.attempts += 1;
-        match outcome {
-            Ok(status) => {
-                delivery.status = "delivered".into();
-                delivery.last_status_code = Some(status.into());
-                delivery.last_error = None;
-                delivery.delivered_at = Some(now);
-                delivery.next_attempt_at = None;
-                metrics::counter!("voxedge_webhook_attempts_total", "outcome" => "delivered")
-                    .increment(1);
-            }
-            Err((status, error)) => {
-                delivery.last_status_code = status.map(i64::from);
-                delivery.last_error = Some(error);
-                if delivery.attempts >= i64::from(self.inner.settings.max_attempts) {
-                    delivery.status = "failed".into();
-                    delivery.next_attempt_at = None;
-                    metrics::counter!("voxedge_webhook_attempts_total", "outcome" => "gave_up")
-                        .increment(1);
-                } else {
-                    delivery.next_attempt_at = Some(
-                        now + self
-                            .inner
-                            .settings
-                            .backoff(delivery.attempts as u32)
-                            .as_millis() as i64,
-                    );
-                    metrics::counter!("voxedge_webhook_attempts_total", "outcome" => "retry")
-                        .increment(1);
-                }
-            }
-        }
-        delivery
+    };
+    if let Some(tenant) = serving.remove(&id) {
+        active.remove(&tenant);
     }
 }
 

@@ -8,6 +8,7 @@ use super::{WebhookError, WebhookEvent};
 use crate::clock::now_ms;
 use crate::db::TenantId;
 use crate::error::{ErrorCode, FieldError, InvalidInput};
+use crate::outbound::OutboundPolicy;
 use crate::repo;
 use crate::repo::webhooks::{DeliveryRow, EndpointRow};
 use crate::secrets::Secrets;
@@ -34,7 +35,8 @@ pub(super) fn secret_context(tenant: TenantId, endpoint_id: &str) -> String {
     format!("tenant:{tenant}:webhook_endpoint:{endpoint_id}:signing_secret")
 }
 
-fn validate(input: &EndpointInput) -> Result<(), InvalidInput> {
+/// Checks the input; the URL must also lead somewhere tenants may send to (see [`crate::outbound`]).
+async fn validate(input: &EndpointInput, outbound: &OutboundPolicy) -> Result<(), InvalidInput> {
     let mut errors = Vec::new();
     let mut fail = |field: &str, code: ErrorCode, message: &str| {
         errors.push(FieldError::new(format!("input.{field}"), code, message))
@@ -64,6 +66,11 @@ fn validate(input: &EndpointInput) -> Result<(), InvalidInput> {
             "must be at most 500 characters",
         );
     }
+    if errors.is_empty()
+        && let Err(refused) = outbound.check_url(&input.url).await
+    {
+        errors.push(refused.field("input.url"));
+    }
     InvalidInput::check(errors)
 }
 
@@ -79,9 +86,10 @@ fn event_names(events: &[WebhookEvent]) -> Vec<String> {
 pub async fn create_endpoint(
     tenant: &Tenant,
     secrets: &Secrets,
+    outbound: &OutboundPolicy,
     input: EndpointInput,
 ) -> Result<(EndpointRow, String), WebhookError> {
-    validate(&input)?;
+    validate(&input, outbound).await?;
     let now = now_ms();
     let id = crate::db::new_id();
     let secret = new_secret();
@@ -105,10 +113,11 @@ pub async fn create_endpoint(
 
 pub async fn update_endpoint(
     tenant: &Tenant,
+    outbound: &OutboundPolicy,
     id: String,
     input: EndpointInput,
 ) -> Result<EndpointRow, WebhookError> {
-    validate(&input)?;
+    validate(&input, outbound).await?;
     tenant
         .db
         .write(move |tx| {

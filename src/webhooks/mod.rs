@@ -9,6 +9,7 @@
 //! Also sent: `X-Voxedge-Event` (event type) and `X-Voxedge-Delivery` (unique delivery id, stable across
 //! retries, for idempotency).
 
+mod deliver;
 mod dispatcher;
 mod endpoints;
 mod error;
@@ -45,6 +46,18 @@ pub enum WebhookEvent {
     /// A finished call's full transcript.
     #[graphql(name = "TRANSCRIPT_READY")]
     TranscriptReady,
+    /// A month's invoice was issued (finalized).
+    #[graphql(name = "BILLING_INVOICE_ISSUED")]
+    BillingInvoiceIssued,
+    /// An invoice was paid.
+    #[graphql(name = "BILLING_INVOICE_PAID")]
+    BillingInvoicePaid,
+    /// A payment of an invoice failed.
+    #[graphql(name = "BILLING_PAYMENT_FAILED")]
+    BillingPaymentFailed,
+    /// The tenant became active, past due or suspended.
+    #[graphql(name = "BILLING_STATUS_CHANGED")]
+    BillingStatusChanged,
     /// Every contact of a campaign reached a final outcome (with the campaign's progress).
     #[graphql(name = "CAMPAIGN_COMPLETED")]
     CampaignCompleted,
@@ -54,11 +67,15 @@ pub enum WebhookEvent {
 }
 
 impl WebhookEvent {
-    pub const ALL: [WebhookEvent; 6] = [
+    pub const ALL: [WebhookEvent; 10] = [
         Self::CallCreated,
         Self::CallStarted,
         Self::CallEnded,
         Self::TranscriptReady,
+        Self::BillingInvoiceIssued,
+        Self::BillingInvoicePaid,
+        Self::BillingPaymentFailed,
+        Self::BillingStatusChanged,
         Self::CampaignCompleted,
         Self::CallAnalyzed,
     ];
@@ -70,6 +87,10 @@ impl WebhookEvent {
             Self::CallStarted => "call.started",
             Self::CallEnded => "call.ended",
             Self::TranscriptReady => "transcript.ready",
+            Self::BillingInvoiceIssued => "billing.invoice_issued",
+            Self::BillingInvoicePaid => "billing.invoice_paid",
+            Self::BillingPaymentFailed => "billing.payment_failed",
+            Self::BillingStatusChanged => "billing.status_changed",
             Self::CampaignCompleted => "campaign.completed",
             Self::CallAnalyzed => "call.analyzed",
         }

@@ -65,10 +65,13 @@ async fn circuit_opens_after_repeated_failures_and_probes_after_the_open_period(
         vec![provider("primary", &primary), provider("backup", &backup)],
         vec![],
     );
-    let brain = Brain::new(BreakerConfig {
-        failure_threshold: 2,
-        open_for: Duration::from_secs(30),
-    })
+    let brain = Brain::new(
+        BreakerConfig {
+            failure_threshold: 2,
+            open_for: Duration::from_secs(30),
+        },
+        &loopback(),
+    )
     .expect("brain");
 
     for _ in 0..2 {

@@ -26,6 +26,7 @@ use voxedge::brain::{
     AgentSpec, Brain, BrainError, BrainEvent, BreakerConfig, BreakerState, Conversation, Finish,
     ProviderConfig, ReplySummary, ToolSet, ToolSpec, Turn, WebhookTool,
 };
+use voxedge::outbound::OutboundPolicy;
 
 pub(crate) fn provider(name: &str, server: &OpenAiServer) -> ProviderConfig {
     let mut p = ProviderConfig::new(name, server.base_url(), format!("{name}-model"))
@@ -46,7 +47,12 @@ pub(crate) fn agent(providers: Vec<ProviderConfig>, tools: Vec<ToolSpec>) -> Arc
 }
 
 pub(crate) fn brain() -> Brain {
-    Brain::new(BreakerConfig::default()).expect("brain builds")
+    Brain::new(BreakerConfig::default(), &loopback()).expect("brain builds")
+}
+
+/// The stand-ins run on 127.0.0.1, which tenants' URLs may only reach when the operator allows it.
+pub(crate) fn loopback() -> OutboundPolicy {
+    OutboundPolicy::parse("127.0.0.1/32").expect("a valid range")
 }
 
 pub(crate) fn conversation() -> Conversation {

@@ -266,6 +266,7 @@ async fn when_speech_synthesis_fails_the_reply_arrives_as_text_and_the_call_goes
     ])
     .await;
     let server = crate::support::spawn_with(|config| {
+        crate::support::allow_loopback(config);
         config.voice = voice_config();
         config.voice.espeak_ng = espeak.display().to_string();
     })

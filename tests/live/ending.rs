@@ -207,6 +207,7 @@ async fn transfer_call_hands_the_phone_call_to_the_destination_through_twilio() 
     };
     let llm = OpenAiServer::with_script([transfer(), transfer()]).await;
     let server = crate::support::spawn_with(|config| {
+        crate::support::allow_loopback(config);
         config.voice = voice_config();
         config.twilio_api_url = base;
     })

@@ -8,11 +8,13 @@ mod support;
 #[path = "../support/openai_server.rs"]
 mod openai_server;
 
+mod admission;
 mod agent;
 mod answering;
 mod barge_in;
 mod dtmf;
 mod ending;
+mod limits;
 mod realtime;
 mod recording;
 mod subscriptions;

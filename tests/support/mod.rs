@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod process;
+pub mod smtp;
 pub mod twilio;
 pub mod voice;
 pub mod ws;
@@ -39,6 +40,17 @@ pub struct TestTenant {
 
 pub fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Lets tenants' URLs reach 127.0.0.1, where tests run their webhook receivers and LLM stand-ins
+/// (`--allow-outbound 127.0.0.1/32`).
+pub fn allow_loopback(config: &mut Config) {
+    config.outbound = loopback();
+}
+
+/// The outbound policy of [`allow_loopback`].
+pub fn loopback() -> voxedge::outbound::OutboundPolicy {
+    voxedge::outbound::OutboundPolicy::parse("127.0.0.1/32").expect("a valid range")
 }
 
 pub async fn spawn() -> TestServer {

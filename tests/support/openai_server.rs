@@ -37,6 +37,8 @@ pub enum Fault {
     Hang,
     /// Stream this many text tokens, then break the connection.
     DropAfter(usize),
+    /// Stream the text tokens, then the same text again and again, as fast as the client reads, forever.
+    Forever,
 }
 
 /// What the server answers to one request.
@@ -112,6 +114,11 @@ impl Scripted {
         self
     }
 
+    /// Never stops streaming its text.
+    pub fn forever(self) -> Self {
+        self.fault(Fault::Forever)
+    }
+
     /// Breaks the connection after `tokens` text tokens.
     pub fn drop_after(self, tokens: usize) -> Self {
         self.fault(Fault::DropAfter(tokens))
@@ -177,11 +184,16 @@ pub struct OpenAiServer {
 impl OpenAiServer {
     /// Starts a server with an empty script.
     pub async fn start() -> Self {
+        Self::start_on("127.0.0.1").await
+    }
+
+    /// Starts a server with an empty script on `ip` (any 127.x.y.z reaches the loopback interface).
+    pub async fn start_on(ip: &str) -> Self {
         let shared = Arc::new(Shared::default());
         let app = Router::new()
             .route("/v1/chat/completions", post(completions))
             .with_state(shared.clone());
-        let listener = TcpListener::bind("127.0.0.1:0")
+        let listener = TcpListener::bind((ip, 0))
             .await
             .expect("binding a loopback port works in tests");
         let addr = listener
@@ -284,6 +296,10 @@ async fn completions(
             match steps.pop_front() {
                 Some(Step::Wait(d)) => tokio::time::sleep(d).await,
                 Some(Step::Send(bytes)) => return Some((Ok(bytes), (steps, guard))),
+                Some(Step::Repeat(bytes)) => {
+                    steps.push_front(Step::Repeat(bytes.clone()));
+                    return Some((Ok(bytes), (steps, guard)));
+                }
                 Some(Step::Hang) => std::future::pending::<()>().await,
                 Some(Step::Break) => {
                     // The server breaks the stream on purpose; that is not the client leaving.
@@ -314,6 +330,8 @@ fn error_response(code: u16, message: &str) -> Response {
 enum Step {
     Wait(Duration),
     Send(Bytes),
+    /// Sends these bytes, then this step again.
+    Repeat(Bytes),
     Hang,
     Break,
 }
@@ -390,6 +408,15 @@ fn steps(script: &Scripted, model: &str, include_usage: bool) -> VecDeque<Step> 
     }
     if script.fault == Some(Fault::DropAfter(script.tokens.len())) {
         break_off(&mut steps);
+        return steps;
+    }
+    if script.fault == Some(Fault::Forever) {
+        let text: String = script.tokens.concat();
+        let again = format!(
+            "data: {}{eol}{eol}",
+            chunk(json!({ "content": text }), Value::Null)
+        );
+        steps.push_back(Step::Repeat(Bytes::from(again)));
         return steps;
     }
     for (index, (name, arguments)) in script.tool_calls.iter().enumerate() {

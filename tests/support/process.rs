@@ -50,12 +50,22 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     pub fn start(data_dir: &Path, extra: &[&str]) -> Self {
-        Self::start_on(data_dir, "127.0.0.1:0", extra)
+        Self::spawn(data_dir, "127.0.0.1:0", extra, &[])
     }
 
     /// `voxedge serve` listening on `listen` (a restart that must keep its address).
     pub fn start_on(data_dir: &Path, listen: &str, extra: &[&str]) -> Self {
+        Self::spawn(data_dir, listen, extra, &[])
+    }
+
+    /// [`ServerProcess::start`] with extra environment variables.
+    pub fn start_with_env(data_dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::spawn(data_dir, "127.0.0.1:0", extra, env)
+    }
+
+    fn spawn(data_dir: &Path, listen: &str, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = voxedge()
+            .envs(env.iter().copied())
             .arg("--data-dir")
             .arg(data_dir)
             .args(["serve", "--listen", listen])

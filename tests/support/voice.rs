@@ -168,10 +168,12 @@ pub async fn realtime(
     auth: RealtimeAuth<'_>,
     beta: bool,
 ) -> JsonSocket {
-    let mut request = server
-        .ws_url(&format!("/v1/realtime?{query}"))
-        .into_client_request()
-        .expect("request");
+    realtime_at(&server.ws_url(&format!("/v1/realtime?{query}")), auth, beta).await
+}
+
+/// Connects to a Realtime URL (`ws://…/v1/realtime?…`), e.g. through a proxy.
+pub async fn realtime_at(url: &str, auth: RealtimeAuth<'_>, beta: bool) -> JsonSocket {
+    let mut request = url.into_client_request().expect("request");
     let headers = request.headers_mut();
     let mut protocols = vec!["realtime".to_string()];
     match auth {
@@ -238,7 +240,12 @@ pub async fn append_audio(client: &mut JsonSocket, audio: &[u8], chunk: usize) {
 
 /// Connects to `/v1/twilio/stream` and sends `connected` and `start` with `parameters`.
 pub async fn twilio(server: &TestServer, parameters: Value) -> JsonSocket {
-    let (socket, _) = tokio_tungstenite::connect_async(server.ws_url("/v1/twilio/stream"))
+    twilio_at(&server.ws_url("/v1/twilio/stream"), parameters).await
+}
+
+/// Connects to a Media Streams URL (as TwiML names it) and sends `connected` and `start` with `parameters`.
+pub async fn twilio_at(url: &str, parameters: Value) -> JsonSocket {
+    let (socket, _) = tokio_tungstenite::connect_async(url)
         .await
         .expect("twilio stream connects");
     let mut client = JsonSocket { socket };

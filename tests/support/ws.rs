@@ -96,4 +96,28 @@ impl GqlWs {
             }
         }
     }
+
+    /// Reads (and drops) messages until the server closes the connection: its close code and reason, or
+    /// `None` if it is still open after `limit`.
+    pub async fn closed_within(&mut self, limit: Duration) -> Option<(u16, String)> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next_within(left).await? {
+                Ok(_) => continue,
+                Err(Ended::Closed { code, reason }) => return Some((code, reason)),
+                Err(Ended::Rejected(status)) => panic!("rejected with {status}"),
+            }
+        }
+    }
+
+    /// The next message about operation `id` (others are dropped).
+    pub async fn next_for(&mut self, id: &str) -> Result<Value, Ended> {
+        loop {
+            let message = self.next_message().await?;
+            if message["id"] == id {
+                return Ok(message);
+            }
+        }
+    }
 }

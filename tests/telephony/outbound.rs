@@ -145,9 +145,10 @@ async fn place_call_dials_through_twilio_and_streams_to_the_agent() {
         body: field(&request.form, "Twiml").to_string(),
     };
     assert!(
-        twiml
-            .body
-            .contains("<Connect><Stream url=\"wss://voxedge.example/v1/twilio/stream\">"),
+        twiml.body.contains(&format!(
+            "<Connect><Stream url=\"wss://voxedge.example/v1/twilio/{}/stream\">",
+            tenant.id
+        )),
         "{}",
         twiml.body
     );

@@ -61,9 +61,9 @@ async fn a_signed_call_connects_to_its_agents_stream_with_a_session_token() {
         answer.content_type
     );
     assert!(
-        answer
-            .body
-            .contains("<Response><Connect><Stream url=\"wss://voxedge.example/v1/twilio/stream\">"),
+        answer.body.contains(&format!(
+            "<Response><Connect><Stream url=\"wss://voxedge.example/v1/twilio/{tenant}/stream\">"
+        )),
         "{}",
         answer.body
     );
@@ -133,7 +133,10 @@ async fn without_a_public_url_the_signed_url_comes_from_host_and_forwarded_proto
     )
     .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
-    let stream = format!("<Stream url=\"ws://{}/v1/twilio/stream\">", server.addr);
+    let stream = format!(
+        "<Stream url=\"ws://{}/v1/twilio/{tenant}/stream\">",
+        server.addr
+    );
     assert!(answer.body.contains(&stream), "{}", answer.body);
 
     // The query string is part of the signed URL.
@@ -174,7 +177,7 @@ async fn without_a_public_url_the_signed_url_comes_from_host_and_forwarded_proto
     .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     assert!(answer.body.contains(&format!(
-        "<Stream url=\"wss://{}/v1/twilio/stream\">",
+        "<Stream url=\"wss://{}/v1/twilio/{tenant}/stream\">",
         server.addr
     )));
 }

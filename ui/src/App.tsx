@@ -10,9 +10,13 @@ import { AgentPage } from "./pages/agents/AgentPage";
 import { AgentsPage } from "./pages/agents/AgentsPage";
 import { NewAgentPage } from "./pages/agents/NewAgentPage";
 import { AuditPage } from "./pages/audit/AuditPage";
+import { BillingPage } from "./pages/billing/BillingPage";
 import { AcceptInvitePage } from "./pages/auth/AcceptInvitePage";
+import { ForgotPasswordPage } from "./pages/auth/ForgotPasswordPage";
+import { ResetPasswordPage } from "./pages/auth/ResetPasswordPage";
 import { SignInPage } from "./pages/auth/SignInPage";
 import { SignUpPage } from "./pages/auth/SignUpPage";
+import { VerifyEmailPage } from "./pages/auth/VerifyEmailPage";
 import { CallPage } from "./pages/calls/CallPage";
 import { CallsPage } from "./pages/calls/CallsPage";
 import { ApiKeysPage } from "./pages/keys/ApiKeysPage";
@@ -32,6 +36,10 @@ export function App() {
         <Route path="/signin" element={<SignedOut><SignInPage /></SignedOut>} />
         <Route path="/signup" element={<SignedOut><SignUpPage /></SignedOut>} />
         <Route path="/accept-invite" element={<AcceptInvitePage />} />
+        {/* The emailed links; they work signed in or not. */}
+        <Route path="/verify-email" element={<VerifyEmailPage />} />
+        <Route path="/forgot-password" element={<ForgotPasswordPage />} />
+        <Route path="/reset-password" element={<ResetPasswordPage />} />
         <Route element={<SignedIn />}>
           <Route index element={<Home />} />
           <Route path="agents" element={<Allowed to="ReadAgents"><AgentsPage /></Allowed>} />
@@ -43,6 +51,7 @@ export function App() {
           <Route path="audit" element={<Allowed to="ReadAuditLog"><AuditPage /></Allowed>} />
           <Route path="settings" element={<SettingsPage />} />
           <Route path="settings/workspace" element={<WorkspacePage />} />
+          <Route path="settings/billing" element={<Allowed to="ReadBilling"><BillingPage /></Allowed>} />
           <Route path="settings/members" element={<Allowed to="ReadMembers"><MembersPage /></Allowed>} />
           <Route path="settings/llm-keys" element={<Allowed to="ReadAgents"><LlmKeysPage /></Allowed>} />
           <Route path="settings/telephony" element={<Allowed to="ReadTelephony"><TelephonyPage /></Allowed>} />

@@ -1,7 +1,8 @@
 // Every page of the portal, as a person on a laptop (1280 px) and on a phone (390 × 844) sees it:
 // axe-core finds no serious or critical accessibility violation, nothing is wider than a phone's
-// screen, each tab has a title of its own, and a screenshot of each lands in test-output/screens/
-// for a person to look at.
+// screen, each tab has a title of its own, nothing the page does is refused by the server's
+// Content-Security-Policy, and a screenshot of each lands in test-output/screens/ for a person to
+// look at.
 
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
@@ -109,6 +110,7 @@ function signedInPages() {
     ["audit", "/audit", "Audit log · voxedge"],
     ["settings", "/settings", "Settings · voxedge"],
     ["workspace", "/settings/workspace", "Workspace · voxedge"],
+    ["billing", "/settings/billing", "Usage & billing · voxedge"],
     ["members", "/settings/members", "Members · voxedge"],
     ["llm-keys", "/settings/llm-keys", "LLM keys · voxedge"],
     ["telephony", "/settings/telephony", "Phone numbers · voxedge"],
@@ -143,6 +145,13 @@ for (const size of WIDTHS) {
     const context = await browser.newContext({ viewport: { width: size.width, height: size.height } });
     const page = await context.newPage();
     page.setDefaultTimeout(10_000);
+    // Chromium reports what a Content-Security-Policy refuses on the console.
+    const refusedByCsp = [];
+    page.on("console", (message) => {
+      if (message.text().includes("Content Security Policy")) refusedByCsp.push(message.text());
+    });
+    const response = await page.goto(`${server.url}/`);
+    assert.match(response.headers()["content-security-policy"] ?? "", /script-src 'self'/);
     for (const [name, path, title] of signedOutPages) await checkPage(page, name, path, title, size);
     await signInThroughPortal(page, server, owner.email);
     for (const [name, path, title] of signedInPages()) await checkPage(page, name, path, title, size);
@@ -157,6 +166,7 @@ for (const size of WIDTHS) {
     assert.equal(await page.getByTestId("call-status").textContent(), "Failed");
     assert.equal(await page.getByTestId("call-ended-reason").textContent(), "Connection lost");
     await page.getByText("Mozilla/5.0 (X11; Linux x86_64)").waitFor();
+    assert.deepEqual(refusedByCsp, [], "nothing was refused by the Content-Security-Policy");
     await context.close();
   });
 }

@@ -2,9 +2,9 @@
 // temporary data directory, serving the built portal (ui/dist), and drives Debian's Chromium through
 // playwright-core. Nothing is downloaded: the browser is /usr/bin/chromium (override with CHROMIUM).
 
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { access, mkdir, mkdtemp, rm } from "node:fs/promises";
+import { access, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -55,6 +55,9 @@ export async function startServer(extraArgs = []) {
       "--listen", "127.0.0.1:0",
       "--ui-dir", path.join(uiDir, "dist"),
       "--rate-limit-anonymous", "0",
+      // Every spec signs up and signs in many users from 127.0.0.1.
+      "--rate-limit-identity", "0",
+      "--signup-limit-per-hour", "0",
       "--shutdown-grace-secs", "2",
       ...extraArgs,
     ],
@@ -82,6 +85,7 @@ export async function startServer(extraArgs = []) {
   return {
     url,
     logs,
+    dataDir,
     gql: (query, variables = {}, token) => gql(url, query, variables, token),
     async stop() {
       child.kill("SIGTERM");
@@ -89,6 +93,19 @@ export async function startServer(extraArgs = []) {
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Runs a `voxedge` command on the server's data directory (operator work); returns its stdout lines as JSON. */
+export function cli(server, args, env = {}) {
+  const run = spawnSync(binary, ["--data-dir", server.dataDir, "--log-format", "text", ...args], {
+    env: { ...process.env, ...env },
+    encoding: "utf8",
+  });
+  if (run.status !== 0) throw new Error(`voxedge ${args.join(" ")} failed: ${run.stderr}`);
+  return run.stdout
+    .split("\n")
+    .filter((line) => line.trim())
+    .map((line) => JSON.parse(line));
 }
 
 /** POSTs one GraphQL operation; returns `data`, throws with the error code otherwise. */
@@ -131,9 +148,13 @@ export async function launchBrowser({ microphone = true } = {}) {
 
 const axeSource = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
 
-/** axe-core's serious and critical violations on the page as it is now (WCAG 2.x A and AA rules). */
+/**
+ * axe-core's serious and critical violations on the page as it is now (WCAG 2.x A and AA rules). axe is
+ * evaluated through the DevTools protocol: the portal's Content-Security-Policy (rightly) refuses the
+ * inline script `addScriptTag` would add.
+ */
 export async function seriousViolations(page) {
-  if (!(await page.evaluate(() => typeof window.axe !== "undefined"))) await page.addScriptTag({ path: axeSource });
+  if (!(await page.evaluate(() => typeof window.axe !== "undefined"))) await page.evaluate(await readFile(axeSource, "utf8"));
   const results = await page.evaluate(() =>
     window.axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] } }),
   );

@@ -23,7 +23,9 @@ let browser;
 
 before(async () => {
   // A real server that runs live calls (VAD, Whisper), and a browser with no microphone at all.
-  [server, browser] = await Promise.all([startServer(await voiceArgs()), launchBrowser({ microphone: false })]);
+  // The agent's LLM is a closed port on 127.0.0.1, which tenants' URLs reach only with `--allow-outbound`.
+  const args = [...(await voiceArgs()), "--allow-outbound", "127.0.0.1/32"];
+  [server, browser] = await Promise.all([startServer(args), launchBrowser({ microphone: false })]);
 });
 
 after(async () => {

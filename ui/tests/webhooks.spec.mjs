@@ -22,8 +22,12 @@ before(async () => {
   });
   receiver.listen(0, "127.0.0.1");
   await once(receiver, "listening");
-  // One attempt per delivery: a failure is final at once, so the retry button shows.
-  [server, browser] = await Promise.all([startServer(["--webhook-max-attempts", "1"]), launchBrowser()]);
+  // One attempt per delivery: a failure is final at once, so the retry button shows. The receiver is on
+  // 127.0.0.1, which tenants' webhooks reach only with `--allow-outbound`.
+  [server, browser] = await Promise.all([
+    startServer(["--webhook-max-attempts", "1", "--allow-outbound", "127.0.0.1/32"]),
+    launchBrowser(),
+  ]);
 });
 
 after(async () => {

@@ -22,13 +22,16 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
+use tracing::Instrument as _;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use super::HttpState;
 use super::middleware::RequestId;
 use crate::auth::Principal;
 use crate::error::{ApiError, ErrorCode};
 use crate::graphql::codes::code_of;
-use crate::graphql::context::RequestMeta;
+use crate::graphql::context::{RequestMeta, SessionId};
+use crate::graphql::session_cookie::CookieSession;
 use crate::ratelimit::Limited;
 use params::{GraphqlParams, parse_get_params, parse_post_body, prepare, require_json_body};
 
@@ -82,14 +85,28 @@ pub async fn get(
         && wants_html
         && state.app.config.graphql.graphiql
     {
-        return Html(
-            async_graphql::http::GraphiQLSource::build()
-                .endpoint("/graphql")
-                .subscription_endpoint("/graphql")
-                .title("voxedge GraphQL")
-                .finish(),
+        // GraphiQL loads its scripts and styles from a CDN, so its policy restricts only framing.
+        return (
+            [
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    HeaderValue::from_static("frame-ancestors 'none'"),
+                ),
+                (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+                (
+                    header::REFERRER_POLICY,
+                    HeaderValue::from_static("no-referrer"),
+                ),
+            ],
+            Html(
+                async_graphql::http::GraphiQLSource::build()
+                    .endpoint("/graphql")
+                    .subscription_endpoint("/graphql")
+                    .title("voxedge GraphQL")
+                    .finish(),
+            ),
         )
-        .into_response();
+            .into_response();
     }
     let media = match Media::negotiate(&headers) {
         Ok(media) => media,
@@ -116,6 +133,7 @@ fn request_meta(
             .and_then(|v| v.to_str().ok())
             .map(|ua| ua.chars().take(256).collect()),
         public_origin: super::request_origin(headers),
+        serving_region: super::routing::replayed_from(headers),
     }
 }
 
@@ -128,11 +146,12 @@ async fn execute(
     params: GraphqlParams,
     meta: RequestMeta,
 ) -> Response {
-    let principal = match super::authenticate(&state.app, headers).await {
-        Ok(principal) => principal,
+    let verified = match super::authenticate(&state.app, headers).await {
+        Ok(verified) => verified,
         Err(err) => return error_response(media, err),
     };
-    let limited = match &principal {
+    let principal = verified.as_ref().map(|v| &v.principal);
+    let limited = match principal {
         Some(p) => {
             state
                 .app
@@ -153,22 +172,28 @@ async fn execute(
         Err(err) => return error_response(media, err),
     };
     let (mut request, operation_type) = request;
-    if let Some(principal) = principal {
-        request = request
-            .data(crate::graphql::loaders::for_tenant(
-                &state.app.tenants,
-                principal.tenant_id,
-            ))
-            .data::<Principal>(principal);
+    let tenant = verified.as_ref().map(|v| v.principal.tenant_id);
+    if let Some(verified) = verified {
+        request = request.data(crate::graphql::loaders::for_tenant(
+            &state.app.tenants,
+            verified.principal.tenant_id,
+        ));
+        if let Some(session) = verified.session_id {
+            request = request.data(SessionId(session));
+        }
+        request = request.data::<Principal>(verified.principal);
     }
-    request = request.data(meta);
-    let started = Instant::now();
-    let response = state.schema.execute(request).await;
+    request = request
+        .data(meta)
+        .data(CookieSession::from_headers(headers));
     let kind = match operation_type {
         OperationType::Query => "query",
         OperationType::Mutation => "mutation",
         OperationType::Subscription => "subscription",
     };
+    let span = operation_span(kind, request.operation_name.as_deref(), tenant);
+    let started = Instant::now();
+    let response = state.schema.execute(request).instrument(span.clone()).await;
     let request_error = response.errors.iter().any(is_request_error);
     let outcome = if response.errors.is_empty() {
         "ok"
@@ -177,6 +202,13 @@ async fn execute(
     } else {
         "error"
     };
+    span.set_attribute("voxedge.outcome", outcome);
+    if let Some(code) = response.errors.first().and_then(code_of) {
+        span.set_attribute("error.code", code.to_string());
+        if outcome == "error" && code == ErrorCode::Internal.as_str() {
+            span.set_status(opentelemetry::trace::Status::error("INTERNAL"));
+        }
+    }
     metrics::counter!("voxedge_graphql_operations_total", "type" => kind, "outcome" => outcome)
         .increment(1);
     metrics::histogram!("voxedge_graphql_operation_duration_seconds", "type" => kind)
@@ -223,13 +255,49 @@ async fn execute(
     } else {
         StatusCode::OK
     };
-    let mut response = json_response(media, status, serde_json::Value::Object(body));
+    let mut http_response = json_response(media, status, serde_json::Value::Object(body));
+    // Headers resolvers set (the session cookie).
+    for (name, value) in &response.http_headers {
+        http_response
+            .headers_mut()
+            .append(name.clone(), value.clone());
+    }
+    let mut response = http_response;
     if let Some(secs) = retry_after {
         response
             .headers_mut()
             .insert(header::RETRY_AFTER, secs.into());
     }
     response
+}
+
+/// The span of one GraphQL operation: its type and name (bounded, as the client chose it — never the document
+/// or variables, which may hold personal data) and the tenant; the outcome is added once it ran.
+fn operation_span(
+    kind: &str,
+    name: Option<&str>,
+    tenant: Option<crate::db::TenantId>,
+) -> tracing::Span {
+    let name: Option<String> = name
+        .filter(|n| !n.is_empty())
+        .map(|n| n.chars().take(100).collect());
+    let span = tracing::info_span!(
+        "graphql",
+        otel.name = %match &name {
+            Some(name) => format!("{kind} {name}"),
+            None => kind.to_string(),
+        },
+        trace_id = tracing::field::Empty,
+    );
+    span.set_attribute("graphql.operation.type", kind.to_string());
+    if let Some(name) = name {
+        span.set_attribute("graphql.operation.name", name);
+    }
+    if let Some(tenant) = tenant {
+        span.set_attribute("voxedge.tenant_id", tenant.to_string());
+    }
+    crate::telemetry::trace::record_trace_id(&span);
+    span
 }
 
 fn is_request_error(err: &ServerError) -> bool {

@@ -1,15 +1,18 @@
-//! The brain's view of an agent: its provider chain (with the tenant's keys) and its tools — for live calls,
-//! and for reading a call afterwards (post-call analysis), which uses the same providers without tools.
+//! The brain's view of an agent: its provider chain (with the tenant's keys, each only where it belongs) and its
+//! tools (with their headers) — for live calls, and for reading a call afterwards (post-call analysis), which uses
+//! the same providers without tools.
 
 use std::collections::HashMap;
 use std::time::Duration;
+
+use super::CallSecrets;
+use crate::agents::llm_keys::OpenKey;
 
 use crate::brain::{AgentSpec, BrainError, ProviderConfig, ToolSet, ToolSpec, WebhookTool};
 use crate::db::TenantId;
 use crate::live::LlmSettings;
 use crate::model::AgentConfig;
 use crate::model::agent::{HttpMethod, ToolKind};
-use crate::redact::Secret;
 
 /// Post-call analysis answers in one JSON object that may be long; a voice reply's token limit is too tight.
 const ANALYSIS_MIN_TOKENS: u32 = 1_500;
@@ -20,7 +23,7 @@ const ANALYSIS_FIRST_TOKEN: Duration = Duration::from_secs(60);
 fn providers(
     config: &AgentConfig,
     tenant: TenantId,
-    keys: &HashMap<String, Secret<String>>,
+    keys: &HashMap<String, OpenKey>,
     settings: &LlmSettings,
 ) -> Vec<ProviderConfig> {
     let llm = &config.llm;
@@ -34,7 +37,12 @@ fn providers(
                 target.base_url.clone(),
                 target.model.clone(),
             );
-            provider.api_key = keys.get(&target.provider).map(|k| k.expose().clone());
+            // The agent's base URL is an editor's to change; the key goes there only if it is the provider's
+            // public endpoint or the one stored with the key.
+            provider.api_key = keys
+                .get(&target.provider)
+                .filter(|key| key.may_go_to(&target.provider, &target.base_url))
+                .map(|key| key.key.expose().clone());
             provider.temperature = Some(llm.temperature as f32);
             provider.max_tokens = Some(llm.max_tokens.max(1) as u32);
             provider.connect_timeout = settings.connect_timeout;
@@ -48,11 +56,11 @@ fn providers(
 pub(super) fn call_spec(
     config: &AgentConfig,
     tenant: TenantId,
-    keys: &HashMap<String, Secret<String>>,
+    secrets: &CallSecrets,
     settings: &LlmSettings,
 ) -> Result<AgentSpec, BrainError> {
     let llm = &config.llm;
-    let providers = providers(config, tenant, keys, settings);
+    let providers = providers(config, tenant, &secrets.llm_keys, settings);
     let tools = config
         .tools
         .iter()
@@ -79,6 +87,12 @@ pub(super) fn call_spec(
                 if let Some(ms) = tool.timeout_ms {
                     webhook.timeout = Duration::from_millis(ms.max(1) as u64);
                 }
+                if let Some(headers) = secrets.tool_headers.get(&tool.name) {
+                    webhook.headers = headers
+                        .iter()
+                        .map(|(name, value)| (name.clone(), value.expose().clone()))
+                        .collect();
+                }
                 ToolSpec::Webhook(webhook)
             }
         })
@@ -90,7 +104,7 @@ pub(super) fn call_spec(
 pub fn analysis_spec(
     config: &AgentConfig,
     tenant: TenantId,
-    keys: &HashMap<String, Secret<String>>,
+    keys: &HashMap<String, OpenKey>,
     settings: &LlmSettings,
 ) -> Result<AgentSpec, BrainError> {
     let providers = providers(config, tenant, keys, settings)

@@ -1,9 +1,9 @@
 //! Where an agent's configuration becomes a call: [`CallPlan::new`] turns the agent's active version (and the
-//! tenant's LLM keys, and the call's variables) into everything a live call runs with — turn detection, the
-//! brain's provider chain and tools, the voice, barge-in and end-call rules, the texts with their `{{variables}}`
-//! filled in, and what to do on an answering machine. [`OutboundDial`] is the same for placing a call: which
-//! variables it needs and whether Twilio should listen for a machine. It is pure: no I/O, no clock. The session
-//! reads the plan, never the agent's configuration.
+//! secrets it uses — the tenant's LLM keys, its tools' headers — and the call's variables) into everything a live
+//! call runs with: turn detection, the brain's provider chain and tools, the voice, barge-in and end-call rules,
+//! the texts with their `{{variables}}` filled in, and what to do on an answering machine. [`OutboundDial`] is the
+//! same for placing a call: which variables it needs and whether Twilio should listen for a machine. It is pure:
+//! no I/O, no clock. The session reads the plan, never the agent's configuration.
 
 mod brain;
 
@@ -13,6 +13,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::agents::llm_keys::OpenKey;
+use crate::agents::tool_headers::OpenHeaders;
 use crate::agents::{ActiveAgent, template};
 use crate::brain::AgentSpec;
 use crate::db::TenantId;
@@ -21,8 +23,16 @@ use crate::live::LlmSettings;
 use crate::live::voicemail::ScreeningRules;
 use crate::model::agent::VoicemailAction;
 use crate::model::{AgentConfig, Variables};
-use crate::redact::Secret;
 use crate::voice::TurnConfig;
+
+/// The secrets a call's agent uses, opened for it when it is admitted.
+#[derive(Debug, Default)]
+pub struct CallSecrets {
+    /// The tenant's LLM keys by provider name.
+    pub llm_keys: HashMap<String, OpenKey>,
+    /// Webhook tools' request headers by tool name.
+    pub tool_headers: HashMap<String, OpenHeaders>,
+}
 
 /// Everything a live call needs from its agent, decided once when the call is admitted.
 #[derive(Debug, Clone)]
@@ -154,12 +164,12 @@ pub struct EndRules {
 }
 
 impl CallPlan {
-    /// The plan for a call with `agent` in `tenant`, whose LLM providers get `keys` (provider name → key).
-    /// Refused when the agent's texts use variables the call does not have.
+    /// The plan for a call with `agent` in `tenant`, whose LLM providers and tools get `secrets`. Refused when
+    /// the agent's texts use variables the call does not have.
     pub fn new(
         agent: &ActiveAgent,
         tenant: TenantId,
-        keys: &HashMap<String, Secret<String>>,
+        secrets: &CallSecrets,
         llm: &LlmSettings,
         call: CallFacts,
     ) -> Result<Self, PlanError> {
@@ -198,7 +208,7 @@ impl CallPlan {
             agent_id: agent.agent.id.clone(),
             version: agent.version.version,
             turns: turn_config(config),
-            brain: brain::call_spec(config, tenant, keys, llm)
+            brain: brain::call_spec(config, tenant, secrets, llm)
                 .map(Arc::new)
                 .map_err(|e| e.to_string()),
             system_prompt,
@@ -264,6 +274,7 @@ mod tests {
     use super::*;
     use crate::agents::AgentConfigInput;
     use crate::model::agent::{EndCallRules, InterruptionSettings};
+    use crate::redact::Secret;
     use crate::repo::agents::{AgentRow, VersionRow};
 
     fn agent(config: AgentConfig) -> ActiveAgent {
@@ -319,7 +330,7 @@ mod tests {
         let plan = CallPlan::new(
             &agent(config),
             TenantId::generate(),
-            &HashMap::new(),
+            &CallSecrets::default(),
             &settings(),
             CallFacts::default(),
         )
@@ -348,7 +359,7 @@ mod tests {
             CallPlan::new(
                 &agent(config),
                 TenantId::generate(),
-                &HashMap::new(),
+                &CallSecrets::default(),
                 &settings(),
                 CallFacts::default(),
             )
@@ -368,20 +379,85 @@ mod tests {
     }
 
     #[test]
-    fn tenant_keys_reach_only_their_provider() {
-        let keys = HashMap::from([("groq".to_string(), Secret::new("gsk_123".to_string()))]);
+    fn tenant_keys_reach_only_their_provider_and_its_endpoints() {
+        let key = |base_url: Option<&str>| OpenKey {
+            key: Secret::new("sk_123".to_string()),
+            base_url: base_url.map(str::to_owned),
+        };
+        let keyed = |config: AgentConfig, keys: Vec<(&str, OpenKey)>| {
+            let secrets = CallSecrets {
+                llm_keys: keys.into_iter().map(|(p, k)| (p.to_string(), k)).collect(),
+                ..CallSecrets::default()
+            };
+            let plan = CallPlan::new(
+                &agent(config),
+                TenantId::generate(),
+                &secrets,
+                &settings(),
+                CallFacts::default(),
+            )
+            .unwrap();
+            plan.brain.unwrap().providers()[0].config.api_key.clone()
+        };
+        // Default: openai at its public endpoint.
+        assert_eq!(
+            keyed(config(), vec![("groq", key(None))]),
+            None,
+            "another provider's key"
+        );
+        assert_eq!(
+            keyed(config(), vec![("openai", key(None))]).as_deref(),
+            Some("sk_123")
+        );
+        // The agent's editor points openai somewhere else: the key stays home.
+        let mut elsewhere = config();
+        elsewhere.llm.primary.base_url = "https://collector.example.com/v1".into();
+        assert_eq!(keyed(elsewhere.clone(), vec![("openai", key(None))]), None);
+        // Unless that is where an admin bound the key.
+        let bound = key(Some("https://collector.example.com/v1"));
+        assert_eq!(
+            keyed(elsewhere, vec![("openai", bound)]).as_deref(),
+            Some("sk_123")
+        );
+    }
+
+    #[test]
+    fn webhook_tools_get_their_headers() {
+        let mut config = config();
+        config.tools.push(crate::model::agent::Tool {
+            kind: ToolKind::Webhook,
+            name: "lookup".into(),
+            description: String::new(),
+            parameters: None,
+            url: Some("https://example.com/x".into()),
+            method: None,
+            timeout_ms: None,
+            destinations: Vec::new(),
+            headers: Vec::new(),
+        });
+        let secrets = CallSecrets {
+            tool_headers: HashMap::from([(
+                "lookup".to_string(),
+                vec![(
+                    "Authorization".to_string(),
+                    Secret::new("Bearer t".to_string()),
+                )],
+            )]),
+            ..CallSecrets::default()
+        };
         let plan = CallPlan::new(
-            &agent(config()),
+            &agent(config),
             TenantId::generate(),
-            &keys,
+            &secrets,
             &settings(),
             CallFacts::default(),
         )
         .unwrap();
-        let spec = plan.brain.unwrap();
+        let brain = plan.brain.unwrap();
+        let debug = format!("{:?}", brain.tools());
         assert!(
-            spec.providers().iter().all(|p| p.config.api_key.is_none()),
-            "openai has no key here"
+            debug.contains("authorization") && !debug.contains("Bearer t"),
+            "{debug}"
         );
     }
 
@@ -403,7 +479,7 @@ mod tests {
             CallPlan::new(
                 &agent(config.clone()),
                 TenantId::generate(),
-                &HashMap::new(),
+                &CallSecrets::default(),
                 &settings(),
                 CallFacts {
                     variables,

@@ -279,11 +279,29 @@ impl<P: Protocol> Session<P> {
                 self.timeline("tool_call", json!({ "name": name, "callId": call_id }))
                     .await;
             }
-            Output::ToolResult { name, ok, elapsed } => {
+            Output::ToolResult {
+                name,
+                ok,
+                code,
+                elapsed,
+            } => {
                 metrics::counter!("voxedge_tool_calls_total", "ok" => ok.to_string()).increment(1);
+                if let Some(timer) = &mut s.timer {
+                    timer.tool(&name, ok, Instant::now(), elapsed);
+                }
+                let mut data =
+                    json!({ "name": name, "ok": ok, "elapsedMs": elapsed.as_millis() as u64 });
+                if let Some(code) = code {
+                    data["code"] = json!(code.wire());
+                }
+                self.timeline("tool_result", data).await;
+            }
+            Output::ReplyCut { code, limit } => {
+                metrics::counter!("voxedge_llm_replies_cut_total", "code" => code.wire())
+                    .increment(1);
                 self.timeline(
-                    "tool_result",
-                    json!({ "name": name, "ok": ok, "elapsedMs": elapsed.as_millis() as u64 }),
+                    "llm_reply_cut",
+                    json!({ "code": code.wire(), "limit": limit }),
                 )
                 .await;
             }

@@ -13,10 +13,12 @@ use super::screening::Voicemail;
 use super::turn_timer::TurnTimer;
 use super::{Ending, Session, new_item_id};
 use crate::error::{ErrorCode, Reportable as _};
+use crate::live::limits::{self, AudioVerdict};
 use crate::live::listen::{Heard, Listen};
 use crate::live::protocol::{ClientError, Event, Protocol};
 use crate::model::{Metric, NewUsage, Speaker};
 use crate::repo::calls::NewSegment;
+use crate::voice::turn::StopReason;
 use crate::voice::{Transcription, TurnEvent, Utterance, VoiceError};
 
 /// How long the listening stage has to hand over the last words once the connection is over.
@@ -32,10 +34,48 @@ pub(super) struct Transcribed {
     speech_start_ms: u64,
     speech_end_ms: u64,
     audio_ms: u64,
+    /// The silence voice activity detection waited for before it ended the turn (`None`: committed by hand).
+    end_of_turn: Option<Duration>,
     result: Result<Transcription, VoiceError>,
 }
 
 impl<P: Protocol> Session<P> {
+    /// Caller audio from the client: handed to the listening stage, unless it comes faster than the call's
+    /// audio pace allows (then it is dropped, and reported every few seconds while that goes on).
+    pub(super) async fn caller_audio(&mut self, bytes: Vec<u8>) -> Result<(), Ending> {
+        match self
+            .limits
+            .audio(self.input_format, bytes.len(), Instant::now())
+        {
+            AudioVerdict::Accepted => {
+                if let Some(recording) = &self.recording {
+                    recording.caller(&bytes);
+                }
+                self.listener.send(Listen::Audio(bytes)).await;
+                Ok(())
+            }
+            AudioVerdict::Refused { report: false } => Ok(()),
+            AudioVerdict::Refused { report: true } => {
+                metrics::counter!("voxedge_live_limited_total", "code" => ErrorCode::InputAudioTooFast.wire())
+                    .increment(1);
+                self.timeline(
+                    "input_audio_dropped",
+                    json!({ "code": ErrorCode::InputAudioTooFast.wire(), "positionMs": self.position_ms }),
+                )
+                .await;
+                let error = ClientError::new(
+                    ErrorCode::InputAudioTooFast,
+                    format!(
+                        "audio is accepted at most {}x real time (after a {} s burst); this audio was dropped",
+                        limits::AUDIO_SPEED,
+                        limits::AUDIO_BURST.as_secs()
+                    ),
+                );
+                self.client_error(error).await
+            }
+        }
+    }
+
     /// Acts on what the listening stage reports.
     pub(super) async fn heard(&mut self, heard: Heard) -> Result<(), Ending> {
         match heard {
@@ -136,16 +176,43 @@ impl<P: Protocol> Session<P> {
             text: None,
         })
         .await?;
-        self.transcribe(item_id, utterance);
-        Ok(())
+        self.transcribe(item_id, utterance).await
     }
 
-    /// Queues `utterance` on the STT pool; its caller turn ended now.
-    pub(super) fn transcribe(&mut self, item_id: String, utterance: Utterance) {
+    /// Queues `utterance` on the STT pool (its caller turn ended now) — unless too many of the call's
+    /// utterances wait already: then it is dropped, with a timeline event and a `.failed` transcription.
+    pub(super) async fn transcribe(
+        &mut self,
+        item_id: String,
+        utterance: Utterance,
+    ) -> Result<(), Ending> {
+        if self.pending.len() >= limits::MAX_PENDING_TRANSCRIPTIONS {
+            let audio_ms = utterance.audio_end_ms - utterance.audio_start_ms;
+            let code = ErrorCode::TranscriptionBacklog;
+            metrics::counter!("voxedge_live_limited_total", "code" => code.wire()).increment(1);
+            tracing::warn!(audio_ms, "transcription backlog full; utterance dropped");
+            self.timeline(
+                "transcription_dropped",
+                json!({ "itemId": item_id, "code": code.wire(), "audioMs": audio_ms }),
+            )
+            .await;
+            let error = ClientError::new(
+                code,
+                format!(
+                    "{} utterances of this call wait for transcription already; this one was dropped",
+                    limits::MAX_PENDING_TRANSCRIPTIONS
+                ),
+            );
+            return self
+                .emit(Event::TranscriptionFailed { item_id, error })
+                .await;
+        }
         let turn_ended = Instant::now();
         let stt = Arc::clone(&self.stt);
         let audio_ms = utterance.audio_end_ms - utterance.audio_start_ms;
         let (speech_start_ms, speech_end_ms) = (utterance.speech_start_ms, utterance.speech_end_ms);
+        let end_of_turn = (utterance.reason == StopReason::Silence)
+            .then(|| Duration::from_millis(utterance.audio_end_ms.saturating_sub(speech_end_ms)));
         // Spawned so the work is queued on the pool now, not when the session next polls it.
         self.pending.push_back(tokio::spawn(async move {
             Transcribed {
@@ -155,8 +222,10 @@ impl<P: Protocol> Session<P> {
                 speech_start_ms,
                 speech_end_ms,
                 audio_ms,
+                end_of_turn,
             }
         }));
+        Ok(())
     }
 
     pub(super) async fn transcribed(
@@ -195,7 +264,7 @@ impl<P: Protocol> Session<P> {
                     text: text.clone(),
                 })
                 .await?;
-                let timer = TurnTimer::new(done.turn_ended);
+                let timer = TurnTimer::new(done.turn_ended, done.end_of_turn);
                 self.caller_said(text, timer, done.speech_end_ms).await
             }
             Err(e) => {
@@ -215,12 +284,37 @@ impl<P: Protocol> Session<P> {
         }
     }
 
-    /// A message the caller typed (`conversation.item.create`): part of the conversation and the transcript.
+    /// A message the caller typed (`conversation.item.create`): part of the conversation and the transcript,
+    /// within the call's limits on typed messages (size and rate).
     pub(super) async fn user_text(
         &mut self,
         item_id: Option<String>,
         text: String,
     ) -> Result<(), Ending> {
+        let refusal = if text.chars().count() > limits::MAX_TEXT_CHARS {
+            Some(ClientError::new(
+                ErrorCode::InputTextTooLong,
+                format!(
+                    "typed messages are limited to {} characters",
+                    limits::MAX_TEXT_CHARS
+                ),
+            ))
+        } else if !self.limits.text_item(Instant::now()) {
+            Some(ClientError::new(
+                ErrorCode::ItemRateExceeded,
+                format!(
+                    "at most {} typed messages at once, then one per second",
+                    limits::TEXT_ITEM_BURST
+                ),
+            ))
+        } else {
+            None
+        };
+        if let Some(error) = refusal {
+            metrics::counter!("voxedge_live_limited_total", "code" => error.code.wire())
+                .increment(1);
+            return self.client_error(error.param("item.content")).await;
+        }
         let item_id = item_id.unwrap_or_else(new_item_id);
         let at = self.position_ms;
         self.store_caller_segment(&text, at, at, None, None).await;
@@ -360,7 +454,8 @@ impl<P: Protocol> Session<P> {
                 Heard::Finished(Ok(last)) => {
                     if let Some(utterance) = last {
                         let item_id = self.speech_item.take().unwrap_or_else(new_item_id);
-                        self.transcribe(item_id, utterance);
+                        // The client may be gone; what matters now is the transcript.
+                        let _ = self.transcribe(item_id, utterance).await;
                     }
                     return;
                 }
@@ -372,7 +467,7 @@ impl<P: Protocol> Session<P> {
             };
             for utterance in utterances {
                 let item_id = self.speech_item.take().unwrap_or_else(new_item_id);
-                self.transcribe(item_id, utterance);
+                let _ = self.transcribe(item_id, utterance).await;
             }
         }
     }

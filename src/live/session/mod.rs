@@ -32,8 +32,10 @@ use axum::extract::ws::{Message, WebSocket, close_code};
 use futures::StreamExt as _;
 use futures::stream::{FuturesOrdered, SplitStream};
 use tokio::time::Instant;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use super::LiveSettings;
+use super::limits::CallLimits;
 use super::listen::{Listen, Listener, ListenerStage};
 use super::plan::CallPlan;
 use super::protocol::{ClientError, Command, Event, Protocol};
@@ -131,7 +133,19 @@ pub async fn run<P: Protocol>(
             return;
         }
     };
-    let span = tracing::info_span!("call", tenant = %tenant.id, call = %call_id);
+    // A trace of its own per call (whatever the connection's request was part of), named by ids only.
+    let span = tracing::info_span!(
+        parent: None,
+        "call",
+        otel.name = "call",
+        tenant = %tenant.id,
+        call = %call_id,
+        trace_id = tracing::field::Empty,
+    );
+    span.set_attribute("voxedge.tenant_id", tenant.id.to_string());
+    span.set_attribute("voxedge.call_id", call_id.clone());
+    span.set_attribute("voxedge.agent_id", plan.agent_id.clone());
+    crate::telemetry::trace::record_trace_id(&span);
     let output = protocol.output_audio();
     let (sink, stream) = socket.split();
     let now = Instant::now();
@@ -142,6 +156,8 @@ pub async fn run<P: Protocol>(
         recording,
         conversation: Conversation::new(plan.system_prompt.clone()),
         ends_at: now + plan.ending.max_duration,
+        limits: CallLimits::new(now),
+        input_format: start.input_format,
         tenant,
         plan,
         stt,
@@ -169,6 +185,7 @@ pub async fn run<P: Protocol>(
         unanswered: None,
         speech_started_ms: None,
         last_activity: now,
+        started: now,
         reprompted: false,
         call_sid: start.call_sid,
         closing: false,
@@ -232,6 +249,8 @@ struct Session<P> {
     speech_started_ms: Option<u64>,
     /// Last time the caller or the agent spoke: silence is measured from here.
     last_activity: Instant,
+    /// When the call started.
+    started: Instant,
     /// The silence reprompt was said and the caller has not spoken since.
     reprompted: bool,
     /// The agent's maximum call duration ends the call here.
@@ -248,6 +267,10 @@ struct Session<P> {
     signals: mpsc::UnboundedReceiver<Signal>,
     /// Keeps the call in the registry while the session runs.
     _registration: Registration,
+    /// What the caller has used of the call's limits (audio pace, typed messages).
+    limits: CallLimits,
+    /// The caller's audio format, as last configured (to measure audio against the clock).
+    input_format: AudioFormat,
 }
 
 impl<P: Protocol> Session<P> {
@@ -357,12 +380,7 @@ impl<P: Protocol> Session<P> {
 
     async fn command(&mut self, command: Command) -> Result<(), Ending> {
         match command {
-            Command::Audio(bytes) => {
-                if let Some(recording) = &self.recording {
-                    recording.caller(&bytes);
-                }
-                self.listener.send(Listen::Audio(bytes)).await
-            }
+            Command::Audio(bytes) => self.caller_audio(bytes).await?,
             Command::Commit => self.listener.send(Listen::Commit).await,
             Command::ClearInput => self.listener.send(Listen::Clear).await,
             Command::Configure {
@@ -377,11 +395,13 @@ impl<P: Protocol> Session<P> {
                 if let Some(create) = create_response {
                     self.create_response = create;
                 }
-                if let Some(format) = input_format
-                    && let Err(e) = Listener::check_format(format)
-                {
-                    let error = ClientError::new(ErrorCode::UnsupportedAudioFormat, e.to_string());
-                    return self.client_error(error).await;
+                if let Some(format) = input_format {
+                    if let Err(e) = Listener::check_format(format) {
+                        let error =
+                            ClientError::new(ErrorCode::UnsupportedAudioFormat, e.to_string());
+                        return self.client_error(error).await;
+                    }
+                    self.input_format = format;
                 }
                 if let (Some(format), Some(recording)) = (input_format, &self.recording) {
                     recording.input_format(format);
@@ -478,6 +498,9 @@ impl<P: Protocol> Session<P> {
             recorder.recording(row).await;
         }
         recorder.finish(ending.status, ending.reason).await;
+        let call = tracing::Span::current();
+        call.set_attribute("voxedge.call_status", ending.status.as_str());
+        call.set_attribute("voxedge.ended_reason", ending.reason.to_string());
         tracing::info!(
             status = ending.status.as_str(),
             reason = ending.reason,

@@ -233,6 +233,7 @@ impl<P: Protocol> Session<P> {
             let mut timings = timer.to_json();
             timings["responseId"] = json!(s.id);
             self.timeline("turn", timings).await;
+            timer.export(&tracing::Span::current(), &s.id, self.started);
         }
         match s.after {
             Some(After::HangUp) => return Err(Ending::rule("agent_hangup")),
@@ -242,7 +243,7 @@ impl<P: Protocol> Session<P> {
         }
         if !self.waiting.is_empty() && !self.closing {
             let waiting = std::mem::take(&mut self.waiting);
-            let timer = waiting.last().and_then(|(_, timer)| *timer);
+            let timer = waiting.last().and_then(|(_, timer)| timer.clone());
             for (text, _) in waiting {
                 self.conversation.push_user(text);
             }

@@ -1,5 +1,7 @@
 // GraphQL over HTTP: one POST to /graphql (same origin). Documents are typed strings generated from
 // schema.graphql (`npm run codegen`, see codegen.ts): the result and variables types travel with them.
+// Every request sends `X-Voxedge-CSRF`: the server then keeps the refresh token in its HttpOnly session
+// cookie (sent along by the browser) and accepts that cookie from this page, never from another site.
 
 import type { TypedDocumentString } from "../gql/graphql";
 import { ApiError } from "./errors";
@@ -15,6 +17,7 @@ export async function postGraphql<R, V>(
   const headers: Record<string, string> = {
     "content-type": "application/json",
     accept: "application/graphql-response+json, application/json",
+    "x-voxedge-csrf": "1",
   };
   if (token) headers.authorization = `Bearer ${token}`;
   const response = await fetch("/graphql", {

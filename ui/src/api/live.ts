@@ -10,9 +10,17 @@ import { sessions } from "./session";
 
 let client: Client | null = null;
 
+// The socket names its tenant in the URL: with several regions, the server routes the upgrade to the tenant's
+// home region before it happens (the token only arrives afterwards, in `connection_init`).
+function liveUrl(): string {
+  const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/graphql`;
+  const tenant = sessions.current()?.tenant.id;
+  return tenant ? `${url}?tenant=${encodeURIComponent(tenant)}` : url;
+}
+
 function liveClient(): Client {
   client ??= createClient({
-    url: `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/graphql`,
+    url: liveUrl,
     lazy: true,
     lazyCloseTimeout: 3_000,
     keepAlive: 20_000,
@@ -21,9 +29,13 @@ function liveClient(): Client {
     connectionParams: async () => ({ Authorization: `Bearer ${await sessions.accessToken()}` }),
     on: {
       closed: (event) => {
-        // 4403 is a refused connection_init; an expired token is renewed before the retry connects.
         const close = event as CloseEvent;
+        // 4403 with TOKEN_EXPIRED: the token expired (at connect, or while open); it is renewed before
+        // graphql-ws reconnects. 4401: the session was revoked or the membership ended — a refresh
+        // fails the same way and ends the session here, which shows the sign-in page.
         if (close?.code === 4403 && close.reason.includes("TOKEN_EXPIRED")) {
+          sessions.refresh().catch(() => undefined);
+        } else if (close?.code === 4401) {
           sessions.refresh().catch(() => undefined);
         }
       },

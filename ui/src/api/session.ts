@@ -1,28 +1,34 @@
-// The signed-in session. The rotating refresh token lives in localStorage, so another tab (or a reload
-// after the access token expired) can start again from it. Every refresh spends the stored refresh
-// token and stores its successor; tabs take a Web Lock around that so two never spend the same one (the
-// server would treat that as theft and revoke the session). The short-lived access token is kept in this
-// tab's sessionStorage until it expires, so reloading a page does not spend a refresh token each time
-// (each refresh is a mutation, and every mutation is a row in the audit log).
+// The signed-in session. The rotating refresh token lives in an HttpOnly cookie the server sets (every
+// request sends `X-Voxedge-CSRF`, which asks for that and passes the server's CSRF check): no script
+// can read it, so an injected one cannot carry it off. localStorage only remembers *that* this browser
+// is signed in, so another tab (or a reload after the access token expired) knows to refresh. Every
+// refresh spends the cookie's token and the server sets its successor; tabs take a Web Lock around that
+// so two never spend the same one (the server would treat that as theft and revoke the session). The
+// short-lived access token is kept in this tab's sessionStorage until it expires, so reloading a page
+// does not spend a refresh token each time (each refresh is a mutation, and every mutation is a row in
+// the audit log).
 
 import { graphql } from "../gql";
 import type { AuthFieldsFragment } from "../gql/graphql";
 import { ApiError } from "./errors";
 import { postGraphql, type TypedDocumentString } from "./graphql";
 
-const REFRESH_KEY = "voxedge.refreshToken";
+/** Set while this browser holds a session cookie (the cookie itself is out of reach of scripts). */
+const SIGNED_IN_KEY = "voxedge.signedIn";
 const TENANT_NAMES_KEY = "voxedge.tenantNames";
 const ACCESS_KEY = "voxedge.session";
+// Portals before the session cookie kept the refresh token itself here: do not leave it lying around.
+localStorage.removeItem("voxedge.refreshToken");
+
 /** An access token this close to its expiry is not worth keeping across a reload. */
 const EXPIRY_MARGIN_MS = 30_000;
 
-export type Session = Omit<AuthFieldsFragment, "refreshToken" | "accessTokenExpiresAt">;
+export type Session = Omit<AuthFieldsFragment, "accessTokenExpiresAt">;
 
 graphql(`
   fragment AuthFields on AuthPayload {
     accessToken
     accessTokenExpiresAt
-    refreshToken
     user { id email name }
     tenant { id name }
     role
@@ -37,8 +43,15 @@ const ACCEPT_INVITE = graphql(`
 const SWITCH_TENANT = graphql(`
   mutation SwitchTenant($tenantId: ID!) { switchTenant(tenantId: $tenantId) { ...AuthFields } }
 `);
-const REFRESH = graphql(`mutation Refresh($t: String!) { refreshSession(refreshToken: $t) { ...AuthFields } }`);
-const LOGOUT = graphql(`mutation Logout($t: String!) { logout(refreshToken: $t) { sessionId } }`);
+const REFRESH = graphql(`mutation Refresh { refreshSession { ...AuthFields } }`);
+const VERIFY_EMAIL = graphql(`mutation VerifyEmail($token: String!) { verifyEmail(token: $token) { id email } }`);
+const REQUEST_RESET = graphql(`
+  mutation RequestPasswordReset($email: String!) { requestPasswordReset(email: $email) { emailed } }
+`);
+const RESET_PASSWORD = graphql(`
+  mutation ResetPassword($input: ResetPasswordInput!) { resetPassword(input: $input) { id email } }
+`);
+const LOGOUT = graphql(`mutation Logout { logout { sessionId } }`);
 
 /** Codes after which the session cannot be used any more: the person must sign in again. */
 const SESSION_OVER = new Set(["TOKEN_REVOKED", "INVALID_TOKEN", "REFRESH_TOKEN_REUSED", "UNAUTHENTICATED"]);
@@ -66,7 +79,7 @@ export class SessionStore {
   };
 
   hasStoredSession(): boolean {
-    return localStorage.getItem(REFRESH_KEY) !== null;
+    return localStorage.getItem(SIGNED_IN_KEY) !== null;
   }
 
   async signUp(input: { email: string; password: string; name?: string; tenantName: string }): Promise<void> {
@@ -79,25 +92,47 @@ export class SessionStore {
     this.start(data.login);
   }
 
-  /** Joins a tenant by invitation: signed in (as the invited email) or with a password. */
+  /**
+   * Joins a tenant by invitation: signed in (as the invited email) or with a password. Signed in, the
+   * new session is made from the current one on the server, and signing out ends both.
+   */
   async acceptInvite(input: { token: string; password?: string; name?: string }): Promise<void> {
     const data = await this.requestMaybeSignedIn(ACCEPT_INVITE, { input });
-    this.endSessionQuietly();
     this.start(data.acceptInvite);
   }
 
-  /** Tokens for another tenant of the same user; the old session is signed out. */
+  /** Follows an email verification link (signed in or not). Resolves with the verified address. */
+  async verifyEmail(token: string): Promise<string> {
+    const data = await this.requestMaybeSignedIn(VERIFY_EMAIL, { token });
+    return data.verifyEmail.email;
+  }
+
+  /** Asks for a reset link; resolves with whether this server emails them. */
+  async requestPasswordReset(email: string): Promise<boolean> {
+    const data = await postGraphql(REQUEST_RESET, { email });
+    return data.requestPasswordReset.emailed;
+  }
+
+  /** Follows a reset link. The server signs the account out everywhere, so this browser is signed out too. */
+  async resetPassword(input: { token: string; password: string }): Promise<void> {
+    await postGraphql(RESET_PASSWORD, { input });
+    this.clear(null);
+  }
+
+  /**
+   * Tokens for another tenant of the same user. The server makes the new session from the current one
+   * (signing out ends both), so the old one is not signed out here: that would end the new one too.
+   */
   async switchTenant(tenantId: string): Promise<void> {
     const data = await this.request(SWITCH_TENANT, { tenantId });
-    this.endSessionQuietly();
     this.start(data.switchTenant);
   }
 
   async logout(): Promise<void> {
-    const refreshToken = localStorage.getItem(REFRESH_KEY);
+    const signedIn = this.hasStoredSession();
     this.clear(null);
-    if (refreshToken) {
-      await postGraphql(LOGOUT, { t: refreshToken }).catch(() => undefined);
+    if (signedIn) {
+      await postGraphql(LOGOUT, {}).catch(() => undefined);
     }
   }
 
@@ -124,15 +159,14 @@ export class SessionStore {
   }
 
   /**
-   * Exchanges the stored refresh token for new tokens. Concurrent callers share one exchange; the token
-   * is read inside the lock, so a tab that lost the race uses the successor another tab stored.
+   * Exchanges the cookie's refresh token for new tokens. Concurrent callers share one exchange; tabs
+   * take turns, so a tab that lost the race sends the successor cookie another tab's refresh set.
    */
   refresh(): Promise<Session> {
     this.refreshing ??= this.withLock(async () => {
-      const refreshToken = localStorage.getItem(REFRESH_KEY);
-      if (!refreshToken) throw new ApiError("UNAUTHENTICATED", "not signed in");
+      if (!this.hasStoredSession()) throw new ApiError("UNAUTHENTICATED", "not signed in");
       try {
-        const data = await postGraphql(REFRESH, { t: refreshToken });
+        const data = await postGraphql(REFRESH, {});
         return this.start(data.refreshSession);
       } catch (err) {
         const error = ApiError.from(err);
@@ -170,8 +204,8 @@ export class SessionStore {
   }
 
   private start(payload: AuthFieldsFragment): Session {
-    const { refreshToken, accessTokenExpiresAt, ...session } = payload;
-    localStorage.setItem(REFRESH_KEY, refreshToken);
+    const { accessTokenExpiresAt, ...session } = payload;
+    localStorage.setItem(SIGNED_IN_KEY, "1");
     sessionStorage.setItem(ACCESS_KEY, JSON.stringify({ session, expiresAt: accessTokenExpiresAt }));
     writeTenantName(session.tenant.id, session.tenant.name);
     this.session = session;
@@ -180,16 +214,8 @@ export class SessionStore {
     return session;
   }
 
-  /** Signs the current session out on the server without waiting (used when replacing it). */
-  private endSessionQuietly(): void {
-    const refreshToken = localStorage.getItem(REFRESH_KEY);
-    if (this.session && refreshToken) {
-      postGraphql(LOGOUT, { t: refreshToken }).catch(() => undefined);
-    }
-  }
-
   private clear(reason: ApiError | null): void {
-    localStorage.removeItem(REFRESH_KEY);
+    localStorage.removeItem(SIGNED_IN_KEY);
     sessionStorage.removeItem(ACCESS_KEY);
     this.session = null;
     this.endedBecause = reason;
@@ -211,7 +237,7 @@ export class SessionStore {
 function readStoredAccess(): Session | null {
   try {
     const stored = JSON.parse(sessionStorage.getItem(ACCESS_KEY) ?? "null") as { session: Session; expiresAt: string } | null;
-    if (!stored || localStorage.getItem(REFRESH_KEY) === null) return null;
+    if (!stored || localStorage.getItem(SIGNED_IN_KEY) === null) return null;
     return new Date(stored.expiresAt).getTime() - Date.now() > EXPIRY_MARGIN_MS ? stored.session : null;
   } catch {
     return null;

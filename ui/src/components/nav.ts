@@ -1,6 +1,5 @@
 // What the navigation offers, grouped as people look for it. A screen whose permission the signed-in
-// role lacks is not listed. Dashboard and Billing join "Monitor" and "Workspace" once the API reports
-// usage per day and invoices; nothing is shown for them before that.
+// role lacks is not listed. Usage & billing sits next to the workspace it bills.
 
 import { can, type Permission, type Role } from "../api/roles";
 
@@ -37,6 +36,7 @@ export const NAV: NavGroup[] = [
     to: "/settings",
     items: [
       { to: "/settings/workspace", label: "Workspace", permission: "ReadTenant" },
+      { to: "/settings/billing", label: "Usage & billing", permission: "ReadBilling" },
       { to: "/settings/members", label: "Members", permission: "ReadMembers" },
       { to: "/settings/llm-keys", label: "LLM keys", permission: "ReadAgents" },
       { to: "/settings/telephony", label: "Phone numbers", permission: "ReadTelephony" },

@@ -6,6 +6,7 @@ import { LoadError, Skeleton } from "../../components/Loading";
 import { PageHeader } from "../../components/PageHeader";
 import { Pager, usePager } from "../../components/Pager";
 import { formatTime } from "../../format";
+import { GettingStarted } from "./GettingStarted";
 import { AGENTS } from "./queries";
 
 export function AgentsPage() {
@@ -35,6 +36,7 @@ export function AgentsPage() {
           </Link>
         )}
       </PageHeader>
+      {can(session.role, "EditAgents") && <GettingStarted />}
       {error && <LoadError error={error} onRetry={agentsQuery.reload} />}
       {!data && !error && <Skeleton rows={5} label="Loading agents" />}
       {!loading && !error && agents.length === 0 && (

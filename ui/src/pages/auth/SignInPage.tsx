@@ -32,6 +32,8 @@ export function SignInPage() {
       footer={
         <>
           New here? <Link to="/signup">Create an account</Link>
+          <br />
+          <Link to="/forgot-password">Forgot your password?</Link>
         </>
       }
     >

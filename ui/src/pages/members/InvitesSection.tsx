@@ -11,7 +11,7 @@ import { graphql } from "../../gql";
 
 const INVITES = graphql(`query Invites { invites(first: 100) { nodes { id email role invitedBy createdAt expiresAt } } }`);
 const INVITE = graphql(`
-  mutation InviteMember($input: InviteMemberInput!) { inviteMember(input: $input) { token invite { id email } } }
+  mutation InviteMember($input: InviteMemberInput!) { inviteMember(input: $input) { link emailed invite { id email } } }
 `);
 const REVOKE_INVITE = graphql(`mutation RevokeInvite($id: ID!) { revokeInvite(id: $id) }`);
 
@@ -23,14 +23,18 @@ export function InvitesSection({ manage, assignable }: { manage: boolean; assign
   const [email, setEmail] = useState("");
   const [role, setRole] = useState<Role>(assignable.includes("DEVELOPER") ? "DEVELOPER" : assignable[0]);
   const [link, setLink] = useState<{ email: string; url: string }>();
+  const [emailedTo, setEmailedTo] = useState<string>();
   const errors = fieldErrors(invite.error);
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
+    setEmailedTo(undefined);
     const data = await invite.run({ input: { email, role } });
     if (data) {
-      const url = `${location.origin}/accept-invite?token=${encodeURIComponent(data.inviteMember.token)}`;
-      setLink({ email: data.inviteMember.invite.email, url });
+      // The server emails the link when it can; otherwise the inviter hands it over.
+      const { link: url, emailed, invite: sent } = data.inviteMember;
+      if (emailed) setEmailedTo(sent.email);
+      else setLink({ email: sent.email, url });
       setEmail("");
       invites.reload();
     }
@@ -45,6 +49,11 @@ export function InvitesSection({ manage, assignable }: { manage: boolean; assign
         ) : (
           <form className="card" onSubmit={submit} noValidate aria-label="Invite a member">
             <ErrorNotice error={invite.error} />
+            {emailedTo && (
+              <div className="notice notice-ok" role="status">
+                An invitation was emailed to {emailedTo}.
+              </div>
+            )}
             <div className="grid grid-compact">
               <Field label="Email" error={errors.email}>
                 <input type="email" value={email} onChange={(e) => setEmail(e.target.value)} />

@@ -15,6 +15,7 @@ const SETUP = graphql(`
 
 const ABOUT: Record<string, string> = {
   "/settings/workspace": "Name, region and plan.",
+  "/settings/billing": "Cost so far and forecast, usage per day, plan and limits, invoices.",
   "/settings/members": "Who is in this workspace, their roles, invitations.",
   "/settings/llm-keys": "Keys for OpenAI, Groq and other providers your agents use.",
   "/settings/telephony": "Your Twilio account and the numbers your agents answer.",

@@ -5,7 +5,16 @@ export type Endpoint = WebhookEndpointFieldsFragment;
 export type Delivery = WebhookDeliveryFieldsFragment;
 export type { WebhookEvent };
 
-export const WEBHOOK_EVENTS: WebhookEvent[] = ["CALL_CREATED", "CALL_STARTED", "CALL_ENDED", "TRANSCRIPT_READY"];
+export const WEBHOOK_EVENTS: WebhookEvent[] = [
+  "CALL_CREATED",
+  "CALL_STARTED",
+  "CALL_ENDED",
+  "TRANSCRIPT_READY",
+  "BILLING_INVOICE_ISSUED",
+  "BILLING_INVOICE_PAID",
+  "BILLING_PAYMENT_FAILED",
+  "BILLING_STATUS_CHANGED",
+];
 
 graphql(`fragment WebhookEndpointFields on WebhookEndpoint { id url description events enabled createdAt }`);
 graphql(`

@@ -1,0 +1,43 @@
+import { Link } from "react-router";
+import { useQuery } from "../../api/hooks";
+import { graphql } from "../../gql";
+import { formatTime } from "../../format";
+
+const ONBOARDING = graphql(`
+  query Onboarding { viewer { tenant { onboarding { firstAgentAt firstCallAt firstPhoneNumberAt } } } }
+`);
+
+/**
+ * The getting-started checklist, from the tenant's onboarding milestones; gone once every step is done.
+ * (A first paid invoice is a milestone too, but there is no billing page to send anyone to yet.)
+ */
+export function GettingStarted() {
+  const { data } = useQuery(ONBOARDING);
+  const done = data?.viewer.tenant.onboarding;
+  if (!done) return null;
+  const steps = [
+    { label: "Create an agent", at: done.firstAgentAt, to: "/agents/new" },
+    { label: "Talk to it: a first call", at: done.firstCallAt, to: "/talk" },
+    { label: "Route a phone number to it", at: done.firstPhoneNumberAt, to: "/settings/telephony" },
+  ];
+  if (steps.every((s) => s.at)) return null;
+  return (
+    <section className="card getting-started" aria-labelledby="getting-started">
+      <h2 id="getting-started">Getting started</h2>
+      <ol>
+        {steps.map((s) => (
+          <li key={s.label}>
+            {s.at ? (
+              <>
+                {s.label} <span className="badge badge-completed">Done</span>{" "}
+                <span className="muted">{formatTime(s.at)}</span>
+              </>
+            ) : (
+              <Link to={s.to}>{s.label}</Link>
+            )}
+          </li>
+        ))}
+      </ol>
+    </section>
+  );
+}
