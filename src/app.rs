@@ -106,8 +106,32 @@ impl Application {
     }
 }
 
+/// Deletes recordings past their tenant's retention, every `cleanup_every` (the first time right after start).
+async fn sweep_recordings(state: AppState) {
+    let draining = state.shutdown.draining();
+    tokio::pin!(draining);
+    let mut tick = tokio::time::interval(state.recordings.cleanup_every());
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = &mut draining => break,
+        }
+        for id in state.recordings.tenants_with_recordings() {
+            let swept = match state.tenant(id).await {
+                Ok(tenant) => state.recordings.sweep(&tenant).await,
+                Err(e) => Err(e),
+            };
+            match swept {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(tenant_id = %id, deleted = n, "expired recordings deleted"),
+                Err(e) => tracing::warn!(tenant_id = %id, error = %e, "cannot sweep recordings"),
+            }
+        }
+    }
+}
+
 /// Background work: webhook and email delivery, the billing job, the outbound scheduler (campaigns, placed
-/// calls), and periodic upkeep that applies the tenant cache's pending evictions, so idle tenants close even when
+/// calls), post-call analysis, the recordings' retention sweep, and periodic upkeep that applies the tenant cache's pending evictions, so idle tenants close even when
 /// no request comes to trigger it, and forgets rate-limit state of clients whose budgets have refilled (it would
 /// otherwise grow with every IP ever seen).
 ///
@@ -116,6 +140,8 @@ impl Application {
 fn spawn_housekeeping(state: &AppState) {
     tokio::spawn(state.webhooks.clone().run(state.shutdown.draining()));
     tokio::spawn(state.scheduler.clone().run(state.shutdown.draining()));
+    tokio::spawn(state.analyst.clone().run(state.shutdown.draining()));
+    tokio::spawn(sweep_recordings(state.clone()));
     let edge = &state.config.edge;
     if edge.is_primary() {
         tokio::spawn(state.mailer.clone().run(state.shutdown.draining()));

@@ -43,6 +43,11 @@ impl DataDir {
         self.root.join("tenants")
     }
 
+    /// Call recordings, one folder per tenant (`recordings/<tenant>/<call>.flac`).
+    pub fn recordings(&self) -> PathBuf {
+        self.root.join("recordings")
+    }
+
     /// `region.db`: this machine's own state (webhook queue, tenants that moved away).
     pub fn region_db(&self) -> PathBuf {
         self.root.join("region.db")
@@ -333,6 +338,12 @@ pub struct ServeArgs {
     /// Seconds an open LLM circuit skips its provider before letting one request probe it.
     #[arg(long, env = "VOXEDGE_LLM_BREAKER_OPEN_SECS", default_value_t = 30)]
     pub llm_breaker_open_secs: u64,
+    /// Seconds a recording's signed download URL (`Call.recording.url`) stays valid.
+    #[arg(long, env = "VOXEDGE_RECORDING_URL_TTL_SECS", default_value_t = 300)]
+    pub recording_url_ttl_secs: u64,
+    /// Days call recordings are kept, for tenants that have not set their own (`setRecordingRetention`).
+    #[arg(long, env = "VOXEDGE_RECORDING_RETENTION_DAYS", default_value_t = 30)]
+    pub recording_retention_days: u32,
 }
 
 /// Everything `Application::build` needs.
@@ -373,12 +384,24 @@ pub struct Config {
     pub billing: BillingSettings,
     /// How often the outbound scheduler looks at running campaigns and unsettled calls.
     pub outbound_tick: Duration,
+    /// Call recordings: signed URL lifetime, default retention.
+    pub recordings: RecordingSettings,
     /// SMTP and the email outbox.
     pub email: EmailSettings,
     /// Where traces are exported (`None`: nowhere).
     pub otlp: Option<crate::telemetry::OtlpSettings>,
     /// The bearer token `/metrics` requires, when set.
     pub metrics_token: Option<Secret<String>>,
+}
+
+/// Call recordings (see `src/recordings`).
+#[derive(Debug, Clone, Copy)]
+pub struct RecordingSettings {
+    pub url_ttl: Duration,
+    /// For tenants without their own setting.
+    pub retention_days: u32,
+    /// How often expired recordings are looked for.
+    pub cleanup_every: Duration,
 }
 
 /// Limits applied to every GraphQL operation.
@@ -536,6 +559,11 @@ impl Config {
                 max_message_bytes: args.live_max_message_bytes,
             },
             outbound_tick: Duration::from_millis(args.outbound_tick_ms.max(10)),
+            recordings: RecordingSettings {
+                url_ttl: Duration::from_secs(args.recording_url_ttl_secs.max(1)),
+                retention_days: args.recording_retention_days.max(1),
+                cleanup_every: Duration::from_secs(3600),
+            },
             llm: LlmSettings {
                 connect_timeout: Duration::from_millis(args.llm_connect_timeout_ms.max(1)),
                 first_token_timeout: Duration::from_millis(args.llm_first_token_timeout_ms.max(1)),

@@ -150,6 +150,9 @@ error_codes! {
 
     // Why an LLM provider failed (the call timeline's `llm_provider_failed` events).
     CircuitOpen = ("CIRCUIT_OPEN", 503, "the provider's circuit breaker is open, so it was not asked"),
+    UrlExpired = ("URL_EXPIRED", 403, "a signed download URL (a call recording's) is past its expiry; ask for a new one"),
+    AnalysisInvalidOutput = ("ANALYSIS_INVALID_OUTPUT", 502, "a post-call analysis failed: the agent's LLM answered twice without JSON matching the schema"),
+    AnalysisLlmFailed = ("ANALYSIS_LLM_FAILED", 502, "a post-call analysis failed: no LLM provider answered in any attempt"),
     FirstTokenTimeout = ("FIRST_TOKEN_TIMEOUT", 504, "no first token within the provider's first-token timeout"),
     Timeout = ("TIMEOUT", 504, "the reply did not finish within the provider's overall timeout"),
     ProviderStatus = ("PROVIDER_STATUS", 502, "the provider answered with an error status"),
@@ -178,7 +181,7 @@ error_codes! {
     InvalidEmail = ("INVALID_EMAIL", 400, "not an email address"),
     InvalidFormat = ("INVALID_FORMAT", 400, "a value is not in the expected format"),
     InvalidId = ("INVALID_ID", 400, "not an id we issue"),
-    InvalidJsonSchema = ("INVALID_JSON_SCHEMA", 400, "a tool's parameters are not a valid JSON Schema"),
+    InvalidJsonSchema = ("INVALID_JSON_SCHEMA", 400, "a tool's parameters or an agent's extraction schema are not a valid JSON Schema"),
     InvalidLanguage = ("INVALID_LANGUAGE", 400, "not a BCP 47 language tag"),
     InvalidMetadata = ("INVALID_METADATA", 400, "metadata is not a JSON object of at most 16 KiB"),
     InvalidName = ("INVALID_NAME", 400, "not a valid name"),

@@ -22,6 +22,8 @@
 //! | | [`agents`] | voice agents and their versioned configuration, LLM keys |
 //! | | [`calls`] | calls, their state machine, timeline and transcripts |
 //! | | [`campaigns`] | outbound campaigns: CSV contacts, calling windows, retries, the outbound scheduler |
+//! | | [`recordings`] | call recordings: stereo FLAC files per tenant, streamed while the call runs, signed URLs, retention |
+//! | | [`analysis`] | post-call analysis: summary, success, sentiment, extraction by the agent's LLM, in the background |
 //! | | [`identity`] | users, sign-up/sign-in sessions with rotating refresh tokens, members, invitations |
 //! | | [`auth`] | principals, roles and permissions, API keys, access and session tokens, credential checks |
 //! | | [`webhooks`] | signed outgoing webhooks: outbox, dispatcher, retries |
@@ -52,6 +54,7 @@
 //! timeline are written by a recorder task, and the agent answers through [`brain`] and [`voice`].
 
 pub mod agents;
+pub mod analysis;
 pub mod app;
 pub mod audio;
 pub mod audit;
@@ -75,6 +78,7 @@ pub mod live;
 pub mod model;
 pub mod outbound;
 pub mod ratelimit;
+pub mod recordings;
 pub mod redact;
 pub mod repo;
 pub mod secrets;

@@ -53,6 +53,7 @@ struct Keys {
     access_tokens: Secret<[u8; KEY_BYTES]>,
     session_tokens: Secret<[u8; KEY_BYTES]>,
     tenant_secrets: Secret<[u8; KEY_BYTES]>,
+    recording_urls: Secret<[u8; KEY_BYTES]>,
     internal_requests: Secret<[u8; KEY_BYTES]>,
 }
 
@@ -77,6 +78,7 @@ impl Secrets {
                 access_tokens: derive(b"jwt access tokens"),
                 session_tokens: derive(b"jwt session tokens"),
                 tenant_secrets: derive(b"aead tenant secrets"),
+                recording_urls: derive(b"hmac recording urls"),
                 internal_requests: derive(b"hmac internal requests"),
             }),
         }
@@ -94,6 +96,11 @@ impl Secrets {
     /// Key signing and verifying portal users' access tokens (HS256).
     pub fn access_token_key(&self) -> &[u8] {
         self.inner.access_tokens.expose()
+    }
+
+    /// Key signing short-lived recording download URLs (HMAC-SHA256).
+    pub fn recording_url_key(&self) -> &[u8] {
+        self.inner.recording_urls.expose()
     }
 
     /// Key signing and verifying ephemeral live-call session tokens (HS256).

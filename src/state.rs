@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use scheduled_thread_pool::ScheduledThreadPool;
 
 use crate::agents::AgentCache;
+use crate::analysis::{AnalysisQueue, Analyst, AnalystParts};
 use crate::auth::{Authenticator, TokenSigner};
 use crate::billing::Billing;
 use crate::brain::Brain;
@@ -27,6 +28,7 @@ use crate::events::EventBus;
 use crate::identity::Identity;
 use crate::live::registry::LiveCalls;
 use crate::ratelimit::RateLimits;
+use crate::recordings::Recordings;
 use crate::secrets::Secrets;
 use crate::shutdown::Shutdown;
 use crate::telephony::{Telephony, TwilioApi};
@@ -73,6 +75,12 @@ pub struct AppState {
     pub live_calls: LiveCalls,
     /// Campaigns and placed calls in the background.
     pub scheduler: Scheduler,
+    /// Which tenants have post-call analyses to run.
+    pub analysis: AnalysisQueue,
+    /// Runs post-call analyses in the background.
+    pub analyst: Analyst,
+    /// Call recordings: files, signed URLs, retention.
+    pub recordings: Recordings,
     /// Ends the calls a previous process left open, once per tenant.
     pub recovery: crate::calls::Recovery,
     /// Regions: where tenants live, the catalog replica, moves and restores.
@@ -228,6 +236,26 @@ impl AppState {
         }
         let events = EventBus::new(config.event_buffer);
         let live_calls = LiveCalls::new();
+        let recordings = Recordings::new(
+            data_dir.recordings(),
+            secrets.recording_url_key(),
+            config.recordings,
+            config.public_url.clone(),
+            clock.clone(),
+        );
+        let analysis = AnalysisQueue::new(region_db.clone(), clock.clone());
+        let brain = Brain::new(config.llm.breaker, &config.outbound)
+            .context("cannot build the LLM clients")?;
+        let analyst = Analyst::new(AnalystParts {
+            queue: analysis.clone(),
+            tenants: tenants.clone(),
+            events: events.clone(),
+            webhooks: webhooks.clone(),
+            brain: brain.clone(),
+            secrets: secrets.clone(),
+            llm: config.llm.clone(),
+            clock: clock.clone(),
+        });
         let recovery = crate::calls::Recovery::default();
         let scheduler = Scheduler::new(SchedulerParts {
             region_db: region_db.clone(),
@@ -235,6 +263,7 @@ impl AppState {
                 tenants.clone(),
                 events.clone(),
                 webhooks.clone(),
+                analysis.clone(),
                 recovery.clone(),
             ),
             telephony: telephony.clone(),
@@ -256,14 +285,16 @@ impl AppState {
             events,
             live_calls,
             scheduler,
+            analysis,
+            analyst,
+            recordings,
             webhooks,
             shutdown: Shutdown::new(),
             clock,
             secrets,
             limits,
             voice: Arc::new(VoiceModels::none()),
-            brain: Brain::new(config.llm.breaker, &config.outbound)
-                .context("cannot build the LLM clients")?,
+            brain,
             recovery,
             edge,
             lag,
@@ -300,6 +331,7 @@ impl AppState {
             self.tenants.clone(),
             self.events.clone(),
             self.webhooks.clone(),
+            self.analysis.clone(),
             self.recovery.clone(),
         )
     }

@@ -24,6 +24,20 @@ pub struct AgentConfigInput {
     pub voicemail: Option<VoicemailSettingsInput>,
     /// Left on an answering machine (`voicemail.action: LEAVE_MESSAGE`); may use `{{variables}}`.
     pub voicemail_message: Option<String>,
+    /// Default: off.
+    pub analysis: Option<AnalysisSettingsInput>,
+    /// Record live calls. Default true.
+    pub record_calls: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, InputObject)]
+pub struct AnalysisSettingsInput {
+    /// Default true when given.
+    pub enabled: Option<bool>,
+    /// What makes a call a success (at most 2000 characters).
+    pub success_criteria: Option<String>,
+    /// JSON Schema of the data to extract: an object schema.
+    pub extraction_schema: Option<Json<serde_json::Value>>,
 }
 
 #[derive(Debug, Clone, Default, InputObject)]
@@ -209,6 +223,26 @@ impl AgentConfigInput {
                 at("voicemailMessage"),
                 ErrorCode::Required,
                 "LEAVE_MESSAGE needs the message to leave",
+            );
+        }
+        let analysis = self
+            .analysis
+            .map_or_else(AnalysisSettings::default, |a| AnalysisSettings {
+                enabled: a.enabled.unwrap_or(true),
+                success_criteria: a.success_criteria,
+                extraction_schema: a.extraction_schema,
+            });
+        if let Some(criteria) = &analysis.success_criteria {
+            check.text(&at("analysis.successCriteria"), criteria.trim(), 1, 2_000);
+        }
+        if let Some(Json(schema)) = &analysis.extraction_schema
+            && (schema.get("type") != Some(&serde_json::json!("object"))
+                || jsonschema::meta::validate(schema).is_err())
+        {
+            check.fail(
+                at("analysis.extractionSchema"),
+                ErrorCode::InvalidJsonSchema,
+                "must be a valid JSON Schema of type object",
             );
         }
         let language = self.language.unwrap_or_else(|| "en".into());
@@ -422,6 +456,8 @@ impl AgentConfigInput {
             turn_detection,
             voicemail,
             voicemail_message: self.voicemail_message,
+            analysis,
+            record_calls: self.record_calls.unwrap_or(true),
         };
         Ok(ConfigDraft {
             config,

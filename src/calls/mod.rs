@@ -195,7 +195,11 @@ async fn transition_at(
         return Err(InvalidInput::field("reason", ErrorCode::TooLong, "1–200 characters").into());
     }
     let tenant_id = tenant.id;
-    tenant
+    if to.is_terminal() {
+        // Before the commit that may queue an analysis, so a restart in between cannot forget it.
+        tenant.analysis().queue(tenant_id).await?;
+    }
+    let call = tenant
         .commit(move |tx| {
             let mut call = repo::calls::get_call(tx, &call_id)?.ok_or(CallError::NotFound)?;
             let from = call.status;
@@ -218,6 +222,9 @@ async fn transition_at(
                 call.duration_ms = Some(duration);
                 let usage = NewUsage::for_call(&call.id, "duration", Metric::CallMs, duration);
                 repo::usage::record(tx, &usage, now)?;
+                if call.answered_at.is_some() && analyses_calls(tx, &call)? {
+                    repo::analysis::insert_pending(tx, &call.id, now)?;
+                }
             }
             repo::calls::update_status(tx, &call)?;
             let event = repo::calls::insert_event(
@@ -266,7 +273,17 @@ async fn transition_at(
                 deliveries,
             })
         })
-        .await
+        .await?;
+    if to.is_terminal() {
+        tenant.analysis().wake();
+    }
+    Ok(call)
+}
+
+/// Whether the agent version a call ran analyses its calls.
+fn analyses_calls(tx: &rusqlite::Transaction<'_>, call: &CallRow) -> Result<bool, CallError> {
+    let version = repo::agents::get_version(tx, &call.agent_id, call.agent_version)?;
+    Ok(version.is_some_and(|v| v.config.analysis.enabled))
 }
 
 /// Appends an event (speech started, tool called, ...) to a call's timeline.

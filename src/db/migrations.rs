@@ -58,6 +58,8 @@ pub const TENANT: Migrations = Migrations {
         migration!("tenant-template", "0012_campaigns.sql"),
         migration!("tenant-template", "0013_llm_key_base_url.sql"),
         migration!("tenant-template", "0014_milestones.sql"),
+        migration!("tenant-template", "0015_call_analyses.sql"),
+        migration!("tenant-template", "0016_call_recordings.sql"),
     ],
 };
 
@@ -81,6 +83,7 @@ pub const REGION: Migrations = Migrations {
     steps: &[
         migration!("src/db/region_migrations", "0001_region.sql"),
         migration!("src/db/region_migrations", "0002_outbound_queue.sql"),
+        migration!("src/db/region_migrations", "0003_analysis_queue.sql"),
     ],
 };
 

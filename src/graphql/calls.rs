@@ -5,14 +5,17 @@ use async_graphql::{Context, ID, InputObject, Json, Object};
 use chrono::{DateTime, Utc};
 
 use super::agents::{Agent, AgentVersion, load_version};
+use super::analysis::CallAnalysis;
 use super::billing_types::{CallCostLine, Money};
 use super::context::{ContextExt, tenant};
 use super::loaders::AgentKey;
 use super::pagination::{KeysetCursor, PageRequest, connection_complexity};
+use super::recordings::CallRecording;
 use crate::auth::Permission;
 use crate::calls::{self, NewCall};
 use crate::clock::datetime;
 use crate::error::{ApiError, ApiResult, ErrorCode, InvalidInput};
+use crate::model::analysis::Sentiment;
 use crate::model::{CallStatus, Direction, Speaker, Transport};
 use crate::repo;
 use crate::repo::calls::{CallEventRow, CallFilter, CallRow, NewSegment, SegmentRow};
@@ -126,6 +129,20 @@ impl Call {
             .read(move |conn| repo::calls::get_variables(conn, &id))
             .await?;
         Ok(Json(variables.to_json()))
+    }
+
+    /// The post-call analysis (agents with `analysis.enabled`, answered calls, once ended).
+    async fn analysis(&self, ctx: &Context<'_>) -> ApiResult<Option<CallAnalysis>> {
+        let principal = ctx.authorize(Permission::ReadCalls)?;
+        let db = tenant(ctx, principal).await?.db;
+        let id = self.0.id.clone();
+        let row = db.read(move |conn| repo::analysis::get(conn, &id)).await?;
+        Ok(row.map(CallAnalysis))
+    }
+
+    /// The call's recording (live calls of agents that record), once the call has ended.
+    async fn recording(&self, ctx: &Context<'_>) -> ApiResult<Option<CallRecording>> {
+        super::recordings::load(ctx, &self.0.id).await
     }
 
     /// The call's timeline, oldest first.
@@ -261,6 +278,12 @@ pub struct CallFilterInput {
     pub created_before: Option<DateTime<Utc>>,
     /// Every word must occur in the call's transcript.
     pub text: Option<String>,
+    /// The post-call analysis judged the call a success (true) or not (false).
+    pub success: Option<bool>,
+    /// The post-call analysis found the caller's sentiment to be this.
+    pub sentiment: Option<Sentiment>,
+    /// Every word must occur in the post-call analysis summary.
+    pub summary: Option<String>,
 }
 
 impl CallFilterInput {
@@ -279,7 +302,29 @@ impl CallFilterInput {
             }
             None => Vec::new(),
         };
+        let summary_terms = match self.summary {
+            Some(text) => {
+                let words: Vec<String> = text
+                    .split(|c: char| !c.is_alphanumeric() && c != '\'')
+                    .filter(|w| !w.is_empty())
+                    .take(32)
+                    .map(str::to_lowercase)
+                    .collect();
+                if words.is_empty() {
+                    return Err(InvalidInput::field(
+                        "filter.summary",
+                        ErrorCode::EmptyQuery,
+                        "give at least one word",
+                    ));
+                }
+                words
+            }
+            None => Vec::new(),
+        };
         Ok(CallFilter {
+            success: self.success,
+            sentiment: self.sentiment,
+            summary_terms,
             statuses: self.status,
             agent_id: self.agent_id.map(|id| id.0),
             direction: self.direction,

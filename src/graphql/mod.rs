@@ -6,6 +6,7 @@
 
 mod account;
 mod agents;
+mod analysis;
 mod api_keys;
 pub mod audit;
 mod audit_log;
@@ -13,6 +14,7 @@ mod auth;
 mod billing;
 mod billing_types;
 mod calls;
+mod campaign_progress;
 mod campaigns;
 pub mod codes;
 pub mod context;
@@ -24,6 +26,7 @@ pub mod loaders;
 mod members;
 mod onboarding;
 pub mod pagination;
+mod recordings;
 pub mod session_cookie;
 mod session_tokens;
 mod telephony;
@@ -60,6 +63,7 @@ pub struct Mutation(
     api_keys::ApiKeyMutation,
     agents::AgentMutation,
     calls::CallMutation,
+    recordings::RecordingMutation,
     campaigns::CampaignMutation,
     webhooks::WebhookMutation,
     telephony::TelephonyMutation,
@@ -75,7 +79,7 @@ pub struct Mutation(
 pub struct Subscription(
     heartbeat::HeartbeatSubscription,
     live::LiveSubscription,
-    campaigns::CampaignSubscription,
+    campaign_progress::CampaignSubscription,
 );
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;

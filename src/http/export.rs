@@ -135,6 +135,7 @@ fn parse_filter(params: ExportParams) -> Result<CallFilter, InvalidInput> {
         created_after,
         created_before,
         transcript_terms,
+        ..CallFilter::default()
     })
 }
 

@@ -24,6 +24,7 @@ mod live;
 pub mod middleware;
 mod ops;
 mod portal;
+mod recordings;
 pub mod routing;
 mod stripe_webhook;
 mod twilio_status;
@@ -103,6 +104,10 @@ pub fn router(app: AppState) -> Router {
             post(internal::restore_tenant),
         )
         .route("/v1/twilio/{tenant_id}/status", post(twilio_status::status))
+        .route(
+            "/v1/recordings/{tenant_id}/{file}",
+            get(recordings::download),
+        )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))

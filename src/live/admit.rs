@@ -239,6 +239,7 @@ pub async fn admit(
             settings: app.config.live.clone(),
             shutdown: app.shutdown.clone(),
             live_calls: app.live_calls.clone(),
+            recordings: app.recordings.clone(),
         },
     })
 }

@@ -13,8 +13,10 @@ use tokio::task::JoinHandle;
 use crate::calls;
 use crate::error::Reportable as _;
 use crate::model::{CallStatus, NewUsage};
+use crate::repo;
 use crate::repo::calls::NewSegment;
-use crate::tenants::Tenant;
+use crate::repo::recordings::RecordingRow;
+use crate::tenants::{Change, Tenant};
 
 /// Records waiting to be written before the session waits for room (seconds of a busy call's worth).
 const QUEUE: usize = 1024;
@@ -29,6 +31,8 @@ enum Record {
         segments: Vec<NewSegment>,
         usage: Vec<NewUsage>,
     },
+    /// The call's finished recording.
+    Recording(RecordingRow),
     /// The call ended: its final state, after everything recorded before.
     End {
         status: CallStatus,
@@ -61,6 +65,11 @@ impl Recorder {
             return;
         }
         self.hand_over(Record::Segments { segments, usage }).await;
+    }
+
+    /// Lists the call's finished recording.
+    pub async fn recording(&self, row: RecordingRow) {
+        self.hand_over(Record::Recording(row)).await;
     }
 
     async fn hand_over(&self, record: Record) {
@@ -104,6 +113,17 @@ async fn write_all(tenant: Tenant, call_id: String, mut records: mpsc::Receiver<
                 if let Err(e) = calls::add_segments(&tenant, call_id.clone(), segments, usage).await
                 {
                     tracing::error!(code = %e.code(), error = %e, "cannot store transcript segments");
+                }
+            }
+            Record::Recording(row) => {
+                let stored = tenant
+                    .commit(move |tx| {
+                        repo::recordings::insert(tx, &row)?;
+                        Ok::<_, crate::db::StorageError>(Change::quiet(()))
+                    })
+                    .await;
+                if let Err(e) = stored {
+                    tracing::error!(code = %e.code(), error = %e, "cannot list the call's recording");
                 }
             }
             Record::End { status, reason } => {

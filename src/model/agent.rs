@@ -29,6 +29,29 @@ pub struct AgentConfig {
     /// `{{variables}}` like the system prompt and first message.
     #[serde(default)]
     pub voicemail_message: Option<String>,
+    /// What the agent's LLM reads from each answered call once it has ended.
+    #[serde(default)]
+    pub analysis: AnalysisSettings,
+    /// Record live calls (both sides, one stereo file); off: this agent's calls are never recorded.
+    #[serde(default = "default_true")]
+    pub record_calls: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// Post-call analysis: after an answered call ends, the agent's LLM (same providers and tenant keys) writes a
+/// summary, judges the call against `successCriteria`, reads the caller's sentiment and, with an
+/// `extractionSchema`, extracts data into it (validated; one retry with the validation error).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, SimpleObject)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalysisSettings {
+    pub enabled: bool,
+    /// What makes a call a success, in plain words (none: `success` is not judged).
+    pub success_criteria: Option<String>,
+    /// JSON Schema (an object schema) of the data to extract, e.g. `{appointment_time, name}`.
+    pub extraction_schema: Option<Json<serde_json::Value>>,
 }
 
 /// Answering-machine handling on outbound phone calls: Twilio's detection (`MachineDetection`, asynchronous)

@@ -2,6 +2,7 @@
 //! is, with no I/O. `repo` stores them, domain modules decide with them, `graphql` exposes them.
 //!
 //! - [`agent`]: an agent's versioned configuration ([`AgentConfig`]), complete and valid once stored.
+//! - [`analysis`]: post-call analysis status and the caller's sentiment.
 //! - [`campaign`]: outbound campaigns — status, calling windows, retry rules, call outcomes.
 //! - [`call`]: call status (the state machine), direction, transport, speaker.
 //! - [`role`]: member and API key roles.
@@ -12,6 +13,7 @@
 //! - [`variables`]: a call's dynamic variables, the values `{{name}}` placeholders are filled with.
 
 pub mod agent;
+pub mod analysis;
 pub mod call;
 pub mod campaign;
 pub mod money;

@@ -4,6 +4,7 @@ use super::Result;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Row, named_params, params_from_iter};
 
+use crate::model::analysis::Sentiment;
 use crate::model::{CallStatus, Direction, Speaker, Transport};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -71,6 +72,11 @@ pub struct CallFilter {
     pub created_before: Option<i64>,
     /// FTS5 terms that must each occur somewhere in the call's transcript.
     pub transcript_terms: Vec<String>,
+    /// The post-call analysis judged the call a success (or not).
+    pub success: Option<bool>,
+    pub sentiment: Option<Sentiment>,
+    /// Lower-case words that must each occur in the analysis summary.
+    pub summary_terms: Vec<String>,
 }
 
 const CALL_COLUMNS: &str = "id, agent_id, agent_version, direction, transport, from_address, to_address, status, \
@@ -356,6 +362,22 @@ pub fn list_calls(
              where transcript_fts match ?)",
         );
         params.push(term.clone().into());
+    }
+    if let Some(success) = filter.success {
+        sql.push_str(
+            " and id in (select call_id from call_analyses where status = 'done' and success = ?)",
+        );
+        params.push(i64::from(success).into());
+    }
+    if let Some(sentiment) = filter.sentiment {
+        sql.push_str(" and id in (select call_id from call_analyses where status = 'done' and sentiment = ?)");
+        params.push(sentiment.as_str().to_string().into());
+    }
+    for word in &filter.summary_terms {
+        sql.push_str(
+            " and id in (select call_id from call_analyses where instr(lower(summary), ?) > 0)",
+        );
+        params.push(word.clone().into());
     }
     sql.push_str(" order by created_at desc, id desc limit ?");
     params.push((limit as i64).into());

@@ -4,11 +4,13 @@
 //! `catalog.db` tables: [`tenants`], [`users`], [`memberships`], [`sessions`], [`invites`], email links and
 //! the outbox in [`email`], the price book and payment accounts in [`billing`], the heartbeat in [`regions`].
 //! `region.db` (this machine's own state): the webhook queue in [`webhooks`], the outbound queue in
-//! [`outbound`], moved tenants in [`regions`]. Tenant database tables: [`meta`], [`api_keys`], [`agents`],
-//! [`calls`], [`webhooks`], [`audit`], [`usage`], [`invoices`], [`telephony`], [`llm_keys`], [`outbound`]
-//! (calls placed through Twilio), [`campaigns`], [`milestones`].
+//! [`outbound`], the analysis queue in [`analysis`], moved tenants in [`regions`]. Tenant database tables:
+//! [`meta`], [`api_keys`], [`agents`], [`calls`], [`webhooks`], [`audit`], [`usage`], [`invoices`], [`telephony`],
+//! [`llm_keys`], [`outbound`] (calls placed through Twilio), [`campaigns`], [`milestones`], [`analysis`]
+//! (post-call analyses), [`recordings`].
 
 pub mod agents;
+pub mod analysis;
 pub mod api_keys;
 pub mod audit;
 pub mod billing;
@@ -22,6 +24,7 @@ pub mod memberships;
 pub mod meta;
 pub mod milestones;
 pub mod outbound;
+pub mod recordings;
 pub mod regions;
 pub mod sessions;
 pub mod telephony;

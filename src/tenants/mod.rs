@@ -1,9 +1,9 @@
 //! Tenants: the handle domain code works through ([`Tenant`]), and provisioning new ones ([`provision`]).
 //!
 //! A [`Tenant`] is one open tenant database plus where that tenant's changes are announced: the live event
-//! bus (subscriptions) and the webhook dispatcher. Domain functions take a `&Tenant` — never the whole
-//! application state — and [`Tenant::commit`] is the one way a change is written, published in commit
-//! order, and handed to webhook delivery.
+//! bus (subscriptions), the webhook dispatcher and the post-call analysis queue. Domain functions take a
+//! `&Tenant` — never the whole application state — and [`Tenant::commit`] is the one way a change is
+//! written, published in commit order, and handed to webhook delivery.
 
 mod provision;
 
@@ -11,6 +11,7 @@ pub use provision::{MAX_NAME_CHARS, find, provision, register, slugify, validate
 
 use rusqlite::Transaction;
 
+use crate::analysis::AnalysisQueue;
 use crate::db::{Database, StorageError, TenantId};
 use crate::error::{ErrorCode, InvalidInput, Reportable};
 use crate::events::{EventBus, TenantEvent};
@@ -23,6 +24,7 @@ pub struct Tenant {
     pub db: Database,
     events: EventBus,
     webhooks: Dispatcher,
+    analysis: AnalysisQueue,
 }
 
 /// What a committed change produced: its value, the events to publish, and how many webhook deliveries it
@@ -45,13 +47,25 @@ impl<T> Change<T> {
 }
 
 impl Tenant {
-    pub fn new(id: TenantId, db: Database, events: EventBus, webhooks: Dispatcher) -> Self {
+    pub fn new(
+        id: TenantId,
+        db: Database,
+        events: EventBus,
+        webhooks: Dispatcher,
+        analysis: AnalysisQueue,
+    ) -> Self {
         Self {
             id,
             db,
             events,
             webhooks,
+            analysis,
         }
+    }
+
+    /// Where this tenant's post-call analyses are queued.
+    pub fn analysis(&self) -> &AnalysisQueue {
+        &self.analysis
     }
 
     /// Runs `f` in one write transaction. After it commits, its events are published (while the writer is
@@ -83,6 +97,7 @@ pub struct Tenants {
     store: crate::db::TenantStore,
     events: EventBus,
     webhooks: Dispatcher,
+    analysis: AnalysisQueue,
     recovery: crate::calls::Recovery,
 }
 
@@ -91,12 +106,14 @@ impl Tenants {
         store: crate::db::TenantStore,
         events: EventBus,
         webhooks: Dispatcher,
+        analysis: AnalysisQueue,
         recovery: crate::calls::Recovery,
     ) -> Self {
         Self {
             store,
             events,
             webhooks,
+            analysis,
             recovery,
         }
     }
@@ -105,7 +122,13 @@ impl Tenants {
     /// process left open are ended ([`crate::calls::Recovery`]).
     pub async fn open(&self, id: TenantId) -> Result<Tenant, StorageError> {
         let db = self.store.get(id).await?;
-        let tenant = Tenant::new(id, db, self.events.clone(), self.webhooks.clone());
+        let tenant = Tenant::new(
+            id,
+            db,
+            self.events.clone(),
+            self.webhooks.clone(),
+            self.analysis.clone(),
+        );
         self.recovery.once(&tenant).await;
         Ok(tenant)
     }

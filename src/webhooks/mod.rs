@@ -61,10 +61,13 @@ pub enum WebhookEvent {
     /// Every contact of a campaign reached a final outcome (with the campaign's progress).
     #[graphql(name = "CAMPAIGN_COMPLETED")]
     CampaignCompleted,
+    /// A call's post-call analysis finished (done or failed), with the analysis.
+    #[graphql(name = "CALL_ANALYZED")]
+    CallAnalyzed,
 }
 
 impl WebhookEvent {
-    pub const ALL: [WebhookEvent; 9] = [
+    pub const ALL: [WebhookEvent; 10] = [
         Self::CallCreated,
         Self::CallStarted,
         Self::CallEnded,
@@ -74,6 +77,7 @@ impl WebhookEvent {
         Self::BillingPaymentFailed,
         Self::BillingStatusChanged,
         Self::CampaignCompleted,
+        Self::CallAnalyzed,
     ];
 
     /// The wire name, e.g. `call.ended`.
@@ -88,6 +92,7 @@ impl WebhookEvent {
             Self::BillingPaymentFailed => "billing.payment_failed",
             Self::BillingStatusChanged => "billing.status_changed",
             Self::CampaignCompleted => "campaign.completed",
+            Self::CallAnalyzed => "call.analyzed",
         }
     }
 

@@ -16,5 +16,6 @@ mod dtmf;
 mod ending;
 mod limits;
 mod realtime;
+mod recording;
 mod subscriptions;
 mod twilio;

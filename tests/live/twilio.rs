@@ -227,7 +227,9 @@ async fn protocol_violations_close_the_stream_with_the_documented_codes() {
 async fn an_outbound_stream_continues_its_call_record_and_only_its_agents() {
     let server = voice_server().await;
     let acme = server.tenant("Acme").await;
-    let agent = create_agent(&server, &acme.key).await;
+    // jfk's long speech is what an answering machine's greeting looks like; this test is not about voicemail.
+    let config = json!({ "systemPrompt": "You listen.", "voicemail": { "detection": false } });
+    let agent = server.create_agent(&acme.key, "Listener", config).await;
     let other_agent = create_agent(&server, &acme.key).await;
     let create = "mutation($agent: ID!) { createCall(input: {agentId: $agent, direction: OUTBOUND, transport: PHONE, to: \"+14155550199\"}) { id } }";
     let (_, body) = server

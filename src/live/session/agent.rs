@@ -190,6 +190,9 @@ impl<P: Protocol> Session<P> {
         let now = Instant::now();
         let heard = heard.unwrap_or_else(|| s.playout.heard(now));
         let played = s.playout.stop(now);
+        if let Some(recording) = &self.recording {
+            recording.cut(now);
+        }
         if !s.done_sent {
             // The client may be gone when the call ends; what matters then is the record.
             let _ = self

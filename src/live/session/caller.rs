@@ -48,6 +48,9 @@ impl<P: Protocol> Session<P> {
             .audio(self.input_format, bytes.len(), Instant::now())
         {
             AudioVerdict::Accepted => {
+                if let Some(recording) = &self.recording {
+                    recording.caller(&bytes);
+                }
                 self.listener.send(Listen::Audio(bytes)).await;
                 Ok(())
             }

@@ -46,6 +46,7 @@ use super::voicemail::Screener;
 use crate::audio::AudioFormat;
 use crate::brain::{Brain, Conversation};
 use crate::error::ErrorCode;
+use crate::recordings::{CallRecording, Recordings};
 use crate::shutdown::Shutdown;
 use crate::telephony::Telephony;
 use crate::tenants::Tenant;
@@ -75,6 +76,8 @@ pub struct CallContext {
     pub shutdown: Shutdown,
     /// Where Twilio's callbacks find the call's session.
     pub live_calls: LiveCalls,
+    /// Where the call's recording goes.
+    pub recordings: Recordings,
 }
 
 /// What the transport says about how the call starts.
@@ -111,7 +114,12 @@ pub async fn run<P: Protocol>(
         settings,
         shutdown,
         live_calls,
+        recordings,
     } = context;
+    let recording = plan
+        .record
+        .then(|| recordings.start(tenant.id, &call_id, start.input_format))
+        .flatten();
     let screening = plan
         .voicemail
         .as_ref()
@@ -145,6 +153,7 @@ pub async fn run<P: Protocol>(
     let session = Session {
         out: Outbox::start(sink, settings.write_timeout),
         recorder: Recorder::start(tenant.clone(), call_id.clone()),
+        recording,
         conversation: Conversation::new(plan.system_prompt.clone()),
         ends_at: now + plan.ending.max_duration,
         limits: CallLimits::new(now),
@@ -202,6 +211,8 @@ struct Session<P> {
     out: Outbox,
     /// Writes the call's timeline, transcript, usage and final state.
     recorder: Recorder,
+    /// Both sides' audio, into the call's recording file; `None`: not recorded.
+    recording: Option<CallRecording>,
     /// Decodes, detects speech and cuts turns, beside the loop.
     listener: ListenerStage,
     /// The server detects turns (else the client commits).
@@ -392,6 +403,9 @@ impl<P: Protocol> Session<P> {
                     }
                     self.input_format = format;
                 }
+                if let (Some(format), Some(recording)) = (input_format, &self.recording) {
+                    recording.input_format(format);
+                }
                 // Applied (and confirmed to the client) once the stage has heard the audio sent before it.
                 self.configuring
                     .push_back(turn_detection.as_ref().map(Option::is_some));
@@ -472,7 +486,17 @@ impl<P: Protocol> Session<P> {
                 "call ended before its last utterances were transcribed"
             );
         }
-        let Self { recorder, out, .. } = self;
+        let Self {
+            recorder,
+            out,
+            recording,
+            ..
+        } = self;
+        if let Some(recording) = recording
+            && let Some(row) = recording.finish().await
+        {
+            recorder.recording(row).await;
+        }
         recorder.finish(ending.status, ending.reason).await;
         let call = tracing::Span::current();
         call.set_attribute("voxedge.call_status", ending.status.as_str());

@@ -81,6 +81,9 @@ impl<P: Protocol> Session<P> {
                             timer.mark(Stage::AudioSent, Instant::now());
                         }
                     }
+                    if let Some(recording) = &self.recording {
+                        recording.agent(&audio, self.output.0);
+                    }
                     let (item_id, output_index) =
                         s.message.clone().expect("invariant: a sentence started");
                     self.emit(Event::ResponseAudio {

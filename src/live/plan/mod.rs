@@ -5,6 +5,10 @@
 //! same for placing a call: which variables it needs and whether Twilio should listen for a machine. It is pure:
 //! no I/O, no clock. The session reads the plan, never the agent's configuration.
 
+mod brain;
+
+pub use brain::analysis_spec;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,12 +16,12 @@ use std::time::Duration;
 use crate::agents::llm_keys::OpenKey;
 use crate::agents::tool_headers::OpenHeaders;
 use crate::agents::{ActiveAgent, template};
-use crate::brain::{AgentSpec, BrainError, ProviderConfig, ToolSet, ToolSpec, WebhookTool};
+use crate::brain::AgentSpec;
 use crate::db::TenantId;
 use crate::error::{ErrorCode, Reportable};
 use crate::live::LlmSettings;
 use crate::live::voicemail::ScreeningRules;
-use crate::model::agent::{HttpMethod, ToolKind, VoicemailAction};
+use crate::model::agent::VoicemailAction;
 use crate::model::{AgentConfig, Variables};
 use crate::voice::TurnConfig;
 
@@ -56,6 +60,8 @@ pub struct CallPlan {
     pub voicemail: Option<VoicemailPlan>,
     /// The call's variables, as filled into the texts above.
     pub variables: Variables,
+    /// Record the call (the agent has not opted out).
+    pub record: bool,
 }
 
 /// What the call brings to its plan: its variables, and whether an answering machine may pick it up.
@@ -202,7 +208,7 @@ impl CallPlan {
             agent_id: agent.agent.id.clone(),
             version: agent.version.version,
             turns: turn_config(config),
-            brain: brain_spec(config, tenant, secrets, llm)
+            brain: brain::call_spec(config, tenant, secrets, llm)
                 .map(Arc::new)
                 .map_err(|e| e.to_string()),
             system_prompt,
@@ -239,6 +245,7 @@ impl CallPlan {
             temperature: config.llm.temperature,
             voicemail,
             variables,
+            record: config.record_calls,
         })
     }
 
@@ -260,78 +267,6 @@ fn turn_config(config: &AgentConfig) -> TurnConfig {
         silence_duration_ms: settings.silence_duration_ms.max(0) as u32,
         ..TurnConfig::default()
     }
-}
-
-/// The brain's view of an agent: its provider chain (with the tenant's keys, each only where it belongs) and its
-/// tools (with their headers).
-fn brain_spec(
-    config: &AgentConfig,
-    tenant: TenantId,
-    secrets: &CallSecrets,
-    settings: &LlmSettings,
-) -> Result<AgentSpec, BrainError> {
-    let llm = &config.llm;
-    let providers = std::iter::once(&llm.primary)
-        .chain(&llm.fallbacks)
-        .enumerate()
-        .map(|(i, target)| {
-            // The name keys the circuit breaker: per tenant, so one tenant's bad key never opens another's circuit.
-            let mut provider = ProviderConfig::new(
-                format!("{tenant}/{}#{i}:{}", target.provider, target.model),
-                target.base_url.clone(),
-                target.model.clone(),
-            );
-            // The agent's base URL is an editor's to change; the key goes there only if it is the provider's
-            // public endpoint or the one stored with the key.
-            provider.api_key = secrets
-                .llm_keys
-                .get(&target.provider)
-                .filter(|key| key.may_go_to(&target.provider, &target.base_url))
-                .map(|key| key.key.expose().clone());
-            provider.temperature = Some(llm.temperature as f32);
-            provider.max_tokens = Some(llm.max_tokens.max(1) as u32);
-            provider.connect_timeout = settings.connect_timeout;
-            provider.first_token_timeout = settings.first_token_timeout;
-            provider
-        })
-        .collect();
-    let tools = config
-        .tools
-        .iter()
-        .map(|tool| match tool.kind {
-            ToolKind::EndCall => ToolSpec::EndCall,
-            ToolKind::SendDtmf => ToolSpec::SendDtmf,
-            ToolKind::TransferCall => ToolSpec::TransferCall {
-                destinations: tool.destinations.iter().map(|d| d.name.clone()).collect(),
-            },
-            ToolKind::Webhook => {
-                let parameters = tool.parameters.as_ref().map_or_else(
-                    || serde_json::json!({"type": "object", "properties": {}}),
-                    |p| p.0.clone(),
-                );
-                let mut webhook = WebhookTool::new(
-                    tool.name.clone(),
-                    tool.description.clone(),
-                    parameters,
-                    tool.url.clone().unwrap_or_default(),
-                );
-                if tool.method == Some(HttpMethod::Get) {
-                    webhook.method = reqwest::Method::GET;
-                }
-                if let Some(ms) = tool.timeout_ms {
-                    webhook.timeout = Duration::from_millis(ms.max(1) as u64);
-                }
-                if let Some(headers) = secrets.tool_headers.get(&tool.name) {
-                    webhook.headers = headers
-                        .iter()
-                        .map(|(name, value)| (name.clone(), value.expose().clone()))
-                        .collect();
-                }
-                ToolSpec::Webhook(webhook)
-            }
-        })
-        .collect();
-    Ok(AgentSpec::new(providers, ToolSet::new(tools)?)?.with_apology(llm.apology_message.clone()))
 }
 
 #[cfg(test)]
