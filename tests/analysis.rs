@@ -111,7 +111,7 @@ async fn an_answer_matching_the_schema_is_stored_filterable_metered_and_sent() {
     });
     // Models like code fences; the object inside counts.
     let llm = OpenAiServer::with_script([Scripted::text(&format!("```json\n{answer}\n```"))]).await;
-    let server = support::spawn().await;
+    let server = support::spawn_with(support::allow_loopback).await;
     let tenant = server.tenant("acme").await;
     let (received, url) = receiver().await;
     let (_, body) = server
@@ -228,7 +228,7 @@ async fn an_answer_failing_validation_twice_is_stored_as_failed() {
         Scripted::text(&bad.to_string()),
     ])
     .await;
-    let server = support::spawn().await;
+    let server = support::spawn_with(support::allow_loopback).await;
     let tenant = server.tenant("acme").await;
     let agent = server
         .create_agent(&tenant.key, "Dentist", agent_config(&llm))
@@ -265,7 +265,7 @@ async fn an_answer_failing_validation_twice_is_stored_as_failed() {
 #[tokio::test]
 async fn calls_nobody_answered_and_agents_without_analysis_are_not_analysed() {
     let llm = OpenAiServer::start().await;
-    let server = support::spawn().await;
+    let server = support::spawn_with(support::allow_loopback).await;
     let tenant = server.tenant("acme").await;
     let with = server
         .create_agent(&tenant.key, "Dentist", agent_config(&llm))
@@ -316,7 +316,7 @@ async fn calls_nobody_answered_and_agents_without_analysis_are_not_analysed() {
 async fn a_model_that_does_not_answer_is_retried_with_backoff_after_a_restart() {
     let llm = OpenAiServer::with_script([Scripted::status(500)]).await;
     let dir = tempfile::tempdir().unwrap();
-    let server = support::spawn_in(dir.path().to_path_buf(), |_| {}).await;
+    let server = support::spawn_in(dir.path().to_path_buf(), support::allow_loopback).await;
     let tenant = server.tenant("acme").await;
     let agent = server
         .create_agent(&tenant.key, "Dentist", agent_config(&llm))
@@ -343,7 +343,7 @@ async fn a_model_that_does_not_answer_is_retried_with_backoff_after_a_restart() 
         r#"{"summary": "Booked.", "sentiment": "neutral", "success": true, "successReason": "Agreed.",
             "extraction": {"name": "Ann", "appointment_time": "14:30"}}"#,
     ));
-    let server = support::spawn_in(dir.path().to_path_buf(), |_| {}).await;
+    let server = support::spawn_in(dir.path().to_path_buf(), support::allow_loopback).await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(llm.request_count(), 1, "retried before its backoff");
     server.state.clock.advance(Duration::from_secs(31));

@@ -84,7 +84,8 @@ pub struct Subscription(
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
-/// The mutations that write the catalog (users, sessions, memberships, invitations, tenants). Outside the primary
+/// The mutations that write the catalog (users, sessions, memberships, invitations, email links, plans and
+/// payment accounts, tenants). Outside the primary
 /// region they are replayed there before anything runs (`http::routing`); every other mutation writes only its
 /// tenant's own file, in the tenant's home region. A test makes every mutation of the schema choose a side.
 pub const CATALOG_MUTATIONS: &[&str] = &[
@@ -100,6 +101,13 @@ pub const CATALOG_MUTATIONS: &[&str] = &[
     "removeMember",
     "transferOwnership",
     "updateTenant",
+    "logoutEverywhere",
+    "verifyEmail",
+    "resendVerificationEmail",
+    "requestPasswordReset",
+    "resetPassword",
+    "changePlan",
+    "createBillingPortalSession",
 ];
 
 /// The schema served by the API, with its limits and the application state resolvers use.
@@ -163,6 +171,14 @@ mod tests {
         "setLlmKey",
         "deleteLlmKey",
         "createSessionToken",
+        "createCampaign",
+        "addCampaignContacts",
+        "startCampaign",
+        "pauseCampaign",
+        "resumeCampaign",
+        "cancelCampaign",
+        "deleteCallRecording",
+        "setRecordingRetention",
     ];
 
     #[test]

@@ -38,6 +38,8 @@ pub fn data<'a>(body: &'a Value, field: &str) -> &'a Value {
 pub async fn server(twilio: &FakeTwilio) -> TestServer {
     let base = twilio.base.clone();
     support::spawn_with(move |config| {
+        // The agents' LLM stand-in is a local server.
+        support::allow_loopback(config);
         config.voice = support::voice::voice_config();
         config.twilio_api_url = base;
         config.outbound_tick = Duration::from_millis(100);

@@ -39,6 +39,8 @@ fn start(dir: &Path, port: u16, twilio: &FakeTwilio) -> ServerProcess {
             &ort,
             "--outbound-tick-ms",
             "100",
+            "--allow-outbound",
+            "127.0.0.1/32",
         ],
     )
 }

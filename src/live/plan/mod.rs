@@ -425,7 +425,7 @@ mod tests {
     fn webhook_tools_get_their_headers() {
         let mut config = config();
         config.tools.push(crate::model::agent::Tool {
-            kind: ToolKind::Webhook,
+            kind: crate::model::agent::ToolKind::Webhook,
             name: "lookup".into(),
             description: String::new(),
             parameters: None,
