@@ -102,3 +102,67 @@ async fn first_agent_call_and_number_are_recorded_once() {
         "{table}"
     );
 }
+
+#[tokio::test]
+async fn the_first_paid_invoice_is_a_milestone() {
+    use voxedge::billing::invoices::{self, InvoiceStatus};
+    use voxedge::billing::job::{self, JobState};
+    use voxedge::billing::plans::{self, PlanChange};
+    use voxedge::billing::pricing::Month;
+
+    let server = support::spawn_with(|config| {
+        config.billing.job_interval = std::time::Duration::from_secs(3600);
+        config.billing.finalize_delay = std::time::Duration::ZERO;
+    })
+    .await;
+    let acme = server.tenant("Acme").await;
+    let billing = &server.state.billing;
+    plans::change(
+        billing,
+        acme.id,
+        PlanChange {
+            plan: "pro".into(),
+            overrides: None,
+            changed_by: "cli".into(),
+            operator: true,
+            effective_from: None,
+        },
+    )
+    .await
+    .expect("plan assigned");
+    let month = Month::containing(billing.now());
+    server.state.clock.advance(std::time::Duration::from_millis(
+        (month.end_ms + 3_600_000 - billing.now()) as u64,
+    ));
+    job::run_once(
+        billing,
+        &server.state.tenant_opener(),
+        &mut JobState::default(),
+    )
+    .await
+    .expect("billing job runs");
+    assert_eq!(
+        onboarding(&server, &acme.key).await["firstPaidInvoiceAt"],
+        Value::Null,
+        "issued, not paid"
+    );
+    let (_, body) = server
+        .gql(
+            Some(&acme.key),
+            "{ invoices { nodes { id status } } }",
+            json!({}),
+        )
+        .await;
+    let invoice = body["data"]["invoices"]["nodes"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("an invoice: {body}"))
+        .to_string();
+    let tenant = server.state.tenant(acme.id).await.unwrap();
+    invoices::transition(billing, &tenant, invoice, InvoiceStatus::Paid)
+        .await
+        .expect("paid");
+    assert!(
+        onboarding(&server, &acme.key).await["firstPaidInvoiceAt"].is_string(),
+        "recorded when paid"
+    );
+}

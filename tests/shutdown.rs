@@ -122,6 +122,7 @@ async fn gql(
 
 #[tokio::test]
 async fn a_call_left_open_by_a_kill_9_is_ended_server_crashed_after_a_restart() {
+    support::install_crypto();
     let dir = tempfile::tempdir().unwrap();
     let tenant = stdout_json(&run_ok(dir.path(), &["tenant", "create", "--name", "Acme"]));
     let key = tenant["api_key"].as_str().unwrap().to_string();

@@ -251,6 +251,10 @@ pub async fn transition(
                 InvoiceStatus::Draft => {}
             }
             repo::invoices::update_state(tx, &invoice)?;
+            if to == InvoiceStatus::Paid && invoice.total > Decimal::ZERO {
+                // Onboarding: the tenant's first paid invoice.
+                repo::milestones::reach(tx, repo::milestones::Milestone::FirstPaidInvoice, now)?;
+            }
             let deliveries = if to == InvoiceStatus::Paid {
                 webhooks::enqueue(
                     tx,

@@ -324,7 +324,7 @@ async fn campaign_input_is_checked_field_by_field() {
             json!({ "i": {
                 "name": "", "agentId": agent, "fromNumber": "12", "timezone": "Mars/Base",
                 "windows": [{ "days": [], "start": "9am", "end": "17:00" }],
-                "maxConcurrentCalls": 6, "retry": { "maxAttempts": 11, "delayMinutes": 0 }
+                "maxConcurrentCalls": 11, "retry": { "maxAttempts": 11, "delayMinutes": 0 }
             } }),
         )
         .await;
@@ -352,8 +352,8 @@ async fn campaign_input_is_checked_field_by_field() {
         .as_str()
         .unwrap();
     assert!(
-        message.contains("1 to 5"),
-        "the free plan's limit: {message}"
+        message.contains("1 to 10"),
+        "the Pro plan's limit: {message}"
     );
     // A header without a phone column refuses the whole upload.
     let id = create_campaign(&server, &tenant.key, &agent, json!({})).await;

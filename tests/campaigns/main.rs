@@ -54,6 +54,20 @@ pub async fn tenant_with_agent(
     config: Value,
 ) -> (support::TestTenant, String) {
     let tenant = server.tenant("Acme").await;
+    // Pro: room for a few calls at once (the free plan allows 2).
+    voxedge::billing::plans::change(
+        &server.state.billing,
+        tenant.id,
+        voxedge::billing::plans::PlanChange {
+            plan: "pro".into(),
+            overrides: None,
+            changed_by: "cli".into(),
+            operator: true,
+            effective_from: None,
+        },
+    )
+    .await
+    .expect("plan assigned");
     let (_, body) = server
         .gql(
             Some(&tenant.key),

@@ -70,6 +70,12 @@ async fn a_kill_mid_campaign_and_a_restart_call_every_contact_once_per_attempt()
     let mut server = start(dir.path(), port, &twilio);
     let created = stdout_json(&run_ok(dir.path(), &["tenant", "create", "--name", "Acme"]));
     let key = created["api_key"].as_str().unwrap().to_string();
+    // Pro: room for a few calls at once (the free plan allows 2).
+    let tenant_id = created["tenant_id"].as_str().unwrap().to_string();
+    run_ok(
+        dir.path(),
+        &["plan", "assign", "--tenant", &tenant_id, "--plan", "pro"],
+    );
 
     let body = gql(
         &server,

@@ -107,6 +107,8 @@ impl Cluster {
             self.proxy.url(primary),
         );
         let server = support::spawn_in(data_dir.clone(), |config| {
+            // The agents' LLM stand-in is a local server.
+            support::allow_loopback(config);
             config.edge.region = Some(name.into());
             config.edge.primary = Some(primary.into());
             config.edge.replica = Some(ReplicaRoot::parse(&replica).unwrap());

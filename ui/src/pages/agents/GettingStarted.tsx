@@ -4,12 +4,15 @@ import { graphql } from "../../gql";
 import { formatTime } from "../../format";
 
 const ONBOARDING = graphql(`
-  query Onboarding { viewer { tenant { onboarding { firstAgentAt firstCallAt firstPhoneNumberAt } } } }
+  query Onboarding {
+    viewer { tenant { onboarding { firstAgentAt firstCallAt firstPhoneNumberAt firstPaidInvoiceAt } } }
+  }
 `);
 
 /**
- * The getting-started checklist, from the tenant's onboarding milestones; gone once every step is done.
- * (A first paid invoice is a milestone too, but there is no billing page to send anyone to yet.)
+ * The getting-started checklist, from the tenant's onboarding milestones; gone once the steps that set the
+ * product up are done. The first paid invoice is shown too, but does not keep the checklist up: a tenant on the
+ * free plan never pays one.
  */
 export function GettingStarted() {
   const { data } = useQuery(ONBOARDING);
@@ -21,6 +24,7 @@ export function GettingStarted() {
     { label: "Route a phone number to it", at: done.firstPhoneNumberAt, to: "/settings/telephony" },
   ];
   if (steps.every((s) => s.at)) return null;
+  steps.push({ label: "Choose a plan: a first paid invoice", at: done.firstPaidInvoiceAt, to: "/settings/billing" });
   return (
     <section className="card getting-started" aria-labelledby="getting-started">
       <h2 id="getting-started">Getting started</h2>
