@@ -40,7 +40,14 @@ async fn a_live_call_is_one_trace_with_a_span_per_turn_and_its_stages() {
         data.path(),
         &receiver,
         "protobuf",
-        &["--models-dir", &models, "--ort-dylib", &ort, "--allow-outbound", "127.0.0.1/32"],
+        &[
+            "--models-dir",
+            &models,
+            "--ort-dylib",
+            &ort,
+            "--allow-outbound",
+            "127.0.0.1/32",
+        ],
     );
     let client = reqwest::Client::new();
     let body = gql(&client, &server, Some(&key), json!({
