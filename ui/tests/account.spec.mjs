@@ -13,6 +13,7 @@ import {
   PASSWORD,
   screenshot,
   seriousViolations,
+  settled,
   signInThroughPortal,
   signUpByApi,
   startServer,
@@ -121,4 +122,58 @@ test("the getting-started checklist follows the tenant's onboarding milestones",
   await checklist.getByRole("link", { name: "Talk to it: a first call" }).waitFor();
   await check(page, "getting-started-agent-done");
   await page.close();
+});
+
+test("an unverified account is reminded above every page and can get a new link", async () => {
+  const owner = await signUpByApi(server, "unverified", "Unverified Co");
+  const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+  page.setDefaultTimeout(10_000);
+  await signInThroughPortal(page, server, owner.email);
+  await page.goto(`${server.url}/agents`);
+  const banner = page.getByRole("region", { name: "Email verification" });
+  await banner.getByText(`Please verify ${owner.email} by`).waitFor();
+  await check(page, "verify-reminder");
+
+  // The same reminder on another page; a new link, shown here since this server sends no email.
+  await page.goto(`${server.url}/calls`);
+  await banner.getByRole("button", { name: "Send a new link" }).click();
+  await banner.getByRole("status").filter({ hasText: "This server sends no email" }).waitFor();
+  await check(page, "verify-reminder-link");
+  await banner.getByRole("link", { name: `verify ${owner.email}` }).click();
+  await page.getByRole("button", { name: "Verify my email" }).click();
+  await page.getByRole("status").filter({ hasText: `${owner.email} is verified` }).waitFor();
+  await page.getByRole("link", { name: "Go to the portal" }).click();
+  await settled(page);
+  assert.equal(await banner.count(), 0, "no reminder once verified");
+  await page.close();
+});
+
+test("past the grace period the portal says why nothing loads, and verifying lets the account go on", async () => {
+  const strict = await startServer(["--email-verification-grace-secs", "0"]);
+  try {
+    const owner = await signUpByApi(strict, "overdue", "Overdue Co");
+    const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    page.setDefaultTimeout(10_000);
+    await signInThroughPortal(page, strict, owner.email);
+    await page.goto(`${strict.url}/agents`);
+    const banner = page.getByRole("region", { name: "Email verification" });
+    await banner.getByText(`Verify ${owner.email} to go on.`).waitFor();
+    const refused = page.locator('[role="alert"][data-code="EMAIL_NOT_VERIFIED"]');
+    await refused.first().waitFor();
+    await check(page, "verify-overdue");
+
+    // A new link, followed, lets the account go on.
+    await banner.getByRole("button", { name: "Send a new link" }).click();
+    await banner.getByRole("link", { name: `verify ${owner.email}` }).click();
+    await page.getByRole("button", { name: "Verify my email" }).click();
+    await page.getByRole("status").filter({ hasText: `${owner.email} is verified` }).waitFor();
+    await page.goto(`${strict.url}/agents`);
+    await settled(page);
+    await page.getByRole("link", { name: "Create an agent" }).first().waitFor();
+    assert.equal(await banner.count(), 0, "no reminder once verified");
+    assert.equal(await refused.count(), 0, "tenant pages load again");
+    await page.close();
+  } finally {
+    await strict.stop();
+  }
 });

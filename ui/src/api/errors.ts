@@ -49,7 +49,7 @@ const EXPLANATIONS: Record<string, string> = {
   INVALID_CREDENTIALS: "Wrong email or password.",
   LINK_EXPIRED: "This link has expired. Ask for a new one.",
   LINK_ALREADY_USED: "This link was already used; each link works once. Ask for a new one if you need it.",
-  EMAIL_NOT_VERIFIED: "Verify your email address to go on: follow the link we sent you, or ask for a new one.",
+  EMAIL_NOT_VERIFIED: "The time this account works without a verified email address is over.",
   TOKEN_EXPIRED: "Your session expired. Please sign in again.",
   TOKEN_REVOKED: "Your session was ended. Please sign in again.",
   INVALID_TOKEN: "Your session is not valid. Please sign in again.",

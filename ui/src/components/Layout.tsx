@@ -5,6 +5,7 @@ import { roleLabel } from "../api/roles";
 import { sessions } from "../api/session";
 import { navFor } from "./nav";
 import { TenantSwitcher } from "./TenantSwitcher";
+import { VerifyEmailBanner } from "./VerifyEmailBanner";
 
 /**
  * The signed-in shell: a sidebar on wide screens; on narrow ones a top bar whose menu button opens the
@@ -95,6 +96,7 @@ export function Layout() {
       </aside>
       {menuOpen && <div className="scrim" aria-hidden="true" onClick={() => setMenuOpen(false)} />}
       <main className="content" id="main" tabIndex={-1} ref={main}>
+        <VerifyEmailBanner />
         <Outlet />
       </main>
     </div>
