@@ -130,13 +130,13 @@ test("an unverified account is reminded above every page and can get a new link"
   page.setDefaultTimeout(10_000);
   await signInThroughPortal(page, server, owner.email);
   await page.goto(`${server.url}/agents`);
-  const banner = page.getByRole("region", { name: "Email verification" });
+  const banner = page.getByRole("region", { name: "Account verification" });
   await banner.getByText(`Please verify ${owner.email} by`).waitFor();
   await check(page, "verify-reminder");
 
   // The same reminder on another page; a new link, shown here since this server sends no email.
   await page.goto(`${server.url}/calls`);
-  await banner.getByRole("button", { name: "Send a new link" }).click();
+  await banner.getByRole("button", { name: "Ask for a new link" }).click();
   await banner.getByRole("status").filter({ hasText: "This server sends no email" }).waitFor();
   await check(page, "verify-reminder-link");
   await banner.getByRole("link", { name: `verify ${owner.email}` }).click();
@@ -156,14 +156,14 @@ test("past the grace period the portal says why nothing loads, and verifying let
     page.setDefaultTimeout(10_000);
     await signInThroughPortal(page, strict, owner.email);
     await page.goto(`${strict.url}/agents`);
-    const banner = page.getByRole("region", { name: "Email verification" });
+    const banner = page.getByRole("region", { name: "Account verification" });
     await banner.getByText(`Verify ${owner.email} to go on.`).waitFor();
     const refused = page.locator('[role="alert"][data-code="EMAIL_NOT_VERIFIED"]');
     await refused.first().waitFor();
     await check(page, "verify-overdue");
 
     // A new link, followed, lets the account go on.
-    await banner.getByRole("button", { name: "Send a new link" }).click();
+    await banner.getByRole("button", { name: "Ask for a new link" }).click();
     await banner.getByRole("link", { name: `verify ${owner.email}` }).click();
     await page.getByRole("button", { name: "Verify my email" }).click();
     await page.getByRole("status").filter({ hasText: `${owner.email} is verified` }).waitFor();

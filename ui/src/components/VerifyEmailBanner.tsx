@@ -36,7 +36,7 @@ export function VerifyEmailBanner() {
   return (
     <section
       className={`notice verify-banner ${overdue ? "notice-error" : "notice-warn"}`}
-      aria-label="Email verification"
+      aria-label="Account verification"
     >
       <p>
         {overdue ? (
@@ -64,7 +64,7 @@ export function VerifyEmailBanner() {
         </p>
       ) : (
         <button type="button" disabled={resend.pending} onClick={send}>
-          {resend.pending ? "Sending…" : "Send a new link"}
+          {resend.pending ? "Sending…" : "Ask for a new link"}
         </button>
       )}
       <ErrorNotice error={resend.error} />
