@@ -41,6 +41,9 @@ pub enum SecretsError {
     },
     #[error("cannot decrypt: wrong key, wrong context, or damaged value")]
     Decrypt,
+    /// A value sealed as text that does not decrypt to text.
+    #[error("not UTF-8")]
+    NotText(#[from] std::string::FromUtf8Error),
 }
 
 /// Purpose-specific keys. Cheap to clone.
@@ -151,6 +154,16 @@ impl Secrets {
             )
             .map(Secret::new)
             .map_err(|_| SecretsError::Decrypt)
+    }
+
+    /// [`Secrets::decrypt`] of a value that was sealed as text (API keys, header values).
+    pub fn decrypt_text(
+        &self,
+        stored: &str,
+        context: &str,
+    ) -> Result<Secret<String>, SecretsError> {
+        let clear = self.decrypt(stored, context)?;
+        Ok(Secret::new(String::from_utf8(clear.expose().clone())?))
     }
 }
 

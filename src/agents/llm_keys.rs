@@ -158,20 +158,17 @@ pub async fn open_keys(
     let rows = list_keys(db).await?;
     let mut keys = HashMap::with_capacity(rows.len());
     for row in rows {
-        let unreadable = |why: String| AgentError::UnreadableKey {
-            provider: row.provider.clone(),
-            why,
-        };
         let context = key_context(tenant, &row.provider, row.base_url.as_deref());
-        let clear = secrets
-            .decrypt(&row.api_key, &context)
-            .map_err(|e| unreadable(e.to_string()))?;
-        let text = String::from_utf8(clear.expose().clone())
-            .map_err(|_| unreadable("not UTF-8".into()))?;
+        let key = secrets.decrypt_text(&row.api_key, &context).map_err(|e| {
+            AgentError::UnreadableKey {
+                provider: row.provider.clone(),
+                why: e.to_string(),
+            }
+        })?;
         keys.insert(
             row.provider,
             OpenKey {
-                key: Secret::new(text),
+                key,
                 base_url: row.base_url,
             },
         );

@@ -5,6 +5,7 @@
 //! they ran with. The active configuration, which every call start needs, is served from a cache that
 //! changes invalidate.
 
+mod draft;
 mod error;
 pub mod input;
 pub mod llm_keys;
@@ -13,8 +14,9 @@ pub mod tool_headers;
 mod urls;
 mod validate;
 
+pub use draft::ConfigDraft;
 pub use error::AgentError;
-pub use input::{AgentConfigInput, ConfigDraft};
+pub use input::AgentConfigInput;
 pub use validate::is_e164;
 
 use std::sync::Arc;

@@ -41,18 +41,15 @@ pub fn open(
     for tool in config.tools.iter().filter(|t| t.kind == ToolKind::Webhook) {
         let mut headers = Vec::with_capacity(tool.headers.len());
         for header in &tool.headers {
-            let unreadable = |why: String| {
-                AgentError::Corrupt(format!(
-                    "the {} header of tool {} cannot be opened: {why}",
-                    header.name, tool.name
-                ))
-            };
-            let clear = secrets
-                .decrypt(&header.sealed, &context(tenant, agent_id, &header.name))
-                .map_err(|e| unreadable(e.to_string()))?;
-            let text = String::from_utf8(clear.expose().clone())
-                .map_err(|_| unreadable("not UTF-8".into()))?;
-            headers.push((header.name.clone(), Secret::new(text)));
+            let value = secrets
+                .decrypt_text(&header.sealed, &context(tenant, agent_id, &header.name))
+                .map_err(|why| {
+                    AgentError::Corrupt(format!(
+                        "the {} header of tool {} cannot be opened: {why}",
+                        header.name, tool.name
+                    ))
+                })?;
+            headers.push((header.name.clone(), value));
         }
         open.insert(tool.name.clone(), headers);
     }

@@ -8,8 +8,8 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::{AnalysisQueue, Findings, answer_schema, instructions, read_answer, transcript};
-use crate::agents::llm_keys;
-use crate::brain::{AgentSpec, Brain, BrainEvent, Conversation, Finish};
+use crate::agents::{AgentError, llm_keys};
+use crate::brain::{AgentSpec, Brain, BrainError, BrainEvent, Conversation, Finish};
 use crate::calls::call_json;
 use crate::clock::{Clock, datetime};
 use crate::db::{StorageError, TenantId, TenantStore};
@@ -25,6 +25,19 @@ use crate::repo::calls::{CallRow, SegmentRow};
 use crate::secrets::Secrets;
 use crate::tenants::{Change, Tenant};
 use crate::webhooks::{self, Dispatcher, WebhookEvent};
+
+/// Why the model could not be asked, or no model answered: the attempt is tried again later.
+#[derive(Debug, thiserror::Error)]
+enum Unanswered {
+    #[error("cannot open the tenant's LLM keys: {0}")]
+    Keys(#[from] AgentError),
+    #[error("the agent's LLM settings cannot work: {0}")]
+    Settings(#[from] BrainError),
+    #[error("the agent's extraction schema cannot be used: {0}")]
+    Schema(#[from] jsonschema::ValidationError<'static>),
+    #[error("{0}")]
+    Provider(String),
+}
 
 /// Attempts at reaching a model before an analysis is given up.
 const MAX_ATTEMPTS: i64 = 5;
@@ -203,7 +216,7 @@ impl Analyst {
                 .await
             }
             Err(why) => {
-                job.error = Some(why);
+                job.error = Some(why.to_string());
                 if attempt >= MAX_ATTEMPTS {
                     self.store(
                         tenant,
@@ -245,17 +258,11 @@ impl Analyst {
         segments: &[SegmentRow],
         usage: &mut Vec<NewUsage>,
         attempt: i64,
-    ) -> Result<Result<Findings, String>, String> {
+    ) -> Result<Result<Findings, String>, Unanswered> {
         let inner = &self.inner;
-        let keys = llm_keys::open_keys(&tenant.db, &inner.secrets, tenant.id)
-            .await
-            .map_err(|e| format!("cannot open the tenant's LLM keys: {e}"))?;
-        let spec = analysis_spec(config, tenant.id, &keys, &inner.llm)
-            .map(Arc::new)
-            .map_err(|e| format!("the agent's LLM settings cannot work: {e}"))?;
-        let schema = answer_schema(&config.analysis);
-        let validator = jsonschema::validator_for(&schema)
-            .map_err(|e| format!("the agent's extraction schema cannot be used: {e}"))?;
+        let keys = llm_keys::open_keys(&tenant.db, &inner.secrets, tenant.id).await?;
+        let spec = Arc::new(analysis_spec(config, tenant.id, &keys, &inner.llm)?);
+        let validator = jsonschema::validator_for(&answer_schema(&config.analysis))?;
         let mut conversation = Conversation::new(instructions(&config.analysis));
         conversation.push_user(transcript(call, variables, segments));
         let mut why = String::new();
@@ -298,7 +305,7 @@ impl Analyst {
         &self,
         spec: Arc<AgentSpec>,
         conversation: &Conversation,
-    ) -> Result<Answer, String> {
+    ) -> Result<Answer, Unanswered> {
         let mut reply = self
             .inner
             .brain
@@ -330,7 +337,9 @@ impl Analyst {
         }
         match finish {
             Some(Finish::Stop | Finish::Length) => Ok(answer),
-            _ => Err(failure.unwrap_or_else(|| "no LLM provider answered".into())),
+            _ => Err(Unanswered::Provider(
+                failure.unwrap_or_else(|| "no LLM provider answered".into()),
+            )),
         }
     }
 

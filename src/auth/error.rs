@@ -49,6 +49,13 @@ pub enum AuthError {
     Elsewhere { code: ErrorCode, message: String },
 }
 
+/// Blocking work (hashing, key checks) that panicked or was cancelled.
+impl From<tokio::task::JoinError> for AuthError {
+    fn from(err: tokio::task::JoinError) -> Self {
+        Self::internal(err)
+    }
+}
+
 impl AuthError {
     pub(crate) fn internal(cause: impl std::fmt::Display) -> Self {
         Self::Internal(cause.to_string())

@@ -57,8 +57,7 @@ pub async fn create_at(
     let issued = tokio::task::spawn_blocking(move || {
         issue_api_key(tenant_id, name, new.role, created_by, new.expires_at)
     })
-    .await
-    .map_err(AuthError::internal)??;
+    .await??;
     let row = issued.row.clone();
     db.write(move |tx| repo::api_keys::insert(tx, &row)).await?;
     Ok(issued)

@@ -137,9 +137,7 @@ impl TokenSigner {
             iat: now,
             exp,
         };
-        let key = EncodingKey::from_secret(self.secrets.access_token_key());
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key)
-            .map_err(AuthError::internal)?;
+        let token = encode(&claims, self.secrets.access_token_key())?;
         Ok((token, exp))
     }
 
@@ -149,7 +147,7 @@ impl TokenSigner {
         let claims: AccessClaims = decode(token, &key, ACCESS_AUDIENCE)?;
         self.check_expiry(claims.exp)?;
         Ok(AccessGrant {
-            tenant_id: claims.tid.parse().map_err(|_| invalid_token())?,
+            tenant_id: tenant_claim(&claims.tid)?,
             user_id: claims.sub,
             family_id: claims.sid,
             issued_at: claims.iat,
@@ -195,9 +193,7 @@ impl TokenSigner {
             exp,
             vars,
         };
-        let key = EncodingKey::from_secret(self.secrets.session_token_key());
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key)
-            .map_err(AuthError::internal)?;
+        let token = encode(&claims, self.secrets.session_token_key())?;
         Ok((format!("{SESSION_TOKEN_PREFIX}{token}"), exp))
     }
 
@@ -215,16 +211,16 @@ impl TokenSigner {
         }
         let variables = match &claims.vars {
             None => Variables::new(),
-            Some(sealed) => {
-                let json = self
-                    .secrets
-                    .decrypt(sealed, &variables_context(&claims.jti))
-                    .map_err(|_| invalid_token())?;
-                serde_json::from_slice(json.expose()).map_err(|_| invalid_token())?
-            }
+            // Variables that do not unseal or parse were not sealed by us.
+            Some(sealed) => self
+                .secrets
+                .decrypt(sealed, &variables_context(&claims.jti))
+                .ok()
+                .and_then(|json| serde_json::from_slice(json.expose()).ok())
+                .ok_or_else(invalid_token)?,
         };
         Ok(SessionGrant {
-            tenant_id: claims.tid.parse().map_err(|_| invalid_token())?,
+            tenant_id: tenant_claim(&claims.tid)?,
             agent_id: claims.agent,
             issued_by: claims.sub,
             issued_at: claims.iat,
@@ -253,6 +249,17 @@ fn secs(duration: Duration) -> i64 {
 
 fn invalid_token() -> AuthError {
     AuthError::InvalidToken("invalid token")
+}
+
+/// A token's `tid` claim; one that is not a tenant id was not issued by us.
+fn tenant_claim(tid: &str) -> Result<TenantId, AuthError> {
+    tid.parse().map_err(|_| invalid_token())
+}
+
+/// Signs `claims` (HS256) with `key`.
+fn encode<C: serde::Serialize>(claims: &C, key: &[u8]) -> Result<String, AuthError> {
+    let key = EncodingKey::from_secret(key);
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &key).map_err(AuthError::internal)
 }
 
 fn decode<C: serde::de::DeserializeOwned>(

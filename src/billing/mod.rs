@@ -12,7 +12,7 @@
 //! - [`stripe`]: customers, subscriptions, meter events, invoices and the customer portal through
 //!   async-stripe; the signed webhook endpoint's events.
 //!
-//! [`Billing`] is the service the edges hold (in `AppState`); domain functions take it or a [`Tenant`].
+//! [`Billing`] is the service the edges hold in their shared state; domain functions take it or a [`Tenant`].
 
 pub mod config;
 pub mod defaults;

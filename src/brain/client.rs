@@ -39,15 +39,25 @@ pub(crate) struct Http {
     webhooks: OutboundClient,
 }
 
+/// An HTTP client held to `outbound`'s rules; one that cannot be built is a configuration error.
+fn client(
+    outbound: &OutboundPolicy,
+    purpose: &'static str,
+    builder: reqwest::ClientBuilder,
+) -> Result<OutboundClient, BrainError> {
+    outbound
+        .client(purpose, builder)
+        .map_err(|e| BrainError::Config(format!("HTTP client: {e}")))
+}
+
 impl Http {
     pub(crate) fn new(outbound: &OutboundPolicy) -> Result<Self, BrainError> {
         install_crypto_provider();
-        let webhooks = outbound
-            .client(
-                "tool",
-                reqwest::Client::builder().connect_timeout(Duration::from_secs(5)),
-            )
-            .map_err(|e| BrainError::Config(format!("HTTP client: {e}")))?;
+        let webhooks = client(
+            outbound,
+            "tool",
+            reqwest::Client::builder().connect_timeout(Duration::from_secs(5)),
+        )?;
         Ok(Self {
             outbound: outbound.clone(),
             llm: Mutex::new(HashMap::new()),
@@ -64,15 +74,13 @@ impl Http {
         if let Some(client) = clients.get(&connect_timeout) {
             return Ok(client.clone());
         }
-        let client = self
-            .outbound
-            .client(
-                "llm",
-                reqwest::Client::builder()
-                    .connect_timeout(connect_timeout)
-                    .tcp_nodelay(true),
-            )
-            .map_err(|e| BrainError::Config(format!("HTTP client: {e}")))?;
+        let client = client(
+            &self.outbound,
+            "llm",
+            reqwest::Client::builder()
+                .connect_timeout(connect_timeout)
+                .tcp_nodelay(true),
+        )?;
         clients.insert(connect_timeout, client.clone());
         Ok(client)
     }

@@ -304,15 +304,18 @@ async fn call_webhook(
             )
         }
     };
-    let mut response = request.send().await.map_err(failed)?;
-    let status = response.status();
-    let mut body = Vec::new();
-    while body.len() <= MAX_RESULT_BYTES {
-        match response.chunk().await.map_err(failed)? {
-            Some(bytes) => body.extend_from_slice(&bytes),
-            None => break,
+    let answer = async {
+        let mut response = request.send().await?;
+        let mut body = Vec::new();
+        while body.len() <= MAX_RESULT_BYTES {
+            match response.chunk().await? {
+                Some(bytes) => body.extend_from_slice(&bytes),
+                None => break,
+            }
         }
-    }
+        Ok::<_, reqwest::Error>((response.status(), body))
+    };
+    let (status, body) = answer.await.map_err(failed)?;
     let text = String::from_utf8_lossy(&body);
     let text = text.trim();
     if status.is_redirection() {

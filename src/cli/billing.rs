@@ -4,9 +4,9 @@ use clap::Subcommand;
 use rust_decimal::Decimal;
 use serde_json::json;
 
+use super::tenant_id;
 use crate::billing::invoices::{self, InvoiceStatus};
 use crate::billing::{dunning, job, pricing::Month, usage};
-use crate::db::TenantId;
 use crate::model::Metric;
 use crate::repo;
 use crate::repo::usage::Adjustment;
@@ -84,11 +84,6 @@ pub enum InvoiceCommand {
     },
 }
 
-fn tenant_id(text: &str) -> anyhow::Result<TenantId> {
-    text.parse()
-        .map_err(|_| anyhow::anyhow!("not a tenant id: {text}"))
-}
-
 pub async fn usage(state: AppState, command: UsageCommand) -> anyhow::Result<()> {
     match command {
         UsageCommand::Verify { tenant } => {
@@ -142,9 +137,7 @@ pub async fn usage(state: AppState, command: UsageCommand) -> anyhow::Result<()>
                 quantity,
                 reason,
             };
-            let new = usage::adjust(&tenant, adjustment, at)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let new = usage::adjust(&tenant, adjustment, at).await?;
             println!("{}", json!({ "recorded": new }));
         }
     }
@@ -173,9 +166,7 @@ pub async fn invoice(state: AppState, command: InvoiceCommand) -> anyhow::Result
                 .await?
                 .stripe_customer_id;
             let current = Month::containing(billing.now());
-            job::close_and_finalize(billing, &tenant, current, customer.as_ref())
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            job::close_and_finalize(billing, &tenant, current, customer.as_ref()).await?;
             println!(
                 "{}",
                 json!({ "tenant_id": id.to_string(), "closed_through": current.label() })
@@ -195,12 +186,8 @@ pub async fn invoice(state: AppState, command: InvoiceCommand) -> anyhow::Result
                 })
                 .ok_or_else(|| anyhow::anyhow!("--status is paid, void or uncollectible"))?;
             let tenant = state.tenant(tenant_id(&tenant)?).await?;
-            let row = invoices::transition(billing, &tenant, invoice, to)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            dunning::reconcile(billing, &tenant, "invoice marked by an operator")
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let row = invoices::transition(billing, &tenant, invoice, to).await?;
+            dunning::reconcile(billing, &tenant, "invoice marked by an operator").await?;
             println!("{}", invoices::invoice_json(&row));
         }
         InvoiceCommand::Credit {
@@ -218,8 +205,7 @@ pub async fn invoice(state: AppState, command: InvoiceCommand) -> anyhow::Result
                 "cli".into(),
                 billing.now(),
             )
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            .await?;
             println!(
                 "{}",
                 json!({ "credit_note": note.id, "invoice": note.invoice_id, "amount": note.amount.to_string() })

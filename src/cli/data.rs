@@ -91,7 +91,7 @@ pub async fn restore(config: Config, args: RestoreArgs) -> anyhow::Result<()> {
             args.if_replica_exists,
         )
         .await
-        .map_err(|e| anyhow::anyhow!("restore failed: {e}"))?;
+        .context("restore failed")?;
         match restored {
             Some(report) => println!("{}", serde_json::to_string(&report)?),
             None => println!(
@@ -107,9 +107,7 @@ pub async fn restore(config: Config, args: RestoreArgs) -> anyhow::Result<()> {
                 "--at needs --tenant (one tenant) or --from-replica (the whole data directory)"
             );
         };
-        let id: TenantId = tenant
-            .parse()
-            .map_err(|_| anyhow::anyhow!("--tenant {tenant:?} is not a tenant id"))?;
+        let id = super::tenant_id(&tenant)?;
         return super::remote::call(
             &config,
             args.server.server,
@@ -135,10 +133,5 @@ pub async fn restore(config: Config, args: RestoreArgs) -> anyhow::Result<()> {
 }
 
 fn parse_tenant(tenant: Option<String>) -> anyhow::Result<Option<TenantId>> {
-    tenant
-        .map(|t| {
-            t.parse::<TenantId>()
-                .map_err(|_| anyhow::anyhow!("--tenant {t:?} is not a tenant id"))
-        })
-        .transpose()
+    tenant.as_deref().map(super::tenant_id).transpose()
 }

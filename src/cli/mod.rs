@@ -140,6 +140,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     app.run_until_stopped(crate::shutdown::signal()).await
 }
 
+/// Reads a `--tenant` argument.
+fn tenant_id(text: &str) -> anyhow::Result<crate::db::TenantId> {
+    text.parse()
+        .map_err(|_| anyhow::anyhow!("--tenant {text:?} is not a tenant id"))
+}
+
 /// Opens the data directory for a one-shot command (default settings; no listener).
 async fn open_state(data_dir: PathBuf) -> anyhow::Result<AppState> {
     AppState::open(Config::for_data_dir(data_dir)).await

@@ -1,11 +1,11 @@
 //! `voxedge plan list|set|assign`: the price book and tenants' plans, for operators.
 
+use anyhow::Context as _;
 use clap::Subcommand;
 use rust_decimal::Decimal;
 use serde_json::json;
 
 use crate::billing::plans::{self, NewVersion, PlanChange};
-use crate::db::TenantId;
 use crate::model::{Metric, PlanTerms, TermsOverride};
 use crate::repo;
 use crate::state::AppState;
@@ -187,8 +187,7 @@ pub async fn run(state: AppState, command: PlanCommand) -> anyhow::Result<()> {
                     created_by: "cli".into(),
                 },
             )
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            .await?;
             println!("{}", json!({ "plan": plan, "version": version }));
         }
         PlanCommand::Assign {
@@ -197,9 +196,7 @@ pub async fn run(state: AppState, command: PlanCommand) -> anyhow::Result<()> {
             from,
             overrides,
         } => {
-            let tenant: TenantId = tenant
-                .parse()
-                .map_err(|_| anyhow::anyhow!("not a tenant id"))?;
+            let tenant = super::tenant_id(&tenant)?;
             let from = from.map(|t| t.timestamp_millis());
             if let Some(from) = from {
                 let db = state.tenants.get(tenant).await?;
@@ -215,7 +212,7 @@ pub async fn run(state: AppState, command: PlanCommand) -> anyhow::Result<()> {
             let overrides = overrides
                 .map(|text| serde_json::from_str::<TermsOverride>(&text))
                 .transpose()
-                .map_err(|e| anyhow::anyhow!("--overrides: {e}"))?;
+                .context("--overrides")?;
             plans::change(
                 billing,
                 tenant,
@@ -227,8 +224,7 @@ pub async fn run(state: AppState, command: PlanCommand) -> anyhow::Result<()> {
                     effective_from: from,
                 },
             )
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            .await?;
             println!(
                 "{}",
                 json!({ "tenant_id": tenant.to_string(), "plan": plan })

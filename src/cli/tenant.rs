@@ -7,7 +7,6 @@ use serde_json::json;
 
 use crate::clock::datetime;
 use crate::config::Config;
-use crate::db::TenantId;
 use crate::repo;
 use crate::repo::milestones::Milestone;
 use crate::state::AppState;
@@ -58,9 +57,7 @@ pub async fn move_tenant(
     to: String,
     server: super::remote::ServerArg,
 ) -> anyhow::Result<()> {
-    let id: TenantId = tenant
-        .parse()
-        .map_err(|_| anyhow::anyhow!("--tenant {tenant:?} is not a tenant id"))?;
+    let id = super::tenant_id(&tenant)?;
     super::remote::call(
         &config,
         server.server,
@@ -89,8 +86,7 @@ pub async fn run(state: AppState, command: TenantCommand) -> anyhow::Result<()> 
                 "region",
                 true,
             )
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            .await?;
             println!(
                 "{}",
                 json!({ "tenant_id": created.record.id.to_string(), "api_key": created.owner_key })

@@ -34,8 +34,7 @@ pub async fn run(state: AppState, command: UserCommand) -> anyhow::Result<()> {
             let (link, expires_at) = state
                 .identity
                 .operator_reset_link(&email, &public_url, ttl)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                .await?;
             println!(
                 "{}",
                 json!({ "link": link.expose(), "expires_at": crate::clock::datetime(expires_at) })

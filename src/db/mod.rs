@@ -12,10 +12,12 @@ pub mod backup;
 mod database;
 pub mod ids;
 pub mod migrations;
+mod open;
 pub mod store;
 
-pub use database::{Database, OpenMode, SqliteSettings, open_writer};
+pub use database::{Database, SqliteSettings};
 pub use ids::{TenantId, new_id, new_ulid};
+pub use open::{OpenMode, open_writer};
 pub use store::{TenantCacheSettings, TenantStore};
 
 use std::path::{Path, PathBuf};

@@ -36,6 +36,17 @@ impl From<tokio::task::JoinError> for EdgeError {
     }
 }
 
+impl From<crate::tenants::TenantError> for EdgeError {
+    fn from(err: crate::tenants::TenantError) -> Self {
+        use crate::tenants::TenantError;
+        match err {
+            TenantError::NotFound => Self::NotFound,
+            TenantError::Invalid(e) => e.into(),
+            TenantError::Storage(e) => e.into(),
+        }
+    }
+}
+
 impl Reportable for EdgeError {
     fn code(&self) -> ErrorCode {
         match self {

@@ -19,7 +19,7 @@ use tokio::process::Child;
 use super::litestream::{Litestream, redact_url};
 use super::{EdgeError, Freshness};
 use crate::clock::now_ms;
-use crate::db::{Database, SqliteSettings, StorageError};
+use crate::db::{AtPath as _, Database, SqliteSettings, StorageError};
 use crate::repo;
 
 /// How often Litestream looks for new changes in the replica.
@@ -84,7 +84,7 @@ pub async fn open_replica(
     freshness: Freshness,
     lag: Lag,
 ) -> Result<Database, EdgeError> {
-    std::fs::create_dir_all(&settings.dir).map_err(|e| StorageError::io(&settings.dir, e))?;
+    std::fs::create_dir_all(&settings.dir).at(&settings.dir)?;
     remove_old_copies(&settings.dir, None);
     let mut attempt = 0u32;
     let waiting = std::time::Instant::now();

@@ -116,15 +116,11 @@ impl Internal {
             region: target.to_string(),
             reason,
         };
-        let response = request
-            .send()
-            .await
-            .map_err(|e| unreachable(e.to_string()))?;
-        let status = response.status();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| unreachable(e.to_string()))?;
+        let answered = async {
+            let response = request.send().await?;
+            Ok::<_, reqwest::Error>((response.status(), response.bytes().await?))
+        };
+        let (status, bytes) = answered.await.map_err(|e| unreachable(e.to_string()))?;
         if status.is_success() {
             return serde_json::from_slice(&bytes)
                 .map_err(|e| unreachable(format!("unreadable answer: {e}")));

@@ -72,13 +72,9 @@ impl Litestream {
             max_txid: String,
             timestamp: String,
         }
-        let output = Command::new(&self.bin)
-            .args(["ltx", "-level", "all", "-json", url])
-            .stdin(Stdio::null())
-            .kill_on_drop(true)
-            .output()
-            .await
-            .map_err(|e| self.spawn_failed(e))?;
+        let output = self
+            .output(Command::new(&self.bin).args(["ltx", "-level", "all", "-json", url]))
+            .await?;
         if !output.status.success() {
             return Err(EdgeError::Replica(format!(
                 "litestream cannot list {}: {}",
@@ -126,12 +122,7 @@ impl Litestream {
             }
         }
         command.arg("-o").arg(out).arg(url);
-        let output = command
-            .stdin(Stdio::null())
-            .kill_on_drop(true)
-            .output()
-            .await
-            .map_err(|e| self.spawn_failed(e))?;
+        let output = self.output(&mut command).await?;
         if !output.status.success() {
             let stderr = String::from_utf8_lossy(&output.stderr);
             return Err(EdgeError::Replica(format!(
@@ -172,6 +163,16 @@ impl Litestream {
             forward_lines(stderr, tx);
         }
         Ok((child, rx))
+    }
+
+    /// Runs `command` to completion (no stdin; killed if dropped).
+    async fn output(&self, command: &mut Command) -> Result<std::process::Output, EdgeError> {
+        command
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output()
+            .await
+            .map_err(|e| self.spawn_failed(e))
     }
 
     fn spawn_failed(&self, err: std::io::Error) -> EdgeError {

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use super::{Edge, EdgeError};
 use crate::db::backup::verify_tenant_file;
 use crate::db::migrations::TENANT;
-use crate::db::{OpenMode, StorageError, TenantId, open_writer};
+use crate::db::{AtPath as _, OpenMode, StorageError, TenantId, open_writer};
 use crate::repo;
 
 /// How long running calls get to end before a move gives up.
@@ -238,12 +238,12 @@ async fn set_aside(edge: &Edge, tenant: TenantId, move_id: &str) -> Result<(), E
     let dir = edge.data_dir().moved();
     let to = dir.join(format!("{tenant}.{move_id}.db"));
     tokio::task::spawn_blocking(move || -> Result<(), StorageError> {
-        std::fs::create_dir_all(&dir).map_err(|e| StorageError::io(&dir, e))?;
+        std::fs::create_dir_all(&dir).at(&dir)?;
         for suffix in ["", "-wal", "-shm"] {
             let source = PathBuf::from(format!("{}{suffix}", from.display()));
             if source.exists() {
                 let target = PathBuf::from(format!("{}{suffix}", to.display()));
-                std::fs::rename(&source, &target).map_err(|e| StorageError::io(&source, e))?;
+                std::fs::rename(&source, &target).at(&source)?;
             }
         }
         Ok(())
@@ -269,7 +269,7 @@ pub async fn pull(edge: &Edge, tenant: TenantId, ask: Pull) -> Result<Pulled, Ed
     let url = edge.replica()?.tenant(&ask.from, tenant);
     let out = staged(edge, tenant, &ask.move_id);
     let dir = edge.data_dir().staging();
-    std::fs::create_dir_all(&dir).map_err(|e| StorageError::io(&dir, e))?;
+    std::fs::create_dir_all(&dir).at(&dir)?;
     let deadline = Instant::now() + REPLICA_CATCH_UP;
     loop {
         remove_db_files(&out);
@@ -308,7 +308,7 @@ pub async fn activate(edge: &Edge, tenant: TenantId, step: MoveStep) -> Result<(
     tokio::task::spawn_blocking(move || -> Result<(), StorageError> {
         // Opening the writer switches the restored file to WAL and migrates it if it is older.
         drop(open_writer(&staged, &TENANT, &sqlite, OpenMode::Existing)?);
-        std::fs::rename(&staged, &path).map_err(|e| StorageError::io(&staged, e))
+        std::fs::rename(&staged, &path).at(&staged)
     })
     .await??;
     // It may have lived here before and moved away: it is back.

@@ -12,7 +12,7 @@ use crate::db::{TenantId, TenantStore};
 use crate::error::{ErrorCode, InvalidInput};
 use crate::model::Role;
 use crate::repo::tenants::TenantRecord;
-use crate::tenants::{self, TenantError};
+use crate::tenants;
 
 /// A new tenant and, when asked for, its first owner key (shown once).
 #[derive(Debug)]
@@ -68,9 +68,7 @@ pub async fn provision(
     };
     let name = tenants::validate_name(name, "name")?;
     if !settings.multi_region() || home == settings.region() {
-        let record = tenants::provision(edge.catalog(), edge.tenants(), &name, stored_home)
-            .await
-            .map_err(tenant_error)?;
+        let record = tenants::provision(edge.catalog(), edge.tenants(), &name, stored_home).await?;
         let owner_key = match owner_key {
             true => Some(issue_owner_key(edge.tenants(), record.id).await?),
             false => None,
@@ -87,9 +85,7 @@ pub async fn provision(
             Duration::from_secs(30),
         )
         .await?;
-    let record = tenants::register(edge.catalog(), id, name, stored_home)
-        .await
-        .map_err(tenant_error)?;
+    let record = tenants::register(edge.catalog(), id, name, stored_home).await?;
     tracing::info!(tenant_id = %id, region = home, "tenant created in its home region");
     Ok(Provisioned {
         record,
@@ -126,12 +122,4 @@ async fn issue_owner_key(store: &TenantStore, id: TenantId) -> Result<String, Ed
     Ok(keys::create(&db, id, Role::Owner, "cli".into(), new)
         .await?
         .key)
-}
-
-fn tenant_error(err: TenantError) -> EdgeError {
-    match err {
-        TenantError::NotFound => EdgeError::NotFound,
-        TenantError::Invalid(e) => e.into(),
-        TenantError::Storage(e) => e.into(),
-    }
 }

@@ -21,7 +21,7 @@ use super::moves::remove_db_files;
 use super::{Edge, EdgeError, EdgeSettings};
 use crate::config::DataDir;
 use crate::db::backup::{run_backup, verify_tenant_file};
-use crate::db::{StorageError, TenantId};
+use crate::db::{AtPath as _, StorageError, TenantId};
 use crate::error::{ErrorCode, InvalidInput};
 use crate::repo;
 
@@ -74,7 +74,7 @@ pub async fn tenant_to(
     }
     let url = edge.replica()?.tenant(edge.settings().region(), tenant);
     let dir = edge.data_dir().staging();
-    std::fs::create_dir_all(&dir).map_err(|e| StorageError::io(&dir, e))?;
+    std::fs::create_dir_all(&dir).at(&dir)?;
     let staged = dir.join(format!("{tenant}.restore-{}.db", crate::db::new_ulid()));
     let result = restore_staged(edge, tenant, &url, &staged, &at).await;
     remove_db_files(&staged);
@@ -147,11 +147,9 @@ pub async fn data_dir(
         )
     })?;
     refuse_unless_fresh(data_dir)?;
-    data_dir
-        .ensure()
-        .map_err(|e| StorageError::io(data_dir.root(), e))?;
+    data_dir.ensure().at(data_dir.root())?;
     let staging = data_dir.staging();
-    std::fs::create_dir_all(&staging).map_err(|e| StorageError::io(&staging, e))?;
+    std::fs::create_dir_all(&staging).at(&staging)?;
     let litestream = Litestream::new(settings.litestream.clone());
     let catalog = staging.join("catalog.restore.db");
     remove_db_files(&catalog);
@@ -214,7 +212,7 @@ pub async fn data_dir(
         )
         .await?;
     if primary {
-        std::fs::rename(&catalog, data_dir.catalog()).map_err(|e| StorageError::io(&catalog, e))?;
+        std::fs::rename(&catalog, data_dir.catalog()).at(&catalog)?;
     } else {
         remove_db_files(&catalog);
     }

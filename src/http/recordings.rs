@@ -53,9 +53,7 @@ async fn serve(
         .await?
         .ok_or(RecordingError::NotFound)?;
     let path = recordings.path(tenant.id, &row);
-    let response = ServeFile::new(path)
-        .oneshot(request)
-        .await
-        .map_err(ApiError::internal)?;
+    // Serving a file cannot fail as a service: a missing or unreadable file is a 404 or 500 response.
+    let Ok(response) = ServeFile::new(path).oneshot(request).await;
     Ok(response.map(axum::body::Body::new).into_response())
 }

@@ -322,7 +322,7 @@ impl Voice {
                 bytes.extend(encoder.flush());
                 bytes
             })
-            .map_err(|e| tracing::warn!(error = %e, "cannot encode DTMF tones"))
+            .inspect_err(|e| tracing::warn!(error = %e, "cannot encode DTMF tones"))
             .ok();
         let sentence = Sentence {
             text: String::new(),

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use super::timeline::Timeline;
 use crate::audio::pcm::f32_to_i16;
-use crate::audio::{AudioFormat, FormatDecoder, PIPELINE_SAMPLE_RATE};
+use crate::audio::{AudioError, AudioFormat, FormatDecoder, PIPELINE_SAMPLE_RATE};
 use crate::repo::recordings::RecordingRow;
 
 /// Pieces waiting for the writer (a few seconds of a call's messages).
@@ -40,6 +40,21 @@ enum Piece {
     End {
         at: Duration,
     },
+}
+
+/// Why a call's recording could not be written (logged; the call goes on without it).
+#[derive(Debug, thiserror::Error)]
+enum WriteError {
+    #[error("cannot create the file: {0}")]
+    Create(std::io::Error),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Flac(#[from] flac_codec::Error),
+    #[error(transparent)]
+    Audio(#[from] AudioError),
+    #[error("the call ended without finishing its recording")]
+    Unfinished,
 }
 
 /// A finished recording.
@@ -158,9 +173,9 @@ struct Side {
 }
 
 impl Side {
-    fn decode(&mut self, format: AudioFormat, bytes: &[u8]) -> Result<Vec<i16>, String> {
+    fn decode(&mut self, format: AudioFormat, bytes: &[u8]) -> Result<Vec<i16>, AudioError> {
         if self.decoder.as_ref().is_none_or(|d| d.format() != format) {
-            self.decoder = Some(FormatDecoder::new(format).map_err(|e| e.to_string())?);
+            self.decoder = Some(FormatDecoder::new(format)?);
         }
         let decoder = self.decoder.as_mut().expect("invariant: set just above");
         Ok(decoder
@@ -176,8 +191,8 @@ fn record(
     path: &PathBuf,
     input: AudioFormat,
     mut rx: mpsc::Receiver<Piece>,
-) -> Result<Finished, String> {
-    let file = File::create(path).map_err(|e| format!("cannot create the file: {e}"))?;
+) -> Result<Finished, WriteError> {
+    let file = File::create(path).map_err(WriteError::Create)?;
     let mut flac = FlacSampleWriter::new(
         BufWriter::new(file),
         // The fastest settings: a call's two 16 kHz channels cost little CPU, on the blocking pool.
@@ -186,8 +201,7 @@ fn record(
         16,
         2,
         None,
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     let mut timeline = Timeline::default();
     let mut caller = Side { decoder: None };
     let mut agent = Side { decoder: None };
@@ -218,18 +232,16 @@ fn record(
         };
         let settled = samples(now.saturating_sub(SETTLE));
         if settled >= timeline.flushed() + WRITE_AT_LEAST {
-            flac.write(&timeline.drain(settled))
-                .map_err(|e| e.to_string())?;
+            flac.write(&timeline.drain(settled))?;
         }
     }
-    let end = end.ok_or("the call ended without finishing its recording")?;
+    let end = end.ok_or(WriteError::Unfinished)?;
     // Audio queued for after the hang-up never played.
     timeline.cut(samples(end));
     let last = timeline.end().max(samples(end));
-    flac.write(&timeline.drain(last))
-        .map_err(|e| e.to_string())?;
-    flac.finalize().map_err(|e| e.to_string())?;
-    let size = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
+    flac.write(&timeline.drain(last))?;
+    flac.finalize()?;
+    let size = std::fs::metadata(path)?.len();
     Ok(Finished {
         duration_ms: i64::try_from(last * 1000 / u64::from(PIPELINE_SAMPLE_RATE))
             .unwrap_or(i64::MAX),

@@ -52,13 +52,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<AnalysisRow> {
             None => None,
         },
         extraction: match extraction {
-            Some(text) => Some(serde_json::from_str(&text).map_err(|e| {
-                rusqlite::Error::FromSqlConversionFailure(
-                    8,
-                    rusqlite::types::Type::Text,
-                    Box::new(e),
-                )
-            })?),
+            Some(_) => Some(super::json_column(row, 8)?),
             None => None,
         },
         error_code: row.get(9)?,

@@ -53,8 +53,7 @@ pub fn insert_plan_version(conn: &Connection, version: &PlanVersion) -> Result<i
         named_params! { ":plan": version.plan },
         |row| row.get(0),
     )?;
-    let terms = serde_json::to_string(&version.terms)
-        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    let terms = super::json_text(&version.terms)?;
     conn.execute(
         &format!(
             "insert into plan_versions ({PLAN_COLUMNS})
@@ -108,8 +107,7 @@ pub fn set_tenant_plan(conn: &Connection, tenant: TenantId, row: &TenantPlan) ->
         "delete from tenant_plans where tenant_id = :tenant and effective_from > :from",
         named_params! { ":tenant": tenant.to_string(), ":from": row.effective_from },
     )?;
-    let overrides = serde_json::to_string(&row.overrides)
-        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    let overrides = super::json_text(&row.overrides)?;
     conn.execute(
         "insert into tenant_plans (tenant_id, effective_from, plan, overrides, changed_by)
          values (:tenant, :from, :plan, :overrides, :by)

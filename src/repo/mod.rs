@@ -77,6 +77,11 @@ pub(crate) fn json_column<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// `value` as JSON text for a column read back with [`json_column`].
+pub(crate) fn json_text(value: &impl serde::Serialize) -> rusqlite::Result<String> {
+    serde_json::to_string(value).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))
+}
+
 /// True if `err` is a UNIQUE or PRIMARY KEY constraint violation, which callers turn into a `CONFLICT`.
 pub fn is_unique_violation(err: &rusqlite::Error) -> bool {
     matches!(

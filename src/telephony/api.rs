@@ -64,12 +64,18 @@ pub enum Failure {
     Unknown(TelephonyError),
 }
 
-impl Failure {
-    pub fn into_error(self) -> TelephonyError {
-        match self {
-            Self::Refused(e) | Self::Unknown(e) => e,
+impl From<Failure> for TelephonyError {
+    fn from(failure: Failure) -> Self {
+        match failure {
+            Failure::Refused(e) | Failure::Unknown(e) => e,
         }
     }
+}
+
+/// Reads one of Twilio's answers; one that does not parse is our failure to understand it.
+fn parse<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, TelephonyError> {
+    serde_json::from_str(text)
+        .map_err(|err| TelephonyError::Internal(format!("Twilio's {what} does not parse: {err}")))
 }
 
 impl TwilioApi {
@@ -98,13 +104,9 @@ impl TwilioApi {
         let text = self
             .post(account_sid, auth_token, "Calls.json", form, "call")
             .await?;
-        serde_json::from_str::<TwilioCall>(&text)
+        parse::<TwilioCall>(&text, "call answer")
             .map(|call| call.sid)
-            .map_err(|err| {
-                Failure::Unknown(TelephonyError::Internal(format!(
-                    "Twilio's call answer does not parse: {err}"
-                )))
-            })
+            .map_err(Failure::Unknown)
     }
 
     /// Replaces what a call in progress runs with `twiml` (e.g. `<Dial>` to transfer it).
@@ -124,9 +126,8 @@ impl TwilioApi {
             &[("Twiml", twiml)],
             "call update",
         )
-        .await
-        .map(drop)
-        .map_err(Failure::into_error)
+        .await?;
+        Ok(())
     }
 
     /// One call, by SID.
@@ -145,8 +146,7 @@ impl TwilioApi {
                 &[],
             )
             .await?;
-        serde_json::from_str(&text)
-            .map_err(|err| TelephonyError::Internal(format!("Twilio's call does not parse: {err}")))
+        parse(&text, "call")
     }
 
     /// The latest calls from `from` to `to` (newest first, one page).
@@ -161,9 +161,7 @@ impl TwilioApi {
         let text = self
             .get(account_sid, auth_token, "Calls.json", &query)
             .await?;
-        serde_json::from_str::<CallPage>(&text)
-            .map(|page| page.calls)
-            .map_err(|err| TelephonyError::Internal(format!("Twilio's calls do not parse: {err}")))
+        Ok(parse::<CallPage>(&text, "call list")?.calls)
     }
 
     fn url(&self, account_sid: &str, path: &str) -> String {
@@ -182,9 +180,7 @@ impl TwilioApi {
             .get(self.url(account_sid, path))
             .query(query)
             .basic_auth(account_sid, Some(auth_token));
-        self.send(request, "call lookup")
-            .await
-            .map_err(Failure::into_error)
+        Ok(self.send(request, "call lookup").await?)
     }
 
     /// POSTs a form to `path`; returns the body of a success.

@@ -83,16 +83,19 @@ pub struct StripeBilling {
     settings: StripeSettings,
 }
 
-fn provider(err: stripe::StripeError) -> BillingError {
-    let message = match &err {
-        stripe::StripeError::Stripe(api, status) => format!(
-            "Stripe refused the request ({status}): {}",
-            api.message.as_deref().unwrap_or("no reason given")
-        ),
-        other => other.to_string(),
-    };
-    tracing::warn!(error = %message, "Stripe request failed");
-    BillingError::Provider(message)
+/// Every failed Stripe request becomes a provider error here, so `?` on a request is all a caller writes.
+impl From<stripe::StripeError> for BillingError {
+    fn from(err: stripe::StripeError) -> Self {
+        let message = match &err {
+            stripe::StripeError::Stripe(api, status) => format!(
+                "Stripe refused the request ({status}): {}",
+                api.message.as_deref().unwrap_or("no reason given")
+            ),
+            other => other.to_string(),
+        };
+        tracing::warn!(error = %message, "Stripe request failed");
+        BillingError::Provider(message)
+    }
 }
 
 fn idempotent(key: &str) -> Result<RequestStrategy, BillingError> {
@@ -112,8 +115,7 @@ impl StripeBilling {
         let client = ClientBuilder::new(settings.secret_key.expose().clone())
             .url(format!("{}/", settings.api_url))
             .timeout(std::time::Duration::from_secs(20))
-            .build()
-            .map_err(provider)?;
+            .build()?;
         Ok(Self { client, settings })
     }
 
@@ -147,8 +149,7 @@ impl StripeBilling {
             .customize()
             .request_strategy(idempotent(&format!("voxedge-customer-{tenant}"))?)
             .send(&self.client)
-            .await
-            .map_err(provider)?;
+            .await?;
         let customer = created.id.clone();
         let now = crate::clock::now_ms();
         catalog
@@ -179,8 +180,7 @@ impl StripeBilling {
                     .build()
                     .customize()
                     .send(&self.client)
-                    .await
-                    .map_err(provider)?;
+                    .await?;
                 None
             }
             (Some(price), Some(existing)) => {
@@ -188,8 +188,7 @@ impl StripeBilling {
                     .build()
                     .customize()
                     .send(&self.client)
-                    .await
-                    .map_err(provider)?;
+                    .await?;
                 let mut item = UpdateSubscriptionItems::new();
                 item.id = current.items.data.first().map(|i| i.id.clone());
                 item.plan = Some(price.to_string());
@@ -198,8 +197,7 @@ impl StripeBilling {
                     .build()
                     .customize()
                     .send(&self.client)
-                    .await
-                    .map_err(provider)?;
+                    .await?;
                 Some(updated.id)
             }
             (Some(price), None) => {
@@ -219,8 +217,7 @@ impl StripeBilling {
                         crate::clock::now_ms() / 60_000
                     ))?)
                     .send(&self.client)
-                    .await
-                    .map_err(provider)?;
+                    .await?;
                 Some(created.id)
             }
         };
@@ -296,8 +293,7 @@ impl StripeBilling {
                         .customize()
                         .request_strategy(idempotent(&report.identifier)?)
                         .send(&self.client)
-                        .await
-                        .map_err(provider)?;
+                        .await?;
                 debug_assert_eq!(event.identifier, report.identifier);
                 sent += 1;
             }
@@ -334,8 +330,7 @@ impl StripeBilling {
             .customize()
             .request_strategy(idempotent(&format!("voxedge-invoice-{}", invoice.id))?)
             .send(&self.client)
-            .await
-            .map_err(provider)?;
+            .await?;
         for line in lines.iter().filter(|l| !l.amount.is_zero()) {
             let amount = Money::new(
                 line.amount,
@@ -357,8 +352,7 @@ impl StripeBilling {
                     invoice.id, line.position
                 ))?)
                 .send(&self.client)
-                .await
-                .map_err(provider)?;
+                .await?;
         }
         let _: Created = FinalizeInvoiceInvoice::new(created.id.clone())
             .auto_advance(true)
@@ -369,8 +363,7 @@ impl StripeBilling {
                 invoice.id
             ))?)
             .send(&self.client)
-            .await
-            .map_err(provider)?;
+            .await?;
         Ok(created.id)
     }
 
@@ -386,8 +379,7 @@ impl StripeBilling {
             .build()
             .customize()
             .send(&self.client)
-            .await
-            .map_err(provider)?;
+            .await?;
         Ok(session.url)
     }
 }

@@ -6,19 +6,22 @@
 //! no I/O, no clock. The session reads the plan, never the agent's configuration.
 
 mod brain;
+mod variables;
 
 pub use brain::analysis_spec;
+pub use variables::{OutboundDial, PlanError};
+
+use variables::fill;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::agents::ActiveAgent;
 use crate::agents::llm_keys::OpenKey;
 use crate::agents::tool_headers::OpenHeaders;
-use crate::agents::{ActiveAgent, template};
 use crate::brain::AgentSpec;
 use crate::db::TenantId;
-use crate::error::{ErrorCode, Reportable};
 use crate::live::LlmSettings;
 use crate::live::voicemail::ScreeningRules;
 use crate::model::agent::VoicemailAction;
@@ -72,22 +75,6 @@ pub struct CallFacts {
     pub outbound_phone: bool,
 }
 
-/// Why a call cannot start with its agent.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PlanError {
-    /// The agent's texts use variables the call does not have (never filled with blanks).
-    #[error("{}", template::missing_message(.0))]
-    MissingVariables(Vec<String>),
-}
-
-impl Reportable for PlanError {
-    fn code(&self) -> ErrorCode {
-        match self {
-            Self::MissingVariables(_) => ErrorCode::MissingVariables,
-        }
-    }
-}
-
 /// Answering-machine handling.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VoicemailPlan {
@@ -95,42 +82,6 @@ pub struct VoicemailPlan {
     pub message: Option<String>,
     /// How the first seconds of audio are judged.
     pub screening: ScreeningRules,
-}
-
-/// How to place an outbound call with an agent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutboundDial {
-    /// Ask Twilio for answering-machine detection (asynchronous, waiting for the end of the greeting).
-    pub machine_detection: bool,
-}
-
-impl OutboundDial {
-    /// Checks that `variables` (with the call's numbers) fill every text of `agent`, before anyone is dialled.
-    pub fn new(agent: &ActiveAgent, variables: &Variables) -> Result<Self, PlanError> {
-        let config = &agent.version.config;
-        let missing: Vec<String> = template::required(config)
-            .into_iter()
-            .filter(|name| variables.get(name).is_none())
-            .collect();
-        if !missing.is_empty() {
-            return Err(PlanError::MissingVariables(missing));
-        }
-        Ok(Self {
-            machine_detection: config.voicemail.detection,
-        })
-    }
-}
-
-/// Fills `text`, collecting what is missing.
-fn fill(text: &str, variables: &Variables, missing: &mut Vec<String>) -> String {
-    template::fill(text, variables).unwrap_or_else(|names| {
-        for name in names {
-            if !missing.contains(&name) {
-                missing.push(name);
-            }
-        }
-        String::new()
-    })
 }
 
 /// How the agent sounds.
@@ -273,6 +224,7 @@ fn turn_config(config: &AgentConfig) -> TurnConfig {
 mod tests {
     use super::*;
     use crate::agents::AgentConfigInput;
+    use crate::error::{ErrorCode, Reportable as _};
     use crate::model::agent::{EndCallRules, InterruptionSettings};
     use crate::redact::Secret;
     use crate::repo::agents::{AgentRow, VersionRow};

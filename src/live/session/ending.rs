@@ -1,9 +1,14 @@
 //! How a call ends ([`Ending`]), and the rules that end it from the agent's side: transfers, the caller's silence
-//! (one reprompt, then hang up), and end phrases.
+//! (one reprompt, then hang up), and end phrases; then the end itself: the last words transcribed, the recording
+//! and the final state stored, the close frame sent.
+
+use std::time::Duration;
 
 use axum::extract::ws::close_code;
+use futures::StreamExt as _;
 use serde_json::json;
 use tokio::time::Instant;
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use super::Session;
 use crate::error::Reportable as _;
@@ -11,6 +16,10 @@ use crate::live::protocol::{ClientError, Protocol};
 use crate::live::respond::Script;
 use crate::live::socket::Gone;
 use crate::model::CallStatus;
+
+/// Bounds on waiting for the last words once the connection is over.
+const FINAL_TRANSCRIPTS: Duration = Duration::from_secs(30);
+const FINAL_TRANSCRIPTS_AT_SHUTDOWN: Duration = Duration::from_millis(1500);
 
 /// How a call ended: its final state, `endedReason`, and the close frame sent to the client.
 #[derive(Debug, Clone, PartialEq)]
@@ -133,6 +142,53 @@ pub(super) fn says_phrase(text: &str, phrase: &str) -> bool {
     };
     let (text, phrase) = (words(text), words(phrase));
     !phrase.is_empty() && text.windows(phrase.len()).any(|w| w == phrase.as_slice())
+}
+
+impl<P: Protocol> Session<P> {
+    /// The connection is over: transcribe the last words, end the call once everything is recorded, say goodbye.
+    pub(super) async fn finish(mut self, ending: Ending) {
+        let shutting_down = ending.reason == "server_shutdown";
+        self.closing = true;
+        self.stop_speaking("call_ended").await;
+        self.last_words().await;
+        let bound = if shutting_down {
+            FINAL_TRANSCRIPTS_AT_SHUTDOWN
+        } else {
+            FINAL_TRANSCRIPTS
+        };
+        let deadline = Instant::now() + bound;
+        while let Ok(Some(done)) = tokio::time::timeout_at(deadline, self.pending.next()).await {
+            // The client may be gone; what matters now is storing the transcript.
+            let _ = self.transcribed(done).await;
+        }
+        if !self.pending.is_empty() {
+            tracing::warn!(
+                left = self.pending.len(),
+                "call ended before its last utterances were transcribed"
+            );
+        }
+        let Self {
+            recorder,
+            out,
+            recording,
+            ..
+        } = self;
+        if let Some(recording) = recording
+            && let Some(row) = recording.finish().await
+        {
+            recorder.recording(row).await;
+        }
+        recorder.finish(ending.status, ending.reason).await;
+        let call = tracing::Span::current();
+        call.set_attribute("voxedge.call_status", ending.status.as_str());
+        call.set_attribute("voxedge.ended_reason", ending.reason.to_string());
+        tracing::info!(
+            status = ending.status.as_str(),
+            reason = ending.reason,
+            "live call ended"
+        );
+        out.close(ending.close_code, &ending.close_reason).await;
+    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@
 //!
 //! This file is the loop; [`caller`] is the caller's side (listening, transcribing, what the caller said),
 //! [`agent`] the agent's (responses), [`playback`] playing them and recording what was heard, [`barge_in`] the
-//! caller talking over the agent, [`ending`] end-call rules, [`keys`] keys the caller presses, [`screening`]
+//! caller talking over the agent, [`ending`] end-call rules and the end of the call, [`keys`] keys the caller presses, [`screening`]
 //! answering machines on outbound calls, [`turn_timer`] per-turn latency.
 
 mod agent;
@@ -26,7 +26,6 @@ mod turn_timer;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket, close_code};
 use futures::StreamExt as _;
@@ -90,10 +89,6 @@ pub struct CallStart {
     /// Twilio's id of a phone call, for transfers.
     pub call_sid: Option<String>,
 }
-
-/// Bounds on waiting for the last words once the connection is over.
-const FINAL_TRANSCRIPTS: Duration = Duration::from_secs(30);
-const FINAL_TRANSCRIPTS_AT_SHUTDOWN: Duration = Duration::from_millis(1500);
 
 /// Runs call `call_id` (already `in_progress`) on `socket` until it ends.
 pub async fn run<P: Protocol>(
@@ -462,51 +457,6 @@ impl<P: Protocol> Session<P> {
 
     async fn send(&self, message: Message) -> Result<(), Ending> {
         self.out.send(message).await.map_err(Ending::gone)
-    }
-
-    /// The connection is over: transcribe the last words, end the call once everything is recorded, say goodbye.
-    async fn finish(mut self, ending: Ending) {
-        let shutting_down = ending.reason == "server_shutdown";
-        self.closing = true;
-        self.stop_speaking("call_ended").await;
-        self.last_words().await;
-        let bound = if shutting_down {
-            FINAL_TRANSCRIPTS_AT_SHUTDOWN
-        } else {
-            FINAL_TRANSCRIPTS
-        };
-        let deadline = Instant::now() + bound;
-        while let Ok(Some(done)) = tokio::time::timeout_at(deadline, self.pending.next()).await {
-            // The client may be gone; what matters now is storing the transcript.
-            let _ = self.transcribed(done).await;
-        }
-        if !self.pending.is_empty() {
-            tracing::warn!(
-                left = self.pending.len(),
-                "call ended before its last utterances were transcribed"
-            );
-        }
-        let Self {
-            recorder,
-            out,
-            recording,
-            ..
-        } = self;
-        if let Some(recording) = recording
-            && let Some(row) = recording.finish().await
-        {
-            recorder.recording(row).await;
-        }
-        recorder.finish(ending.status, ending.reason).await;
-        let call = tracing::Span::current();
-        call.set_attribute("voxedge.call_status", ending.status.as_str());
-        call.set_attribute("voxedge.ended_reason", ending.reason.to_string());
-        tracing::info!(
-            status = ending.status.as_str(),
-            reason = ending.reason,
-            "live call ended"
-        );
-        out.close(ending.close_code, &ending.close_reason).await;
     }
 }
 

@@ -19,45 +19,27 @@
 //! key of a tenant homed in another region (a catalog mutation replayed to the primary) is checked by that
 //! region, over a signed internal request.
 
-use std::sync::Arc;
+mod api_keys;
+
+pub use api_keys::{KeyToVerify, KeyVerdict};
+
 use std::time::Duration;
 
 use moka::future::Cache;
-use sha2::{Digest, Sha256};
 use tokio::sync::broadcast;
 
+use api_keys::VerifiedKey;
+
 use super::tokens::{SESSION_TOKEN_PREFIX, SessionGrant, TokenSigner};
-use super::{Actor, ApiKeyToken, AuthError, Principal};
+use super::{Actor, AuthError, Principal};
 use crate::clock::Clock;
 use crate::db::{Database, StorageError, TenantId, TenantStore};
 use crate::edge::Freshness;
 use crate::edge::internal::Internal;
-use crate::model::Role;
 use crate::repo;
 
 /// How long a credential newer than the catalog replica waits for it.
 const REPLICA_WAIT: Duration = Duration::from_secs(5);
-
-/// An API key as its tenant's home region verified it (the body of `/internal/tenants/{id}/verify-key`).
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct KeyVerdict {
-    pub key_id: String,
-    pub role: String,
-    pub expires_at: Option<i64>,
-}
-
-/// What `/internal/tenants/{id}/verify-key` is asked.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-pub struct KeyToVerify {
-    pub key: String,
-}
-
-/// A key that verified, and until when that verdict may be reused.
-#[derive(Debug, Clone)]
-struct VerifiedKey {
-    principal: Principal,
-    expires_at: Option<i64>,
-}
 
 /// A credential that checked out: who it is, and what ends it by itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,122 +184,6 @@ impl Authenticator {
         }
     }
 
-    async fn authenticate_api_key(&self, credential: &str) -> Result<Verified, AuthError> {
-        let fingerprint: [u8; 32] = Sha256::digest(credential.as_bytes()).into();
-        if let Some(hit) = self.verified.get(&fingerprint).await {
-            metrics::counter!("voxedge_cache_hits_total", "cache" => "api_key").increment(1);
-            self.check_key_expiry(hit.expires_at)?;
-            return Ok(Verified {
-                principal: hit.principal,
-                expires_at_ms: hit.expires_at,
-                session_id: None,
-            });
-        }
-        metrics::counter!("voxedge_cache_misses_total", "cache" => "api_key").increment(1);
-        let token = ApiKeyToken::parse(credential)?;
-        let verified = self.verify_api_key(token, credential, true).await?;
-        let result = Verified {
-            principal: verified.principal.clone(),
-            expires_at_ms: verified.expires_at,
-            session_id: None,
-        };
-        self.verified.insert(fingerprint, verified).await;
-        Ok(result)
-    }
-
-    /// Checks an API key of a tenant that lives here (for another region asking); never asks elsewhere.
-    pub async fn verify_key_here(&self, credential: &str) -> Result<KeyVerdict, AuthError> {
-        let token = ApiKeyToken::parse(credential.trim())?;
-        let verified = self.verify_api_key(token, credential, false).await?;
-        let Actor::ApiKey { key_id } = verified.principal.actor else {
-            return Err(AuthError::internal(
-                "an API key verified as another kind of actor",
-            ));
-        };
-        Ok(KeyVerdict {
-            key_id,
-            role: verified.principal.role.to_string(),
-            expires_at: verified.expires_at,
-        })
-    }
-
-    async fn verify_api_key(
-        &self,
-        token: ApiKeyToken,
-        credential: &str,
-        may_ask_home: bool,
-    ) -> Result<VerifiedKey, AuthError> {
-        let token = Arc::new(token);
-        let db = match self.tenants.get(token.tenant_id).await {
-            Ok(db) => db,
-            Err(StorageError::Open(err)) if matches!(*err, StorageError::TenantNotFound(_)) => {
-                let Some(remote) = self.remote.as_ref().filter(|_| may_ask_home) else {
-                    return Err(self.no_such_key(token).await);
-                };
-                // Only tenants the catalog knows are asked about (not any well-formed key someone makes up).
-                let tenant_id = token.tenant_id;
-                let known = self
-                    .catalog
-                    .read(move |conn| repo::tenants::get(conn, tenant_id))
-                    .await?
-                    .is_some();
-                return match known {
-                    true => ask_home(remote, tenant_id, credential).await,
-                    false => Err(self.no_such_key(token).await),
-                };
-            }
-            Err(err) => return Err(err.into()),
-        };
-        let key_id = token.key_id.clone();
-        let row = db
-            .read(move |conn| repo::api_keys::get(conn, &key_id))
-            .await?;
-        let Some(row) = row else {
-            return Err(self.no_such_key(token).await);
-        };
-        let hash = row.secret_hash.clone();
-        let check = token.clone();
-        let matches = tokio::task::spawn_blocking(move || check.secret_matches(&hash))
-            .await
-            .map_err(AuthError::internal)?;
-        // Only a holder of the right secret learns that a key was revoked or expired.
-        if !matches {
-            return Err(AuthError::InvalidApiKey);
-        }
-        if row.revoked_at.is_some() {
-            return Err(AuthError::ApiKeyRevoked);
-        }
-        self.check_key_expiry(row.expires_at)?;
-        // Recorded once per cache period (a verified key is not looked up again until it expires).
-        let key_id = row.id.clone();
-        let now = self.clock.now_ms();
-        let touched = db
-            .write(move |tx| repo::api_keys::touch_last_used(tx, &key_id, now))
-            .await;
-        if let Err(err) = touched {
-            tracing::warn!(error = %err, "could not record API key use");
-        }
-        Ok(VerifiedKey {
-            principal: Principal {
-                tenant_id: token.tenant_id,
-                role: row.role,
-                actor: Actor::ApiKey { key_id: row.id },
-                unverified_since: None,
-            },
-            expires_at: row.expires_at,
-        })
-    }
-
-    /// Refuses a key whose tenant or id does not exist only after the same hashing work a wrong secret
-    /// costs, so timing does not reveal which key ids exist.
-    async fn no_such_key(&self, token: Arc<ApiKeyToken>) -> AuthError {
-        if let Err(err) = tokio::task::spawn_blocking(move || token.verify_against_nothing()).await
-        {
-            tracing::warn!(error = %err, "dummy key verification failed");
-        }
-        AuthError::InvalidApiKey
-    }
-
     async fn authenticate_access_token(&self, token: &str) -> Result<Verified, AuthError> {
         let grant = self.signer.verify_access(token)?;
         let verified = |principal: Principal| Verified {
@@ -437,52 +303,6 @@ impl Authenticator {
         }
         self.freshness.wait_past(after_ms, REPLICA_WAIT).await
     }
-
-    fn check_key_expiry(&self, expires_at: Option<i64>) -> Result<(), AuthError> {
-        match expires_at {
-            Some(at) if at <= self.clock.now_ms() => Err(AuthError::ApiKeyExpired),
-            _ => Ok(()),
-        }
-    }
-}
-
-/// Asks the tenant's home region to verify one of its API keys.
-async fn ask_home(
-    remote: &Internal,
-    tenant: TenantId,
-    credential: &str,
-) -> Result<VerifiedKey, AuthError> {
-    let path = format!("/internal/tenants/{tenant}/verify-key");
-    let ask = KeyToVerify {
-        key: credential.to_string(),
-    };
-    let verdict: KeyVerdict = remote
-        .post(None, &path, &ask, Duration::from_secs(10))
-        .await
-        .map_err(|err| {
-            use crate::error::Reportable as _;
-            AuthError::Elsewhere {
-                code: err.code(),
-                message: err.to_string(),
-            }
-        })?;
-    let role: Role = verdict.role.parse().map_err(|_| {
-        AuthError::internal(format!(
-            "unknown role {:?} from the home region",
-            verdict.role
-        ))
-    })?;
-    Ok(VerifiedKey {
-        principal: Principal {
-            tenant_id: tenant,
-            role,
-            actor: Actor::ApiKey {
-                key_id: verdict.key_id,
-            },
-            unverified_since: None,
-        },
-        expires_at: verdict.expires_at,
-    })
 }
 
 /// Extracts the credential from `Bearer <credential>` (the scheme is case-insensitive, per RFC 9110).
