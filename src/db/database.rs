@@ -40,6 +40,9 @@ impl Default for SqliteSettings {
     }
 }
 
+/// Work every connection to a file runs before anything else (a tenant's SQL functions, [`crate::pii`]).
+pub type ConnectionInit = Arc<dyn Fn(&Connection) -> rusqlite::Result<()> + Send + Sync>;
+
 /// A shared handle to one open database file.
 #[derive(Clone)]
 pub struct Database {
@@ -127,6 +130,17 @@ pub fn open_writer(
     settings: &SqliteSettings,
     mode: OpenMode,
 ) -> Result<Connection, StorageError> {
+    open_writer_with(path, migrations, settings, mode, None)
+}
+
+/// [`open_writer`], running `init` on the connection first (migrations may need what it sets up).
+pub fn open_writer_with(
+    path: &Path,
+    migrations: &Migrations,
+    settings: &SqliteSettings,
+    mode: OpenMode,
+    init: Option<&ConnectionInit>,
+) -> Result<Connection, StorageError> {
     let flags = match mode {
         OpenMode::Existing => OpenFlags::SQLITE_OPEN_READ_WRITE,
         OpenMode::CreateIfMissing => {
@@ -134,6 +148,9 @@ pub fn open_writer(
         }
     };
     let mut writer = connect(path, flags, settings)?;
+    if let Some(init) = init {
+        init(&writer)?;
+    }
     let version = inspect(&writer, migrations)?;
     if version == 0 && mode == OpenMode::Existing {
         return Err(StorageError::Corrupt(format!(
@@ -168,7 +185,7 @@ impl Database {
         threads: &Arc<ScheduledThreadPool>,
     ) -> Result<Self, StorageError> {
         let writer = open_writer(path, migrations, settings, mode)?;
-        Ok(Self::from_writer(path, writer, settings, threads))
+        Ok(Self::from_writer(path, writer, settings, threads, None))
     }
 
     /// Creates a new, fully migrated database file at `path` (blocking) and runs `init` in the same
@@ -178,6 +195,7 @@ impl Database {
         path: &Path,
         migrations: &Migrations,
         settings: &SqliteSettings,
+        conn_init: Option<&ConnectionInit>,
         init: impl FnOnce(&Transaction<'_>) -> Result<(), StorageError>,
     ) -> Result<(), StorageError> {
         if path.exists() {
@@ -191,6 +209,9 @@ impl Database {
         let result = (|| {
             let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE;
             let mut conn = connect(&tmp, flags, settings)?;
+            if let Some(conn_init) = conn_init {
+                conn_init(&conn)?;
+            }
             migrations.upgrade(&mut conn)?;
             let tx = conn.transaction()?;
             init(&tx)?;
@@ -207,16 +228,17 @@ impl Database {
         result
     }
 
-    /// Wraps an opened writer connection with a read pool.
+    /// Wraps an opened writer connection with a read pool whose connections run `init` when they open.
     pub fn from_writer(
         path: &Path,
         writer: Connection,
         settings: &SqliteSettings,
         threads: &Arc<ScheduledThreadPool>,
+        init: Option<ConnectionInit>,
     ) -> Self {
         // Readers need write access to the WAL index (-shm); `query_only` keeps them from writing data.
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let readers = Readers::Pool(read_pool(path, flags, settings, threads));
+        let readers = Readers::Pool(read_pool(path, flags, settings, threads, init));
         Self::new(path, Some(writer), readers)
     }
 
@@ -403,11 +425,15 @@ fn read_pool(
     flags: OpenFlags,
     settings: &SqliteSettings,
     threads: &Arc<ScheduledThreadPool>,
+    init: Option<ConnectionInit>,
 ) -> r2d2::Pool<SqliteConnectionManager> {
     let busy_timeout = settings.busy_timeout;
     let manager = SqliteConnectionManager::file(path)
         .with_flags(flags)
         .with_init(move |conn| {
+            if let Some(init) = &init {
+                init(conn)?;
+            }
             conn.busy_timeout(busy_timeout)?;
             conn.execute_batch("pragma query_only = on; pragma foreign_keys = on;")
         });
@@ -451,6 +477,13 @@ mod tests {
     use super::*;
     use crate::db::migrations::TENANT;
 
+    fn test_init() -> ConnectionInit {
+        crate::pii::connection_init(
+            crate::db::TenantId::generate(),
+            crate::secrets::Secrets::from_master(&[0; 32]),
+        )
+    }
+
     fn threads() -> Arc<ScheduledThreadPool> {
         Arc::new(ScheduledThreadPool::new(1))
     }
@@ -460,7 +493,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
         let settings = SqliteSettings::default();
-        Database::create_new(&path, &TENANT, &settings, |_| Ok(())).unwrap();
+        Database::create_new(&path, &TENANT, &settings, Some(&test_init()), |_| Ok(())).unwrap();
         let db = Database::open(&path, &TENANT, &settings, OpenMode::Existing, &threads()).unwrap();
         db.write(|tx| {
             tx.execute("insert into tenant_meta (key, value) values ('k', 'v')", [])?;
@@ -490,7 +523,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
         let settings = SqliteSettings::default();
-        Database::create_new(&path, &TENANT, &settings, |_| Ok(())).unwrap();
+        Database::create_new(&path, &TENANT, &settings, Some(&test_init()), |_| Ok(())).unwrap();
         let db = Database::open(&path, &TENANT, &settings, OpenMode::Existing, &threads()).unwrap();
         let result: Result<(), StorageError> = db
             .write(|tx| {
@@ -546,8 +579,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
         let settings = SqliteSettings::default();
-        Database::create_new(&path, &TENANT, &settings, |_| Ok(())).unwrap();
-        assert!(Database::create_new(&path, &TENANT, &settings, |_| Ok(())).is_err());
+        Database::create_new(&path, &TENANT, &settings, Some(&test_init()), |_| Ok(())).unwrap();
+        assert!(
+            Database::create_new(&path, &TENANT, &settings, Some(&test_init()), |_| Ok(()))
+                .is_err()
+        );
         assert!(!path.with_extension("db.creating").exists());
     }
 }

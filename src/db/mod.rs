@@ -14,7 +14,9 @@ pub mod ids;
 pub mod migrations;
 pub mod store;
 
-pub use database::{Database, OpenMode, SqliteSettings, open_writer};
+pub use database::{
+    ConnectionInit, Database, OpenMode, SqliteSettings, open_writer, open_writer_with,
+};
 pub use ids::{TenantId, new_id, new_ulid};
 pub use store::{TenantCacheSettings, TenantStore};
 
