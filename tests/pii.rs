@@ -179,7 +179,7 @@ async fn numbers_are_sealed_at_rest_found_by_number_and_masked_for_viewers() {
     assert_eq!(found_ids, expected, "{found}");
     assert_eq!(
         ids(&calls_with_number(&server, &globex.key, CALLER).await),
-        [theirs.clone()]
+        [theirs]
     );
     assert!(ids(&calls_with_number(&server, &acme.key, "+14155550111").await).is_empty());
     let bad = calls_with_number(&server, &acme.key, "555-0199").await;
