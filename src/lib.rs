@@ -39,6 +39,7 @@
 //! | support | [`config`] | settings (flags with env fallbacks) and the data directory layout |
 //! | | [`clock`] | "now" (movable in tests) and how stored times are shown |
 //! | | [`secrets`] | the server master key, derived subkeys, encryption of tenant secrets at rest |
+//! | | [`pii`] | personal data at rest: phone numbers sealed per tenant in SQL, blind indexes, masks for viewers |
 //! | | [`redact`] | keeping emails, phone numbers and credentials out of logs |
 //! | | [`outbound`] | requests to tenants' URLs (webhooks, tools, LLMs): public addresses only, no redirects |
 //! | | [`shutdown`] | graceful shutdown: drain, grace period, close live sessions |
@@ -77,6 +78,7 @@ pub mod identity;
 pub mod live;
 pub mod model;
 pub mod outbound;
+pub mod pii;
 pub mod ratelimit;
 pub mod recordings;
 pub mod redact;

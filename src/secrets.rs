@@ -58,6 +58,7 @@ struct Keys {
     tenant_secrets: Secret<[u8; KEY_BYTES]>,
     recording_urls: Secret<[u8; KEY_BYTES]>,
     internal_requests: Secret<[u8; KEY_BYTES]>,
+    blind_indexes: Secret<[u8; KEY_BYTES]>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -83,6 +84,7 @@ impl Secrets {
                 tenant_secrets: derive(b"aead tenant secrets"),
                 recording_urls: derive(b"hmac recording urls"),
                 internal_requests: derive(b"hmac internal requests"),
+                blind_indexes: derive(b"hmac pii blind indexes"),
             }),
         }
     }
@@ -114,6 +116,17 @@ impl Secrets {
     /// Key signing requests one region (or the CLI) sends another (HMAC-SHA256).
     pub fn internal_request_key(&self) -> &[u8] {
         self.inner.internal_requests.expose()
+    }
+
+    /// Tenant `tenant`'s own key for blind indexes of personal data (HMAC-SHA256): derived per tenant, so the
+    /// same phone number has unrelated index values in two tenants' files.
+    pub fn blind_index_key(&self, tenant: &str) -> Secret<[u8; KEY_BYTES]> {
+        let hkdf = Hkdf::<Sha256>::from_prk(self.inner.blind_indexes.expose())
+            .expect("invariant: a 32-byte key is a valid HKDF-SHA256 PRK");
+        let mut key = [0u8; KEY_BYTES];
+        hkdf.expand(format!("tenant:{tenant}").as_bytes(), &mut key)
+            .expect("invariant: 32 bytes is a valid HKDF-SHA256 output length");
+        Secret::new(key)
     }
 
     /// Encrypts `plaintext` for storage, bound to `context`.
@@ -244,6 +257,10 @@ mod tests {
         let secrets = Secrets::from_master(&[7; KEY_BYTES]);
         assert_ne!(secrets.access_token_key(), secrets.session_token_key());
         assert_ne!(secrets.access_token_key(), &[7; KEY_BYTES]);
+        let (a, b) = (secrets.blind_index_key("a"), secrets.blind_index_key("b"));
+        assert_ne!(a.expose(), b.expose());
+        assert_eq!(a.expose(), secrets.blind_index_key("a").expose());
+        assert_ne!(a.expose().as_slice(), secrets.recording_url_key());
     }
 
     #[test]

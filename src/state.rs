@@ -148,15 +148,16 @@ impl AppState {
         if primary {
             move_webhook_queue(&catalog, &region_db).await?;
         }
+        let secret_key = config.secret_key.as_ref().map(|k| k.expose().as_str());
+        let secrets = Secrets::load(secret_key, data_dir.root())
+            .context("cannot load the server secret key")?;
         let tenants = TenantStore::new(
             data_dir.tenants(),
             config.sqlite.clone(),
             &config.tenant_cache,
             threads,
+            secrets.clone(),
         );
-        let secret_key = config.secret_key.as_ref().map(|k| k.expose().as_str());
-        let secrets = Secrets::load(secret_key, data_dir.root())
-            .context("cannot load the server secret key")?;
         let webhooks = Dispatcher::new(
             config.webhooks.clone(),
             &config.outbound,

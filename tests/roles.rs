@@ -175,4 +175,37 @@ async fn every_role_against_every_guarded_operation() {
         }
     }
     eprintln!("role matrix: {checked} checks");
+
+    // ReadPhoneNumbers: roles that read calls see numbers in full (O, A, D) or masked (V).
+    let agent = server
+        .create_agent(&owner.access, "Agent", json!({ "systemPrompt": "Hi" }))
+        .await;
+    let call = server
+        .create_call(
+            &owner.access,
+            &agent,
+            json!({ "direction": "INBOUND", "transport": "PHONE", "from": "+14155550199" }),
+        )
+        .await;
+    for (role, kind, credential) in &credentials {
+        let (_, body) = server
+            .gql(
+                Some(credential),
+                "query($id: ID!) { call(id: $id) { from } }",
+                json!({ "id": call }),
+            )
+            .await;
+        let expected = match letter(*role) {
+            'O' | 'A' | 'D' => json!("+14155550199"),
+            'V' => json!("+1 415 ••• 0199"),
+            _ => {
+                assert_eq!(error_code(&body), "FORBIDDEN", "{role} {kind}: {body}");
+                continue;
+            }
+        };
+        assert_eq!(
+            body["data"]["call"]["from"], expected,
+            "{role} {kind}: {body}"
+        );
+    }
 }

@@ -44,6 +44,8 @@ pub enum Permission {
     EditAgents,
     /// Read calls, timelines and transcripts; subscribe to them; export them.
     ReadCalls,
+    /// See callers' and contacts' phone numbers in full (others see them masked: `+1 415 ••• 0199`).
+    ReadPhoneNumbers,
     /// Create calls, move them through their states, add transcript segments.
     ManageCalls,
     /// Manage webhook endpoints and see their delivery logs.
@@ -59,7 +61,7 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 17] = [
+    pub const ALL: [Permission; 18] = [
         Permission::ReadTenant,
         Permission::ManageTenant,
         Permission::ManageApiKeys,
@@ -71,6 +73,7 @@ impl Permission {
         Permission::ReadAgents,
         Permission::EditAgents,
         Permission::ReadCalls,
+        Permission::ReadPhoneNumbers,
         Permission::ManageCalls,
         Permission::ManageWebhooks,
         Permission::ReadTelephony,
@@ -90,7 +93,7 @@ impl Role {
             ManageTenant | ManageMembers | ReadAuditLog => matches!(self, Owner | Admin),
             TransferOwnership => self == Owner,
             ManageApiKeys | CreateSessionTokens | EditAgents | ManageCalls | ManageWebhooks
-            | ManageTelephony => matches!(self, Owner | Admin | Developer),
+            | ManageTelephony | ReadPhoneNumbers => matches!(self, Owner | Admin | Developer),
             ReadAgents | ReadCalls | ReadTelephony => {
                 matches!(self, Owner | Admin | Developer | Viewer)
             }

@@ -6,7 +6,6 @@ use anyhow::Context as _;
 use serde_json::json;
 
 use crate::config::Config;
-use crate::db::store::open_tenant_writer;
 use crate::db::{TenantId, backup};
 use crate::repo;
 use crate::state::AppState;
@@ -15,13 +14,12 @@ use crate::state::AppState;
 /// summary; fails if any tenant could not be migrated, after trying all of them.
 pub async fn migrate(state: AppState) -> anyhow::Result<()> {
     let tenants = state.catalog.read(repo::tenants::list).await?;
-    let sqlite = state.config.sqlite.clone();
-    let dir = state.tenants.dir().to_path_buf();
+    let store = state.tenants.clone();
     let (migrated, failed) = tokio::task::spawn_blocking(move || {
         let mut migrated = 0usize;
         let mut failed = Vec::new();
         for tenant in tenants {
-            match open_tenant_writer(&dir.join(tenant.id.file_name()), tenant.id, &sqlite) {
+            match store.migrate_file(&store.path_of(tenant.id), tenant.id) {
                 Ok(_) => migrated += 1,
                 Err(err) => failed
                     .push(json!({ "tenant_id": tenant.id.to_string(), "error": err.to_string() })),

@@ -40,6 +40,9 @@ impl Default for SqliteSettings {
     }
 }
 
+/// Work every connection to a file runs before anything else (a tenant's SQL functions, [`crate::pii`]).
+pub type ConnectionInit = Arc<dyn Fn(&Connection) -> rusqlite::Result<()> + Send + Sync>;
+
 /// A shared handle to one open database file.
 #[derive(Clone)]
 pub struct Database {
@@ -111,16 +114,17 @@ impl std::fmt::Debug for Database {
 }
 
 impl Database {
-    /// Wraps an opened writer connection with a read pool.
+    /// Wraps an opened writer connection with a read pool whose connections run `init` when they open.
     pub fn from_writer(
         path: &Path,
         writer: Connection,
         settings: &SqliteSettings,
         threads: &Arc<ScheduledThreadPool>,
+        init: Option<ConnectionInit>,
     ) -> Self {
         // Readers need write access to the WAL index (-shm); `query_only` keeps them from writing data.
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let readers = Readers::Pool(read_pool(path, flags, settings, threads));
+        let readers = Readers::Pool(read_pool(path, flags, settings, threads, init));
         Self::new(path, Some(writer), readers)
     }
 
@@ -307,11 +311,15 @@ fn read_pool(
     flags: OpenFlags,
     settings: &SqliteSettings,
     threads: &Arc<ScheduledThreadPool>,
+    init: Option<ConnectionInit>,
 ) -> r2d2::Pool<SqliteConnectionManager> {
     let busy_timeout = settings.busy_timeout;
     let manager = SqliteConnectionManager::file(path)
         .with_flags(flags)
         .with_init(move |conn| {
+            if let Some(init) = &init {
+                init(conn)?;
+            }
             conn.busy_timeout(busy_timeout)?;
             conn.execute_batch("pragma query_only = on; pragma foreign_keys = on;")
         });
@@ -330,6 +338,13 @@ mod tests {
     use crate::db::OpenMode;
     use crate::db::migrations::TENANT;
 
+    fn test_init() -> ConnectionInit {
+        crate::pii::connection_init(
+            crate::db::TenantId::generate(),
+            crate::secrets::Secrets::from_master(&[0; 32]),
+        )
+    }
+
     fn threads() -> Arc<ScheduledThreadPool> {
         Arc::new(ScheduledThreadPool::new(1))
     }
@@ -339,7 +354,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
         let settings = SqliteSettings::default();
-        Database::create_new(&path, &TENANT, &settings, |_| Ok(())).unwrap();
+        Database::create_new(&path, &TENANT, &settings, Some(&test_init()), |_| Ok(())).unwrap();
         let db = Database::open(&path, &TENANT, &settings, OpenMode::Existing, &threads()).unwrap();
         db.write(|tx| {
             tx.execute("insert into tenant_meta (key, value) values ('k', 'v')", [])?;
@@ -369,7 +384,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
         let settings = SqliteSettings::default();
-        Database::create_new(&path, &TENANT, &settings, |_| Ok(())).unwrap();
+        Database::create_new(&path, &TENANT, &settings, Some(&test_init()), |_| Ok(())).unwrap();
         let db = Database::open(&path, &TENANT, &settings, OpenMode::Existing, &threads()).unwrap();
         let result: Result<(), StorageError> = db
             .write(|tx| {

@@ -60,6 +60,7 @@ pub const TENANT: Migrations = Migrations {
         migration!("tenant-template", "0014_milestones.sql"),
         migration!("tenant-template", "0015_call_analyses.sql"),
         migration!("tenant-template", "0016_call_recordings.sql"),
+        migration!("tenant-template", "0017_pii_at_rest.sql"),
     ],
 };
 
@@ -211,7 +212,7 @@ mod tests {
 
     #[test]
     fn upgrades_step_by_step_and_is_idempotent() {
-        let mut conn = Connection::open_in_memory().unwrap();
+        let mut conn = crate::pii::test_connection();
         assert_eq!(TENANT.upgrade_to(&mut conn, 1).unwrap(), 0);
         assert_eq!(user_version(&conn).unwrap(), 1);
         assert_eq!(TENANT.upgrade(&mut conn).unwrap(), 1);

@@ -15,9 +15,9 @@ pub mod migrations;
 mod open;
 pub mod store;
 
-pub use database::{Database, SqliteSettings};
+pub use database::{ConnectionInit, Database, SqliteSettings};
 pub use ids::{TenantId, new_id, new_ulid};
-pub use open::{OpenMode, open_writer};
+pub use open::{OpenMode, open_writer, open_writer_with};
 pub use store::{TenantCacheSettings, TenantStore};
 
 use std::path::{Path, PathBuf};

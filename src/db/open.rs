@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rusqlite::{Connection, OpenFlags, Transaction};
 use scheduled_thread_pool::ScheduledThreadPool;
 
-use super::database::{Database, SqliteSettings};
+use super::database::{ConnectionInit, Database, SqliteSettings};
 use super::migrations::{Migrations, user_version};
 use super::{AtPath as _, StorageError};
 
@@ -28,6 +28,17 @@ pub fn open_writer(
     settings: &SqliteSettings,
     mode: OpenMode,
 ) -> Result<Connection, StorageError> {
+    open_writer_with(path, migrations, settings, mode, None)
+}
+
+/// [`open_writer`], running `init` on the connection first (migrations may need what it sets up).
+pub fn open_writer_with(
+    path: &Path,
+    migrations: &Migrations,
+    settings: &SqliteSettings,
+    mode: OpenMode,
+    init: Option<&ConnectionInit>,
+) -> Result<Connection, StorageError> {
     let flags = match mode {
         OpenMode::Existing => OpenFlags::SQLITE_OPEN_READ_WRITE,
         OpenMode::CreateIfMissing => {
@@ -35,6 +46,9 @@ pub fn open_writer(
         }
     };
     let mut writer = connect(path, flags, settings)?;
+    if let Some(init) = init {
+        init(&writer)?;
+    }
     let version = inspect(&writer, migrations)?;
     if version == 0 && mode == OpenMode::Existing {
         return Err(StorageError::Corrupt(format!(
@@ -69,7 +83,7 @@ impl Database {
         threads: &Arc<ScheduledThreadPool>,
     ) -> Result<Self, StorageError> {
         let writer = open_writer(path, migrations, settings, mode)?;
-        Ok(Self::from_writer(path, writer, settings, threads))
+        Ok(Self::from_writer(path, writer, settings, threads, None))
     }
 
     /// Creates a new, fully migrated database file at `path` (blocking) and runs `init` in the same
@@ -79,6 +93,7 @@ impl Database {
         path: &Path,
         migrations: &Migrations,
         settings: &SqliteSettings,
+        conn_init: Option<&ConnectionInit>,
         init: impl FnOnce(&Transaction<'_>) -> Result<(), StorageError>,
     ) -> Result<(), StorageError> {
         if path.exists() {
@@ -92,6 +107,9 @@ impl Database {
         let result = (|| {
             let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE;
             let mut conn = connect(&tmp, flags, settings)?;
+            if let Some(conn_init) = conn_init {
+                conn_init(&conn)?;
+            }
             migrations.upgrade(&mut conn)?;
             let tx = conn.transaction()?;
             init(&tx)?;
@@ -177,8 +195,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
         let settings = SqliteSettings::default();
-        Database::create_new(&path, &TENANT, &settings, |_| Ok(())).unwrap();
-        assert!(Database::create_new(&path, &TENANT, &settings, |_| Ok(())).is_err());
+        let init = crate::pii::connection_init(
+            crate::db::TenantId::generate(),
+            crate::secrets::Secrets::from_master(&[0; 32]),
+        );
+        Database::create_new(&path, &TENANT, &settings, Some(&init), |_| Ok(())).unwrap();
+        assert!(Database::create_new(&path, &TENANT, &settings, Some(&init), |_| Ok(())).is_err());
         assert!(!path.with_extension("db.creating").exists());
     }
 }

@@ -14,8 +14,12 @@ use scheduled_thread_pool::ScheduledThreadPool;
 use rusqlite::Connection;
 
 use super::migrations::TENANT;
-use super::{AtPath as _, Database, OpenMode, SqliteSettings, StorageError, TenantId, open_writer};
+use super::{
+    AtPath as _, ConnectionInit, Database, OpenMode, SqliteSettings, StorageError, TenantId,
+    open_writer_with,
+};
 use crate::repo;
+use crate::secrets::Secrets;
 
 /// Bounds of the open-tenant cache.
 #[derive(Debug, Clone)]
@@ -46,15 +50,19 @@ struct StoreInner {
     sqlite: SqliteSettings,
     threads: Arc<ScheduledThreadPool>,
     open: Cache<TenantId, Database>,
+    /// Seals and opens personal data in every tenant file ([`crate::pii`]).
+    secrets: Secrets,
 }
 
 impl TenantStore {
-    /// `threads` runs the read pools' housekeeping (shared, instead of threads per tenant).
+    /// `threads` runs the read pools' housekeeping (shared, instead of threads per tenant); `secrets` seal
+    /// personal data in tenant files.
     pub fn new(
         dir: PathBuf,
         sqlite: SqliteSettings,
         cache: &TenantCacheSettings,
         threads: Arc<ScheduledThreadPool>,
+        secrets: Secrets,
     ) -> Self {
         let open = Cache::builder()
             .max_capacity(cache.capacity)
@@ -70,6 +78,7 @@ impl TenantStore {
                 sqlite,
                 threads,
                 open,
+                secrets,
             }),
         }
     }
@@ -105,8 +114,15 @@ impl TenantStore {
     fn open_blocking(&self, id: TenantId) -> Result<Database, StorageError> {
         let started = Instant::now();
         let path = self.path_of(id);
-        let result = open_tenant_writer(&path, id, &self.inner.sqlite).map(|writer| {
-            Database::from_writer(&path, writer, &self.inner.sqlite, &self.inner.threads)
+        let init = self.connection_init(id);
+        let result = open_tenant_writer(&path, id, &self.inner.sqlite, &init).map(|writer| {
+            Database::from_writer(
+                &path,
+                writer,
+                &self.inner.sqlite,
+                &self.inner.threads,
+                Some(init),
+            )
         });
         match &result {
             Ok(_) => {
@@ -133,15 +149,28 @@ impl TenantStore {
     pub async fn create(&self, id: TenantId) -> Result<(), StorageError> {
         let path = self.path_of(id);
         let sqlite = self.inner.sqlite.clone();
+        let init = self.connection_init(id);
         tokio::task::spawn_blocking(move || {
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir).at(dir)?;
             }
-            Database::create_new(&path, &TENANT, &sqlite, |tx| {
+            Database::create_new(&path, &TENANT, &sqlite, Some(&init), |tx| {
                 repo::meta::set_tenant_id(tx, id)
             })
         })
         .await?
+    }
+
+    /// What every connection to tenant `id`'s file runs first: its personal-data SQL functions.
+    pub fn connection_init(&self, id: TenantId) -> ConnectionInit {
+        crate::pii::connection_init(id, self.inner.secrets.clone())
+    }
+
+    /// Opens, checks and migrates the tenant file at `path` (blocking; see [`open_tenant_writer`]) without
+    /// caching it: `voxedge migrate`, and a moved tenant's staged copy.
+    pub fn migrate_file(&self, path: &Path, id: TenantId) -> Result<(), StorageError> {
+        let writer = open_tenant_writer(path, id, &self.inner.sqlite, &self.connection_init(id))?;
+        writer.close().map_err(|(_, e)| e.into())
     }
 
     /// True when tenant `id` lives on this machine: its database is open or its file exists.
@@ -172,22 +201,39 @@ impl TenantStore {
 }
 
 /// Opens, checks and migrates tenant `id`'s writer connection (blocking), refusing a file that belongs to
-/// another tenant (copied or restored to the wrong path).
+/// another tenant (copied or restored to the wrong path) before migrating it: a migration that seals personal
+/// data binds it to the tenant, so it must be the file's own. `init` gives the connection the tenant's SQL
+/// functions ([`TenantStore::connection_init`]).
 pub fn open_tenant_writer(
     path: &Path,
     id: TenantId,
     sqlite: &SqliteSettings,
+    init: &ConnectionInit,
 ) -> Result<Connection, StorageError> {
     if !path.exists() {
         return Err(StorageError::TenantNotFound(id));
     }
-    let writer = open_writer(path, &TENANT, sqlite, OpenMode::Existing)?;
-    let owner = repo::meta::tenant_id(&writer)?;
+    check_owner(path, id)?;
+    open_writer_with(path, &TENANT, sqlite, OpenMode::Existing, Some(init))
+}
+
+/// Refuses a file whose recorded tenant id is not `id` (read-only: nothing is written to a file refused).
+fn check_owner(path: &Path, id: TenantId) -> Result<(), StorageError> {
+    let conn = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    let version = super::migrations::user_version(&conn)?;
+    if version == 0 {
+        // Not a tenant file at all: `open_writer` says so with the right error.
+        return Ok(());
+    }
+    let owner = repo::meta::tenant_id(&conn)?;
     if owner.as_deref() != Some(id.to_string().as_str()) {
         return Err(StorageError::Corrupt(format!(
             "{} belongs to tenant {owner:?}, not {id}",
             path.display()
         )));
     }
-    Ok(writer)
+    Ok(())
 }

@@ -22,8 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Edge, EdgeError};
 use crate::db::backup::verify_tenant_file;
-use crate::db::migrations::TENANT;
-use crate::db::{AtPath as _, OpenMode, StorageError, TenantId, open_writer};
+use crate::db::{AtPath as _, StorageError, TenantId};
 use crate::repo;
 
 /// How long running calls get to end before a move gives up.
@@ -304,10 +303,10 @@ pub async fn activate(edge: &Edge, tenant: TenantId, step: MoveStep) -> Result<(
         )));
     }
     let path = edge.tenants().path_of(tenant);
-    let sqlite = edge.sqlite().clone();
+    let store = edge.tenants().clone();
     tokio::task::spawn_blocking(move || -> Result<(), StorageError> {
         // Opening the writer switches the restored file to WAL and migrates it if it is older.
-        drop(open_writer(&staged, &TENANT, &sqlite, OpenMode::Existing)?);
+        store.migrate_file(&staged, tenant)?;
         std::fs::rename(&staged, &path).at(&staged)
     })
     .await??;

@@ -60,13 +60,15 @@ impl Call {
         self.0.transport
     }
 
-    /// Caller's number (E.164) or client label.
-    async fn from(&self) -> Option<&str> {
-        self.0.from_address.as_deref()
+    /// Caller's number (E.164) or client label. Roles without ReadPhoneNumbers (viewers) see numbers masked
+    /// (`+1 415 ••• 0199`) and labels hidden (`•••`).
+    async fn from(&self, ctx: &Context<'_>) -> Option<String> {
+        self.0.from_address.as_deref().map(|v| ctx.phone_number(v))
     }
 
-    async fn to(&self) -> Option<&str> {
-        self.0.to_address.as_deref()
+    /// The number called (E.164) or a label; masked like `from`.
+    async fn to(&self, ctx: &Context<'_>) -> Option<String> {
+        self.0.to_address.as_deref().map(|v| ctx.phone_number(v))
     }
 
     async fn status(&self) -> CallStatus {
@@ -120,7 +122,7 @@ impl Call {
     }
 
     /// What the agent's `{{placeholders}}` were filled with (given when the call was placed or its session
-    /// token minted, plus `caller_number` / `called_number` on phone calls).
+    /// token minted, plus `caller_number` / `called_number` on phone calls, masked like `from`).
     async fn variables(&self, ctx: &Context<'_>) -> ApiResult<Json<serde_json::Value>> {
         let principal = ctx.authorize(Permission::ReadCalls)?;
         let db = tenant(ctx, principal).await?.db;
@@ -128,7 +130,11 @@ impl Call {
         let variables = db
             .read(move |conn| repo::calls::get_variables(conn, &id))
             .await?;
-        Ok(Json(variables.to_json()))
+        Ok(Json(
+            variables
+                .map_phone_numbers(|n| ctx.phone_number(n))
+                .to_json(),
+        ))
     }
 
     /// The post-call analysis (agents with `analysis.enabled`, answered calls, once ended).
@@ -284,6 +290,9 @@ pub struct CallFilterInput {
     pub sentiment: Option<Sentiment>,
     /// Every word must occur in the post-call analysis summary.
     pub summary: Option<String>,
+    /// The call was from or to this phone number (E.164; spaces, dashes and parentheses are ignored). Exact
+    /// match only: numbers are stored sealed, and matched through a keyed index.
+    pub number: Option<String>,
 }
 
 impl CallFilterInput {
@@ -321,7 +330,18 @@ impl CallFilterInput {
             }
             None => Vec::new(),
         };
+        let number = match self.number {
+            Some(number) => Some(crate::pii::normalize(&number).ok_or_else(|| {
+                InvalidInput::field(
+                    "filter.number",
+                    ErrorCode::InvalidPhoneNumber,
+                    "must be an E.164 number such as +14155550123",
+                )
+            })?),
+            None => None,
+        };
         Ok(CallFilter {
+            number,
             success: self.success,
             sentiment: self.sentiment,
             summary_terms,

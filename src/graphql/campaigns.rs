@@ -147,8 +147,9 @@ impl CampaignContact {
         self.0.line
     }
 
-    async fn phone_number(&self) -> &str {
-        &self.0.phone_number
+    /// E.164; masked (`+1 415 ••• 0199`) for roles without ReadPhoneNumbers.
+    async fn phone_number(&self, ctx: &Context<'_>) -> String {
+        ctx.phone_number(&self.0.phone_number)
     }
 
     /// Its own IANA time zone (null: the campaign's).

@@ -61,6 +61,9 @@ pub trait ContextExt {
     /// Where links the server hands out point: `--public-url`, else the origin the request came in on, else
     /// the listen address.
     fn public_origin(&self) -> String;
+    /// A phone number (or a call's client label) as the principal may see it: in full with
+    /// `ReadPhoneNumbers`, else masked ([`crate::pii::mask`]).
+    fn phone_number(&self, value: &str) -> String;
 }
 
 /// The principal's tenant.
@@ -109,6 +112,17 @@ impl ContextExt for Context<'_> {
                     .and_then(|m| m.public_origin.clone())
             })
             .unwrap_or_else(|| format!("http://{}", app.config.listen))
+    }
+
+    fn phone_number(&self, value: &str) -> String {
+        let full = self
+            .principal()
+            .is_ok_and(|p| p.require(Permission::ReadPhoneNumbers).is_ok());
+        if full {
+            value.to_string()
+        } else {
+            crate::pii::mask(value)
+        }
     }
 
     fn loader(&self) -> ApiResult<&DataLoader<TenantLoader>> {

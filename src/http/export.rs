@@ -2,7 +2,8 @@
 //! size uses constant memory. Same credentials and role rules as GraphQL (`ReadCalls`).
 //!
 //! Query parameters (all optional): `status` (comma-separated, e.g. `completed,failed`), `agentId`,
-//! `direction`, `createdAfter` / `createdBefore` (RFC 3339), `text` (words in the transcript).
+//! `direction`, `createdAfter` / `createdBefore` (RFC 3339), `text` (words in the transcript), `number` (an E.164
+//! number the call was from or to). `from`/`to` are masked for roles without `ReadPhoneNumbers`, as in GraphQL.
 
 use std::collections::HashMap;
 
@@ -49,6 +50,7 @@ pub struct ExportParams {
     created_after: Option<String>,
     created_before: Option<String>,
     text: Option<String>,
+    number: Option<String>,
 }
 
 pub async fn calls_csv(
@@ -57,7 +59,7 @@ pub async fn calls_csv(
     Query(params): Query<ExportParams>,
 ) -> Response {
     match prepare(&state, &headers, params).await {
-        Ok((db, filter)) => stream(db, filter),
+        Ok((db, filter, full_numbers)) => stream(db, filter, full_numbers),
         Err(err) => err.into_response(),
     }
 }
@@ -66,14 +68,19 @@ async fn prepare(
     state: &HttpState,
     headers: &HeaderMap,
     params: ExportParams,
-) -> Result<(crate::db::Database, CallFilter), ApiError> {
+) -> Result<(crate::db::Database, CallFilter, bool), ApiError> {
     let principal = super::authenticate(&state.app, headers)
         .await?
         .ok_or(AuthError::Unauthenticated)?
         .principal;
     principal.require(Permission::ReadCalls)?;
+    let full_numbers = principal.require(Permission::ReadPhoneNumbers).is_ok();
     let filter = parse_filter(params)?;
-    Ok((state.app.tenants.get(principal.tenant_id).await?, filter))
+    Ok((
+        state.app.tenants.get(principal.tenant_id).await?,
+        filter,
+        full_numbers,
+    ))
 }
 
 fn parse_filter(params: ExportParams) -> Result<CallFilter, InvalidInput> {
@@ -122,6 +129,16 @@ fn parse_filter(params: ExportParams) -> Result<CallFilter, InvalidInput> {
     };
     let created_after = time("createdAfter", params.created_after);
     let created_before = time("createdBefore", params.created_before);
+    let number = params.number.as_deref().and_then(|n| {
+        crate::pii::normalize(n).or_else(|| {
+            fail(
+                "number",
+                ErrorCode::InvalidPhoneNumber,
+                "must be an E.164 number such as +14155550123".into(),
+            );
+            None
+        })
+    });
     let transcript_terms = params
         .text
         .as_deref()
@@ -135,11 +152,12 @@ fn parse_filter(params: ExportParams) -> Result<CallFilter, InvalidInput> {
         created_after,
         created_before,
         transcript_terms,
+        number,
         ..CallFilter::default()
     })
 }
 
-fn stream(db: crate::db::Database, filter: CallFilter) -> Response {
+fn stream(db: crate::db::Database, filter: CallFilter, full_numbers: bool) -> Response {
     let body = async_stream::stream! {
         yield Ok::<Bytes, std::io::Error>(csv_rows(std::iter::once(COLUMNS.map(String::from).to_vec())));
         let mut after = None;
@@ -160,7 +178,7 @@ fn stream(db: crate::db::Database, filter: CallFilter) -> Response {
                 let agents = db.read(move |conn| repo::agents::get_agents(conn, &missing)).await.unwrap_or_default();
                 agent_names.extend(agents.into_iter().map(|a| (a.id, a.name)));
             }
-            yield Ok(csv_rows(page.iter().map(|call| row(call, agent_names.get(&call.agent_id)))));
+            yield Ok(csv_rows(page.iter().map(|call| row(call, agent_names.get(&call.agent_id), full_numbers))));
             match page.last() {
                 Some(last) if page.len() == PAGE => after = Some((last.created_at, last.id.clone())),
                 _ => break,
@@ -180,8 +198,13 @@ fn stream(db: crate::db::Database, filter: CallFilter) -> Response {
     response
 }
 
-fn row(call: &CallRow, agent_name: Option<&String>) -> Vec<String> {
+fn row(call: &CallRow, agent_name: Option<&String>, full_numbers: bool) -> Vec<String> {
     let time = |ms: Option<i64>| ms.map(|ms| datetime(ms).to_rfc3339()).unwrap_or_default();
+    let number = |value: Option<&str>| match value {
+        Some(v) if full_numbers => safe(v),
+        Some(v) => safe(&crate::pii::mask(v)),
+        None => String::new(),
+    };
     vec![
         call.id.clone(),
         time(Some(call.created_at)),
@@ -189,8 +212,8 @@ fn row(call: &CallRow, agent_name: Option<&String>) -> Vec<String> {
         safe(call.ended_reason.as_deref().unwrap_or_default()),
         call.direction.as_str().into(),
         call.transport.as_str().into(),
-        safe(call.from_address.as_deref().unwrap_or_default()),
-        safe(call.to_address.as_deref().unwrap_or_default()),
+        number(call.from_address.as_deref()),
+        number(call.to_address.as_deref()),
         call.agent_id.clone(),
         safe(agent_name.map(String::as_str).unwrap_or_default()),
         call.agent_version.to_string(),
@@ -244,9 +267,10 @@ mod tests {
             created_after: Some("yesterday".into()),
             created_before: None,
             text: None,
+            number: Some("555-0199".into()),
         };
         let err = parse_filter(params).unwrap_err();
         let fields: Vec<&str> = err.0.iter().map(|f| f.field.as_str()).collect();
-        assert_eq!(fields, ["status", "direction", "createdAfter"]);
+        assert_eq!(fields, ["status", "direction", "createdAfter", "number"]);
     }
 }

@@ -121,6 +121,17 @@ impl Variables {
         serde_json::to_value(&self.0).expect("invariant: a map of strings serialises")
     }
 
+    /// The variables with `caller_number` and `called_number` passed through `show` (masking them for roles
+    /// that may not see numbers).
+    pub fn map_phone_numbers(mut self, show: impl Fn(&str) -> String) -> Self {
+        for name in [CALLER_NUMBER, CALLED_NUMBER] {
+            if let Some(value) = self.0.get_mut(name) {
+                *value = show(value);
+            }
+        }
+        self
+    }
+
     /// Adds `caller_number` and `called_number` unless given.
     pub fn with_phone_numbers(mut self, from: Option<&str>, to: Option<&str>) -> Self {
         for (name, number) in [(CALLER_NUMBER, from), (CALLED_NUMBER, to)] {

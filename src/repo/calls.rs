@@ -1,4 +1,7 @@
 //! Tenant database → `calls`, `call_events`, `transcript_segments`, `transcript_fts`.
+//!
+//! A call's `from`/`to` and its variables are sealed in the file ([`crate::pii`]): written through
+//! `pii_seal`, read through `pii_open`, matched by number through their blind indexes.
 
 use super::Result;
 use rusqlite::types::Value as SqlValue;
@@ -77,10 +80,13 @@ pub struct CallFilter {
     pub sentiment: Option<Sentiment>,
     /// Lower-case words that must each occur in the analysis summary.
     pub summary_terms: Vec<String>,
+    /// An E.164 number the call was from or to (matched through the blind indexes).
+    pub number: Option<String>,
 }
 
-const CALL_COLUMNS: &str = "id, agent_id, agent_version, direction, transport, from_address, to_address, status, \
-     ended_reason, created_at, answered_at, ended_at, duration_ms, updated_at, metadata";
+const CALL_COLUMNS: &str = "id, agent_id, agent_version, direction, transport, pii_open(from_sealed, 'calls.from'), \
+     pii_open(to_sealed, 'calls.to'), status, ended_reason, created_at, answered_at, ended_at, duration_ms, updated_at, \
+     metadata";
 const SEGMENT_COLUMNS: &str =
     "id, call_id, seq, speaker, text, start_ms, end_ms, confidence, is_final, created_at";
 
@@ -180,9 +186,10 @@ pub fn orphaned_calls(conn: &Connection) -> Result<Vec<(String, i64)>> {
 
 pub fn insert_call(conn: &Connection, call: &CallRow) -> Result<()> {
     conn.prepare_cached(
-        "insert into calls (id, agent_id, agent_version, direction, transport, from_address, to_address, status,
-            ended_reason, created_at, answered_at, ended_at, duration_ms, updated_at, metadata)
-         values (:id, :agent_id, :agent_version, :direction, :transport, :from_address, :to_address, :status,
+        "insert into calls (id, agent_id, agent_version, direction, transport, from_sealed, from_index, to_sealed,
+            to_index, status, ended_reason, created_at, answered_at, ended_at, duration_ms, updated_at, metadata)
+         values (:id, :agent_id, :agent_version, :direction, :transport, pii_seal(:from_address, 'calls.from'),
+            pii_index(:from_address), pii_seal(:to_address, 'calls.to'), pii_index(:to_address), :status,
             :ended_reason, :created_at, :answered_at, :ended_at, :duration_ms, :updated_at, :metadata)",
     )?
     .execute(named_params! {
@@ -348,6 +355,12 @@ pub fn list_calls(
         sql.push_str(" and direction = ?");
         params.push(direction.as_str().to_string().into());
     }
+    if let Some(number) = &filter.number {
+        // Two indexed lookups (calls_by_from, calls_by_to) rather than a scan.
+        sql.push_str(" and (from_index = pii_index(?) or to_index = pii_index(?))");
+        params.push(number.clone().into());
+        params.push(number.clone().into());
+    }
     if let Some(after) = filter.created_after {
         sql.push_str(" and created_at >= ?");
         params.push(after.into());
@@ -453,7 +466,8 @@ pub fn insert_variables(
     variables: &crate::model::Variables,
 ) -> Result<()> {
     conn.prepare_cached(
-        "insert into call_variables (call_id, variables) values (:call_id, :variables)",
+        "insert into call_variables (call_id, variables)
+         values (:call_id, pii_seal(:variables, 'call_variables.variables'))",
     )?
     .execute(named_params! {
         ":call_id": call_id,
@@ -465,7 +479,10 @@ pub fn insert_variables(
 /// The variables a call was placed with (empty when none were given).
 pub fn get_variables(conn: &Connection, call_id: &str) -> Result<crate::model::Variables> {
     Ok(conn
-        .prepare_cached("select variables from call_variables where call_id = :call_id")?
+        .prepare_cached(
+            "select pii_open(variables, 'call_variables.variables') from call_variables
+             where call_id = :call_id",
+        )?
         .query_row(named_params! { ":call_id": call_id }, |row| {
             super::json_column(row, 0)
         })

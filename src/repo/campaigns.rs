@@ -79,8 +79,9 @@ fn bad(index: usize, what: &str) -> rusqlite::Error {
 
 const CAMPAIGN_COLUMNS: &str = "id, name, agent_id, from_number, status, timezone, windows, max_concurrent_calls, \
     retry, public_origin, created_at, updated_at, started_at, completed_at";
-const CONTACT_COLUMNS: &str = "id, campaign_id, line, phone_number, timezone, variables, status, attempts, \
-    next_attempt_at, outcome, created_at, updated_at";
+/// The number is sealed in the file ([`crate::pii`]); unique per campaign through its blind index.
+const CONTACT_COLUMNS: &str = "id, campaign_id, line, pii_open(phone_sealed, 'campaign_contacts.phone_number'), \
+    timezone, variables, status, attempts, next_attempt_at, outcome, created_at, updated_at";
 
 fn campaign_from_row(row: &Row<'_>) -> rusqlite::Result<CampaignRow> {
     Ok(CampaignRow {
@@ -218,10 +219,12 @@ pub fn scheduled_campaigns(conn: &Connection) -> Result<Vec<CampaignRow>> {
 
 /// Adds a contact; a phone number already in the campaign is a unique violation.
 pub fn insert_contact(conn: &Connection, c: &ContactRow) -> rusqlite::Result<()> {
-    conn.prepare_cached(&format!(
-        "insert into campaign_contacts ({CONTACT_COLUMNS}) values (:id, :campaign_id, :line, :phone, :timezone,
-            :variables, :status, :attempts, :next, :outcome, :created_at, :updated_at)"
-    ))?
+    conn.prepare_cached(
+        "insert into campaign_contacts (id, campaign_id, line, phone_sealed, phone_index, timezone, variables, status,
+            attempts, next_attempt_at, outcome, created_at, updated_at)
+         values (:id, :campaign_id, :line, pii_seal(:phone, 'campaign_contacts.phone_number'), pii_index(:phone),
+            :timezone, :variables, :status, :attempts, :next, :outcome, :created_at, :updated_at)",
+    )?
     .execute(named_params! {
         ":id": c.id, ":campaign_id": c.campaign_id, ":line": c.line, ":phone": c.phone_number,
         ":timezone": c.timezone, ":variables": json(&c.variables), ":status": c.status.as_str(),

@@ -81,7 +81,7 @@ mod tests {
 
     #[test]
     fn upgrading_backfills_what_a_tenant_had_already_done() {
-        let mut conn = Connection::open_in_memory().unwrap();
+        let mut conn = crate::pii::test_connection();
         TENANT.upgrade_to(&mut conn, 9).unwrap();
         conn.execute_batch(
             "insert into agents (id, name, active_version, created_at, updated_at) values ('a1', 'A', 1, 500, 500);

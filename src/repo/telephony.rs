@@ -153,7 +153,7 @@ mod tests {
     use crate::db::migrations::TENANT;
 
     fn db() -> Connection {
-        let mut conn = Connection::open_in_memory().unwrap();
+        let mut conn = crate::pii::test_connection();
         conn.pragma_update(None, "foreign_keys", true).unwrap();
         TENANT.upgrade(&mut conn).unwrap();
         conn.execute(

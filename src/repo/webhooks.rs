@@ -34,8 +34,9 @@ pub struct DeliveryRow {
 
 const ENDPOINT_COLUMNS: &str =
     "id, url, description, events, secret, enabled, created_at, updated_at";
-const DELIVERY_COLUMNS: &str = "id, endpoint_id, event_type, payload, status, attempts, next_attempt_at, \
-     last_status_code, last_error, created_at, delivered_at";
+/// Payloads carry calls' numbers and transcripts: sealed in the file ([`crate::pii`]).
+const DELIVERY_COLUMNS: &str = "id, endpoint_id, event_type, pii_open(payload, 'webhook_deliveries.payload'), status, \
+     attempts, next_attempt_at, last_status_code, last_error, created_at, delivered_at";
 
 fn endpoint_from_row(row: &Row<'_>) -> rusqlite::Result<EndpointRow> {
     Ok(EndpointRow {
@@ -145,8 +146,8 @@ pub fn insert_delivery(conn: &Connection, d: &DeliveryRow) -> Result<()> {
     conn.prepare_cached(
         "insert into webhook_deliveries (id, endpoint_id, event_type, payload, status, attempts, next_attempt_at,
             last_status_code, last_error, created_at, delivered_at)
-         values (:id, :endpoint_id, :event_type, :payload, :status, :attempts, :next_attempt_at,
-            :last_status_code, :last_error, :created_at, :delivered_at)",
+         values (:id, :endpoint_id, :event_type, pii_seal(:payload, 'webhook_deliveries.payload'), :status,
+            :attempts, :next_attempt_at, :last_status_code, :last_error, :created_at, :delivered_at)",
     )?
     .execute(named_params! {
         ":id": d.id, ":endpoint_id": d.endpoint_id, ":event_type": d.event_type, ":payload": d.payload,
@@ -190,7 +191,8 @@ pub fn due_deliveries(
     let mut stmt = conn.prepare_cached(&format!(
         "select {}, {} from webhook_deliveries d join webhook_endpoints e on e.id = d.endpoint_id
          where d.status = 'pending' and d.next_attempt_at <= :now order by d.next_attempt_at limit :limit",
-        DELIVERY_COLUMNS.split(", ").map(|c| format!("d.{c}")).collect::<Vec<_>>().join(", "),
+        "d.id, d.endpoint_id, d.event_type, pii_open(d.payload, 'webhook_deliveries.payload'), d.status, \
+         d.attempts, d.next_attempt_at, d.last_status_code, d.last_error, d.created_at, d.delivered_at",
         ENDPOINT_COLUMNS.split(", ").map(|c| format!("e.{c}")).collect::<Vec<_>>().join(", "),
     ))?;
     Ok(stmt

@@ -73,25 +73,14 @@ pub struct E164(String);
 
 impl E164 {
     pub fn parse(value: &str, field: &str) -> Result<Self, FieldError> {
-        let compact: String = value
-            .trim()
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
-            .collect();
-        let valid = compact.strip_prefix('+').is_some_and(|digits| {
-            (2..=15).contains(&digits.len())
-                && digits.bytes().all(|b| b.is_ascii_digit())
-                && !digits.starts_with('0')
-        });
-        if valid {
-            Ok(Self(compact))
-        } else {
-            Err(field_error(
+        // The same form blind indexes are computed over, so a number typed any way finds its calls.
+        crate::pii::normalize(value).map(Self).ok_or_else(|| {
+            field_error(
                 field,
                 ErrorCode::InvalidPhoneNumber,
                 "must be an E.164 number such as +14155550123",
-            ))
-        }
+            )
+        })
     }
 
     pub fn as_str(&self) -> &str {
