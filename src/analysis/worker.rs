@@ -164,7 +164,7 @@ impl Analyst {
                     return Ok(None);
                 };
                 let version = repo::agents::get_version(conn, &call.agent_id, call.agent_version)?;
-                let variables = repo::calls::get_variables(conn, &call.id)?;
+                let variables = repo::call_variables::get(conn, &call.id)?;
                 let segments = repo::calls::list_segments(conn, &call.id, 0, 10_000)?;
                 Ok(version.map(|v| (call, v.config, variables, segments)))
             })

@@ -147,7 +147,7 @@ pub fn insert(
         repo::calls::mark_carried(tx, &call.id)?;
     }
     if !new.variables.is_empty() {
-        repo::calls::insert_variables(tx, &call.id, &new.variables)?;
+        repo::call_variables::insert(tx, &call.id, &new.variables)?;
     }
     let event = repo::calls::insert_event(
         tx,

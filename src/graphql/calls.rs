@@ -128,7 +128,7 @@ impl Call {
         let db = tenant(ctx, principal).await?.db;
         let id = self.0.id.clone();
         let variables = db
-            .read(move |conn| repo::calls::get_variables(conn, &id))
+            .read(move |conn| repo::call_variables::get(conn, &id))
             .await?;
         Ok(Json(
             variables

@@ -182,7 +182,7 @@ pub async fn admit(
     if let Some(id) = arrival.existing.clone() {
         let stored = tenant
             .db
-            .read(move |conn| repo::calls::get_variables(conn, &id))
+            .read(move |conn| repo::call_variables::get(conn, &id))
             .await?;
         variables.0.extend(stored.0);
     }

@@ -1,6 +1,6 @@
 //! Tenant database → `calls`, `call_events`, `transcript_segments`, `transcript_fts`.
 //!
-//! A call's `from`/`to` and its variables are sealed in the file ([`crate::pii`]): written through
+//! A call's `from`/`to` are sealed in the file ([`crate::pii`]): written through
 //! `pii_seal`, read through `pii_open`, matched by number through their blind indexes.
 
 use super::Result;
@@ -457,37 +457,6 @@ pub fn search_segments(
         |row| Ok(SearchHit { segment: segment_from_row(row)?, snippet: row.get(10)?, rank: row.get(11)? }),
     )?
     .collect::<rusqlite::Result<_>>()?)
-}
-
-/// Stores the variables a call was placed with.
-pub fn insert_variables(
-    conn: &Connection,
-    call_id: &str,
-    variables: &crate::model::Variables,
-) -> Result<()> {
-    conn.prepare_cached(
-        "insert into call_variables (call_id, variables)
-         values (:call_id, pii_seal(:variables, 'call_variables.variables'))",
-    )?
-    .execute(named_params! {
-        ":call_id": call_id,
-        ":variables": serde_json::to_string(variables).expect("invariant: variables serialise"),
-    })?;
-    Ok(())
-}
-
-/// The variables a call was placed with (empty when none were given).
-pub fn get_variables(conn: &Connection, call_id: &str) -> Result<crate::model::Variables> {
-    Ok(conn
-        .prepare_cached(
-            "select pii_open(variables, 'call_variables.variables') from call_variables
-             where call_id = :call_id",
-        )?
-        .query_row(named_params! { ":call_id": call_id }, |row| {
-            super::json_column(row, 0)
-        })
-        .optional()?
-        .unwrap_or_default())
 }
 
 /// Calls queued, ringing or in progress.
