@@ -126,11 +126,19 @@ impl SessionConfig {
                 .to_string();
         }
         if let Some(value) = session.get("temperature") {
-            let t = value
-                .as_f64()
-                .filter(|t| (0.0..=2.0).contains(t))
-                .ok_or_else(|| invalid("must be a number from 0 to 2", "session.temperature"))?;
-            next.temperature = Some(t);
+            // `null` leaves it to the agent: the beta session object shows an unset temperature so, and clients
+            // send that object back.
+            next.temperature = match value {
+                Value::Null => None,
+                value => Some(
+                    value
+                        .as_f64()
+                        .filter(|t| (0.0..=2.0).contains(t))
+                        .ok_or_else(|| {
+                            invalid("must be a number from 0 to 2", "session.temperature")
+                        })?,
+                ),
+            };
         }
         if let Some(value) = session.get("tools") {
             if !value.is_array() {
@@ -360,6 +368,23 @@ mod tests {
             .update(&json!({ "audio": { "input": { "format": { "type": "audio/pcm", "rate": 16000 } } } }))
             .unwrap_err();
         assert_eq!(err.code, ErrorCode::UnsupportedAudioFormat);
+    }
+
+    #[test]
+    fn the_session_shown_is_taken_back_unchanged() {
+        for beta in [true, false] {
+            let mut session = config();
+            let shown = session.to_json(beta);
+            assert_eq!(shown["temperature"], Value::Null, "unset in the beta shape");
+            session
+                .update(&shown)
+                .expect("what the server shows is valid");
+            assert_eq!(session, config());
+        }
+        let mut session = config();
+        session.update(&json!({ "temperature": 0.5 })).unwrap();
+        session.update(&json!({ "temperature": null })).unwrap();
+        assert_eq!(session.temperature, None);
     }
 
     #[test]
