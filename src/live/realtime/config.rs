@@ -278,11 +278,13 @@ fn parse_turn_detection(
     }
     let mut config = base;
     if let Some(v) = object.get("threshold") {
+        // Checked as stored (f32): 0.9999999999 rounds to 1.0 and 1e-300 to 0.0, which would be shown back and
+        // then refused.
         config.threshold = v
             .as_f64()
+            .map(|t| t as f32)
             .filter(|t| *t > 0.0 && *t < 1.0)
-            .ok_or_else(|| invalid("threshold must be between 0 and 1", param))?
-            as f32;
+            .ok_or_else(|| invalid("threshold must be between 0 and 1", param))?;
     }
     for (key, slot) in [
         ("prefix_padding_ms", &mut config.prefix_padding_ms),
@@ -382,6 +384,13 @@ mod tests {
             assert_eq!(session, config());
         }
         let mut session = config();
+        for threshold in [0.999_999_999_9, 1e-300] {
+            let turns = json!({ "turn_detection": { "threshold": threshold } });
+            assert!(
+                session.update(&turns).is_err(),
+                "{threshold} is 1 or 0 as f32"
+            );
+        }
         session.update(&json!({ "temperature": 0.5 })).unwrap();
         session.update(&json!({ "temperature": null })).unwrap();
         assert_eq!(session.temperature, None);
