@@ -25,27 +25,41 @@ fn seal(_name: &str, value: &str) -> String {
 /// (each under `config.`, with a 4xx code and a message); an accepted configuration survives storage (JSON out
 /// and back) unchanged, and fed back as input is accepted again as the same configuration.
 pub fn agent_config(data: &[u8]) {
+    agent_config_outcome(data);
+}
+
+/// How far an input got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Not JSON, or not coercible into the GraphQL input type.
+    NotInput,
+    Refused,
+    Accepted,
+}
+
+/// [`agent_config`], saying how far the input got (tests check the generator reaches every outcome).
+pub fn agent_config_outcome(data: &[u8]) -> Outcome {
     let mut input = Input::new(data);
     let json = if input.u8() < 32 {
         match serde_json::from_slice(input.rest()) {
             Ok(json) => json,
-            Err(_) => return,
+            Err(_) => return Outcome::NotInput,
         }
     } else {
         config_json(&mut input)
     };
     let Ok(value) = async_graphql::Value::from_json(json) else {
-        return;
+        return Outcome::NotInput;
     };
     // A coercion error is async-graphql's to report (a request error before any resolver runs).
     let Ok(config) = AgentConfigInput::parse(Some(value)) else {
-        return;
+        return Outcome::NotInput;
     };
     let keep_headers = input.bool();
-    check(config, keep_headers);
+    check(config, keep_headers)
 }
 
-fn check(config: AgentConfigInput, keep_headers: bool) {
+fn check(config: AgentConfigInput, keep_headers: bool) -> Outcome {
     let config = match config.into_draft("config", &seal) {
         Ok(draft) => draft.complete(None),
         Err(InvalidInput(errors)) => {
@@ -55,7 +69,7 @@ fn check(config: AgentConfigInput, keep_headers: bool) {
                 assert!(error.code.status().is_client_error(), "{error:?}");
                 assert!(!error.message.is_empty(), "{error:?}");
             }
-            return;
+            return Outcome::Refused;
         }
     };
     let stored = serde_json::to_string(&config).expect("invariant: an agent config serialises");
@@ -69,6 +83,7 @@ fn check(config: AgentConfigInput, keep_headers: bool) {
         Err(e) => panic!("an accepted config is refused when sent again: {e:?}\n{stored}"),
     };
     assert_eq!(again, config, "sending a config again changed it");
+    Outcome::Accepted
 }
 
 /// The input that describes `config` exactly. Webhook tools leave their headers out when `keep_headers`

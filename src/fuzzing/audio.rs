@@ -21,9 +21,10 @@ const RATES: [u32; 9] = [
     8_000, 11_025, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000, 96_000,
 ];
 
-/// Largest magnitude a resampler may give for input within [-1, 1]: the FFT filter rings a little past a step
-/// (Gibbs), far from this; anything near it means the filter misbehaves.
-const MAX_OVERSHOOT: f32 = 2.0;
+/// Largest magnitude a resampler may give for input within [-1, 1]. Speech overshoots by a few percent (Gibbs),
+/// but the worst input (full-scale signs matched to the filter's taps) reaches the filter's L1 norm: the fuzzer
+/// found -2.03 from a full-scale square-ish wave. Playback clips anyway; beyond this the filter misbehaves.
+const MAX_OVERSHOOT: f32 = 4.0;
 
 /// G.711 both ways and the streaming wire decoder (G.711 or PCM16 → 16 kHz f32).
 ///
@@ -188,7 +189,7 @@ fn wav_file(input: &mut Input<'_>) -> Vec<u8> {
         fmt.extend_from_slice(&22u16.to_le_bytes());
         fmt.extend_from_slice(&bits.to_le_bytes());
         fmt.extend_from_slice(&0u32.to_le_bytes());
-        let sub: u8 = if rate % 2 == 0 { 1 } else { 3 };
+        let sub: u8 = if rate.is_multiple_of(2) { 1 } else { 3 };
         fmt.extend_from_slice(&[
             sub, 0, 0, 0, 0, 0, 0x10, 0, 0x80, 0, 0, 0xAA, 0, 0x38, 0x9B, 0x71,
         ]);

@@ -17,14 +17,17 @@ mod cursors;
 mod input;
 mod live;
 
-pub use agent_config::agent_config;
+pub use agent_config::{Outcome, agent_config, agent_config_outcome};
 pub use audio::{g711, resampler, wav};
 pub use cursors::cursors;
 pub use input::Input;
 pub use live::{realtime, twilio};
 
+/// A harness: arbitrary bytes in, a panic when an invariant breaks.
+pub type Harness = fn(&[u8]);
+
 /// Every harness by name (the name of its `cargo fuzz` target and seed directory).
-pub const HARNESSES: &[(&str, fn(&[u8]))] = &[
+pub const HARNESSES: &[(&str, Harness)] = &[
     ("g711", g711),
     ("wav", wav),
     ("resampler", resampler),
