@@ -44,6 +44,7 @@
 //! | | [`outbound`] | requests to tenants' URLs (webhooks, tools, LLMs): public addresses only, no redirects |
 //! | | [`shutdown`] | graceful shutdown: drain, grace period, close live sessions |
 //! | | [`telemetry`] | JSON logs (tracing), Prometheus metrics, OpenTelemetry traces over OTLP |
+//! | | `fuzzing` | fuzz harnesses for parsers and decoders of untrusted input (hidden: for `tests/fuzz.rs` and `fuzz/`) |
 //!
 //! Requests flow `http` → `auth` (principal) → `graphql` resolvers → domain functions (given a
 //! [`tenants::Tenant`] or the service they need) → `repo` SQL on a [`db::Database`], whose SQLite work runs on
@@ -72,6 +73,8 @@ pub mod edge;
 pub mod email;
 pub mod error;
 pub mod events;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod graphql;
 pub mod http;
 pub mod identity;

@@ -18,6 +18,8 @@ use super::AudioError;
 
 /// Input block length: 20 ms, rounded up to the smallest block the rate pair allows.
 const BLOCK_MS: usize = 20;
+/// Largest input magnitude taken; samples are in [-1, 1], louder ones are clipped to this.
+const MAX_INPUT: f32 = 16.0;
 /// Refuse rate pairs whose smallest exact block (`rate / gcd`) is larger than this: such an FFT would be
 /// huge and slow. 8/16/22.05/24/44.1/48 kHz pairs need at most 441.
 const MAX_MIN_BLOCK: usize = 4800;
@@ -107,7 +109,15 @@ impl StreamResampler {
             self.output_total += input.len() as u64;
             return;
         };
-        inner.pending.extend_from_slice(input);
+        // A broken sample (NaN, infinite, absurdly loud — a model can emit those) becomes silence or is clipped:
+        // rubato's FFT panics on non-finite values.
+        inner.pending.extend(input.iter().map(|&s| {
+            if s.is_finite() {
+                s.clamp(-MAX_INPUT, MAX_INPUT)
+            } else {
+                0.0
+            }
+        }));
         let block = inner.fft.input_frames_next();
         let mut offset = 0;
         while inner.pending.len() - offset >= block {
@@ -281,6 +291,20 @@ mod tests {
         r.flush(&mut second);
         assert_eq!(first, second);
         assert_eq!(first.len(), 1_234 * 3);
+    }
+
+    #[test]
+    fn broken_samples_do_not_break_the_filter() {
+        let mut input = sine(300.0, 8_000, 800);
+        input[10] = f32::NAN;
+        input[20] = f32::INFINITY;
+        input[30] = 1e30;
+        let out = StreamResampler::process_all(8_000, 16_000, &input).expect("supported rates");
+        assert_eq!(out.len(), 1_600);
+        assert!(
+            out.iter()
+                .all(|s| s.is_finite() && s.abs() <= MAX_INPUT * 2.0)
+        );
     }
 
     #[test]

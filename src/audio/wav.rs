@@ -30,7 +30,13 @@ fn decode<R: Read>(mut reader: hound::WavReader<R>) -> Result<AudioFrame, AudioE
     let spec = reader.spec();
     let channels = usize::from(spec.channels.max(1));
     let interleaved: Vec<f32> = match spec.sample_format {
-        hound::SampleFormat::Float => reader.samples::<f32>().collect::<Result<_, _>>()?,
+        hound::SampleFormat::Float => {
+            let samples: Vec<f32> = reader.samples::<f32>().collect::<Result<_, _>>()?;
+            if let Some(i) = samples.iter().position(|s| !s.is_finite()) {
+                return Err(AudioError::Wav(format!("sample {i} is not a number")));
+            }
+            samples
+        }
         hound::SampleFormat::Int => {
             if !(1..=32).contains(&spec.bits_per_sample) {
                 return Err(AudioError::Wav(format!(
@@ -107,6 +113,25 @@ mod tests {
                 .zip(&samples)
                 .all(|(a, b)| (a - b).abs() < 1e-4)
         );
+    }
+
+    #[test]
+    fn non_finite_float_samples_are_refused() {
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 16_000,
+            bits_per_sample: 32,
+            sample_format: hound::SampleFormat::Float,
+        };
+        let mut buf = Cursor::new(Vec::new());
+        let mut w = hound::WavWriter::new(&mut buf, spec).expect("in-memory writer");
+        for s in [0.0, 0.5, f32::NAN] {
+            w.write_sample(s).expect("in-memory write");
+        }
+        w.finalize().expect("in-memory write");
+        buf.set_position(0);
+        let err = read_wav_from(buf).unwrap_err();
+        assert!(err.to_string().contains("sample 2"), "{err}");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use async_graphql::{Context, InputObject, Object, SimpleObject};
 
 use super::calls::{Call, TranscriptSegment};
 use super::context::{ContextExt, tenant};
-use super::pagination::{PageRequest, connection_complexity};
+use super::pagination::{OffsetCursor, PageRequest, connection_complexity};
 use crate::auth::Permission;
 use crate::calls;
 use crate::error::{ApiError, ApiResult, ErrorCode, InvalidInput};
@@ -75,39 +75,6 @@ impl From<TranscriptSearchOrder> for repo::calls::SearchOrder {
             TranscriptSearchOrder::Relevance => Self::Relevance,
             TranscriptSearchOrder::Newest => Self::Newest,
         }
-    }
-}
-
-/// Offset cursors for search results (ranked lists have no stable key): the position of the last
-/// result seen. Positions are at most `i64::MAX - 1`, so the next page's offset (one more) is still one
-/// SQLite takes; anything else is refused as `INVALID_CURSOR`, never wrapped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OffsetCursor(pub usize);
-
-impl OffsetCursor {
-    /// The offset of the first result after this one.
-    pub fn next_offset(self) -> Option<usize> {
-        self.0.checked_add(1).filter(|n| i64::try_from(*n).is_ok())
-    }
-}
-
-impl CursorType for OffsetCursor {
-    type Error = &'static str;
-
-    fn decode_cursor(s: &str) -> Result<Self, Self::Error> {
-        let position = s
-            .strip_prefix("o:")
-            .and_then(|n| n.parse::<u64>().ok())
-            .ok_or("invalid cursor")?;
-        usize::try_from(position)
-            .ok()
-            .map(Self)
-            .filter(|cursor| cursor.next_offset().is_some())
-            .ok_or("cursor out of range")
-    }
-
-    fn encode_cursor(&self) -> String {
-        format!("o:{}", self.0)
     }
 }
 
@@ -181,30 +148,5 @@ impl TranscriptSearchQuery {
                 )
             }));
         Ok(connection)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn offset_cursors_never_wrap() {
-        assert_eq!(OffsetCursor::decode_cursor("o:19"), Ok(OffsetCursor(19)));
-        assert_eq!(OffsetCursor(19).next_offset(), Some(20));
-        for bad in [
-            "o:18446744073709551615",
-            "o:9223372036854775807",
-            "o:99999999999999999999999",
-            "o:-1",
-            "19",
-        ] {
-            assert!(OffsetCursor::decode_cursor(bad).is_err(), "{bad}");
-        }
-        let last = format!("o:{}", i64::MAX - 1);
-        assert_eq!(
-            OffsetCursor::decode_cursor(&last).unwrap().next_offset(),
-            Some(i64::MAX as usize)
-        );
     }
 }

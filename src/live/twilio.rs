@@ -294,38 +294,42 @@ pub async fn wait_for_start(socket: &mut WebSocket) -> Result<Start, ClientError
             }
             Message::Ping(_) | Message::Pong(_) => continue,
         };
-        let mut message = parse_json(text.as_str())?;
-        match message["event"].as_str() {
-            Some("connected") => continue,
-            Some("start") => {
-                let start: Start =
-                    serde_json::from_value(message["start"].take()).map_err(|e| {
-                        ClientError::new(ErrorCode::InvalidEvent, format!("bad start message: {e}"))
-                            .closing(close_code::INVALID)
-                    })?;
-                let format = &start.media_format;
-                if format.encoding != "audio/x-mulaw"
-                    || format.sample_rate != 8000
-                    || format.channels != 1
-                {
-                    return Err(ClientError::new(
-                        ErrorCode::UnsupportedAudioFormat,
-                        format!(
-                            "expected audio/x-mulaw 8000 Hz mono, got {} {} Hz {} channels",
-                            format.encoding, format.sample_rate, format.channels
-                        ),
-                    )
-                    .closing(close_code::UNSUPPORTED));
-                }
-                return Ok(start);
-            }
-            _ => {
-                return Err(ClientError::new(
-                    ErrorCode::InvalidEvent,
-                    "expected connected or start first",
-                )
-                .closing(close_code::POLICY));
-            }
+        if let Some(start) = parse_opening(text.as_str())? {
+            return Ok(start);
         }
+    }
+}
+
+/// A message Twilio sends before the media: `None` for `connected` (keep waiting), the `start` when its media
+/// format is µ-law 8 kHz mono, or why the stream is refused.
+pub fn parse_opening(text: &str) -> Result<Option<Start>, ClientError> {
+    let mut message = parse_json(text)?;
+    match message["event"].as_str() {
+        Some("connected") => Ok(None),
+        Some("start") => {
+            let start: Start = serde_json::from_value(message["start"].take()).map_err(|e| {
+                ClientError::new(ErrorCode::InvalidEvent, format!("bad start message: {e}"))
+                    .closing(close_code::INVALID)
+            })?;
+            let format = &start.media_format;
+            if format.encoding != "audio/x-mulaw"
+                || format.sample_rate != 8000
+                || format.channels != 1
+            {
+                return Err(ClientError::new(
+                    ErrorCode::UnsupportedAudioFormat,
+                    format!(
+                        "expected audio/x-mulaw 8000 Hz mono, got {} {} Hz {} channels",
+                        format.encoding, format.sample_rate, format.channels
+                    ),
+                )
+                .closing(close_code::UNSUPPORTED));
+            }
+            Ok(Some(start))
+        }
+        _ => Err(
+            ClientError::new(ErrorCode::InvalidEvent, "expected connected or start first")
+                .closing(close_code::POLICY),
+        ),
     }
 }

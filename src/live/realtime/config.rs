@@ -126,11 +126,19 @@ impl SessionConfig {
                 .to_string();
         }
         if let Some(value) = session.get("temperature") {
-            let t = value
-                .as_f64()
-                .filter(|t| (0.0..=2.0).contains(t))
-                .ok_or_else(|| invalid("must be a number from 0 to 2", "session.temperature"))?;
-            next.temperature = Some(t);
+            // `null` leaves it to the agent: the beta session object shows an unset temperature so, and clients
+            // send that object back.
+            next.temperature = match value {
+                Value::Null => None,
+                value => Some(
+                    value
+                        .as_f64()
+                        .filter(|t| (0.0..=2.0).contains(t))
+                        .ok_or_else(|| {
+                            invalid("must be a number from 0 to 2", "session.temperature")
+                        })?,
+                ),
+            };
         }
         if let Some(value) = session.get("tools") {
             if !value.is_array() {
@@ -270,11 +278,13 @@ fn parse_turn_detection(
     }
     let mut config = base;
     if let Some(v) = object.get("threshold") {
+        // Checked as stored (f32): 0.9999999999 rounds to 1.0 and 1e-300 to 0.0, which would be shown back and
+        // then refused.
         config.threshold = v
             .as_f64()
+            .map(|t| t as f32)
             .filter(|t| *t > 0.0 && *t < 1.0)
-            .ok_or_else(|| invalid("threshold must be between 0 and 1", param))?
-            as f32;
+            .ok_or_else(|| invalid("threshold must be between 0 and 1", param))?;
     }
     for (key, slot) in [
         ("prefix_padding_ms", &mut config.prefix_padding_ms),
@@ -360,6 +370,30 @@ mod tests {
             .update(&json!({ "audio": { "input": { "format": { "type": "audio/pcm", "rate": 16000 } } } }))
             .unwrap_err();
         assert_eq!(err.code, ErrorCode::UnsupportedAudioFormat);
+    }
+
+    #[test]
+    fn the_session_shown_is_taken_back_unchanged() {
+        for beta in [true, false] {
+            let mut session = config();
+            let shown = session.to_json(beta);
+            assert_eq!(shown["temperature"], Value::Null, "unset in the beta shape");
+            session
+                .update(&shown)
+                .expect("what the server shows is valid");
+            assert_eq!(session, config());
+        }
+        let mut session = config();
+        for threshold in [0.999_999_999_9, 1e-300] {
+            let turns = json!({ "turn_detection": { "threshold": threshold } });
+            assert!(
+                session.update(&turns).is_err(),
+                "{threshold} is 1 or 0 as f32"
+            );
+        }
+        session.update(&json!({ "temperature": 0.5 })).unwrap();
+        session.update(&json!({ "temperature": null })).unwrap();
+        assert_eq!(session.temperature, None);
     }
 
     #[test]
