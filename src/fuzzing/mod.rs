@@ -15,13 +15,15 @@ mod agent_config;
 mod audio;
 mod cursors;
 mod input;
-mod live;
+mod realtime;
+mod twilio;
 
 pub use agent_config::{Outcome, agent_config, agent_config_outcome};
 pub use audio::{g711, resampler, wav};
 pub use cursors::cursors;
 pub use input::Input;
-pub use live::{realtime, twilio};
+pub use realtime::realtime;
+pub use twilio::twilio;
 
 /// A harness: arbitrary bytes in, a panic when an invariant breaks.
 pub type Harness = fn(&[u8]);
