@@ -16,14 +16,22 @@ use crate::support::voice::{
 
 const STREAM: &str = "MZ00000000000000000000000000000001";
 
-/// Keeps a phone line open (silence every 20 ms) while collecting the agent's audio, for `within`.
-async fn listen(phone: &mut JsonSocket, within: Duration) -> Vec<u8> {
+/// Keeps a phone line open (silence every 20 ms) while collecting the agent's audio, until `done` says so
+/// (asked every 100 ms with what was heard so far) or `within` has passed. A condition rather than a fixed
+/// window: on a loaded CI machine transcription and synthesis take several times longer than here.
+async fn listen_until(
+    phone: &mut JsonSocket,
+    within: Duration,
+    mut done: impl FnMut(&[u8]) -> bool,
+) -> Vec<u8> {
     let mut heard = Vec::new();
     let deadline = tokio::time::Instant::now() + within;
     let mut tick = tokio::time::interval(Duration::from_millis(20));
+    let mut ask = tokio::time::interval(Duration::from_millis(100));
     while tokio::time::Instant::now() < deadline {
         tokio::select! {
             _ = tick.tick() => twilio_media(phone, &[0xff; 160]).await,
+            _ = ask.tick() => if done(&heard) { break },
             message = tokio::time::timeout(Duration::from_millis(20), phone.next()) => {
                 if let Ok(Ok(event)) = message {
                     if event["event"] == "media" {
@@ -105,8 +113,17 @@ async fn the_agent_presses_keys_after_what_it_says() {
     .await;
     let (mut phone, call) = phone_call(&server, &acme.key, &agent).await;
     twilio_media(&mut phone, &jfk_encoded(AudioFormat::G711Ulaw, 1000)).await;
-    let heard = listen(&mut phone, Duration::from_secs(20)).await;
-    assert_eq!(keys_in(&heard), "1#");
+    // Done once both keys sounded and the model was asked again with the tool's result.
+    let heard = listen_until(&mut phone, Duration::from_secs(90), |heard| {
+        llm.request_count() >= 2 && keys_in(heard) == "1#"
+    })
+    .await;
+    assert_eq!(keys_in(&heard), "1#", "{} bytes heard", heard.len());
+    assert_eq!(
+        llm.request_count(),
+        2,
+        "the tool's result went back to the model"
+    );
     phone
         .send(json!({ "event": "stop", "streamSid": STREAM }))
         .await;
@@ -142,7 +159,12 @@ async fn keys_the_caller_presses_reach_the_llm_as_text() {
             .send(json!({ "event": "dtmf", "streamSid": STREAM, "dtmf": { "track": "inbound_track", "digit": digit } }))
             .await;
     }
-    listen(&mut phone, Duration::from_secs(4)).await;
+    listen_until(&mut phone, Duration::from_secs(60), |_| {
+        llm.request_count() >= 1
+    })
+    .await;
+    // Time for a second turn to show up, were the keys split over two.
+    listen_until(&mut phone, Duration::from_secs(2), |_| false).await;
     assert_eq!(llm.request_count(), 1, "both keys in one turn");
     let messages = llm.requests()[0].messages().to_vec();
     let last = messages.last().unwrap();
