@@ -1,12 +1,29 @@
 import { useState, type FormEvent } from "react";
 import { useQuery } from "../../api/hooks";
 import { enumLabel, isoToLocalInput, localInputToIso } from "../../format";
-import { CALL_STATUSES, NO_FILTER, type CallFilter, type CallStatus } from "./callFilter";
+import { CALL_STATUSES, NO_FILTER, filterToQuery, type CallFilter, type CallStatus } from "./callFilter";
 import { AGENT_NAMES } from "./queries";
 
-/** The filter form; applies on submit so typing in the search box does not query on every key. */
+/**
+ * The filter form; applies on submit so typing in the search box does not query on every key.
+ *
+ * The draft follows the applied filter only when it changes from elsewhere (back and forward, a link): the page
+ * navigates in a transition, so what is typed right after "Clear" or "Apply" must survive that navigation landing.
+ */
 export function CallFilters({ filter, onApply }: { filter: CallFilter; onApply: (filter: CallFilter) => void }) {
   const [draft, setDraft] = useState(filter);
+  const applied = filterToQuery(filter);
+  const [seen, setSeen] = useState(applied);
+  const [requested, setRequested] = useState<string>();
+  if (applied !== seen) {
+    setSeen(applied);
+    if (applied === requested) setRequested(undefined);
+    else setDraft(filter);
+  }
+  const apply = (next: CallFilter) => {
+    setRequested(filterToQuery(next));
+    onApply(next);
+  };
   const [opened, setOpened] = useState(() => !window.matchMedia("(max-width: 760px)").matches);
   const { data } = useQuery(AGENT_NAMES);
   const toggle = (status: CallStatus) =>
@@ -16,7 +33,7 @@ export function CallFilters({ filter, onApply }: { filter: CallFilter; onApply: 
     }));
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    onApply(draft);
+    apply(draft);
   };
   const active = activeCount(filter);
   return (
@@ -93,7 +110,7 @@ export function CallFilters({ filter, onApply }: { filter: CallFilter; onApply: 
               type="button"
               onClick={() => {
                 setDraft(NO_FILTER);
-                onApply(NO_FILTER);
+                apply(NO_FILTER);
               }}
             >
               Clear

@@ -48,7 +48,7 @@ export function CallsPage() {
         </button>
       </PageHeader>
       <ActiveCalls />
-      <CallFilters key={`filters?${filterQuery}`} filter={filter} onApply={apply} />
+      <CallFilters filter={filter} onApply={apply} />
       <ErrorNotice error={exportError} />
       <CallList key={`list?${filterQuery}`} filter={filter} />
     </>
