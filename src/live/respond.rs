@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::audio::{AudioFormat, FormatEncoder, samples_to_ms, tones};
 use crate::brain::{AgentSpec, Brain, BrainEvent, Conversation, Finish, Turn};
 use crate::error::{ErrorCode, Reportable as _};
-use crate::voice::{SentenceChunker, TextToSpeech};
+use crate::voice::{SentenceChunker, TextToSpeech, VoiceError};
 
 /// What the agent is asked to say.
 pub enum Script {
@@ -36,7 +36,7 @@ pub struct Sentence {
     pub text: String,
     /// Encoded in the response's output format; `None` when TTS failed or is unavailable (text only).
     pub audio: Option<Vec<u8>>,
-    /// The TTS error, when there is no audio because synthesis failed.
+    /// The TTS error's code as the wire shows it, when there is no audio because synthesis failed.
     pub tts_error: Option<String>,
 }
 
@@ -335,7 +335,10 @@ impl Voice {
     async fn speak(&mut self, text: String) -> Result<(), Gone> {
         let (audio, tts_error) = match self.synthesize(&text).await {
             Ok(audio) => (audio, None),
-            Err(error) => (None, Some(error)),
+            Err(error) => {
+                tracing::warn!(error = %error, "speech synthesis failed; sending text only");
+                (None, Some(error.code().wire()))
+            }
         };
         let sentence = Sentence {
             text,
@@ -346,14 +349,11 @@ impl Voice {
     }
 
     /// `Ok(None)`: no TTS on this server (not an error of this sentence).
-    async fn synthesize(&mut self, text: &str) -> Result<Option<Vec<u8>>, String> {
+    async fn synthesize(&mut self, text: &str) -> Result<Option<Vec<u8>>, VoiceError> {
         let Some(tts) = &self.tts else {
             return Ok(None);
         };
-        let speech = tts.synthesize(text, self.speed).await.map_err(|e| {
-            tracing::warn!(error = %e, "speech synthesis failed; sending text only");
-            e.code().wire()
-        })?;
+        let speech = tts.synthesize(text, self.speed).await?;
         metrics::histogram!("voxedge_tts_seconds").record(speech.processing_time.as_secs_f64());
         metrics::counter!("voxedge_tts_audio_ms_total").increment(samples_to_ms(
             speech.samples.len() as u64,
@@ -361,9 +361,9 @@ impl Voice {
         ));
         let encoder = match &mut self.encoder {
             Some(encoder) => encoder,
-            None => self.encoder.insert(
-                FormatEncoder::new(self.format, speech.sample_rate).map_err(|e| e.to_string())?,
-            ),
+            None => self
+                .encoder
+                .insert(FormatEncoder::new(self.format, speech.sample_rate)?),
         };
         let mut bytes = encoder.encode(&speech.samples);
         bytes.extend(encoder.flush());

@@ -58,12 +58,58 @@ fn one() -> u32 {
     1
 }
 
+/// A message Twilio should not have sent. Each closes the stream with the close code the module doc lists.
+#[derive(Debug, thiserror::Error)]
+enum Violation {
+    #[error("not JSON: {0}")]
+    NotJson(#[from] serde_json::Error),
+    #[error("Media Streams messages are JSON text")]
+    Binary,
+    #[error("media without payload")]
+    NoPayload,
+    #[error("payload is not base64: {0}")]
+    NotBase64(#[from] base64::DecodeError),
+    #[error("bad start message: {0}")]
+    BadStart(serde_json::Error),
+    #[error(
+        "expected audio/x-mulaw 8000 Hz mono, got {encoding} {sample_rate} Hz {channels} channels"
+    )]
+    UnsupportedFormat {
+        encoding: String,
+        sample_rate: u32,
+        channels: u32,
+    },
+    #[error("expected connected or start first")]
+    NotStarted,
+}
+
+impl From<Violation> for ClientError {
+    fn from(violation: Violation) -> Self {
+        let (code, close) = match &violation {
+            Violation::NotJson(_) => (ErrorCode::InvalidJson, close_code::INVALID),
+            Violation::Binary => (ErrorCode::BinaryNotSupported, close_code::UNSUPPORTED),
+            Violation::NoPayload | Violation::BadStart(_) => {
+                (ErrorCode::InvalidEvent, close_code::INVALID)
+            }
+            Violation::NotBase64(_) => (ErrorCode::InvalidAudio, close_code::INVALID),
+            Violation::UnsupportedFormat { .. } => {
+                (ErrorCode::UnsupportedAudioFormat, close_code::UNSUPPORTED)
+            }
+            Violation::NotStarted => (ErrorCode::InvalidEvent, close_code::POLICY),
+        };
+        ClientError::new(code, violation.to_string()).closing(close)
+    }
+}
+
 /// A message Twilio sent; anything but JSON closes the stream (`1007`).
-fn parse_json(text: &str) -> Result<Value, ClientError> {
-    serde_json::from_str(text).map_err(|e| {
-        ClientError::new(ErrorCode::InvalidJson, format!("not JSON: {e}"))
-            .closing(close_code::INVALID)
-    })
+fn parse_json(text: &str) -> Result<Value, Violation> {
+    Ok(serde_json::from_str(text)?)
+}
+
+/// The caller audio a `media` message carries.
+fn media_payload(media: &Value) -> Result<Vec<u8>, Violation> {
+    let payload = media["payload"].as_str().ok_or(Violation::NoPayload)?;
+    Ok(base64::engine::general_purpose::STANDARD.decode(payload)?)
 }
 
 /// One stream's protocol state.
@@ -81,20 +127,7 @@ impl Protocol for TwilioStream {
                 if media["track"].as_str().is_some_and(|t| t != "inbound") {
                     return Ok(Vec::new());
                 }
-                let payload = media["payload"].as_str().ok_or_else(|| {
-                    ClientError::new(ErrorCode::InvalidEvent, "media without payload")
-                        .closing(close_code::INVALID)
-                })?;
-                let bytes = base64::engine::general_purpose::STANDARD
-                    .decode(payload)
-                    .map_err(|e| {
-                        ClientError::new(
-                            ErrorCode::InvalidAudio,
-                            format!("payload is not base64: {e}"),
-                        )
-                        .closing(close_code::INVALID)
-                    })?;
-                Ok(vec![Command::Audio(bytes)])
+                Ok(vec![Command::Audio(media_payload(media)?)])
             }
             Some("dtmf") => Ok(message["dtmf"]["digit"]
                 .as_str()
@@ -122,11 +155,7 @@ impl Protocol for TwilioStream {
     }
 
     fn binary(&mut self, _bytes: &[u8]) -> Result<Vec<Command>, ClientError> {
-        Err(ClientError::new(
-            ErrorCode::BinaryNotSupported,
-            "Media Streams messages are JSON text",
-        )
-        .closing(close_code::UNSUPPORTED))
+        Err(Violation::Binary.into())
     }
 
     fn render(&mut self, event: &Event) -> Vec<String> {
@@ -279,13 +308,7 @@ pub async fn wait_for_start(socket: &mut WebSocket) -> Result<Start, ClientError
         };
         let text = match message {
             Message::Text(text) => text,
-            Message::Binary(_) => {
-                return Err(ClientError::new(
-                    ErrorCode::BinaryNotSupported,
-                    "Media Streams messages are JSON text",
-                )
-                .closing(close_code::UNSUPPORTED));
-            }
+            Message::Binary(_) => return Err(Violation::Binary.into()),
             Message::Close(_) => {
                 return Err(ClientError::new(
                     ErrorCode::ConnectionLost,
@@ -307,29 +330,22 @@ pub fn parse_opening(text: &str) -> Result<Option<Start>, ClientError> {
     match message["event"].as_str() {
         Some("connected") => Ok(None),
         Some("start") => {
-            let start: Start = serde_json::from_value(message["start"].take()).map_err(|e| {
-                ClientError::new(ErrorCode::InvalidEvent, format!("bad start message: {e}"))
-                    .closing(close_code::INVALID)
-            })?;
+            let start: Start =
+                serde_json::from_value(message["start"].take()).map_err(Violation::BadStart)?;
             let format = &start.media_format;
             if format.encoding != "audio/x-mulaw"
                 || format.sample_rate != 8000
                 || format.channels != 1
             {
-                return Err(ClientError::new(
-                    ErrorCode::UnsupportedAudioFormat,
-                    format!(
-                        "expected audio/x-mulaw 8000 Hz mono, got {} {} Hz {} channels",
-                        format.encoding, format.sample_rate, format.channels
-                    ),
-                )
-                .closing(close_code::UNSUPPORTED));
+                return Err(Violation::UnsupportedFormat {
+                    encoding: format.encoding.clone(),
+                    sample_rate: format.sample_rate,
+                    channels: format.channels,
+                }
+                .into());
             }
             Ok(Some(start))
         }
-        _ => Err(
-            ClientError::new(ErrorCode::InvalidEvent, "expected connected or start first")
-                .closing(close_code::POLICY),
-        ),
+        _ => Err(Violation::NotStarted.into()),
     }
 }

@@ -58,16 +58,16 @@ pub fn ort_environment(path: &Path) -> Result<Environment, VoiceError> {
             ),
         });
     }
-    let failed = |reason: String| VoiceError::ModelFailed {
+    // Loading the library and building the environment fail with different `ort` error types; both are the
+    // runtime failing to load.
+    let env = || -> Result<Environment, Box<dyn std::error::Error>> {
+        Ok(ort::init_from(&wanted)?.with_name("voxedge").build()?)
+    };
+    let env = env().map_err(|e| VoiceError::ModelFailed {
         model: ModelKind::OnnxRuntime,
         path: path.to_path_buf(),
-        reason,
-    };
-    let env = ort::init_from(&wanted)
-        .map_err(|e| failed(e.to_string()))?
-        .with_name("voxedge")
-        .build()
-        .map_err(|e| failed(e.to_string()))?;
+        reason: e.to_string(),
+    })?;
     tracing::info!(path = %wanted.display(), "ONNX Runtime loaded");
     *slot = Some((wanted, env.clone()));
     Ok(env)

@@ -30,6 +30,20 @@ pub(super) struct Ending {
     pub(super) close_reason: String,
 }
 
+/// The client went away: `?` on a send to it ends the call.
+impl From<Gone> for Ending {
+    fn from(gone: Gone) -> Self {
+        match gone {
+            Gone::TooSlow => Self::failed(
+                "client_too_slow",
+                close_code::POLICY,
+                "client stopped reading",
+            ),
+            Gone::Disconnected => Self::completed("connection_lost", close_code::AWAY),
+        }
+    }
+}
+
 impl Ending {
     /// The call ended by a rule or the agent (not the connection): a normal close.
     pub(super) fn rule(reason: &'static str) -> Self {
@@ -55,17 +69,6 @@ impl Ending {
             reason,
             close_code,
             close_reason: close_reason.into(),
-        }
-    }
-
-    pub(super) fn gone(gone: Gone) -> Self {
-        match gone {
-            Gone::TooSlow => Self::failed(
-                "client_too_slow",
-                close_code::POLICY,
-                "client stopped reading",
-            ),
-            Gone::Disconnected => Self::completed("connection_lost", close_code::AWAY),
         }
     }
 

@@ -300,7 +300,7 @@ impl<P: Protocol> Session<P> {
             let step = tokio::select! {
                 biased;
                 () = &mut closing => Err(Ending::completed("server_shutdown", close_code::AWAY)),
-                gone = self.out.gone() => Err(Ending::gone(gone)),
+                gone = self.out.gone() => Err(Ending::from(gone)),
                 () = tokio::time::sleep_until(self.ends_at) => Err(Ending::rule("max_duration")),
                 // The agent's audio is due before anything else: playback must not stutter.
                 step = agent::next_step(&mut self.speaking) => self.speech(step).await,
@@ -456,7 +456,7 @@ impl<P: Protocol> Session<P> {
     }
 
     async fn send(&self, message: Message) -> Result<(), Ending> {
-        self.out.send(message).await.map_err(Ending::gone)
+        Ok(self.out.send(message).await?)
     }
 }
 

@@ -66,18 +66,52 @@ struct InferenceJson {
     noise_w: f32,
 }
 
+/// Why a Piper voice cannot be used; loading reports it as the reason of [`VoiceError::ModelFailed`].
+#[derive(Debug, thiserror::Error)]
+pub enum PiperConfigError {
+    /// The `.onnx.json` next to the model cannot be read.
+    #[error("cannot read {}: {source}", .path.display())]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The config is not Piper's JSON.
+    #[error("invalid voice config: {0}")]
+    Invalid(#[from] serde_json::Error),
+    /// The espeak-ng voice name is empty or could pass for a command-line option.
+    #[error("invalid espeak voice name {0:?}")]
+    EspeakVoice(String),
+    /// `phoneme_id_map` lacks one of the ids every utterance needs (`^`, `_`, `$`).
+    #[error("phoneme_id_map lacks {0:?}")]
+    MissingPhoneme(char),
+    /// The output rate is outside 8–48 kHz.
+    #[error("implausible sample rate {0}")]
+    SampleRate(u32),
+    /// The espeak-ng program cannot be started.
+    #[error("cannot run {program}: {source}")]
+    EspeakMissing {
+        program: String,
+        source: std::io::Error,
+    },
+    /// The espeak-ng program runs but fails.
+    #[error("{program} --version exited with {status}")]
+    EspeakFailed {
+        program: String,
+        status: std::process::ExitStatus,
+    },
+}
+
 impl PiperVoice {
     /// Parses a Piper `.onnx.json`.
-    pub fn from_json(json: &str) -> Result<Self, String> {
-        let v: VoiceJson =
-            serde_json::from_str(json).map_err(|e| format!("invalid voice config: {e}"))?;
+    pub fn from_json(json: &str) -> Result<Self, PiperConfigError> {
+        let v: VoiceJson = serde_json::from_str(json)?;
         let valid_voice = !v.espeak.voice.is_empty()
             && v.espeak
                 .voice
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "-_+".contains(c));
         if !valid_voice {
-            return Err(format!("invalid espeak voice name {:?}", v.espeak.voice));
+            return Err(PiperConfigError::EspeakVoice(v.espeak.voice));
         }
         let mut phoneme_id_map = HashMap::with_capacity(v.phoneme_id_map.len());
         for (key, ids) in v.phoneme_id_map {
@@ -89,11 +123,11 @@ impl PiperVoice {
         }
         for required in ['^', '_', '$'] {
             if !phoneme_id_map.contains_key(&required) {
-                return Err(format!("phoneme_id_map lacks {required:?}"));
+                return Err(PiperConfigError::MissingPhoneme(required));
             }
         }
         if !(8_000..=48_000).contains(&v.audio.sample_rate) {
-            return Err(format!("implausible sample rate {}", v.audio.sample_rate));
+            return Err(PiperConfigError::SampleRate(v.audio.sample_rate));
         }
         Ok(Self {
             sample_rate: v.audio.sample_rate,
@@ -164,20 +198,19 @@ pub struct TextToSpeech {
 impl TextToSpeech {
     /// Loads the voice at `model` (with `model` + `.json` beside it) and starts the pool. Blocking.
     pub fn load(env: &Environment, model: &Path, options: TtsOptions) -> Result<Self, VoiceError> {
-        let failed = |reason: String| VoiceError::ModelFailed {
-            model: ModelKind::Tts,
-            path: model.to_path_buf(),
-            reason,
-        };
-        let voice = || -> Result<PiperVoice, String> {
-            let config_path = PiperVoice::config_path(model);
-            let json = std::fs::read_to_string(&config_path)
-                .map_err(|e| format!("cannot read {}: {e}", config_path.display()))?;
+        let voice = || -> Result<PiperVoice, PiperConfigError> {
+            let path = PiperVoice::config_path(model);
+            let json = std::fs::read_to_string(&path)
+                .map_err(|source| PiperConfigError::Unreadable { path, source })?;
             let voice = PiperVoice::from_json(&json)?;
             phonemes::check_espeak(&options.espeak_program)?;
             Ok(voice)
         };
-        let voice = Arc::new(voice().map_err(failed)?);
+        let voice = Arc::new(voice().map_err(|e| VoiceError::ModelFailed {
+            model: ModelKind::Tts,
+            path: model.to_path_buf(),
+            reason: e.to_string(),
+        })?);
         let (env, path, threads) = (env.clone(), model.to_path_buf(), options.intra_threads);
         let pool = InferencePool::start("tts", options.workers, options.queue, move |_| {
             build_session(&env, ModelKind::Tts, &path, threads)

@@ -13,6 +13,7 @@ use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::PiperConfigError;
 use super::chunker::abbreviation;
 use crate::voice::VoiceError;
 
@@ -184,16 +185,22 @@ fn run_espeak(program: &str, voice: &str, input: &str) -> Result<String, VoiceEr
 }
 
 /// Checks that espeak-ng can be run (for the readiness report).
-pub(crate) fn check_espeak(program: &str) -> Result<(), String> {
+pub(crate) fn check_espeak(program: &str) -> Result<(), PiperConfigError> {
     let out = Command::new(program)
         .arg("--version")
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| format!("cannot run {program}: {e}"))?;
+        .map_err(|source| PiperConfigError::EspeakMissing {
+            program: program.to_string(),
+            source,
+        })?;
     if out.status.success() {
         Ok(())
     } else {
-        Err(format!("{program} --version exited with {}", out.status))
+        Err(PiperConfigError::EspeakFailed {
+            program: program.to_string(),
+            status: out.status,
+        })
     }
 }
 
@@ -282,6 +289,9 @@ mod tests {
         let err =
             phonemize("/nonexistent/espeak-ng", "en-us", &clauses).expect_err("no such program");
         assert!(matches!(err, VoiceError::Phonemizer(_)));
-        assert!(check_espeak("/nonexistent/espeak-ng").is_err());
+        assert!(matches!(
+            check_espeak("/nonexistent/espeak-ng"),
+            Err(PiperConfigError::EspeakMissing { .. })
+        ));
     }
 }

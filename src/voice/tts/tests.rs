@@ -35,12 +35,21 @@ fn hostile_voice_configs_are_refused() {
     let ok = base.replace("VOICE", "en-us").replace("MAP", map);
     assert!(PiperVoice::from_json(&ok).is_ok());
     let option_injection = base.replace("VOICE", "-w /tmp/x").replace("MAP", map);
-    assert!(PiperVoice::from_json(&option_injection).is_err());
+    assert!(matches!(
+        PiperVoice::from_json(&option_injection),
+        Err(PiperConfigError::EspeakVoice(_))
+    ));
     let no_pad = base
         .replace("VOICE", "en-us")
         .replace("MAP", r#""^":[1],"$":[2]"#);
-    assert!(PiperVoice::from_json(&no_pad).is_err());
-    assert!(PiperVoice::from_json("{").is_err());
+    assert!(matches!(
+        PiperVoice::from_json(&no_pad),
+        Err(PiperConfigError::MissingPhoneme('_'))
+    ));
+    assert!(matches!(
+        PiperVoice::from_json("{"),
+        Err(PiperConfigError::Invalid(_))
+    ));
 }
 
 #[tokio::test]
