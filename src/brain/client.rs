@@ -169,8 +169,7 @@ impl ProviderStream {
             tool_choice: (request.words_only && !request.tools.is_empty()).then_some("none"),
         };
         let mut builder = client
-            .request(Method::POST, provider.url.clone())
-            .map_err(|refused| BrainError::NotAllowed(refused.to_string()))?
+            .request(Method::POST, provider.url.clone())?
             .header(ACCEPT, "text/event-stream")
             .json(&body);
         if let Some(key) = &config.api_key {

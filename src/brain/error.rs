@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::error::{ErrorCode, Reportable};
+use crate::outbound;
 
 /// Everything that can go wrong while configuring the brain or producing a reply.
 ///
@@ -46,6 +47,13 @@ pub enum BrainError {
     /// The provider reported an error inside the stream (`data: {"error": ...}`).
     #[error("provider error: {0}")]
     Provider(String),
+}
+
+/// The outbound policy refused the URL before anything was sent.
+impl From<outbound::Refused> for BrainError {
+    fn from(refused: outbound::Refused) -> Self {
+        Self::NotAllowed(refused.to_string())
+    }
 }
 
 /// Why a provider failed, as the call timeline's `llm_provider_failed` events say.

@@ -7,8 +7,8 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::context::{ContextExt, tenant};
 use crate::auth::Permission;
-use crate::db::Database;
-use crate::error::ApiError;
+use crate::db::{Database, StorageError};
+use crate::error::{ApiError, ApiResult};
 use crate::events::TenantEvent;
 use crate::model::campaign::{CallOutcome, CampaignStatus};
 use crate::repo;
@@ -89,8 +89,7 @@ impl CampaignSubscription {
         let tenant = tenant(ctx, principal).await?;
         let id = campaign_id.0;
         let first = snapshot(&tenant.db, &id)
-            .await
-            .map_err(ApiError::from)?
+            .await?
             .ok_or_else(|| ApiError::not_found("campaign"))?;
         Ok(async_stream::stream! {
             let (mut campaign, mut progress) = first;
@@ -121,17 +120,15 @@ impl CampaignSubscription {
     }
 }
 
-async fn snapshot(
-    db: &Database,
-    id: &str,
-) -> Result<Option<(CampaignRow, CampaignProgress)>, crate::db::StorageError> {
+async fn snapshot(db: &Database, id: &str) -> ApiResult<Option<(CampaignRow, CampaignProgress)>> {
     let id = id.to_string();
-    db.read(move |conn| {
-        let Some(campaign) = repo::campaigns::get_campaign(conn, &id)? else {
-            return Ok(None);
-        };
-        let progress = repo::campaigns::progress(conn, &id)?;
-        Ok(Some((campaign, CampaignProgress::new(&id, progress))))
-    })
-    .await
+    Ok(db
+        .read(move |conn| -> Result<_, StorageError> {
+            let Some(campaign) = repo::campaigns::get_campaign(conn, &id)? else {
+                return Ok(None);
+            };
+            let progress = repo::campaigns::progress(conn, &id)?;
+            Ok(Some((campaign, CampaignProgress::new(&id, progress))))
+        })
+        .await?)
 }

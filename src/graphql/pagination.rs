@@ -22,6 +22,22 @@ pub struct KeysetCursor {
     pub id: String,
 }
 
+/// A cursor that does not decode, or one past the last position a page can start from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidCursor {
+    #[error("invalid cursor")]
+    Malformed,
+    #[error("cursor out of range")]
+    OutOfRange,
+}
+
+/// Cursors only ever arrive as a list's `after` argument.
+impl From<InvalidCursor> for InvalidInput {
+    fn from(err: InvalidCursor) -> Self {
+        InvalidInput::field("after", ErrorCode::InvalidCursor, err.to_string())
+    }
+}
+
 impl KeysetCursor {
     /// The position as the `(timestamp, id)` pair repositories take.
     pub fn pair(&self) -> (i64, &str) {
@@ -30,7 +46,7 @@ impl KeysetCursor {
 }
 
 impl CursorType for KeysetCursor {
-    type Error = &'static str;
+    type Error = InvalidCursor;
 
     fn decode_cursor(s: &str) -> Result<Self, Self::Error> {
         let decode = || {
@@ -41,7 +57,7 @@ impl CursorType for KeysetCursor {
                 id: id.to_string(),
             })
         };
-        decode().ok_or("invalid cursor")
+        decode().ok_or(InvalidCursor::Malformed)
     }
 
     fn encode_cursor(&self) -> String {
@@ -60,21 +76,31 @@ impl OffsetCursor {
     pub fn next_offset(self) -> Option<usize> {
         self.0.checked_add(1).filter(|n| i64::try_from(*n).is_ok())
     }
+
+    /// Where a page starts: the first result, or the one after the `after` cursor.
+    pub fn start(after: Option<&str>) -> Result<usize, InvalidInput> {
+        match after {
+            None => Ok(0),
+            Some(cursor) => Ok(Self::decode_cursor(cursor)?
+                .next_offset()
+                .ok_or(InvalidCursor::OutOfRange)?),
+        }
+    }
 }
 
 impl CursorType for OffsetCursor {
-    type Error = &'static str;
+    type Error = InvalidCursor;
 
     fn decode_cursor(s: &str) -> Result<Self, Self::Error> {
         let position = s
             .strip_prefix("o:")
             .and_then(|n| n.parse::<u64>().ok())
-            .ok_or("invalid cursor")?;
+            .ok_or(InvalidCursor::Malformed)?;
         usize::try_from(position)
             .ok()
             .map(Self)
             .filter(|cursor| cursor.next_offset().is_some())
-            .ok_or("cursor out of range")
+            .ok_or(InvalidCursor::OutOfRange)
     }
 
     fn encode_cursor(&self) -> String {
@@ -104,10 +130,7 @@ impl PageRequest {
                 ));
             }
         };
-        let after = after
-            .map(|s| KeysetCursor::decode_cursor(&s))
-            .transpose()
-            .map_err(|e| InvalidInput::field("after", ErrorCode::InvalidCursor, e))?;
+        let after = after.map(|s| KeysetCursor::decode_cursor(&s)).transpose()?;
         Ok(Self { limit, after })
     }
 

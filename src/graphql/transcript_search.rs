@@ -1,6 +1,6 @@
 //! Full-text search over transcripts (FTS5, bm25), with highlighted snippets and offset cursors.
 
-use async_graphql::connection::{Connection, CursorType, Edge};
+use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, InputObject, Object, SimpleObject};
 
 use super::calls::{Call, TranscriptSegment};
@@ -96,12 +96,7 @@ impl TranscriptSearchQuery {
     ) -> ApiResult<Connection<OffsetCursor, TranscriptHit>> {
         let principal = ctx.authorize(Permission::ReadCalls)?;
         let page = PageRequest::new(first, None)?;
-        let offset = match after {
-            Some(cursor) => OffsetCursor::decode_cursor(&cursor)
-                .and_then(|c| c.next_offset().ok_or("cursor out of range"))
-                .map_err(|e| InvalidInput::field("after", ErrorCode::InvalidCursor, e))?,
-            None => 0,
-        };
+        let offset = OffsetCursor::start(after.as_deref())?;
         let fts = calls::fts_query(&query).ok_or_else(|| {
             InvalidInput::field("query", ErrorCode::EmptyQuery, "give at least one word")
         })?;

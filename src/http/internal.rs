@@ -24,10 +24,36 @@ use serde_json::{Value, json};
 use super::HttpState;
 use crate::auth::{KeyToVerify, KeyVerdict};
 use crate::db::TenantId;
+use crate::db::ids::InvalidId;
 use crate::edge::internal::{HEADER, verify};
 use crate::edge::{AuditEntry, EdgeError, KeysToRevoke, moves, provision, restore};
-use crate::error::{ApiError, ApiResult, ErrorCode};
+use crate::error::{ApiError, ApiResult, ErrorCode, Reportable};
 use crate::state::AppState;
+
+/// Why an internal request was refused before it reached the domain.
+#[derive(Debug, thiserror::Error)]
+enum Refused {
+    #[error("internal requests must be signed with the server's key")]
+    Unsigned,
+    #[error("body does not parse: {0}")]
+    Body(#[from] serde_json::Error),
+    /// An id that does not parse names no tenant.
+    #[error("no such tenant")]
+    NoTenant(#[from] InvalidId),
+    #[error("this is region {here}, not {asked}")]
+    WrongRegion { here: String, asked: String },
+}
+
+impl Reportable for Refused {
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::Unsigned => ErrorCode::InvalidSignature,
+            Self::Body(_) => ErrorCode::BadRequest,
+            Self::NoTenant(_) => ErrorCode::NotFound,
+            Self::WrongRegion { .. } => ErrorCode::WrongRegion,
+        }
+    }
+}
 
 /// Checks the signature and reads the JSON body.
 fn signed<T: DeserializeOwned>(
@@ -35,39 +61,32 @@ fn signed<T: DeserializeOwned>(
     uri: &Uri,
     headers: &HeaderMap,
     body: &Bytes,
-) -> ApiResult<T> {
+) -> Result<T, Refused> {
     let header = headers
         .get(HEADER)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     let key = app.secrets.internal_request_key();
     if !verify(key, header, uri.path(), body, app.clock.now_secs()) {
-        return Err(ApiError::new(
-            ErrorCode::InvalidSignature,
-            "internal requests must be signed with the server's key",
-        ));
+        return Err(Refused::Unsigned);
     }
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("body does not parse: {e}")))
+    Ok(serde_json::from_slice(body)?)
 }
 
-fn tenant(id: &str) -> ApiResult<TenantId> {
-    id.parse()
-        .map_err(|_| ApiError::new(ErrorCode::NotFound, "no such tenant"))
+fn tenant(id: &str) -> Result<TenantId, Refused> {
+    Ok(id.parse()?)
 }
 
 /// Refuses a region-addressed request that reached another region (only without routing: a single server).
-fn here(app: &AppState, region: &str) -> ApiResult<()> {
-    if region == app.edge.settings().region() {
+fn here(app: &AppState, region: &str) -> Result<(), Refused> {
+    let here = app.edge.settings().region();
+    if region == here {
         Ok(())
     } else {
-        Err(ApiError::new(
-            ErrorCode::WrongRegion,
-            format!(
-                "this is region {}, not {region}",
-                app.edge.settings().region()
-            ),
-        ))
+        Err(Refused::WrongRegion {
+            here: here.to_owned(),
+            asked: region.to_owned(),
+        })
     }
 }
 

@@ -167,6 +167,19 @@ pub async fn authenticate(
     }
 }
 
+/// Reads a whole request body; one longer than `max` bytes (or that cannot be read) is `PAYLOAD_TOO_LARGE`.
+pub(crate) async fn read_body(
+    body: axum::body::Body,
+    max: usize,
+) -> Result<axum::body::Bytes, ApiError> {
+    axum::body::to_bytes(body, max).await.map_err(|_| {
+        ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("request body exceeds {max} bytes"),
+        )
+    })
+}
+
 /// The caller's IP: the configured trusted proxy header (e.g. Fly's `Fly-Client-IP`) when present and
 /// valid, else the TCP peer. The header is only trusted when configured, since clients can forge it.
 pub fn client_ip(app: &AppState, headers: &HeaderMap, peer: SocketAddr) -> String {

@@ -24,8 +24,7 @@ use axum::response::{IntoResponse, Response};
 use super::HttpState;
 use crate::billing::BillingError;
 use crate::db::TenantId;
-use crate::error::Reportable as _;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ApiError, ErrorCode, Reportable};
 use crate::ratelimit::Limited;
 use crate::repo;
 use crate::telephony::{self, InboundCall, TelephonyError, inbound, signature, twiml};
@@ -161,33 +160,50 @@ async fn answer(
     .await?)
 }
 
+/// Why a webhook's form body was refused.
+#[derive(Debug, thiserror::Error)]
+enum FormError {
+    #[error("Twilio webhooks are `application/x-www-form-urlencoded`")]
+    NotForm,
+    #[error("request body exceeds {0} bytes")]
+    TooLarge(usize),
+    #[error("the request body could not be read")]
+    Unreadable,
+    /// The parser's detail is not worth telling Twilio.
+    #[error("the form body does not parse")]
+    Unparsable(#[from] serde_urlencoded::de::Error),
+}
+
+impl Reportable for FormError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::NotForm => ErrorCode::UnsupportedMediaType,
+            Self::TooLarge(_) => ErrorCode::PayloadTooLarge,
+            Self::Unreadable | Self::Unparsable(_) => ErrorCode::BadRequest,
+        }
+    }
+}
+
 /// The form body's parameters, in the order sent.
 fn form_params(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
     max_body_bytes: usize,
-) -> Result<Vec<(String, String)>, ApiError> {
+) -> Result<Vec<(String, String)>, FormError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     let essence = content_type.split(';').next().unwrap_or_default().trim();
     if !essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
-        return Err(ApiError::new(
-            ErrorCode::UnsupportedMediaType,
-            "Twilio webhooks are `application/x-www-form-urlencoded`",
-        ));
+        return Err(FormError::NotForm);
     }
     let body = body.map_err(|rejection| {
         if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                ErrorCode::PayloadTooLarge,
-                format!("request body exceeds {max_body_bytes} bytes"),
-            )
+            FormError::TooLarge(max_body_bytes)
         } else {
-            ApiError::new(ErrorCode::BadRequest, "the request body could not be read")
+            FormError::Unreadable
         }
     })?;
-    serde_urlencoded::from_bytes(&body)
-        .map_err(|_| ApiError::new(ErrorCode::BadRequest, "the form body does not parse"))
+    Ok(serde_urlencoded::from_bytes(&body)?)
 }

@@ -48,18 +48,8 @@ pub async fn post(
     };
     let result = async {
         require_json_body(&headers)?;
-        let bytes = axum::body::to_bytes(body, state.app.config.max_body_bytes)
-            .await
-            .map_err(|_| {
-                ApiError::new(
-                    ErrorCode::PayloadTooLarge,
-                    format!(
-                        "request body exceeds {} bytes",
-                        state.app.config.max_body_bytes
-                    ),
-                )
-            })?;
-        parse_post_body(&bytes)
+        let bytes = super::read_body(body, state.app.config.max_body_bytes).await?;
+        Ok::<_, ApiError>(parse_post_body(&bytes)?)
     }
     .await;
     let meta = request_meta(&state, &headers, peer, request_id);
@@ -115,7 +105,7 @@ pub async fn get(
     let meta = request_meta(&state, &headers, peer, request_id.map(axum::Extension));
     match parse_get_params(raw_query.as_deref().unwrap_or_default()) {
         Ok(params) => execute(&state, &headers, media, Method::GET, params, meta).await,
-        Err(err) => error_response(media, err),
+        Err(err) => error_response(media, err.into()),
     }
 }
 
@@ -169,7 +159,7 @@ async fn execute(
     }
     let request = match prepare(params, &method) {
         Ok(request) => request,
-        Err(err) => return error_response(media, err),
+        Err(err) => return error_response(media, err.into()),
     };
     let (mut request, operation_type) = request;
     let tenant = verified.as_ref().map(|v| v.principal.tenant_id);

@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, header};
 use serde::Deserialize;
 
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ErrorCode, Reportable};
 
 /// The GraphQL request parameters, from a JSON body or the query string.
 #[derive(Debug, Deserialize)]
@@ -29,7 +29,73 @@ struct GetParams {
     extensions: Option<String>,
 }
 
-pub fn require_json_body(headers: &HeaderMap) -> Result<(), ApiError> {
+/// Why a GraphQL-over-HTTP request was refused before executing; reported with the code [`Reportable`] gives.
+#[derive(Debug, thiserror::Error)]
+pub enum ParamsError {
+    #[error("POST /graphql needs `Content-Type: application/json`")]
+    NotJson,
+    #[error("request body is not valid JSON: {0}")]
+    Body(#[from] serde_json::Error),
+    #[error("batched requests are not supported")]
+    Batched,
+    #[error("invalid GraphQL request parameters: {0}")]
+    Params(serde_json::Error),
+    #[error("invalid query string: {0}")]
+    QueryString(#[from] serde_urlencoded::de::Error),
+    #[error("`{name}` is not valid JSON: {source}")]
+    FieldJson {
+        name: &'static str,
+        source: serde_json::Error,
+    },
+    #[error("missing `query`")]
+    MissingQuery,
+    #[error("`variables` must be an object")]
+    VariablesNotObject,
+    #[error("`extensions` must be an object")]
+    ExtensionsNotObject,
+    /// The document does not parse; the parser's message is the client's.
+    #[error("{0}")]
+    Parse(String),
+    #[error("the document has several operations: give `operationName`")]
+    OperationNameNeeded,
+    #[error("no operation with that `operationName`")]
+    UnknownOperation,
+    #[error("mutations must use POST")]
+    MutationOverGet,
+    #[error("subscriptions run over WebSocket (graphql-transport-ws) at this same path")]
+    SubscriptionOverHttp,
+}
+
+/// `ServerError` is not a `std::error::Error`, so it cannot be a `#[from]` source; its message is all it says.
+impl From<async_graphql::ServerError> for ParamsError {
+    fn from(err: async_graphql::ServerError) -> Self {
+        Self::Parse(err.message)
+    }
+}
+
+impl Reportable for ParamsError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::NotJson => ErrorCode::UnsupportedMediaType,
+            Self::Parse(_) => ErrorCode::GraphqlParseFailed,
+            Self::OperationNameNeeded | Self::UnknownOperation => {
+                ErrorCode::GraphqlUnknownOperation
+            }
+            Self::MutationOverGet => ErrorCode::MethodNotAllowed,
+            Self::Body(_)
+            | Self::Batched
+            | Self::Params(_)
+            | Self::QueryString(_)
+            | Self::FieldJson { .. }
+            | Self::MissingQuery
+            | Self::VariablesNotObject
+            | Self::ExtensionsNotObject
+            | Self::SubscriptionOverHttp => ErrorCode::BadRequest,
+        }
+    }
+}
+
+pub fn require_json_body(headers: &HeaderMap) -> Result<(), ParamsError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -38,47 +104,27 @@ pub fn require_json_body(headers: &HeaderMap) -> Result<(), ApiError> {
     if essence.eq_ignore_ascii_case("application/json") {
         Ok(())
     } else {
-        Err(ApiError::new(
-            ErrorCode::UnsupportedMediaType,
-            "POST /graphql needs `Content-Type: application/json`",
-        ))
+        Err(ParamsError::NotJson)
     }
 }
 
-pub fn parse_post_body(bytes: &Bytes) -> Result<GraphqlParams, ApiError> {
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::new(
-            ErrorCode::BadRequest,
-            format!("request body is not valid JSON: {e}"),
-        )
-    })?;
+pub fn parse_post_body(bytes: &Bytes) -> Result<GraphqlParams, ParamsError> {
+    let value: serde_json::Value = serde_json::from_slice(bytes)?;
     if value.is_array() {
-        return Err(ApiError::new(
-            ErrorCode::BadRequest,
-            "batched requests are not supported",
-        ));
+        return Err(ParamsError::Batched);
     }
-    serde_json::from_value(value).map_err(|e| {
-        ApiError::new(
-            ErrorCode::BadRequest,
-            format!("invalid GraphQL request parameters: {e}"),
-        )
-    })
+    serde_json::from_value(value).map_err(ParamsError::Params)
 }
 
-pub fn parse_get_params(raw: &str) -> Result<GraphqlParams, ApiError> {
-    let bad = |what: String| ApiError::new(ErrorCode::BadRequest, what);
-    let params: GetParams =
-        serde_urlencoded::from_str(raw).map_err(|e| bad(format!("invalid query string: {e}")))?;
-    let decode =
-        |name: &str, value: Option<String>| -> Result<Option<serde_json::Value>, ApiError> {
-            value
-                .map(|v| {
-                    serde_json::from_str(&v)
-                        .map_err(|e| bad(format!("`{name}` is not valid JSON: {e}")))
-                })
-                .transpose()
-        };
+pub fn parse_get_params(raw: &str) -> Result<GraphqlParams, ParamsError> {
+    let params: GetParams = serde_urlencoded::from_str(raw)?;
+    let decode = |name: &'static str, value: Option<String>| {
+        value
+            .map(|v| {
+                serde_json::from_str(&v).map_err(|source| ParamsError::FieldJson { name, source })
+            })
+            .transpose()
+    };
     Ok(GraphqlParams {
         query: params.query,
         operation_name: params.operation_name,
@@ -91,66 +137,40 @@ pub fn parse_get_params(raw: &str) -> Result<GraphqlParams, ApiError> {
 pub fn prepare(
     params: GraphqlParams,
     method: &Method,
-) -> Result<(async_graphql::Request, OperationType), ApiError> {
+) -> Result<(async_graphql::Request, OperationType), ParamsError> {
     let query = params
         .query
         .filter(|q| !q.trim().is_empty())
-        .ok_or_else(|| ApiError::new(ErrorCode::BadRequest, "missing `query`"))?;
+        .ok_or(ParamsError::MissingQuery)?;
     let variables = match params.variables {
         None | Some(serde_json::Value::Null) => Variables::default(),
         Some(value @ serde_json::Value::Object(_)) => Variables::from_json(value),
-        Some(_) => {
-            return Err(ApiError::new(
-                ErrorCode::BadRequest,
-                "`variables` must be an object",
-            ));
-        }
+        Some(_) => return Err(ParamsError::VariablesNotObject),
     };
     if params
         .extensions
         .as_ref()
         .is_some_and(|e| !e.is_object() && !e.is_null())
     {
-        return Err(ApiError::new(
-            ErrorCode::BadRequest,
-            "`extensions` must be an object",
-        ));
+        return Err(ParamsError::ExtensionsNotObject);
     }
     let mut request = async_graphql::Request::new(query).variables(variables);
     if let Some(name) = &params.operation_name {
         request = request.operation_name(name.clone());
     }
-    let document = request
-        .parsed_query()
-        .map_err(|err| ApiError::new(ErrorCode::GraphqlParseFailed, err.message))?;
+    let document = request.parsed_query()?;
     let operation_type = match (&document.operations, params.operation_name.as_deref()) {
         (DocumentOperations::Single(op), _) => Some(op.node.ty),
         (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
         (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
             ops.values().next().map(|op| op.node.ty)
         }
-        (DocumentOperations::Multiple(_), None) => {
-            return Err(ApiError::new(
-                ErrorCode::GraphqlUnknownOperation,
-                "the document has several operations: give `operationName`",
-            ));
-        }
+        (DocumentOperations::Multiple(_), None) => return Err(ParamsError::OperationNameNeeded),
     }
-    .ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::GraphqlUnknownOperation,
-            "no operation with that `operationName`",
-        )
-    })?;
+    .ok_or(ParamsError::UnknownOperation)?;
     match (operation_type, method) {
-        (OperationType::Mutation, &Method::GET) => Err(ApiError::new(
-            ErrorCode::MethodNotAllowed,
-            "mutations must use POST",
-        )),
-        (OperationType::Subscription, _) => Err(ApiError::new(
-            ErrorCode::BadRequest,
-            "subscriptions run over WebSocket (graphql-transport-ws) at this same path",
-        )),
+        (OperationType::Mutation, &Method::GET) => Err(ParamsError::MutationOverGet),
+        (OperationType::Subscription, _) => Err(ParamsError::SubscriptionOverHttp),
         _ => Ok((request, operation_type)),
     }
 }
@@ -158,6 +178,7 @@ pub fn prepare(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ApiError;
 
     #[test]
     fn mutations_over_get_are_refused() {
@@ -168,7 +189,7 @@ mod tests {
             extensions: None,
         };
         assert_eq!(
-            prepare(params, &Method::GET).unwrap_err().code,
+            ApiError::from(prepare(params, &Method::GET).unwrap_err()).code,
             ErrorCode::MethodNotAllowed
         );
     }

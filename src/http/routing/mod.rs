@@ -141,12 +141,7 @@ pub async fn classify(app: &AppState, request: Request) -> Result<(Target, Reque
     let request = if path == "/graphql" && request.method() == Method::POST {
         let (parts, body) = request.into_parts();
         let max = app.config.max_body_bytes;
-        let bytes = axum::body::to_bytes(body, max).await.map_err(|_| {
-            ApiError::new(
-                ErrorCode::PayloadTooLarge,
-                format!("request body exceeds {max} bytes"),
-            )
-        })?;
+        let bytes = super::read_body(body, max).await?;
         if graphql::writes_catalog(&bytes) {
             return Ok((
                 Target::Primary,

@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 use tokio_stream::StreamMap;
 
-use super::protocol::{ClientMessage, Payload, Protocol};
+use super::protocol::{ClientMessage, InvalidMessage, Payload, Protocol};
 use super::{HttpState, Input, Sink};
 use crate::auth::{Actor, Principal, Revocation, Verified};
 use crate::error::{ApiError, ErrorCode};
@@ -51,6 +51,12 @@ enum Ending {
     Close(u16, String),
     /// The client is gone (closed, or stopped reading).
     Gone,
+}
+
+impl From<InvalidMessage> for Ending {
+    fn from(invalid: InvalidMessage) -> Self {
+        Self::Close(4400, invalid.to_string())
+    }
 }
 
 /// One running operation.
@@ -158,7 +164,7 @@ impl Connection {
     }
 
     async fn on_message(&mut self, sink: &mut Sink, text: &str) -> Result<(), Ending> {
-        let message = ClientMessage::parse(text).map_err(|reason| Ending::Close(4400, reason))?;
+        let message = ClientMessage::parse(text)?;
         match message {
             ClientMessage::Init => Err(Ending::Close(
                 4429,

@@ -32,10 +32,11 @@ use futures::{SinkExt as _, StreamExt as _};
 use super::HttpState;
 use super::middleware::RequestId;
 use crate::auth::{AuthError, Authenticator, Verified};
+use crate::db::TenantId;
 use crate::error::Reportable as _;
 use crate::error::{ApiError, ErrorCode};
 use crate::graphql::context::RequestMeta;
-use crate::ratelimit::Limited;
+use crate::ratelimit::{LimitError, Limited};
 use connection::Connection;
 use protocol::Protocol;
 
@@ -104,19 +105,63 @@ pub async fn upgrade(
 
 /// A socket whose credentials (sent after the upgrade) name a tenant homed in another region: routing could
 /// not see them, so the client is told to reconnect with `?tenant=<id>`, which routing reads.
-async fn wrong_region(state: &HttpState, tenant: crate::db::TenantId) -> Option<(u16, String)> {
+async fn wrong_region(state: &HttpState, tenant: TenantId) -> Result<(), Refusal> {
     let edge = &state.app.edge;
     if !edge.settings().multi_region() {
-        return None;
+        return Ok(());
     }
     match edge.locate(tenant).await {
-        Ok(crate::edge::Home::Elsewhere(region)) => Some((
-            4421,
-            format!(
-                "WRONG_REGION: this tenant is served in {region}; connect to /graphql?tenant={tenant}"
-            ),
-        )),
-        _ => None,
+        Ok(crate::edge::Home::Elsewhere(region)) => Err(Refusal::WrongRegion { region, tenant }),
+        _ => Ok(()),
+    }
+}
+
+/// Why a socket is closed before it serves anything: the close frame's reason, and its code
+/// ([`Refusal::close_code`]).
+#[derive(Debug, thiserror::Error)]
+enum Refusal {
+    /// No `connection_init` within [`INIT_TIMEOUT`].
+    #[error("Connection initialisation timeout")]
+    InitTimeout,
+    /// The client closed the socket first.
+    #[error("")]
+    ClientClosed,
+    /// A message could not be read (see [`read_failure`]).
+    #[error("{reason}")]
+    Unreadable { code: u16, reason: String },
+    /// The detail of a malformed `connection_init` is not sent back.
+    #[error("Invalid message received")]
+    NotJson(#[from] serde_json::Error),
+    #[error("Unauthorized: send connection_init first")]
+    NotInit,
+    #[error("Forbidden: {code}: {0}", code = .0.code().as_str())]
+    Forbidden(#[from] AuthError),
+    /// Over the tenant's budget of new sockets, or the budget could not be checked.
+    #[error("RATE_LIMITED: retry after {0} s")]
+    RateLimited(u64),
+    #[error("WRONG_REGION: this tenant is served in {region}; connect to /graphql?tenant={tenant}")]
+    WrongRegion { region: String, tenant: TenantId },
+}
+
+impl Refusal {
+    fn close_code(&self) -> u16 {
+        match self {
+            Self::InitTimeout => 4408,
+            Self::ClientClosed => close_code::NORMAL,
+            Self::Unreadable { code, .. } => *code,
+            Self::NotJson(_) => 4400,
+            Self::NotInit => 4401,
+            Self::Forbidden(_) => 4403,
+            // graphql-transport-ws reserves 4429 for "too many requests".
+            Self::RateLimited(_) => 4429,
+            Self::WrongRegion { .. } => 4421,
+        }
+    }
+}
+
+impl From<LimitError> for Refusal {
+    fn from(err: LimitError) -> Self {
+        Self::RateLimited(err.retry_after_secs().unwrap_or(1))
     }
 }
 
@@ -136,79 +181,73 @@ async fn serve(
     metrics::gauge!("voxedge_graphql_ws_connections").increment(1.0);
     let max_message = state.app.config.graphql.ws_max_message_bytes;
     let (mut sink, mut stream) = socket.split();
-    let handshake =
-        match handshake(&mut stream, &state.app.auth, header_credential, max_message).await {
-            Ok((credential, verified)) => state
-                .app
-                .limits
-                .check_tenant(verified.principal.tenant_id, Limited::WsConnect)
-                .await
-                .map(|()| (credential, verified))
-                .map_err(|err| {
-                    let wait = err.retry_after_secs().unwrap_or(1);
-                    // graphql-transport-ws reserves 4429 for "too many requests".
-                    (4429, format!("RATE_LIMITED: retry after {wait} s"))
-                }),
-            Err(refused) => Err(refused),
-        };
-    let handshake = match handshake {
-        Ok((credential, verified)) => {
-            match wrong_region(&state, verified.principal.tenant_id).await {
-                Some(refused) => Err(refused),
-                None => Ok((credential, verified)),
-            }
-        }
-        Err(refused) => Err(refused),
-    };
-    match handshake {
+    match open(&mut stream, &state, header_credential, max_message).await {
         Ok((credential, verified)) => {
             let connection = Connection::new(&state, protocol, credential, verified, meta);
             connection.run(sink, stream).await;
         }
-        Err((code, reason)) => close(&mut sink, code, &reason).await,
+        Err(refusal) => close(&mut sink, refusal.close_code(), &refusal.to_string()).await,
     }
     metrics::gauge!("voxedge_graphql_ws_connections").decrement(1.0);
 }
 
+/// The handshake, then what a new socket must pass before it serves: the tenant's budget of sockets, and
+/// being in the tenant's region.
+async fn open(
+    stream: &mut Input,
+    state: &HttpState,
+    header_credential: Option<(String, Verified)>,
+    max_message: usize,
+) -> Result<(String, Verified), Refusal> {
+    let (credential, verified) =
+        handshake(stream, &state.app.auth, header_credential, max_message).await?;
+    let tenant = verified.principal.tenant_id;
+    state
+        .app
+        .limits
+        .check_tenant(tenant, Limited::WsConnect)
+        .await?;
+    wrong_region(state, tenant).await?;
+    Ok((credential, verified))
+}
+
 /// Waits for `connection_init` and authenticates it. Credentials in its payload win over the upgrade
 /// request's `Authorization` header. Returns the credential (as an `Authorization` value, to check
-/// again later) and what it verified as; failures map to the protocol's close codes.
+/// again later) and what it verified as.
 async fn handshake(
     stream: &mut Input,
     auth: &Authenticator,
     header_credential: Option<(String, Verified)>,
     max_message: usize,
-) -> Result<(String, Verified), (u16, String)> {
+) -> Result<(String, Verified), Refusal> {
     let text = loop {
         match tokio::time::timeout(INIT_TIMEOUT, stream.next()).await {
-            Err(_) => return Err((4408, "Connection initialisation timeout".into())),
-            Ok(Some(Err(err))) => return Err(read_failure(&err, max_message)),
-            Ok(None) => return Err((close_code::NORMAL, String::new())),
+            Err(_) => return Err(Refusal::InitTimeout),
+            Ok(Some(Err(err))) => {
+                let (code, reason) = read_failure(&err, max_message);
+                return Err(Refusal::Unreadable { code, reason });
+            }
+            Ok(None) | Ok(Some(Ok(Message::Close(_)))) => return Err(Refusal::ClientClosed),
             Ok(Some(Ok(Message::Text(text)))) => break text,
-            Ok(Some(Ok(Message::Close(_)))) => return Err((close_code::NORMAL, String::new())),
             Ok(Some(Ok(_))) => continue,
         }
     };
-    let message: serde_json::Value =
-        serde_json::from_str(&text).map_err(|_| (4400, "Invalid message received".to_string()))?;
+    let message: serde_json::Value = serde_json::from_str(&text)?;
     if message["type"] != "connection_init" {
-        return Err((4401, "Unauthorized: send connection_init first".into()));
+        return Err(Refusal::NotInit);
     }
     let payload = &message["payload"];
     let credential = ["Authorization", "authorization"]
         .iter()
         .find_map(|key| payload.get(key).and_then(|v| v.as_str()));
-    let verified = match (credential, header_credential) {
-        (Some(value), _) => auth
-            .authenticate_header(value)
-            .await
-            .map(|verified| (value.to_owned(), verified)),
+    match (credential, header_credential) {
+        (Some(value), _) => Ok((value.to_owned(), auth.authenticate_header(value).await?)),
         (None, Some(from_header)) => Ok(from_header),
         (None, None) => Err(AuthError::Missing(
             "send {\"Authorization\": \"Bearer <key>\"} in connection_init",
-        )),
-    };
-    verified.map_err(|err| (4403, format!("Forbidden: {}: {}", err.code().as_str(), err)))
+        )
+        .into()),
+    }
 }
 
 /// The close for a failed read: an oversized message is `1009`, anything else a protocol error.

@@ -98,25 +98,37 @@ pub struct Payload {
     pub extensions: Option<Value>,
 }
 
+/// Why a text message is not a valid protocol message; the client is told this text with close code `4400`.
+#[derive(Debug, thiserror::Error)]
+pub enum InvalidMessage {
+    #[error("Invalid message received: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("Invalid message received: bad payload: {0}")]
+    Payload(serde_json::Error),
+    #[error("Invalid message received: `id` must be a non-empty string")]
+    Id,
+    #[error("Invalid message received: unknown type `{0}`")]
+    UnknownType(String),
+    #[error("Invalid message received: no `type`")]
+    NoType,
+}
+
 impl ClientMessage {
     /// Parses a text message; `Err` says why it is not a valid protocol message.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let value: Value =
-            serde_json::from_str(text).map_err(|e| format!("Invalid message received: {e}"))?;
+    pub fn parse(text: &str) -> Result<Self, InvalidMessage> {
+        let value: Value = serde_json::from_str(text)?;
         let id = || {
             value["id"]
                 .as_str()
                 .filter(|id| !id.is_empty())
                 .map(str::to_owned)
-                .ok_or_else(|| {
-                    "Invalid message received: `id` must be a non-empty string".to_string()
-                })
+                .ok_or(InvalidMessage::Id)
         };
         match value["type"].as_str() {
             Some("connection_init") => Ok(Self::Init),
             Some("subscribe" | "start") => {
-                let payload = Payload::deserialize(&value["payload"])
-                    .map_err(|e| format!("Invalid message received: bad payload: {e}"))?;
+                let payload =
+                    Payload::deserialize(&value["payload"]).map_err(InvalidMessage::Payload)?;
                 Ok(Self::Subscribe { id: id()?, payload })
             }
             Some("complete" | "stop") => Ok(Self::Complete { id: id()? }),
@@ -125,11 +137,10 @@ impl ClientMessage {
             }),
             Some("pong") => Ok(Self::Pong),
             Some("connection_terminate") => Ok(Self::Terminate),
-            Some(other) => Err(format!(
-                "Invalid message received: unknown type `{}`",
-                other.chars().take(40).collect::<String>()
+            Some(other) => Err(InvalidMessage::UnknownType(
+                other.chars().take(40).collect(),
             )),
-            None => Err("Invalid message received: no `type`".into()),
+            None => Err(InvalidMessage::NoType),
         }
     }
 }
