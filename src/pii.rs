@@ -28,7 +28,7 @@ use rusqlite::{Connection, Error as SqlError};
 use sha2::Sha256;
 
 use crate::db::TenantId;
-use crate::secrets::Secrets;
+use crate::secrets::{Secrets, SecretsError};
 
 /// What viewers see in place of a value that is not a phone number (a web call's client label).
 pub const HIDDEN: &str = "•••";
@@ -106,24 +106,51 @@ pub fn mask(value: &str) -> String {
     out
 }
 
-fn user_error(message: &str) -> SqlError {
-    SqlError::UserFunctionError(message.to_string().into())
+/// Why a `pii_*` function failed; SQLite reports it as the statement's error.
+#[derive(Debug, thiserror::Error)]
+enum PiiError {
+    #[error("pii: text is not UTF-8")]
+    NotUtf8(#[from] std::str::Utf8Error),
+    #[error("pii: expected text")]
+    NotText,
+    #[error("pii: the field name is required")]
+    NoField,
+    #[error("pii: {field}: {source}")]
+    Unseal { field: String, source: SecretsError },
+    #[error("pii: sealed text is not UTF-8")]
+    SealedNotUtf8(#[from] std::string::FromUtf8Error),
 }
 
-fn text_arg<'a>(ctx: &'a Context<'_>, index: usize) -> rusqlite::Result<Option<&'a str>> {
-    match ctx.get_raw(index) {
-        ValueRef::Null => Ok(None),
-        ValueRef::Text(bytes) => std::str::from_utf8(bytes)
-            .map(Some)
-            .map_err(|_| user_error("pii: text is not UTF-8")),
-        _ => Err(user_error("pii: expected text")),
+impl From<PiiError> for SqlError {
+    fn from(err: PiiError) -> Self {
+        SqlError::UserFunctionError(Box::new(err))
     }
 }
 
-fn field_arg(ctx: &Context<'_>) -> rusqlite::Result<String> {
+fn text_arg<'a>(ctx: &'a Context<'_>, index: usize) -> Result<Option<&'a str>, PiiError> {
+    match ctx.get_raw(index) {
+        ValueRef::Null => Ok(None),
+        ValueRef::Text(bytes) => Ok(Some(std::str::from_utf8(bytes)?)),
+        _ => Err(PiiError::NotText),
+    }
+}
+
+fn field_arg(ctx: &Context<'_>) -> Result<String, PiiError> {
     text_arg(ctx, 1)?
         .map(str::to_string)
-        .ok_or_else(|| user_error("pii: the field name is required"))
+        .ok_or(PiiError::NoField)
+}
+
+/// `pii_open(sealed, field)`: the clear text, or NULL for NULL.
+fn open(secrets: &Secrets, tenant: &str, ctx: &Context<'_>) -> Result<Value, PiiError> {
+    let field = field_arg(ctx)?;
+    let Some(sealed) = text_arg(ctx, 0)? else {
+        return Ok(Value::Null);
+    };
+    let clear = secrets
+        .decrypt(sealed, &context(tenant, &field))
+        .map_err(|source| PiiError::Unseal { field, source })?;
+    Ok(Value::Text(String::from_utf8(clear.expose().clone())?))
 }
 
 /// Gives `conn` the `pii_seal`, `pii_open` and `pii_index` functions for tenant `tenant` (see the module
@@ -146,18 +173,7 @@ pub fn register(conn: &Connection, tenant: TenantId, secrets: &Secrets) -> rusql
             "pii_open",
             2,
             direct | FunctionFlags::SQLITE_DETERMINISTIC,
-            move |ctx| {
-                let field = field_arg(ctx)?;
-                let Some(sealed) = text_arg(ctx, 0)? else {
-                    return Ok(Value::Null);
-                };
-                let clear = secrets
-                    .decrypt(sealed, &context(&id, &field))
-                    .map_err(|e| user_error(&format!("pii: {field}: {e}")))?;
-                String::from_utf8(clear.expose().clone())
-                    .map(Value::Text)
-                    .map_err(|_| user_error("pii: sealed text is not UTF-8"))
-            },
+            move |ctx| Ok(open(&secrets, &id, ctx)?),
         )?;
     }
     let key = secrets.blind_index_key(&id);

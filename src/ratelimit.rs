@@ -229,15 +229,15 @@ impl RateLimits {
     /// The tenant's plan (`free`, `pro`, `enterprise`), cached for a minute.
     pub async fn plan_of(&self, tenant_id: TenantId) -> Result<String, LimitError> {
         let catalog = self.catalog.clone();
-        self.plans
+        Ok(self
+            .plans
             .try_get_with(tenant_id, async move {
                 catalog
                     .read(move |conn| repo::tenants::get(conn, tenant_id))
                     .await
                     .map(|t| t.map_or_else(|| "free".to_string(), |t| t.plan))
             })
-            .await
-            .map_err(|err| LimitError::Storage(StorageError::Open(err)))
+            .await?)
     }
 }
 
@@ -331,6 +331,13 @@ pub enum LimitError {
     Limited(#[from] RateLimited),
     #[error(transparent)]
     Storage(#[from] StorageError),
+}
+
+/// A failed plan lookup, shared by every request that waited on the same cache entry.
+impl From<std::sync::Arc<StorageError>> for LimitError {
+    fn from(err: std::sync::Arc<StorageError>) -> Self {
+        Self::Storage(err.into())
+    }
 }
 
 impl Reportable for LimitError {

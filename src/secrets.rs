@@ -46,6 +46,13 @@ pub enum SecretsError {
     NotText(#[from] std::string::FromUtf8Error),
 }
 
+/// The AEAD's one (opaque) error: the tag does not match, whatever the reason.
+impl From<chacha20poly1305::aead::Error> for SecretsError {
+    fn from(_: chacha20poly1305::aead::Error) -> Self {
+        Self::Decrypt
+    }
+}
+
 /// Purpose-specific keys. Cheap to clone.
 #[derive(Clone)]
 pub struct Secrets {
@@ -157,16 +164,14 @@ impl Secrets {
             .ok_or(SecretsError::Decrypt)?;
         let (nonce, sealed) = bytes.split_at(NONCE_BYTES);
         let cipher = XChaCha20Poly1305::new(Key::from_slice(self.inner.tenant_secrets.expose()));
-        cipher
-            .decrypt(
-                XNonce::from_slice(nonce),
-                Payload {
-                    msg: sealed,
-                    aad: context.as_bytes(),
-                },
-            )
-            .map(Secret::new)
-            .map_err(|_| SecretsError::Decrypt)
+        let clear = cipher.decrypt(
+            XNonce::from_slice(nonce),
+            Payload {
+                msg: sealed,
+                aad: context.as_bytes(),
+            },
+        )?;
+        Ok(Secret::new(clear))
     }
 
     /// [`Secrets::decrypt`] of a value that was sealed as text (API keys, header values).

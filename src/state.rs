@@ -104,10 +104,7 @@ impl AppState {
 
     /// [`open`](Self::open), for the server or a one-shot command.
     pub async fn open_as(config: Config, opener: Opener) -> anyhow::Result<Self> {
-        config
-            .edge
-            .validate()
-            .map_err(|e| anyhow::anyhow!("regions: {e}"))?;
+        config.edge.validate().context("regions")?;
         let data_dir = config.data_dir.clone();
         data_dir.ensure().with_context(|| {
             format!("cannot create data directory {}", data_dir.root().display())

@@ -116,16 +116,26 @@ pub fn answer_schema(settings: &AnalysisSettings) -> Value {
     json!({ "type": "object", "required": required, "properties": properties })
 }
 
+/// Why a model's answer cannot be used, in words the model can act on (it is told this and asked again).
+#[derive(Debug, thiserror::Error)]
+pub enum AnswerError {
+    #[error("the answer holds no JSON object")]
+    NoObject,
+    #[error("the answer is not valid JSON ({0})")]
+    NotJson(#[from] serde_json::Error),
+    /// The first few problems, each as `path: what`.
+    #[error("the answer does not match the schema: {}", .0.join("; "))]
+    Schema(Vec<String>),
+}
+
 /// Reads a model's answer: the JSON object in it, checked against `validator` (built from [`answer_schema`]).
-/// `Err` says what is wrong, in words the model can act on.
-pub fn read_answer(text: &str, validator: &jsonschema::Validator) -> Result<Findings, String> {
+pub fn read_answer(text: &str, validator: &jsonschema::Validator) -> Result<Findings, AnswerError> {
     // Models often wrap JSON in a code fence or a sentence despite being asked not to; the object is what counts.
     let body = match (text.find('{'), text.rfind('}')) {
         (Some(start), Some(end)) if start < end => &text[start..=end],
-        _ => return Err("the answer holds no JSON object".into()),
+        _ => return Err(AnswerError::NoObject),
     };
-    let value: Value =
-        serde_json::from_str(body).map_err(|e| format!("the answer is not valid JSON ({e})"))?;
+    let value: Value = serde_json::from_str(body)?;
     let problems: Vec<String> = validator
         .iter_errors(&value)
         .take(5)
@@ -136,10 +146,7 @@ pub fn read_answer(text: &str, validator: &jsonschema::Validator) -> Result<Find
         })
         .collect();
     if !problems.is_empty() {
-        return Err(format!(
-            "the answer does not match the schema: {}",
-            problems.join("; ")
-        ));
+        return Err(AnswerError::Schema(problems));
     }
     let text = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_owned);
     Ok(Findings {
@@ -192,16 +199,18 @@ mod tests {
         assert!(
             read_answer("no idea", &v)
                 .unwrap_err()
+                .to_string()
                 .contains("no JSON object")
         );
         assert!(
             read_answer("{not json}", &v)
                 .unwrap_err()
+                .to_string()
                 .contains("not valid JSON")
         );
         let missing_name = r#"{"summary": "x", "sentiment": "happy", "success": true, "successReason": "y",
                                "extraction": {}}"#;
-        let why = read_answer(missing_name, &v).unwrap_err();
+        let why = read_answer(missing_name, &v).unwrap_err().to_string();
         assert!(why.contains("/extraction") && why.contains("name"), "{why}");
         assert!(why.contains("/sentiment"), "{why}");
     }

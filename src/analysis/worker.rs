@@ -287,13 +287,13 @@ impl Analyst {
             match read_answer(&answer.text, &validator) {
                 Ok(findings) => return Ok(Ok(findings)),
                 Err(problem) => {
-                    tracing::warn!(call_id = %call.id, round, problem, "post-call analysis answer refused");
+                    tracing::warn!(call_id = %call.id, round, %problem, "post-call analysis answer refused");
                     conversation.push_assistant(answer.text);
                     conversation.push_user(format!(
                         "That answer cannot be used: {problem}. Answer again with only the JSON object, matching \
                          the keys and schema asked for."
                     ));
-                    why = problem;
+                    why = problem.to_string();
                 }
             }
         }

@@ -126,12 +126,9 @@ pub fn issue_api_key(
 /// so no amount of hashing speed makes guessing it feasible, and every cold verification pays this cost.
 /// The hash still keeps a leaked database from yielding usable keys.
 pub fn hash_secret(secret: &str) -> Result<String, AuthError> {
-    let params = Params::new(4096, 1, 1, None).map_err(AuthError::internal)?;
+    let params = Params::new(4096, 1, 1, None)?;
     let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-    argon2
-        .hash_password(secret.as_bytes())
-        .map(|hash| hash.to_string())
-        .map_err(AuthError::internal)
+    Ok(argon2.hash_password(secret.as_bytes())?.to_string())
 }
 
 /// The public part of a key, safe to display: `vxk_<tenant>_<key id>`.

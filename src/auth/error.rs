@@ -62,6 +62,30 @@ impl AuthError {
     }
 }
 
+/// Auth reaches another region only to check a credential there: whatever went wrong keeps its code.
+impl From<crate::edge::EdgeError> for AuthError {
+    fn from(err: crate::edge::EdgeError) -> Self {
+        Self::Elsewhere {
+            code: err.code(),
+            message: err.to_string(),
+        }
+    }
+}
+
+/// Hashing a key secret fails only on our side (parameters, salt generation): never the client's fault.
+impl From<argon2::password_hash::Error> for AuthError {
+    fn from(err: argon2::password_hash::Error) -> Self {
+        Self::internal(err)
+    }
+}
+
+/// Argon2 parameters out of bounds: our bug, never the client's fault.
+impl From<argon2::Error> for AuthError {
+    fn from(err: argon2::Error) -> Self {
+        Self::internal(err)
+    }
+}
+
 impl Reportable for AuthError {
     fn code(&self) -> ErrorCode {
         match self {

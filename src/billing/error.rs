@@ -40,6 +40,13 @@ pub enum BillingError {
     Storage(#[from] StorageError),
 }
 
+/// An invoice stored with a currency code that is not one: what Stripe would be sent cannot be built.
+impl From<crate::model::money::InvalidCurrency> for BillingError {
+    fn from(err: crate::model::money::InvalidCurrency) -> Self {
+        Self::Provider(err.to_string())
+    }
+}
+
 impl Reportable for BillingError {
     fn code(&self) -> ErrorCode {
         match self {

@@ -15,9 +15,9 @@ pub enum CallError {
     AgentArchived,
     #[error("a {} call cannot become {}", .from.as_str(), .to.as_str())]
     InvalidTransition { from: CallStatus, to: CallStatus },
-    /// Admission refused a new call (quota, suspension).
+    /// Admission refused a new call (quota, suspension): the only billing check calls make.
     #[error(transparent)]
-    Refused(BillingError),
+    Refused(#[from] BillingError),
     #[error(transparent)]
     Invalid(#[from] InvalidInput),
     #[error(transparent)]

@@ -123,7 +123,7 @@ pub fn insert(
         return Err(CallError::AgentArchived);
     }
     if let Some(admission) = admission {
-        admission.check(tx).map_err(CallError::Refused)?;
+        admission.check(tx)?;
     }
     let call = CallRow {
         id: crate::db::new_id(),

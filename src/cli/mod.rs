@@ -11,6 +11,7 @@ mod user;
 
 use std::path::PathBuf;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 use crate::app::Application;
@@ -143,7 +144,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 /// Reads a `--tenant` argument.
 fn tenant_id(text: &str) -> anyhow::Result<crate::db::TenantId> {
     text.parse()
-        .map_err(|_| anyhow::anyhow!("--tenant {text:?} is not a tenant id"))
+        .with_context(|| format!("--tenant {text:?} is not a tenant id"))
 }
 
 /// Opens the data directory for a one-shot command (default settings; no listener).

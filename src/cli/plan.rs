@@ -151,7 +151,7 @@ pub async fn run(state: AppState, command: PlanCommand) -> anyhow::Result<()> {
                 display = name;
             }
             if let Some(currency) = currency {
-                terms.currency = currency.parse().map_err(anyhow::Error::msg)?;
+                terms.currency = currency.parse()?;
             }
             if let Some(fee) = base_fee {
                 terms.base_fee = fee;

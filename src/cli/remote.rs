@@ -31,7 +31,7 @@ pub async fn call(
     let base = server
         .or_else(|| config.public_url.clone())
         .unwrap_or_else(|| "http://127.0.0.1:8080".into());
-    let base = crate::config::parse_origin(&base).map_err(|e| anyhow::anyhow!("--server: {e}"))?;
+    let base = crate::config::parse_origin(&base).context("--server")?;
     let secret_key = config.secret_key.as_ref().map(|k| k.expose().as_str());
     let secrets = Secrets::load(secret_key, config.data_dir.root())
         .context("cannot load the server secret key (set VOXEDGE_SECRET_KEY as on the servers)")?;

@@ -107,17 +107,26 @@ pub struct GraphqlLimits {
 /// Accepts an http(s) origin (`scheme://host[:port]`, an optional trailing `/`) and returns it without the
 /// slash. Paths are refused: for `--public-url`, Twilio signs the exact URL it called, which must be this
 /// origin plus the path the server sees.
-pub fn parse_origin(value: &str) -> Result<String, String> {
-    let url = reqwest::Url::parse(value.trim()).map_err(|e| format!("not a URL: {e}"))?;
+pub fn parse_origin(value: &str) -> Result<String, OriginError> {
+    let url = reqwest::Url::parse(value.trim())?;
     let origin_only = url.path() == "/"
         && url.query().is_none()
         && url.fragment().is_none()
         && url.username().is_empty()
         && url.password().is_none();
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() || !origin_only {
-        return Err("expected an http(s) origin such as https://voxedge.fly.dev (no path)".into());
+        return Err(OriginError::NotAnOrigin);
     }
     Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+/// Why a value is not an http(s) origin ([`parse_origin`]).
+#[derive(Debug, thiserror::Error)]
+pub enum OriginError {
+    #[error("not a URL: {0}")]
+    NotAUrl(#[from] url::ParseError),
+    #[error("expected an http(s) origin such as https://voxedge.fly.dev (no path)")]
+    NotAnOrigin,
 }
 
 impl Config {

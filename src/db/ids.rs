@@ -57,7 +57,13 @@ impl FromStr for TenantId {
         if s.len() != ulid::ULID_LEN {
             return Err(InvalidId);
         }
-        ulid::Ulid::from_string(s).map(Self).map_err(|_| InvalidId)
+        Ok(Self(ulid::Ulid::from_string(s)?))
+    }
+}
+
+impl From<ulid::DecodeError> for InvalidId {
+    fn from(_: ulid::DecodeError) -> Self {
+        Self
     }
 }
 

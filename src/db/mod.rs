@@ -118,6 +118,20 @@ impl From<rusqlite::Error> for StorageError {
     }
 }
 
+/// JSON kept in storage that cannot be written or read back is a corrupt value.
+impl From<serde_json::Error> for StorageError {
+    fn from(err: serde_json::Error) -> Self {
+        Self::Corrupt(err.to_string())
+    }
+}
+
+/// A failed open shared by every waiter on the same tenant cache entry.
+impl From<std::sync::Arc<StorageError>> for StorageError {
+    fn from(err: std::sync::Arc<StorageError>) -> Self {
+        Self::Open(err)
+    }
+}
+
 impl Reportable for StorageError {
     fn code(&self) -> ErrorCode {
         match self {

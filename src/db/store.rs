@@ -102,13 +102,13 @@ impl TenantStore {
         }
         metrics::counter!("voxedge_cache_misses_total", "cache" => "tenant_db").increment(1);
         let store = self.clone();
-        self.inner
+        Ok(self
+            .inner
             .open
             .try_get_with(id, async move {
                 tokio::task::spawn_blocking(move || store.open_blocking(id)).await?
             })
-            .await
-            .map_err(StorageError::Open)
+            .await?)
     }
 
     fn open_blocking(&self, id: TenantId) -> Result<Database, StorageError> {

@@ -39,7 +39,6 @@ use serde::{Deserialize, Serialize};
 use crate::audit;
 use crate::config::DataDir;
 use crate::db::{Database, SqliteSettings, StorageError, TenantId, TenantStore};
-use crate::error::Reportable as _;
 use crate::repo;
 use internal::Internal;
 use litestream::Litestream;
@@ -256,12 +255,7 @@ impl Edge {
         match self.locate(tenant).await? {
             Home::Here => {
                 let db = self.inner.tenants.get(tenant).await?;
-                crate::auth::keys::revoke_created_by(&db, auth, tenant, creator, at)
-                    .await
-                    .map_err(|e| EdgeError::Remote {
-                        code: e.code(),
-                        message: e.to_string(),
-                    })
+                Ok(crate::auth::keys::revoke_created_by(&db, auth, tenant, creator, at).await?)
             }
             Home::Elsewhere(region) => {
                 let path = format!("/internal/tenants/{tenant}/revoke-keys");

@@ -46,28 +46,25 @@ impl EdgeSettings {
     }
 
     /// Checks the combination at start-up.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), RegionsError> {
         for region in self.region.iter().chain(&self.primary).chain(&self.regions) {
             if !is_region_code(region) {
-                return Err(format!(
-                    "{region:?} is not a region code (lowercase letters and digits, 2 to 16)"
-                ));
+                return Err(RegionsError::NotARegionCode(region.clone()));
             }
         }
         if self.primary.is_some() && self.region.is_none() {
-            return Err("--primary-region needs --region (or FLY_REGION)".into());
+            return Err(RegionsError::PrimaryWithoutRegion);
         }
         if !self.is_primary() && self.replica.is_none() {
-            return Err(format!(
-                "region {} is not the primary ({}): it follows the primary's catalog, so it needs --replica-url",
-                self.region(),
-                self.primary()
-            ));
+            return Err(RegionsError::FollowerWithoutReplica {
+                region: self.region().to_string(),
+                primary: self.primary().to_string(),
+            });
         }
         if !self.regions.is_empty() {
             for region in self.region.iter().chain(&self.primary) {
                 if !self.regions.contains(region) {
-                    return Err(format!("region {region} is not in --regions"));
+                    return Err(RegionsError::NotListed(region.clone()));
                 }
             }
         }
@@ -79,6 +76,21 @@ impl EdgeSettings {
         is_region_code(region)
             && (self.regions.is_empty() || self.regions.iter().any(|r| r == region))
     }
+}
+
+/// Why the region settings cannot work together ([`EdgeSettings::validate`]).
+#[derive(Debug, thiserror::Error)]
+pub enum RegionsError {
+    #[error("{0:?} is not a region code (lowercase letters and digits, 2 to 16)")]
+    NotARegionCode(String),
+    #[error("--primary-region needs --region (or FLY_REGION)")]
+    PrimaryWithoutRegion,
+    #[error(
+        "region {region} is not the primary ({primary}): it follows the primary's catalog, so it needs --replica-url"
+    )]
+    FollowerWithoutReplica { region: String, primary: String },
+    #[error("region {0} is not in --regions")]
+    NotListed(String),
 }
 
 /// Fly region codes are three letters; anything short, lowercase and alphanumeric is accepted.

@@ -115,7 +115,7 @@ impl Mailer {
                 crate::brain::install_crypto_provider();
                 let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
                     // Never echo the URL: it may hold the SMTP password.
-                    .map_err(|e| anyhow::anyhow!("--smtp-url is not a usable SMTP URL: {e}"))?
+                    .context("--smtp-url is not a usable SMTP URL")?
                     .timeout(Some(Duration::from_secs(30)))
                     .build();
                 Some(transport)
@@ -146,7 +146,7 @@ impl Mailer {
     pub fn queue_in(&self, conn: &Connection, email: &Email) -> Result<String, StorageError> {
         let now = crate::clock::now_ms();
         let id = crate::db::new_id();
-        let plain = serde_json::to_vec(email).map_err(|e| StorageError::Corrupt(e.to_string()))?;
+        let plain = serde_json::to_vec(email)?;
         let sealed = self.inner.secrets.encrypt(&plain, &seal_context(&id));
         repo::email::enqueue(conn, &id, &email.kind, &sealed, now)?;
         Ok(id)

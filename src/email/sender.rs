@@ -16,10 +16,33 @@ use crate::repo::email::OutboxRow;
 /// Finished emails are forgotten after this long (their rows only say what was sent when).
 const KEEP_FINISHED: Duration = Duration::from_secs(30 * 24 * 3600);
 
-/// Why an attempt failed, and whether trying again can help.
-struct Failure {
-    message: String,
-    permanent: bool,
+/// Why an attempt failed. Its text is recorded on the outbox row; [`SendError::is_permanent`] says whether
+/// trying again can help.
+#[derive(Debug, thiserror::Error)]
+enum SendError {
+    #[error("the message is gone")]
+    Gone,
+    #[error("cannot unseal the message (the server key changed)")]
+    Unseal(#[from] crate::secrets::SecretsError),
+    #[error("the queued message is unreadable")]
+    Unreadable(#[from] serde_json::Error),
+    #[error("the recipient is not a valid address")]
+    Recipient(#[from] lettre::address::AddressError),
+    #[error("cannot build the message: {0}")]
+    Build(#[from] lettre::error::Error),
+    /// lettre's messages name the server's reply, never the message or credentials.
+    #[error(transparent)]
+    Smtp(#[from] lettre::transport::smtp::Error),
+}
+
+impl SendError {
+    /// An SMTP failure is permanent only for a 5xx refusal; a message we cannot open or build never will be.
+    fn is_permanent(&self) -> bool {
+        match self {
+            Self::Smtp(e) => e.is_permanent(),
+            _ => true,
+        }
+    }
 }
 
 pub(super) async fn run(mailer: Mailer, stop: impl std::future::Future<Output = ()>) {
@@ -82,14 +105,14 @@ impl Mailer {
             }
             Err(failure) => {
                 let attempts = u32::try_from(row.attempts + 1).unwrap_or(u32::MAX);
-                let give_up = failure.permanent || attempts >= settings.max_attempts;
+                let give_up = failure.is_permanent() || attempts >= settings.max_attempts;
                 let retry_at =
                     (!give_up).then(|| now + settings.backoff(attempts).as_millis() as i64);
                 let outcome = if give_up { "gave_up" } else { "retry" };
-                tracing::warn!(email_id = %row.id, kind = %row.kind, attempts, error = %failure.message, outcome, "email not sent");
+                tracing::warn!(email_id = %row.id, kind = %row.kind, attempts, error = %failure, outcome, "email not sent");
                 metrics::counter!("voxedge_emails_total", "kind" => kind, "outcome" => outcome)
                     .increment(1);
-                let message = failure.message;
+                let message = failure.to_string();
                 self.inner
                     .catalog
                     .write(move |tx| repo::email::mark_failed(tx, &id, &message, retry_at))
@@ -102,22 +125,10 @@ impl Mailer {
     }
 
     /// Sends one queued email; `Ok("sent")`, or `Ok("logged")` without an SMTP server.
-    async fn send(&self, row: &OutboxRow) -> Result<&'static str, Failure> {
-        let permanent = |message: &str| Failure {
-            message: message.to_string(),
-            permanent: true,
-        };
-        let sealed = row
-            .sealed
-            .as_deref()
-            .ok_or_else(|| permanent("the message is gone"))?;
-        let plain = self
-            .inner
-            .secrets
-            .decrypt(sealed, &seal_context(&row.id))
-            .map_err(|_| permanent("cannot unseal the message (the server key changed)"))?;
-        let email: Email = serde_json::from_slice(plain.expose())
-            .map_err(|_| permanent("the queued message is unreadable"))?;
+    async fn send(&self, row: &OutboxRow) -> Result<&'static str, SendError> {
+        let sealed = row.sealed.as_deref().ok_or(SendError::Gone)?;
+        let plain = self.inner.secrets.decrypt(sealed, &seal_context(&row.id))?;
+        let email: Email = serde_json::from_slice(plain.expose())?;
         let Some(transport) = &self.inner.transport else {
             tracing::info!(
                 email_id = %row.id,
@@ -128,27 +139,15 @@ impl Mailer {
             );
             return Ok("logged");
         };
-        let to: Mailbox = email
-            .to
-            .parse()
-            .map_err(|_| permanent("the recipient is not a valid address"))?;
+        let to: Mailbox = email.to.parse()?;
         let message = lettre::Message::builder()
             .from(self.inner.from.clone())
             .to(to)
             .subject(email.subject)
             .message_id(Some(format!("<{}@voxedge>", row.id)))
-            .multipart(MultiPart::alternative_plain_html(email.text, email.html))
-            .map_err(|e| permanent(&format!("cannot build the message: {e}")))?;
-        match transport.send(message).await {
-            Ok(_) => {
-                tracing::info!(email_id = %row.id, kind = %email.kind, to = %redact::email(&email.to), "email sent");
-                Ok("sent")
-            }
-            Err(e) => Err(Failure {
-                permanent: e.is_permanent(),
-                // lettre's messages name the server's reply, never the message or credentials.
-                message: e.to_string(),
-            }),
-        }
+            .multipart(MultiPart::alternative_plain_html(email.text, email.html))?;
+        transport.send(message).await?;
+        tracing::info!(email_id = %row.id, kind = %email.kind, to = %redact::email(&email.to), "email sent");
+        Ok("sent")
     }
 }

@@ -55,6 +55,13 @@ impl FieldError {
 #[error("{}", describe_fields(.0))]
 pub struct InvalidInput(pub Vec<FieldError>);
 
+/// One invalid field is invalid input, so a validating parser's `?` reports it.
+impl From<FieldError> for InvalidInput {
+    fn from(error: FieldError) -> Self {
+        Self(vec![error])
+    }
+}
+
 impl InvalidInput {
     /// One invalid field.
     pub fn field(field: impl Into<String>, code: ErrorCode, message: impl Into<String>) -> Self {

@@ -128,10 +128,9 @@ fn argon2() -> Argon2<'static> {
 
 /// Hashes a password (slow by design: call it on the blocking pool).
 pub fn hash_password(password: &Secret<String>) -> Result<String, IdentityError> {
-    argon2()
-        .hash_password(password.expose().as_bytes())
-        .map(|hash| hash.to_string())
-        .map_err(IdentityError::internal)
+    Ok(argon2()
+        .hash_password(password.expose().as_bytes())?
+        .to_string())
 }
 
 /// Checks a password against a stored hash (slow by design: call it on the blocking pool).

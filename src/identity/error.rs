@@ -67,6 +67,13 @@ impl IdentityError {
     }
 }
 
+/// Hashing a password fails only on our side (salt generation, parameters): never the client's fault.
+impl From<argon2::password_hash::Error> for IdentityError {
+    fn from(err: argon2::password_hash::Error) -> Self {
+        Self::internal(err)
+    }
+}
+
 impl Reportable for IdentityError {
     fn code(&self) -> ErrorCode {
         match self {

@@ -9,6 +9,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::ratelimit::RateLimited;
+
 /// When failures lock out.
 #[derive(Debug, Clone, Copy)]
 pub struct LockoutPolicy {
@@ -44,17 +46,17 @@ impl Lockouts {
         }
     }
 
-    /// `Err(wait)` while `key` is locked out.
-    pub fn check(&self, key: &str, now: Instant) -> Result<(), Duration> {
+    /// Refused, saying how long to wait, while `key` is locked out.
+    pub fn check(&self, key: &str, now: Instant) -> Result<(), RateLimited> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         match entries.get(key).and_then(|e| e.locked_until) {
-            Some(until) if until > now => Err(until - now),
+            Some(until) if until > now => Err(RateLimited::after(until - now)),
             _ => Ok(()),
         }
     }
 
-    /// Counts a failure; returns `Err(wait)` if it locked `key` out.
-    pub fn record_failure(&self, key: &str, now: Instant) -> Result<(), Duration> {
+    /// Counts a failure; refused, saying how long to wait, if it locked `key` out.
+    pub fn record_failure(&self, key: &str, now: Instant) -> Result<(), RateLimited> {
         if self.policy.max_failures == 0 {
             return Ok(());
         }
@@ -79,7 +81,7 @@ impl Lockouts {
         if entry.failures >= self.policy.max_failures {
             let until = now + self.policy.lockout;
             entry.locked_until = Some(until);
-            return Err(until - now);
+            return Err(RateLimited::after(until - now));
         }
         Ok(())
     }
@@ -132,11 +134,11 @@ mod tests {
         );
         assert_eq!(
             lockouts.record_failure("a", t0 + Duration::from_secs(2)),
-            Err(Duration::from_secs(300))
+            Err(RateLimited::after(Duration::from_secs(300)))
         );
         assert_eq!(
             lockouts.check("a", t0 + Duration::from_secs(102)),
-            Err(Duration::from_secs(200))
+            Err(RateLimited::after(Duration::from_secs(200)))
         );
         assert!(lockouts.check("b", t0).is_ok(), "other keys are unaffected");
         assert!(lockouts.check("a", t0 + Duration::from_secs(302)).is_ok());

@@ -21,7 +21,6 @@ use crate::auth::{Actor, Principal};
 use crate::db::{StorageError, TenantId};
 use crate::email::templates;
 use crate::model::Role;
-use crate::ratelimit::RateLimited;
 use crate::redact::Secret;
 use crate::repo;
 use crate::repo::invites::InviteRow;
@@ -280,8 +279,7 @@ impl Identity {
         limits
             .login_ips
             .check(ip_key, now)
-            .and(limits.login_accounts.check(&user.email_key, now))
-            .map_err(RateLimited::after)?;
+            .and(limits.login_accounts.check(&user.email_key, now))?;
         let hash = user.password_hash.clone();
         let ok =
             tokio::task::spawn_blocking(move || credentials::verify_password(&password, &hash))

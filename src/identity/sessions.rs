@@ -14,7 +14,6 @@ use super::credentials::{self, Email};
 use super::{Identity, IdentityError, OpaqueToken};
 use crate::db::{StorageError, TenantId};
 use crate::model::Role;
-use crate::ratelimit::RateLimited;
 use crate::redact::{self, Secret};
 use crate::repo;
 use crate::repo::sessions::{FamilyRow, RefreshTokenRow};
@@ -163,8 +162,7 @@ impl Identity {
         limits
             .login_ips
             .check(ip_key, now)
-            .and(limits.login_accounts.check(&email.key, now))
-            .map_err(RateLimited::after)?;
+            .and(limits.login_accounts.check(&email.key, now))?;
         let key = email.key.clone();
         let found = self
             .catalog

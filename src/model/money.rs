@@ -35,21 +35,26 @@ impl Currency {
     }
 }
 
+/// Text that is not a three-letter ISO 4217 code.
+#[derive(Debug, thiserror::Error)]
+#[error("not an ISO 4217 currency code: {0:?}")]
+pub struct InvalidCurrency(pub String);
+
 impl FromStr for Currency {
-    type Err = String;
+    type Err = InvalidCurrency;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let code = s.trim().to_ascii_lowercase();
         if code.len() == 3 && code.bytes().all(|b| b.is_ascii_lowercase()) {
             Ok(Self(code))
         } else {
-            Err(format!("not an ISO 4217 currency code: {s:?}"))
+            Err(InvalidCurrency(s.to_string()))
         }
     }
 }
 
 impl TryFrom<String> for Currency {
-    type Error = String;
+    type Error = InvalidCurrency;
 
     fn try_from(value: String) -> Result<Self, Self::Error> {
         value.parse()

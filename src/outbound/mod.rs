@@ -170,10 +170,7 @@ impl OutboundPolicy {
 
     /// Resolves `host` once and checks every address; all must be allowed.
     pub async fn resolve(&self, host: &str) -> Result<Vec<SocketAddr>, ResolveError> {
-        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, 0))
-            .await
-            .map_err(ResolveError::Lookup)?
-            .collect();
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, 0)).await?.collect();
         if addrs.is_empty() {
             return Err(ResolveError::Lookup(std::io::Error::other(format!(
                 "{host} has no addresses"
@@ -240,7 +237,7 @@ pub enum ResolveError {
     #[error(transparent)]
     Refused(#[from] Refused),
     #[error("cannot resolve: {0}")]
-    Lookup(std::io::Error),
+    Lookup(#[from] std::io::Error),
 }
 
 /// An HTTP client whose every request obeys an [`OutboundPolicy`]. The inner client is never handed out, so

@@ -3,7 +3,8 @@
 use crate::auth::AuthError;
 use crate::calls::CallError;
 use crate::db::StorageError;
-use crate::error::{ErrorCode, InvalidInput, Reportable};
+use crate::error::{ErrorCode, FieldError, InvalidInput, Reportable};
+use crate::live::plan::PlanError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TelephonyError {
@@ -30,6 +31,19 @@ pub enum TelephonyError {
     Auth(#[from] AuthError),
     #[error(transparent)]
     Storage(#[from] StorageError),
+}
+
+impl From<FieldError> for TelephonyError {
+    fn from(error: FieldError) -> Self {
+        Self::Invalid(error.into())
+    }
+}
+
+/// A dial lacking variables is the caller's input to fix: see [`missing_variables`](super::outbound::missing_variables).
+impl From<PlanError> for TelephonyError {
+    fn from(error: PlanError) -> Self {
+        Self::Invalid(super::outbound::missing_variables(error))
+    }
 }
 
 impl Reportable for TelephonyError {

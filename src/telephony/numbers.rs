@@ -79,8 +79,7 @@ pub async fn update_number(
     let label = change
         .label
         .map(|label| parse_label(label.as_deref(), "input.label"))
-        .transpose()
-        .map_err(|err| InvalidInput(vec![err]))?;
+        .transpose()?;
     db.write(move |tx| {
         let mut row =
             repo::telephony::get_number(tx, &id)?.ok_or(TelephonyError::NumberNotFound)?;

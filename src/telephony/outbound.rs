@@ -121,7 +121,7 @@ impl Telephony {
         call_sid: &str,
         number: &str,
     ) -> Result<(), TelephonyError> {
-        let number = E164::parse(number, "to").map_err(|e| InvalidInput(vec![e]))?;
+        let number = E164::parse(number, "to")?;
         let (account_sid, auth_token) = self.credentials(tenant).await?;
         let twiml = twiml::dial(number.as_str());
         self.twilio
@@ -322,5 +322,5 @@ pub fn outbound_dial(
         return Err(calls::CallError::AgentArchived.into());
     }
     let active = ActiveAgent { agent, version };
-    OutboundDial::new(&active, variables).map_err(|e| missing_variables(e).into())
+    Ok(OutboundDial::new(&active, variables)?)
 }

@@ -20,8 +20,38 @@ use crate::repo::webhooks::{DeliveryRow, EndpointRow};
 /// Deliveries read per round.
 const BATCH: usize = 50;
 
-/// How one attempt went: the status code, or (status if any, what went wrong).
-type Outcome = Result<u16, (Option<u16>, String)>;
+/// How one attempt went: the status code, or what went wrong.
+type Outcome = Result<u16, Failure>;
+
+/// Why an attempt failed; its text is the delivery's `last_error`.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    /// The server key changed since the secret was stored: rotating the secret repairs it.
+    #[error("cannot decrypt the signing secret; rotate it")]
+    Secret,
+    #[error("bad URL: {0}")]
+    BadUrl(#[from] url::ParseError),
+    #[error("refused: {0}")]
+    Refused(#[from] outbound::Refused),
+    #[error("HTTP {0}: redirects are not followed")]
+    Redirect(reqwest::StatusCode),
+    #[error("HTTP {0}")]
+    Status(reqwest::StatusCode),
+    #[error("timed out")]
+    Timeout,
+    #[error("connection failed")]
+    Connection,
+}
+
+impl Failure {
+    /// The status code the endpoint answered with, if it answered.
+    fn status(&self) -> Option<u16> {
+        match self {
+            Self::Redirect(status) | Self::Status(status) => Some(status.as_u16()),
+            _ => None,
+        }
+    }
+}
 
 impl Dispatcher {
     /// Sends the tenant's due deliveries until none is left or the slice is used up; returns when the next
@@ -102,19 +132,11 @@ impl Dispatcher {
     ) -> Outcome {
         let context = secret_context(tenant, &endpoint.id);
         let Ok(secret) = self.inner.secrets.decrypt(&endpoint.secret, &context) else {
-            // The server key changed since the secret was stored: rotating the secret repairs it.
-            return Err((
-                None,
-                "cannot decrypt the signing secret; rotate it".to_string(),
-            ));
+            return Err(Failure::Secret);
         };
         let secret = String::from_utf8_lossy(secret.expose()).into_owned();
-        let url = Url::parse(&endpoint.url).map_err(|e| (None, format!("bad URL: {e}")))?;
-        let request = self
-            .inner
-            .http
-            .request(Method::POST, url)
-            .map_err(|refused| (None, format!("refused: {refused}")))?;
+        let url = Url::parse(&endpoint.url)?;
+        let request = self.inner.http.request(Method::POST, url)?;
         let timestamp = now_ms() / 1000;
         let response = request
             .header("content-type", "application/json")
@@ -129,24 +151,17 @@ impl Dispatcher {
             .await;
         match response {
             Ok(response) if response.status().is_success() => Ok(response.status().as_u16()),
-            Ok(response) if response.status().is_redirection() => Err((
-                Some(response.status().as_u16()),
-                format!("HTTP {}: redirects are not followed", response.status()),
-            )),
-            Ok(response) => Err((
-                Some(response.status().as_u16()),
-                format!("HTTP {}", response.status()),
-            )),
-            Err(err) => Err((
-                None,
-                if let Some(refused) = outbound::refusal(&err) {
-                    format!("refused: {refused}")
-                } else if err.is_timeout() {
-                    "timed out".to_string()
-                } else {
-                    "connection failed".to_string()
-                },
-            )),
+            Ok(response) if response.status().is_redirection() => {
+                Err(Failure::Redirect(response.status()))
+            }
+            Ok(response) => Err(Failure::Status(response.status())),
+            Err(err) => Err(if let Some(refused) = outbound::refusal(&err) {
+                Failure::Refused(refused.clone())
+            } else if err.is_timeout() {
+                Failure::Timeout
+            } else {
+                Failure::Connection
+            }),
         }
     }
 
@@ -164,9 +179,9 @@ impl Dispatcher {
                 metrics::counter!("voxedge_webhook_attempts_total", "outcome" => "delivered")
                     .increment(1);
             }
-            Err((status, error)) => {
-                delivery.last_status_code = status.map(i64::from);
-                delivery.last_error = Some(error);
+            Err(failure) => {
+                delivery.last_status_code = failure.status().map(i64::from);
+                delivery.last_error = Some(failure.to_string());
                 if delivery.attempts >= i64::from(settings.max_attempts) {
                     delivery.status = "failed".into();
                     delivery.next_attempt_at = None;

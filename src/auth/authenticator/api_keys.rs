@@ -172,14 +172,7 @@ async fn ask_home(
     };
     let verdict: KeyVerdict = remote
         .post(None, &path, &ask, Duration::from_secs(10))
-        .await
-        .map_err(|err| {
-            use crate::error::Reportable as _;
-            AuthError::Elsewhere {
-                code: err.code(),
-                message: err.to_string(),
-            }
-        })?;
+        .await?;
     let role: Role = verdict.role.parse().map_err(|_| {
         AuthError::internal(format!(
             "unknown role {:?} from the home region",

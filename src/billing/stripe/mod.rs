@@ -332,12 +332,11 @@ impl StripeBilling {
             .send(&self.client)
             .await?;
         for line in lines.iter().filter(|l| !l.amount.is_zero()) {
-            let amount = Money::new(
-                line.amount,
-                invoice.currency.parse().map_err(BillingError::Provider)?,
-            )
-            .minor_units()
-            .ok_or_else(|| BillingError::Provider(format!("{} is not whole cents", line.amount)))?;
+            let amount = Money::new(line.amount, invoice.currency.parse()?)
+                .minor_units()
+                .ok_or_else(|| {
+                    BillingError::Provider(format!("{} is not whole cents", line.amount))
+                })?;
             let _: Created = CreateInvoiceItem::new()
                 .customer(customer)
                 .invoice(created.id.clone())
