@@ -61,6 +61,7 @@ pub const TENANT: Migrations = Migrations {
         migration!("tenant-template", "0015_call_analyses.sql"),
         migration!("tenant-template", "0016_call_recordings.sql"),
         migration!("tenant-template", "0017_pii_at_rest.sql"),
+        migration!("tenant-template", "0018_call_deletion.sql"),
     ],
 };
 

@@ -205,7 +205,9 @@ pub fn insert_call(conn: &Connection, call: &CallRow) -> Result<()> {
 
 pub fn get_call(conn: &Connection, id: &str) -> Result<Option<CallRow>> {
     Ok(conn
-        .prepare_cached(&format!("select {CALL_COLUMNS} from calls where id = :id"))?
+        .prepare_cached(&format!(
+            "select {CALL_COLUMNS} from calls where id = :id and deleted_at is null"
+        ))?
         .query_row(named_params! { ":id": id }, call_from_row)
         .optional()?)
 }
@@ -214,7 +216,7 @@ pub fn get_calls(conn: &Connection, ids: &[String]) -> Result<Vec<CallRow>> {
     let ids = serde_json::to_string(ids).expect("invariant: strings serialise");
     Ok(conn
         .prepare_cached(&format!(
-            "select {CALL_COLUMNS} from calls where id in (select value from json_each(:ids))"
+            "select {CALL_COLUMNS} from calls where id in (select value from json_each(:ids)) and deleted_at is null"
         ))?
         .query_map(named_params! { ":ids": ids }, call_from_row)?
         .collect::<rusqlite::Result<_>>()?)
@@ -332,7 +334,9 @@ pub fn list_calls(
     after: Option<(i64, String)>,
     limit: usize,
 ) -> Result<Vec<CallRow>> {
-    let mut sql = format!("select {CALL_COLUMNS} from calls where (created_at, id) < (?, ?)");
+    let mut sql = format!(
+        "select {CALL_COLUMNS} from calls where (created_at, id) < (?, ?) and deleted_at is null"
+    );
     let (at, id) = after.unwrap_or((i64::MAX, String::new()));
     let mut params: Vec<SqlValue> = vec![at.into(), id.into()];
     if !filter.statuses.is_empty() {

@@ -14,6 +14,7 @@ pub mod analysis;
 pub mod api_keys;
 pub mod audit;
 pub mod billing;
+pub mod call_deletion;
 pub mod call_variables;
 pub mod calls;
 pub mod campaigns;
