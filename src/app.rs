@@ -131,7 +131,7 @@ async fn sweep_recordings(state: AppState) {
 }
 
 /// Background work: webhook and email delivery, the billing job, the outbound scheduler (campaigns, placed
-/// calls), post-call analysis, the recordings' retention sweep, and periodic upkeep that applies the tenant cache's pending evictions, so idle tenants close even when
+/// calls), post-call analysis, the recordings' retention sweep and replication, and periodic upkeep that applies the tenant cache's pending evictions, so idle tenants close even when
 /// no request comes to trigger it, and forgets rate-limit state of clients whose budgets have refilled (it would
 /// otherwise grow with every IP ever seen).
 ///
@@ -142,6 +142,12 @@ fn spawn_housekeeping(state: &AppState) {
     tokio::spawn(state.scheduler.clone().run(state.shutdown.draining()));
     tokio::spawn(state.analyst.clone().run(state.shutdown.draining()));
     tokio::spawn(sweep_recordings(state.clone()));
+    tokio::spawn(
+        state
+            .recordings
+            .clone()
+            .replicate(state.tenant_opener(), state.shutdown.draining()),
+    );
     let edge = &state.config.edge;
     if edge.is_primary() {
         tokio::spawn(state.mailer.clone().run(state.shutdown.draining()));

@@ -22,7 +22,7 @@
 //! | | [`agents`] | voice agents and their versioned configuration, LLM keys |
 //! | | [`calls`] | calls, their state machine, timeline and transcripts |
 //! | | [`campaigns`] | outbound campaigns: CSV contacts, calling windows, retries, the outbound scheduler |
-//! | | [`recordings`] | call recordings: stereo FLAC files per tenant, streamed while the call runs, signed URLs, retention |
+//! | | [`recordings`] | call recordings: stereo FLAC files per tenant, streamed while the call runs, copied to the replica, signed URLs, retention, deletion |
 //! | | [`analysis`] | post-call analysis: summary, success, sentiment, extraction by the agent's LLM, in the background |
 //! | | [`identity`] | users, sign-up/sign-in sessions with rotating refresh tokens, members, invitations |
 //! | | [`auth`] | principals, roles and permissions, API keys, access and session tokens, credential checks |

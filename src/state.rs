@@ -28,7 +28,7 @@ use crate::events::EventBus;
 use crate::identity::Identity;
 use crate::live::registry::LiveCalls;
 use crate::ratelimit::RateLimits;
-use crate::recordings::Recordings;
+use crate::recordings::{Recordings, Replica};
 use crate::secrets::Secrets;
 use crate::shutdown::Shutdown;
 use crate::telephony::{Telephony, TwilioApi};
@@ -234,12 +234,21 @@ impl AppState {
         }
         let events = EventBus::new(config.event_buffer);
         let live_calls = LiveCalls::new();
+        // Recordings go to the same replica root as the tenant files, with Litestream's S3 credentials.
+        let recordings_replica = config
+            .edge
+            .replica
+            .as_ref()
+            .map(|root| Replica::new(root, config.edge.replica_credentials.as_ref()))
+            .transpose()
+            .context("recordings replica")?;
         let recordings = Recordings::new(
             data_dir.recordings(),
             secrets.recording_url_key(),
             config.recordings,
             config.public_url.clone(),
             clock.clone(),
+            recordings_replica,
         );
         let analysis = AnalysisQueue::new(region_db.clone(), clock.clone());
         let brain = Brain::new(config.llm.breaker, &config.outbound)

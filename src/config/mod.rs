@@ -19,7 +19,7 @@ use crate::billing::BillingSettings;
 use crate::brain::BreakerConfig;
 use crate::db::SqliteSettings;
 use crate::db::TenantCacheSettings;
-use crate::edge::EdgeSettings;
+use crate::edge::{EdgeSettings, ReplicaCredentials};
 use crate::email::EmailSettings;
 use crate::identity::IdentitySettings;
 use crate::identity::lockout::LockoutPolicy;
@@ -146,6 +146,7 @@ impl Config {
             primary,
             regions: args.regions.into_iter().filter(|r| !r.is_empty()).collect(),
             replica: args.replica_url,
+            replica_credentials: ReplicaCredentials::from_env(),
             litestream: args.litestream,
             public_url: args.public_url.clone(),
         };

@@ -28,7 +28,7 @@ pub mod settings;
 pub use error::EdgeError;
 pub use freshness::Freshness;
 pub use live_calls::{CallGuard, LiveCalls};
-pub use settings::{EdgeSettings, LOCAL_REGION, ReplicaRoot};
+pub use settings::{EdgeSettings, LOCAL_REGION, ReplicaCredentials, ReplicaRoot};
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -18,10 +18,41 @@ pub struct EdgeSettings {
     pub regions: Vec<String>,
     /// Root of the Litestream replicas, when replication is configured.
     pub replica: Option<ReplicaRoot>,
+    /// Credentials for an S3 replica, Litestream's own (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+    /// `AWS_SESSION_TOKEN`); voxedge uses them to copy recordings there. `None`: unsigned requests.
+    pub replica_credentials: Option<ReplicaCredentials>,
     /// The Litestream executable.
     pub litestream: PathBuf,
     /// Where other regions are reached (the public origin, through Fly's proxy): `--public-url`.
     pub public_url: Option<String>,
+}
+
+/// An S3 access key (its secret is never printed).
+#[derive(Clone)]
+pub struct ReplicaCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+}
+
+impl ReplicaCredentials {
+    /// From `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN`), as Litestream reads them.
+    pub fn from_env() -> Option<Self> {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        Some(Self {
+            access_key_id: env("AWS_ACCESS_KEY_ID")?,
+            secret_access_key: env("AWS_SECRET_ACCESS_KEY")?,
+            session_token: env("AWS_SESSION_TOKEN"),
+        })
+    }
+}
+
+impl std::fmt::Debug for ReplicaCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplicaCredentials")
+            .field("access_key_id", &self.access_key_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl EdgeSettings {
@@ -137,6 +168,20 @@ impl ReplicaRoot {
             base: base.trim_end_matches('/').to_string(),
             query: query.filter(|q| !q.is_empty()),
         })
+    }
+
+    /// Scheme, authority and path (`s3://bucket/prefix`, `file:///dir`), without a trailing slash.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// The value of query parameter `name` (`endpoint`, `region`, `forcePathStyle`).
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.query
+            .as_deref()?
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .find_map(|(key, value)| (key == name).then_some(value))
     }
 
     /// The URL of `path` under the root.

@@ -52,7 +52,10 @@ async fn serve(
         .read(move |conn| repo::recordings::get(conn, &call_id))
         .await?
         .ok_or(RecordingError::NotFound)?;
-    let path = recordings.path(tenant.id, &row);
+    let path = recordings
+        .local_file(tenant.id, &row)
+        .await?
+        .ok_or(RecordingError::NotFound)?;
     // Serving a file cannot fail as a service: a missing or unreadable file is a 404 or 500 response.
     let Ok(response) = ServeFile::new(path).oneshot(request).await;
     Ok(response.map(axum::body::Body::new).into_response())

@@ -6,18 +6,28 @@
 //! machines running calls in real time; a 16 kHz call compresses to roughly half its PCM size. The encoder
 //! (`flac-codec`, pure Rust) runs on the blocking pool, streaming as the call goes ([`writer`]).
 //!
-//! Storage is this module alone (paths, files, deletion, signed URLs), so recordings can move — to object
-//! storage, or a replicated volume — without touching the call pipeline. Litestream replicates SQLite only: the
-//! files are not in its backups; see README "Backups and replication".
+//! Storage is this module alone (paths, files, the replica copy, deletion, signed URLs), so the call pipeline
+//! never touches files. Litestream replicates SQLite only; recordings are copied to the same replica root by
+//! [`Recordings::replicate`] ([`replica`]), and a recording whose file is not here (a restored or moved tenant)
+//! is fetched back from there when it is downloaded.
+//!
+//! Deleting is two steps, so no copy outlives its call: the row is marked deleted (never served again) in the
+//! caller's transaction, then the local file and the replica's copy are removed and the row goes. A replica that
+//! cannot be reached leaves the row marked; the replication job retries it.
 
+pub mod replica;
 mod timeline;
 mod writer;
 
+pub use replica::{Replica, ReplicaError};
 pub use writer::CallRecording;
 
+use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use tokio::sync::Notify;
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -29,7 +39,11 @@ use crate::db::{StorageError, TenantId};
 use crate::error::{ErrorCode, Reportable};
 use crate::repo;
 use crate::repo::recordings::RecordingRow;
-use crate::tenants::Tenant;
+use crate::repo::recordings::Unsettled;
+use crate::tenants::{Tenant, Tenants};
+
+/// How often the replication job retries what failed (and checks every tenant after a restart).
+const RETRY_EVERY: Duration = Duration::from_secs(60);
 
 /// Why a recording cannot be served.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +54,9 @@ pub enum RecordingError {
     BadSignature,
     #[error("the URL has expired; ask for a new one")]
     Expired,
+    /// The file is not here and the replica could not be read.
+    #[error(transparent)]
+    Replica(#[from] ReplicaError),
     #[error(transparent)]
     Storage(#[from] StorageError),
 }
@@ -50,6 +67,7 @@ impl Reportable for RecordingError {
             Self::NotFound => ErrorCode::NotFound,
             Self::BadSignature => ErrorCode::InvalidSignature,
             Self::Expired => ErrorCode::UrlExpired,
+            Self::Replica(_) => ErrorCode::ReplicaUnavailable,
             Self::Storage(e) => e.code(),
         }
     }
@@ -60,6 +78,15 @@ impl Reportable for RecordingError {
             _ => None,
         }
     }
+}
+
+/// Why a recording could not be removed or copied.
+#[derive(Debug, thiserror::Error)]
+enum SettleError {
+    #[error(transparent)]
+    Replica(#[from] ReplicaError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
 }
 
 /// Where recordings live and how their URLs are signed. Cheap to clone.
@@ -74,6 +101,10 @@ struct Inner {
     settings: RecordingSettings,
     public_url: Option<String>,
     clock: Clock,
+    replica: Option<Replica>,
+    /// Tenants with recordings to copy to the replica or to remove ([`Recordings::replicate`]).
+    unsettled: Mutex<HashSet<TenantId>>,
+    wake: Notify,
 }
 
 /// A signed download URL.
@@ -91,6 +122,7 @@ impl Recordings {
         settings: RecordingSettings,
         public_url: Option<String>,
         clock: Clock,
+        replica: Option<Replica>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -99,6 +131,9 @@ impl Recordings {
                 settings,
                 public_url,
                 clock,
+                replica,
+                unsettled: Mutex::new(HashSet::new()),
+                wake: Notify::new(),
             }),
         }
     }
@@ -131,6 +166,31 @@ impl Recordings {
     /// The stored file of a recording.
     pub fn path(&self, tenant: TenantId, recording: &RecordingRow) -> PathBuf {
         self.folder(tenant).join(&recording.file_name)
+    }
+
+    /// The recording's key under the replica root.
+    fn replica_key(tenant: TenantId, recording: &RecordingRow) -> String {
+        format!("recordings/{tenant}/{}", recording.file_name)
+    }
+
+    /// The recording's file, fetched from the replica first when it is not here (a tenant restored from the
+    /// replica, or moved from another region). `None` when neither has it.
+    pub async fn local_file(
+        &self,
+        tenant: TenantId,
+        recording: &RecordingRow,
+    ) -> Result<Option<PathBuf>, RecordingError> {
+        let path = self.path(tenant, recording);
+        if tokio::fs::metadata(&path).await.is_ok() {
+            return Ok(Some(path));
+        }
+        let Some(replica) = &self.inner.replica else {
+            return Ok(None);
+        };
+        let fetched = replica
+            .fetch(&Self::replica_key(tenant, recording), &path)
+            .await?;
+        Ok(fetched.then_some(path))
     }
 
     fn signature(&self, tenant: TenantId, call_id: &str, expires: i64) -> String {
@@ -174,26 +234,140 @@ impl Recordings {
         Ok(())
     }
 
-    /// Deletes a call's recording, row then file (a file without a row is never served).
+    /// Deletes a call's recording: no longer served from now on, and its files removed here and on the replica
+    /// (retried by [`replicate`](Self::replicate) if the replica cannot be reached). False when it had none.
     pub async fn delete(&self, tenant: &Tenant, call_id: String) -> Result<bool, StorageError> {
-        let row = tenant
+        let at = self.inner.clock.now_ms();
+        let marked = tenant
             .db
-            .write(move |tx| {
-                let row = repo::recordings::get(tx, &call_id)?;
-                if let Some(row) = &row {
-                    repo::recordings::delete(tx, &row.call_id)?;
-                }
-                Ok::<_, StorageError>(row)
-            })
+            .write(move |tx| repo::recordings::mark_deleted(tx, &call_id, at))
             .await?;
-        let Some(row) = row else { return Ok(false) };
-        let path = self.path(tenant.id, &row);
-        if let Err(e) = tokio::fs::remove_file(&path).await
-            && e.kind() != std::io::ErrorKind::NotFound
-        {
-            tracing::warn!(path = %path.display(), error = %e, "cannot delete a recording file");
+        if marked.is_some() {
+            self.settle(tenant).await?;
         }
-        Ok(true)
+        Ok(marked.is_some())
+    }
+
+    /// Asks the replication job to copy or remove `tenant`'s recordings (after one is listed, or a call's
+    /// recording was marked deleted in the caller's own transaction).
+    pub fn unsettled(&self, tenant: TenantId) {
+        self.retry_later(tenant);
+        self.inner.wake.notify_one();
+    }
+
+    /// Removes `tenant`'s deleted recordings everywhere and copies new ones to the replica. A failure leaves the
+    /// rest for the next round and is returned after the others were tried.
+    pub async fn settle(&self, tenant: &Tenant) -> Result<(), StorageError> {
+        let uncopied = self.inner.replica.is_some();
+        let mut failed = false;
+        let mut skip = HashSet::new();
+        loop {
+            let batch = tenant
+                .db
+                .read(move |conn| repo::recordings::unsettled(conn, uncopied, 100))
+                .await?;
+            let batch: Vec<Unsettled> = batch
+                .into_iter()
+                .filter(|u| !skip.contains(&u.row.call_id))
+                .collect();
+            if batch.is_empty() {
+                break;
+            }
+            for unsettled in batch {
+                if let Err(e) = self.settle_one(tenant, &unsettled).await {
+                    tracing::warn!(tenant_id = %tenant.id, call_id = unsettled.row.call_id, error = %e,
+                        "cannot settle a recording; retrying later");
+                    failed = true;
+                    skip.insert(unsettled.row.call_id);
+                }
+            }
+        }
+        if failed {
+            self.retry_later(tenant.id);
+        }
+        Ok(())
+    }
+
+    /// Keeps `tenant` for the job's next round, at most [`RETRY_EVERY`] away, without waking it (a failure
+    /// would otherwise be retried at once, in a loop).
+    fn retry_later(&self, tenant: TenantId) {
+        self.inner
+            .unsettled
+            .lock()
+            .expect("invariant: never poisoned")
+            .insert(tenant);
+    }
+
+    async fn settle_one(&self, tenant: &Tenant, unsettled: &Unsettled) -> Result<(), SettleError> {
+        let row = &unsettled.row;
+        let key = Self::replica_key(tenant.id, row);
+        let call_id = row.call_id.clone();
+        if unsettled.deleted {
+            let path = self.path(tenant.id, row);
+            match tokio::fs::remove_file(&path).await {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(ReplicaError::from(e).into());
+                }
+                _ => {}
+            }
+            if let Some(replica) = &self.inner.replica {
+                replica.delete(&key).await?;
+            }
+            tenant
+                .db
+                .write(move |tx| repo::recordings::remove(tx, &call_id))
+                .await?;
+        } else if let Some(replica) = &self.inner.replica {
+            replica.put(&key, &self.path(tenant.id, row)).await?;
+            let at = self.inner.clock.now_ms();
+            tenant
+                .db
+                .write(move |tx| repo::recordings::mark_replicated(tx, &call_id, at))
+                .await?;
+            metrics::counter!("voxedge_recordings_replicated_total").increment(1);
+        }
+        Ok(())
+    }
+
+    /// The replication job: settles tenants as they are named ([`unsettled`](Self::unsettled)), every tenant
+    /// with recordings after a start (work a restart interrupted), and retries failures every minute.
+    pub async fn replicate(
+        self,
+        tenants: Tenants,
+        draining: impl std::future::Future<Output = ()>,
+    ) {
+        tokio::pin!(draining);
+        for id in self.tenants_with_recordings() {
+            self.retry_later(id);
+        }
+        loop {
+            let due: Vec<TenantId> = self
+                .inner
+                .unsettled
+                .lock()
+                .expect("invariant: never poisoned")
+                .drain()
+                .collect();
+            for id in due {
+                let tenant = match tenants.open(id).await {
+                    Ok(tenant) => tenant,
+                    Err(e) => {
+                        // Not retried until the next start: a tenant that moved away lands here every time.
+                        tracing::warn!(tenant_id = %id, error = %e, "cannot open a tenant to settle its recordings");
+                        continue;
+                    }
+                };
+                if let Err(e) = self.settle(&tenant).await {
+                    tracing::warn!(tenant_id = %id, error = %e, "cannot settle recordings; retrying later");
+                    self.retry_later(id);
+                }
+            }
+            tokio::select! {
+                () = self.inner.wake.notified() => {}
+                () = tokio::time::sleep(RETRY_EVERY) => {}
+                () = &mut draining => return,
+            }
+        }
     }
 
     /// Deletes a tenant's recordings older than its retention period; returns how many.

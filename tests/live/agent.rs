@@ -15,11 +15,18 @@ use voxedge::voice::{SpeechToText, VoiceModels, VoiceOptions};
 
 /// A server with the real voice models, short LLM timeouts and a circuit that opens after two failures.
 pub(crate) async fn agent_server() -> TestServer {
+    agent_server_with(|_| {}).await
+}
+/// [`agent_server`] with more configuration.
+pub(crate) async fn agent_server_with(
+    configure: impl FnOnce(&mut voxedge::config::Config),
+) -> TestServer {
     crate::support::spawn_with(|config| {
         crate::support::allow_loopback(config);
         config.voice = voice_config();
         config.llm.first_token_timeout = Duration::from_millis(1500);
         config.llm.breaker.failure_threshold = 2;
+        configure(config);
     })
     .await
 }

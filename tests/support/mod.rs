@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod process;
+pub mod s3;
 pub mod smtp;
 pub mod twilio;
 pub mod voice;

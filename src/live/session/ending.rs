@@ -174,14 +174,21 @@ impl<P: Protocol> Session<P> {
             recorder,
             out,
             recording,
+            recordings,
+            tenant,
             ..
         } = self;
+        let mut recorded = false;
         if let Some(recording) = recording
             && let Some(row) = recording.finish().await
         {
             recorder.recording(row).await;
+            recorded = true;
         }
         recorder.finish(ending.status, ending.reason).await;
+        if recorded {
+            recordings.unsettled(tenant.id);
+        }
         let call = tracing::Span::current();
         call.set_attribute("voxedge.call_status", ending.status.as_str());
         call.set_attribute("voxedge.ended_reason", ending.reason.to_string());

@@ -149,6 +149,7 @@ pub async fn run<P: Protocol>(
         out: Outbox::start(sink, settings.write_timeout),
         recorder: Recorder::start(tenant.clone(), call_id.clone()),
         recording,
+        recordings,
         conversation: Conversation::new(plan.system_prompt.clone()),
         ends_at: now + plan.ending.max_duration,
         limits: CallLimits::new(now),
@@ -208,6 +209,8 @@ struct Session<P> {
     recorder: Recorder,
     /// Both sides' audio, into the call's recording file; `None`: not recorded.
     recording: Option<CallRecording>,
+    /// Told when the recording is listed, to copy it to the replica.
+    recordings: Recordings,
     /// Decodes, detects speech and cuts turns, beside the loop.
     listener: ListenerStage,
     /// The server detects turns (else the client commits).
