@@ -518,3 +518,145 @@ async fn bad_call_input_is_refused_with_field_errors() {
         ]
     );
 }
+
+const DELETE_CALL: &str = "mutation($id: ID!) { deleteCall(id: $id) }";
+
+/// What a tenant can read of a call and what it cost: the call, its events and transcript, whether search or
+/// the list finds it, and the usage totals.
+async fn traces(server: &TestServer, key: &str, call: &str) -> Value {
+    let (_, body) = server
+        .gql(
+            Some(key),
+            "query($id: ID!) {
+                call(id: $id) { id status from to metadata events { nodes { type } } transcript { nodes { text } } }
+                calls(first: 50) { nodes { id } }
+                searchTranscripts(query: \"invoice\") { nodes { call { id } } }
+                usageSummary { metric quantity }
+            }",
+            json!({ "id": call }),
+        )
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    body["data"].clone()
+}
+
+#[tokio::test]
+async fn deleting_a_call_erases_what_it_said_and_keeps_what_it_cost() {
+    let server = support::spawn().await;
+    let acme = server.tenant("Acme").await;
+    let globex = server.tenant("Globex").await;
+    let agent = agent(&server, &acme.key).await;
+    let kept = call(&server, &acme.key, &agent, "INBOUND").await;
+    let doomed = call(&server, &acme.key, &agent, "INBOUND").await;
+    for id in [&kept, &doomed] {
+        add_segments(
+            &server,
+            &acme.key,
+            id,
+            &["Where is my invoice?", "It was emailed this morning."],
+        )
+        .await;
+        set_status(&server, &acme.key, id, "IN_PROGRESS").await;
+    }
+
+    // A call still on cannot be deleted, and the refusal changes nothing.
+    let before = traces(&server, &acme.key, &doomed).await;
+    let (_, body) = server
+        .gql(Some(&acme.key), DELETE_CALL, json!({ "id": doomed }))
+        .await;
+    assert_eq!(error_code(&body), "CALL_IN_PROGRESS", "{body}");
+    assert_eq!(traces(&server, &acme.key, &doomed).await, before);
+
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    for id in [&kept, &doomed] {
+        set_status(&server, &acme.key, id, "COMPLETED").await;
+    }
+    let before = traces(&server, &acme.key, &doomed).await;
+    let call_ms = |data: &Value| {
+        data["usageSummary"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["metric"] == "CALL_MS")
+            .map(|t| t["quantity"].as_i64().unwrap())
+    };
+    assert!(call_ms(&before).is_some_and(|ms| ms > 0), "{before}");
+    assert_eq!(
+        before["searchTranscripts"]["nodes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // Another tenant, and a role that cannot manage calls, cannot delete it.
+    let (_, body) = server
+        .gql(Some(&globex.key), DELETE_CALL, json!({ "id": doomed }))
+        .await;
+    assert_eq!(error_code(&body), "NOT_FOUND", "{body}");
+    let viewer = server.key(acme.id, voxedge::model::Role::Viewer).await;
+    let (_, body) = server
+        .gql(Some(&viewer), DELETE_CALL, json!({ "id": doomed }))
+        .await;
+    assert_eq!(error_code(&body), "FORBIDDEN", "{body}");
+    assert_eq!(traces(&server, &acme.key, &doomed).await, before);
+
+    let (_, body) = server
+        .gql(Some(&acme.key), DELETE_CALL, json!({ "id": doomed }))
+        .await;
+    assert_eq!(body["data"]["deleteCall"], json!(doomed), "{body}");
+
+    let after = traces(&server, &acme.key, &doomed).await;
+    assert!(after["call"].is_null(), "{after}");
+    let listed: Vec<&Value> = after["calls"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| &n["id"])
+        .collect();
+    assert_eq!(listed, [&json!(kept)], "only the other call is listed");
+    let found: Vec<&Value> = after["searchTranscripts"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| &n["call"]["id"])
+        .collect();
+    assert_eq!(found, [&json!(kept)], "its transcript is gone from search");
+    assert_eq!(
+        after["usageSummary"], before["usageSummary"],
+        "what it cost is still counted"
+    );
+    // The other call is untouched; deleting twice, or changing a deleted call, finds nothing.
+    let other = traces(&server, &acme.key, &kept).await;
+    assert_eq!(
+        other["call"]["transcript"]["nodes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let (_, body) = server
+        .gql(Some(&acme.key), DELETE_CALL, json!({ "id": doomed }))
+        .await;
+    assert_eq!(error_code(&body), "NOT_FOUND", "{body}");
+    let body = set_status(&server, &acme.key, &doomed, "FAILED").await;
+    assert_eq!(error_code(&body), "NOT_FOUND", "{body}");
+
+    // Nothing it said is left in the tenant's file: no transcript, timeline or numbers.
+    let db = server.state.tenants.get(acme.id).await.unwrap();
+    let id = doomed.clone();
+    let left: (i64, i64, Option<String>, String) = db
+        .read(move |conn| {
+            Ok::<_, voxedge::db::StorageError>(conn.query_row(
+                "select (select count(*) from transcript_segments where call_id = ?1),
+                        (select count(*) from call_events where call_id = ?1),
+                        (select from_sealed from calls where id = ?1),
+                        (select metadata from calls where id = ?1)",
+                [&id],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+            )?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(left, (0, 0, None, "{}".to_string()));
+}

@@ -13,6 +13,8 @@ pub enum CallError {
     AgentNotFound,
     #[error("the agent is archived and takes no new calls")]
     AgentArchived,
+    #[error("the call has not ended; delete it once it has")]
+    InProgress,
     #[error("a {} call cannot become {}", .from.as_str(), .to.as_str())]
     InvalidTransition { from: CallStatus, to: CallStatus },
     /// Admission refused a new call (quota, suspension): the only billing check calls make.
@@ -29,6 +31,7 @@ impl Reportable for CallError {
         match self {
             Self::NotFound | Self::AgentNotFound => ErrorCode::NotFound,
             Self::AgentArchived => ErrorCode::Conflict,
+            Self::InProgress => ErrorCode::CallInProgress,
             Self::InvalidTransition { .. } => ErrorCode::InvalidStateTransition,
             Self::Refused(e) => e.code(),
             Self::Invalid(e) => e.code(),

@@ -1,12 +1,14 @@
-//! Calls: creation, the state machine, the timeline, transcripts.
+//! Calls: creation, the state machine, the timeline, transcripts, deletion.
 //!
 //! Every change is one transaction ([`Tenant::commit`]) that also appends to the call's timeline and writes
 //! webhook deliveries; the resulting events are published on the tenant's bus after commit, in commit order.
 
+mod deletion;
 mod error;
 mod json;
 mod recovery;
 
+pub use deletion::delete;
 pub use error::CallError;
 pub use json::call_json;
 pub use recovery::Recovery;

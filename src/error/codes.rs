@@ -79,6 +79,7 @@ error_codes! {
     NotFound = ("NOT_FOUND", 404, "no such object (or not visible to this principal)"),
     Conflict = ("CONFLICT", 409, "conflicts with existing state (duplicate, stale version, archived agent, ...)"),
     InvalidStateTransition = ("INVALID_STATE_TRANSITION", 409, "the call's state machine does not allow this transition"),
+    CallInProgress = ("CALL_IN_PROGRESS", 409, "the call has not ended; a call can be deleted once it has"),
     InvalidCampaignState = ("INVALID_CAMPAIGN_STATE", 409, "the campaign's state does not allow this (starting a running campaign, resuming a canceled one, ...)"),
     MissingVariables = ("MISSING_VARIABLES", 400, "the call lacks variables its agent's texts use (`{{name}}`); the message names them"),
 

@@ -463,6 +463,15 @@ impl CallMutation {
         ))
     }
 
+    /// Deletes an ended call: its transcript, timeline, analysis, numbers, metadata and recording are erased
+    /// (CALL_IN_PROGRESS while it is on). Usage it was billed for stays. Returns the call's id.
+    async fn delete_call(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ID> {
+        let principal = ctx.authorize(Permission::ManageCalls)?;
+        let tenant = tenant(ctx, principal).await?;
+        calls::delete(&tenant, &ctx.app().recordings, id.0.clone()).await?;
+        Ok(id)
+    }
+
     /// Adds transcript segments to a call (≤ 500 at once); a segment with an existing seq replaces it.
     async fn add_transcript_segments(
         &self,

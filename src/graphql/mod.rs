@@ -177,6 +177,7 @@ mod tests {
         "pauseCampaign",
         "resumeCampaign",
         "cancelCampaign",
+        "deleteCall",
         "deleteCallRecording",
         "setRecordingRetention",
     ];

@@ -1,9 +1,11 @@
 //! Call recordings: a real live call (jfk.wav in over Realtime, paced like a caller; the agent's answer out through
 //! the LLM stand-in and real Piper) is recorded caller left, agent right; the file decodes with the reference
 //! decoder (libFLAC, through sox), lasts as long as the call, and Whisper hears jfk's words on the left and the
-//! agent's on the right. Its signed URL works without credentials, then expires; retention deletes it; an agent
-//! can opt out.
+//! agent's on the right. Its signed URL works without credentials, then expires; it is copied to the replica root
+//! (a folder, and S3 on a local moto server) and served from there when the local file is gone; retention and
+//! deleting the call delete it everywhere; an agent can opt out.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -13,7 +15,10 @@ use voxedge::audio::pcm::i16_to_f32;
 
 use crate::agent::*;
 use crate::openai_server::{OpenAiServer, Scripted};
+use crate::support::TestServer;
+use crate::support::s3::S3Server;
 use crate::support::voice::{ended_call, jfk_encoded, normalise};
+use voxedge::edge::ReplicaRoot;
 
 const RECORDING: &str = "query($id: ID!) { call(id: $id) { durationMs recording { url expiresAt durationMs sizeBytes } } }";
 
@@ -50,7 +55,7 @@ fn rms(samples: &[f32]) -> f64 {
         .sqrt()
 }
 
-async fn recording_of(server: &crate::support::TestServer, key: &str, call: &str) -> Value {
+async fn recording_of(server: &TestServer, key: &str, call: &str) -> Value {
     let (_, body) = server
         .gql(Some(key), RECORDING, json!({ "id": call }))
         .await;
@@ -58,10 +63,40 @@ async fn recording_of(server: &crate::support::TestServer, key: &str, call: &str
     body["data"]["call"].clone()
 }
 
+/// A server whose replica root is `url`.
+async fn server_with_replica(url: &str) -> TestServer {
+    let root = ReplicaRoot::parse(url).unwrap();
+    agent_server_with(move |config| {
+        config.edge.replica = Some(root);
+        config.edge.replica_credentials = Some(S3Server::credentials());
+    })
+    .await
+}
+
+/// Waits (up to 10 s) until `found` says the copy exists.
+async fn until_copied<F: std::future::Future<Output = bool>>(mut found: impl FnMut() -> F) {
+    for _ in 0..200 {
+        if found().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the recording was not copied to the replica");
+}
+
+fn local_file(server: &TestServer, tenant: &crate::support::TestTenant, call: &str) -> PathBuf {
+    server
+        .data_dir
+        .join("recordings")
+        .join(tenant.id.to_string())
+        .join(format!("{call}.flac"))
+}
+
 #[tokio::test]
 async fn a_live_call_is_recorded_caller_left_agent_right_and_served_by_a_url_that_expires() {
     let llm = OpenAiServer::with_script([Scripted::text(ANSWER)]).await;
-    let server = agent_server().await;
+    let replica = tempfile::tempdir().unwrap();
+    let server = server_with_replica(&format!("file://{}", replica.path().display())).await;
     let acme = server.tenant("Acme").await;
     let agent = create_agent(&server, &acme.key, &llm, ONE_TURN.clone()).await;
     let (mut client, call) = connect(&server, &acme, &agent).await;
@@ -169,6 +204,24 @@ async fn a_live_call_is_recorded_caller_left_agent_right_and_served_by_a_url_tha
         "Whisper heard {agent_said:?} on the agent's channel"
     );
 
+    // Copied to the replica root, beside the tenant files.
+    let copy = replica
+        .path()
+        .join(format!("recordings/{}/{call}.flac", acme.id));
+    until_copied(|| {
+        let copy = copy.clone();
+        async move { copy.exists() }
+    })
+    .await;
+    assert_eq!(std::fs::read(&copy).unwrap(), bytes.to_vec());
+    // Served from the replica when the file is not here (a restored or moved tenant), and kept here again.
+    let local = local_file(&server, &acme, &call);
+    std::fs::remove_file(&local).unwrap();
+    let response = server.client.get(&url).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.bytes().await.unwrap(), bytes);
+    assert!(local.exists());
+
     // A wrong signature is refused; the URL expires.
     let tampered = url.replace("signature=", "signature=0");
     let response = server.client.get(&tampered).send().await.unwrap();
@@ -206,6 +259,76 @@ async fn a_live_call_is_recorded_caller_left_agent_right_and_served_by_a_url_tha
         0,
         "the file is deleted"
     );
+    assert!(!copy.exists(), "the replica's copy is deleted");
+}
+
+/// Whether `dir` holds no files (in any folder below it).
+fn no_files_under(dir: &Path) -> bool {
+    std::fs::read_dir(dir).map_or(true, |entries| {
+        entries
+            .filter_map(Result::ok)
+            .all(|e| e.path().is_dir() && no_files_under(&e.path()))
+    })
+}
+
+#[tokio::test]
+async fn recordings_are_copied_to_s3_and_deleted_with_their_call() {
+    let s3 = S3Server::start("voxedge-backups").await;
+    let llm = OpenAiServer::with_script([Scripted::text(ANSWER)]).await;
+    let server = server_with_replica(&s3.replica_url("voxedge/fra")).await;
+    let acme = server.tenant("Acme").await;
+    let agent = create_agent(&server, &acme.key, &llm, ONE_TURN.clone()).await;
+    let (mut client, call) = connect(&server, &acme, &agent).await;
+    speak_in_real_time(&mut client, &jfk_encoded(AudioFormat::Pcm16, 2500)).await;
+    response(&mut client).await;
+    drop(client);
+    ended_call(&server, &acme.key, &call).await;
+
+    let recording = recording_of(&server, &acme.key, &call).await["recording"].clone();
+    let url = server.url(recording["url"].as_str().unwrap());
+    let bytes = server
+        .client
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let key = format!("voxedge/fra/recordings/{}/{call}.flac", acme.id);
+    until_copied(|| async { s3.object(&key).await.is_some() }).await;
+    assert_eq!(s3.object(&key).await.unwrap(), bytes.to_vec());
+    let local = local_file(&server, &acme, &call);
+    std::fs::remove_file(&local).unwrap();
+    let response = server.client.get(&url).send().await.unwrap();
+    assert_eq!(response.status(), 200, "served from S3");
+    assert_eq!(response.bytes().await.unwrap(), bytes);
+
+    // Deleting the call deletes its recording: the URL, the file here and the copy in S3.
+    let (_, body) = server
+        .gql(
+            Some(&acme.key),
+            "mutation($id: ID!) { deleteCall(id: $id) }",
+            json!({ "id": call }),
+        )
+        .await;
+    assert_eq!(body["data"]["deleteCall"], json!(call), "{body}");
+    assert_eq!(server.client.get(&url).send().await.unwrap().status(), 404);
+    assert!(!local.exists(), "the file here is deleted");
+    assert_eq!(s3.object(&key).await, None, "the copy in S3 is deleted");
+    let (_, body) = server
+        .gql(Some(&acme.key), RECORDING, json!({ "id": call }))
+        .await;
+    assert!(body["data"]["call"].is_null(), "{body}");
+    let (_, body) = server
+        .gql(
+            Some(&acme.key),
+            "mutation($id: ID!) { deleteCallRecording(callId: $id) }",
+            json!({ "id": call }),
+        )
+        .await;
+    assert_eq!(body["data"]["deleteCallRecording"], false, "{body}");
+    assert!(no_files_under(&server.data_dir.join("recordings")));
 }
 
 #[tokio::test]
