@@ -102,11 +102,25 @@ pub fn ms(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1000.0)
 }
 
-/// A new tenant on the running server and an owner API key for it.
+/// A new tenant on the running server, on the Enterprise plan (the free plan's two calls at once and its
+/// minutes would cap the concurrency sweeps), and an owner API key for it.
 pub async fn owner_key(state: &AppState) -> String {
     let tenant = voxedge::tenants::provision(&state.catalog, &state.tenants, "Bench", None)
         .await
         .expect("tenant");
+    voxedge::billing::plans::change(
+        &state.billing,
+        tenant.id,
+        voxedge::billing::plans::PlanChange {
+            plan: "enterprise".into(),
+            overrides: None,
+            changed_by: "cli".into(),
+            operator: true,
+            effective_from: None,
+        },
+    )
+    .await
+    .expect("plan assigned");
     let db = state.tenants.get(tenant.id).await.expect("tenant db");
     voxedge::auth::keys::create(
         &db,
