@@ -28,11 +28,8 @@ pub async fn delete(
         })
         .await?;
     if recorded {
-        // The recording is no longer served; its files go now, or when the replication job retries.
-        if let Err(e) = recordings.settle(tenant).await {
-            tracing::warn!(tenant_id = %tenant.id, error = %e, "recording files of a deleted call are left for later");
-            recordings.unsettled(tenant.id);
-        }
+        // No longer served; its files go now, or when the replication job retries.
+        recordings.remove_deleted(tenant).await;
     }
     Ok(())
 }

@@ -243,22 +243,30 @@ impl Recordings {
             .write(move |tx| repo::recordings::mark_deleted(tx, &call_id, at))
             .await?;
         if marked.is_some() {
-            self.settle(tenant).await?;
+            self.remove_deleted(tenant).await;
         }
         Ok(marked.is_some())
     }
 
-    /// Asks the replication job to copy or remove `tenant`'s recordings (after one is listed, or a call's
-    /// recording was marked deleted in the caller's own transaction).
+    /// Removes the files of `tenant`'s recordings marked deleted, here and on the replica, now (not the copies
+    /// still to make: a deletion never waits for uploads). What cannot be removed is left to the replication job.
+    pub async fn remove_deleted(&self, tenant: &Tenant) {
+        if let Err(e) = self.settle(tenant, false).await {
+            tracing::warn!(tenant_id = %tenant.id, error = %e, "deleted recordings' files are left for later");
+            self.retry_later(tenant.id);
+        }
+    }
+
+    /// Asks the replication job to copy `tenant`'s new recordings to the replica (one was just listed).
     pub fn unsettled(&self, tenant: TenantId) {
         self.retry_later(tenant);
         self.inner.wake.notify_one();
     }
 
-    /// Removes `tenant`'s deleted recordings everywhere and copies new ones to the replica. A failure leaves the
-    /// rest for the next round and is returned after the others were tried.
-    pub async fn settle(&self, tenant: &Tenant) -> Result<(), StorageError> {
-        let uncopied = self.inner.replica.is_some();
+    /// Removes `tenant`'s deleted recordings everywhere and, with `copy`, copies new ones to the replica. A
+    /// recording that fails is logged and left for the job's next round; the others are still tried.
+    async fn settle(&self, tenant: &Tenant, copy: bool) -> Result<(), StorageError> {
+        let uncopied = copy && self.inner.replica.is_some();
         let mut failed = false;
         let mut skip = HashSet::new();
         loop {
@@ -357,7 +365,7 @@ impl Recordings {
                         continue;
                     }
                 };
-                if let Err(e) = self.settle(&tenant).await {
+                if let Err(e) = self.settle(&tenant, true).await {
                     tracing::warn!(tenant_id = %id, error = %e, "cannot settle recordings; retrying later");
                     self.retry_later(id);
                 }
@@ -379,21 +387,29 @@ impl Recordings {
             .await?
             .unwrap_or(default_days);
         let before = self.inner.clock.now_ms() - days.saturating_mul(86_400_000);
+        let at = self.inner.clock.now_ms();
         let mut deleted = 0;
         loop {
-            let old = tenant
+            // A batch at a time, each marked in one transaction (marked rows are not older_than's any more).
+            let marked = tenant
                 .db
-                .read(move |conn| repo::recordings::older_than(conn, before, 100))
+                .write(move |tx| {
+                    let old = repo::recordings::older_than(tx, before, 100)?;
+                    for row in &old {
+                        repo::recordings::mark_deleted(tx, &row.call_id, at)?;
+                    }
+                    Ok::<_, StorageError>(old.len())
+                })
                 .await?;
-            if old.is_empty() {
-                return Ok(deleted);
+            if marked == 0 {
+                break;
             }
-            for row in old {
-                if self.delete(tenant, row.call_id).await? {
-                    deleted += 1;
-                }
-            }
+            deleted += marked;
         }
+        if deleted > 0 {
+            self.remove_deleted(tenant).await;
+        }
+        Ok(deleted)
     }
 
     /// Tenants that have a recordings folder (the only ones the retention job needs to open).
