@@ -633,13 +633,7 @@ async fn billing_notices_reach_owners_when_an_invoice_is_issued() {
     plans::change(
         &server.state.billing,
         tenant,
-        PlanChange {
-            plan: "pro".into(),
-            overrides: None,
-            changed_by: "cli".into(),
-            operator: true,
-            effective_from: None,
-        },
+        PlanChange::by_operator("pro"),
     )
     .await
     .expect("plan assigned");

@@ -117,19 +117,9 @@ async fn the_first_paid_invoice_is_a_milestone() {
     .await;
     let acme = server.tenant("Acme").await;
     let billing = &server.state.billing;
-    plans::change(
-        billing,
-        acme.id,
-        PlanChange {
-            plan: "pro".into(),
-            overrides: None,
-            changed_by: "cli".into(),
-            operator: true,
-            effective_from: None,
-        },
-    )
-    .await
-    .expect("plan assigned");
+    plans::change(billing, acme.id, PlanChange::by_operator("pro"))
+        .await
+        .expect("plan assigned");
     let month = Month::containing(billing.now());
     server.state.clock.advance(std::time::Duration::from_millis(
         (month.end_ms + 3_600_000 - billing.now()) as u64,

@@ -111,13 +111,7 @@ pub async fn owner_key(state: &AppState) -> String {
     voxedge::billing::plans::change(
         &state.billing,
         tenant.id,
-        voxedge::billing::plans::PlanChange {
-            plan: "enterprise".into(),
-            overrides: None,
-            changed_by: "cli".into(),
-            operator: true,
-            effective_from: None,
-        },
+        voxedge::billing::plans::PlanChange::by_operator("enterprise"),
     )
     .await
     .expect("plan assigned");

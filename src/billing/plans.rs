@@ -132,6 +132,19 @@ pub struct PlanChange {
     pub effective_from: Option<i64>,
 }
 
+impl PlanChange {
+    /// An operator (the CLI) moving a tenant to `plan` from now on, keeping its overrides.
+    pub fn by_operator(plan: impl Into<String>) -> Self {
+        Self {
+            plan: plan.into(),
+            overrides: None,
+            changed_by: "cli".into(),
+            operator: true,
+            effective_from: None,
+        }
+    }
+}
+
 /// Moves a tenant to another plan from now on. With Stripe configured, its subscription follows first (a
 /// refusal there changes nothing here).
 pub async fn change(

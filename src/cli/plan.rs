@@ -217,11 +217,9 @@ pub async fn run(state: AppState, command: PlanCommand) -> anyhow::Result<()> {
                 billing,
                 tenant,
                 PlanChange {
-                    plan: plan.clone(),
                     overrides,
-                    changed_by: "cli".into(),
-                    operator: true,
                     effective_from: from,
+                    ..PlanChange::by_operator(plan.clone())
                 },
             )
             .await?;

@@ -58,13 +58,7 @@ pub async fn tenant_with_agent(
     voxedge::billing::plans::change(
         &server.state.billing,
         tenant.id,
-        voxedge::billing::plans::PlanChange {
-            plan: "pro".into(),
-            overrides: None,
-            changed_by: "cli".into(),
-            operator: true,
-            effective_from: None,
-        },
+        voxedge::billing::plans::PlanChange::by_operator("pro"),
     )
     .await
     .expect("plan assigned");
