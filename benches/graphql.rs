@@ -1,14 +1,17 @@
 //! GraphQL API benchmark: `cargo bench --bench graphql`.
 //!
 //! Prints
-//! 1. throughput and latency (p50/p99/p99.9) of an authenticated GraphQL query over keep-alive HTTP/1.1
-//!    connections, with N concurrent clients against one tenant;
-//! 2. the latency of the first request to a cold tenant (database closed, key not cached): open +
+//! 1. one agent read with its configuration over one keep-alive connection (median), next to the same agent
+//!    without its configuration and a trivial `{ __typename }`: what resolving costs beyond HTTP and auth;
+//! 2. the same agent read over BENCH_CONNECTIONS (default 64) keep-alive connections: throughput and p99;
+//! 3. throughput and latency (p50/p99/p99.9) of an authenticated viewer query with BENCH_CONCURRENCY clients;
+//! 4. the latency of the first request to a cold tenant (database closed, key not cached): open +
 //!    migrate check + argon2id key verification + query, compared with a warm request to the same tenant.
 //!
 //! The server runs in-process on 127.0.0.1:0 with a temporary data directory; the load generator shares
 //! the machine's cores with it, so figures are a floor for what a dedicated server does.
-//! Settings: BENCH_SECS (default 10), BENCH_CONCURRENCY (default 32), BENCH_COLD_TENANTS (default 200).
+//! Settings: BENCH_SECS (default 10), BENCH_CONNECTIONS (64), BENCH_CONCURRENCY (default 32),
+//! BENCH_COLD_TENANTS (default 200).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,6 +24,11 @@ use voxedge::config::Config;
 use voxedge::model::Role;
 
 const QUERY: &str = "{ viewer { role tenant { id name createdAt } } }";
+const AGENT_WITH_CONFIG: &str = "query($id: ID!) { agent(id: $id) { id name activeVersion config { \
+    systemPrompt firstMessage language voice { voiceId speed } llm { primary { model } temperature } \
+    turnDetection { silenceDurationMs } interruption { enabled minDurationMs } recordCalls } } }";
+const AGENT_ALONE: &str = "query($id: ID!) { agent(id: $id) { id name activeVersion } }";
+const TRIVIAL: &str = "{ __typename }";
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -80,59 +88,62 @@ async fn run() -> anyhow::Result<()> {
         voxedge::tenants::provision(&state.catalog, &state.tenants, "Hot tenant", None).await?;
     let hot_key = Arc::new(issue_key(hot.id).await);
 
+    let agent_id = create_agent(&url, &hot_key).await?;
+    let connections = env_or("BENCH_CONNECTIONS", 64) as usize;
+
     println!(
-        "voxedge GraphQL benchmark ({} cores, release build)",
+        "voxedge GraphQL benchmark ({} cores, release build, {secs} s per row)",
         std::thread::available_parallelism()?.get()
     );
-    println!("query: {QUERY}");
     println!();
 
-    // 1. Keep-alive throughput and latency.
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..concurrency {
-        let (url, key) = (url.clone(), hot_key.clone());
-        workers.spawn(async move {
-            let client = reqwest::Client::builder()
-                .pool_max_idle_per_host(1)
-                .http1_only()
-                .build()
-                .expect("client");
-            let mut histogram = Histogram::<u64>::new(3).expect("histogram");
-            let body = json!({ "query": QUERY }).to_string();
-            while Instant::now() < deadline {
-                let started = Instant::now();
-                let response = client
-                    .post(&url)
-                    .bearer_auth(key.as_str())
-                    .header("content-type", "application/json")
-                    .body(body.clone())
-                    .send()
-                    .await
-                    .expect("request");
-                assert!(response.status().is_success());
-                response.bytes().await.expect("body");
-                histogram
-                    .record(started.elapsed().as_micros() as u64)
-                    .expect("record");
-            }
-            histogram
-        });
-    }
-    let mut total = Histogram::<u64>::new(3)?;
-    while let Some(histogram) = workers.join_next().await {
-        total.add(histogram?)?;
-    }
-    println!("keep-alive authenticated query, {concurrency} connections, {secs} s:");
-    println!("  requests      {}", total.len());
+    // 1. One agent read, one connection: what resolving adds to HTTP and auth.
+    let agent =
+        |query: &str| json!({ "query": query, "variables": { "id": agent_id } }).to_string();
+    let trivial = hammer(
+        &url,
+        &hot_key,
+        json!({ "query": TRIVIAL }).to_string(),
+        1,
+        secs,
+    )
+    .await;
+    let alone = hammer(&url, &hot_key, agent(AGENT_ALONE), 1, secs).await;
+    let with_config = hammer(&url, &hot_key, agent(AGENT_WITH_CONFIG), 1, secs).await;
+    println!("one keep-alive connection, median latency:");
     println!(
-        "  throughput    {:.0} req/s",
-        total.len() as f64 / secs as f64
+        "  {{ __typename }}            {:>7.3} ms",
+        median_ms(&trivial)
     );
-    print_latency(&total);
+    println!("  agent without config      {:>7.3} ms", median_ms(&alone));
+    println!(
+        "  agent with its config     {:>7.3} ms   ({:.1}x the trivial query)",
+        median_ms(&with_config),
+        median_ms(&with_config) / median_ms(&trivial)
+    );
     println!();
 
-    // 2. First request to a cold tenant.
+    // 2. The same read under load.
+    let loaded = hammer(&url, &hot_key, agent(AGENT_WITH_CONFIG), connections, secs).await;
+    println!("agent with its config, {connections} keep-alive connections:");
+    print_throughput(&loaded, secs);
+    println!();
+
+    // 3. Keep-alive throughput and latency of the viewer query.
+    let total = hammer(
+        &url,
+        &hot_key,
+        json!({ "query": QUERY }).to_string(),
+        concurrency,
+        secs,
+    )
+    .await;
+    println!("query: {QUERY}");
+    println!("keep-alive authenticated query, {concurrency} connections, {secs} s:");
+    print_throughput(&total, secs);
+    println!();
+
+    // 4. First request to a cold tenant.
     let mut tenants = Vec::with_capacity(cold_tenants);
     for i in 0..cold_tenants {
         let record =
@@ -166,6 +177,86 @@ async fn run() -> anyhow::Result<()> {
     println!("second request to the same tenant (warm):");
     print_latency(&warm);
     Ok(())
+}
+
+/// Sends `body` over `connections` keep-alive HTTP/1.1 connections for `secs`; the latency of every request.
+async fn hammer(
+    url: &str,
+    key: &str,
+    body: String,
+    connections: usize,
+    secs: u64,
+) -> Histogram<u64> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..connections {
+        let (url, key, body) = (url.to_string(), key.to_string(), body.clone());
+        workers.spawn(async move {
+            let client = reqwest::Client::builder()
+                .pool_max_idle_per_host(1)
+                .http1_only()
+                .build()
+                .expect("client");
+            let mut histogram = Histogram::<u64>::new(3).expect("histogram");
+            while Instant::now() < deadline {
+                let started = Instant::now();
+                let response = client
+                    .post(&url)
+                    .bearer_auth(&key)
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .expect("request");
+                assert!(response.status().is_success());
+                let answer = response.bytes().await.expect("body");
+                assert!(
+                    !answer.windows(8).any(|w| w == b"\"errors\""),
+                    "{}",
+                    String::from_utf8_lossy(&answer)
+                );
+                histogram
+                    .record(started.elapsed().as_micros() as u64)
+                    .expect("record");
+            }
+            histogram
+        });
+    }
+    let mut total = Histogram::<u64>::new(3).expect("histogram");
+    while let Some(histogram) = workers.join_next().await {
+        total.add(histogram.expect("worker")).expect("merge");
+    }
+    total
+}
+
+async fn create_agent(url: &str, key: &str) -> anyhow::Result<String> {
+    let create = "mutation($config: AgentConfigInput!) { createAgent(input: {name: \"Front desk\", config: $config}) { id } }";
+    let config = json!({
+        "systemPrompt": "You are the front desk of a dental practice. Answer briefly and politely.",
+        "firstMessage": "Hello, how can I help?",
+    });
+    let body: serde_json::Value = reqwest::Client::new()
+        .post(url)
+        .bearer_auth(key)
+        .json(&json!({ "query": create, "variables": { "config": config } }))
+        .send()
+        .await?
+        .json()
+        .await?;
+    body["data"]["createAgent"]["id"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| anyhow::anyhow!("createAgent failed: {body}"))
+}
+
+fn median_ms(h: &Histogram<u64>) -> f64 {
+    h.value_at_quantile(0.5) as f64 / 1000.0
+}
+
+fn print_throughput(h: &Histogram<u64>, secs: u64) {
+    println!("  requests      {}", h.len());
+    println!("  throughput    {:.0} req/s", h.len() as f64 / secs as f64);
+    print_latency(h);
 }
 
 fn print_latency(h: &Histogram<u64>) {

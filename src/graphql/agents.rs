@@ -5,7 +5,6 @@ use async_graphql::{ComplexObject, Context, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 
 use super::context::{ContextExt, tenant};
-use super::loaders::VersionKey;
 use super::pagination::{KeysetCursor, PageRequest, connection_complexity};
 use crate::agents::{self, AgentChange, AgentConfigInput};
 use crate::auth::{Permission, Principal};
@@ -44,8 +43,9 @@ impl Agent {
     /// One version of this agent.
     async fn version(&self, ctx: &Context<'_>, number: i64) -> ApiResult<Option<AgentVersion>> {
         Ok(ctx
-            .loader()?
-            .load_one(VersionKey(self.0.id.clone(), number))
+            .loaders()?
+            .versions
+            .load((self.0.id.clone(), number))
             .await?
             .map(AgentVersion))
     }
@@ -150,14 +150,15 @@ pub(super) fn shown_url(ctx: &Context<'_>, url: &str) -> String {
     }
 }
 
-/// Loads one version through the request's DataLoader.
+/// Loads one version through the request's batching loader.
 pub async fn load_version(
     ctx: &Context<'_>,
     agent_id: &str,
     version: i64,
 ) -> ApiResult<AgentVersion> {
-    ctx.loader()?
-        .load_one(VersionKey(agent_id.to_string(), version))
+    ctx.loaders()?
+        .versions
+        .load((agent_id.to_string(), version))
         .await?
         .map(AgentVersion)
         .ok_or_else(|| ApiError::internal(format!("agent {agent_id} lacks version {version}")))

@@ -8,7 +8,6 @@ use super::agents::{Agent, AgentVersion, load_version};
 use super::analysis::CallAnalysis;
 use super::billing_types::{CallCostLine, Money};
 use super::context::{ContextExt, tenant};
-use super::loaders::AgentKey;
 use super::pagination::{KeysetCursor, PageRequest, connection_complexity};
 use super::recordings::CallRecording;
 use crate::auth::Permission;
@@ -40,8 +39,9 @@ impl Call {
 
     /// The agent (batched: a page of calls loads its agents in one query).
     async fn agent(&self, ctx: &Context<'_>) -> ApiResult<Agent> {
-        ctx.loader()?
-            .load_one(AgentKey(self.0.agent_id.clone()))
+        ctx.loaders()?
+            .agents
+            .load(self.0.agent_id.clone())
             .await?
             .map(Agent)
             .ok_or_else(|| ApiError::internal(format!("call {} has no agent", self.0.id)))

@@ -10,7 +10,6 @@ use super::audit;
 use super::calls::Call;
 use super::campaign_progress::CampaignProgress;
 use super::context::{ContextExt, tenant};
-use super::loaders::AgentKey;
 use super::pagination::{KeysetCursor, PageRequest, connection_complexity};
 use super::telephony::public_origin;
 use crate::auth::Permission;
@@ -43,8 +42,9 @@ impl Campaign {
 
     async fn agent(&self, ctx: &Context<'_>) -> ApiResult<Agent> {
         ctx.authorize(Permission::ReadAgents)?;
-        ctx.loader()?
-            .load_one(AgentKey(self.0.agent_id.clone()))
+        ctx.loaders()?
+            .agents
+            .load(self.0.agent_id.clone())
             .await?
             .map(Agent)
             .ok_or_else(|| ApiError::internal(format!("campaign {} has no agent", self.0.id)))

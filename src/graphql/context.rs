@@ -3,11 +3,10 @@
 use std::sync::{Arc, Mutex};
 
 use async_graphql::Context;
-use async_graphql::dataloader::DataLoader;
 
 use crate::auth::{Actor, AuthError, Permission, Principal};
 use crate::error::ApiResult;
-use crate::graphql::loaders::TenantLoader;
+use crate::graphql::loaders::TenantLoaders;
 use crate::state::AppState;
 use crate::tenants::Tenant;
 
@@ -53,8 +52,8 @@ pub trait ContextExt {
     fn app(&self) -> &AppState;
     /// The authenticated principal, or `UNAUTHENTICATED`.
     fn principal(&self) -> ApiResult<&Principal>;
-    /// The request's batching loader for the principal's tenant.
-    fn loader(&self) -> ApiResult<&DataLoader<TenantLoader>>;
+    /// The request's batching loaders for the principal's tenant.
+    fn loaders(&self) -> ApiResult<&TenantLoaders>;
     /// The principal, after checking it holds `permission` and, for a user, that their email address is
     /// verified or still within its grace period.
     fn authorize(&self, permission: Permission) -> ApiResult<&Principal>;
@@ -125,10 +124,10 @@ impl ContextExt for Context<'_> {
         }
     }
 
-    fn loader(&self) -> ApiResult<&DataLoader<TenantLoader>> {
+    fn loaders(&self) -> ApiResult<&TenantLoaders> {
         // Attached with the principal, so only an anonymous request lacks it.
         Ok(self
-            .data_opt::<DataLoader<TenantLoader>>()
+            .data_opt::<TenantLoaders>()
             .ok_or(AuthError::Unauthenticated)?)
     }
 }

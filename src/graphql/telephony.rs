@@ -8,7 +8,6 @@ use super::agents::Agent;
 use super::audit;
 use super::calls::Call;
 use super::context::{ContextExt, RequestMeta, tenant};
-use super::loaders::AgentKey;
 use super::pagination::{KeysetCursor, PageRequest, connection_complexity};
 use crate::auth::Permission;
 use crate::clock::datetime;
@@ -96,8 +95,9 @@ impl PhoneNumber {
     async fn agent(&self, ctx: &Context<'_>) -> ApiResult<Agent> {
         ctx.authorize(Permission::ReadAgents)?;
         // Agents are never deleted (only archived) and the column is a foreign key.
-        ctx.loader()?
-            .load_one(AgentKey(self.0.agent_id.clone()))
+        ctx.loaders()?
+            .agents
+            .load(self.0.agent_id.clone())
             .await?
             .map(Agent)
             .ok_or_else(|| ApiError::internal(format!("phone number {} has no agent", self.0.id)))
