@@ -4,8 +4,9 @@
 //! 1. one agent read with its configuration over one keep-alive connection (median), next to the same agent
 //!    without its configuration and a trivial `{ __typename }`: what resolving costs beyond HTTP and auth;
 //! 2. the same agent read over BENCH_CONNECTIONS (default 64) keep-alive connections: throughput and p99;
-//! 3. throughput and latency (p50/p99/p99.9) of an authenticated viewer query with BENCH_CONCURRENCY clients;
-//! 4. the latency of the first request to a cold tenant (database closed, key not cached): open +
+//! 3. `createCall` on one tenant over BENCH_CONNECTIONS connections: write throughput and p99;
+//! 4. throughput and latency (p50/p99/p99.9) of an authenticated viewer query with BENCH_CONCURRENCY clients;
+//! 5. the latency of the first request to a cold tenant (database closed, key not cached): open +
 //!    migrate check + argon2id key verification + query, compared with a warm request to the same tenant.
 //!
 //! The server runs in-process on 127.0.0.1:0 with a temporary data directory; the load generator shares
@@ -29,6 +30,8 @@ const AGENT_WITH_CONFIG: &str = "query($id: ID!) { agent(id: $id) { id name acti
     turnDetection { silenceDurationMs } interruption { enabled minDurationMs } recordCalls } } }";
 const AGENT_ALONE: &str = "query($id: ID!) { agent(id: $id) { id name activeVersion } }";
 const TRIVIAL: &str = "{ __typename }";
+const CREATE_CALL: &str = "mutation($agent: ID!) { createCall(input: {agentId: $agent, direction: INBOUND, \
+    transport: PHONE, from: \"+14155550100\", to: \"+14155550199\"}) { id status } }";
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -129,7 +132,18 @@ async fn run() -> anyhow::Result<()> {
     print_throughput(&loaded, secs);
     println!();
 
-    // 3. Keep-alive throughput and latency of the viewer query.
+    // 3. Writes to one tenant: every request a transaction of its own, unless they commit together.
+    let create_call = json!({
+        "query": CREATE_CALL,
+        "variables": { "agent": agent_id },
+    })
+    .to_string();
+    let writes = hammer(&url, &hot_key, create_call, connections, secs).await;
+    println!("createCall on one tenant, {connections} keep-alive connections:");
+    print_throughput(&writes, secs);
+    println!();
+
+    // 4. Keep-alive throughput and latency of the viewer query.
     let total = hammer(
         &url,
         &hot_key,
@@ -143,7 +157,7 @@ async fn run() -> anyhow::Result<()> {
     print_throughput(&total, secs);
     println!();
 
-    // 4. First request to a cold tenant.
+    // 5. First request to a cold tenant.
     let mut tenants = Vec::with_capacity(cold_tenants);
     for i in 0..cold_tenants {
         let record =

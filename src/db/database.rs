@@ -1,10 +1,14 @@
 //! One SQLite database file: a single writer connection and a small pool of readers.
 //!
-//! SQLite allows one writer per file, so writes queue on an async mutex (waiting costs no thread) and then
-//! run in one `BEGIN IMMEDIATE` transaction on the blocking pool. Reads use an `r2d2` pool of `query_only`
-//! connections that WAL mode lets run alongside the writer. Dropping the last clone closes every file.
-//! Opening and creating the file itself is in `open`.
+//! SQLite allows one writer per file. Writes commit in groups: each write joins a queue, and whoever holds the
+//! writer runs everything queued by then in one `BEGIN IMMEDIATE` transaction on the blocking pool, each write in
+//! a savepoint of its own — a write that fails rolls back to its savepoint and fails alone, its neighbours
+//! commit. Under load, many writes share one commit (and one trip to the blocking pool) instead of paying one
+//! each; alone, a write commits at once. Waiting for the writer costs no thread (an async mutex). Reads use an
+//! `r2d2` pool of `query_only` connections that WAL mode lets run alongside the writer. Dropping the last clone
+//! closes every file. Opening and creating the file itself is in `open`.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +16,7 @@ use std::time::Duration;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use scheduled_thread_pool::ScheduledThreadPool;
+use tokio::sync::oneshot;
 
 use super::StorageError;
 
@@ -55,6 +60,8 @@ struct Inner {
     reads: std::sync::atomic::AtomicU64,
     /// `None` for a replica, which only Litestream writes.
     writer: Option<Arc<tokio::sync::Mutex<Connection>>>,
+    /// Writes waiting for the writer, run in groups by whoever holds it next.
+    queued: Arc<std::sync::Mutex<VecDeque<QueuedWrite>>>,
     /// Swapped when a replica is restored afresh into a new file.
     readers: std::sync::RwLock<Readers>,
     /// Why writes are refused for now (a tenant being moved or restored), if they are.
@@ -149,6 +156,7 @@ impl Database {
                 path: path.to_path_buf(),
                 reads: std::sync::atomic::AtomicU64::new(0),
                 writer: writer.map(|w| Arc::new(tokio::sync::Mutex::new(w))),
+                queued: Arc::default(),
                 readers: std::sync::RwLock::new(readers),
                 frozen: std::sync::Mutex::new(None),
             }),
@@ -230,6 +238,9 @@ impl Database {
 
     /// Like [`write`](Self::write), then runs `after_commit` once the transaction has committed but
     /// before the writer is released. Publishing events there makes subscribers see them in commit order.
+    ///
+    /// The transaction `f` sees may hold other writes of the same group (see the module's documentation); `f`
+    /// only sees their effects, in queue order, as it would had they committed just before.
     pub async fn write_then<T, E, F, G>(&self, f: F, after_commit: G) -> Result<T, E>
     where
         F: FnOnce(&Transaction<'_>) -> Result<T, E> + Send + 'static,
@@ -238,25 +249,153 @@ impl Database {
         E: From<StorageError> + Send + 'static,
     {
         let writer = self.inner.writer.clone().ok_or(StorageError::Replica)?;
-        let span = self.span("write");
-        let mut writer = tracing::Instrument::instrument(writer.lock_owned(), span.clone()).await;
-        if let Some(reason) = self.frozen().clone() {
-            return Err(StorageError::Frozen(reason).into());
-        }
-        let outcome = tokio::task::spawn_blocking(move || {
-            let _in = span.enter();
-            let tx = writer.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            // An error of `f` rolls the transaction back (dropping it does).
-            let out = match f(&tx) {
-                Ok(out) => out,
-                Err(e) => return Ok(Err(e)),
+        let (reply, mut answer) = oneshot::channel::<Result<T, E>>();
+        let job: QueuedWrite = Box::new(move |tx: Result<&Transaction<'_>, &Arc<StorageError>>| {
+            let tx = match tx {
+                Ok(tx) if !reply.is_closed() => tx,
+                // The caller stopped waiting before its turn: nothing to do.
+                Ok(_) => return Ok(nothing_to_settle()),
+                Err(e) => {
+                    let _ = reply.send(Err(StorageError::Shared(Arc::clone(e)).into()));
+                    return Ok(nothing_to_settle());
+                }
             };
-            tx.commit()?;
-            after_commit(&out);
-            Ok(Ok(out))
-        })
-        .await;
-        flatten(outcome)
+            match in_savepoint(tx, f) {
+                Ok(Ok(out)) => Ok(Box::new(move |committed: Result<(), &Arc<StorageError>>| {
+                    let result = match committed {
+                        Ok(()) => {
+                            after_commit(&out);
+                            Ok(out)
+                        }
+                        Err(e) => Err(StorageError::Shared(Arc::clone(e)).into()),
+                    };
+                    let _ = reply.send(result);
+                }) as Settle),
+                Ok(Err(e)) => {
+                    let _ = reply.send(Err(e));
+                    Ok(nothing_to_settle())
+                }
+                Err(broken) => {
+                    let broken = Arc::new(broken);
+                    let _ = reply.send(Err(StorageError::Shared(Arc::clone(&broken)).into()));
+                    Err(broken)
+                }
+            }
+        });
+        self.queue().push_back(job);
+        let span = self.span("write");
+        loop {
+            let mut writer =
+                tracing::Instrument::instrument(Arc::clone(&writer).lock_owned(), span.clone())
+                    .await;
+            // Whoever held the writer before may have run this write already.
+            match answer.try_recv() {
+                Ok(result) => return result,
+                Err(oneshot::error::TryRecvError::Closed) => {
+                    return Err(StorageError::Interrupted.into());
+                }
+                Err(oneshot::error::TryRecvError::Empty) => {}
+            }
+            let group: Vec<QueuedWrite> = {
+                let mut queue = self.queue();
+                let n = queue.len().min(MAX_GROUP);
+                queue.drain(..n).collect()
+            };
+            let frozen = self.frozen().clone();
+            let span = span.clone();
+            tokio::task::spawn_blocking(move || {
+                let _in = span.enter();
+                run_group(&mut writer, group, frozen);
+            })
+            .await
+            .map_err(StorageError::from)?;
+            if let Ok(result) = answer.try_recv() {
+                return result;
+            }
+        }
+    }
+
+    fn queue(&self) -> std::sync::MutexGuard<'_, VecDeque<QueuedWrite>> {
+        self.inner
+            .queued
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Writes committed together at most: bounds how long one transaction holds the writer.
+const MAX_GROUP: usize = 128;
+
+/// A queued write, given the group's transaction (or the error that keeps the group from running): runs its work
+/// in a savepoint and returns what to do once the group's fate is known — or the error that leaves the
+/// transaction unusable for the rest of the group (a savepoint that could not be rolled back).
+type QueuedWrite = Box<
+    dyn FnOnce(Result<&Transaction<'_>, &Arc<StorageError>>) -> Result<Settle, Arc<StorageError>>
+        + Send,
+>;
+
+/// Told whether the group committed (`Ok`), or the error that made it fail, which every write in it shares.
+type Settle = Box<dyn FnOnce(Result<(), &Arc<StorageError>>) + Send>;
+
+fn nothing_to_settle() -> Settle {
+    Box::new(|_: Result<(), &Arc<StorageError>>| {})
+}
+
+const SAVEPOINT: &str = "SAVEPOINT queued_write";
+const RELEASE: &str = "RELEASE queued_write";
+const ROLLBACK: &str = "ROLLBACK TO queued_write; RELEASE queued_write";
+
+/// Runs `f` in a savepoint of `tx`: kept when `f` succeeds, rolled back when it fails. The outer error means the
+/// savepoint itself failed and the transaction cannot be trusted.
+fn in_savepoint<T, E>(
+    tx: &Transaction<'_>,
+    f: impl FnOnce(&Transaction<'_>) -> Result<T, E>,
+) -> Result<Result<T, E>, StorageError> {
+    tx.execute_batch(SAVEPOINT)?;
+    let out = f(tx);
+    tx.execute_batch(if out.is_ok() { RELEASE } else { ROLLBACK })?;
+    Ok(out)
+}
+
+/// Runs `group` in one transaction on the writer and settles each write. A write that panics fails alone (its
+/// savepoint is rolled back; its caller sees [`StorageError::Interrupted`]).
+fn run_group(writer: &mut Connection, group: Vec<QueuedWrite>, frozen: Option<String>) {
+    let mut group = group.into_iter();
+    let mut settles: Vec<Settle> = Vec::with_capacity(group.len());
+    let failure = (|| -> Result<(), Arc<StorageError>> {
+        if let Some(reason) = frozen {
+            return Err(Arc::new(StorageError::Frozen(reason)));
+        }
+        let tx = writer
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| Arc::new(StorageError::from(e)))?;
+        for job in group.by_ref() {
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(Ok(&tx)))) {
+                Ok(settle) => settles.push(settle?),
+                Err(_) => {
+                    tracing::error!("a queued write panicked; its savepoint is rolled back");
+                    tx.execute_batch(ROLLBACK)
+                        .map_err(|e| Arc::new(StorageError::from(e)))?;
+                }
+            }
+        }
+        tx.commit().map_err(|e| Arc::new(StorageError::from(e)))
+    })();
+    // A panicking `after_commit` must not keep the other writes from hearing how theirs went.
+    let settle = |settle: Settle, outcome: Result<(), &Arc<StorageError>>| {
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| settle(outcome))).is_err() {
+            tracing::error!("a write's after-commit step panicked");
+        }
+    };
+    match failure {
+        Ok(()) => settles.into_iter().for_each(|s| settle(s, Ok(()))),
+        // Nothing was committed (dropping the transaction rolled it back): every write is told why.
+        Err(e) => {
+            settles.into_iter().for_each(|s| settle(s, Err(&e)));
+            for job in group {
+                let _ = job(Err(&e));
+            }
+        }
     }
 }
 
@@ -401,5 +540,132 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(count, 0);
+    }
+
+    async fn meta_keys(db: &Database) -> Vec<String> {
+        db.read(|c| {
+            let mut stmt = c.prepare("select key from tenant_meta order by key")?;
+            let keys = stmt
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<Vec<String>, _>>()?;
+            Ok::<_, StorageError>(keys)
+        })
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_writes_commit_in_groups_and_a_failing_one_fails_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let settings = SqliteSettings::default();
+        Database::create_new(&path, &TENANT, &settings, Some(&test_init()), |_| Ok(())).unwrap();
+        let db = Database::open(&path, &TENANT, &settings, OpenMode::Existing, &threads()).unwrap();
+        let published = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let writes = (0..200).map(|i| {
+            let (db, published) = (db.clone(), Arc::clone(&published));
+            tokio::spawn(async move {
+                db.write_then(
+                    move |tx| {
+                        tx.execute(
+                            "insert into tenant_meta (key, value) values (?1, 'v')",
+                            [format!("k{i:03}")],
+                        )?;
+                        match i % 50 {
+                            // Its insert is rolled back with it.
+                            7 => Err(StorageError::Corrupt(format!("write {i} refused"))),
+                            // A constraint violation inside a group fails only this write.
+                            9 => {
+                                tx.execute(
+                                    "insert into tenant_meta (key, value) values ('k000', 'x')",
+                                    [],
+                                )?;
+                                Ok(i)
+                            }
+                            _ => Ok(i),
+                        }
+                    },
+                    move |i| published.lock().unwrap().push(*i),
+                )
+                .await
+            })
+        });
+        let results = futures::future::join_all(writes).await;
+        for (i, result) in results.into_iter().enumerate() {
+            match (i % 50, result.unwrap()) {
+                (7, Err(StorageError::Corrupt(message))) => {
+                    assert_eq!(message, format!("write {i} refused"))
+                }
+                (9, Err(e)) => assert!(e.is_unique_violation(), "write {i}: {e}"),
+                (7 | 9, other) => panic!("write {i} should fail: {other:?}"),
+                (_, result) => assert_eq!(result.unwrap(), i),
+            }
+        }
+        let expected: Vec<String> = (0..200)
+            .filter(|i| !matches!(i % 50, 7 | 9))
+            .map(|i| format!("k{i:03}"))
+            .collect();
+        assert_eq!(meta_keys(&db).await, expected);
+        // `after_commit` ran once for each committed write, and only for them.
+        let mut published = published.lock().unwrap().clone();
+        published.sort_unstable();
+        let committed: Vec<usize> = (0..200).filter(|i| !matches!(i % 50, 7 | 9)).collect();
+        assert_eq!(published, committed);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_write_fails_alone_and_the_writer_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let settings = SqliteSettings::default();
+        Database::create_new(&path, &TENANT, &settings, Some(&test_init()), |_| Ok(())).unwrap();
+        let db = Database::open(&path, &TENANT, &settings, OpenMode::Existing, &threads()).unwrap();
+        let insert = |key: &'static str, panics: bool| {
+            let db = db.clone();
+            async move {
+                db.write(move |tx| {
+                    tx.execute(
+                        "insert into tenant_meta (key, value) values (?1, 'v')",
+                        [key],
+                    )?;
+                    assert!(!panics, "a bug in a write");
+                    Ok::<_, StorageError>(())
+                })
+                .await
+            }
+        };
+        let (a, b, c) = tokio::join!(insert("a", false), insert("b", true), insert("c", false));
+        assert!(a.is_ok() && c.is_ok());
+        assert!(matches!(b, Err(StorageError::Interrupted)), "{b:?}");
+        assert_eq!(meta_keys(&db).await, ["a", "c"]);
+    }
+
+    #[tokio::test]
+    async fn writes_queued_behind_a_freeze_are_refused_and_thaw_lets_them_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let settings = SqliteSettings::default();
+        Database::create_new(&path, &TENANT, &settings, Some(&test_init()), |_| Ok(())).unwrap();
+        let db = Database::open(&path, &TENANT, &settings, OpenMode::Existing, &threads()).unwrap();
+        db.freeze("moving", |_| Ok(())).await.unwrap();
+        let refused = db
+            .write(|tx| {
+                tx.execute("insert into tenant_meta (key, value) values ('k', 'v')", [])?;
+                Ok::<_, StorageError>(())
+            })
+            .await
+            .unwrap_err();
+        use crate::error::Reportable as _;
+        assert_eq!(refused.code(), crate::error::ErrorCode::TenantReadOnly);
+        assert_eq!(refused.retry_after_secs(), Some(2));
+        assert!(meta_keys(&db).await.is_empty());
+        db.thaw();
+        db.write(|tx| {
+            tx.execute("insert into tenant_meta (key, value) values ('k', 'v')", [])?;
+            Ok::<_, StorageError>(())
+        })
+        .await
+        .unwrap();
+        assert_eq!(meta_keys(&db).await, ["k"]);
     }
 }

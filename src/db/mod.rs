@@ -60,14 +60,19 @@ pub enum StorageError {
     },
     #[error("blocking task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
-    /// Opening a tenant failed; every request that waited on the same open shares the error.
+    /// A failure several requests share: opening a tenant they all waited on, or committing a group of writes
+    /// they were part of.
     #[error(transparent)]
-    Open(std::sync::Arc<StorageError>),
+    Shared(std::sync::Arc<StorageError>),
     /// A write to a replica (the catalog outside the primary region): it belongs in the primary.
     #[error(
         "this is a read-only replica of the catalog; catalog changes are made in the primary region"
     )]
     Replica,
+    /// A write stopped before it could say how it went (it panicked; the server log has why). Nothing of it was
+    /// kept.
+    #[error("the write was interrupted")]
+    Interrupted,
     /// The tenant is being moved or restored: reads work, writes wait until it is done.
     #[error("the tenant is read-only for a moment ({0}); retry shortly")]
     Frozen(String),
@@ -89,7 +94,7 @@ impl StorageError {
     /// True when the file itself cannot be used (as opposed to a transient failure).
     pub fn is_unusable_file(&self) -> bool {
         match self {
-            Self::Open(inner) => inner.is_unusable_file(),
+            Self::Shared(inner) => inner.is_unusable_file(),
             other => matches!(other, Self::Corrupt(_) | Self::SchemaTooNew { .. }),
         }
     }
@@ -125,10 +130,10 @@ impl From<serde_json::Error> for StorageError {
     }
 }
 
-/// A failed open shared by every waiter on the same tenant cache entry.
+/// A failure shared by every waiter (on the same tenant cache entry, or in the same group commit).
 impl From<std::sync::Arc<StorageError>> for StorageError {
     fn from(err: std::sync::Arc<StorageError>) -> Self {
-        Self::Open(err)
+        Self::Shared(err)
     }
 }
 
@@ -140,7 +145,7 @@ impl Reportable for StorageError {
                 ErrorCode::TenantUnavailable
             }
             Self::Busy => ErrorCode::ServiceUnavailable,
-            Self::Open(inner) => inner.code(),
+            Self::Shared(inner) => inner.code(),
             Self::Replica => ErrorCode::WrongRegion,
             Self::Frozen(_) => ErrorCode::TenantReadOnly,
             _ => ErrorCode::Internal,
@@ -160,7 +165,7 @@ impl Reportable for StorageError {
 
     fn retry_after_secs(&self) -> Option<u64> {
         match self {
-            Self::Open(inner) => inner.retry_after_secs(),
+            Self::Shared(inner) => inner.retry_after_secs(),
             Self::Frozen(_) => Some(2),
             other => matches!(other, Self::Busy).then_some(1),
         }

@@ -27,6 +27,18 @@ impl<E: Reportable> Reportable for std::sync::Arc<E> {
     fn inner(&self) -> Option<&dyn Reportable> {
         Some(self.as_ref())
     }
+
+    fn message(&self) -> String {
+        self.as_ref().message()
+    }
+
+    fn fields(&self) -> Vec<FieldError> {
+        self.as_ref().fields()
+    }
+
+    fn retry_after_secs(&self) -> Option<u64> {
+        self.as_ref().retry_after_secs()
+    }
 }
 
 /// One invalid input field, reported in `extensions.fields`.

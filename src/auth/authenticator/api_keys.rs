@@ -86,7 +86,7 @@ impl Authenticator {
         let token = Arc::new(token);
         let db = match self.tenants.get(token.tenant_id).await {
             Ok(db) => db,
-            Err(StorageError::Open(err)) if matches!(*err, StorageError::TenantNotFound(_)) => {
+            Err(StorageError::Shared(err)) if matches!(*err, StorageError::TenantNotFound(_)) => {
                 let Some(remote) = self.remote.as_ref().filter(|_| may_ask_home) else {
                     return Err(self.no_such_key(token).await);
                 };
