@@ -405,6 +405,28 @@ async fn a_page_of_calls_with_agents_costs_a_constant_number_of_queries() {
 }
 
 #[tokio::test]
+async fn an_agent_version_is_read_from_the_database_once() {
+    let server = support::spawn().await;
+    let acme = server.tenant("Acme").await;
+    let agent_id = agent(&server, &acme.key).await;
+    let db = server.state.tenants.get(acme.id).await.unwrap();
+    let query = "query($id: ID!) { agent(id: $id) { name config { systemPrompt } version(number: 1) { version } } }";
+    let mut costs = Vec::new();
+    for _ in 0..2 {
+        let before = db.reads();
+        let (_, body) = server
+            .gql(Some(&acme.key), query, json!({ "id": agent_id }))
+            .await;
+        assert_eq!(body["data"]["agent"]["config"]["systemPrompt"], "Hi", "{body}");
+        assert_eq!(body["data"]["agent"]["version"]["version"], 1, "{body}");
+        costs.push(db.reads() - before);
+    }
+    // The agent row, then version 1 (asked for twice, loaded once); versions never change, so the second
+    // time only the agent row is read.
+    assert_eq!(costs, [2, 1]);
+}
+
+#[tokio::test]
 async fn calls_export_as_streamed_csv_with_the_same_auth() {
     let server = support::spawn().await;
     let acme = server.tenant("Acme").await;

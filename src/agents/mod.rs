@@ -40,10 +40,11 @@ pub struct ActiveAgent {
     pub version: VersionRow,
 }
 
-/// Active agent configurations by tenant and agent id.
+/// Active agent configurations by tenant and agent id, and agent versions (which never change once saved).
 #[derive(Clone)]
 pub struct AgentCache {
     active: Cache<(TenantId, String), Arc<ActiveAgent>>,
+    versions: Cache<(TenantId, String, i64), Arc<VersionRow>>,
 }
 
 impl Default for AgentCache {
@@ -61,7 +62,30 @@ impl AgentCache {
                 .time_to_idle(Duration::from_secs(3600))
                 .support_invalidation_closures()
                 .build(),
+            versions: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_idle(Duration::from_secs(3600))
+                .support_invalidation_closures()
+                .build(),
         }
+    }
+
+    /// Version `version` of agent `agent_id`, if it is cached.
+    pub async fn version(
+        &self,
+        tenant: TenantId,
+        agent_id: &str,
+        version: i64,
+    ) -> Option<Arc<VersionRow>> {
+        self.versions
+            .get(&(tenant, agent_id.to_string(), version))
+            .await
+    }
+
+    /// Remembers a version read from the tenant's database.
+    pub async fn remember_version(&self, tenant: TenantId, row: Arc<VersionRow>) {
+        let key = (tenant, row.agent_id.clone(), row.version);
+        self.versions.insert(key, row).await;
     }
 
     /// The agent and its active version, from the cache or the tenant database.
@@ -93,7 +117,8 @@ impl AgentCache {
             .await
     }
 
-    /// Forgets every agent of `tenant` (its file was restored to an earlier state).
+    /// Forgets every agent of `tenant` (its file was restored to an earlier state, where a version number may
+    /// come to mean another version).
     pub fn forget_tenant(&self, tenant: TenantId) {
         if self
             .active
@@ -101,6 +126,13 @@ impl AgentCache {
             .is_err()
         {
             self.active.invalidate_all();
+        }
+        if self
+            .versions
+            .invalidate_entries_if(move |(t, _, _), _| *t == tenant)
+            .is_err()
+        {
+            self.versions.invalidate_all();
         }
     }
 

@@ -44,8 +44,7 @@ impl Agent {
     async fn version(&self, ctx: &Context<'_>, number: i64) -> ApiResult<Option<AgentVersion>> {
         Ok(ctx
             .loaders()?
-            .versions
-            .load((self.0.id.clone(), number))
+            .version(&self.0.id, number)
             .await?
             .map(AgentVersion))
     }
@@ -157,8 +156,7 @@ pub async fn load_version(
     version: i64,
 ) -> ApiResult<AgentVersion> {
     ctx.loaders()?
-        .versions
-        .load((agent_id.to_string(), version))
+        .version(agent_id, version)
         .await?
         .map(AgentVersion)
         .ok_or_else(|| ApiError::internal(format!("agent {agent_id} lacks version {version}")))

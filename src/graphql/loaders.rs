@@ -6,7 +6,9 @@
 //! made every single-agent read ten times slower than the query itself. Sibling fields of a list are polled in
 //! the same turn, so they still share one query.
 //!
-//! Loaders are created per request (or WebSocket operation) for the principal's tenant only, and cache nothing.
+//! Loaders are created per request (or WebSocket operation) for the principal's tenant only. Agent versions never
+//! change once saved, so they come from the process-wide [`AgentCache`] when they are there (no database read at
+//! all) and go into it when they are read.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -16,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use futures::future::BoxFuture;
 use tokio::sync::oneshot;
 
+use crate::agents::AgentCache;
 use crate::db::{TenantId, TenantStore};
 use crate::error::ApiError;
 use crate::repo;
@@ -23,14 +26,31 @@ use crate::repo::agents::{AgentRow, VersionRow};
 
 /// The request's loaders for one tenant.
 pub struct TenantLoaders {
+    tenant: TenantId,
     /// Agents by id.
     pub agents: Batcher<String, AgentRow>,
-    /// Agent versions by (agent id, version).
-    pub versions: Batcher<(String, i64), VersionRow>,
+    /// Agent versions by (agent id, version), for those not cached.
+    versions: Batcher<(String, i64), Arc<VersionRow>>,
+    cache: AgentCache,
+}
+
+impl TenantLoaders {
+    /// Version `version` of agent `agent_id` (`None`: there is no such version).
+    pub async fn version(
+        &self,
+        agent_id: &str,
+        version: i64,
+    ) -> Result<Option<VersionRow>, ApiError> {
+        if let Some(row) = self.cache.version(self.tenant, agent_id, version).await {
+            return Ok(Some(VersionRow::clone(&row)));
+        }
+        let loaded = self.versions.load((agent_id.to_string(), version)).await?;
+        Ok(loaded.map(|row| VersionRow::clone(&row)))
+    }
 }
 
 /// The loaders for `tenant`, to attach to a request's data.
-pub fn for_tenant(tenants: &TenantStore, tenant: TenantId) -> TenantLoaders {
+pub fn for_tenant(tenants: &TenantStore, cache: &AgentCache, tenant: TenantId) -> TenantLoaders {
     let store = tenants.clone();
     let agents = Batcher::new(move |ids: Vec<String>| {
         let store = store.clone();
@@ -42,21 +62,29 @@ pub fn for_tenant(tenants: &TenantStore, tenant: TenantId) -> TenantLoaders {
             Ok(rows.into_iter().map(|row| (row.id.clone(), row)).collect())
         }
     });
-    let store = tenants.clone();
+    let (store, versions_cache) = (tenants.clone(), cache.clone());
     let versions = Batcher::new(move |pairs: Vec<(String, i64)>| {
-        let store = store.clone();
+        let (store, cache) = (store.clone(), versions_cache.clone());
         async move {
             let db = store.get(tenant).await?;
             let rows = db
                 .read(move |conn| repo::agents::get_versions(conn, &pairs))
                 .await?;
-            Ok(rows
-                .into_iter()
-                .map(|row| ((row.agent_id.clone(), row.version), row))
-                .collect())
+            let mut found = HashMap::with_capacity(rows.len());
+            for row in rows {
+                let row = Arc::new(row);
+                cache.remember_version(tenant, Arc::clone(&row)).await;
+                found.insert((row.agent_id.clone(), row.version), row);
+            }
+            Ok(found)
         }
     });
-    TenantLoaders { agents, versions }
+    TenantLoaders {
+        tenant,
+        agents,
+        versions,
+        cache: cache.clone(),
+    }
 }
 
 type Fetch<K, V> =

@@ -166,6 +166,7 @@ async fn execute(
     if let Some(verified) = verified {
         request = request.data(crate::graphql::loaders::for_tenant(
             &state.app.tenants,
+            &state.app.agents,
             verified.principal.tenant_id,
         ));
         if let Some(session) = verified.session_id {

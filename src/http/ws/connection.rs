@@ -263,6 +263,7 @@ impl Connection {
             .data(self.meta.clone())
             .data(crate::graphql::loaders::for_tenant(
                 &self.app.tenants,
+                &self.app.agents,
                 principal.tenant_id,
             ))
             .data(needs);
