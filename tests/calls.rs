@@ -417,7 +417,10 @@ async fn an_agent_version_is_read_from_the_database_once() {
         let (_, body) = server
             .gql(Some(&acme.key), query, json!({ "id": agent_id }))
             .await;
-        assert_eq!(body["data"]["agent"]["config"]["systemPrompt"], "Hi", "{body}");
+        assert_eq!(
+            body["data"]["agent"]["config"]["systemPrompt"], "Hi",
+            "{body}"
+        );
         assert_eq!(body["data"]["agent"]["version"]["version"], 1, "{body}");
         costs.push(db.reads() - before);
     }

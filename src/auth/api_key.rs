@@ -1,15 +1,22 @@
 //! API key format, issuing and hashing.
 //!
 //! A key reads `vxk_<tenant id>_<key id>_<secret>`. It carries its tenant, so verifying it needs no global
-//! table: parse, open that tenant's database, find the row by key id, and check the secret against its
-//! argon2id hash. The secret is 256 random bits; only its hash is stored, and the key is shown once.
+//! table: parse, open that tenant's database, find the row by key id, and check the secret against its hash.
+//! The secret is 256 random bits; only its hash is stored, and the key is shown once.
+//!
+//! The hash is SHA-256 (`$sha256$<hex>`): with 256 bits of entropy no hashing speed makes guessing a secret
+//! feasible, so a slow password hash only slowed every cold verification (argon2id cost ~4 ms of a ~5 ms first
+//! request to a tenant). Keys issued before carry an argon2id hash; they still verify, and the authenticator
+//! replaces the hash on their first verification ([`ApiKeyToken::needs_rehash`]).
 
+use argon2::Argon2;
+use argon2::password_hash::PasswordVerifier;
 use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::Rng as _;
+use sha2::{Digest as _, Sha256};
+use subtle::ConstantTimeEq as _;
 
 use super::AuthError;
 use super::Role;
@@ -58,6 +65,11 @@ impl ApiKeyToken {
 
     /// Checks the secret against a stored hash (slow by design: run it on the blocking pool).
     pub fn secret_matches(&self, secret_hash: &str) -> bool {
+        if let Some(hex) = secret_hash.strip_prefix(SHA256_PREFIX) {
+            let expected = sha256_hex(&self.secret);
+            return expected.as_bytes().ct_eq(hex.as_bytes()).into();
+        }
+        // A key issued before hashes were SHA-256.
         PasswordHash::new(secret_hash).ok().is_some_and(|hash| {
             Argon2::default()
                 .verify_password(self.secret.as_bytes(), &hash)
@@ -65,11 +77,21 @@ impl ApiKeyToken {
         })
     }
 
-    /// Burns the time of a real verification, for a key whose tenant or id does not exist (blocking).
+    /// True when `secret_hash` (which this key matched) is of the old, slow kind and should be replaced by
+    /// [`hash_secret`] of the same secret.
+    pub fn needs_rehash(secret_hash: &str) -> bool {
+        !secret_hash.starts_with(SHA256_PREFIX)
+    }
+
+    /// The hash to store for this key's secret.
+    pub fn hash(&self) -> String {
+        hash_secret(&self.secret)
+    }
+
+    /// Burns the time of a real verification, for a key whose tenant or id does not exist.
     pub fn verify_against_nothing(&self) {
         static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-        let hash = DUMMY
-            .get_or_init(|| hash_secret("not a real key secret, only timing").unwrap_or_default());
+        let hash = DUMMY.get_or_init(|| hash_secret("not a real key secret, only timing"));
         let _ = self.secret_matches(hash);
     }
 }
@@ -110,7 +132,7 @@ pub fn issue_api_key(
         id: key_id,
         name,
         role,
-        secret_hash: hash_secret(&secret)?,
+        secret_hash: hash_secret(&secret),
         created_by,
         created_at: now_ms(),
         expires_at,
@@ -120,15 +142,16 @@ pub fn issue_api_key(
     Ok(IssuedApiKey { row, key })
 }
 
-/// Hashes a key secret with argon2id.
-///
-/// The parameters are lighter than for passwords (4 MiB, 1 pass): a key secret has 256 bits of entropy,
-/// so no amount of hashing speed makes guessing it feasible, and every cold verification pays this cost.
-/// The hash still keeps a leaked database from yielding usable keys.
-pub fn hash_secret(secret: &str) -> Result<String, AuthError> {
-    let params = Params::new(4096, 1, 1, None)?;
-    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-    Ok(argon2.hash_password(secret.as_bytes())?.to_string())
+const SHA256_PREFIX: &str = "$sha256$";
+
+/// Hashes a key secret (see the module's documentation for why SHA-256). The hash keeps a leaked database from
+/// yielding usable keys.
+pub fn hash_secret(secret: &str) -> String {
+    format!("{SHA256_PREFIX}{}", sha256_hex(secret))
+}
+
+fn sha256_hex(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
 /// The public part of a key, safe to display: `vxk_<tenant>_<key id>`.
@@ -148,8 +171,46 @@ mod tests {
         assert_eq!(token.tenant_id, tenant);
         assert_eq!(token.key_id, issued.row.id);
         assert!(token.secret_matches(&issued.row.secret_hash));
-        assert!(issued.row.secret_hash.starts_with("$argon2id$"));
+        assert!(issued.row.secret_hash.starts_with("$sha256$"));
+        assert!(!ApiKeyToken::needs_rehash(&issued.row.secret_hash));
         assert!(!format!("{issued:?}").contains(&issued.key));
+    }
+
+    #[test]
+    fn keys_hashed_with_argon2id_before_still_verify_and_ask_for_a_new_hash() {
+        use argon2::password_hash::PasswordHasher as _;
+        use argon2::{Algorithm, Argon2, Params, Version};
+        let issued = issue_api_key(
+            TenantId::generate(),
+            "old".into(),
+            Role::Admin,
+            "cli".into(),
+            None,
+        )
+        .unwrap();
+        let token = ApiKeyToken::parse(&issued.key).unwrap();
+        // The hash keys were issued with until SHA-256.
+        let params = Params::new(4096, 1, 1, None).unwrap();
+        let old_hash = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+            .hash_password(token.secret.as_bytes())
+            .unwrap()
+            .to_string();
+        assert!(token.secret_matches(&old_hash));
+        assert!(ApiKeyToken::needs_rehash(&old_hash));
+        assert_eq!(token.hash(), issued.row.secret_hash);
+        let other = issue_api_key(
+            TenantId::generate(),
+            "x".into(),
+            Role::Admin,
+            "cli".into(),
+            None,
+        )
+        .unwrap();
+        assert!(
+            !ApiKeyToken::parse(&other.key)
+                .unwrap()
+                .secret_matches(&old_hash)
+        );
     }
 
     #[test]

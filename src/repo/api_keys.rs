@@ -117,6 +117,15 @@ pub fn revoke_created_by(conn: &Connection, creator: &str, now: i64) -> Result<V
         .collect::<rusqlite::Result<_>>()?)
 }
 
+/// Replaces a key's stored secret hash (with a hash of the same secret).
+pub fn set_secret_hash(conn: &Connection, id: &str, secret_hash: &str) -> Result<()> {
+    conn.execute(
+        "update api_keys set secret_hash = :hash where id = :id",
+        named_params! { ":id": id, ":hash": secret_hash },
+    )?;
+    Ok(())
+}
+
 pub fn touch_last_used(conn: &Connection, id: &str, now: i64) -> Result<()> {
     conn.execute(
         "update api_keys set last_used_at = :now where id = :id",

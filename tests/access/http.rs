@@ -359,7 +359,7 @@ async fn unknown_key_ids_take_as_long_as_wrong_secrets() {
     // Warm up (the dummy hash is made once).
     auth_time(&server, &unknown_id).await;
     // Interleaved, so the load of a shared machine weighs on every kind alike. Without the dummy
-    // verification an unknown key answers in a small fraction of a wrong secret's time (no argon2id).
+    // verification an unknown key would skip the hash a wrong secret costs.
     let kinds = [&wrong_secret, &unknown_id, &unknown_tenant];
     let mut times: [Vec<Duration>; 3] = Default::default();
     for _ in 0..25 {
@@ -374,4 +374,59 @@ async fn unknown_key_ids_take_as_long_as_wrong_secrets() {
             "an unknown {what} answers in {unknown:?}, a wrong secret in {wrong:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_key_hashed_with_argon2id_still_works_and_is_rehashed_on_first_use() {
+    use argon2::password_hash::PasswordHasher as _;
+    let server = support::spawn().await;
+    let acme = server.tenant("Acme").await;
+    let id = acme.key.split('_').nth(2).unwrap().to_string();
+    let secret = acme.key.splitn(4, '_').nth(3).unwrap();
+    // How keys were stored before SHA-256.
+    let params = argon2::Params::new(4096, 1, 1, None).unwrap();
+    let old = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+        .hash_password(secret.as_bytes())
+        .unwrap()
+        .to_string();
+    let db = server.state.tenants.get(acme.id).await.unwrap();
+    let stored_hash = |db: voxedge::db::Database, id: String| async move {
+        db.read(move |c| {
+            let hash = c.query_row(
+                "select secret_hash from api_keys where id = ?1",
+                [id],
+                |r| r.get::<_, String>(0),
+            )?;
+            Ok::<_, voxedge::db::StorageError>(hash)
+        })
+        .await
+        .unwrap()
+    };
+    let (key_id, hash) = (id.clone(), old.clone());
+    db.write(move |tx| {
+        tx.execute(
+            "update api_keys set secret_hash = ?1 where id = ?2",
+            [hash, key_id],
+        )?;
+        Ok::<_, voxedge::db::StorageError>(())
+    })
+    .await
+    .unwrap();
+    server.state.auth.forget_tenant_keys(acme.id);
+
+    let data = ok(&server, &acme.key, "{ viewer { role } }", json!({})).await;
+    assert_eq!(data["viewer"]["role"], "OWNER");
+    let rehashed = stored_hash(db.clone(), id.clone()).await;
+    assert!(rehashed.starts_with("$sha256$"), "{rehashed}");
+    // The new hash verifies the same key (from the database, not the cache), and only that key.
+    server.state.auth.forget_tenant_keys(acme.id);
+    let data = ok(&server, &acme.key, "{ viewer { role } }", json!({})).await;
+    assert_eq!(data["viewer"]["role"], "OWNER");
+    let wrong = format!("vxk_{}_{id}_{}", acme.id, "A".repeat(secret.len()));
+    let (status, body) = server.gql(Some(&wrong), "{ __typename }", json!({})).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::UNAUTHORIZED, "INVALID_API_KEY")
+    );
+    assert_eq!(stored_hash(db, id).await, rehashed);
 }

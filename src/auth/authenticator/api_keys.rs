@@ -113,7 +113,12 @@ impl Authenticator {
         };
         let hash = row.secret_hash.clone();
         let check = token.clone();
-        let matches = tokio::task::spawn_blocking(move || check.secret_matches(&hash)).await?;
+        // One SHA-256 is microseconds; only an old argon2id hash is worth a trip to the blocking pool.
+        let matches = if ApiKeyToken::needs_rehash(&hash) {
+            tokio::task::spawn_blocking(move || check.secret_matches(&hash)).await?
+        } else {
+            check.secret_matches(&hash)
+        };
         // Only a holder of the right secret learns that a key was revoked or expired.
         if !matches {
             return Err(AuthError::InvalidApiKey);
@@ -122,11 +127,19 @@ impl Authenticator {
             return Err(AuthError::ApiKeyRevoked);
         }
         self.check_key_expiry(row.expires_at)?;
-        // Recorded once per cache period (a verified key is not looked up again until it expires).
+        // Recorded once per cache period (a verified key is not looked up again until it expires). A key issued
+        // with the old, slow hash gets the current one, so its next cold verification is fast.
         let key_id = row.id.clone();
         let now = self.clock.now_ms();
+        let rehash = ApiKeyToken::needs_rehash(&row.secret_hash).then(|| token.hash());
         let touched = db
-            .write(move |tx| repo::api_keys::touch_last_used(tx, &key_id, now))
+            .write(move |tx| {
+                repo::api_keys::touch_last_used(tx, &key_id, now)?;
+                match rehash {
+                    Some(hash) => repo::api_keys::set_secret_hash(tx, &key_id, &hash),
+                    None => Ok(()),
+                }
+            })
             .await;
         if let Err(err) = touched {
             tracing::warn!(error = %err, "could not record API key use");
@@ -145,10 +158,7 @@ impl Authenticator {
     /// Refuses a key whose tenant or id does not exist only after the same hashing work a wrong secret
     /// costs, so timing does not reveal which key ids exist.
     async fn no_such_key(&self, token: Arc<ApiKeyToken>) -> AuthError {
-        if let Err(err) = tokio::task::spawn_blocking(move || token.verify_against_nothing()).await
-        {
-            tracing::warn!(error = %err, "dummy key verification failed");
-        }
+        token.verify_against_nothing();
         AuthError::InvalidApiKey
     }
 
