@@ -7,7 +7,8 @@
 //! 3. `createCall` on one tenant over BENCH_CONNECTIONS connections: write throughput and p99;
 //! 4. throughput and latency (p50/p99/p99.9) of an authenticated viewer query with BENCH_CONCURRENCY clients;
 //! 5. the latency of the first request to a cold tenant (database closed, key not cached): open +
-//!    migrate check + argon2id key verification + query, compared with a warm request to the same tenant.
+//!    migrate check + key verification + query, the open measured alone, and a warm request to the same
+//!    tenant.
 //!
 //! The server runs in-process on 127.0.0.1:0 with a temporary data directory; the load generator shares
 //! the machine's cores with it, so figures are a floor for what a dedicated server does.
@@ -169,6 +170,15 @@ async fn run() -> anyhow::Result<()> {
         state.tenants.close(*id).await;
     }
     state.tenants.run_pending_tasks().await;
+    // What opening the file alone costs (the first request's share of it), before the files close again.
+    let mut open = Histogram::<u64>::new(3)?;
+    for (id, _) in &tenants {
+        let started = Instant::now();
+        state.tenants.get(*id).await?;
+        open.record(started.elapsed().as_micros() as u64)?;
+        state.tenants.close(*id).await;
+    }
+    state.tenants.run_pending_tasks().await;
     let client = reqwest::Client::new();
     let mut cold = Histogram::<u64>::new(3)?;
     let mut warm = Histogram::<u64>::new(3)?;
@@ -188,6 +198,8 @@ async fn run() -> anyhow::Result<()> {
     }
     println!("first request to a cold tenant ({cold_tenants} tenants, sequential):");
     print_latency(&cold);
+    println!("of which opening the tenant's file (measured alone):");
+    print_latency(&open);
     println!("second request to the same tenant (warm):");
     print_latency(&warm);
     Ok(())
