@@ -430,6 +430,51 @@ async fn an_agent_version_is_read_from_the_database_once() {
 }
 
 #[tokio::test]
+async fn whoever_opens_a_tenant_while_its_orphaned_calls_are_ended_waits_for_that() {
+    let server = support::spawn().await;
+    let acme = server.tenant("Acme").await;
+    let agent_id = agent(&server, &acme.key).await;
+    let call_id = call(&server, &acme.key, &agent_id, "INBOUND").await;
+    // A call voxedge carried, left in progress by a process that died.
+    let db = server.state.tenants.get(acme.id).await.unwrap();
+    let id = call_id.clone();
+    db.write(move |tx| {
+        tx.execute("update calls set carried = 1, status = 'in_progress' where id = ?1", [id])?;
+        Ok::<_, voxedge::db::StorageError>(())
+    })
+    .await
+    .unwrap();
+    // What a fresh process sees: nobody has checked this tenant yet. A background job and a request open it at
+    // the same moment; neither may go on before the call is ended.
+    let state = &server.state;
+    let fresh = voxedge::tenants::Tenants::new(
+        state.tenants.clone(),
+        state.events.clone(),
+        state.webhooks.clone(),
+        state.analysis.clone(),
+        voxedge::calls::Recovery::default(),
+    );
+    let status = |tenant: voxedge::tenants::Tenant, id: String| async move {
+        tenant
+            .db
+            .read(move |c| {
+                let status = c.query_row("select status from calls where id = ?1", [id], |r| {
+                    r.get::<_, String>(0)
+                })?;
+                Ok::<_, voxedge::db::StorageError>(status)
+            })
+            .await
+            .unwrap()
+    };
+    let opened = |fresh: voxedge::tenants::Tenants| {
+        let id = call_id.clone();
+        async move { status(fresh.open(acme.id).await.unwrap(), id).await }
+    };
+    let (first, second) = tokio::join!(opened(fresh.clone()), opened(fresh.clone()));
+    assert_eq!((first.as_str(), second.as_str()), ("failed", "failed"));
+}
+
+#[tokio::test]
 async fn calls_export_as_streamed_csv_with_the_same_auth() {
     let server = support::spawn().await;
     let acme = server.tenant("Acme").await;

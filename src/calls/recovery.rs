@@ -10,8 +10,10 @@
 //! One process serves a data directory, and a tenant is checked before this process runs any call for it,
 //! so an open call found then belongs to no one.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+
+use tokio::sync::OnceCell;
 
 use super::{CallError, transition_at};
 use crate::db::TenantId;
@@ -22,27 +24,30 @@ use crate::tenants::Tenant;
 /// Which tenants this process has checked. Cheap to clone.
 #[derive(Clone, Default)]
 pub struct Recovery {
-    checked: Arc<Mutex<HashSet<TenantId>>>,
+    checked: Arc<Mutex<HashMap<TenantId, Arc<OnceCell<()>>>>>,
 }
 
 impl Recovery {
-    /// Ends `tenant`'s orphaned calls, the first time this process asks. Failures are logged and retried on
-    /// the next open; they never keep the tenant from being served.
+    /// Ends `tenant`'s orphaned calls, the first time this process asks; whoever asks while that runs waits for
+    /// it (a request must not see a dead process's call as still in progress because a background job opened
+    /// the tenant a moment earlier). Failures are logged and retried on the next open; they never keep the
+    /// tenant from being served.
     pub async fn once(&self, tenant: &Tenant) {
-        let first = self
-            .checked
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(tenant.id);
-        if !first {
-            return;
-        }
-        if let Err(e) = close_orphans(tenant).await {
-            tracing::error!(tenant_id = %tenant.id, error = %e, "cannot end the calls a previous process left open");
+        let check = Arc::clone(
             self.checked
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .remove(&tenant.id);
+                .entry(tenant.id)
+                .or_default(),
+        );
+        if check.initialized() {
+            return;
+        }
+        let done = check
+            .get_or_try_init(|| async { close_orphans(tenant).await.map(drop) })
+            .await;
+        if let Err(e) = done {
+            tracing::error!(tenant_id = %tenant.id, error = %e, "cannot end the calls a previous process left open");
         }
     }
 }
