@@ -285,10 +285,17 @@ impl Database {
         self.queue().push_back(job);
         let span = self.span("write");
         loop {
-            let mut writer =
-                tracing::Instrument::instrument(Arc::clone(&writer).lock_owned(), span.clone())
-                    .await;
-            // Whoever held the writer before may have run this write already.
+            // Whoever holds the writer now may run this write: then the answer comes without a turn of our own.
+            let turn =
+                tracing::Instrument::instrument(Arc::clone(&writer).lock_owned(), span.clone());
+            let mut writer = tokio::select! {
+                biased;
+                result = &mut answer => {
+                    return result.unwrap_or_else(|_| Err(StorageError::Interrupted.into()));
+                }
+                writer = turn => writer,
+            };
+            // The one who held the writer before may have run it as we got our turn.
             match answer.try_recv() {
                 Ok(result) => return result,
                 Err(oneshot::error::TryRecvError::Closed) => {
@@ -309,8 +316,13 @@ impl Database {
             })
             .await
             .map_err(StorageError::from)?;
-            if let Ok(result) = answer.try_recv() {
-                return result;
+            match answer.try_recv() {
+                Ok(result) => return result,
+                Err(oneshot::error::TryRecvError::Closed) => {
+                    return Err(StorageError::Interrupted.into());
+                }
+                // Not in this group (more were queued than one group takes): take another turn.
+                Err(oneshot::error::TryRecvError::Empty) => {}
             }
         }
     }
