@@ -439,7 +439,10 @@ async fn whoever_opens_a_tenant_while_its_orphaned_calls_are_ended_waits_for_tha
     let db = server.state.tenants.get(acme.id).await.unwrap();
     let id = call_id.clone();
     db.write(move |tx| {
-        tx.execute("update calls set carried = 1, status = 'in_progress' where id = ?1", [id])?;
+        tx.execute(
+            "update calls set carried = 1, status = 'in_progress' where id = ?1",
+            [id],
+        )?;
         Ok::<_, voxedge::db::StorageError>(())
     })
     .await
