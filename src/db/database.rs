@@ -573,6 +573,15 @@ mod tests {
         let settings = SqliteSettings::default();
         Database::create_new(&path, &TENANT, &settings, Some(&test_init()), |_| Ok(())).unwrap();
         let db = Database::open(&path, &TENANT, &settings, OpenMode::Existing, &threads()).unwrap();
+        db.write(|tx| {
+            tx.execute(
+                "insert into tenant_meta (key, value) values ('taken', 'v')",
+                [],
+            )?;
+            Ok::<_, StorageError>(())
+        })
+        .await
+        .unwrap();
         let published = Arc::new(std::sync::Mutex::new(Vec::new()));
         let writes = (0..200).map(|i| {
             let (db, published) = (db.clone(), Arc::clone(&published));
@@ -589,7 +598,7 @@ mod tests {
                             // A constraint violation inside a group fails only this write.
                             9 => {
                                 tx.execute(
-                                    "insert into tenant_meta (key, value) values ('k000', 'x')",
+                                    "insert into tenant_meta (key, value) values ('taken', 'x')",
                                     [],
                                 )?;
                                 Ok(i)
@@ -616,6 +625,7 @@ mod tests {
         let expected: Vec<String> = (0..200)
             .filter(|i| !matches!(i % 50, 7 | 9))
             .map(|i| format!("k{i:03}"))
+            .chain(["taken".to_string()])
             .collect();
         assert_eq!(meta_keys(&db).await, expected);
         // `after_commit` ran once for each committed write, and only for them.
