@@ -500,13 +500,19 @@ mod tests {
         Arc::new(ScheduledThreadPool::new(1))
     }
 
-    #[tokio::test]
-    async fn writes_are_visible_to_readers_and_readers_cannot_write() {
+    /// A new tenant database in a temporary directory (kept alive by the returned guard).
+    fn new_database() -> (tempfile::TempDir, Database) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
         let settings = SqliteSettings::default();
         Database::create_new(&path, &TENANT, &settings, Some(&test_init()), |_| Ok(())).unwrap();
         let db = Database::open(&path, &TENANT, &settings, OpenMode::Existing, &threads()).unwrap();
+        (dir, db)
+    }
+
+    #[tokio::test]
+    async fn writes_are_visible_to_readers_and_readers_cannot_write() {
+        let (_dir, db) = new_database();
         db.write(|tx| {
             tx.execute("insert into tenant_meta (key, value) values ('k', 'v')", [])?;
             Ok::<_, StorageError>(())
@@ -532,11 +538,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_write_rolls_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        let settings = SqliteSettings::default();
-        Database::create_new(&path, &TENANT, &settings, Some(&test_init()), |_| Ok(())).unwrap();
-        let db = Database::open(&path, &TENANT, &settings, OpenMode::Existing, &threads()).unwrap();
+        let (_dir, db) = new_database();
         let result: Result<(), StorageError> = db
             .write(|tx| {
                 tx.execute("insert into tenant_meta (key, value) values ('k', 'v')", [])?;
@@ -568,11 +570,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_writes_commit_in_groups_and_a_failing_one_fails_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        let settings = SqliteSettings::default();
-        Database::create_new(&path, &TENANT, &settings, Some(&test_init()), |_| Ok(())).unwrap();
-        let db = Database::open(&path, &TENANT, &settings, OpenMode::Existing, &threads()).unwrap();
+        let (_dir, db) = new_database();
         db.write(|tx| {
             tx.execute(
                 "insert into tenant_meta (key, value) values ('taken', 'v')",
@@ -637,11 +635,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_panicking_write_fails_alone_and_the_writer_goes_on() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        let settings = SqliteSettings::default();
-        Database::create_new(&path, &TENANT, &settings, Some(&test_init()), |_| Ok(())).unwrap();
-        let db = Database::open(&path, &TENANT, &settings, OpenMode::Existing, &threads()).unwrap();
+        let (_dir, db) = new_database();
         let insert = |key: &'static str, panics: bool| {
             let db = db.clone();
             async move {
@@ -664,11 +658,7 @@ mod tests {
 
     #[tokio::test]
     async fn writes_queued_behind_a_freeze_are_refused_and_thaw_lets_them_through() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        let settings = SqliteSettings::default();
-        Database::create_new(&path, &TENANT, &settings, Some(&test_init()), |_| Ok(())).unwrap();
-        let db = Database::open(&path, &TENANT, &settings, OpenMode::Existing, &threads()).unwrap();
+        let (_dir, db) = new_database();
         db.freeze("moving", |_| Ok(())).await.unwrap();
         let refused = db
             .write(|tx| {
